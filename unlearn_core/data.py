@@ -1,0 +1,329 @@
+"""Data sets by name, held in memory as uint8 image tensors with stable integer indices.
+
+Every data set becomes an :class:`ImageDataset`: ``x_train``/``x_test`` are uint8 tensors in NCHW layout,
+``y_*`` int64 labels. Sample ``i`` of the training set keeps index ``i`` everywhere (forget sets, scores and
+the store all refer to these indices). Images are normalised per batch (``normalize``) so that a whole data set
+can sit on the GPU as uint8 (4x smaller than float32).
+
+Names: ``digits`` (default, ships with scikit-learn), ``biased_digits`` (digits with a spurious colour
+attribute, see :func:`load_biased_digits`), ``cifar10``, ``cifar100``, ``mnist``, ``fashion_mnist``, ``svhn``,
+``celeba`` (torchvision; local root or ``download=True``), ``npz:PATH`` and ``folder:PATH``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, DataNotFoundError, unknown_name
+
+
+@dataclass
+class ImageDataset:
+    """An in-memory image classification data set (train + test) with stable sample indices."""
+
+    name: str
+    x_train: torch.Tensor  # uint8 (N, C, H, W)
+    y_train: torch.Tensor  # int64 (N,)
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: list[str]
+    mean: torch.Tensor = field(default=None)  # (C,) in [0, 1] units
+    std: torch.Tensor = field(default=None)
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)  # optional per-train-sample attributes
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mean is None or self.std is None:
+            # Channel statistics of the training set, used for normalisation.
+            xf = self.x_train.float().div_(255.0)
+            self.mean = xf.mean(dim=(0, 2, 3))
+            self.std = xf.std(dim=(0, 2, 3)).clamp_min(1e-3)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def n_train(self) -> int:
+        return int(self.x_train.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.x_train.device
+
+    def to(self, device: torch.device) -> "ImageDataset":
+        """Copy the tensors to ``device`` (on CUDA the whole data set lives on the GPU)."""
+        if self.x_train.device == device:
+            return self
+        return ImageDataset(
+            self.name, self.x_train.to(device), self.y_train.to(device), self.x_test.to(device),
+            self.y_test.to(device), self.classes, self.mean.to(device), self.std.to(device),
+            self.attributes, self.description,
+        )
+
+    def normalize(self, xb: torch.Tensor) -> torch.Tensor:
+        """uint8 batch -> float, standardised with the training-set channel mean/std."""
+        mean = self.mean.to(xb.device).view(1, -1, 1, 1)
+        std = self.std.to(xb.device).view(1, -1, 1, 1)
+        return (xb.float().div_(255.0) - mean) / std
+
+    def split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if split == "train":
+            return self.x_train, self.y_train
+        if split == "test":
+            return self.x_test, self.y_test
+        raise ConfigError(f"Unknown split '{split}'; use train or test.")
+
+    def images_hwc(self, split: str, idx: np.ndarray | list[int]) -> np.ndarray:
+        """uint8 images (n, H, W, C) on the CPU, for display."""
+        x, _ = self.split(split)
+        idx_t = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=x.device)
+        return x[idx_t].permute(0, 2, 3, 1).cpu().numpy()
+
+    def fingerprint(self) -> str:
+        """Content hash (labels + a strided sample of pixels): checkpoints made on other data are refused."""
+        h = hashlib.sha256()
+        h.update(self.name.encode())
+        h.update(str(tuple(self.x_train.shape)).encode())
+        h.update(self.y_train.cpu().numpy().tobytes())
+        h.update(self.x_train.reshape(-1)[:: max(1, self.x_train.numel() // 100_000)].cpu().numpy().tobytes())
+        return h.hexdigest()[:16]
+
+
+def _from_numpy(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                classes: list[str] | None, layout: str = "NHWC", **kw) -> ImageDataset:
+    """Build an ImageDataset from uint8 arrays (NHWC or NHW for grayscale)."""
+    def to_nchw(x: np.ndarray) -> torch.Tensor:
+        x = np.asarray(x)
+        if x.dtype != np.uint8:
+            raise ConfigError(f"{name}: images must be uint8, got {x.dtype}.")
+        if x.ndim == 3:
+            x = x[:, :, :, None] if layout == "NHWC" else x[:, None]
+        if x.ndim != 4:
+            raise ConfigError(f"{name}: images must have 3 or 4 dimensions, got shape {x.shape}.")
+        t = torch.from_numpy(np.ascontiguousarray(x))
+        return t.permute(0, 3, 1, 2).contiguous() if layout == "NHWC" else t.contiguous()
+
+    y_train = np.asarray(y_train).astype(np.int64).reshape(-1)
+    y_test = np.asarray(y_test).astype(np.int64).reshape(-1)
+    if len(y_train) != len(x_train) or len(y_test) != len(x_test):
+        raise ConfigError(f"{name}: image and label counts differ ({len(x_train)} vs {len(y_train)} train, "
+                          f"{len(x_test)} vs {len(y_test)} test).")
+    if len(y_train) == 0 or len(y_test) == 0:
+        raise ConfigError(f"{name}: the train and test sets must both be non-empty.")
+    n_cls = int(max(y_train.max(), y_test.max())) + 1
+    if y_train.min() < 0 or y_test.min() < 0:
+        raise ConfigError(f"{name}: labels must be non-negative integers.")
+    classes = [str(c) for c in classes] if classes is not None else [str(i) for i in range(n_cls)]
+    if len(classes) < n_cls:
+        raise ConfigError(f"{name}: {len(classes)} class names for {n_cls} classes.")
+    return ImageDataset(name, to_nchw(x_train), torch.from_numpy(y_train), to_nchw(x_test),
+                        torch.from_numpy(y_test), classes, **kw)
+
+
+def load_digits_dataset(test_fraction: float = 0.2, split_seed: int = 0) -> ImageDataset:
+    """scikit-learn's real 8x8 handwritten digits (1,797 images), fixed stratified train/test split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    # Pixel values are 0..16; map them to the 0..255 uint8 range every data set uses.
+    images = np.clip(np.rint(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)
+    idx = np.arange(len(images))
+    tr, te = train_test_split(idx, test_size=test_fraction, stratify=d.target, random_state=split_seed)
+    tr, te = np.sort(tr), np.sort(te)
+    return _from_numpy("digits", images[tr], d.target[tr], images[te], d.target[te],
+                       [str(i) for i in range(10)], description="scikit-learn digits, 8x8 grayscale")
+
+
+def load_biased_digits(bias: float = 0.9, seed: int = 0) -> ImageDataset:
+    """Digits with a spurious attribute, an offline stand-in for CelebA's Blond/Male bias (seed 000 Fig. 4).
+
+    Task label: digit >= 5 ("high") vs < 5 ("low"). Attribute: the image is drawn in red or green ink. For a
+    fraction ``bias`` of the samples the ink agrees with the label (high -> red, low -> green); the rest get the
+    other colour. So (high, red) and (low, green) are the easy majority groups.
+    """
+    if not 0.5 <= bias <= 1.0:
+        raise ConfigError(f"bias must be in [0.5, 1], got {bias}.")
+    base = load_digits_dataset()
+    rng = np.random.default_rng(seed)
+
+    def colourise(x: torch.Tensor, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        label = (y >= 5).astype(np.int64)
+        agree = rng.random(len(y)) < bias
+        red = np.where(agree, label == 1, label == 0)
+        gray = x[:, 0].numpy().astype(np.float32)  # (n, H, W)
+        rgb = np.zeros(gray.shape + (3,), dtype=np.float32)
+        rgb[red, :, :, 0] = gray[red]
+        rgb[~red, :, :, 1] = gray[~red]
+        rgb += 20.0  # dim background so the colour channel is not the only signal
+        return np.clip(rgb, 0, 255).astype(np.uint8), label, red.astype(np.int64)
+
+    xtr, ytr, atr = colourise(base.x_train, base.y_train.numpy())
+    xte, yte, _ = colourise(base.x_test, base.y_test.numpy())
+    return _from_numpy("biased_digits", xtr, ytr, xte, yte, ["low (0-4)", "high (5-9)"],
+                       attributes={"red_ink": atr},
+                       description=f"Project-built from real digits: label=digit>=5, ink colour agrees with the "
+                                   f"label for {bias:.0%} of samples (spurious attribute 'red_ink').")
+
+
+def _torchvision_missing(name: str, root: str, err: Exception) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"{name} was not found under data root '{root}' ({err}). Either point --data-root at a folder that "
+        f"holds it, or pass --download to fetch it there (needs internet access)."
+    )
+
+
+def _load_torchvision(name: str, root: str | None, download: bool) -> ImageDataset:
+    import torchvision.datasets as tvd
+
+    root = root or os.environ.get("FORGETSET_DATA_ROOT", "./data")
+    if not download and not Path(root).exists():
+        raise DataNotFoundError(f"Data root '{root}' does not exist. Create it and pass --download to fetch "
+                                f"{name} there, or set --data-root to where {name} is stored.")
+    try:
+        if name in ("cifar10", "cifar100"):
+            cls = tvd.CIFAR10 if name == "cifar10" else tvd.CIFAR100
+            tr, te = cls(root, train=True, download=download), cls(root, train=False, download=download)
+            return _from_numpy(name, tr.data, np.array(tr.targets), te.data, np.array(te.targets), tr.classes)
+        if name in ("mnist", "fashion_mnist"):
+            cls = tvd.MNIST if name == "mnist" else tvd.FashionMNIST
+            tr, te = cls(root, train=True, download=download), cls(root, train=False, download=download)
+            return _from_numpy(name, tr.data.numpy(), tr.targets.numpy(), te.data.numpy(), te.targets.numpy(),
+                               list(tr.classes))
+        if name == "svhn":
+            tr, te = tvd.SVHN(root, split="train", download=download), tvd.SVHN(root, split="test", download=download)
+            return _from_numpy(name, tr.data, tr.labels, te.data, te.labels, [str(i) for i in range(10)],
+                               layout="NCHW")
+        if name == "celeba":
+            return _load_celeba(root, download)
+    except RuntimeError as err:  # torchvision: "Dataset not found or corrupted. You can use download=True ..."
+        raise _torchvision_missing(name, root, err) from err
+    except OSError as err:
+        raise _torchvision_missing(name, root, err) from err
+    raise unknown_name("data set", name, list(DATASETS))
+
+
+def _load_celeba(root: str, download: bool, size: int = 64, max_train: int | None = None) -> ImageDataset:
+    """CelebA, task Blond_Hair vs not, spurious attribute Male; images resized to ``size`` x ``size``."""
+    import torchvision.datasets as tvd
+    import torchvision.transforms.functional as TF
+
+    def load(split: str):
+        ds = tvd.CelebA(root, split=split, target_type="attr", download=download)
+        names = ds.attr_names
+        blond, male = names.index("Blond_Hair"), names.index("Male")
+        n = len(ds) if max_train is None else min(len(ds), max_train)
+        xs = np.empty((n, size, size, 3), dtype=np.uint8)
+        for i in range(n):  # decoding JPEGs is inherently per-file; done once and then cached by the caller
+            img, _ = ds[i]
+            xs[i] = np.asarray(TF.resize(img, [size, size]))
+        attr = ds.attr[:n].numpy()
+        return xs, attr[:, blond].astype(np.int64), attr[:, male].astype(np.int64)
+
+    xtr, ytr, mtr = load("train")
+    xte, yte, _ = load("test")
+    return _from_numpy("celeba", xtr, ytr, xte, yte, ["not blond", "blond"], attributes={"male": mtr},
+                       description="CelebA Blond_Hair vs not; spurious attribute Male")
+
+
+def _load_npz(path: str) -> ImageDataset:
+    p = Path(path)
+    if not p.is_file():
+        raise DataNotFoundError(f"npz file '{path}' does not exist.")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
+            if missing:
+                raise ConfigError(f"npz file '{path}' lacks the arrays {missing}; it needs x_train (NHWC uint8), "
+                                  f"y_train, x_test, y_test and optionally classes.")
+            classes = [str(c) for c in z["classes"]] if "classes" in z.files else None
+            return _from_numpy(f"npz:{p.name}", z["x_train"], z["y_train"], z["x_test"], z["y_test"], classes,
+                               description=str(p))
+    except (ValueError, OSError) as err:
+        raise ConfigError(f"Could not read npz file '{path}': {err}") from err
+
+
+def _load_folder(path: str) -> ImageDataset:
+    """torchvision ImageFolder layout: PATH/train/<class>/*.png and PATH/test/<class>/*.png."""
+    from PIL import Image
+    import torchvision.datasets as tvd
+
+    root = Path(path)
+    for sub in ("train", "test"):
+        if not (root / sub).is_dir():
+            raise DataNotFoundError(f"folder data set '{path}' needs sub-folders train/ and test/ "
+                                    f"(ImageFolder layout: train/<class>/<image>).")
+    tr, te = tvd.ImageFolder(str(root / "train")), tvd.ImageFolder(str(root / "test"))
+    if tr.classes != te.classes:
+        raise ConfigError(f"train/ and test/ of '{path}' have different class folders.")
+    first = Image.open(tr.samples[0][0]).convert("RGB")
+    size = first.size
+
+    def read(ds) -> tuple[np.ndarray, np.ndarray]:
+        xs = np.stack([np.asarray(Image.open(f).convert("RGB").resize(size)) for f, _ in ds.samples])
+        return xs.astype(np.uint8), np.array(ds.targets)
+
+    (xtr, ytr), (xte, yte) = read(tr), read(te)
+    return _from_numpy(f"folder:{root.name}", xtr, ytr, xte, yte, tr.classes, description=str(root))
+
+
+DATASETS: dict[str, Callable[..., ImageDataset]] = {
+    "digits": lambda root=None, download=False: load_digits_dataset(),
+    "biased_digits": lambda root=None, download=False: load_biased_digits(),
+    **{n: (lambda n: lambda root=None, download=False: _load_torchvision(n, root, download))(n)
+       for n in ("cifar10", "cifar100", "mnist", "fashion_mnist", "svhn", "celeba")},
+}
+
+# Default model per data set family (see models.py).
+DEFAULT_MODEL = {"digits": "mlp", "biased_digits": "mlp", "mnist": "cnn", "fashion_mnist": "cnn",
+                 "cifar10": "resnet18", "cifar100": "resnet18", "svhn": "resnet18", "celeba": "resnet18"}
+
+_CACHE: dict[tuple, ImageDataset] = {}
+
+
+def load_dataset(name: str, root: str | None = None, download: bool = False) -> ImageDataset:
+    """Load a data set by name (see module docstring). Results are memoised per process."""
+    if not name or not isinstance(name, str):
+        raise ConfigError("A data set name is required, e.g. 'digits'.")
+    key = (name, root, download)
+    if key in _CACHE:
+        return _CACHE[key]
+    if name.startswith("npz:"):
+        ds = _load_npz(name[4:])
+    elif name.startswith("folder:"):
+        ds = _load_folder(name[7:])
+    elif name in DATASETS:
+        ds = DATASETS[name](root=root, download=download)
+    else:
+        raise unknown_name("data set", name, list(DATASETS) + ["npz:PATH", "folder:PATH"])
+    _CACHE[key] = ds
+    return ds
+
+
+def default_model_for(ds: ImageDataset) -> str:
+    """A sensible model for the data set: MLP for tiny images, small CNN for 28x28 gray, ResNet-18 otherwise."""
+    if ds.name in DEFAULT_MODEL:
+        return DEFAULT_MODEL[ds.name]
+    c, h, w = ds.input_shape
+    if h * w <= 16 * 16:
+        return "mlp"
+    if c == 1:
+        return "cnn"
+    return "resnet18"
+
+
+def family_of(ds: ImageDataset) -> str:
+    """Data set family used to pick hyperparameter presets: 'small' (tiny images / MLP-scale) or 'image'."""
+    c, h, w = ds.input_shape
+    return "small" if h * w <= 16 * 16 else "image"

@@ -1,0 +1,44 @@
+"""Device choice and mixed precision helpers (CPU and CUDA)."""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+from .errors import ConfigError
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Return the torch device for ``auto|cpu|cuda[:i]``; ``auto`` picks CUDA when available.
+
+    The environment variable ``FORGETSET_DEVICE`` overrides ``auto``.
+    """
+    if isinstance(device, torch.device):
+        return device
+    device = (device or "auto").strip().lower()
+    if device == "auto":
+        device = os.environ.get("FORGETSET_DEVICE", "auto").lower()
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda was requested but no CUDA GPU is available; use --device cpu or auto.")
+        return torch.device(device)
+    if device == "cpu":
+        return torch.device("cpu")
+    raise ConfigError(f"Unknown device '{device}'. Use auto, cpu or cuda.")
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA (where it speeds up convs/matmuls); a no-op on CPU (bf16 is slow there)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def channels_last(model: torch.nn.Module, device: torch.device, image_ndim: int = 4) -> torch.nn.Module:
+    """Use channels_last memory format on CUDA for conv nets (faster tensor-core convs)."""
+    if device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+        model = model.to(memory_format=torch.channels_last)
+    return model

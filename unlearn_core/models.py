@@ -1,0 +1,102 @@
+"""Models by name. Every model is a :class:`Classifier`: ``body`` (features) followed by a linear ``head``.
+
+The split lets methods reach the penultimate features (embeddings, DAU's Barlow-Twins loss) and the last
+layers (EU-k / CF-k) in one way for every architecture. ``layer_groups()`` lists the parameter groups from
+input to output; "the last k layers" means the last k groups.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .errors import unknown_name
+
+
+class Classifier(nn.Module):
+    """body -> flatten features -> head (nn.Linear)."""
+
+    def __init__(self, body: nn.Module, head: nn.Linear, groups: list[nn.Module] | None = None):
+        super().__init__()
+        self.body = body
+        self.head = head
+        self._groups = groups
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.body(x), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def layer_groups(self) -> list[nn.Module]:
+        """Parameter-holding blocks from input to output; the head is always the last one."""
+        if self._groups is not None:
+            return list(self._groups) + [self.head]
+        return [m for m in self.body.children() if any(p.requires_grad for p in m.parameters())] + [self.head]
+
+
+def mlp(in_shape: tuple[int, int, int], num_classes: int, width: int = 256) -> Classifier:
+    c, h, w = in_shape
+    l1 = nn.Sequential(nn.Linear(c * h * w, width), nn.ReLU())
+    l2 = nn.Sequential(nn.Linear(width, width), nn.ReLU())
+    body = nn.Sequential(nn.Flatten(), l1, l2)
+    return Classifier(body, nn.Linear(width, num_classes), groups=[l1, l2])
+
+
+def cnn(in_shape: tuple[int, int, int], num_classes: int, width: int = 32) -> Classifier:
+    """Small CNN: two conv blocks (conv-BN-ReLU-pool) + a hidden dense layer."""
+    c, h, w = in_shape
+    b1 = nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2))
+    b2 = nn.Sequential(nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
+                       nn.AdaptiveAvgPool2d(2))
+    fc = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 4, 128), nn.ReLU())
+    return Classifier(nn.Sequential(b1, b2, fc), nn.Linear(128, num_classes), groups=[b1, b2, fc])
+
+
+def _cifar_resnet(arch: str, in_shape: tuple[int, int, int], num_classes: int) -> Classifier:
+    """torchvision ResNet with the CIFAR stem: 3x3 stride-1 conv, no max-pool."""
+    import torchvision.models as tvm
+
+    net = getattr(tvm, arch)(weights=None, num_classes=num_classes)
+    net.conv1 = nn.Conv2d(in_shape[0], 64, 3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()
+    stem = nn.Sequential(net.conv1, net.bn1, net.relu)
+    body = nn.Sequential(stem, net.layer1, net.layer2, net.layer3, net.layer4, nn.AdaptiveAvgPool2d(1))
+    return Classifier(body, net.fc, groups=[stem, net.layer1, net.layer2, net.layer3, net.layer4])
+
+
+def vgg16_bn(in_shape: tuple[int, int, int], num_classes: int) -> Classifier:
+    import torchvision.models as tvm
+
+    net = tvm.vgg16_bn(weights=None)
+    feats = net.features
+    if in_shape[0] != 3:
+        feats[0] = nn.Conv2d(in_shape[0], 64, 3, padding=1)
+    # Five conv stages (split at the max-pools) are the layer groups.
+    groups, cur = [], []
+    for m in feats:
+        cur.append(m)
+        if isinstance(m, nn.MaxPool2d):
+            groups.append(nn.Sequential(*cur))
+            cur = []
+    if cur:
+        groups.append(nn.Sequential(*cur))
+    body = nn.Sequential(*groups, nn.AdaptiveAvgPool2d(1))
+    return Classifier(body, nn.Linear(512, num_classes), groups=groups)
+
+
+MODELS: dict[str, Callable[[tuple[int, int, int], int], Classifier]] = {
+    "mlp": mlp,
+    "cnn": cnn,
+    "resnet18": lambda s, k: _cifar_resnet("resnet18", s, k),
+    "resnet50": lambda s, k: _cifar_resnet("resnet50", s, k),
+    "vgg16_bn": vgg16_bn,
+}
+
+
+def build_model(name: str, in_shape: tuple[int, int, int], num_classes: int) -> Classifier:
+    """Instantiate a freshly initialised model by name (call under a seeded generator for reproducibility)."""
+    if name not in MODELS:
+        raise unknown_name("model", name, list(MODELS))
+    return MODELS[name](tuple(in_shape), int(num_classes))

@@ -1,0 +1,101 @@
+"""The per-sample score interface and its registry.
+
+A score is one file in this package: a function decorated with ``@register_score(...)`` that takes a
+:class:`ScoreInput` and returns a :class:`ScoreResult` with one value per training sample (indexed like
+``ds.y_train``). ``hard_end`` says which end of the score marks samples that are hard to forget ("low" for
+loss: seed 001; "high" for BLO weights: seed 000), so selectors and views can orient themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..context import NULL_CONTEXT, RunContext
+from ..data import ImageDataset
+from ..errors import ConfigError, unknown_name
+from ..models import Classifier
+from ..training import TrainConfig
+
+
+@dataclass
+class ScoreInput:
+    original: Classifier  # θ_o, eval mode; do not modify
+    model_name: str
+    ds: ImageDataset
+    train_cfg: TrainConfig
+    seed: int = 0
+    ratio: float | None = None  # only for scores that depend on the forget-set size (BLO)
+    params: dict[str, Any] = field(default_factory=dict)
+    ctx: RunContext = field(default_factory=lambda: NULL_CONTEXT)
+    # A folder where an expensive score may keep resumable partial state (e.g. LiRA shadow checkpoints);
+    # the pipeline gives each (score, configuration) its own folder under the cache. None = no resuming.
+    workdir: Path | None = None
+
+
+@dataclass
+class ScoreResult:
+    values: np.ndarray  # (N,) float
+    extras: dict[str, Any] = field(default_factory=dict)  # e.g. BLO trace, LiRA AUC (JSON-serialisable)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # extra per-sample arrays worth caching
+
+
+@dataclass
+class ScoreSpec:
+    name: str
+    fn: Callable[[ScoreInput], ScoreResult]
+    label: str
+    description: str
+    hard_end: str  # "low" or "high": which end is hard to forget
+    defaults: dict[str, Any]
+    depends_on_ratio: bool = False
+    expensive: bool = False  # trains extra models (LiRA, EL2N, GraNd): run as a background job
+
+    def resolve_params(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
+        params = dict(self.defaults)
+        for k, v in (overrides or {}).items():
+            if k not in params:
+                raise ConfigError(f"Score '{self.name}' has no parameter '{k}'. Known: {', '.join(sorted(params))}.")
+            params[k] = v
+        return params
+
+
+SCORES: dict[str, ScoreSpec] = {}
+
+
+def register_score(name: str, *, label: str, description: str, hard_end: str, defaults: dict[str, Any] | None = None,
+                   depends_on_ratio: bool = False, expensive: bool = False):
+    if hard_end not in ("low", "high"):
+        raise ValueError("hard_end must be 'low' or 'high'")
+
+    def deco(fn: Callable[[ScoreInput], ScoreResult]):
+        if name in SCORES:
+            raise ValueError(f"score '{name}' registered twice")
+        SCORES[name] = ScoreSpec(name, fn, label, description, hard_end, dict(defaults or {}), depends_on_ratio,
+                                 expensive)
+        return fn
+
+    return deco
+
+
+def get_score(name: str) -> ScoreSpec:
+    from . import load_all
+
+    load_all()
+    if name not in SCORES:
+        raise unknown_name("score", name, list(SCORES))
+    return SCORES[name]
+
+
+def score_names() -> list[str]:
+    from . import load_all
+
+    load_all()
+    return list(SCORES)
+
+
+def to_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
+    return t.detach().float().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)

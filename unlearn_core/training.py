@@ -1,0 +1,274 @@
+"""The one trainer used by the original model, Retrain and every method that trains.
+
+Design: data sets live in memory (on the GPU when training on CUDA) as uint8 tensors; batches are gathered
+by index tensors, augmented on the device in one batched op, and normalised there. bf16 autocast and
+channels_last on CUDA. Per-sample outputs (logits, losses) come from one batched forward pass over any index
+set and stay on the device until the caller needs them.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass, replace
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .context import NULL_CONTEXT, RunContext
+from .data import ImageDataset, family_of
+from .device import autocast, channels_last
+from .errors import ConfigError, DivergenceError
+from .models import Classifier, build_model
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Recipe of the original model (and of Retrain, which must reuse it)."""
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.05
+    optimizer: str = "sgd"  # sgd | adam
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"  # cosine | constant
+    augment: str = "auto"  # auto (crop+flip for RGB >= 32x32) | none | crop_flip
+
+    def validate(self) -> "TrainConfig":
+        if self.epochs < 0 or self.batch_size < 1 or not (self.lr > 0):
+            raise ConfigError(f"Invalid training recipe {self}: epochs >= 0, batch_size >= 1, lr > 0 required.")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ConfigError(f"Unknown optimizer '{self.optimizer}' (use sgd or adam).")
+        if self.schedule not in ("cosine", "constant"):
+            raise ConfigError(f"Unknown schedule '{self.schedule}' (use cosine or constant).")
+        if self.augment not in ("auto", "none", "crop_flip"):
+            raise ConfigError(f"Unknown augment '{self.augment}' (use auto, none or crop_flip).")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# Presets per data set family. "small": 8x8 digits-like data with an MLP (seconds on a CPU). "image":
+# 32x32 RGB with ResNet-18 (a shortened version of the papers' recipe, SGD 0.1 cosine).
+TRAIN_PRESETS: dict[str, TrainConfig] = {
+    "small": TrainConfig(epochs=30, batch_size=128, lr=0.05),
+    "image": TrainConfig(epochs=30, batch_size=256, lr=0.1),
+    "quick": TrainConfig(epochs=8, batch_size=128, lr=0.05),
+}
+
+
+def preset_for(ds: ImageDataset, name: str | None = None) -> TrainConfig:
+    if name is None or name == "auto":
+        return TRAIN_PRESETS[family_of(ds)]
+    if name not in TRAIN_PRESETS:
+        from .errors import unknown_name
+        raise unknown_name("training preset", name, list(TRAIN_PRESETS))
+    return TRAIN_PRESETS[name]
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; return a CPU generator for shuffling (reproducible on any device)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def new_model(model_name: str, ds: ImageDataset, seed: int, device: torch.device) -> Classifier:
+    """A freshly initialised model; the seed fixes the initial weights."""
+    torch.manual_seed(seed)
+    model = build_model(model_name, ds.input_shape, ds.num_classes).to(device)
+    return channels_last(model, device)
+
+
+def as_index_tensor(idx, device: torch.device) -> torch.Tensor:
+    if isinstance(idx, torch.Tensor):
+        return idx.to(device=device, dtype=torch.long)
+    return torch.as_tensor(np.asarray(idx, dtype=np.int64), device=device)
+
+
+def shuffled_batches(idx: torch.Tensor, batch_size: int, generator: torch.Generator | None,
+                     shuffle: bool = True) -> Iterator[torch.Tensor]:
+    """Yield index batches (on idx's device). The permutation is drawn on the CPU for reproducibility."""
+    n = idx.numel()
+    if shuffle:
+        perm = torch.randperm(n, generator=generator).to(idx.device)
+        idx = idx[perm]
+    for s in range(0, n, batch_size):
+        yield idx[s:s + batch_size]
+
+
+def wants_augmentation(ds: ImageDataset, mode: str) -> bool:
+    if mode == "none":
+        return False
+    if mode == "crop_flip":
+        return True
+    c, h, w = ds.input_shape
+    return c == 3 and h >= 32 and w >= 32
+
+
+def augment_crop_flip(xb: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random crop (zero padding ``pad``) + horizontal flip for a whole batch at once, on its device."""
+    b, c, h, w = xb.shape
+    dev = xb.device
+    xp = F.pad(xb, (pad, pad, pad, pad))
+    oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
+    ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
+    flip = (torch.rand(b, generator=generator) < 0.5).to(dev)
+    rows = oy[:, None] + torch.arange(h, device=dev)[None, :]  # (b, h)
+    cols = ox[:, None] + torch.arange(w, device=dev)[None, :]  # (b, w)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)
+    bi = torch.arange(b, device=dev)[:, None, None]
+    out = xp.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]]  # (b, h, w, c)
+    return out.permute(0, 3, 1, 2)
+
+
+def get_batch(ds: ImageDataset, ib: torch.Tensor, split: str = "train", augment: bool = False,
+              generator: torch.Generator | None = None, device: torch.device | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gather, augment and normalise a batch; returns (float images, labels) on the data's device."""
+    x, y = ds.split(split)
+    ib = ib.to(x.device)
+    xb = x[ib]
+    if augment:
+        xb = augment_crop_flip(xb, generator=generator)
+    xb = ds.normalize(xb)
+    if xb.is_cuda:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    return xb, y[ib]
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ConfigError("No trainable parameters for the optimizer.")
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
+    if cfg.schedule == "cosine" and total_steps > 0:
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    return None
+
+
+def check_finite(loss: torch.Tensor, what: str) -> None:
+    # One host sync per step; cheap next to the step itself and it turns a NaN run into a clear error
+    # instead of a silently useless model.
+    if not torch.isfinite(loss).item():
+        raise DivergenceError(f"{what}: the loss became {loss.item()} (diverged). Lower the learning rate.")
+
+
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def ce_loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model(xb), yb)
+
+
+def train_loop(model: nn.Module, ds: ImageDataset, idx, cfg: TrainConfig, seed: int,
+               loss_fn: LossFn = ce_loss, params=None, ctx: RunContext = NULL_CONTEXT,
+               after_step: Callable[[], None] | None = None, labels: torch.Tensor | None = None,
+               what: str = "training", optimizer: torch.optim.Optimizer | None = None) -> nn.Module:
+    """Train ``model`` for ``cfg.epochs`` epochs over the training samples ``idx``.
+
+    ``loss_fn(model, x, y, idx)`` gives the batch loss (default cross-entropy); ``labels`` overrides the
+    training labels (indexed by sample index, e.g. random labels for RL); ``params`` restricts what is
+    optimised; ``after_step`` runs after each optimizer step (e.g. SalUn re-imposing its mask).
+    """
+    cfg.validate()
+    device = ds.device
+    idx_t = as_index_tensor(idx, device)
+    if idx_t.numel() == 0:
+        raise ConfigError(f"{what}: the set of training samples is empty.")
+    gen = seed_everything(seed)
+    augment = wants_augmentation(ds, cfg.augment)
+    opt = optimizer or make_optimizer(params if params is not None else model.parameters(), cfg)
+    steps_per_epoch = math.ceil(idx_t.numel() / cfg.batch_size)
+    sched = make_scheduler(opt, cfg, steps_per_epoch * cfg.epochs)
+    model.train()
+    for epoch in range(cfg.epochs):
+        for ib in shuffled_batches(idx_t, cfg.batch_size, gen):
+            xb, yb = get_batch(ds, ib, augment=augment, generator=gen)
+            if labels is not None:
+                yb = labels[ib]
+            with autocast(device):
+                loss = loss_fn(model, xb, yb, ib)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if after_step is not None:
+                after_step()
+            if sched is not None:
+                sched.step()
+        check_finite(loss.detach().float(), what)
+        ctx.progress((epoch + 1) / max(cfg.epochs, 1), f"{what}: epoch {epoch + 1}/{cfg.epochs}")
+    model.eval()
+    return model
+
+
+def train_model(model_name: str, ds: ImageDataset, idx, cfg: TrainConfig, seed: int,
+                ctx: RunContext = NULL_CONTEXT, what: str = "training") -> Classifier:
+    """Train a fresh ``model_name`` on training samples ``idx`` with the recipe ``cfg`` (seeded)."""
+    model = new_model(model_name, ds, seed, ds.device)
+    return train_loop(model, ds, idx, cfg, seed, ctx=ctx, what=what)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, ds: ImageDataset, split: str = "train", idx=None,
+                   batch_size: int = 2048) -> torch.Tensor:
+    """Per-sample float32 logits of ``model`` (eval mode, no augmentation) for ``idx`` of ``split``.
+
+    One batched forward pass per chunk; results stay on the data's device.
+    """
+    x, _ = ds.split(split)
+    device = x.device
+    idx_t = torch.arange(x.shape[0], device=device) if idx is None else as_index_tensor(idx, device)
+    was_training = model.training
+    model.eval()
+    outs = []
+    for s in range(0, idx_t.numel(), batch_size):
+        xb, _ = get_batch(ds, idx_t[s:s + batch_size], split=split)
+        with autocast(device):
+            outs.append(model(xb).float())
+    model.train(was_training)
+    if not outs:
+        return torch.empty(0, ds.num_classes, device=device)
+    return torch.cat(outs)
+
+
+def labels_of(ds: ImageDataset, split: str, idx=None) -> torch.Tensor:
+    _, y = ds.split(split)
+    return y if idx is None else y[as_index_tensor(idx, y.device)]
+
+
+@torch.no_grad()
+def per_sample_loss(model: nn.Module, ds: ImageDataset, split: str = "train", idx=None) -> torch.Tensor:
+    """Cross-entropy of each sample (eval mode), on the data's device."""
+    logits = predict_logits(model, ds, split, idx)
+    return F.cross_entropy(logits, labels_of(ds, split, idx), reduction="none")
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, ds: ImageDataset, split: str = "train", idx=None) -> float:
+    """Top-1 accuracy in [0, 1] on ``idx`` of ``split`` (NaN for an empty set)."""
+    logits = predict_logits(model, ds, split, idx)
+    if logits.shape[0] == 0:
+        return float("nan")
+    return (logits.argmax(1) == labels_of(ds, split, idx)).float().mean().item()
+
+
+def clone_model(model: nn.Module) -> nn.Module:
+    import copy
+    return copy.deepcopy(model)
+
+
+def with_overrides(cfg: TrainConfig, **kw) -> TrainConfig:
+    return replace(cfg, **{k: v for k, v in kw.items() if v is not None})
