@@ -1,0 +1,325 @@
+"""Command line: ``python -m unlearn_core <command> ...``.
+
+Commands: ``train``, ``score``, ``select``, ``unlearn``, ``compare`` (the grid; with no arguments the default
+demo: digits, Retrain/FT/GA/RL/ℓ1-sparse, random vs worst-case, 10%, 3 seeds), ``runs`` and ``list``.
+Progress bars go to stderr; tables to stdout. Bad input prints ``error: ...`` and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+DESCRIPTION = "forgetset compute core: which training samples are hard to unlearn?"
+
+
+def _csv_list(s: str) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def _ratios(s: str) -> list[float]:
+    from .errors import ConfigError
+
+    try:
+        return [float(x) for x in _csv_list(s)]
+    except ValueError:
+        raise ConfigError(f"--ratios must be comma-separated numbers such as 0.01,0.1; got '{s}'.") from None
+
+
+def _seeds(s: str) -> list[int]:
+    """'3' -> seeds 0,1,2; '0,5,7' -> those seeds."""
+    from .errors import ConfigError
+
+    try:
+        if "," in s:
+            return [int(x) for x in _csv_list(s)]
+        n = int(s)
+    except ValueError:
+        raise ConfigError(f"--seeds must be a count (3) or a list (0,1,2); got '{s}'.") from None
+    if n < 1:
+        raise ConfigError("--seeds must be at least 1.")
+    return list(range(n))
+
+
+def _json_arg(s: str | None) -> dict:
+    from .errors import ConfigError
+
+    if not s:
+        return {}
+    try:
+        v = json.loads(s)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"Expected a JSON object, e.g. '{{\"epochs\": 5}}'; got {s!r} ({err}).") from None
+    if not isinstance(v, dict):
+        raise ConfigError("Expected a JSON object.")
+    return v
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="digits", help="digits (default), biased_digits, cifar10, cifar100, mnist, "
+                   "fashion_mnist, svhn, celeba, npz:PATH or folder:PATH")
+    p.add_argument("--model", default=None, help="mlp, cnn, resnet18, resnet50, vgg16_bn (default: per data set)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    p.add_argument("--cache-dir", default=None, help="artifact cache and database folder "
+                   "(default $FORGETSET_CACHE_DIR or ./cache)")
+    p.add_argument("--data-root", default=None, help="folder holding torchvision data sets (default ./data)")
+    p.add_argument("--download", action="store_true", help="download torchvision data sets into --data-root")
+    p.add_argument("--preset", default="auto", help="training preset: auto, small, image, quick")
+    p.add_argument("--epochs", type=int, default=None, help="override the training preset's epochs")
+    p.add_argument("--blo", default=None, help='BLO parameters as JSON, e.g. \'{"lower": "ft", "upper_iters": 20}\'')
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+class _Bar:
+    """tqdm progress bar on stderr fed by RunContext callbacks."""
+
+    def __init__(self, quiet: bool, desc: str):
+        self.bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1000, desc=desc, file=sys.stderr, leave=False,
+                            bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+
+    def ctx(self):
+        from .context import RunContext
+
+        def on_progress(f: float, msg: str) -> None:
+            if self.bar is not None:
+                self.bar.n = int(1000 * f)
+                self.bar.set_postfix_str(msg[:60], refresh=False)
+                self.bar.refresh()
+
+        return RunContext(on_progress=on_progress)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _pipeline(args):
+    from .experiments import Pipeline
+    from .store import Store
+
+    return Pipeline(Store(args.cache_dir), args.dataset, args.model, args.device, args.preset,
+                    {"epochs": args.epochs}, args.data_root, args.download, _json_arg(args.blo))
+
+
+def cmd_train(args) -> int:
+    pipe = _pipeline(args)
+    bar = _Bar(args.quiet, "train")
+    t0 = time.time()
+    if args.checkpoint:
+        pipe.import_checkpoint(args.checkpoint, args.seed)
+    else:
+        pipe.original(args.seed, bar.ctx())
+    bar.close()
+    run = pipe.store.done_run(pipe.original_key(args.seed))
+    m = run["metrics"]
+    print(f"{pipe.dataset_name} / {pipe.model_name} seed {args.seed}: train acc {m['train_acc']:.2f}%, "
+          f"test acc {m['test_acc']:.2f}% ({time.time() - t0:.1f}s)")
+    print(f"checkpoint: {pipe.store.model_path('model', pipe.original_key(args.seed))}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    pipe = _pipeline(args)
+    bar = _Bar(args.quiet, f"score {args.score}")
+    res = pipe.score(args.score, args.seed, args.ratio, _json_arg(args.params), bar.ctx())
+    bar.close()
+    v = np.asarray(res.values)
+    print(f"{args.score}: n={len(v)} mean={v.mean():.4g} std={v.std():.4g} min={v.min():.4g} max={v.max():.4g}")
+    trace = res.extras.get("trace")
+    if trace:
+        print("BLO trace:")
+        print(pd.DataFrame(trace).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    if args.out:
+        pd.DataFrame({"index": np.arange(len(v)), args.score: v}).to_csv(args.out, index=False)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_select(args) -> int:
+    import numpy as np
+
+    pipe = _pipeline(args)
+    bar = _Bar(args.quiet, f"select {args.selector}")
+    fs = pipe.forget_set(args.selector, args.ratio, args.seed, bar.ctx())
+    bar.close()
+    print(f"{args.selector} @ {args.ratio} seed {args.seed}: {fs.size} samples; per class: "
+          f"{fs.info.get('class_histogram')}" + (f"; classes {fs.forget_classes}" if fs.forget_classes else ""))
+    if args.out:
+        np.savetxt(args.out, fs.forget_idx, fmt="%d")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_unlearn(args) -> int:
+    pipe = _pipeline(args)
+    bar = _Bar(args.quiet, f"unlearn {args.method}")
+    row = pipe.run(args.method, args.selector, args.ratio, args.seed, _json_arg(args.params), bar.ctx())
+    bar.close()
+    print(f"{args.method} on {args.selector} @ {args.ratio} seed {args.seed}: UA {row['UA']:.2f}  "
+          f"RA {row['RA']:.2f}  TA {row['TA']:.2f}  MIA {row['MIA']:.2f}  ({row['runtime_s']:.2f}s)")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    import pandas as pd
+
+    from .experiments import ExperimentSpec, run_experiment, table3
+    from .store import Store
+
+    params = _json_arg(args.params)
+    spec = ExperimentSpec(
+        dataset=args.dataset, model=args.model, selectors=_csv_list(args.selectors),
+        methods=_csv_list(args.methods), ratios=_ratios(args.ratios), seeds=_seeds(args.seeds), device=args.device,
+        train_preset=args.preset, train_overrides={"epochs": args.epochs} if args.epochs else {},
+        data_root=args.data_root, download=args.download, method_params=params, blo_params=_json_arg(args.blo),
+    ).validate()
+    store = Store(args.cache_dir)
+    t0 = time.time()
+    bar = _Bar(args.quiet, "compare")
+    try:
+        df = run_experiment(spec, store, bar.ctx())
+    finally:
+        bar.close()
+    elapsed = time.time() - t0
+    cols = ["dataset", "model", "selector", "method", "ratio", "seed", "UA", "RA", "TA", "MIA", "runtime_s"]
+    rest = [c for c in df.columns if c not in cols]
+    out = df[cols + rest]
+    print(f"{spec.dataset} / {out['model'].iloc[0]} · seeds {','.join(map(str, spec.seeds))} · metrics in % "
+          f"(mean±std over seeds, gap to Retrain in brackets; MIA = confidence-feature SVC efficacy)")
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
+        print(table3(df).to_string(index=False))
+    print(f"{len(df)} runs in {elapsed:.1f}s · cache: {store.root}")
+    if args.out:
+        tmp = Path(args.out).with_suffix(".tmp")
+        out.to_csv(tmp, index=False)
+        os.replace(tmp, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    import pandas as pd
+
+    from .store import Store
+
+    store = Store(args.cache_dir)
+    if args.mark_interrupted:
+        print(f"marked {store.mark_interrupted()} runs interrupted")
+    runs = store.list_runs(args.kind, args.status)
+    rows = [{"key": r["key"], "kind": r["kind"], "status": r["status"],
+             "what": (r["config"].get("method") or r["config"].get("score") or r["config"].get("model")),
+             "selector": r["config"].get("selector"), "ratio": r["config"].get("ratio"),
+             "seed": r["config"].get("seed"), "error": (r["error"] or "")[:60]} for r in runs]
+    print(pd.DataFrame(rows).to_string(index=False) if rows else "no runs")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .data import DATASETS
+    from .methods import get_method, method_names
+    from .models import MODELS
+    from .scores import get_score, score_names
+    from .selectors import SELECTOR_HELP
+
+    print("data sets: " + ", ".join(list(DATASETS) + ["npz:PATH", "folder:PATH"]))
+    print("models:    " + ", ".join(MODELS))
+    print("selectors:")
+    for k, v in SELECTOR_HELP.items():
+        print(f"  {k:18s} {v}")
+    print("scores:")
+    for s in score_names():
+        spec = get_score(s)
+        print(f"  {s:18s} {spec.description}")
+    print("methods:")
+    for m in method_names():
+        meta = get_method(m).metadata()
+        flags = ",".join(k for k in ("relabeling", "reinit", "partial_update") if meta[k])
+        print(f"  {m:18s} {meta['description']}" + (f" [{flags}]" if flags else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m unlearn_core", description=DESCRIPTION)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train (or import) the original model")
+    _common(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", default=None, help="import weights (.safetensors or .pt state dict) as θ_o")
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("score", help="compute a per-sample score (loss, entropy, blo, ...)")
+    _common(p)
+    p.add_argument("--score", default="blo")
+    p.add_argument("--ratio", type=float, default=0.1, help="forget ratio (BLO only)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--params", default=None, help="score parameters as JSON")
+    p.add_argument("--out", default=None, help="write index,score CSV")
+    p.set_defaults(fn=cmd_score)
+
+    p = sub.add_parser("select", help="build a forget set")
+    _common(p)
+    p.add_argument("--selector", default="worst")
+    p.add_argument("--ratio", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="write the forget indices, one per line")
+    p.set_defaults(fn=cmd_select)
+
+    p = sub.add_parser("unlearn", help="run one unlearning method on one forget set and evaluate it")
+    _common(p)
+    p.add_argument("--method", default="ft")
+    p.add_argument("--selector", default="random")
+    p.add_argument("--ratio", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"epochs": 5}\'')
+    p.set_defaults(fn=cmd_unlearn)
+
+    p = sub.add_parser("compare", help="grid of selectors × methods × ratios × seeds (default: the demo)")
+    _common(p)
+    p.add_argument("--selectors", default="random,worst")
+    p.add_argument("--methods", default="retrain,ft,ga,rl,l1_sparse", help="comma list, or 'all'")
+    p.add_argument("--ratios", default="0.1")
+    p.add_argument("--seeds", default="3", help="count (3 = seeds 0,1,2) or list (0,4,7)")
+    p.add_argument("--params", default=None, help='per-method hyperparameters as JSON: \'{"ga": {"lr": 0.01}}\'')
+    p.add_argument("--out", default=None, help="write one CSV row per run")
+    p.set_defaults(fn=cmd_compare)
+
+    p = sub.add_parser("runs", help="list runs in the store")
+    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--kind", default=None, help="original, score, unlearn")
+    p.add_argument("--status", default=None, help="done, running, failed, cancelled, interrupted")
+    p.add_argument("--mark-interrupted", action="store_true", help="mark runs left 'running' as interrupted")
+    p.set_defaults(fn=cmd_runs)
+
+    p = sub.add_parser("list", help="list data sets, models, selectors, scores and methods")
+    p.set_defaults(fn=cmd_list)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import ForgetsetError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except ForgetsetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished runs are kept in the cache, the interrupted one is not.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

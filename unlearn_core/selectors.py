@@ -1,0 +1,198 @@
+"""Forget-set selectors (science.md "Selectors").
+
+Selector names (strings, so the CLI and dashboard share one syntax):
+
+- ``random``                 seeded uniform sample of m = round(ratio·N) training samples
+- ``worst``                  top-m of the BLO weights w (worst case, seed 000)
+- ``easiest``                bottom-m of w (the easiest set)
+- ``top:SCORE`` / ``bottom:SCORE``   m samples with the highest / lowest value of any registered score
+- ``class:C1,C2``            every training sample of the listed classes (class-wise forgetting; ratio ignored)
+- ``worst_class[:k]``        the k worst-case classes by class-level BLO (w over classes)
+- ``mixed:F``                the worst-case set with a fraction F of it replaced by random samples (seed 000 App. C.7)
+
+Append ``+strat`` (e.g. ``random+strat``, ``top:loss+strat``) to select per class, in proportion to class sizes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .data import ImageDataset
+from .errors import ConfigError
+from .scores.blo import forget_count
+
+ScoreFn = Callable[[str, "float | None", dict], np.ndarray]  # (score name, ratio, params) -> values (N,)
+
+SELECTOR_HELP = {
+    "random": "Random samples (seeded)",
+    "worst": "Worst case: top-m BLO weight (hardest to forget)",
+    "easiest": "Easiest: bottom-m BLO weight",
+    "top:SCORE": "Highest values of a score",
+    "bottom:SCORE": "Lowest values of a score",
+    "class:C[,C]": "Whole classes (class-wise forgetting)",
+    "worst_class[:k]": "k worst-case classes (class-level BLO)",
+    "mixed:F": "Worst-case set with a fraction F replaced by random samples",
+}
+
+
+@dataclass
+class ForgetSet:
+    selector: str
+    ratio: float | None
+    seed: int
+    forget_idx: np.ndarray  # sorted int64 training-set indices
+    forget_classes: list[int] | None = None  # set for class-wise forgetting
+    info: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return int(len(self.forget_idx))
+
+
+@dataclass(frozen=True)
+class SelectorSpec:
+    kind: str  # random | worst | easiest | top | bottom | class | worst_class | mixed
+    arg: str | None = None
+    stratified: bool = False
+
+    @property
+    def class_wise(self) -> bool:
+        return self.kind in ("class", "worst_class")
+
+    def needs_scores(self) -> list[tuple[str, bool]]:
+        """(score name, depends on ratio) pairs this selector needs."""
+        if self.kind in ("worst", "easiest", "mixed"):
+            return [("blo", True)]
+        if self.kind in ("top", "bottom"):
+            return [(self.arg, False)]
+        if self.kind == "worst_class":
+            return [("blo", False)]
+        return []
+
+
+def parse_selector(name: str) -> SelectorSpec:
+    """Parse and validate a selector name (see module docstring)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("A selector name is required (e.g. random, worst, easiest, top:loss, class:3).")
+    raw = name.strip()
+    stratified = raw.endswith("+strat")
+    if stratified:
+        raw = raw[: -len("+strat")]
+    kind, _, arg = raw.partition(":")
+    kind = {"worst_case": "worst", "worst-case": "worst", "easy": "easiest"}.get(kind, kind)
+    if kind in ("random", "worst", "easiest"):
+        if arg:
+            raise ConfigError(f"Selector '{name}' takes no argument.")
+        return SelectorSpec(kind, None, stratified)
+    if kind in ("top", "bottom"):
+        from .scores import score_names
+
+        if arg not in score_names():
+            raise ConfigError(f"Selector '{name}': unknown score '{arg}'. Known scores: {', '.join(score_names())}.")
+        return SelectorSpec(kind, arg, stratified)
+    if kind == "class":
+        try:
+            classes = [int(c) for c in arg.split(",") if c.strip() != ""]
+        except ValueError:
+            raise ConfigError(f"Selector '{name}': class ids must be integers, e.g. class:3 or class:1,7.") from None
+        if not classes:
+            raise ConfigError(f"Selector '{name}' needs at least one class id, e.g. class:3.")
+        return SelectorSpec("class", ",".join(map(str, sorted(set(classes)))), False)
+    if kind == "worst_class":
+        k = arg or "1"
+        if not k.isdigit() or int(k) < 1:
+            raise ConfigError(f"Selector '{name}': k must be a positive integer (worst_class:2).")
+        return SelectorSpec("worst_class", k, False)
+    if kind == "mixed":
+        try:
+            frac = float(arg)
+        except ValueError:
+            raise ConfigError(f"Selector '{name}' needs a fraction, e.g. mixed:0.5.") from None
+        if not 0 <= frac <= 1:
+            raise ConfigError(f"Selector '{name}': the random fraction must be in [0, 1].")
+        return SelectorSpec("mixed", str(frac), stratified)
+    raise ConfigError(f"Unknown selector '{name}'. Use one of: {', '.join(SELECTOR_HELP)}.")
+
+
+def _top_m(values: np.ndarray, m: int, highest: bool, y: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the m highest (or lowest) values; ties broken randomly; per class if ``y`` is given."""
+    jitter = rng.random(len(values)) * 1e-12  # random tie-breaking without changing the order of distinct values
+    key = -(values + jitter) if highest else (values + jitter)
+    if y is None:
+        return np.argsort(key, kind="stable")[:m]
+    return _stratified(lambda idx, k: idx[np.argsort(key[idx], kind="stable")[:k]], y, m)
+
+
+def _stratified(pick: Callable[[np.ndarray, int], np.ndarray], y: np.ndarray, m: int) -> np.ndarray:
+    """Split m over classes in proportion to their sizes (largest remainders) and pick within each class."""
+    classes, counts = np.unique(y, return_counts=True)
+    exact = m * counts / counts.sum()
+    alloc = np.floor(exact).astype(int)
+    alloc[np.argsort(-(exact - alloc))[: m - alloc.sum()]] += 1
+    parts = [pick(np.flatnonzero(y == c), int(k)) for c, k in zip(classes, alloc) if k > 0]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def select_forget_set(selector: str, ds: ImageDataset, ratio: float | None, seed: int, score_fn: ScoreFn) -> ForgetSet:
+    """Build the forget set for ``selector`` at ``ratio`` (ignored for class-wise selectors)."""
+    spec = parse_selector(selector)
+    n = ds.n_train
+    y = ds.y_train.cpu().numpy()
+    rng = np.random.default_rng(seed + 104729)
+    info: dict = {"selector_kind": spec.kind}
+    classes: list[int] | None = None
+
+    if spec.kind == "class":
+        classes = [int(c) for c in spec.arg.split(",")]
+        bad = [c for c in classes if not 0 <= c < ds.num_classes]
+        if bad:
+            raise ConfigError(f"Class ids {bad} are out of range (the data set has classes 0..{ds.num_classes - 1}).")
+        if len(classes) >= ds.num_classes:
+            raise ConfigError("Class-wise forgetting cannot remove every class.")
+        idx = np.flatnonzero(np.isin(y, classes))
+    elif spec.kind == "worst_class":
+        k = int(spec.arg)
+        if k >= ds.num_classes:
+            raise ConfigError(f"worst_class:{k} would remove every class.")
+        w = score_fn("blo", None, {"granularity": "class", "n_classes": k})
+        classes = sorted(int(c) for c in np.argsort(-w, kind="stable")[:k])
+        idx = np.flatnonzero(np.isin(y, classes))
+        info["class_weights"] = [float(v) for v in w]
+    else:
+        m = forget_count(ratio, n)
+        strat_y = y if spec.stratified else None
+        if spec.kind == "random":
+            idx = (_stratified(lambda ids, k: rng.choice(ids, size=k, replace=False), y, m) if spec.stratified
+                   else rng.choice(n, size=m, replace=False))
+        elif spec.kind in ("worst", "easiest"):
+            w = score_fn("blo", ratio, {})
+            idx = _top_m(w, m, highest=spec.kind == "worst", y=strat_y, rng=rng)
+        elif spec.kind in ("top", "bottom"):
+            values = score_fn(spec.arg, None, {})
+            idx = _top_m(values, m, highest=spec.kind == "top", y=strat_y, rng=rng)
+        elif spec.kind == "mixed":
+            frac = float(spec.arg)
+            w = score_fn("blo", ratio, {})
+            worst = _top_m(w, m, highest=True, y=strat_y, rng=rng)
+            n_rand = int(round(frac * m))
+            keep = rng.permutation(worst)[: m - n_rand]
+            pool = np.setdiff1d(np.arange(n), keep)
+            idx = np.concatenate([keep, rng.choice(pool, size=n_rand, replace=False)])
+        else:  # pragma: no cover - parse_selector rejects everything else
+            raise ConfigError(f"Unknown selector '{selector}'.")
+    idx = np.sort(np.asarray(idx, dtype=np.int64))
+    if len(idx) == 0:
+        raise ConfigError(f"Selector '{selector}' produced an empty forget set.")
+    if len(idx) >= n:
+        raise ConfigError(f"Selector '{selector}' would forget the whole training set.")
+    info["class_histogram"] = np.bincount(y[idx], minlength=ds.num_classes).tolist()
+    return ForgetSet(selector, ratio, seed, idx, classes, info)
+
+
+def overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """|A ∩ B| / min(|A|, |B|)."""
+    if len(a) == 0 or len(b) == 0:
+        return 0.0
+    return len(np.intersect1d(a, b)) / min(len(a), len(b))
