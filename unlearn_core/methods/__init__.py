@@ -1,13 +1,15 @@
 """Unlearning methods: one module per method, each registering itself in ``METHODS`` (see base.py).
 
 Adding a method = one file here + one test. ``load_all()`` imports every module of this package.
+RSU (seed 001) is a wrapper around any method: ``get_method("rsu:ga")`` etc., see rsu.py.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
 
-from .base import METHODS, UnlearnInput, UnlearnMethod, get_method, method_names, register_method
+from .base import (METHODS, UnlearnInput, UnlearnMethod, get_method, method_names, register_instance, register_method,
+                   register_wrapper)
 
 _LOADED = False
 
@@ -22,4 +24,5 @@ def load_all() -> None:
     _LOADED = True
 
 
-__all__ = ["METHODS", "UnlearnInput", "UnlearnMethod", "get_method", "method_names", "register_method", "load_all"]
+__all__ = ["METHODS", "UnlearnInput", "UnlearnMethod", "get_method", "method_names", "register_method",
+           "register_instance", "register_wrapper", "load_all"]

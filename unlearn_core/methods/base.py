@@ -4,12 +4,19 @@ A method is one file in this package defining a subclass of :class:`UnlearnMetho
 ``@register_method``. It receives an :class:`UnlearnInput` (the original model, which it must not modify,
 the data set and the forget / retain indices) and returns the unlearned model. Hyperparameter presets live on
 the class, one dict per data set family ("small": 8x8 digits-like data; "image": 32x32+ images).
+
+Wrappers: a method may be wrapped by a *method wrapper* registered under a prefix (see
+:func:`register_wrapper`); ``get_method("PREFIX:INNER")`` builds it on demand, e.g. ``"rsu:ga"`` is RSU
+(seed 001, hard-to-easy sequential unlearning) around GA, ``"rsu_reverse:ga"`` its easy-to-hard ablation and
+``"rsu_oneshot:ga"`` the one-shot order (identical to plain GA). A few such names are also registered in
+``METHODS`` (and so listed by :func:`method_names`); any other combination is reachable through
+:func:`get_method`.
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -61,6 +68,8 @@ class UnlearnMethod:
     lowers_forget_accuracy: ClassVar[bool] = True  # False with a reason in `why_not_lower`
     why_not_lower: ClassVar[str] = ""
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    preset_notes: ClassVar[str] = ""  # how the presets were chosen (papers' values, tuning on digits, ...)
+    uses_test_data: ClassVar[str] = ""  # non-empty if the method touches the test split (says how)
 
     def default_params(self, ds: ImageDataset) -> dict[str, Any]:
         fam = family_of(ds)
@@ -73,7 +82,12 @@ class UnlearnMethod:
             if k not in params:
                 raise ConfigError(f"Method '{self.name}' has no hyperparameter '{k}'. "
                                   f"Known: {', '.join(sorted(params)) or 'none'}.")
-            params[k] = type(params[k])(v) if params[k] is not None and not isinstance(params[k], bool) else v
+            if isinstance(params[k], bool):
+                params[k] = _parse_bool(k, v)
+            elif params[k] is not None and v is not None:
+                params[k] = type(params[k])(v)
+            else:
+                params[k] = v
         return params
 
     def unlearn(self, inp: UnlearnInput, params: dict[str, Any]) -> Classifier:  # pragma: no cover
@@ -86,11 +100,32 @@ class UnlearnMethod:
             "relabeling": cls.relabeling, "reinit": cls.reinit, "partial_update": cls.partial_update,
             "lambda": cls.uses_lambda, "exact": cls.exact,
             "lowers_forget_accuracy": cls.lowers_forget_accuracy, "why_not_lower": cls.why_not_lower,
-            "presets": cls.presets,
+            "presets": cls.presets, "preset_notes": cls.preset_notes, "uses_test_data": cls.uses_test_data,
         }
 
 
+def _parse_bool(key: str, v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)) and v in (0, 1):
+        return bool(v)
+    s = str(v).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"Hyperparameter '{key}' must be true or false, got {v!r}.")
+
+
 METHODS: dict[str, UnlearnMethod] = {}
+
+# Method wrappers by prefix: factory(prefix, inner method) -> wrapped method (see rsu.py).
+WRAPPERS: dict[str, Callable[[str, UnlearnMethod], UnlearnMethod]] = {}
+_WRAPPED: dict[str, UnlearnMethod] = {}  # wrapped methods built on demand by get_method (not listed)
+
+# Display order (seed 000 Table 1, then seeds 001-003); methods not listed here follow in registration order.
+DISPLAY_ORDER = ["retrain", "ft", "ga", "rl", "eu_k", "cf_k", "scrub", "l1_sparse", "be", "bs", "salun", "bad_t",
+                 "fisher", "influence", "soft_relabel", "grad_surgery", "act_prune", "dau"]
 
 
 def register_method(cls: type[UnlearnMethod]) -> type[UnlearnMethod]:
@@ -102,17 +137,52 @@ def register_method(cls: type[UnlearnMethod]) -> type[UnlearnMethod]:
     return cls
 
 
+def register_instance(method: UnlearnMethod) -> UnlearnMethod:
+    """Register an already-built method object (wrapped methods such as ``rsu:ga``) under its ``name``."""
+    if not method.name:
+        raise ValueError("method needs a name")
+    if method.name in METHODS:
+        raise ValueError(f"method '{method.name}' registered twice")
+    METHODS[method.name] = method
+    return method
+
+
+def register_wrapper(prefix: str, factory: Callable[[str, UnlearnMethod], UnlearnMethod]) -> None:
+    """Make ``get_method("PREFIX:INNER")`` build ``factory(prefix, get_method(INNER))``."""
+    if ":" in prefix or not prefix:
+        raise ValueError(f"bad wrapper prefix {prefix!r}")
+    WRAPPERS[prefix] = factory
+
+
 def get_method(name: str) -> UnlearnMethod:
     from . import load_all
 
     load_all()
-    if name not in METHODS:
-        raise unknown_name("unlearning method", name, list(METHODS))
-    return METHODS[name]
+    if name in METHODS:
+        return METHODS[name]
+    if name in _WRAPPED:
+        return _WRAPPED[name]
+    if isinstance(name, str) and ":" in name:
+        prefix, inner = name.split(":", 1)
+        if prefix not in WRAPPERS:
+            raise unknown_name("method wrapper", prefix, list(WRAPPERS))
+        if ":" in inner:
+            raise ConfigError(f"Method wrappers do not nest: '{name}'. Use one prefix, e.g. 'rsu:ga'.")
+        method = WRAPPERS[prefix](prefix, get_method(inner))
+        _WRAPPED[name] = method
+        return method
+    known = list(METHODS) + [f"{p}:METHOD" for p in WRAPPERS]
+    raise unknown_name("unlearning method", name, known)
 
 
 def method_names() -> list[str]:
+    """Registered method names in display order (base methods, then the registered RSU variants).
+
+    Any ``PREFIX:METHOD`` combination (e.g. ``rsu:fisher``) also works with :func:`get_method` but is not listed.
+    """
     from . import load_all
 
     load_all()
-    return list(METHODS)
+    rank = {n: i for i, n in enumerate(DISPLAY_ORDER)}
+    names = list(METHODS)
+    return sorted(names, key=lambda n: (":" in n, rank.get(n, len(rank)), names.index(n)))

@@ -1,0 +1,32 @@
+"""Shared fixtures: small, fast, offline (scikit-learn digits; a few epochs)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from unlearn_core.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def session_store(tmp_path_factory):
+    from unlearn_core.store import Store
+
+    return Store(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def quick_pipeline(session_store):
+    """digits + MLP with a short recipe and a small BLO, shared by tests that only read from it."""
+    from unlearn_core.experiments import Pipeline
+
+    return Pipeline(session_store, "digits", "mlp", "cpu", train_overrides={"epochs": 12},
+                    blo_params={"upper_iters": 8, "K": 3})

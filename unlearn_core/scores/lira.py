@@ -1,0 +1,558 @@
+"""LiRA membership scores (Carlini et al. 2022, "Membership inference attacks from first principles";
+seed 001 Eq. 1 for the per-sample attack success rate).
+
+Shadow models
+    S shadow models (``n_shadow``, default 16, even) are trained with the original model's recipe
+    (``inp.train_cfg``, ``inp.model_name``; ``epochs`` > 0 shortens it) on random halves of D. The halves come in
+    complementary pairs (model 2k gets a random half, model 2k+1 the rest), so every sample is IN for exactly S/2
+    models and OUT for S/2: both Gaussians always have data, even leave-one-model-out. The in/out mask is an
+    (S, N) bool array, a deterministic function of (seed, N, S).
+
+Statistic
+    φ = log(p_y / (1 − p_y)) = z_y − logsumexp_{j≠y} z_j, computed directly from the logits z (no softmax, so it
+    stays finite for confident predictions). ``statistic="hinge"`` gives z_y − max_{j≠y} z_j instead (the
+    "logit gap" seed 001 describes). With ``queries`` = flip, φ is also taken on the horizontally flipped image
+    and the per-query log-likelihood ratios are averaged (Carlini et al. §VI-A).
+
+Attack on a target model f with statistic φ_f(x) (per sample x)
+    online:  Λ = log N(φ_f; μ_in, σ_in²) − log N(φ_f; μ_out, σ_out²)      (IN and OUT Gaussians of x)
+    offline: Λ = log Φ((φ_f − μ_out) / σ_out)                              (one-sided test, OUT only)
+    With few shadow models the per-sample variances are noisy; ``fix_variance`` ("auto": when S < 64) uses one
+    global σ (median of the per-sample σ's), as Carlini et al. recommend for small S.
+
+Per-sample ASR (seed 001 Eq. 1)
+    ASR(x) = fraction of shadow models f_t for which the attack, with Gaussians fitted on the other S − 1
+    models (leave-one-model-out), predicts x's membership in f_t correctly. Online predicts IN when Λ > 0 (the
+    Bayes decision: the prior of IN is exactly 1/2 by construction); offline has no natural cut-off, so one global
+    threshold is calibrated to the best balanced accuracy over all (target, sample) pairs (one scalar fitted on
+    the shadows, whose memberships the attacker knows).
+
+Attack quality
+    θ_o is trained on all of D (every sample a member), so ROC AUC and TPR at 0.1% / 1% FPR are measured
+    leave-one-model-out with each shadow model as the target (members vs non-members), mean ± std over
+    targets, for both variants, in ``ScoreResult.extras``.
+
+Scores
+    ``lira_asr``: per-sample ASR. ``lira_score``: the membership score Λ of θ_o itself (Gaussians fitted on all S
+    shadows). Seed 001 (Tables 1-2, Fig. 5): high-ASR samples are EASIER to forget, so both have hard_end="low".
+
+Efficiency and resuming
+    Shadow models are trained several at once as a vmapped "model ensemble" (:func:`train_ensemble`:
+    ``torch.func.stack_module_state`` + ``vmap(functional_call)``; every model keeps its own data order, and
+    the optimizer acts element-wise on the stacked parameters, so each model follows exactly the recipe of
+    ``training.train_loop``). BatchNorm works under vmap (running statistics are stacked buffers). Models with
+    more than ``VMAP_MAX_PARAMS`` parameters (ResNets) are trained one at a time with ``training.train_model``,
+    where a single model already fills the accelerator. ``model_batch`` overrides (1 = one at a time).
+    Each shadow model is checkpointed (safetensors, atomic) with its statistics as soon as its group finishes, in a
+    folder next to ``inp.workdir`` keyed by the shadow-training configuration only (``lira-shadows-<key>``), so
+    ``lira_asr`` and ``lira_score`` (and runs that differ only in attack options) share the same shadow models.
+    A re-run trains only the missing ones; ``extras["n_trained"]`` is the count trained in this call.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, stack_module_state, vmap
+
+from ..context import NULL_CONTEXT, RunContext
+from ..data import ImageDataset
+from ..device import autocast
+from ..errors import CheckpointError, ConfigError
+from ..models import Classifier, build_model
+from ..store import config_key, read_checkpoint, save_state_dict
+from ..training import (TrainConfig, as_index_tensor, check_finite, get_batch, make_optimizer, make_scheduler,
+                        new_model, train_model, wants_augmentation, with_overrides)
+from .base import ScoreInput, ScoreResult, register_score, to_numpy
+
+LIRA_DEFAULTS: dict[str, Any] = {
+    "n_shadow": 16,  # even, >= 4; 16 is a usable minimum, 64+ research grade
+    "epochs": 0,  # shadow training epochs; 0 = the original recipe's
+    "variant": "online",  # online (IN + OUT Gaussians) | offline (OUT only)
+    "queries": "auto",  # auto (flip too when the recipe augments with flips) | flip | none
+    "fix_variance": "auto",  # auto (global σ when n_shadow < 64) | true | false
+    "statistic": "scaled_logit",  # scaled_logit (log p/(1-p)) | hinge (z_y - max other logit)
+    "model_batch": 0,  # shadow models trained at once with vmap; 0 = auto, 1 = one at a time
+}
+
+# Above this many parameters a model is trained alone (one ResNet already saturates a GPU, and vmapped convs
+# become grouped convs, which are not faster); below it, up to ENSEMBLE_PARAM_BUDGET stacked parameters.
+VMAP_MAX_PARAMS = 2_000_000
+ENSEMBLE_PARAM_BUDGET = 50_000_000
+SD_FLOOR = 1e-3  # σ floor: a sample whose statistic never varies would otherwise give an infinite ratio
+FPR_POINTS = (0.001, 0.01)
+
+
+# ---------------------------------------------------------------------------------------------- ensemble training
+def count_params(model_name: str, ds: ImageDataset) -> int:
+    return sum(p.numel() for p in build_model(model_name, ds.input_shape, ds.num_classes).parameters())
+
+
+def auto_model_batch(model_name: str, ds: ImageDataset, n_models: int) -> int:
+    """How many models to train at once: all (up to a parameter budget) for small models, 1 for large ones."""
+    n_params = count_params(model_name, ds)
+    if n_params > VMAP_MAX_PARAMS:
+        return 1
+    return max(1, min(n_models, ENSEMBLE_PARAM_BUDGET // max(n_params, 1)))
+
+
+def train_ensemble(model_name: str, ds: ImageDataset, index_sets: Sequence, cfg: TrainConfig, seeds: Sequence[int],
+                   ctx: RunContext = NULL_CONTEXT, what: str = "ensemble training",
+                   stop_after_epochs: int | None = None) -> list[Classifier]:
+    """Train ``len(seeds)`` fresh models at once, model k on training samples ``index_sets[k]``, with recipe ``cfg``.
+
+    Same recipe as :func:`training.train_loop` per model: initial weights from ``new_model(seed)``, a CPU generator
+    seeded with the model's seed drawing the epoch permutation (and, when the recipe augments, that model's crop/flip
+    draws), batch mean cross-entropy, the recipe's optimizer and LR schedule. The parameters of all models are
+    stacked (``stack_module_state``) and the forward pass is ``vmap(functional_call)``; the loss is the sum of the
+    per-model batch means, so each stacked slice receives exactly its own model's gradient, and SGD/Adam (which are
+    element-wise) update every slice as if it were alone. With no augmentation the result equals ``train_model``
+    per model up to floating-point summation order (tested).
+
+    Models whose index sets differ in size are padded with zero-weight entries; a model that runs out of samples
+    before the others in an epoch still takes the (zero-gradient) momentum/weight-decay step of the others. With
+    LiRA's complementary halves the sizes differ by at most one, so this only happens when N/2 is a multiple of the
+    batch size.
+
+    ``stop_after_epochs`` stops early while keeping the schedule of the full ``cfg.epochs`` (EL2N/GraNd "early in
+    training" checkpoints).
+    """
+    cfg.validate()
+    if len(index_sets) != len(seeds) or not seeds:
+        raise ConfigError("train_ensemble needs one seed per index set (and at least one model).")
+    device = ds.device
+    n_models = len(seeds)
+    idx_sets = [as_index_tensor(i, device) for i in index_sets]
+    sizes = [int(i.numel()) for i in idx_sets]
+    if min(sizes) == 0:
+        raise ConfigError(f"{what}: a model's set of training samples is empty.")
+    n_max = max(sizes)
+    models = [new_model(model_name, ds, int(s), device) for s in seeds]
+    for m in models:
+        m.train()
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]  # the stream train_loop's seed_everything gives
+    augment = wants_augmentation(ds, cfg.augment)
+
+    params, buffers = stack_module_state(models)  # leaves with requires_grad; buffers stacked (BatchNorm stats)
+    base = copy.deepcopy(models[0]).to("meta")
+
+    def fwd(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(base, (p, b), (x,))
+
+    vfwd = vmap(fwd, randomness="different")
+    opt = make_optimizer(list(params.values()), cfg)
+    bs = cfg.batch_size
+    steps_per_epoch = math.ceil(n_max / bs)
+    sched = make_scheduler(opt, cfg, steps_per_epoch * cfg.epochs)
+    n_epochs = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, int(stop_after_epochs))
+    for epoch in range(n_epochs):
+        # Each model's own permutation of its own samples (drawn on the CPU like shuffled_batches), padded to n_max.
+        order = torch.zeros(n_models, n_max, dtype=torch.long, device=device)
+        valid = torch.zeros(n_models, n_max, dtype=torch.float32, device=device)
+        for k in range(n_models):
+            perm = torch.randperm(sizes[k], generator=gens[k]).to(device)
+            order[k, :sizes[k]] = idx_sets[k][perm]
+            valid[k, :sizes[k]] = 1.0
+        loss = None
+        for s in range(0, n_max, bs):
+            ib, wb = order[:, s:s + bs], valid[:, s:s + bs]
+            b = ib.shape[1]
+            if augment:  # per-model draws keep every model on its own random stream (as in train_loop)
+                parts = [get_batch(ds, ib[k], augment=True, generator=gens[k]) for k in range(n_models)]
+                xb = torch.stack([xp for xp, _ in parts])
+                yb = torch.stack([yp for _, yp in parts])
+            else:
+                xb, yb = get_batch(ds, ib.reshape(-1))
+                xb = xb.view(n_models, b, *xb.shape[1:])
+                yb = yb.view(n_models, b)
+            with autocast(device):
+                logits = vfwd(params, buffers, xb)
+            ce = F.cross_entropy(logits.float().reshape(n_models * b, -1), yb.reshape(-1),
+                                 reduction="none").view(n_models, b)
+            per_model = (ce * wb).sum(1) / wb.sum(1).clamp_min(1.0)
+            loss = per_model.sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+        check_finite(loss.detach().float(), what)
+        ctx.progress((epoch + 1) / max(n_epochs, 1), f"{what}: epoch {epoch + 1}/{n_epochs}")
+    with torch.no_grad():
+        for k, model in enumerate(models):
+            for name, t in model.named_parameters():
+                t.copy_(params[name][k])
+            for name, t in model.named_buffers():
+                t.copy_(buffers[name][k])
+            model.eval()
+    return models
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+def membership_statistic(logits: torch.Tensor, y: torch.Tensor, statistic: str = "scaled_logit") -> torch.Tensor:
+    """φ per row: log(p_y / (1 − p_y)) = z_y − logsumexp_{j≠y} z_j (stable), or the hinge z_y − max_{j≠y} z_j."""
+    logits = logits.float()
+    z_y = logits.gather(1, y[:, None]).squeeze(1)
+    others = logits.scatter(1, y[:, None], float("-inf"))
+    if statistic == "scaled_logit":
+        return z_y - torch.logsumexp(others, dim=1)
+    if statistic == "hinge":
+        return z_y - others.max(dim=1).values
+    raise ConfigError(f"Unknown LiRA statistic '{statistic}' (use scaled_logit or hinge).")
+
+
+@torch.no_grad()
+def query_statistics(model: torch.nn.Module, ds: ImageDataset, queries: Sequence[str], statistic: str,
+                     split: str = "train", batch_size: int = 2048) -> torch.Tensor:
+    """(n, Q) statistics of every sample of ``split`` under each query ("id" or "flip"); stays on the device."""
+    x, _ = ds.split(split)
+    device = x.device
+    idx = torch.arange(x.shape[0], device=device)
+    was_training = model.training
+    model.eval()
+    out = []
+    for s in range(0, idx.numel(), batch_size):
+        xb, yb = get_batch(ds, idx[s:s + batch_size], split=split)
+        cols = []
+        for q in queries:
+            xq = xb.flip(3) if q == "flip" else xb
+            with autocast(device):
+                logits = model(xq)
+            cols.append(membership_statistic(logits, yb, statistic))
+        out.append(torch.stack(cols, dim=1))
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def shadow_mask(n: int, n_shadow: int, seed: int) -> np.ndarray:
+    """(S, N) bool in/out mask in complementary pairs: every sample is IN for exactly S/2 models."""
+    if n_shadow < 4 or n_shadow % 2:
+        raise ConfigError(f"LiRA needs an even number of shadow models, at least 4 (got {n_shadow}); 16 is a usable "
+                          f"minimum, 64+ research grade.")
+    if n < 2:
+        raise ConfigError("LiRA needs at least 2 training samples.")
+    rng = np.random.default_rng([int(seed), 0x4C495241])
+    mask = np.zeros((n_shadow, n), dtype=bool)
+    half = n // 2
+    for k in range(0, n_shadow, 2):
+        perm = rng.permutation(n)
+        mask[k, perm[:half]] = True
+        mask[k + 1, perm[half:]] = True
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------- shadow models
+@dataclass
+class ShadowSet:
+    mask: torch.Tensor  # (S, N) bool, on the data's device
+    stats: torch.Tensor  # (S, N, Q) float32 statistics of every training sample under every shadow model
+    queries: tuple[str, ...]
+    n_trained: int  # trained in this call
+    n_loaded: int  # reused from checkpoints
+    train_seconds: float
+    model_batch: int
+    folder: str | None
+    key: str
+
+
+def _parse_params(p: dict) -> dict:
+    q = dict(p)
+    try:
+        q["n_shadow"] = int(q["n_shadow"])
+        q["epochs"] = int(q["epochs"])
+        q["model_batch"] = int(q["model_batch"])
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"LiRA: n_shadow, epochs and model_batch must be integers ({err}).") from err
+    if q["epochs"] < 0 or q["model_batch"] < 0:
+        raise ConfigError("LiRA: epochs and model_batch must be >= 0 (0 = automatic).")
+    if q["variant"] not in ("online", "offline"):
+        raise ConfigError(f"Unknown LiRA variant '{q['variant']}' (use online or offline).")
+    if q["queries"] not in ("auto", "flip", "none"):
+        raise ConfigError(f"Unknown LiRA queries '{q['queries']}' (use auto, flip or none).")
+    if q["statistic"] not in ("scaled_logit", "hinge"):
+        raise ConfigError(f"Unknown LiRA statistic '{q['statistic']}' (use scaled_logit or hinge).")
+    fv = q["fix_variance"]
+    if isinstance(fv, str):
+        fv = fv.strip().lower()
+        if fv == "auto":
+            fv = q["n_shadow"] < 64
+        elif fv in ("true", "1", "yes"):
+            fv = True
+        elif fv in ("false", "0", "no"):
+            fv = False
+        else:
+            raise ConfigError(f"LiRA fix_variance must be auto, true or false (got '{q['fix_variance']}').")
+    q["fix_variance"] = bool(fv)
+    return q
+
+
+def _queries(ds: ImageDataset, cfg: TrainConfig, mode: str) -> tuple[str, ...]:
+    if mode == "flip" or (mode == "auto" and wants_augmentation(ds, cfg.augment)):
+        return ("id", "flip")
+    return ("id",)
+
+
+def shadow_folder(inp: ScoreInput, key: str) -> Path | None:
+    """Shadow checkpoints live next to the score's workdir, keyed by the shadow-training configuration only, so
+    every LiRA score (and attack option) over the same shadows reuses them."""
+    if inp.workdir is None:
+        return None
+    return Path(inp.workdir).parent / f"lira-shadows-{key}"
+
+
+def _row_sha(row: np.ndarray) -> str:
+    return hashlib.sha256(np.packbits(row).tobytes()).hexdigest()[:16]
+
+
+def _read_meta(path: Path) -> dict:
+    """The forgetset metadata of a safetensors file, without reading its tensors."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return json.loads((f.metadata() or {}).get("forgetset", "{}"))
+    except Exception as err:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointError(f"{path} is corrupt ({err}).") from err
+
+
+def _load_shadow(folder: Path, m: int, meta_expect: dict, stat_meta: dict, inp: ScoreInput,
+                 queries: tuple[str, ...], statistic: str) -> torch.Tensor | None:
+    """Statistics (N, Q) of checkpointed shadow ``m``, or None when it is missing, corrupt or foreign."""
+    ckpt = folder / f"shadow_{m:04d}.safetensors"
+    if not ckpt.is_file():
+        return None
+    ds = inp.ds
+    try:
+        stats_path = folder / f"shadow_{m:04d}.stats.safetensors"
+        meta = _read_meta(ckpt)
+        if any(meta.get(k) != v for k, v in meta_expect.items()):
+            inp.ctx.log(f"LiRA: shadow checkpoint {ckpt.name} belongs to another configuration; retraining it.")
+            return None
+        if stats_path.is_file():
+            state, smeta = read_checkpoint(stats_path)
+            if all(smeta.get(k) == v for k, v in {**meta_expect, **stat_meta}.items()) and "stats" in state:
+                st = state["stats"]
+                if tuple(st.shape) == (ds.n_train, len(queries)):
+                    return st.to(ds.device).float()
+        state, _ = read_checkpoint(ckpt)
+        model = new_model(inp.model_name, ds, 0, ds.device)
+        model.load_state_dict(state)
+        st = query_statistics(model, ds, queries, statistic)
+        save_state_dict(stats_path, {"stats": st}, {**meta_expect, **stat_meta})
+        return st
+    except (CheckpointError, RuntimeError, KeyError, ValueError) as err:
+        inp.ctx.log(f"LiRA: could not reuse {ckpt.name} ({err}); retraining it.")
+        return None
+
+
+def ensure_shadows(inp: ScoreInput, p: dict) -> ShadowSet:
+    """Load the checkpointed shadow models, train the missing ones (in vmapped groups) and return statistics."""
+    ds = inp.ds
+    device = ds.device
+    n, s_count = ds.n_train, p["n_shadow"]
+    cfg = with_overrides(inp.train_cfg, epochs=p["epochs"] or None).validate()
+    queries = _queries(ds, inp.train_cfg, p["queries"])
+    mask_np = shadow_mask(n, s_count, inp.seed)
+    key = config_key({"kind": "lira_shadows", "dataset": ds.fingerprint(), "model": inp.model_name,
+                      "train_cfg": cfg.to_dict(), "n_shadow": s_count, "seed": inp.seed})
+    folder = shadow_folder(inp, key)
+    stat_meta = {"statistic": p["statistic"], "queries": ",".join(queries)}
+    stats = torch.empty(s_count, n, len(queries), device=device)
+    missing: list[int] = []
+    metas = {}
+    for m in range(s_count):
+        metas[m] = {"kind": "lira_shadow", "key": key, "shadow": m, "model": inp.model_name,
+                    "dataset": ds.fingerprint(), "mask_sha": _row_sha(mask_np[m])}
+        st = _load_shadow(folder, m, metas[m], stat_meta, inp, queries, p["statistic"]) if folder else None
+        if st is None:
+            missing.append(m)
+        else:
+            stats[m] = st
+    n_loaded = s_count - len(missing)
+    batch = p["model_batch"] or auto_model_batch(inp.model_name, ds, max(len(missing), 1))
+    groups = [missing[i:i + batch] for i in range(0, len(missing), batch)]
+    t0 = time.perf_counter()
+    done = 0
+    for group in groups:
+        sub = inp.ctx.sub(done / max(len(missing), 1), (done + len(group)) / max(len(missing), 1))
+        seeds = [shadow_seed(inp.seed, m) for m in group]
+        idx_sets = [torch.from_numpy(np.flatnonzero(mask_np[m])) for m in group]
+        what = f"LiRA shadow models {group[0] + 1}-{group[-1] + 1}/{s_count}"
+        if len(group) == 1 and batch == 1:
+            models = [train_model(inp.model_name, ds, idx_sets[0], cfg, seeds[0], ctx=sub, what=what)]
+        else:
+            models = train_ensemble(inp.model_name, ds, idx_sets, cfg, seeds, ctx=sub, what=what)
+        for m, model in zip(group, models):
+            st = query_statistics(model, ds, queries, p["statistic"])
+            stats[m] = st
+            if folder is not None:  # weights first: a stats file without its weights is never trusted
+                save_state_dict(folder / f"shadow_{m:04d}.safetensors", model.state_dict(), metas[m])
+                save_state_dict(folder / f"shadow_{m:04d}.stats.safetensors", {"stats": st},
+                                {**metas[m], **stat_meta})
+        done += len(group)
+        # Reported after the group's checkpoints are written: a cancel here loses no finished model.
+        inp.ctx.progress(done / max(len(missing), 1), f"LiRA: {n_loaded + done}/{s_count} shadow models ready")
+    return ShadowSet(torch.from_numpy(mask_np).to(device), stats, queries, len(missing), n_loaded,
+                     time.perf_counter() - t0, batch, str(folder) if folder else None, key)
+
+
+def shadow_seed(seed: int, m: int) -> int:
+    return 10_000 * (int(seed) + 1) + m
+
+
+# ---------------------------------------------------------------------------------------------- the attack
+def _gauss_logpdf(x: torch.Tensor, mu: torch.Tensor, sd: torch.Tensor) -> torch.Tensor:
+    return -0.5 * ((x - mu) / sd) ** 2 - torch.log(sd) - 0.5 * math.log(2 * math.pi)
+
+
+def _fit(total: torch.Tensor, total_sq: torch.Tensor, count: torch.Tensor, fix_variance: bool
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and σ from sums; σ is per sample, or (fix_variance) the median over samples (dim −2)."""
+    c = count.clamp_min(1.0)
+    mu = total / c
+    sd = (total_sq / c - mu * mu).clamp_min(0.0).sqrt()
+    if fix_variance:
+        sd = sd.median(dim=-2, keepdim=True).values.expand_as(sd)
+    return mu, sd.clamp_min(SD_FLOOR)
+
+
+def _attack(x: torch.Tensor, mu_in: torch.Tensor, sd_in: torch.Tensor, mu_out: torch.Tensor, sd_out: torch.Tensor,
+            variant: str) -> torch.Tensor:
+    """Membership score per sample, averaged over queries (last dim). Higher = more likely a member."""
+    if variant == "online":
+        llr = _gauss_logpdf(x, mu_in, sd_in) - _gauss_logpdf(x, mu_out, sd_out)
+    else:
+        llr = torch.special.log_ndtr((x - mu_out) / sd_out)
+    return llr.mean(-1)
+
+
+def loo_scores(stats: torch.Tensor, mask: torch.Tensor, variant: str, fix_variance: bool) -> torch.Tensor:
+    """(S, N) score of sample n under shadow t, Gaussians fitted on the other S − 1 shadows (vectorised)."""
+    x = stats.double()
+    m_in = mask.double()[:, :, None]
+    m_out = 1.0 - m_in
+    sums = {}
+    for name, w in (("in", m_in), ("out", m_out)):
+        tot, sq, cnt = (x * w).sum(0), (x * x * w).sum(0), w.sum(0)
+        # Leave target t out: subtract its own contribution.
+        sums[name] = _fit(tot[None] - x * w, sq[None] - x * x * w, cnt[None] - w, fix_variance)
+    return _attack(x, *sums["in"], *sums["out"], variant).float()
+
+
+def full_fit_scores(target_stats: torch.Tensor, stats: torch.Tensor, mask: torch.Tensor, variant: str,
+                    fix_variance: bool) -> torch.Tensor:
+    """(N,) score of a target model (e.g. θ_o) with Gaussians fitted on all shadows."""
+    x = stats.double()
+    m_in = mask.double()[:, :, None]
+    fits = [_fit((x * w).sum(0), (x * x * w).sum(0), w.sum(0), fix_variance) for w in (m_in, 1.0 - m_in)]
+    return _attack(target_stats.double(), *fits[0], *fits[1], variant).float()
+
+
+def calibrate_threshold(scores: torch.Tensor, labels: torch.Tensor) -> float:
+    """Global threshold with the best accuracy over all (target, sample) pairs (predict IN when score > τ)."""
+    s = scores.reshape(-1).float()
+    lab = labels.reshape(-1).float()
+    order = torch.argsort(s)
+    s, lab = s[order], lab[order]
+    # Cut before position i: positions < i predicted OUT, >= i IN.
+    out_below = torch.cat([torch.zeros(1, device=s.device), torch.cumsum(1.0 - lab, 0)])
+    in_above = lab.sum() - torch.cat([torch.zeros(1, device=s.device), torch.cumsum(lab, 0)])
+    i = int(torch.argmax(out_below + in_above).item())
+    if i == 0:
+        return float(s[0].item()) - 1.0
+    if i == s.numel():
+        return float(s[-1].item()) + 1.0
+    return float((s[i - 1] + s[i]).item() / 2)
+
+
+def attack_quality(scores: np.ndarray, mask: np.ndarray) -> dict[str, Any]:
+    """ROC AUC and TPR at 0.1% / 1% FPR with each shadow as the target; mean ± std over targets."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    aucs, tprs = [], {f: [] for f in FPR_POINTS}
+    for t in range(scores.shape[0]):
+        y = mask[t].astype(int)
+        if y.min() == y.max():
+            continue
+        aucs.append(float(roc_auc_score(y, scores[t])))
+        fpr, tpr, _ = roc_curve(y, scores[t])
+        for f in FPR_POINTS:
+            ok = fpr <= f
+            tprs[f].append(float(tpr[ok].max()) if ok.any() else 0.0)
+    out: dict[str, Any] = {"auc_mean": float(np.mean(aucs)), "auc_std": float(np.std(aucs)), "auc_per_target": aucs}
+    for f in FPR_POINTS:
+        out[f"tpr_at_{f * 100:g}pct_fpr_mean"] = float(np.mean(tprs[f]))
+        out[f"tpr_at_{f * 100:g}pct_fpr_std"] = float(np.std(tprs[f]))
+    out["n_non_members_per_target"] = int((~mask[0]).sum())
+    return out
+
+
+@dataclass
+class LiraOutcome:
+    asr: np.ndarray  # (N,)
+    original_score: np.ndarray  # (N,)
+    extras: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+def run_lira(inp: ScoreInput) -> LiraOutcome:
+    """Shadow models (resumable) -> leave-one-model-out attack -> per-sample ASR, θ_o scores, attack quality."""
+    p = _parse_params({**LIRA_DEFAULTS, **inp.params})
+    t0 = time.perf_counter()
+    sh = ensure_shadows(inp, p)
+    mask = sh.mask
+    quality = {}
+    chosen = None
+    for variant in ("online", "offline"):
+        sc = loo_scores(sh.stats, mask, variant, p["fix_variance"])
+        quality[variant] = attack_quality(to_numpy(sc), mask.cpu().numpy())
+        if variant == p["variant"]:
+            chosen = sc
+    thr = 0.0 if p["variant"] == "online" else calibrate_threshold(chosen, mask)
+    correct = ((chosen > thr) == mask).float()
+    asr = correct.mean(0)
+    target = query_statistics(inp.original, inp.ds, sh.queries, p["statistic"])
+    orig = full_fit_scores(target, sh.stats, mask, p["variant"], p["fix_variance"])
+    mean_in = (sh.stats.mean(-1) * mask).sum(0) / mask.sum(0).clamp_min(1)
+    mean_out = (sh.stats.mean(-1) * ~mask).sum(0) / (~mask).sum(0).clamp_min(1)
+    extras = {
+        "params": p, "n_shadow": p["n_shadow"], "n_trained": sh.n_trained, "n_loaded": sh.n_loaded,
+        "model_batch": sh.model_batch, "training": "one at a time" if sh.model_batch == 1 else "vmap ensemble",
+        "shadow_train_seconds": sh.train_seconds, "total_seconds": time.perf_counter() - t0,
+        "queries": list(sh.queries), "threshold": thr, "shadow_folder": sh.folder, "shadow_key": sh.key,
+        "attack_quality": quality[p["variant"]], "attack_quality_online": quality["online"],
+        "attack_quality_offline": quality["offline"],
+        "attack_accuracy_loo": float(correct.mean().item()),
+        "original_flagged_member_fraction": float((orig > thr).float().mean().item()),
+        "mean_asr": float(asr.mean().item()),
+    }
+    arrays = {"original_score": to_numpy(orig), "asr": to_numpy(asr), "stat_mean_in": to_numpy(mean_in),
+              "stat_mean_out": to_numpy(mean_out), "stat_original": to_numpy(target.mean(-1))}
+    return LiraOutcome(to_numpy(asr), to_numpy(orig), extras, arrays)
+
+
+@register_score("lira_asr", label="LiRA ASR", hard_end="low", defaults=LIRA_DEFAULTS, expensive=True,
+                description="Per-sample attack success rate of LiRA over shadow models (seed 001 Eq. 1; Carlini et "
+                            "al. 2022), leave-one-model-out. High ASR = privacy-exposed, and EASIER to forget "
+                            "(seed 001). Trains n_shadow shadow models (checkpointed, resumable).")
+def lira_asr_score(inp: ScoreInput) -> ScoreResult:
+    out = run_lira(inp)
+    return ScoreResult(out.asr, extras=out.extras, arrays=out.arrays)
+
+
+@register_score("lira_score", label="LiRA score of θ_o", hard_end="low", defaults=LIRA_DEFAULTS, expensive=True,
+                description="LiRA membership score (log-likelihood ratio, online; log one-sided p, offline) of the "
+                            "original model on each sample, from the same shadow models as lira_asr. High = "
+                            "memorised / exposed, easier to forget (seed 001).")
+def lira_original_score(inp: ScoreInput) -> ScoreResult:
+    out = run_lira(inp)
+    return ScoreResult(out.original_score, extras=out.extras, arrays=out.arrays)
