@@ -199,6 +199,11 @@ def cmd_compare(args) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
         print(table3(df).to_string(index=False))
     print(f"{len(df)} runs in {elapsed:.1f}s · cache: {store.root}")
+    stages = df.attrs.get("stage_seconds") or {}
+    if stages:
+        print("computed this time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+    else:
+        print("everything was served from the cache")
     if args.out:
         tmp = Path(args.out).with_suffix(".tmp")
         out.to_csv(tmp, index=False)

@@ -59,6 +59,11 @@ class Pipeline:
         self.base_config = {"dataset": dataset, "data_fingerprint": self.ds.fingerprint(),
                             "model": self.model_name, "train": self.train_cfg.to_dict()}
         self._memo: dict[str, Any] = {}
+        # Wall time per stage spent in this process (cache hits cost ~0), for the CLI's stage summary.
+        self.stage_seconds: dict[str, float] = {}
+
+    def _add_time(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
 
     # ------------------------------------------------------------------ original model
     def original_key(self, seed: int) -> str:
@@ -97,6 +102,7 @@ class Pipeline:
                 self.store.fail_run(key, _err_text(err), _fail_status(err))
                 raise
             train_time = time.time() - t0
+            self._add_time("original model", train_time)
             self.store.save_model("model", key, model, self._checkpoint_meta())
             self.store.finish_run(key, "original", config,
                                   {"train_acc": 100 * accuracy(model, self.ds, "train"),
@@ -152,6 +158,7 @@ class Pipeline:
             except BaseException as err:
                 self.store.fail_run(key, _err_text(err), _fail_status(err))
                 raise
+            self._add_time(f"score {name}", time.time() - t0)
             values = np.asarray(result.values, dtype=np.float32)
             if values.shape != (self.ds.n_train,) and not (name == "blo" and params.get("granularity") == "class"):
                 raise ForgetsetError(f"Score '{name}' returned shape {values.shape}, expected ({self.ds.n_train},).")
@@ -231,7 +238,10 @@ class Pipeline:
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 raise DivergenceError(f"{method}: the unlearned model has non-finite weights (diverged). "
                                       f"Lower its learning rate.")
+            self._add_time(f"unlearn {method}", runtime)
+            t_eval = time.time()
             metrics = evaluate(model, self.ds, forget_t, retain_t, seed=seed, test_idx=test_idx)
+            self._add_time("evaluation", time.time() - t_eval)
             if not all(np.isfinite(v) for v in metrics.values()):
                 raise DivergenceError(f"{method}: evaluation gave non-finite metrics {metrics}.")
         except BaseException as err:
@@ -342,6 +352,7 @@ def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CO
     ctx.progress(1.0, "done")
     df = pd.DataFrame(rows)
     df.attrs["spec"] = spec.to_dict()
+    df.attrs["stage_seconds"] = dict(pipe.stage_seconds)
     return with_gaps(df)
 
 

@@ -13,6 +13,7 @@ steps (the reference code's SGDA).
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -47,8 +48,8 @@ class Scrub(UnlearnMethod):
         for p in teacher.parameters():
             p.requires_grad_(False)
         cfg = method_cfg(inp.train_cfg, params)
-        one = cfg.__class__(**{**cfg.to_dict(), "epochs": 1})
-        fcfg = one.__class__(**{**one.to_dict(), "batch_size": int(params["forget_batch_size"])})
+        one = replace(cfg, epochs=1)
+        fcfg = replace(one, batch_size=int(params["forget_batch_size"]))
         opt = make_optimizer(student.parameters(), cfg)
         T, alpha, gamma = float(params["kd_t"]), float(params["alpha"]), float(params["gamma"])
 

@@ -1,0 +1,43 @@
+"""forgetset dashboard: ``streamlit run app.py``.
+
+Multipage app (st.Page + st.navigation, pages in pages/). The sidebar always shows the session's active data set /
+model and the running jobs. All computation runs as background jobs in unlearn_core.jobs (one manager per server,
+held by st.cache_resource); pages only read finished results from the store.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # make `dashboard` and `unlearn_core` importable
+
+from dashboard import common  # noqa: E402
+
+st.set_page_config(page_title="forgetset · hard-to-unlearn samples", page_icon="🧠", layout="wide")
+
+pages = {
+    "Learn": [
+        st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
+    ],
+    "Pipeline": [
+        st.Page("pages/data_model.py", title="Data & model", icon="🗂️", url_path="data"),
+        st.Page("pages/scores.py", title="Scores", icon="📊", url_path="scores"),
+        st.Page("pages/forget_sets.py", title="Forget sets", icon="🎯", url_path="forget-sets"),
+        st.Page("pages/experiments.py", title="Experiments", icon="🧪", url_path="experiments"),
+        st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+    ],
+    "Jobs": [
+        st.Page("pages/runs.py", title="Runs", icon="📜", url_path="runs"),
+    ],
+}
+nav = st.navigation(pages)
+
+common.apply_query_params()
+common.manager()  # start the job manager (marks jobs of a dead server as interrupted)
+common.flash()
+if st.session_state.get("_qp_error"):
+    st.warning(st.session_state.pop("_qp_error"))
+common.sidebar()
+nav.run()

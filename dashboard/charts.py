@@ -1,0 +1,189 @@
+"""Plotly figure builders for the dashboard (pure functions of data frames; no Streamlit, no computation)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+SELECTOR_COLORS = {"random": "#4C78A8", "worst": "#E45756", "easiest": "#54A24B"}
+PALETTE = px.colors.qualitative.Safe + px.colors.qualitative.Set2
+
+
+def _layout(fig: go.Figure, height: int = 360, **kw) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.18),
+                      **kw)
+    return fig
+
+
+def selector_color(sel: str, i: int = 0) -> str:
+    return SELECTOR_COLORS.get(sel.split(" ")[0].split("+")[0], PALETTE[i % len(PALETTE)])
+
+
+def pipeline_schematic() -> go.Figure:
+    """The worst-case forget-set pipeline as boxes and arrows (a picture, no data)."""
+    steps = [("Train θ<sub>o</sub><br>on all data", "#9ecae1"), ("Score every<br>sample", "#c6dbef"),
+             ("Pick forget set<br><b>random</b> or <b>worst-case</b>", "#fdd0a2"),
+             ("Unlearn<br>(FT, GA, RL, …)", "#c7e9c0"), ("Compare with<br><b>Retrain</b>", "#dadaeb")]
+    fig = go.Figure()
+    w, gap = 1.0, 0.35
+    for i, (txt, col) in enumerate(steps):
+        x0 = i * (w + gap)
+        fig.add_shape(type="rect", x0=x0, x1=x0 + w, y0=0.35, y1=1.0, fillcolor=col, line=dict(color="#555"),
+                      layer="below")
+        fig.add_annotation(x=x0 + w / 2, y=0.675, text=txt, showarrow=False, font=dict(size=13))
+        if i < len(steps) - 1:
+            fig.add_annotation(x=x0 + w + gap - 0.02, y=0.675, ax=x0 + w + 0.02, ay=0.675, xref="x", yref="y",
+                               axref="x", ayref="y", showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=2,
+                               text="")
+    # the two sets below the selection step
+    x_sel = 2 * (w + gap)
+    rng = np.random.default_rng(3)
+    pts_x = rng.uniform(x_sel + 0.05, x_sel + w - 0.05, 60)
+    pts_y = rng.uniform(0.02, 0.28, 60)
+    hard = np.argsort(np.abs(pts_x - (x_sel + 0.8 * w)) + np.abs(pts_y - 0.15))[:10]
+    randm = rng.choice(60, 10, replace=False)
+    fig.add_trace(go.Scatter(x=pts_x, y=pts_y, mode="markers", marker=dict(size=7, color="#bbb"),
+                             hoverinfo="skip", showlegend=False))
+    fig.add_trace(go.Scatter(x=pts_x[randm], y=pts_y[randm], mode="markers", name="random set",
+                             marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color=SELECTOR_COLORS["random"],
+                                                                                    width=2))))
+    fig.add_trace(go.Scatter(x=pts_x[hard], y=pts_y[hard], mode="markers", name="worst-case set (hardest to forget)",
+                             marker=dict(size=8, color=SELECTOR_COLORS["worst"])))
+    fig.update_xaxes(visible=False, range=[-0.1, len(steps) * (w + gap)])
+    fig.update_yaxes(visible=False, range=[-0.02, 1.05])
+    return _layout(fig, 300, plot_bgcolor="white", legend=dict(orientation="h", y=-0.05))
+
+
+def headline(agg: pd.DataFrame, metrics=("UA", "MIA")) -> go.Figure:
+    """Retrain's UA and MIA on random vs worst-case sets (mean ± std over seeds)."""
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[f"Retrain · {m} (%)" for m in metrics])
+    for j, m in enumerate(metrics):
+        for i, (_, r) in enumerate(agg.iterrows()):
+            fig.add_trace(go.Bar(x=[r["selector"]], y=[r[f"{m}_mean"]], error_y=dict(type="data", array=[r[f"{m}_std"]]),
+                                 marker_color=selector_color(r["selector"], i), showlegend=False,
+                                 hovertemplate=f"{r['selector']}: %{{y:.2f}} ± {r[f'{m}_std']:.2f} "
+                                               f"(seeds {r['seeds']})<extra></extra>"), 1, j + 1)
+    return _layout(fig, 300)
+
+
+def score_histograms(df: pd.DataFrame, columns: list[str], hard_ends: dict[str, str]) -> go.Figure:
+    n = len(columns)
+    ncols = min(3, n)
+    nrows = (n + ncols - 1) // ncols
+    titles = [f"{c}  (hard to forget: {'low' if hard_ends.get(c) == 'low' else 'high'} end)" for c in columns]
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles)
+    for i, c in enumerate(columns):
+        r, k = divmod(i, ncols)
+        v = df[c].to_numpy(dtype=float)
+        log = c.startswith("loss") and np.nanmin(v) > 0 and np.nanmax(v) / max(np.nanmin(v), 1e-12) > 1e3
+        fig.add_trace(go.Histogram(x=np.log10(v) if log else v, nbinsx=50, marker_color=PALETTE[i % len(PALETTE)],
+                                   showlegend=False, name=c), r + 1, k + 1)
+        fig.update_xaxes(title_text=f"log10 {c}" if log else c, row=r + 1, col=k + 1)
+    return _layout(fig, 280 * nrows)
+
+
+def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log_y: bool,
+                  selected: list[int] | None = None) -> go.Figure:
+    d = df.copy()
+    d["_color"] = d[color].astype(str)
+    hover = {c: True for c in ["index", "label", "pred"] if c in d}
+    fig = px.scatter(d, x=x, y=y, color="_color", custom_data=["index"], hover_data=hover, log_x=log_x, log_y=log_y,
+                     opacity=0.7, color_discrete_sequence=PALETTE, labels={"_color": color},
+                     category_orders={"_color": sorted(d["_color"].unique(), key=lambda s: (len(s), s))})
+    fig.update_traces(marker=dict(size=6))
+    if selected:
+        s = d[d["index"].isin(selected)]
+        fig.add_trace(go.Scatter(x=s[x], y=s[y], mode="markers", name="selected", hoverinfo="skip",
+                                 marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
+    return _layout(fig, 460, dragmode="select")
+
+
+def blo_trace(trace: pd.DataFrame) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("upper objective f(w)", "top-m overlap with previous iteration"))
+    fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["objective"], mode="lines+markers", name="objective"), 1, 1)
+    fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["topm_overlap"], mode="lines+markers", name="overlap",
+                             line=dict(color="#E45756")), 1, 2)
+    if "mean_loss_topm" in trace:
+        fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["mean_loss_topm"], mode="lines", name="mean loss, top-m",
+                                 line=dict(dash="dot")), 1, 1)
+    fig.update_xaxes(title_text="upper iteration")
+    fig.update_yaxes(range=[0, 1.05], row=1, col=2)
+    return _layout(fig, 320)
+
+
+def overlap_heatmap(m: pd.DataFrame) -> go.Figure:
+    fig = px.imshow(m.values, x=list(m.columns), y=list(m.index), zmin=0, zmax=1, color_continuous_scale="Blues",
+                    text_auto=".2f", aspect="auto")
+    fig.update_layout(coloraxis_colorbar=dict(title="overlap"))
+    return _layout(fig, 120 + 45 * len(m), title="Overlap |A∩B| / min(|A|,|B|)")
+
+
+def class_histogram(df: pd.DataFrame) -> go.Figure:
+    fig = px.bar(df, x="class", y="count", color="set", barmode="group", color_discrete_sequence=PALETTE,
+                 hover_data=["share"])
+    return _layout(fig, 340, title="Samples per class")
+
+
+def set_score_box(df: pd.DataFrame) -> go.Figure:
+    fig = px.box(df, x="score", y="value", color="set", points=False, color_discrete_sequence=PALETTE)
+    scores = df["score"].unique()
+    if len(scores) > 1:
+        fig = px.box(df, x="set", y="value", color="set", facet_col="score", facet_col_wrap=3, points=False,
+                     color_discrete_sequence=PALETTE)
+        fig.update_yaxes(matches=None, showticklabels=True)
+        fig.update_xaxes(showticklabels=False, title_text="")
+        fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return _layout(fig, 380, title="Score distributions inside each set")
+
+
+def gap_heatmap(gl: pd.DataFrame, methods: list[str]) -> go.Figure:
+    sels = list(dict.fromkeys(gl["selector"]))
+    metrics = ["UA", "MIA", "RA", "TA", "Avg.Gap"]
+    zmax = float(np.nanmax(gl["gap"].to_numpy())) if len(gl) else 1.0
+    fig = make_subplots(rows=1, cols=len(sels), subplot_titles=[f"{s} set" for s in sels], shared_yaxes=True)
+    for j, sel in enumerate(sels):
+        sub = gl[gl["selector"] == sel].pivot_table(index="method", columns="metric", values="gap")
+        sub = sub.reindex(index=[m for m in methods if m in sub.index], columns=metrics)
+        fig.add_trace(go.Heatmap(z=sub.values, x=metrics, y=list(sub.index), zmin=0, zmax=max(zmax, 1e-9),
+                                 colorscale="Reds", text=np.vectorize(lambda v: "" if v != v else f"{v:.2f}")(sub.values),
+                                 texttemplate="%{text}", showscale=j == len(sels) - 1,
+                                 colorbar=dict(title="gap"),
+                                 hovertemplate="%{y} · %{x}: gap %{z:.2f}<extra>" + sel + "</extra>"), 1, j + 1)
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, 120 + 40 * max(1, len(methods)), title="Gap to Retrain (lower is better)")
+
+
+def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure:
+    fig = go.Figure()
+    dashes = ["solid", "dash", "dot", "dashdot"]
+    sels = list(dict.fromkeys(agg["selector"]))
+    for i, m in enumerate(methods):
+        color = PALETTE[i % len(PALETTE)]
+        for j, sel in enumerate(sels):
+            d = agg[(agg["method"] == m) & (agg["selector"] == sel)].sort_values("ratio")
+            if d.empty:
+                continue
+            x = 100 * d["ratio"].to_numpy(dtype=float)
+            mu, sd = d[f"{metric}_mean"].to_numpy(dtype=float), d[f"{metric}_std"].to_numpy(dtype=float)
+            rgba = px.colors.hex_to_rgb(color) if color.startswith("#") else px.colors.unlabel_rgb(color)
+            fill = f"rgba({int(rgba[0])},{int(rgba[1])},{int(rgba[2])},0.15)"
+            fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mu + sd, (mu - sd)[::-1]]),
+                                     fill="toself", fillcolor=fill, line=dict(width=0), hoverinfo="skip",
+                                     showlegend=False, legendgroup=f"{m}{sel}"))
+            fig.add_trace(go.Scatter(x=x, y=mu, mode="lines+markers", name=f"{m} · {sel}", legendgroup=f"{m}{sel}",
+                                     line=dict(color=color, dash=dashes[j % len(dashes)]),
+                                     customdata=np.stack([d["method"], d["selector"], d["ratio"], d["seeds"]], -1),
+                                     hovertemplate=f"{m} · {sel} · %{{x:.0f}}%: %{{y:.2f}} ± "
+                                                   "%{text}<br>seeds %{customdata[3]}<extra></extra>",
+                                     text=[f"{v:.2f}" for v in sd]))
+    fig.update_xaxes(title_text="forget ratio (%)")
+    fig.update_yaxes(title_text=metric)
+    return _layout(fig, 420, title=f"{metric} vs forget ratio (mean ± std over seeds; dashed = other selector)")
+
+
+def class_counts(y: np.ndarray, classes: list[str]) -> go.Figure:
+    counts = np.bincount(y, minlength=len(classes))
+    fig = px.bar(x=classes, y=counts, labels={"x": "class", "y": "training samples"})
+    return _layout(fig, 240)

@@ -1,0 +1,115 @@
+"""EL2N score (Paul et al. 2021, "Deep learning on a data diet", §2): EL2N(x) = ||softmax(f_t(x)) − onehot(y)||_2
+for a model f_t early in training (after ``epochs`` epochs of the original recipe), averaged over ``n_seeds`` runs.
+
+"Early in training" means the weights after the first ``epochs`` epochs of the *full* recipe: the learning-rate
+schedule is that of ``train_cfg.epochs`` and training stops early (:func:`lira.train_ensemble`'s
+``stop_after_epochs``), rather than a compressed schedule that would anneal the LR to zero within those epochs.
+The seeds' models are trained together as a vmapped ensemble and, with a workdir, checkpointed in a sibling
+folder keyed by (data, model, recipe, epochs, seeds), which GraNd reuses (same defaults = same models).
+
+Orientation: Paul et al. keep HIGH-EL2N samples (hard / important; coresets, seed 000 Fig. 3, take the top-m).
+EL2N is an early-training error, i.e. a loss-like quantity, and seed 001 finds low loss = hard to FORGET, so the
+registry's ``hard_end`` (hard to forget) is "low", the same orientation as the loss score.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..context import RunContext
+from ..errors import CheckpointError, ConfigError
+from ..models import Classifier
+from ..store import config_key, read_checkpoint, save_state_dict
+from ..training import new_model, predict_logits
+from .base import ScoreInput, ScoreResult, register_score, to_numpy
+from .lira import auto_model_batch, train_ensemble
+
+EARLY_DEFAULTS: dict[str, Any] = {
+    "epochs": 3,  # epochs of the original recipe before the score is taken ("early in training")
+    "n_seeds": 3,  # independent training runs averaged
+    "model_batch": 0,  # runs trained at once (vmap); 0 = auto
+}
+
+
+def _early_params(params: dict) -> tuple[int, int, int]:
+    try:
+        epochs, n_seeds, batch = int(params["epochs"]), int(params["n_seeds"]), int(params["model_batch"])
+    except (TypeError, ValueError, KeyError) as err:
+        raise ConfigError(f"epochs, n_seeds and model_batch must be integers ({err}).") from err
+    if epochs < 1 or n_seeds < 1 or batch < 0:
+        raise ConfigError("epochs and n_seeds must be >= 1, model_batch >= 0 (0 = automatic).")
+    return epochs, n_seeds, batch
+
+
+def early_models(inp: ScoreInput, params: dict, what: str = "early training", ctx: RunContext | None = None
+                 ) -> tuple[list[Classifier], dict]:
+    """``n_seeds`` models after ``epochs`` epochs of the original recipe on all of D (checkpointed, resumable)."""
+    epochs, n_seeds, batch = _early_params(params)
+    ctx = ctx or inp.ctx
+    ds = inp.ds
+    cfg = inp.train_cfg.validate()
+    if epochs > cfg.epochs:
+        raise ConfigError(f"epochs={epochs} exceeds the recipe's {cfg.epochs} epochs.")
+    seeds = [20_000 * (inp.seed + 1) + k for k in range(n_seeds)]
+    key = config_key({"kind": "early", "dataset": ds.fingerprint(), "model": inp.model_name,
+                      "train_cfg": cfg.to_dict(), "epochs": epochs, "seeds": seeds})
+    folder = Path(inp.workdir).parent / f"early-models-{key}" if inp.workdir is not None else None
+    models: dict[int, Classifier] = {}
+    for k, s in enumerate(seeds):
+        if folder is None:
+            break
+        path = folder / f"seed_{s}.safetensors"
+        if not path.is_file():
+            continue
+        try:
+            state, meta = read_checkpoint(path)
+            if meta.get("key") != key:
+                continue
+            model = new_model(inp.model_name, ds, s, ds.device)
+            model.load_state_dict(state)
+            models[k] = model.eval()
+        except (CheckpointError, RuntimeError) as err:
+            ctx.log(f"{what}: could not reuse {path.name} ({err}); retraining it.")
+    missing = [k for k in range(n_seeds) if k not in models]
+    batch = batch or auto_model_batch(inp.model_name, ds, max(len(missing), 1))
+    all_idx = torch.arange(ds.n_train)
+    done = 0
+    for i in range(0, len(missing), batch):
+        group = missing[i:i + batch]
+        sub = ctx.sub(done / len(missing), (done + len(group)) / len(missing))
+        trained = train_ensemble(inp.model_name, ds, [all_idx] * len(group), cfg, [seeds[k] for k in group],
+                                 ctx=sub, what=what, stop_after_epochs=epochs)
+        for k, model in zip(group, trained):
+            models[k] = model
+            if folder is not None:
+                save_state_dict(folder / f"seed_{seeds[k]}.safetensors", model.state_dict(),
+                                {"key": key, "model": inp.model_name, "dataset": ds.fingerprint(), "seed": seeds[k]})
+        done += len(group)
+    info = {"epochs": epochs, "n_seeds": n_seeds, "seeds": seeds, "n_trained": len(missing),
+            "model_batch": batch, "folder": str(folder) if folder else None,
+            "lr_schedule_epochs": cfg.epochs}
+    return [models[k] for k in range(n_seeds)], info
+
+
+@torch.no_grad()
+def el2n_values(model: torch.nn.Module, ds, split: str = "train") -> torch.Tensor:
+    """||softmax(f(x)) − onehot(y)||_2 per sample (eval mode), on the data's device."""
+    logits = predict_logits(model, ds, split)
+    _, y = ds.split(split)
+    err = torch.softmax(logits, dim=1)
+    err[torch.arange(err.shape[0], device=err.device), y] -= 1.0
+    return err.norm(dim=1)
+
+
+@register_score("el2n", label="EL2N", hard_end="low", defaults=EARLY_DEFAULTS, expensive=True,
+                description="Error L2 norm ||softmax − onehot|| early in training (Paul et al. 2021), mean over "
+                            "seeds. High = hard/important to LEARN (coreset baselines keep the top); as a loss-like "
+                            "score, low = hard to forget (seed 001 orientation).")
+def el2n_score(inp: ScoreInput) -> ScoreResult:
+    models, info = early_models(inp, {**EARLY_DEFAULTS, **inp.params}, what="EL2N early training")
+    per_seed = torch.stack([el2n_values(m, inp.ds) for m in models])
+    inp.ctx.progress(1.0, "EL2N done")
+    return ScoreResult(to_numpy(per_seed.mean(0)), extras=info,
+                       arrays={"std_over_seeds": to_numpy(per_seed.std(0, correction=0))})
