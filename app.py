@@ -15,24 +15,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # make `dashboard` and
 
 from dashboard import common  # noqa: E402
 
-st.set_page_config(page_title="forgetset · hard-to-unlearn samples", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="forgetset · hard-to-unlearn samples", page_icon=":material/psychology:", layout="wide")
 
 pages = {
     "Learn": [
-        st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
+        st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
     ],
     "Pipeline": [
-        st.Page("pages/data_model.py", title="Data & model", icon="🗂️", url_path="data"),
-        st.Page("pages/scores.py", title="Scores", icon="📊", url_path="scores"),
-        st.Page("pages/forget_sets.py", title="Forget sets", icon="🎯", url_path="forget-sets"),
-        st.Page("pages/experiments.py", title="Experiments", icon="🧪", url_path="experiments"),
-        st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+        st.Page("pages/data_model.py", title="Data & model", icon=":material/dataset:", url_path="data"),
+        st.Page("pages/scores.py", title="Scores", icon=":material/bar_chart:", url_path="scores"),
+        st.Page("pages/forget_sets.py", title="Forget sets", icon=":material/target:", url_path="forget-sets"),
+        st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/balance:", url_path="compare"),
     ],
     "Jobs": [
-        st.Page("pages/runs.py", title="Runs", icon="📜", url_path="runs"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
     ],
 }
 nav = st.navigation(pages)
+common.mark_app_run()
 
 common.apply_query_params()
 common.manager()  # start the job manager (marks jobs of a dead server as interrupted)

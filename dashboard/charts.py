@@ -12,8 +12,10 @@ PALETTE = px.colors.qualitative.Safe + px.colors.qualitative.Set2
 
 
 def _layout(fig: go.Figure, height: int = 360, **kw) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.18),
-                      **kw)
+    layout = dict(height=height, margin=dict(l=10, r=10, t=75 if "title" in kw else 40, b=10),
+                  legend=dict(orientation="h", y=-0.18))
+    layout.update(kw)
+    fig.update_layout(**layout)
     return fig
 
 
@@ -32,7 +34,7 @@ def pipeline_schematic() -> go.Figure:
         x0 = i * (w + gap)
         fig.add_shape(type="rect", x0=x0, x1=x0 + w, y0=0.35, y1=1.0, fillcolor=col, line=dict(color="#555"),
                       layer="below")
-        fig.add_annotation(x=x0 + w / 2, y=0.675, text=txt, showarrow=False, font=dict(size=13))
+        fig.add_annotation(x=x0 + w / 2, y=0.675, text=txt, showarrow=False, font=dict(size=14, color="#222"))
         if i < len(steps) - 1:
             fig.add_annotation(x=x0 + w + gap - 0.02, y=0.675, ax=x0 + w + 0.02, ay=0.675, xref="x", yref="y",
                                axref="x", ayref="y", showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=2,
@@ -53,7 +55,7 @@ def pipeline_schematic() -> go.Figure:
                              marker=dict(size=8, color=SELECTOR_COLORS["worst"])))
     fig.update_xaxes(visible=False, range=[-0.1, len(steps) * (w + gap)])
     fig.update_yaxes(visible=False, range=[-0.02, 1.05])
-    return _layout(fig, 300, plot_bgcolor="white", legend=dict(orientation="h", y=-0.05))
+    return _layout(fig, 280, plot_bgcolor="white", legend=dict(orientation="h", y=-0.02, x=0.35))
 
 
 def headline(agg: pd.DataFrame, metrics=("UA", "MIA")) -> go.Figure:
@@ -68,6 +70,15 @@ def headline(agg: pd.DataFrame, metrics=("UA", "MIA")) -> go.Figure:
     return _layout(fig, 300)
 
 
+def use_log10(v: np.ndarray) -> bool:
+    """Non-negative values spanning orders of magnitude (loss, entropy of a well-fit model) read better in log10."""
+    v = v[np.isfinite(v)]
+    if len(v) == 0 or v.min() < 0:
+        return False
+    lo, hi = np.percentile(v, 10), np.percentile(v, 90)
+    return hi / max(lo, 1e-8) > 100
+
+
 def score_histograms(df: pd.DataFrame, columns: list[str], hard_ends: dict[str, str]) -> go.Figure:
     n = len(columns)
     ncols = min(3, n)
@@ -77,10 +88,12 @@ def score_histograms(df: pd.DataFrame, columns: list[str], hard_ends: dict[str, 
     for i, c in enumerate(columns):
         r, k = divmod(i, ncols)
         v = df[c].to_numpy(dtype=float)
-        log = c.startswith("loss") and np.nanmin(v) > 0 and np.nanmax(v) / max(np.nanmin(v), 1e-12) > 1e3
-        fig.add_trace(go.Histogram(x=np.log10(v) if log else v, nbinsx=50, marker_color=PALETTE[i % len(PALETTE)],
-                                   showlegend=False, name=c), r + 1, k + 1)
+        log = use_log10(v) and not c.startswith("blo")  # BLO weights live in [0, 1]: linear, log counts instead
+        fig.add_trace(go.Histogram(x=np.log10(np.clip(v, 1e-8, None)) if log else v, nbinsx=50,
+                                   marker_color=PALETTE[i % len(PALETTE)], showlegend=False, name=c), r + 1, k + 1)
         fig.update_xaxes(title_text=f"log10 {c}" if log else c, row=r + 1, col=k + 1)
+        if c.startswith("blo"):
+            fig.update_yaxes(type="log", title_text="count (log)", row=r + 1, col=k + 1)
     return _layout(fig, 280 * nrows)
 
 
@@ -89,6 +102,10 @@ def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log
     d = df.copy()
     d["_color"] = d[color].astype(str)
     hover = {c: True for c in ["index", "label", "pred"] if c in d}
+    if log_x:  # zeros (a loss of exactly 0 in float32) would vanish from a log axis: clip them
+        d[x] = np.clip(d[x].to_numpy(dtype=float), 1e-8, None)
+    if log_y:
+        d[y] = np.clip(d[y].to_numpy(dtype=float), 1e-8, None)
     fig = px.scatter(d, x=x, y=y, color="_color", custom_data=["index"], hover_data=hover, log_x=log_x, log_y=log_y,
                      opacity=0.7, color_discrete_sequence=PALETTE, labels={"_color": color},
                      category_orders={"_color": sorted(d["_color"].unique(), key=lambda s: (len(s), s))})
@@ -110,7 +127,7 @@ def blo_trace(trace: pd.DataFrame) -> go.Figure:
                                  line=dict(dash="dot")), 1, 1)
     fig.update_xaxes(title_text="upper iteration")
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
-    return _layout(fig, 320)
+    return _layout(fig, 340, legend=dict(orientation="h", y=-0.3))
 
 
 def overlap_heatmap(m: pd.DataFrame) -> go.Figure:
@@ -127,14 +144,21 @@ def class_histogram(df: pd.DataFrame) -> go.Figure:
 
 
 def set_score_box(df: pd.DataFrame) -> go.Figure:
-    fig = px.box(df, x="score", y="value", color="set", points=False, color_discrete_sequence=PALETTE)
-    scores = df["score"].unique()
-    if len(scores) > 1:
-        fig = px.box(df, x="set", y="value", color="set", facet_col="score", facet_col_wrap=3, points=False,
-                     color_discrete_sequence=PALETTE)
-        fig.update_yaxes(matches=None, showticklabels=True)
-        fig.update_xaxes(showticklabels=False, title_text="")
-        fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    """One panel per score: a box per set (the whole training set first). Wide-ranged scores on a log axis."""
+    scores = list(dict.fromkeys(df["score"]))
+    sets = list(dict.fromkeys(df["set"]))
+    fig = make_subplots(rows=1, cols=len(scores), subplot_titles=scores)
+    for j, sc in enumerate(scores):
+        sub = df[df["score"] == sc]
+        log = use_log10(sub["value"].to_numpy(dtype=float)) and not sc.startswith("blo")
+        for i, name in enumerate(sets):
+            v = sub.loc[sub["set"] == name, "value"].to_numpy(dtype=float)
+            v = np.clip(v, 1e-8, None) if log else v
+            fig.add_trace(go.Box(y=v, name=name, marker_color=PALETTE[i % len(PALETTE)], boxpoints=False,
+                                 legendgroup=name, showlegend=j == 0), 1, j + 1)
+        fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
+        if log:
+            fig.update_yaxes(type="log", row=1, col=j + 1)
     return _layout(fig, 380, title="Score distributions inside each set")
 
 
@@ -147,12 +171,12 @@ def gap_heatmap(gl: pd.DataFrame, methods: list[str]) -> go.Figure:
         sub = gl[gl["selector"] == sel].pivot_table(index="method", columns="metric", values="gap")
         sub = sub.reindex(index=[m for m in methods if m in sub.index], columns=metrics)
         fig.add_trace(go.Heatmap(z=sub.values, x=metrics, y=list(sub.index), zmin=0, zmax=max(zmax, 1e-9),
-                                 colorscale="Reds", text=np.vectorize(lambda v: "" if v != v else f"{v:.2f}")(sub.values),
+                                 colorscale="Reds", text=[["" if v != v else f"{v:.2f}" for v in row] for row in sub.values],
                                  texttemplate="%{text}", showscale=j == len(sels) - 1,
                                  colorbar=dict(title="gap"),
                                  hovertemplate="%{y} · %{x}: gap %{z:.2f}<extra>" + sel + "</extra>"), 1, j + 1)
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, 120 + 40 * max(1, len(methods)), title="Gap to Retrain (lower is better)")
+    return _layout(fig, 130 + 40 * max(1, len(methods)))
 
 
 def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure:
@@ -170,7 +194,7 @@ def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure
             rgba = px.colors.hex_to_rgb(color) if color.startswith("#") else px.colors.unlabel_rgb(color)
             fill = f"rgba({int(rgba[0])},{int(rgba[1])},{int(rgba[2])},0.15)"
             fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mu + sd, (mu - sd)[::-1]]),
-                                     fill="toself", fillcolor=fill, line=dict(width=0), hoverinfo="skip",
+                                     mode="lines", fill="toself", fillcolor=fill, line=dict(width=0), hoverinfo="skip",
                                      showlegend=False, legendgroup=f"{m}{sel}"))
             fig.add_trace(go.Scatter(x=x, y=mu, mode="lines+markers", name=f"{m} · {sel}", legendgroup=f"{m}{sel}",
                                      line=dict(color=color, dash=dashes[j % len(dashes)]),

@@ -23,8 +23,37 @@ PAGES = {
     "compare": "pages/compare.py",
     "runs": "pages/runs.py",
 }
-STATUS_ICON = {"queued": "⏳", "running": "🔄", "done": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
+STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/autorenew:", "done": ":material/check_circle:",
+               "failed": ":material/cancel:", "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:",
+               "pending": ":material/radio_button_unchecked:"}
+STATUS_TEXT = {"queued": "… queued", "running": "▸ running", "done": "✓ done", "failed": "✗ failed",
+               "cancelled": "■ cancelled", "interrupted": "! interrupted"}
 POLL_S = 1.5
+
+
+# ---------------------------------------------------------------------------------------------- app entry guard
+def mark_app_run() -> None:
+    """Called by app.py on every run, before the page."""
+    st.session_state["_via_app"] = True
+
+
+def page_guard() -> None:
+    """Pages must run inside app.py (sidebar, job manager, URL parameters).
+
+    Until app.py has called st.navigation once, Streamlit treats an app with a pages/ folder as a legacy
+    (folder-based) multipage app, so a session that starts on a deep link (e.g. /experiments) of a fresh server
+    runs the page file alone. Then switch Streamlit to st.navigation mode (what st.navigation itself does) and
+    rerun: app.py runs and opens the same page.
+    """
+    if st.session_state.get("_via_app"):
+        return
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+    except Exception:  # pragma: no cover - Streamlit internals moved; the page still renders
+        return
+    st.rerun()
 
 
 # ---------------------------------------------------------------------------------------------- server resources
@@ -54,14 +83,19 @@ def manager() -> JobManager:
 def setup() -> dict:
     """The active setup of this browser session (data set, model, recipe, BLO parameters) plus ``seed``."""
     if "setup" not in st.session_state:
-        st.session_state["setup"] = {**full_setup(DEFAULT_SETUP), "seed": 0}
+        last = vd.load_last_setup(store()) or {}
+        st.session_state["setup"] = {**full_setup({k: v for k, v in last.items() if k in DEFAULT_SETUP}),
+                                     "seed": int(last.get("seed", 0) or 0)}
     return st.session_state["setup"]
 
 
-def set_setup(**kw) -> None:
+def set_setup(remember: bool = False, **kw) -> None:
+    """Change this session's setup; ``remember`` makes it the default of new sessions (a deliberate choice)."""
     s = dict(setup())
     s.update(kw)
     st.session_state["setup"] = s
+    if remember:
+        vd.save_last_setup(store(), s)
 
 
 def setup_json() -> str:
@@ -119,7 +153,7 @@ def require_pipeline():
     pipe, err = pipeline()
     if pipe is None:
         st.error(f"The active setup cannot be loaded: {err}")
-        st.page_link(PAGES["data"], label="Choose another data set on **Data & model**", icon="🗂️")
+        st.page_link(PAGES["data"], label="Choose another data set on **Data & model**", icon=":material/dataset:")
         st.stop()
     return pipe
 
@@ -219,7 +253,7 @@ def submit(kind: str, config: dict, label: str | None = None) -> str | None:
     try:
         jid = manager().submit(kind, config, label)
     except ForgetsetError as err:
-        st.error(str(err), icon="🚫")
+        st.error(str(err), icon=":material/error:")
         return None
     st.session_state.setdefault("my_jobs", []).append(jid)
     st.session_state["_flash"] = f"Started: {manager().get(jid, with_log=False)['label']}"
@@ -230,7 +264,7 @@ def flash() -> None:
     """Show (once) the message left by the previous run, e.g. 'job started'."""
     msg = st.session_state.pop("_flash", None)
     if msg:
-        st.toast(msg, icon="🚀")
+        st.toast(msg, icon=":material/rocket_launch:")
 
 
 def _fmt_dur(a: float | None, b: float | None) -> str:
@@ -254,9 +288,9 @@ def job_card(job: dict, compact: bool = False) -> None:
     if job["status"] in ACTIVE:
         st.progress(float(job["progress"] or 0), text=job["message"] or job["status"])
     elif job["status"] == "failed":
-        st.error(job["error"] or "failed", icon="❌")
+        st.error(job["error"] or "failed", icon=":material/cancel:")
     elif job["status"] in ("cancelled", "interrupted"):
-        st.warning(job["error"] or job["status"], icon="⚠️")
+        st.warning(job["error"] or job["status"], icon=":material/warning:")
 
 
 def watch_job(job_id: str | None, key: str, done_text: str = "Finished.") -> None:
@@ -276,11 +310,11 @@ def watch_job(job_id: str | None, key: str, done_text: str = "Finished.") -> Non
             return
         job_card(j)
         if j["status"] == "done":
-            st.success(done_text, icon="✅")
+            st.success(done_text, icon=":material/check_circle:")
         c1, c2 = st.columns([1, 4])
         if j["status"] in ACTIVE and c1.button("Cancel", key=f"{key}_cancel_{job_id}"):
             mgr.cancel(job_id)
-        c2.page_link(PAGES["runs"], label="Log and details on **Runs**", icon="📜")
+        c2.page_link(PAGES["runs"], label="Log and details on **Runs**", icon=":material/list_alt:")
         if running and j["status"] not in ACTIVE:
             st.rerun()
 
@@ -319,7 +353,7 @@ def sidebar() -> None:
                 st.caption(f"θ_o ✓ train {m.get('train_acc', 0):.1f}% · test {m.get('test_acc', 0):.1f}%")
             else:
                 st.caption("θ_o not trained yet")
-        st.page_link(PAGES["data"], label="Change data set / model", icon="🗂️")
+        st.page_link(PAGES["data"], label="Change data set / model", icon=":material/dataset:")
         st.divider()
         _sidebar_jobs()
 
@@ -339,7 +373,7 @@ def _sidebar_jobs() -> None:
             job_card(j, compact=True)
         if len(jobs) > 5:
             st.caption(f"… and {len(jobs) - 5} more")
-        st.page_link(PAGES["runs"], label="All jobs (Runs)", icon="📜")
+        st.page_link(PAGES["runs"], label="All jobs (Runs)", icon=":material/list_alt:")
         if active and not jobs:
             st.rerun()  # the last job ended: redraw the page once with its results (and stop polling)
         if jobs and st.session_state.get("live_refresh", True):
@@ -353,6 +387,8 @@ def _sidebar_jobs() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- teaching demo tour
+TOUR_PAGE_NAMES = {"data": "Data & model", "scores": "Scores", "sets": "Forget sets", "compare": "Compare",
+                   "runs": "Runs"}
 TOUR = [
     ("data", "Step 1 · The original model",
      "The demo trained a small MLP θ_o on scikit-learn's 8×8 digits (1,437 training images). Its accuracy is "
@@ -390,7 +426,7 @@ def tour_banner(page: str) -> None:
     i = names.index(page)
     _, title, text = TOUR[i]
     with st.container(border=True):
-        st.markdown(f"**🎓 Teaching demo — {title}**  ({i + 1}/{len(TOUR)})")
+        st.markdown(f":material/school: **Teaching demo — {title}**  ({i + 1}/{len(TOUR)})")
         st.markdown(text)
         job = manager().get(tour["job"], with_log=False) if tour.get("job") else None
         if job is not None and job["status"] in ACTIVE:
@@ -398,7 +434,7 @@ def tour_banner(page: str) -> None:
                        f"appear as they are stored.")
         c1, c2, _ = st.columns([1.4, 1, 3])
         if i + 1 < len(TOUR):
-            if c1.button(f"Next: {TOUR[i + 1][1].split('·')[1].strip()} →", key=f"tour_next_{page}", type="primary"):
+            if c1.button(f"Next: {TOUR_PAGE_NAMES[TOUR[i + 1][0]]} →", key=f"tour_next_{page}", type="primary"):
                 st.switch_page(PAGES[TOUR[i + 1][0]])
         else:
             if c1.button("Back to Overview", key="tour_back", type="primary"):
@@ -428,5 +464,26 @@ def demo_stage_states(job: dict | None) -> list[tuple[str, str, str]]:
     return out
 
 
+def point_customdata(point: dict) -> list:
+    """The customdata of a selected plotly point as a list (Streamlit may hand it over as list, dict or scalar)."""
+    cd = point.get("customdata")
+    if cd is None:
+        return []
+    if isinstance(cd, dict):
+        return [cd[k] for k in sorted(cd, key=lambda k: int(k) if str(k).isdigit() else 0)]
+    if isinstance(cd, (list, tuple)):
+        return list(cd)
+    return [cd]
+
+
+def selected_points(event) -> list[list]:
+    """customdata lists of the points selected in a st.plotly_chart(on_select="rerun") event."""
+    try:
+        points = event.selection.points if event and event.selection else []
+    except (AttributeError, KeyError):
+        return []
+    return [cd for cd in (point_customdata(p) for p in points) if cd]
+
+
 def show_error_box(err: Exception) -> None:
-    st.error(str(err) if isinstance(err, ForgetsetError) else f"{type(err).__name__}: {err}", icon="🚫")
+    st.error(str(err) if isinstance(err, ForgetsetError) else f"{type(err).__name__}: {err}", icon=":material/error:")

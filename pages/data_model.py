@@ -9,6 +9,7 @@ from unlearn_core import views_data as vd
 from unlearn_core.models import MODELS
 from unlearn_core.training import TRAIN_PRESETS
 
+common.page_guard()
 st.title("Data & model")
 common.tour_banner("data")
 s = common.setup()
@@ -53,6 +54,10 @@ with st.expander("Choose data set, model and training recipe", expanded=st.sessi
         seed_v = c4.number_input("Seed", min_value=0, max_value=10_000, value=int(s.get("seed", 0)))
         applied = st.form_submit_button("Use this setup", type="primary")
     if applied:
+        if data_root.strip() and not Path(data_root.strip()).is_dir():
+            st.error(f"Data root '{data_root.strip()}' does not exist (or is not a folder). Create it and put the "
+                     f"data set there, or leave the field empty for ./data.", icon=":material/error:")
+            st.stop()
         if ds_choice in ("npz file…", "image folder…"):
             if not path.strip():
                 st.error("Enter the path of the npz file / image folder.")
@@ -69,8 +74,9 @@ with st.expander("Choose data set, model and training recipe", expanded=st.sessi
         if pipe is None:
             common.set_setup(**old)
             st.session_state["_setup_open"] = True
-            st.error(f"Cannot use this setup: {err}", icon="🚫")
+            st.error(f"Cannot use this setup: {err}", icon=":material/error:")
         else:
+            common.set_setup(remember=True)
             st.session_state["_setup_open"] = False
             st.rerun()
 
@@ -94,7 +100,7 @@ if run is not None:
         st.code(str(pipe.store.model_path("model", pipe.original_key(seed))), language=None)
 else:
     st.info(f"No original model for this setup and seed {seed} yet. Train it (a few seconds for digits) or import "
-            "a checkpoint.", icon="ℹ️")
+            "a checkpoint.", icon=":material/info:")
 
 c1, c2 = st.columns(2)
 with c1:

@@ -123,10 +123,12 @@ def test_lira_resumes_after_cancel_and_shares_shadows(problem, tmp_path):
     assert again.extras["n_trained"] == 1
     np.testing.assert_allclose(again.values, resumed.values)  # seeded: the retrained model is the same
 
-    # lira_score (another workdir, another attack variant) reuses the same shadow models.
-    other = get_score("lira_score").fn(ScoreInput(original, "mlp", ds, CFG, params={**params, "variant": "offline"},
-                                                  workdir=tmp_path / "lira_score"))
+    # lira_score (another workdir, another attack variant, flip queries) reuses the same shadow models; only their
+    # statistics are recomputed from the checkpoints.
+    other = get_score("lira_score").fn(ScoreInput(original, "mlp", ds, CFG, workdir=tmp_path / "lira_score",
+                                                  params={**params, "variant": "offline", "queries": "flip"}))
     assert other.extras["n_trained"] == 0 and other.values.shape == (ds.n_train,)
+    assert other.extras["queries"] == ["id", "flip"] and np.isfinite(other.values).all()
 
     # An uninterrupted run elsewhere gives the same scores as the killed-and-resumed one.
     fresh = get_score("lira_asr").fn(ScoreInput(original, "mlp", ds, CFG, params=params,

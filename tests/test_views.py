@@ -22,6 +22,17 @@ from unlearn_core.views import embeddings as emb_mod
 
 FAST = {"epochs": 5}
 BLO = {"upper_iters": 3, "K": 2}
+FT = {"epochs": 2}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The 8x8 MLPs here are faster on one thread; with two, a busy machine makes them several times slower
+    (each op waits for a descheduled peer thread). Restored afterwards for the other test modules."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +181,8 @@ def test_embeddings_pca_umap_cached(pipe, monkeypatch):
 
 
 def test_embedding_of_unlearned_model(pipe):
-    pipe.run("ft", "random", 0.1, 0)
-    df = views.embedding(pipe, ("ft", "random", 0.1), "pca")
+    pipe.run("ft", "random", 0.1, 0, FT)
+    df = views.embedding(pipe, views.ModelRef("ft", "random", 0.1, 0, FT), "pca")
     assert len(df) == pipe.ds.n_train and "ft on random" in df.attrs["model"]
     with pytest.raises(ConfigError, match="No stored model"):
         views.embedding(pipe, ("ga", "random", 0.1), "pca")
@@ -181,10 +192,10 @@ def test_embedding_of_unlearned_model(pipe):
 def test_inspector_ranks_sets_predictions(pipe):
     fs = pipe.forget_set("random", 0.1, 0)
     pipe.run("retrain", "random", 0.1, 0)
-    pipe.run("ft", "random", 0.1, 0)
+    pipe.run("ft", "random", 0.1, 0, FT)
     loss = pipe.score("loss", 0).values.astype(np.float64)
     i = int(fs.forget_idx[0])
-    rep = views.inspect_sample(pipe, i, forget_sets=[fs], models=[("ft", "random", 0.1)],
+    rep = views.inspect_sample(pipe, i, forget_sets=[fs], models=[("ft", "random", 0.1, 0, FT)],
                                scores={"custom": np.arange(pipe.ds.n_train, dtype=float)})
     assert rep.index == i and rep.label == int(pipe.ds.y_train[i])
     assert rep.image.shape == (8, 8, 1)

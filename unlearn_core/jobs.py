@@ -233,6 +233,7 @@ class _Job:
     rerun_of: str | None = None
     slot: str | None = None
     last_persist: float = 0.0
+    settled: threading.Event = field(default_factory=threading.Event)  # final state written to the database
 
     def as_dict(self, with_log: bool = True) -> dict:
         d = {"id": self.id, "kind": self.kind, "label": self.label, "config": self.config, "resource": self.resource,
@@ -423,6 +424,8 @@ class JobManager:
                 local = False
         if local:
             self._persist(job_id, force=True)
+            if job.status == "cancelled":
+                job.settled.set()
             return True
         row = self._db_get(job_id)
         if row is None or row["status"] not in ACTIVE:
@@ -497,7 +500,10 @@ class JobManager:
             if job is None:
                 raise ConfigError(f"No job '{job_id}'.")
             if job["status"] in TERMINAL:
-                return job
+                with self._lock:
+                    local = self._jobs.get(job_id)
+                if local is None or local.settled.wait(max(0.0, deadline - time.time())):
+                    return self.get(job_id) or job
             if time.time() > deadline:
                 raise TimeoutError(f"job {job_id} still {job['status']} after {timeout}s")
             time.sleep(poll)
@@ -620,6 +626,7 @@ class JobManager:
                 self._busy.pop(job.slot, None)
             self._version += 1
         self._persist(job_id, force=True)
+        job.settled.set()
         self._dispatch()
 
     # ------------------------------------------------------------------ persistence
@@ -794,9 +801,10 @@ def _check_experiment(config: dict) -> None:
 
 
 def _describe_experiment(c: dict) -> str:
-    s = c.get("spec") or {}
-    return (f"Experiment · {s.get('dataset', 'digits')} · {'/'.join(s.get('selectors', []))} × "
-            f"{len(s.get('methods', []))} methods × ratios {s.get('ratios')} × seeds {s.get('seeds')}")
+    s = _spec_from(c)
+    ratios = ",".join(f"{r:g}" for r in s.ratios)
+    return (f"Experiment · {s.dataset} · {'/'.join(s.selectors)} × {'/'.join(s.methods)} × ratio {ratios} × "
+            f"seeds {','.join(map(str, s.seeds))}")
 
 
 @register_job_kind("experiment", title="Experiment grid", check=_check_experiment, describe=_describe_experiment)

@@ -85,8 +85,9 @@ def relearn_time(unlearned_model: torch.nn.Module, original_model: torch.nn.Modu
     while step < max_steps:
         perm = torch.randperm(f_idx.numel(), generator=gen).to(device)
         for s in range(0, f_idx.numel(), batch_size):
-            model.train()
             xb, yb = get_batch(ds, f_idx[perm[s:s + batch_size]])
+            # Train mode, except for a batch of one sample, where BatchNorm cannot compute batch statistics.
+            model.train(xb.shape[0] > 1)
             with autocast(device):
                 loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, ForgetsetError
-from .metrics import GAP_METRICS
 from .store import Store, config_key
 
 METRICS = ["UA", "MIA", "RA", "TA"]
@@ -59,6 +58,22 @@ def store_version(store: Store) -> tuple:
                         "SUM(CASE WHEN status='done' THEN 1 ELSE 0 END) FROM runs").fetchone()
         b = con.execute("SELECT COUNT(*), MAX(created) FROM forget_set_catalog").fetchone()
     return tuple(a) + tuple(b)
+
+
+def save_last_setup(store: Store, setup: dict) -> None:
+    """Remember the setup a user last chose; new dashboard sessions start from it."""
+    with store.connect() as con:
+        con.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('dashboard_last_setup', ?)",
+                    (json.dumps(setup, sort_keys=True, default=str),))
+
+
+def load_last_setup(store: Store) -> dict | None:
+    with store.connect() as con:
+        row = con.execute("SELECT v FROM meta WHERE k='dashboard_last_setup'").fetchone()
+    try:
+        return json.loads(row[0]) if row else None
+    except (TypeError, ValueError):
+        return None
 
 
 def base_key(pipe) -> str:
@@ -219,10 +234,25 @@ def sample_frame(pipe, seed: int, entries: list[dict] | None = None) -> pd.DataF
     return df
 
 
-def hardest(df: pd.DataFrame, column: str, hard_end: str, n: int, easiest: bool = False) -> pd.DataFrame:
-    """The n hardest (or easiest) samples by ``column``; ``hard_end`` says which end is hard ("low"/"high")."""
+def hardest(df: pd.DataFrame, column: str, hard_end: str, n: int, easiest: bool = False,
+            tiebreak: str | None = "loss") -> pd.DataFrame:
+    """The n hardest (or easiest) samples by ``column``; ``hard_end`` says which end is hard ("low"/"high").
+
+    Ties (e.g. BLO weights at the cap 1 or at 0) are broken by ``tiebreak`` (loss: low = harder, seed 001)."""
     ascending = (hard_end == "low") != easiest
-    return df.sort_values(column, ascending=ascending, kind="stable").head(n)
+    cols, asc = [column], [ascending]
+    if tiebreak and tiebreak in df and tiebreak != column:
+        cols.append(tiebreak)
+        asc.append(not easiest)
+    return df.sort_values(cols, ascending=asc, kind="stable").head(n)
+
+
+def preferred_column(columns: list[str], prefer: tuple[str, ...] = ("blo@0.1",), prefix: str = "blo") -> int:
+    """Index of the column a view should start with (e.g. the 10% BLO weight)."""
+    for p in prefer:
+        if p in columns:
+            return columns.index(p)
+    return next((i for i, c in enumerate(columns) if c.startswith(prefix)), 0)
 
 
 def trace_frame(extras: dict) -> pd.DataFrame:
@@ -292,7 +322,7 @@ def register_forget_set(pipe, fs) -> None:
     """Remember a built forget set in the catalogue so the Forget sets page can list it."""
     with pipe.store.connect() as con:
         con.executescript(_CATALOG_SCHEMA)
-        con.execute("INSERT OR REPLACE INTO forget_set_catalog VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT OR IGNORE INTO forget_set_catalog VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (fs.info.get("key"), base_key(pipe), pipe.dataset_name, pipe.model_name, fs.selector,
                      fs.ratio, int(fs.seed), fs.size, json.dumps(fs.forget_classes), time.time()))
 
@@ -355,6 +385,9 @@ def forget_set_catalog(pipe) -> pd.DataFrame:
         return pd.DataFrame(columns=["name", "selector", "ratio", "seed", "size", "key"])
     df["name"] = [f"{s} @ {r:g} · seed {sd}" if r == r and r is not None else f"{s} · seed {sd}"
                   for s, r, sd in zip(df["selector"], df["ratio"], df["seed"])]
+    first = {s: i for i, s in enumerate(["random", "worst", "easiest"])}
+    df["_o"] = [first.get(s, 99) for s in df["selector"]]
+    df = df.sort_values(["seed", "ratio", "_o", "created"], na_position="last").reset_index(drop=True)
     return df[["name", "selector", "ratio", "seed", "size", "key", "created"]]
 
 
@@ -495,6 +528,31 @@ def table3_wide(df: pd.DataFrame, ratio: float | None, selectors: list[str]) -> 
     disp["seeds"] = [",".join(sorted(seeds.get(m, set()), key=lambda s: int(s) if s.isdigit() else 0)) for m in methods]
     disp.index.name = "method"
     gaps.index.name = "method"
+    return disp, gaps
+
+
+def table3_stacked(df: pd.DataFrame, ratio: float | None, selectors: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Like :func:`table3_wide` but one row per (selector, method): columns UA, MIA, RA, TA, Avg.Gap, ToW, seeds."""
+    from .experiments import aggregate
+
+    d = df if ratio is None else df[np.isclose(df["ratio"].astype(float), float(ratio))]
+    d = d[d["selector"].isin(selectors)]
+    agg = aggregate(d)
+    if agg.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    order = {m: i for i, m in enumerate(method_order(agg["method"].unique()))}
+    agg = agg.assign(_s=agg["selector"].map({s: i for i, s in enumerate(selectors)}), _m=agg["method"].map(order))
+    agg = agg.sort_values(["_s", "_m"]).reset_index(drop=True)
+    disp = pd.DataFrame({"selector": agg["selector"], "method": agg["method"]})
+    gaps = pd.DataFrame(index=disp.index)
+    for k in METRICS:
+        disp[k] = [_fmt(m, s, g) for m, s, g in zip(agg[f"{k}_mean"], agg[f"{k}_std"], agg[f"gap_{k}_mean"])]
+        gaps[k] = agg[f"gap_{k}_mean"]
+    disp["Avg.Gap"] = agg["avg_gap_mean"].map(lambda v: "–" if v != v else f"{v:.2f}")
+    gaps["Avg.Gap"] = agg["avg_gap_mean"]
+    disp["ToW"] = ["–" if m != m else f"{m:.3f}±{s:.3f}" for m, s in zip(agg["ToW_mean"], agg["ToW_std"])]
+    disp["time_s"] = agg["runtime_s_mean"].map(lambda v: f"{v:.2f}")
+    disp["seeds"] = agg["seeds"]
     return disp, gaps
 
 

@@ -2,7 +2,6 @@
 batched building blocks several methods need: masks, partial training, per-sample gradients, KL)."""
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Sequence
 
@@ -11,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, DivergenceError
-from ..training import TrainConfig, make_optimizer, seed_everything, shuffled_batches
+from ..training import TrainConfig, get_batch, shuffled_batches
 
 
 def method_cfg(base: TrainConfig, params: dict[str, Any], schedule: str = "constant") -> TrainConfig:
@@ -59,6 +58,16 @@ def check_model_finite(model: nn.Module, what: str) -> None:
     if bad:
         raise DivergenceError(f"{what}: non-finite weights after unlearning (e.g. {bad[:3]}). "
                               f"Lower the step size / noise scale.")
+
+
+@torch.no_grad()
+def check_outputs_finite(model: nn.Module, ds, idx: torch.Tensor, what: str) -> None:
+    """Raise DivergenceError when the model's logits on (up to 256 of) ``idx`` are not finite: finite but huge
+    weights can still overflow the forward pass."""
+    from ..training import predict_logits
+
+    if not torch.isfinite(predict_logits(model, ds, "train", idx[:256])).all().item():
+        raise DivergenceError(f"{what}: the unlearned model's outputs are not finite. Lower the step size / noise scale.")
 
 
 def kl_to_teacher(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0,
@@ -222,8 +231,6 @@ def add_flat_(params: Sequence[torch.Tensor], delta: torch.Tensor) -> None:
 def batch_mean_grad(model: nn.Module, ds, idx: torch.Tensor, batch_size: int,
                     params: Sequence[torch.nn.Parameter], labels: torch.Tensor | None = None) -> torch.Tensor:
     """Flat gradient of the mean cross-entropy over ``idx`` (batched backward passes, float32)."""
-    from ..training import get_batch
-
     total = torch.zeros(sum(p.numel() for p in params), device=ds.device)
     n = idx.numel()
     for ib in shuffled_batches(idx, batch_size, None, shuffle=False):
@@ -236,24 +243,8 @@ def batch_mean_grad(model: nn.Module, ds, idx: torch.Tensor, batch_size: int,
     return total
 
 
-def progress_epochs(ctx, epochs: int, what: str) -> Callable[[int], None]:
-    """Callback for custom loops: report epoch ``e`` (0-based, finished) to the run context."""
-    def report(e: int) -> None:
-        ctx.progress((e + 1) / max(epochs, 1), f"{what}: epoch {e + 1}/{epochs}")
-    return report
-
-
-def fresh_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    return make_optimizer(params, cfg)
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    return max(1, math.ceil(n / batch_size))
-
-
 __all__ = [
-    "method_cfg", "random_other_labels", "forget_mask", "cycle_batches", "check_model_finite", "kl_to_teacher",
-    "soft_cross_entropy", "last_k_groups", "PartialTrain", "train_only", "all_trainable", "masked_optimizer",
-    "restore_masked", "per_sample_grads", "flat_grads_of", "add_flat_", "batch_mean_grad", "progress_epochs",
-    "fresh_optimizer", "steps_per_epoch", "seed_everything",
+    "method_cfg", "random_other_labels", "forget_mask", "cycle_batches", "check_model_finite", "check_outputs_finite",
+    "kl_to_teacher", "soft_cross_entropy", "last_k_groups", "PartialTrain", "train_only", "all_trainable", "masked_optimizer",
+    "restore_masked", "per_sample_grads", "flat_grads_of", "add_flat_", "batch_mean_grad",
 ]

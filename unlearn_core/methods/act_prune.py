@@ -122,7 +122,7 @@ class ActivationPruning(UnlearnMethod):
     description = ("Zero the units whose mean activation on D_f is above the q-th quantile (q 0.99 early → 0.90 deep "
                    "layers), baked into the weights, then fine-tune on D_r (seed 002 §3.3).")
     partial_update = False
-    presets = {"small": {"q_early": 0.99, "q_deep": 0.90, "epochs": 5, "lr": 0.02},
+    presets = {"small": {"q_early": 0.99, "q_deep": 0.90, "epochs": 5, "lr": 0.05},
                "image": {"q_early": 0.99, "q_deep": 0.90, "epochs": 5, "lr": 0.01}}
     preset_notes = "q values are the paper's; fine-tuning epochs/lr chosen on digits random 10% sets."
 

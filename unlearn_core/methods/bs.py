@@ -45,7 +45,7 @@ class BoundaryShrinking(UnlearnMethod):
                    "them (Chen et al. 2023; seed 000 Table 1).")
     relabeling = True
     uses_lambda = "λ → ∞ (forget loss only: D_f with neighbour labels)"
-    presets = {"small": {"epochs": 5, "lr": 0.005, "bound": 0.1}, "image": {"epochs": 10, "lr": 1e-4, "bound": 0.1}}
+    presets = {"small": {"epochs": 5, "lr": 0.001, "bound": 0.1}, "image": {"epochs": 10, "lr": 1e-4, "bound": 0.1}}
     preset_notes = ("bound = 0.1 (paper); trains on D_f only; lr chosen on digits random 10% sets. The image preset "
                     "follows the reference code's small lr.")
 

@@ -19,7 +19,7 @@ class CFk(UnlearnMethod):
                    "(Goel et al. 2022; seed 000 Table 1).")
     partial_update = True
     presets = {"small": {"k": 1, "epochs": 10, "lr": 0.05},
-               "image": {"k": 1, "epochs": 10, "lr": 0.05}}
+               "image": {"k": 1, "epochs": 10, "lr": 0.01}}
     preset_notes = "k = 1 (the head) by default; lr as EU-k (digits random 10% sets)."
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:

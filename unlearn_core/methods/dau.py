@@ -4,9 +4,10 @@ An attacker network A learns to tell the defender's (the model's) behaviour on D
 data D_v; the defender D is trained against it:
 
 * attacker input per sample: [softmax D(x) (K), sensitivity Δ(x) = mean over ``noise_draws`` (n = 10) draws of
-  ||D(x) − D(x + ε)||₂ with ε ~ N(0, ``noise_std``²) in normalised-input units, one-hot label (K)]. As the paper,
-  the concatenation is encoded by a fully connected embedding (one token per input entry: value·w_j + b_j) and a
-  transformer encoder (``attacker_layers`` = 3 self-attention layers, 4 heads), mean-pooled to a membership logit;
+  ||D(x) − D(x + ε)||₂ with ε ~ N(0, ``noise_std``²) in normalised-input units, one-hot label (K)]. Each of the
+  three parts is encoded by a fully connected layer into one token (plus a learned type embedding); a transformer
+  encoder (``attacker_layers`` = 3 self-attention layers, 4 heads) attends over the three tokens and is
+  mean-pooled to a membership logit (the paper: FC encoding of the concatenation, then self-attention layers);
 * attacker step (ascent on its log-likelihood L_A = E log A(f) + E log(1 − A(v))), Adam, ``attacker_lr``;
 * defender step: minimise CE(D_r batch) + α·L_A + β·V_ss, where V_ss is the Barlow-Twins loss between the
   mean-centred ``model.features`` of a forget batch and a D_v batch, Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij²
@@ -50,20 +51,27 @@ def validation_indices(ds, fraction: float, seed: int) -> torch.Tensor:
 
 
 class MembershipAttacker(nn.Module):
-    """Self-attention membership classifier over the entries of [softmax (K), sensitivity (1), one-hot (K)]."""
+    """Self-attention membership classifier over three tokens: FC(softmax), FC(sensitivity), FC(one-hot label).
+
+    Input: the concatenation [softmax (K), sensitivity (1), one-hot (K)] as built by :func:`attacker_features`.
+    """
 
     def __init__(self, num_classes: int, dim: int = 32, layers: int = 3, heads: int = 4):
         super().__init__()
-        n_tok = 2 * num_classes + 1
-        self.embed_w = nn.Parameter(torch.randn(n_tok, dim) * 0.5)
-        self.embed_b = nn.Parameter(torch.randn(n_tok, dim) * 0.1)  # doubles as a position embedding
+        self.k = int(num_classes)
+        self.fc_p = nn.Linear(self.k, dim)
+        self.fc_s = nn.Linear(1, dim)
+        self.fc_y = nn.Linear(self.k, dim)
+        self.type_emb = nn.Parameter(torch.randn(3, dim) * 0.1)
         layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.out = nn.Linear(dim, 1)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        tok = feats.float()[..., None] * self.embed_w + self.embed_b  # (B, T, dim)
-        return self.out(self.encoder(tok).mean(1)).squeeze(1)  # membership logit
+        feats = feats.float()
+        k = self.k
+        tok = torch.stack([self.fc_p(feats[:, :k]), self.fc_s(feats[:, k:k + 1]), self.fc_y(feats[:, k + 1:])], 1)
+        return self.out(self.encoder(tok + self.type_emb).mean(1)).squeeze(1)  # membership logit
 
 
 def attacker_features(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int, noise_draws: int,
@@ -113,7 +121,7 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
     presets = {
         "small": {"epochs": 5, "lr": 0.01, "alpha": 0.9, "beta": 0.001, "bt_lambda": 5e-3, "noise_draws": 10,
                   "noise_std": 1.0, "adv_batch_size": 64, "attacker_lr": 1e-3, "attacker_steps": 1,
-                  "attacker_pretrain_steps": 300, "attacker_dim": 32, "attacker_layers": 3,
+                  "attacker_pretrain_steps": 200, "attacker_dim": 32, "attacker_layers": 3,
                   "defender_objective": "minimax", "val_fraction": 0.5, "class_alpha_steps": 30},
         "image": {"epochs": 5, "lr": 0.01, "alpha": 0.9, "beta": 0.001, "bt_lambda": 5e-3, "noise_draws": 10,
                   "noise_std": 1.0, "adv_batch_size": 64, "attacker_lr": 1e-3, "attacker_steps": 1,
@@ -121,7 +129,8 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
                   "defender_objective": "minimax", "val_fraction": 0.5, "class_alpha_steps": 30},
     }
     preset_notes = ("α, β, λ, n = 10, 3 attention layers / 4 heads, lr 0.01 (random forgetting) and 1000 pre-training "
-                    "iterations are the paper's; the small family pre-trains 300 steps and runs 5 epochs over D_r.")
+                    "iterations are the paper's; the small family pre-trains 200 steps and runs 5 epochs over D_r (the attacker "
+                    "is the run-time bottleneck on a CPU).")
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         from ..errors import ConfigError

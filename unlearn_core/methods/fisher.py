@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ..models import Classifier
 from ..training import get_batch, shuffled_batches
-from ._common import check_model_finite, per_sample_grads
+from ._common import check_model_finite, check_outputs_finite, per_sample_grads
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
@@ -111,6 +111,7 @@ class FisherForgetting(UnlearnMethod):
                 noise = torch.randn(p.shape, generator=gen, device=p.device, dtype=torch.float32)
                 p.copy_((mu + var.sqrt() * noise).to(p.dtype))
         check_model_finite(model, "Fisher forgetting")
+        check_outputs_finite(model, inp.ds, torch.cat([inp.forget_idx, inp.retain_idx]), "Fisher forgetting")
         inp.ctx.progress(1.0, "Fisher: noise added")
         model.eval()
         return model

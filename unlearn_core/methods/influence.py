@@ -26,7 +26,8 @@ import torch
 from ..errors import ConfigError
 from ..models import Classifier
 from ..training import get_batch, shuffled_batches
-from ._common import add_flat_, batch_mean_grad, check_model_finite, flat_grads_of, per_sample_grads
+from ._common import (add_flat_, batch_mean_grad, check_model_finite, check_outputs_finite, flat_grads_of,
+                      per_sample_grads)
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
@@ -48,12 +49,13 @@ class InfluenceUnlearning(UnlearnMethod):
     description = ("Influence unlearning: one Newton step θ_o + (|D_f|/|D_r|)·H⁻¹∇ℓ(D_f), H = damped empirical Fisher "
                    "inverted by Woodbury (WoodFisher; Izzo et al. 2021, Jia et al. 2023; seed 003 baseline).")
     uses_lambda = "scale (step multiplier) and damping λ"
-    presets = {"small": {"scale": 1.0, "damping": 1e-3, "hessian_samples": 256, "grad_batch_size": 64,
+    presets = {"small": {"scale": 0.05, "damping": 1e-3, "hessian_samples": 256, "grad_batch_size": 64,
                          "grad_memory_mb": 1024},
-               "image": {"scale": 1.0, "damping": 1e-3, "hessian_samples": 256, "grad_batch_size": 16,
+               "image": {"scale": 0.05, "damping": 1e-3, "hessian_samples": 256, "grad_batch_size": 16,
                          "grad_memory_mb": 8192}}
-    preset_notes = ("damping/scale chosen on digits random 10% sets; 256 per-sample retain gradients (fewer if they "
-                    "do not fit grad_memory_mb).")
+    preset_notes = ("scale 0.05 / damping 1e-3 chosen on digits random 10% sets (scale 1, the textbook step, "
+                    "overshoots: UA ~78%, TA ~22%; damping 1e-4 overshoots too). The image preset reuses them untuned. "
+                    "256 per-sample retain gradients (fewer if they do not fit grad_memory_mb).")
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         damping = float(params["damping"])
@@ -85,5 +87,6 @@ class InfluenceUnlearning(UnlearnMethod):
         del G
         add_flat_(plist, delta)
         check_model_finite(model, "Influence unlearning")
+        check_outputs_finite(model, inp.ds, torch.cat([inp.forget_idx, inp.retain_idx]), "Influence unlearning")
         inp.ctx.progress(1.0, "IU: Newton step applied")
         return model

@@ -4,15 +4,21 @@ Ranking module: every forget sample gets a difficulty score, by default the cros
 hard to forget; seed 001 Fig. 5), or any registered per-sample score (``rsu_score``; e.g. "entropy"; scores with
 ``hard_end = "high"`` are negated so that low always means hard).
 
-SeqUnlearn module: T = ``rsu_stages`` stages. With the self-paced weights of Eq. 5, v_i = 1[l_i < λ_t], and the
-age parameter λ_t raised each stage (λ_t = the (t/T)-quantile of the forget scores), stage t unlearns the nested
-subset D_1 ⊂ D_2 ⊂ … ⊂ D_T = D_f (paper: "D_i ⊂ D_{i+1}, D_n = D_u"), starting from the model the previous stage
-returned. ``rsu_cumulative = false`` uses the disjoint slices D_t \\ D_{t−1} instead. Each stage calls the wrapped
-method with forget set D_t and the full retain set D_r (samples of D_f not yet scheduled are never trained on).
-Scores are computed once, at the beginning, with θ_o ("the loss can be obtained at the beginning of unlearning").
+SeqUnlearn module: T stages. With the self-paced weights of Eq. 5, v_i = 1[l_i < λ_t], and the age parameter λ_t
+raised each stage (λ_t = the (t/T)-quantile of the forget scores), stage t unlearns the nested subset
+D_1 ⊂ D_2 ⊂ … ⊂ D_T = D_f (paper: "D_i ⊂ D_{i+1}, D_n = D_u"), starting from the model the previous stage returned.
+``rsu_cumulative = false`` uses the disjoint slices D_t \\ D_{t−1} instead. Each stage calls the wrapped method
+with forget set D_t and the full retain set D_r (samples of D_f not yet scheduled are never trained on). Scores are
+computed once, at the beginning, with θ_o ("the loss can be obtained at the beginning of unlearning").
 
-Stage budget: each stage runs the wrapped method with its epochs divided by T (rounded up; ``rsu_stage_epochs``
-> 0 sets it explicitly), so RSU costs about as many optimizer passes as one run of the method.
+Stage budget (the paper does not fix one): T = ``rsu_stages`` = 3 stages by default, each running the wrapped
+method with ⌈E/T⌉ of its E epochs (``rsu_stage_epochs`` > 0 overrides), so RSU costs about one run of the method:
+with nested stages the forget set is visited 2·⌈E/3⌉·|D_f| times (GA, E = 5: 4·|D_f| vs one-shot's 5·|D_f|), the
+retain set T·⌈E/T⌉ times (RL, E = 10: 12 epochs vs 10). ``rsu_stages = 0`` makes every epoch an iteration of
+Algorithm 1 (T = E stages of one epoch, the self-paced-learning reading; fewer optimizer steps than one-shot when
+the early subsets are smaller than a batch). Methods without an ``epochs`` knob run in full at every stage. Only the
+knob named ``epochs`` is split (e.g. gradient surgery's ``ascent_epochs`` runs in full at every stage). RSU and
+its reverse always have identical budgets, which makes them the clean comparison of orders.
 
 Orders (seed 001 Fig. 7) — one wrapper prefix each, usable with any method name:
 
@@ -103,7 +109,7 @@ class RSU(UnlearnMethod):
         self.lowers_forget_accuracy, self.why_not_lower = inner.lowers_forget_accuracy, inner.why_not_lower
         self.uses_test_data = inner.uses_test_data
         self.presets = {fam: {**p, **self.rsu_defaults} for fam, p in inner.presets.items()}
-        self.preset_notes = (f"The wrapped method's preset; RSU: 3 stages, θ_o loss, epochs split across stages. "
+        self.preset_notes = (f"The wrapped method's preset; RSU: θ_o loss ranking, 3 nested stages of ⌈E/3⌉ epochs. "
                              f"{inner.preset_notes}")
 
     def metadata(self) -> dict[str, Any]:  # type: ignore[override]  (instance-level, the class is generic)
@@ -118,12 +124,27 @@ class RSU(UnlearnMethod):
     def default_params(self, ds) -> dict[str, Any]:
         return {**self.inner.default_params(ds), **self.rsu_defaults}
 
+    @staticmethod
+    def n_stages(params: dict) -> int:
+        """T: ``rsu_stages`` if > 0, else one stage per epoch of the wrapped method (3 if it has no epochs)."""
+        t = int(params["rsu_stages"])
+        if t > 0:
+            return t
+        e = int(params.get("epochs", 0) or 0)
+        return e if e >= 2 else 3
+
     def stage_plan(self, inp: UnlearnInput, params: dict) -> list[torch.Tensor]:
         if self.order == "one_shot":
             return [inp.forget_idx]
         scores = difficulty_scores(inp, str(params["rsu_score"]))
-        return rsu_stages(scores, inp.forget_idx, int(params["rsu_stages"]), self.order,
-                          bool(params["rsu_cumulative"]))
+        plan = rsu_stages(scores, inp.forget_idx, self.n_stages(params), self.order, bool(params["rsu_cumulative"]))
+        pos = {int(i): k for k, i in enumerate(inp.forget_idx.tolist())}
+        for t, stage in enumerate(plan):  # the age parameter λ_t of each stage, for the log
+            s = scores[torch.as_tensor([pos[int(i)] for i in stage.tolist()], device=scores.device)]
+            lam = s.max() if self.order == "hard_to_easy" else s.min()
+            inp.ctx.log(f"{self.name}: stage {t + 1}/{len(plan)} admits {stage.numel()} samples, "
+                        f"score {'<=' if self.order == 'hard_to_easy' else '>='} {float(lam):.4g}")
+        return plan
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         inner_params = {k: v for k, v in params.items() if k not in self.rsu_defaults}
@@ -136,7 +157,6 @@ class RSU(UnlearnMethod):
         for t, stage_idx in enumerate(plan):
             stage_inp = replace(inp, original=model, forget_idx=stage_idx, seed=inp.seed + 101 * t,
                                 ctx=inp.ctx.sub(t / n_st, (t + 1) / n_st))
-            inp.ctx.log(f"{self.name}: stage {t + 1}/{n_st}, {stage_idx.numel()} forget samples")
             model = self.inner.unlearn(stage_inp, inner_params)
             inp.ctx.progress((t + 1) / n_st, f"{self.label}: stage {t + 1}/{n_st}")
         if model is inp.original:  # defensive: never hand back θ_o itself

@@ -48,10 +48,10 @@ class SoftRelabel(UnlearnMethod):
                    "together with D_r (seed 002 §3.1).")
     relabeling = True
     uses_lambda = "forget_weight (soft-label loss weight vs retain CE)"
-    presets = {"small": {"epochs": 10, "lr": 0.02, "tau": 0.1, "forget_weight": 1.0, "exclude_same_class": True},
-               "image": {"epochs": 10, "lr": 0.01, "tau": 0.1, "forget_weight": 1.0, "exclude_same_class": True}}
-    preset_notes = ("Epochs/lr as RL (the paper does not tune per data set); τ = 0.1 for cosine similarities. "
-                    "Checked on digits random 10% sets.")
+    presets = {"small": {"epochs": 10, "lr": 0.02, "tau": 0.1, "forget_weight": 0.5, "exclude_same_class": True},
+               "image": {"epochs": 10, "lr": 0.01, "tau": 0.1, "forget_weight": 0.5, "exclude_same_class": True}}
+    preset_notes = ("Epochs/lr as RL (the paper does not tune per data set); τ = 0.1 for cosine similarities; "
+                    "forget_weight 0.5 chosen on digits random 10% sets (1.0 gives UA ~4%, about twice Retrain's).")
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         model = inp.copy_original()

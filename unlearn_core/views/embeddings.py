@@ -192,9 +192,10 @@ def embedding_figure(df: pd.DataFrame, color: str = "label", title: str | None =
             m = (col == cat).to_numpy()
             if not m.any():
                 continue
-            name = str(cat)
+            name = value = str(cat)
             if pd.api.types.is_bool_dtype(col):
-                name = f"{color}: {'yes' if cat else 'no'}"
+                value = "yes" if cat else "no"
+                name = f"{color}: {value}"
             elif color in ("label", "prediction") and "label_name" in df:
                 name = df.loc[m, "label_name" if color == "label" else "prediction_name"].iloc[0]
             style = dict(size=marker_size)
@@ -204,7 +205,7 @@ def embedding_figure(df: pd.DataFrame, color: str = "label", title: str | None =
             fig.add_trace(go.Scattergl(
                 x=df.loc[m, "x"], y=df.loc[m, "y"], mode="markers", name=name, marker=style,
                 customdata=custom[m] if custom is not None else None,
-                hovertemplate=tmpl.replace("%{marker.color}", name) + "<extra></extra>"))
+                hovertemplate=tmpl.replace("%{marker.color}", value) + "<extra></extra>"))
     reducer = str(df.attrs.get("reducer", "")).upper()
     fig.update_layout(title=title or f"{reducer} of penultimate features — {df.attrs.get('model', '')}",
                       xaxis_title=f"{reducer} 1", yaxis_title=f"{reducer} 2", legend_title_text=color,

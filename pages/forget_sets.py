@@ -1,0 +1,121 @@
+"""Forget sets: build sets with any selector and ratio; compare overlap, classes, score distributions, images."""
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, common
+from unlearn_core import views_data as vd
+from unlearn_core.errors import ForgetsetError
+from unlearn_core.selectors import SELECTOR_HELP, parse_selector
+
+common.page_guard()
+st.title("Forget sets")
+common.tour_banner("sets")
+pipe = common.require_pipeline()
+seed = common.seed()
+
+# ------------------------------------------------------------------ build
+with st.expander("Build a forget set", expanded=common.catalog().empty):
+    c1, c2, c3 = st.columns([2, 2, 1])
+    pick = c1.selectbox("Selector", vd.COMMON_SELECTORS + ["custom…"], key="fs_pick")
+    custom = c2.text_input("Custom selector", key="fs_custom", placeholder="e.g. top:entropy+strat, class:1,7",
+                           disabled=pick != "custom…")
+    ratio_txt = c3.text_input("Forget ratio", value="0.1", key="fs_ratio", help="0 < ratio < 1, e.g. 0.1 or 10%")
+    with st.popover("Selector syntax"):
+        st.table(pd.DataFrame({"selector": list(SELECTOR_HELP), "meaning": list(SELECTOR_HELP.values())}))
+        st.caption("Append `+strat` to select per class in proportion to class sizes. Class-wise selectors ignore "
+                   "the ratio.")
+    if st.button("Build", type="primary", key="fs_build"):
+        selector = custom.strip() if pick == "custom…" else pick
+        try:
+            spec = parse_selector(selector)
+            ratio = None if spec.class_wise else vd.parse_ratio(ratio_txt)
+            if spec.class_wise:
+                pass
+            else:
+                from unlearn_core.scores.blo import forget_count
+
+                forget_count(ratio, pipe.ds.n_train)
+            fs = vd.build_forget_set_if_ready(pipe, selector, ratio, seed)
+        except ForgetsetError as err:
+            st.error(str(err), icon=":material/error:")
+        else:
+            if fs is not None:
+                st.session_state["fs_selected_keys"] = [fs.info.get("key")]
+                st.session_state["_flash"] = f"Built {selector}: {fs.size} samples"
+                st.rerun()
+            else:
+                ok, missing = vd.forget_set_ready(pipe, selector, ratio, seed)
+                st.info(f"`{selector}` needs {', '.join(missing)} first — building it as a job.", icon=":material/hourglass_top:")
+                jid = common.submit("forget_set", {"setup": common.setup_config(), "selector": selector,
+                                                   "ratio": ratio, "seed": seed})
+                if jid:
+                    st.session_state["fs_job"] = jid
+                    st.rerun()
+    common.watch_job(st.session_state.get("fs_job"), "fs", "Forget set stored.")
+
+cat = common.catalog()
+if cat.empty:
+    st.info("No forget sets for this setup yet. Build one above (random needs nothing; worst / easiest need the "
+            "BLO score, which a job computes).", icon=":material/info:")
+    st.stop()
+
+# ------------------------------------------------------------------ choose sets to compare
+st.subheader("Built sets")
+view = cat[["name", "selector", "ratio", "seed", "size"]].copy()
+view["ratio"] = view["ratio"].astype(float)
+default_rows = [i for i, k in enumerate(cat["key"]) if k in st.session_state.get("fs_selected_keys", [])]
+if not default_rows:  # random vs worst case at the active seed, 10% if built
+    pool = cat[(cat["seed"] == seed) & cat["selector"].isin(["random", "worst"])]
+    if (pool["ratio"] == 0.1).any():
+        pool = pool[pool["ratio"] == 0.1]
+    default_rows = list(pool.index[:2]) or [len(cat) - 1]
+ev = st.dataframe(view, hide_index=True, key="fs_table", on_select="rerun", selection_mode="multi-row",
+                  selection_default={"selection": {"rows": default_rows}},
+                  column_config={"ratio": st.column_config.NumberColumn(format="%.3f")})
+rows = ev.selection.rows if ev.selection.rows else default_rows
+chosen = cat.iloc[rows]
+sets = {}
+for name, key in zip(chosen["name"], chosen["key"]):
+    idx = common.forget_idx(key)
+    if idx is not None:
+        sets[name] = idx
+st.caption(f"Comparing {len(sets)} set(s) — select rows in the table to change which.")
+if not sets:
+    st.stop()
+
+df = common.samples()
+entries = [e for e in common.score_entries() if e["per_sample"] and e["column"] in df]
+score_cols = [e["column"] for e in entries]
+y = pipe.ds.y_train.cpu().numpy()
+
+c1, c2 = st.columns(2)
+with c1:
+    if len(sets) > 1:
+        st.plotly_chart(charts.overlap_heatmap(vd.overlap_matrix(sets)), key="fs_overlap")
+    else:
+        st.info("Select two or more sets to see their overlap.")
+with c2:
+    st.plotly_chart(charts.class_histogram(vd.class_histogram_frame(sets, y, pipe.ds.classes)), key="fs_classes")
+
+if score_cols:
+    ratio_cols = [f"blo@{r:g}" for r in chosen["ratio"].dropna().unique()]
+    pref = [c for c in ["loss", "entropy"] + ratio_cols if c in score_cols]
+    show = st.multiselect("Scores", score_cols, default=pref or score_cols[:3], key="fs_scores")
+    if show:
+        st.plotly_chart(charts.set_score_box(vd.set_score_frame(sets, df, show)), key="fs_box")
+else:
+    st.caption("Compute scores on the Scores page to compare the sets' score distributions.")
+
+st.subheader("Images")
+order_opts = ["index"] + score_cols
+order = st.selectbox("Order images by", order_opts, index=order_opts.index("loss") if "loss" in order_opts else 0,
+                     key="fs_order")
+n_img = st.slider("Images per set", 12, 120, 48, step=12, key="fs_nimg")
+hard = {e["column"]: e["hard_end"] for e in entries}
+for name, idx in sets.items():
+    sub = df.iloc[idx]
+    if order != "index":
+        sub = sub.sort_values(order, ascending=hard.get(order) == "low")
+    st.markdown(f"**{name}** · {len(idx)} samples" + (f" · ordered by {order}, hardest first" if order != "index"
+                                                       else ""))
+    st.image(common.mosaic(sub["index"].to_numpy()[:n_img], ncols=24, size=36))

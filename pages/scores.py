@@ -1,0 +1,173 @@
+"""Scores: compute per-sample scores as jobs; histograms, score-vs-score scatter, BLO convergence, galleries."""
+import json
+
+import streamlit as st
+
+from dashboard import charts, common
+from unlearn_core import views_data as vd
+from unlearn_core.errors import ForgetsetError
+from unlearn_core.scores import get_score, score_names
+
+common.page_guard()
+st.title("Per-sample scores")
+common.tour_banner("scores")
+pipe = common.require_pipeline()
+seed = common.seed()
+
+if vd.original_run(pipe, seed) is None:
+    st.warning("Train (or import) the original model θ_o first — every score is computed from it. A score job "
+               "would train it on the way, but you can watch it on its own there.", icon=":material/warning:")
+    st.page_link(common.PAGES["data"], label="Go to **Data & model**", icon=":material/dataset:")
+
+entries = common.score_entries()
+per_sample = [e for e in entries if e["per_sample"]]
+cached_names = {e["name"] for e in entries}
+
+# ------------------------------------------------------------------ compute
+with st.expander("Compute scores", expanded=not per_sample):
+    names = score_names()
+    default = [n for n in ("loss", "entropy", "blo") if n in names and n not in cached_names] or []
+    chosen = st.multiselect(
+        "Scores", names, default=default,
+        format_func=lambda n: f"{get_score(n).label} ({n})" + (" · cached" if n in cached_names else "")
+        + (" · expensive" if get_score(n).expensive else ""), key="score_pick",
+        help="Every score registered in unlearn_core.scores is listed.")
+    for n in chosen:
+        spec = get_score(n)
+        st.caption(f"**{spec.label}** — {spec.description} Hard to forget: **{spec.hard_end}** end."
+                   + (" ⏱️ trains extra models: can take long." if spec.expensive else ""))
+    c1, c2 = st.columns([1, 3])
+    ratio_txt = c1.text_input("Forget ratio (for ratio-dependent scores such as BLO)", value="0.1", key="score_ratio")
+    params_txt = c2.text_area("Parameters per score as JSON (optional)", value="", key="score_params", height=68,
+                              placeholder='{"blo": {"upper_iters": 10}, "lira_asr": {"n_shadow": 16}}',
+                              help="BLO defaults: " + json.dumps(get_score("blo").defaults))
+    if st.button("Compute as jobs", type="primary", key="score_go"):
+        try:
+            params = vd.parse_json_object(params_txt, "Score parameters")
+            bad = [k for k in params if k not in names]
+            if bad:
+                raise ForgetsetError(f"Parameters given for unknown scores {bad}; known: {', '.join(names)}.")
+            if not chosen:
+                raise ForgetsetError("Choose at least one score.")
+            ratio = vd.parse_ratio(ratio_txt) if any(get_score(n).depends_on_ratio for n in chosen) else None
+        except ForgetsetError as err:
+            st.error(str(err), icon=":material/error:")
+        else:
+            ids = []
+            for n in chosen:
+                jid = common.submit("score", {"setup": common.setup_config(), "score": n, "seed": seed,
+                                              "ratio": ratio if get_score(n).depends_on_ratio else None,
+                                              "params": params.get(n, {})})
+                if jid:
+                    ids.append(jid)
+            if ids:
+                st.session_state["score_jobs"] = ids
+                st.rerun()
+    for jid in st.session_state.get("score_jobs", []):
+        common.watch_job(jid, f"score_{jid}", "Score stored.")
+
+if not per_sample:
+    st.info("No scores for this setup yet. Compute loss, entropy and BLO above (digits: well under a minute), "
+            "or run the teaching demo on the Overview page.", icon=":material/info:")
+    st.stop()
+
+df = common.samples()
+cols = [e["column"] for e in per_sample if e["column"] in df]
+hard_ends = {e["column"]: e["hard_end"] for e in per_sample}
+st.caption(f"{len(df)} training samples · θ_o seed {seed} · cached scores: " + ", ".join(
+    f"`{c}`" for c in cols))
+
+
+def sample_panel(idx: int, key: str) -> None:
+    """Details of one training sample."""
+    d = vd.sample_details(df, idx, cols, hard_ends)
+    with st.container(border=True):
+        a, b = st.columns([1, 3])
+        a.image(common.thumbs([idx], 160)[0], caption=f"sample #{idx}")
+        with b:
+            pred = f" · θ_o predicts **{pipe.ds.classes[d['pred']]}** (p_y = {d['p_y']:.3f})" if "pred" in d else ""
+            st.markdown(f"**Sample #{idx}** · label **{d['class']}**{pred}")
+            st.dataframe(d["scores"], hide_index=True, key=f"{key}_scores",
+                         column_config={"value": st.column_config.NumberColumn(format="%.4g"),
+                                        "percentile": st.column_config.NumberColumn(format="%.1f")})
+            cat = common.catalog()
+            member = [n for n, k in zip(cat["name"], cat["key"]) if (common.forget_idx(k) == idx).any()] \
+                if not cat.empty else []
+            st.caption("In forget sets: " + (", ".join(member) if member else "none of the built ones"))
+
+
+tab_h, tab_s, tab_b, tab_g = st.tabs(["Distributions", "Score vs score", "BLO convergence", "Hardest / easiest"])
+
+with tab_h:
+    st.plotly_chart(charts.score_histograms(df, cols, hard_ends), key="score_hist")
+    st.caption("Loss (seed 001): **low** loss = hard to forget. BLO weight (seed 000): **high** weight = in the "
+               "worst-case set. Axes are log10 (clipped at 1e-8) when the values span orders of magnitude.")
+
+with tab_s:
+    c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
+    x = c1.selectbox("x", cols, index=vd.preferred_column(cols, ("loss",), "loss"), key="sc_x")
+    y = c2.selectbox("y", cols, index=vd.preferred_column(cols), key="sc_y")
+    color_opts = [c for c in ["class", "correct"] + list(pipe.ds.attributes) if c in df]
+    color = c3.selectbox("colour", color_opts, key="sc_color")
+    logs = c4.multiselect("log", ["x", "y"], default=[a for a, c in (("x", x), ("y", y))
+                                                       if charts.use_log10(df[c].to_numpy()) and not c.startswith("blo")],
+                          key="sc_log")
+    event = st.plotly_chart(charts.score_scatter(df, x, y, color, "x" in logs, "y" in logs),
+                            key="score_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    picked = list(dict.fromkeys(int(cd[0]) for cd in common.selected_points(event)))
+    st.caption(f"Pearson r = {df[x].corr(df[y]):.3f} · Spearman ρ = {df[x].corr(df[y], method='spearman'):.3f}. "
+               "Click a point (or drag a box / lasso) to see the sample.")
+    if len(picked) == 1:
+        sample_panel(picked[0], "scatter_one")
+    elif picked:
+        st.markdown(f"**{len(picked)} selected samples**")
+        st.image(common.mosaic(picked[:96], ncols=16, size=40))
+        sub = df[df["index"].isin(picked)]
+        ev = st.dataframe(sub, hide_index=True, key="scatter_table", on_select="rerun", selection_mode="single-row")
+        if ev.selection.rows:
+            sample_panel(int(sub.iloc[ev.selection.rows[0]]["index"]), "scatter_table_one")
+
+with tab_b:
+    blo = [e for e in entries if e["name"] == "blo"]
+    if not blo:
+        st.info("No BLO score yet: compute it above (it gives the worst-case forget set).")
+    else:
+        blo_cols = [e["column"] for e in blo]
+        pick = st.selectbox("BLO run", blo_cols, index=vd.preferred_column(blo_cols), key="blo_pick")
+        e = next(b for b in blo if b["column"] == pick)
+        trace = vd.trace_frame(common.score_extras(e["key"]))
+        if trace.empty:
+            st.warning("This BLO result carries no convergence trace.")
+        else:
+            st.plotly_chart(charts.blo_trace(trace), key="blo_trace")
+            last = trace.iloc[-1]
+            st.caption(f"After {int(last['iteration'])} upper iterations: objective {last['objective']:.4g}, "
+                       f"top-m overlap with the previous iteration {last['topm_overlap']:.2f} (1.0 = the set stopped "
+                       f"changing), mean loss in the top-m {last.get('mean_loss_topm', float('nan')):.3g} vs "
+                       f"{last.get('mean_loss_all', float('nan')):.3g} overall.")
+            with st.expander("Trace table and parameters"):
+                st.dataframe(trace, hide_index=True, key="blo_trace_table")
+                st.json(e["params"], expanded=False)
+
+with tab_g:
+    c1, c2 = st.columns([2, 1])
+    gcol = c1.selectbox("Order by", cols, index=vd.preferred_column(cols), key="gal_score")
+    n = c2.slider("Samples", 6, 48, 18, step=6, key="gal_n")
+    st.caption(f"Hard to forget = the **{hard_ends[gcol]}** end of `{gcol}`" + (" (ties broken by loss)" if
+               "loss" in df and gcol != "loss" else "") + ". Select a row in a table to open the sample.")
+    extra_cols = [c for c in cols if c != gcol][:2]
+    for title, easiest, key in [("Hardest to forget", False, "hard"), ("Easiest to forget", True, "easy")]:
+        st.markdown(f"#### {title}")
+        top = vd.hardest(df, gcol, hard_ends[gcol], n, easiest=easiest)
+        imgs = common.thumbs(top["index"], 64)
+        caps = [f"#{i} y={pipe.ds.classes[l]}" + (f" ŷ={pipe.ds.classes[p]}" if "pred" in top else "")
+                + f" {v:.3g}" for i, l, p, v in zip(top["index"], top["label"],
+                                                   top["pred"] if "pred" in top else top["label"], top[gcol])]
+        st.image(imgs, caption=caps, width=84)
+        table = top[["index", "class"] + (["pred", "p_y"] if "pred" in top else []) + [gcol] + extra_cols].copy()
+        table.insert(0, "image", common.data_uris(top["index"], 40))
+        ev = st.dataframe(table, hide_index=True, key=f"gal_{key}", on_select="rerun", selection_mode="single-row",
+                          column_config={"image": st.column_config.ImageColumn("image", width="small")},
+                          row_height=44)
+        if ev.selection.rows:
+            sample_panel(int(table.iloc[ev.selection.rows[0]]["index"]), f"gal_{key}_one")

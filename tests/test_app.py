@@ -1,0 +1,232 @@
+"""Smoke tests of every dashboard page with streamlit.testing.v1.AppTest on a small pre-computed store."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+EPOCHS = 5
+BLO = {"upper_iters": 3, "K": 2}  # a quick BLO: these tests check the views, not the science
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    """A store holding a tiny experiment (Retrain + FT, random vs worst, two ratios, seed 0) and two scores."""
+    from unlearn_core.experiments import ExperimentSpec, Pipeline, run_experiment
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    root = tmp_path_factory.mktemp("forgetset_cache")
+    store = Store(root)
+    spec = ExperimentSpec(methods=["retrain", "ft"], seeds=[0], ratios=[0.05, 0.1], train_overrides={"epochs": EPOCHS},
+                          blo_params=BLO)
+    run_experiment(spec, store)
+    pipe = Pipeline(store, "digits", train_overrides={"epochs": EPOCHS}, blo_params=BLO)
+    pipe.score("loss", 0)
+    pipe.score("entropy", 0)
+    yield root
+    JobManager.shared(store).shutdown(wait=True, timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _use_cache_dir(cache_dir, monkeypatch):
+    """The app finds its store through FORGETSET_CACHE_DIR (set only while these tests run)."""
+    monkeypatch.setenv("FORGETSET_CACHE_DIR", str(cache_dir))
+
+
+def _app(page: str | None = None) -> AppTest:
+    from unlearn_core.jobs import full_setup
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["setup"] = {**full_setup({"train_overrides": {"epochs": EPOCHS}, "blo_params": BLO}), "seed": 0}
+    at.run()
+    if page is not None:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [t.value for t in at.title]
+    parts += [h.value for h in at.subheader] + [i.value for i in at.info] + [w.value for w in at.warning]
+    parts += [e.value for e in at.error]
+    return "\n".join(str(p) for p in parts)
+
+
+def _n_charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def test_overview(cache_dir):
+    at = _app()
+    assert at.title[0].value == "Which training samples are hard to unlearn?"
+    assert at.button(key="demo_start").label == "Run the teaching demo"
+    assert _n_charts(at) >= 1  # the picture (the headline chart, since results exist)
+    assert "Your results" in _texts(at)
+    sidebar = "\n".join(m.value for m in at.sidebar.markdown)
+    assert "digits" in sidebar and "mlp" in sidebar and "Jobs" in sidebar
+
+
+def test_overview_and_pages_with_an_empty_store(cache_dir, tmp_path, monkeypatch):
+    """A first-time user: nothing computed yet. Every page explains what to do instead of failing."""
+    monkeypatch.setenv("FORGETSET_CACHE_DIR", str(tmp_path / "empty"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _n_charts(at) == 1  # the pipeline schematic
+    assert "The pipeline" in _texts(at)
+    for page in ["pages/scores.py", "pages/forget_sets.py", "pages/compare.py", "pages/runs.py"]:
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert at.info or at.warning, page
+
+
+def test_data_and_model(cache_dir):
+    at = _app("pages/data_model.py")
+    labels = [m.label for m in at.metric]
+    assert "Train accuracy" in labels and "Test accuracy" in labels
+    assert float(at.metric[1].value.rstrip("%")) > 50
+    assert len(at.image) >= 1
+    assert at.button(key="train_btn")
+    # bad input: an npz file that does not exist gives a clear error, and the old setup stays active
+    at.selectbox[0].set_value("npz file…")
+    at.text_input[1].set_value("/nonexistent/data.npz")
+    at.button[0].click()  # the form's submit button
+    at.run()
+    assert not at.exception
+    assert any("does not exist" in e.value for e in at.error), [e.value for e in at.error]
+    assert at.session_state["setup"]["dataset"] == "digits"
+    at.text_input[0].set_value("/no/such/data/root")  # the data root
+    at.selectbox[0].set_value("digits")
+    at.button[0].click()
+    at.run()
+    assert any("Data root '/no/such/data/root' does not exist" in e.value for e in at.error)
+
+
+def test_scores(cache_dir):
+    at = _app("pages/scores.py")
+    text = _texts(at)
+    assert "loss" in text and "entropy" in text and "blo@0.1" in text
+    assert len(at.tabs) >= 4
+    assert _n_charts(at) >= 3  # histograms, scatter, BLO trace
+    assert len(at.dataframe) >= 2  # hardest / easiest galleries
+    assert len(at.image) >= 2
+    ms = at.multiselect(key="score_pick")
+    from unlearn_core.scores import score_names
+
+    assert set(ms.options) >= {f for f in score_names()} or len(ms.options) == len(score_names())
+
+
+def test_scores_bad_ratio_shows_error(cache_dir):
+    at = _app("pages/scores.py")
+    at.multiselect(key="score_pick").set_value(["blo"])
+    at.text_input(key="score_ratio").set_value("1.5")
+    at.button(key="score_go").click()
+    at.run()
+    assert not at.exception
+    assert any("strictly between 0 and 1" in e.value for e in at.error)
+
+
+def test_forget_sets(cache_dir):
+    at = _app("pages/forget_sets.py")
+    assert len(at.dataframe) >= 1
+    assert _n_charts(at) >= 2  # overlap heatmap / class histogram / score boxes
+    assert "random @ 0.1 · seed 0" in _texts(at) or len(at.image) >= 1
+    # build a new set from cached scores (no job needed)
+    at.selectbox(key="fs_pick").set_value("top:loss")
+    at.button(key="fs_build").click()
+    at.run()
+    assert not at.exception and not at.error
+    at.text_input(key="fs_ratio").set_value("2")
+    at.button(key="fs_build").click()
+    at.run()
+    assert any("strictly between 0 and 1" in e.value for e in at.error)
+
+
+def test_experiments_estimate_and_errors(cache_dir):
+    from unlearn_core.experiments import ExperimentSpec
+
+    at = _app("pages/experiments.py")
+    assert at.button(key="exp_launch")
+    runs = next(m for m in at.metric if m.label == "Unlearning runs")
+    expected = ExperimentSpec(methods=at.multiselect(key="exp_methods").value, seeds=[0, 1, 2],
+                              selectors=["random", "worst"], ratios=[0.1]).n_runs()
+    assert int(runs.value) == expected
+    assert len(at.data_editor) >= 1  # editable presets
+    at.multiselect(key="exp_methods").set_value([])
+    at.run()
+    assert any("at least one unlearning method" in e.value for e in at.error)
+    assert at.button(key="exp_launch").disabled
+
+
+def test_experiments_launch_cached_grid(cache_dir):
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    at = _app("pages/experiments.py")
+    at.multiselect(key="exp_methods").set_value(["retrain", "ft"])
+    at.multiselect(key="exp_seeds").set_value([0])
+    at.multiselect(key="exp_ratios").set_value(["0.1"])
+    at.run()
+    assert next(m for m in at.metric if m.label == "Already cached").value == "4"
+    at.button(key="exp_launch").click()
+    at.run()
+    assert not at.exception and not at.error
+    jid = at.session_state["exp_job"]
+    job = JobManager.shared(Store(cache_dir)).wait(jid, 60)
+    assert job["status"] == "done" and job["result"]["n_runs"] == 4
+
+
+def test_compare(cache_dir):
+    at = _app("pages/compare.py")
+    assert len(at.dataframe) >= 1
+    assert _n_charts(at) >= 2  # gap heatmap + ratio sweep
+    text = _texts(at)
+    assert "Table 3 view" in text and "seeds 0" in text
+    assert len(at.get("download_button")) >= 2
+
+
+def test_runs_shows_failed_job_message(cache_dir):
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    mgr = JobManager.shared(Store(cache_dir))
+    jid = mgr.submit("train_original", {"setup": {"train_overrides": {"epochs": 2, "lr": 1e9}}, "seed": 3})
+    assert mgr.wait(jid, 60)["status"] == "failed"
+    at = _app("pages/runs.py")
+    assert len(at.dataframe) >= 1
+    at.selectbox(key="runs_pick").set_value(jid)
+    at.run()
+    assert not at.exception
+    assert any("diverged" in e.value for e in at.error)
+    assert at.button(key=f"rerun_{jid}") and at.button(key=f"delete_{jid}")
+
+
+def test_teaching_demo_button_starts_job(cache_dir):
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    at = _app()
+    at.button(key="demo_start").click()
+    at.run()
+    assert not at.exception
+    assert at.session_state["tour"]["active"]
+    mgr = JobManager.shared(Store(cache_dir))
+    jid = at.session_state["tour"]["job"]
+    assert mgr.get(jid)["kind"] == "teaching_demo"
+    at.switch_page("pages/data_model.py")
+    at.run()
+    assert "Teaching demo" in _texts(at)  # the tour banner
+    mgr.cancel(jid)
+    assert mgr.wait(jid, 30)["status"] == "cancelled"
+    t0 = time.time()
+    at = _app()  # the overview shows the cancelled demo without errors
+    assert time.time() - t0 < 30
