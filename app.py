@@ -28,6 +28,13 @@ pages = {
         st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
         st.Page("pages/compare.py", title="Compare", icon=":material/balance:", url_path="compare"),
     ],
+    "Analysis": [
+        st.Page("pages/coreset.py", title="Coreset curves", icon=":material/show_chart:", url_path="coreset"),
+        st.Page("pages/composition.py", title="Composition", icon=":material/stacked_bar_chart:",
+                url_path="composition"),
+        st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
+        st.Page("pages/inspector.py", title="Sample inspector", icon=":material/search:", url_path="inspector"),
+    ],
     "Jobs": [
         st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
     ],

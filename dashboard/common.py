@@ -22,6 +22,10 @@ PAGES = {
     "experiments": "pages/experiments.py",
     "compare": "pages/compare.py",
     "runs": "pages/runs.py",
+    "coreset": "pages/coreset.py",
+    "composition": "pages/composition.py",
+    "embeddings": "pages/embeddings.py",
+    "inspector": "pages/inspector.py",
 }
 STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/autorenew:", "done": ":material/check_circle:",
                "failed": ":material/cancel:", "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:",

@@ -189,7 +189,9 @@ class Pipeline:
 
             fs = select_forget_set(selector, self.ds, ratio, seed, score_fn)
             self.store.save_arrays("forget_set", key, {"forget_idx": fs.forget_idx},
-                                   {"classes": fs.forget_classes, "info": fs.info})
+                                   {"classes": fs.forget_classes, "info": fs.info, "selector": selector,
+                                    "ratio": ratio, "seed": seed, "dataset": self.dataset_name,
+                                    "model": self.model_name})
         fs.info["key"] = key
         self._memo[key] = fs
         return fs
@@ -244,13 +246,13 @@ class Pipeline:
             self._add_time("evaluation", time.time() - t_eval)
             if not all(np.isfinite(v) for v in metrics.values()):
                 raise DivergenceError(f"{method}: evaluation gave non-finite metrics {metrics}.")
+            metrics["forget_size"] = fs.size
+            if keep_model:
+                self.store.save_model("unlearned", key, model, self._checkpoint_meta())
+            ctx.progress(1.0, f"{method} on {selector} done")
         except BaseException as err:
             self.store.fail_run(key, _err_text(err), _fail_status(err))
             raise
-        metrics["forget_size"] = fs.size
-        if keep_model:
-            self.store.save_model("unlearned", key, model, self._checkpoint_meta())
-        ctx.progress(1.0, f"{method} on {selector} done")
         self.store.finish_run(key, "unlearn", cfg, metrics, {"runtime_s": runtime})
         return self._row(self.store.done_run(key))
 
@@ -388,7 +390,9 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
             if c in df]
     d = df.copy()
     d["ratio"] = d["ratio"].fillna(-1.0)
-    g = d.groupby(["dataset", "model", "selector", "method", "ratio"], sort=False)
+    # Runs of one method with different hyperparameters are different rows, never averaged together.
+    keys = ["dataset", "model", "selector", "method", "ratio"] + (["params"] if "params" in d else [])
+    g = d.groupby(keys, sort=False)
     mean, std = g[cols].mean(), g[cols].std(ddof=0).fillna(0.0)
     out = mean.add_suffix("_mean").join(std.add_suffix("_std"))
     out["n_seeds"] = g.size()

@@ -904,3 +904,6 @@ def _job_teaching_demo(config: dict, env: JobEnv) -> dict:
     stages_done.append("sweep")
     ctx.progress(1.0, "teaching demo done")
     return {"stages": stages_done, "n_runs": n, "original_key": pipe.original_key(seeds[0])}
+
+
+from .views import jobs as _view_jobs  # noqa: E402,F401 - registers the analysis views' job kinds (issue 6)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Callable, Iterator
 
@@ -80,11 +81,19 @@ def seed_everything(seed: int) -> torch.Generator:
     return g
 
 
+_INIT_LOCK = threading.Lock()
+
+
 def new_model(model_name: str, ds: ImageDataset, seed: int, device: torch.device) -> Classifier:
-    """A freshly initialised model; the seed fixes the initial weights."""
-    torch.manual_seed(seed)
-    model = build_model(model_name, ds.input_shape, ds.num_classes).to(device)
-    return channels_last(model, device)
+    """A freshly initialised model; the seed fixes the initial weights.
+
+    torch's initialisers draw from the global generator, so initialisation is serialised under a lock and runs on
+    a forked RNG state: concurrent jobs in one process get the same weights as they would alone.
+    """
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(model_name, ds.input_shape, ds.num_classes)
+    return channels_last(model.to(device), device)
 
 
 def as_index_tensor(idx, device: torch.device) -> torch.Tensor:

@@ -22,7 +22,7 @@ the model; keeps noisy inputs out of BatchNorm statistics); the retain CE uses t
 
 D_v (the paper's separate validation split) is a seeded ``val_fraction`` (default 50%) slice of the TEST split —
 the only data θ_o never trained on (a held-out slice of D_r would be members, the opposite of what the attacker
-must contrast with). Test labels are used only as the attacker's one-hot input, never in a loss; but TA and the
+must contrast with). Test labels are only an attacker input, never a classification target; but TA and the
 MIA (whose non-members are the test set) then see data DAU looked at. :func:`validation_indices` gives the slice
 so evaluations can exclude it.
 """

@@ -87,6 +87,7 @@ def _lower_level(inp: ScoreInput, w_sample: torch.Tensor, p: dict, gen: torch.Ge
     augment = wants_augmentation(ds, inp.train_cfg.augment)
     all_idx = torch.arange(ds.n_train, device=device)
     for _ in range(int(p["K"])):
+        inp.ctx.check_cancel()  # once per lower-level epoch: cancelling stays responsive on large data
         for ib in shuffled_batches(all_idx, bs, gen):
             xb, yb = get_batch(ds, ib, augment=augment, generator=gen)
             wb = w_sample[ib]

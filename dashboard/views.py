@@ -1,0 +1,142 @@
+"""Streamlit glue of the analysis-view pages (issue 6): cached readers of finished view results.
+
+Nothing here trains or builds anything: the coreset / composition / UMAP views run as jobs
+(``unlearn_core.views.jobs``); these helpers only read what the store already holds. PCA of a *stored* model is
+the one exception the issue asks for ("shown instantly"): one forward pass plus a 2-D PCA, well under a second
+on digits, cached in the store by the view itself.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from unlearn_core import views_data as vd
+from unlearn_core.store import config_key
+from unlearn_core.views import ModelRef, embedding, inspect_sample
+
+from . import common
+
+SPURIOUS_DATASETS = ("biased_digits", "celeba")
+BIASED_DIGITS_NOTE = (
+    "**biased_digits** is built by this project from scikit-learn's real 8×8 digits: the label is "
+    "*digit ≥ 5* (low 0-4 vs high 5-9), and each image is inked red or green; for a `bias` fraction of the "
+    "training images (90% by default) the ink colour agrees with the label (high → red, low → green), for the "
+    "rest it is the other colour. The ink colour is the spurious attribute `red_ink`. It is an offline stand-in "
+    "for CelebA (Blond × Male), which is used instead when its files are present.")
+
+
+def active_setup_id(pipe) -> str:
+    b = pipe.base_config
+    return config_key({k: b.get(k) for k in ("dataset", "data_fingerprint", "model", "train")})[:10]
+
+
+def active_results(pipe) -> pd.DataFrame:
+    """Finished unlearning runs of the active setup (data set + model + recipe)."""
+    df = common.results()
+    if df.empty:
+        return df
+    return vd.results_for_setup(df, active_setup_id(pipe))
+
+
+def model_refs(pipe, runs: pd.DataFrame) -> dict[str, tuple]:
+    """{label: (method, selector, ratio, seed[, params])} of runs whose unlearned model is in the store."""
+    out: dict[str, tuple] = {}
+    for r in runs.itertuples():
+        ratio = None if r.ratio != r.ratio else float(r.ratio)
+        ref = ModelRef(r.method, r.selector, ratio, int(r.seed))
+        params = json.loads(r.params) if isinstance(r.params, str) and r.params else {}
+        try:
+            if ref.key(pipe) != r.key and params:
+                ref = ModelRef(r.method, r.selector, ratio, int(r.seed), params)
+            if not ref.is_available(pipe):
+                continue
+        except Exception:  # noqa: BLE001 - an unreadable run is left out of the menu, never breaks the page
+            continue
+        t = (ref.method, ref.selector, ref.ratio, ref.seed) + ((ref.params,) if ref.params else ())
+        out[ref.label] = t
+    return out
+
+
+def finished_job(kind: str, pred) -> dict | None:
+    """The newest *done* job of ``kind`` whose config matches ``pred``."""
+    for j in common.manager().list_jobs(limit=300):
+        if j["kind"] == kind and j["status"] == "done" and pred(j["config"]):
+            return j
+    return None
+
+
+def same_setup(config: dict) -> bool:
+    from unlearn_core.jobs import full_setup
+
+    return full_setup(config.get("setup")) == full_setup(common.setup_config())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _embedding(root: str, setup_js: str, model: tuple | str, reducer: str, seed: int, max_points: int | None,
+               ver: tuple) -> pd.DataFrame:
+    pipe = common._pipeline(root, setup_js)
+    return embedding(pipe, model if model == "original" else tuple(model), reducer, "train", seed, None, max_points)
+
+
+def embedding_frame(model, reducer: str, max_points: int | None = 10000, umap_key: str | None = None):
+    """Coordinates of ``model`` (``"original"`` or a tuple) or None when they would have to be computed here.
+
+    PCA: computed on the spot (cached) when the model is stored. UMAP: only read, from the key a finished
+    ``view_embedding`` job reported."""
+    pipe, _ = common.pipeline()
+    if pipe is None:
+        return None
+    ref = ModelRef(seed=common.seed()) if model == "original" else ModelRef(*model[:3], int(model[3]),
+                                                                            model[4] if len(model) > 4 else None)
+    if reducer == "umap":
+        if not umap_key or common.store().done_run(umap_key) is None:
+            return None
+    elif not ref.is_available(pipe):
+        return None
+    m = "original" if model == "original" else tuple(model)
+    return _embedding(common.cache_root(), common.setup_json(), m, reducer, common.seed(), max_points,
+                      common.version())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _sample_report(root: str, setup_js: str, index: int, seed: int, sets: tuple, models: tuple, ver: tuple):
+    pipe = common._pipeline(root, setup_js)
+    fs = {name: common._forget_idx(root, key) for name, key in sets}
+    fs = {k: v for k, v in fs.items() if v is not None}
+    return inspect_sample(pipe, index, seed, forget_sets=fs, models=list(models), include_retrain=False)
+
+
+def sample_report(index: int, models: dict[str, tuple]):
+    """The inspector's report of one training sample (scores, built forget sets, stored models' predictions)."""
+    cat = common.catalog()
+    sets = tuple(zip(cat["name"], cat["key"])) if not cat.empty else ()
+    return _sample_report(common.cache_root(), common.setup_json(), int(index), common.seed(), sets,
+                          tuple(models.values()), common.version())
+
+
+def membership(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (with an ``index`` column) plus an ``in:<set>`` bool column per catalogued forget set."""
+    cat = common.catalog()
+    out = frame.copy()
+    for name, key in zip(cat["name"], cat["key"]) if not cat.empty else []:
+        idx = common.forget_idx(key)
+        if idx is not None:
+            out[f"in:{name}"] = np.isin(out["index"].to_numpy(), idx)
+    return out
+
+
+def with_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` joined with the per-sample score columns of the active setup (by sample index)."""
+    s = common.samples()
+    cols = [e["column"] for e in common.score_entries() if e["per_sample"] and e["column"] in s]
+    cols = [c for c in cols if c not in frame]
+    if not cols:
+        return frame
+    return frame.merge(s[["index"] + cols], on="index", how="left")
+
+
+def inspector_link(index: int) -> str:
+    return f"inspector?sample={int(index)}"
