@@ -121,6 +121,7 @@ def membership(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` (with an ``index`` column) plus an ``in:<set>`` bool column per catalogued forget set."""
     cat = common.catalog()
     out = frame.copy()
+    out.attrs.update(frame.attrs)
     for name, key in zip(cat["name"], cat["key"]) if not cat.empty else []:
         idx = common.forget_idx(key)
         if idx is not None:
@@ -135,7 +136,9 @@ def with_scores(frame: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in cols if c not in frame]
     if not cols:
         return frame
-    return frame.merge(s[["index"] + cols], on="index", how="left")
+    out = frame.merge(s[["index"] + cols], on="index", how="left")
+    out.attrs.update(frame.attrs)  # reducer, model, PCA explained variance: a merge drops them
+    return out
 
 
 def inspector_link(index: int) -> str:

@@ -230,3 +230,80 @@ def test_teaching_demo_button_starts_job(cache_dir):
     t0 = time.time()
     at = _app()  # the overview shows the cancelled demo without errors
     assert time.time() - t0 < 30
+
+
+# ---------------------------------------------------------------------------------------------- analysis views
+def _run_job(cache_dir, kind: str, config: dict) -> dict:
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    mgr = JobManager.shared(Store(cache_dir))
+    job = mgr.wait(mgr.submit(kind, config), 240)
+    assert job["status"] == "done", job.get("error")
+    return job
+
+
+def _setup_cfg(**kw) -> dict:
+    return {"train_overrides": {"epochs": EPOCHS}, "blo_params": BLO, **kw}
+
+
+def test_view_job_kinds_registered():
+    from unlearn_core.jobs import JOB_KINDS
+
+    assert {"view_coreset", "view_composition", "view_embedding"} <= set(JOB_KINDS)
+
+
+def test_coreset_page(cache_dir):
+    at = _app("pages/coreset.py")
+    assert at.title[0].value == "Coreset curves"
+    assert at.button(key="cs_go").label == "Compute coreset curves"
+    _run_job(cache_dir, "view_coreset", {"setup": _setup_cfg(), "strategies": ["random", "worst"],
+                                         "fractions": [0.9], "seeds": [0]})
+    at = _app("pages/coreset.py")
+    assert _n_charts(at) == 1
+    assert "dashed line" in _texts(at)  # the caption says how to read the chart
+
+
+def test_composition_page(cache_dir):
+    at = _app("pages/composition.py")  # digits: no spurious attribute -> explained, with a switch button
+    assert "no spurious attribute" in _texts(at)
+    assert at.button(key="comp_switch").label == "Switch to biased_digits"
+    _run_job(cache_dir, "view_composition", {"setup": _setup_cfg(dataset="biased_digits"), "selectors": ["random"],
+                                             "ratio": 0.1, "seeds": [0], "attribute": "red_ink"})
+    at.button(key="comp_switch").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    txt = _texts(at)
+    assert "project" in txt and "digit ≥ 5" in txt  # the UI says biased_digits is project-built from real digits
+    assert _n_charts(at) == 1 and "majority" in txt
+
+
+def test_embeddings_page(cache_dir):
+    at = _app("pages/embeddings.py")
+    assert at.title[0].value == "Feature embeddings"
+    assert _n_charts(at) == 1  # PCA of θ_o, instantly
+    assert "penultimate" in _texts(at)
+    at.selectbox(key="emb_after").select_index(1).run()  # a stored unlearned model next to it
+    assert not at.exception, [e.value for e in at.exception]
+    assert _n_charts(at) == 2
+    at.segmented_control(key="emb_reducer").set_value("umap").run()
+    assert not at.exception
+    assert at.button(key="emb_umap_go").label.startswith("Compute UMAP")
+
+
+def test_inspector_page(cache_dir):
+    at = AppTest.from_file(APP, default_timeout=60)
+    from unlearn_core.jobs import full_setup
+
+    at.session_state["setup"] = {**full_setup(_setup_cfg()), "seed": 0}
+    at.query_params["sample"] = "7"
+    at.run()
+    at.switch_page("pages/inspector.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="insp_index").value == 7
+    txt = _texts(at)
+    assert "Sample #7" in txt and "Predictions" in txt
+    preds = at.dataframe
+    assert len(preds) >= 3
+    models = " ".join(str(d.value) for d in preds)
+    assert "original" in models and "retrain" in models and "ft" in models

@@ -97,3 +97,41 @@ def test_launch_experiment_then_compare(server):
         expect(page.get_by_text("Experiment · digits").first).to_be_visible(timeout=30_000)
         browser.close()
     assert shot.stat().st_size > 10_000
+
+
+def test_embeddings_box_selection(server):
+    """Open Embeddings (PCA of θ_o), drag a box over the map, check the selection panel lists samples."""
+    import torch
+    from playwright.sync_api import expect, sync_playwright
+
+    from unlearn_core.experiments import Pipeline
+    from unlearn_core.store import Store
+
+    torch.set_num_threads(1)
+    base, tmp = server
+    Pipeline(Store(tmp / "cache"), "digits", train_overrides={"epochs": 5}).original(0)  # θ_o, as Data & model would
+    shot = tmp / "embeddings_selection.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1200})
+        page.goto(f"{base}/embeddings?epochs=5")
+        expect(page.get_by_text("Feature embeddings")).to_be_visible(timeout=60_000)
+        drag = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
+        expect(drag).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("No samples selected yet.")).to_be_visible(timeout=30_000)
+        box = drag.bounding_box()
+        x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2
+        x1, y1 = box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for k in range(1, 11):
+            page.mouse.move(x0 + (x1 - x0) * k / 10, y0 + (y1 - y0) * k / 10)
+        page.mouse.up()
+        expect(page.get_by_text("selected samples").first).to_be_visible(timeout=30_000)
+        expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1500)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+        browser.close()
+    assert shot.stat().st_size > 10_000

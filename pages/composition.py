@@ -1,0 +1,64 @@
+"""Group composition of forget sets on a data set with a spurious attribute (seed 000 Fig. 4)."""
+import pandas as pd
+import streamlit as st
+
+from dashboard import common
+from dashboard import views as dv
+from unlearn_core.views import COMPOSITION_CAPTION
+from unlearn_core.views.composition import CompositionResult, composition_figure
+
+common.page_guard()
+st.title("Forget-set composition")
+pipe = common.require_pipeline()
+seed = common.seed()
+
+if not pipe.ds.attributes:
+    st.warning(f"The active data set `{pipe.dataset_name}` has no spurious attribute. This view needs one: "
+               "`biased_digits` (offline) or `celeba` (when its files are present).", icon=":material/warning:")
+    st.markdown(dv.BIASED_DIGITS_NOTE)
+    c1, c2 = st.columns([1, 3])
+    if c1.button("Switch to biased_digits", type="primary", key="comp_switch"):
+        common.set_setup(dataset="biased_digits", model=None)
+        st.rerun()
+    c2.page_link(common.PAGES["data"], label="Or choose a data set on **Data & model**", icon=":material/dataset:")
+    st.stop()
+
+if pipe.dataset_name == "biased_digits":
+    st.info(dv.BIASED_DIGITS_NOTE, icon=":material/info:")
+attrs = list(pipe.ds.attributes)
+
+with st.expander("Compute composition", expanded=True):
+    c1, c2, c3, c4 = st.columns([3, 1, 2, 2])
+    selectors = c1.multiselect("Forget sets", ["worst", "easiest", "random"], default=["worst", "easiest", "random"],
+                               key="comp_selectors")
+    ratio = c2.selectbox("Ratio", [0.05, 0.1, 0.2], index=1, key="comp_ratio", format_func=lambda r: f"{r:.0%}")
+    seeds = c3.multiselect("Seeds", [0, 1, 2], default=[seed], key="comp_seeds")
+    attribute = c4.selectbox("Attribute", attrs, key="comp_attr")
+    if st.button("Compute composition", type="primary", key="comp_go"):
+        jid = common.submit("view_composition", {"setup": common.setup_config(), "selectors": selectors,
+                                                 "ratio": float(ratio), "seeds": sorted(int(s) for s in seeds),
+                                                 "attribute": attribute})
+        if jid:
+            st.session_state["comp_job"] = jid
+            st.rerun()
+    common.watch_job(st.session_state.get("comp_job"), "comp", "Composition stored.")
+
+job = dv.finished_job("view_composition", lambda c: dv.same_setup(c) and c.get("attribute") in (None, attribute))
+if job is None:
+    st.info("No composition for this data set yet: compute it above (the worst-case set needs a BLO run, which the "
+            "job does on the way).", icon=":material/info:")
+    st.stop()
+
+res = job["result"]
+table = pd.DataFrame(res["table"])
+for c in ("count", "count_std", "percent", "percent_std", "set_size", "enrichment"):
+    table[c] = pd.to_numeric(table[c], errors="coerce")
+table["majority"] = table["majority"].astype(bool)
+result = CompositionResult(table, pd.DataFrame(), pd.DataFrame(), res["attribute"], res["ratio"], res["cache_hit"])
+st.plotly_chart(composition_figure(result), key="comp_fig")
+st.caption(COMPOSITION_CAPTION)
+maj = table[table["majority"]].groupby("set", sort=False)["percent"].sum()
+st.markdown("**Share in the majority (bias-aligned) groups:** " + " · ".join(f"{k}: {v:.1f}%" for k, v in maj.items()))
+st.caption(f"From job `{job['id']}` · {job['label']}.")
+with st.expander("Table (groups × sets, % of the set)"):
+    st.dataframe(result.wide("percent").round(1), key="comp_wide")
