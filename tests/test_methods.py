@@ -454,3 +454,19 @@ def test_bool_hyperparameters_parse_strings(world):
 def test_nan_raises_divergence_error(world, name, overrides):
     with pytest.raises(DivergenceError):
         run_method(world, name, overrides=overrides)
+
+
+def test_dau_validation_samples_are_left_out_of_evaluation(tmp_path):
+    """DAU tunes on half of the test split (D_v); TA and MIA must be measured on the other half only."""
+    from unlearn_core.experiments import Pipeline
+    from unlearn_core.methods import get_method
+    from unlearn_core.store import Store
+
+    pipe = Pipeline(Store(tmp_path), "digits", "mlp", "cpu", train_overrides={"epochs": 3})
+    dau = get_method("dau")
+    params = dau.resolve_params(pipe.ds, {})
+    used = dau.test_indices_used(pipe.ds, params, 0)
+    assert used is not None and 0 < len(used) < pipe.ds.x_test.shape[0]
+    assert get_method("rsu:dau").test_indices_used(pipe.ds, get_method("rsu:dau").resolve_params(pipe.ds, {}), 0) \
+        .tolist() == used.tolist()
+    assert get_method("ft").test_indices_used(pipe.ds, {}, 0) is None

@@ -224,9 +224,13 @@ class Pipeline:
         mask = torch.ones(self.ds.n_train, dtype=torch.bool, device=self.device)
         mask[forget_t] = False
         retain_t = torch.nonzero(mask).squeeze(1)
-        test_idx = None
-        if fs.forget_classes:
-            test_idx = np.flatnonzero(~np.isin(self.ds.y_test.cpu().numpy(), fs.forget_classes))
+        keep_test = np.ones(self.ds.x_test.shape[0], dtype=bool)
+        if fs.forget_classes:  # class-wise: TA is measured on the remaining classes
+            keep_test &= ~np.isin(self.ds.y_test.cpu().numpy(), fs.forget_classes)
+        used = m.test_indices_used(self.ds, cfg["params"], seed)
+        if used is not None:  # e.g. DAU's D_v: never evaluate on samples the method has seen
+            keep_test[np.asarray(used.cpu() if isinstance(used, torch.Tensor) else used, dtype=np.int64)] = False
+        test_idx = None if keep_test.all() else np.flatnonzero(keep_test)
         if original is None:  # Retrain needs no θ_o, but the interface carries one; a fresh model is fine
             original = new_model(self.model_name, self.ds, seed, self.device).eval()
         inp = UnlearnInput(original, self.model_name, self.ds, forget_t, retain_t, self.train_cfg, seed,

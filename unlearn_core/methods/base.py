@@ -90,6 +90,11 @@ class UnlearnMethod:
                 params[k] = v
         return params
 
+    def test_indices_used(self, ds: ImageDataset, params: dict[str, Any], seed: int) -> torch.Tensor | None:
+        """Test-split indices the method trains or tunes on (None = none). Evaluation leaves them out of TA and
+        of the MIA's non-member set, so a method never gets credit for samples it has seen."""
+        return None
+
     def unlearn(self, inp: UnlearnInput, params: dict[str, Any]) -> Classifier:  # pragma: no cover
         raise NotImplementedError
 

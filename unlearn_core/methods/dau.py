@@ -132,6 +132,9 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
                     "iterations are the paper's; the small family pre-trains 200 steps and runs 5 epochs over D_r (the attacker "
                     "is the run-time bottleneck on a CPU).")
 
+    def test_indices_used(self, ds, params, seed):
+        return validation_indices(ds, float(params["val_fraction"]), seed)
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         from ..errors import ConfigError
 

@@ -121,6 +121,10 @@ class RSU(UnlearnMethod):
             "uses_test_data": self.uses_test_data, "wraps": self.inner.name, "order": self.order,
         }
 
+    def test_indices_used(self, ds, params, seed):
+        inner_params = {k: v for k, v in params.items() if k not in self.rsu_defaults}
+        return self.inner.test_indices_used(ds, inner_params, seed)
+
     def default_params(self, ds) -> dict[str, Any]:
         return {**self.inner.default_params(ds), **self.rsu_defaults}
 
