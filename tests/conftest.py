@@ -1,7 +1,6 @@
 """Shared fixtures: small, fast, offline (scikit-learn digits; a few epochs)."""
 from __future__ import annotations
 
-import os
 
 import pytest
 import torch

@@ -13,7 +13,8 @@ from unlearn_core.data import _from_numpy
 from unlearn_core.errors import CancelledError, ConfigError
 from unlearn_core.scores import ScoreInput, get_score
 from unlearn_core.scores.grand import per_sample_grad_norms
-from unlearn_core.scores.lira import membership_statistic, shadow_mask, train_ensemble
+from unlearn_core.scores.lira import membership_statistic, shadow_mask
+from unlearn_core.training import train_ensemble
 from unlearn_core.training import TrainConfig, get_batch, train_model
 
 CFG = TrainConfig(epochs=20, batch_size=32, lr=0.05)

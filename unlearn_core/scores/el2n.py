@@ -2,7 +2,7 @@
 for a model f_t early in training (after ``epochs`` epochs of the original recipe), averaged over ``n_seeds`` runs.
 
 "Early in training" means the weights after the first ``epochs`` epochs of the *full* recipe: the learning-rate
-schedule is that of ``train_cfg.epochs`` and training stops early (:func:`lira.train_ensemble`'s
+schedule is that of ``train_cfg.epochs`` and training stops early (:func:`training.train_ensemble`'s
 ``stop_after_epochs``), rather than a compressed schedule that would anneal the LR to zero within those epochs.
 The seeds' models are trained together as a vmapped ensemble and, with a workdir, checkpointed in a sibling
 folder keyed by (data, model, recipe, epochs, seeds), which GraNd reuses (same defaults = same models).
@@ -24,7 +24,7 @@ from ..models import Classifier
 from ..store import config_key, read_checkpoint, save_state_dict
 from ..training import new_model, predict_logits
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
-from .lira import auto_model_batch, train_ensemble
+from ..training import auto_model_batch, train_ensemble
 
 EARLY_DEFAULTS: dict[str, Any] = {
     "epochs": 3,  # epochs of the original recipe before the score is taken ("early in training")
