@@ -15,6 +15,8 @@ from unlearn_core.scores import ScoreInput, get_score
 from unlearn_core.scores.grand import per_sample_grad_norms
 from unlearn_core.scores.lira import membership_statistic, shadow_mask
 from unlearn_core.training import train_ensemble
+
+from _synthetic import blob_arrays
 from unlearn_core.training import TrainConfig, get_batch, train_model
 
 CFG = TrainConfig(epochs=20, batch_size=32, lr=0.05)
@@ -24,18 +26,7 @@ def blobs(n_train: int = 160, n_test: int = 60, n_outliers: int = 8, seed: int =
     """Two Gaussian blobs as 8x8 uint8 images (class 0 bright on the left, class 1 on the right); ``n_outliers``
     training points get the other class's label, i.e. they sit deep inside the wrong class and can only be fitted
     by memorisation."""
-    rng = np.random.default_rng(seed)
-    proto = np.zeros((2, 8, 8))
-    proto[0, :, :4] = 1
-    proto[1, :, 4:] = 1
-
-    def draw(n):
-        y = rng.integers(0, 2, n)
-        x = proto[y] * 150 + 50 + rng.normal(0, 40, (n, 8, 8))
-        return np.clip(x, 0, 255).astype(np.uint8), y
-
-    xtr, ytr = draw(n_train)
-    xte, yte = draw(n_test)
+    rng, xtr, ytr, xte, yte = blob_arrays(n_train, n_test, seed)
     out = rng.choice(n_train, n_outliers, replace=False)
     ytr[out] = 1 - ytr[out]
     return _from_numpy("blobs", xtr, ytr, xte, yte, ["left", "right"]), out

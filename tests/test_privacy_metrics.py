@@ -15,6 +15,8 @@ from unlearn_core.privacy_metrics import (epsilon_bucket_score, epsilon_from_rat
                                           fscore_from_models, relearn_time, threshold_attack_rates, utility_factor)
 from unlearn_core.training import TrainConfig, accuracy, train_model
 
+from _synthetic import blob_arrays
+
 CFG = TrainConfig(epochs=30, batch_size=32, lr=0.05, weight_decay=0.0)  # memorises the mislabeled points
 
 
@@ -29,17 +31,7 @@ def one_thread():
 
 def blobs(n_train: int = 160, n_test: int = 60, seed: int = 0):
     """Two Gaussian blobs as 8x8 uint8 images; labels 0 (bright left half) / 1 (bright right half)."""
-    rng = np.random.default_rng(seed)
-    proto = np.zeros((2, 8, 8))
-    proto[0, :, :4] = 1
-    proto[1, :, 4:] = 1
-
-    def draw(n):
-        y = rng.integers(0, 2, n)
-        x = proto[y] * 150 + 50 + rng.normal(0, 40, (n, 8, 8))
-        return np.clip(x, 0, 255).astype(np.uint8), y
-
-    (xtr, ytr), (xte, yte) = draw(n_train), draw(n_test)
+    _, xtr, ytr, xte, yte = blob_arrays(n_train, n_test, seed)
     # A handful of mislabeled training points: only a model that saw them predicts their (wrong) label.
     ytr[:10] = 1 - ytr[:10]
     return _from_numpy("blobs", xtr, ytr, xte, yte, ["left", "right"])

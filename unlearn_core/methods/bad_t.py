@@ -6,7 +6,6 @@ on forget samples. Loss: KL(teacher ‖ student) with the teacher chosen per sam
 """
 from __future__ import annotations
 
-import copy
 
 import torch
 
@@ -39,9 +38,7 @@ class BadTeacher(UnlearnMethod):
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         student = inp.copy_original()
-        good = copy.deepcopy(inp.original).eval()
-        for p in good.parameters():
-            p.requires_grad_(False)
+        good = inp.frozen_original()
         bad = incompetent_teacher(inp)
         frac = float(params["retain_fraction"])
         g = torch.Generator().manual_seed(inp.seed)

@@ -49,6 +49,13 @@ class UnlearnInput:
             p.requires_grad_(True)
         return model
 
+    def frozen_original(self) -> Classifier:
+        """An eval-mode copy of θ_o with gradients off (teacher for distillation-based methods)."""
+        model = copy.deepcopy(self.original).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
     @property
     def device(self) -> torch.device:
         return self.ds.device

@@ -12,7 +12,6 @@ steps (the reference code's SGDA).
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 
 import torch
@@ -46,9 +45,7 @@ class Scrub(UnlearnMethod):
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         student = inp.copy_original()
-        teacher = copy.deepcopy(inp.original).eval()
-        for p in teacher.parameters():
-            p.requires_grad_(False)
+        teacher = inp.frozen_original()
         cfg = method_cfg(inp.train_cfg, params)
         one = replace(cfg, epochs=1)
         fcfg = replace(one, batch_size=int(params["forget_batch_size"]))
