@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from .data import ImageDataset
 from .device import autocast
 from .errors import ConfigError
-from .training import accuracy, as_index_tensor, clone_model, get_batch, predict_logits, seed_everything
+from .training import accuracy, as_index_tensor, clone_model, get_batch, predict_logits, make_generator
 
 
 # ---------------------------------------------------------------------------------------------- relearn time
@@ -77,7 +77,7 @@ def relearn_time(unlearned_model: torch.nn.Module, original_model: torch.nn.Modu
         return RelearnResult(0, True, target, start, start, max_steps, [])
     _, y_all = ds.split("train")
     y_f = y_all[f_idx]
-    gen = seed_everything(seed)
+    gen = make_generator(seed)
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=momentum)
     pending: list[torch.Tensor] = []
     curve: list[float] = []

@@ -7,9 +7,9 @@ set and stay on the device until the caller needs them.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-import random
 import threading
 from dataclasses import asdict, dataclass, replace
 from typing import Callable, Iterator, Sequence
@@ -73,27 +73,37 @@ def preset_for(ds: ImageDataset, name: str | None = None) -> TrainConfig:
     return TRAIN_PRESETS[name]
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch; return a CPU generator for shuffling (reproducible on any device)."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
+def make_generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded with ``seed``: the one source of randomness of a training run.
+
+    Library code never seeds torch's, numpy's or Python's *global* generators (jobs run on threads of one
+    process; a global seed in one job would change the draws of another). Permutations and augmentation draws
+    come from this generator (drawn on the CPU, so results are the same on any device).
+    """
     g = torch.Generator()
-    g.manual_seed(seed)
+    g.manual_seed(int(seed))
     return g
 
 
-_INIT_LOCK = threading.Lock()
+_INIT_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Run torch initialisers (``nn.Module`` constructors, ``reset_parameters``) reproducibly from ``seed``.
+
+    torch's initialisers draw from the global generator and take no ``generator=`` argument, so the block runs
+    under a process-wide lock on a forked RNG state: concurrent jobs in one process get exactly the weights they
+    would get alone, and the caller's global RNG state is left untouched.
+    """
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
 
 
 def new_model(model_name: str, ds: ImageDataset, seed: int, device: torch.device) -> Classifier:
-    """A freshly initialised model; the seed fixes the initial weights.
-
-    torch's initialisers draw from the global generator, so initialisation is serialised under a lock and runs on
-    a forked RNG state: concurrent jobs in one process get the same weights as they would alone.
-    """
-    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    """A freshly initialised model; the seed fixes the initial weights (see :func:`seeded_init`)."""
+    with seeded_init(seed):
         model = build_model(model_name, ds.input_shape, ds.num_classes)
     return channels_last(model.to(device), device)
 
@@ -199,7 +209,7 @@ def train_loop(model: nn.Module, ds: ImageDataset, idx, cfg: TrainConfig, seed: 
     idx_t = as_index_tensor(idx, device)
     if idx_t.numel() == 0:
         raise ConfigError(f"{what}: the set of training samples is empty.")
-    gen = seed_everything(seed)
+    gen = make_generator(seed)
     augment = wants_augmentation(ds, cfg.augment)
     opt = optimizer or make_optimizer(params if params is not None else model.parameters(), cfg)
     steps_per_epoch = math.ceil(idx_t.numel() / cfg.batch_size)

@@ -11,15 +11,15 @@ import torch
 from torch import nn
 
 from ..models import Classifier
-from ..training import train_loop
+from ..training import seeded_init, train_loop
 from ._common import method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
 def widen_head(head: nn.Linear, extra: int, seed: int) -> nn.Linear:
     """A copy of ``head`` with ``extra`` new, randomly initialised output neurons appended."""
-    torch.manual_seed(seed)
-    new = nn.Linear(head.in_features, head.out_features + extra, bias=head.bias is not None)
+    with seeded_init(seed):
+        new = nn.Linear(head.in_features, head.out_features + extra, bias=head.bias is not None)
     new = new.to(device=head.weight.device, dtype=head.weight.dtype)
     with torch.no_grad():
         new.weight[: head.out_features].copy_(head.weight)

@@ -36,7 +36,8 @@ from torch import nn
 
 from ..device import autocast
 from ..models import Classifier
-from ..training import check_finite, get_batch, make_optimizer, make_scheduler, seed_everything, shuffled_batches
+from ..training import (check_finite, get_batch, make_generator, make_optimizer, make_scheduler, seeded_init,
+                        shuffled_batches)
 from ..training import wants_augmentation
 from ._common import cycle_batches, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
@@ -75,7 +76,7 @@ class MembershipAttacker(nn.Module):
 
 
 def attacker_features(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int, noise_draws: int,
-                      noise_std: float) -> tuple[torch.Tensor, torch.Tensor]:
+                      noise_std: float, noise_gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """([softmax, sensitivity, one-hot] (B, 2K+1), penultimate features (B, D)); differentiable in the model."""
     b = x.shape[0]
     with autocast(x.device):
@@ -83,7 +84,7 @@ def attacker_features(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_cl
         p = F.softmax(model.head(z).float(), dim=1)
         if noise_draws > 0:
             xn = x.repeat(noise_draws, *([1] * (x.ndim - 1)))
-            xn = xn + noise_std * torch.randn_like(xn)
+            xn = xn + noise_std * torch.randn(xn.shape, generator=noise_gen, device=xn.device, dtype=xn.dtype)
             pn = F.softmax(model(xn).float(), dim=1).view(noise_draws, b, -1)
             sens = (pn - p[None]).norm(dim=2).mean(0, keepdim=False)[:, None]
         else:
@@ -143,10 +144,13 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
             raise ConfigError(f"defender_objective must be minimax or confuse, got '{obj}'.")
         ds, device, k = inp.ds, inp.device, inp.ds.num_classes
         model = inp.copy_original()
-        gen = seed_everything(inp.seed)
+        gen = make_generator(inp.seed)
         val_idx = validation_indices(ds, float(params["val_fraction"]), inp.seed)
         nd, nstd = int(params["noise_draws"]), float(params["noise_std"])
-        attacker = MembershipAttacker(k, int(params["attacker_dim"]), int(params["attacker_layers"])).to(device)
+        # Noise draws on the data's device from their own generator (never torch's global one).
+        noise_gen = torch.Generator(device=device).manual_seed(int(inp.seed) + 7013)
+        with seeded_init(int(inp.seed)):
+            attacker = MembershipAttacker(k, int(params["attacker_dim"]), int(params["attacker_layers"])).to(device)
         opt_a = torch.optim.Adam(attacker.parameters(), lr=float(params["attacker_lr"]))
         adv_bs = int(params["adv_batch_size"])
 
@@ -157,9 +161,9 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
             members = torch.randperm(ds.n_train, generator=gen)[:n_pool].to(device)
             model.eval()
             with torch.no_grad():
-                am = torch.cat([attacker_features(model, *get_batch(ds, ib), k, nd, nstd)[0]
+                am = torch.cat([attacker_features(model, *get_batch(ds, ib), k, nd, nstd, noise_gen)[0]
                                 for ib in shuffled_batches(members, 512, None, shuffle=False)])
-                an = torch.cat([attacker_features(model, *get_batch(ds, ib, "test"), k, nd, nstd)[0]
+                an = torch.cat([attacker_features(model, *get_batch(ds, ib, "test"), k, nd, nstd, noise_gen)[0]
                                 for ib in shuffled_batches(val_idx, 512, None, shuffle=False)])
             for s in range(pre):
                 im = torch.randint(0, am.shape[0], (adv_bs,), generator=gen).to(device)
@@ -188,8 +192,8 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
                 xf, yf = get_batch(ds, ib_f[:nb])
                 xv, yv = get_batch(ds, ib_v[:nb], "test")
                 model.eval()
-                af, zf = attacker_features(model, xf, yf, k, nd, nstd)
-                av, zv = attacker_features(model, xv, yv, k, nd, nstd)
+                af, zf = attacker_features(model, xf, yf, k, nd, nstd, noise_gen)
+                av, zv = attacker_features(model, xv, yv, k, nd, nstd, noise_gen)
                 # Attacker: ascend its log-likelihood on the current defender outputs.
                 for _ in range(int(params["attacker_steps"])):
                     la = attacker_loss(attacker, af.detach(), av.detach())

@@ -10,18 +10,18 @@ import torch
 from torch import nn
 
 from ..models import Classifier
-from ..training import train_loop
+from ..training import seeded_init, train_loop
 from ._common import PartialTrain, all_trainable, last_k_groups, method_cfg, train_only
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
 def reinit_modules(modules: list[nn.Module], seed: int) -> None:
     """Re-initialise every sub-module that has ``reset_parameters`` (Linear, Conv, BatchNorm incl. running stats)."""
-    torch.manual_seed(seed)
-    for group in modules:
-        for m in group.modules():
-            if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
-                m.reset_parameters()
+    with seeded_init(seed):
+        for group in modules:
+            for m in group.modules():
+                if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
+                    m.reset_parameters()
 
 
 @register_method

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..device import autocast
 from ..models import Classifier
-from ..training import check_finite, get_batch, seed_everything, shuffled_batches, train_loop, wants_augmentation
+from ..training import check_finite, get_batch, make_generator, shuffled_batches, train_loop, wants_augmentation
 from ._common import cycle_batches, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
@@ -53,7 +53,7 @@ class GradientSurgery(UnlearnMethod):
         device = inp.device
         plist = [p for p in model.parameters() if p.requires_grad]
         bs = int(params["batch_size"])
-        gen = seed_everything(inp.seed)
+        gen = make_generator(inp.seed)
         augment = wants_augmentation(inp.ds, inp.train_cfg.augment)
         retain_stream = cycle_batches(inp.retain_idx, bs, gen)
         asc_epochs, eta = int(params["ascent_epochs"]), float(params["ascent_lr"])

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..data import ImageDataset
 from ..device import autocast
 from ..errors import ConfigError
-from ..training import (clone_model, get_batch, new_model, per_sample_loss, seed_everything,
+from ..training import (clone_model, get_batch, new_model, per_sample_loss, make_generator,
                         shuffled_batches, wants_augmentation)
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 
@@ -118,7 +118,7 @@ def blo_weights(inp: ScoreInput, m: int, params: dict | None = None) -> ScoreRes
     if not 1 <= m < n:
         raise ConfigError(f"The forget set must hold between 1 and {n - 1} {'classes' if by_class else 'samples'}, "
                           f"got m={m}.")
-    gen = seed_everything(inp.seed + 7919)
+    gen = make_generator(inp.seed + 7919)
     # Start from a random binary w (seed 000 Sec. 4).
     w = torch.zeros(n, device=device)
     w[torch.randperm(n, generator=gen)[:m].to(device)] = 1.0
