@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from unlearn_core import views_data as vd
-from unlearn_core.store import config_key
+from unlearn_core.config import config_key
 from unlearn_core.views import ModelRef, embedding, inspect_sample
 
 from . import common

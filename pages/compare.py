@@ -24,7 +24,7 @@ setups = vd.setups_in(df_all)
 pipe, _ = common.pipeline()
 active_id = None
 if pipe is not None:
-    from unlearn_core.store import config_key
+    from unlearn_core.config import config_key
 
     b = pipe.base_config
     active_id = config_key({k: b.get(k) for k in ("dataset", "data_fingerprint", "model", "train")})[:10]

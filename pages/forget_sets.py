@@ -32,7 +32,7 @@ with st.expander("Build a forget set", expanded=common.catalog().empty):
             if spec.class_wise:
                 pass
             else:
-                from unlearn_core.scores.blo import forget_count
+                from unlearn_core.config import forget_count
 
                 forget_count(ratio, pipe.ds.n_train)
             fs = vd.build_forget_set_if_ready(pipe, selector, ratio, seed)

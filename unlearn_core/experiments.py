@@ -29,7 +29,8 @@ from .metrics import GAP_METRICS, evaluate, gap_to_retrain, tug_of_war
 from .models import MODELS, Classifier, build_model
 from .scores import ScoreInput, ScoreResult, get_score
 from .selectors import ForgetSet, parse_selector, select_forget_set
-from .store import Store, config_key, load_weights_into
+from .config import config_key
+from .store import Store, load_weights_into
 from .training import TrainConfig, accuracy, new_model, preset_for, train_model, with_overrides
 
 DEFAULT_METHODS = ["retrain", "ft", "ga", "rl", "l1_sparse"]
@@ -299,7 +300,7 @@ class ExperimentSpec:
     blo_params: dict = field(default_factory=dict)
 
     def validate(self) -> "ExperimentSpec":
-        from .scores.blo import forget_count
+        from .config import forget_count
 
         if not self.methods:
             raise ConfigError("Choose at least one unlearning method.")

@@ -727,7 +727,7 @@ def _job_train_original(config: dict, env: JobEnv) -> dict:
 
 def _check_score(config: dict) -> None:
     from .scores import get_score
-    from .scores.blo import forget_count
+    from .config import forget_count
 
     _check_setup(config)
     _check_seed(config)
@@ -760,7 +760,7 @@ def _job_score(config: dict, env: JobEnv) -> dict:
 
 
 def _check_forget_set(config: dict) -> None:
-    from .scores.blo import forget_count
+    from .config import forget_count
     from .selectors import parse_selector
 
     _check_setup(config)

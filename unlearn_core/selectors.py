@@ -21,7 +21,7 @@ import numpy as np
 
 from .data import ImageDataset
 from .errors import ConfigError
-from .scores.blo import forget_count
+from .config import forget_count
 
 ScoreFn = Callable[[str, "float | None", dict], np.ndarray]  # (score name, ratio, params) -> values (N,)
 

@@ -22,15 +22,10 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from .config import config_key  # noqa: F401 - re-exported for old callers
 from .errors import CheckpointError
 
 SCHEMA_VERSION = 1
-
-
-def config_key(config: dict) -> str:
-    """Stable hash of a JSON-serialisable configuration (key order does not matter)."""
-    blob = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 def default_cache_dir() -> Path:

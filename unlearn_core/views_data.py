@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, ForgetsetError
-from .store import Store, config_key
+from .config import config_key
+from .store import Store
 
 METRICS = ["UA", "MIA", "RA", "TA"]
 METRIC_HELP = {
@@ -343,7 +344,7 @@ def forget_set_ready(pipe, selector: str, ratio: float | None, seed: int) -> tup
 
 def build_forget_set_if_ready(pipe, selector: str, ratio: float | None, seed: int):
     """Build (or load) a forget set when no training is needed; None otherwise. Registers it in the catalogue."""
-    from .scores.blo import forget_count
+    from .config import forget_count
     from .selectors import parse_selector
 
     spec = parse_selector(selector)
@@ -670,7 +671,7 @@ def parse_json_object(text: str | None, what: str) -> dict:
 
 def parse_ratio(value) -> float:
     """A forget ratio typed by a user ('0.1', '10%', 0.1), validated (0 < r < 1)."""
-    from .scores.blo import forget_count
+    from .config import forget_count
 
     try:
         s = str(value).strip()

@@ -17,11 +17,10 @@ first, making α a dimensionless step (0.2 = a sample one std below the mean gai
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
+from ..config import forget_count
 from ..data import ImageDataset
 from ..device import autocast
 from ..errors import ConfigError
@@ -163,16 +162,3 @@ def blo_score(inp: ScoreInput) -> ScoreResult:
     if inp.ratio is None:
         raise ConfigError("The BLO score needs a forget ratio.")
     return blo_weights(inp, forget_count(inp.ratio, inp.ds.n_train), p)
-
-
-def forget_count(ratio: float, n: int) -> int:
-    """m = round(ratio·N), validated: 0 < ratio < 1 and 1 <= m < N."""
-    if not isinstance(ratio, (int, float)) or math.isnan(ratio) or not 0 < ratio < 1:
-        raise ConfigError(f"Forget ratio must be strictly between 0 and 1 (e.g. 0.1 for 10%), got {ratio}.")
-    m = int(round(ratio * n))
-    if m < 1:
-        raise ConfigError(f"Forget ratio {ratio} of {n} training samples gives an empty forget set; use a larger ratio.")
-    if m >= n:
-        raise ConfigError(f"Forget ratio {ratio} would forget all {n} training samples.")
-    return m
-

@@ -21,7 +21,8 @@ import torch
 from ..context import RunContext
 from ..errors import CheckpointError, ConfigError
 from ..models import Classifier
-from ..store import config_key, read_checkpoint, save_state_dict
+from ..config import config_key
+from ..store import read_checkpoint, save_state_dict
 from ..training import new_model, predict_logits
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 from ..training import auto_model_batch, train_ensemble

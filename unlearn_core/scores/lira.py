@@ -63,7 +63,8 @@ import torch
 
 from ..data import ImageDataset
 from ..errors import CheckpointError, ConfigError
-from ..store import config_key, read_checkpoint, save_state_dict
+from ..config import config_key
+from ..store import read_checkpoint, save_state_dict
 from ..training import (TrainConfig, auto_model_batch, get_batch, new_model, train_ensemble, train_model,
                         wants_augmentation, with_overrides)
 from .base import ScoreInput, ScoreResult, register_score, to_numpy

@@ -22,7 +22,8 @@ from ..device import autocast
 from ..errors import CancelledError, CheckpointError, ConfigError
 from ..models import Classifier
 from ..selectors import ForgetSet, parse_selector
-from ..store import Store, config_key
+from ..config import config_key
+from ..store import Store
 from ..training import as_index_tensor, get_batch
 
 # Display names of the values of known spurious attributes (ds.attributes); others show as "attr=value".

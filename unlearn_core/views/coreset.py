@@ -27,7 +27,7 @@ from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..scores import score_names
 from ..selectors import parse_selector
-from ..store import config_key
+from ..config import config_key
 from ..training import accuracy, train_model
 from ._common import _err_text, _fail_status, index_digest
 
