@@ -7,6 +7,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from unlearn_core.analysis import CompositionResult, CoresetResult
+from unlearn_core.analysis.composition import TRAIN_SET
+
 SELECTOR_COLORS = {"random": "#4C78A8", "worst": "#E45756", "easiest": "#54A24B"}
 PALETTE = px.colors.qualitative.Safe + px.colors.qualitative.Set2
 
@@ -211,3 +214,179 @@ def class_counts(y: np.ndarray, classes: list[str]) -> go.Figure:
     counts = np.bincount(y, minlength=len(classes))
     fig = px.bar(x=classes, y=counts, labels={"x": "class", "y": "training samples"})
     return _layout(fig, 240)
+
+
+# ============================================================================ analysis pages (moved from the core)
+# ---- coreset caption
+
+CORESET_CAPTION = (
+    "Test accuracy of a model trained from scratch (the original recipe) on a coreset that keeps the given "
+    "fraction of the training set. Worst = the complement of the worst-case (hardest-to-forget) set; Random = a "
+    "random subset; EL2N / GraNd = keep the samples with the highest EL2N / GraNd score (Paul et al.). Lines are "
+    "means over seeds, bands ± one standard deviation; the dashed line is the model trained on all the data. "
+    "A curve above Random means the removed samples were redundant: if Worst tracks EL2N/GraNd and beats "
+    "Random, the worst-case forget set is the non-coreset (Fan et al., Challenging Forgets, Fig. 3)."
+)
+
+# ---- composition caption
+
+COMPOSITION_CAPTION = (
+    "Share of each (label × attribute) group in the training set and in each forget set, as a percentage of "
+    "the set (bar labels: sample counts; error bars: std over seeds). ★ marks the majority group of each label "
+    "(the attribute value most common for that label in the training set, i.e. the bias-aligned, easy-to-learn "
+    "samples). A bar higher than the training set's bar means the selector over-picks that group. Fan et al. (Challenging Forgets) "
+    "Fig. 4 finds the worst-case (hardest-to-forget) set dominated by the easy majority group (Blond + Female "
+    "on CelebA): easy, redundant samples are the ones whose removal leaves no trace."
+)
+
+# ---- embeddings caption
+
+EMBEDDINGS_CAPTION = (
+    "Each point is one sample, placed by a 2-D projection (PCA or UMAP) of the model's penultimate-layer "
+    "features, i.e. what the final linear layer sees. Points close together look alike to the model. Colour by "
+    "label to see the class clusters, by prediction/correctness to see where the model errs, by a score to see "
+    "where hard-to-forget samples lie, or by forget-set membership (highlighted on top). PCA axes are linear "
+    "directions of largest variance; UMAP distances are only meaningful locally (clusters and neighbours, not "
+    "distances between clusters). Compare the original model with an unlearned one: a forgotten sample should "
+    "move out of its class cluster the way it does under Retrain."
+)
+
+# ---- inspector caption
+
+INSPECTOR_CAPTION = (
+    "One training sample. Scores: its value under each computed score, its rank (1 = highest value), its "
+    "percentile among all training samples, and its rank from the hard-to-forget end of that score (1 = the "
+    "hardest sample, e.g. lowest loss or highest BLO weight). Forget sets: which of the chosen sets hold it. "
+    "Predictions: the class each model predicts and its confidence, and the probability of the true label. A "
+    "sample that was forgotten well should look the way it does under Retrain (which never saw it)."
+)
+
+
+# ---- coreset
+
+_COLOURS = {"worst": "#d62728", "random": "#7f7f7f", "el2n": "#1f77b4", "grand": "#2ca02c"}
+_EXTRA = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e"]
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def coreset_figure(result: CoresetResult, title: str | None = "Coreset test accuracy"):
+    """Plotly figure: mean test accuracy vs kept fraction per strategy, ± std bands, full-data dashed line."""
+    
+    fig = go.Figure()
+    s = result.summary
+    extra = iter(_EXTRA * 4)
+    for strategy in dict.fromkeys(s["strategy"]):
+        d = s[s["strategy"] == strategy].sort_values("kept_fraction")
+        colour = _COLOURS.get(strategy) or next(extra)
+        x = (100 * d["kept_fraction"]).tolist()
+        hi = (d["test_acc_mean"] + d["test_acc_std"]).tolist()
+        lo = (d["test_acc_mean"] - d["test_acc_std"]).tolist()
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=_rgba(colour, 0.18),
+                                 line=dict(width=0), hoverinfo="skip", showlegend=False,
+                                 legendgroup=strategy, name=f"{strategy} ± std"))
+        fig.add_trace(go.Scatter(
+            x=x, y=d["test_acc_mean"], mode="lines+markers", name=d["label"].iloc[0], legendgroup=strategy,
+            line=dict(color=colour), customdata=np.stack([d["test_acc_std"], d["n_seeds"]], axis=1),
+            hovertemplate="keep %{x:.0f}%<br>test acc %{y:.2f} ± %{customdata[0]:.2f} "
+                          "(%{customdata[1]} seeds)<extra>%{fullData.name}</extra>"))
+    if np.isfinite(result.full_acc_mean):
+        fig.add_hline(y=result.full_acc_mean, line_dash="dash", line_color="black",
+                      annotation_text=f"full data {result.full_acc_mean:.2f}", annotation_position="bottom right")
+    fig.update_layout(title=title, xaxis_title="kept fraction of the training set (%)",
+                      yaxis_title="test accuracy (%)", hovermode="closest", legend_title_text="coreset")
+    return fig
+
+
+# ---- composition
+
+_SET_COLOURS = {TRAIN_SET: "#7f7f7f", "worst": "#d62728", "easiest": "#2ca02c", "random": "#1f77b4"}
+_EXTRA = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e"]
+
+
+def composition_figure(result: CompositionResult, title: str | None = None):
+    """Plotly grouped bars: x = (label × attribute) group (★ = majority), one bar per set, y = % of the set."""
+    
+    t = result.table
+    fig = go.Figure()
+    extra = iter(_EXTRA * 4)
+    for name in dict.fromkeys(t["set"]):
+        d = t[t["set"] == name]
+        x = [f"{g} ★" if m else g for g, m in zip(d["group"], d["majority"])]
+        size = d["set_size"].iloc[0]
+        fig.add_trace(go.Bar(
+            x=x, y=d["percent"], name=f"{name} (n={size:.0f})",
+            marker_color=_SET_COLOURS.get(name) or next(extra),
+            error_y=dict(type="data", array=d["percent_std"], visible=bool((d["percent_std"] > 0).any())),
+            text=[f"{c:.0f}" if float(c).is_integer() else f"{c:.1f}" for c in d["count"]], textposition="outside",
+            customdata=np.stack([d["count"], d["enrichment"]], axis=1),
+            hovertemplate="%{x}<br>%{y:.1f}% of the set (%{customdata[0]:.1f} samples)<br>"
+                          "×%{customdata[1]:.2f} vs training set<extra>%{fullData.name}</extra>"))
+    ratio = f" at ratio {result.ratio:g}" if result.ratio is not None else ""
+    fig.update_layout(barmode="group", title=title or f"Group composition (label × {result.attribute}){ratio}",
+                      xaxis_title=f"label + {result.attribute} group (★ = majority group of its label)",
+                      yaxis_title="% of the set", legend_title_text="set")
+    return fig
+
+
+# ---- embeddings
+
+def embedding_figure(df: pd.DataFrame, color: str = "label", title: str | None = None,
+                     hover: Sequence[str] | None = None, marker_size: int = 6):
+    """Plotly scattergl of x/y coloured by ``color``: categories (label, prediction, bool membership) get one
+    trace each (members of a forget set drawn last, on top); numbers get a continuous colour scale."""
+    
+    if color not in df.columns:
+        raise ConfigError(f"No column '{color}' to colour by. Columns: {', '.join(df.columns)}.")
+    hover = list(hover) if hover is not None else [c for c in ("label_name", "prediction_name", "confidence")
+                                                    if c in df.columns]
+    hover = [c for c in hover if c != color]
+    cd = df[["index"] + hover].copy()
+    for c in hover:
+        if pd.api.types.is_float_dtype(cd[c]):
+            cd[c] = cd[c].round(3)
+    custom = cd.to_numpy(dtype=object) if len(df) else None
+    tmpl = "sample %{customdata[0]}<br>" + "<br>".join(
+        f"{c}: %{{customdata[{i + 1}]}}" for i, c in enumerate(hover)) + f"<br>{color}: %{{marker.color}}"
+    col = df[color]
+    fig = go.Figure()
+    numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) \
+        and color not in ("label", "prediction") and col.nunique() > 12
+    if numeric:
+        fig.add_trace(go.Scattergl(
+            x=df["x"], y=df["y"], mode="markers", name=color, customdata=custom,
+            marker=dict(size=marker_size, color=col, colorscale="Viridis", showscale=True,
+                        colorbar=dict(title=color)),
+            hovertemplate=tmpl + "<extra></extra>"))
+    else:
+        cats = list(dict.fromkeys(sorted(col.unique(), key=lambda v: (str(type(v)), v))))
+        if pd.api.types.is_bool_dtype(col):
+            cats = [False, True]
+        for cat in cats:
+            m = (col == cat).to_numpy()
+            if not m.any():
+                continue
+            name = value = str(cat)
+            if pd.api.types.is_bool_dtype(col):
+                value = "yes" if cat else "no"
+                name = f"{color}: {value}"
+            elif color in ("label", "prediction") and "label_name" in df:
+                name = df.loc[m, "label_name" if color == "label" else "prediction_name"].iloc[0]
+            style = dict(size=marker_size)
+            if pd.api.types.is_bool_dtype(col) and color.startswith("in:"):  # forget-set members on top, red
+                style = dict(size=marker_size + (2 if cat else 0), color="#d62728" if cat else "#c7c7c7",
+                             opacity=1.0 if cat else 0.5)
+            fig.add_trace(go.Scattergl(
+                x=df.loc[m, "x"], y=df.loc[m, "y"], mode="markers", name=name, marker=style,
+                customdata=custom[m] if custom is not None else None,
+                hovertemplate=tmpl.replace("%{marker.color}", value) + "<extra></extra>"))
+    reducer = str(df.attrs.get("reducer", "")).upper()
+    fig.update_layout(title=title or f"{reducer} of penultimate features — {df.attrs.get('model', '')}",
+                      xaxis_title=f"{reducer} 1", yaxis_title=f"{reducer} 2", legend_title_text=color,
+                      hovermode="closest")
+    return fig
+

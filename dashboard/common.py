@@ -1,6 +1,6 @@
 """Streamlit glue shared by the pages: the store and job manager (one per server), the session's active setup,
 cached readers of finished results, job widgets and the teaching-demo tour. No training or scoring here: results
-are read through ``unlearn_core.views_data`` and computed only by jobs (``unlearn_core.jobs``)."""
+are read through ``unlearn_core.results`` and computed only by jobs (``unlearn_core.jobs``)."""
 from __future__ import annotations
 
 import json
@@ -9,10 +9,15 @@ from typing import Any
 
 import streamlit as st
 
-from unlearn_core import views_data as vd
+from unlearn_core import results as res
+from unlearn_core.config import Setup
 from unlearn_core.errors import ForgetsetError
-from unlearn_core.jobs import ACTIVE, DEMO_STAGES, DEFAULT_SETUP, JobManager, full_setup, pipeline_from_setup
+from unlearn_core.jobs import ACTIVE, JobManager
+from unlearn_core.jobs.demo import DEMO_STAGES
+from unlearn_core.pipeline import Pipeline
 from unlearn_core.store import Store, default_cache_dir
+
+from . import images
 
 PAGES = {
     "overview": "pages/overview.py",
@@ -33,6 +38,8 @@ STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/autor
 STATUS_TEXT = {"queued": "… queued", "running": "▸ running", "done": "✓ done", "failed": "✗ failed",
                "cancelled": "■ cancelled", "interrupted": "! interrupted"}
 POLL_S = 1.5
+COMMON_SELECTORS = ["random", "worst", "easiest", "top:loss", "bottom:loss", "random+strat", "mixed:0.5", "class:3",
+                    "worst_class:1"]
 
 
 # ---------------------------------------------------------------------------------------------- app entry guard
@@ -84,63 +91,83 @@ def manager() -> JobManager:
 
 
 # ---------------------------------------------------------------------------------------------- session setup
-def setup() -> dict:
-    """The active setup of this browser session (data set, model, recipe, BLO parameters) plus ``seed``."""
+def setup() -> Setup:
+    """The active setup of this browser session. New sessions start from the defaults (never from another
+    session's choice); ``?dataset=...`` URL parameters can set it."""
     if "setup" not in st.session_state:
-        last = vd.load_last_setup(store()) or {}
-        st.session_state["setup"] = {**full_setup({k: v for k, v in last.items() if k in DEFAULT_SETUP}),
-                                     "seed": int(last.get("seed", 0) or 0)}
-    return st.session_state["setup"]
+        st.session_state["setup"] = Setup().to_dict()
+    return Setup.from_dict(st.session_state["setup"])
 
 
-def set_setup(remember: bool = False, **kw) -> None:
-    """Change this session's setup; ``remember`` makes it the default of new sessions (a deliberate choice)."""
-    s = dict(setup())
-    s.update(kw)
-    st.session_state["setup"] = s
-    if remember:
-        vd.save_last_setup(store(), s)
+def set_setup(**changes) -> None:
+    """Change this session's setup (validated: a bad value raises ForgetsetError and changes nothing)."""
+    st.session_state["setup"] = setup().replace(**changes).to_dict()
+
+
+def use_setup(new: Setup, seed: int | None = None, why: str = "") -> None:
+    """Switch the session to ``new`` and say so (a page never changes the active setup silently)."""
+    old = setup()
+    if new != old:
+        st.session_state["setup"] = new.to_dict()
+        st.session_state["_flash"] = f"Active setup switched to {new.dataset}" + (f": {why}" if why else "") + "."
+    if seed is not None:
+        set_seed(seed)
 
 
 def setup_json() -> str:
-    s = {k: v for k, v in setup().items() if k != "seed"}
-    return json.dumps(s, sort_keys=True)
+    return setup().to_json()
 
 
 def seed() -> int:
-    return int(setup().get("seed", 0))
+    return int(st.session_state.get("seed", 0))
+
+
+def set_seed(value: int) -> None:
+    st.session_state["seed"] = int(value)
 
 
 def apply_query_params() -> None:
-    """Optional URL parameters set the session's setup once (e.g. ``?dataset=digits&epochs=5``)."""
+    """Optional URL parameters set the session's setup once (e.g. ``?dataset=digits&epochs=5``); bad values are
+    reported and ignored, never a crash."""
     if st.session_state.get("_qp_applied"):
         return
     st.session_state["_qp_applied"] = True
     qp = st.query_params
     upd: dict[str, Any] = {}
+    errors = []
     if "dataset" in qp:
         upd["dataset"] = qp["dataset"]
     if "model" in qp:
         upd["model"] = qp["model"] or None
     if "preset" in qp:
-        upd["train_preset"] = qp["preset"]
+        upd["preset"] = qp["preset"]
     if "epochs" in qp:
         try:
-            upd["train_overrides"] = {**setup().get("train_overrides", {}), "epochs": int(qp["epochs"])}
+            ep = int(qp["epochs"])
+            if not 1 <= ep <= 200:
+                raise ValueError
+            upd["train"] = {**setup().train, "epochs": ep}
         except ValueError:
-            st.session_state["_qp_error"] = f"URL parameter epochs={qp['epochs']!r} is not an integer; ignored."
+            errors.append(f"URL parameter epochs={qp['epochs']!r} is not an integer between 1 and 200; ignored.")
     if "blo" in qp:
         try:
-            upd["blo_params"] = vd.parse_json_object(qp["blo"], "URL parameter blo")
+            from unlearn_core.config import parse_json_object
+
+            upd["blo"] = parse_json_object(qp["blo"], "URL parameter blo")
         except ForgetsetError as err:
-            st.session_state["_qp_error"] = str(err)
+            errors.append(str(err))
     if upd:
-        set_setup(**upd)
+        try:
+            set_setup(**upd)
+        except ForgetsetError as err:
+            errors.append(f"URL parameters ignored: {err}")
+    if errors:
+        st.session_state["_qp_error"] = " ".join(errors)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _pipeline(root: str, setup_js: str):
-    return pipeline_from_setup(_store(root), json.loads(setup_js), "cpu")
+    return Pipeline(_store(root), Setup.from_dict({**json.loads(setup_js), "device": "cpu"}))
 
 
 def pipeline():
@@ -164,12 +191,12 @@ def require_pipeline():
 
 # ---------------------------------------------------------------------------------------------- cached readers
 def version() -> tuple:
-    return vd.store_version(store())
+    return store().version()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _results(root: str, ver: tuple):
-    return vd.results_frame(_store(root))
+    return res.results_frame(_store(root))
 
 
 def results():
@@ -178,7 +205,8 @@ def results():
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _score_entries(root: str, setup_js: str, seed_: int, ver: tuple) -> list[dict]:
-    return vd.cached_scores(_pipeline(root, setup_js), seed_)
+    return [{k: v for k, v in e.items() if k != 'run'} | {'run_key': e['key']}
+            for e in res.cached_scores(_pipeline(root, setup_js), seed_)]
 
 
 def score_entries() -> list[dict]:
@@ -188,7 +216,7 @@ def score_entries() -> list[dict]:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _samples(root: str, setup_js: str, seed_: int, ver: tuple):
     pipe = _pipeline(root, setup_js)
-    return vd.sample_frame(pipe, seed_, vd.cached_scores(pipe, seed_))
+    return res.sample_frame(pipe, seed_)
 
 
 def samples():
@@ -198,7 +226,8 @@ def samples():
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _score_extras(root: str, key: str) -> dict:
-    loaded = vd.load_score(_store(root), key)
+    run = _store(root).done_run(key)
+    loaded = res.load_score(_store(root), run) if run else None
     return loaded[1] if loaded else {}
 
 
@@ -208,7 +237,7 @@ def score_extras(key: str) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _catalog(root: str, setup_js: str, ver: tuple):
-    return vd.forget_set_catalog(_pipeline(root, setup_js))
+    return res.forget_sets(_pipeline(root, setup_js)).drop(columns="run")
 
 
 def catalog():
@@ -217,7 +246,7 @@ def catalog():
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _forget_idx(root: str, key: str):
-    return vd.load_forget_idx(_store(root), key)
+    return res.forget_idx_of(_store(root), key)
 
 
 def forget_idx(key: str):
@@ -226,7 +255,7 @@ def forget_idx(key: str):
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _thumbs(root: str, setup_js: str, idx: tuple, size: int):
-    return vd.thumbnails(_pipeline(root, setup_js).ds, list(idx), size)
+    return images.thumbnails(_pipeline(root, setup_js).ds, list(idx), size)
 
 
 def thumbs(idx, size: int = 64):
@@ -235,7 +264,7 @@ def thumbs(idx, size: int = 64):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _mosaic(root: str, setup_js: str, idx: tuple, ncols: int, size: int):
-    return vd.image_mosaic(_pipeline(root, setup_js).ds, list(idx), ncols, size)
+    return images.image_mosaic(_pipeline(root, setup_js).ds, list(idx), ncols, size)
 
 
 def mosaic(idx, ncols: int = 12, size: int = 48):
@@ -244,7 +273,7 @@ def mosaic(idx, ncols: int = 12, size: int = 48):
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _data_uri(root: str, setup_js: str, i: int, size: int) -> str:
-    return vd.png_data_uri(vd.thumbnails(_pipeline(root, setup_js).ds, [i], size)[0])
+    return images.png_data_uri(images.thumbnails(_pipeline(root, setup_js).ds, [i], size)[0])
 
 
 def data_uris(idx, size: int = 40) -> list[str]:
@@ -335,12 +364,11 @@ def latest_job(kind: str, pred=None) -> dict | None:
 
 def setup_config() -> dict:
     """The active setup as a job's ``setup`` config (the seed travels separately)."""
-    return {k: v for k, v in setup().items() if k != "seed"}
+    return setup().to_dict()
 
 
 # ---------------------------------------------------------------------------------------------- sidebar
 def sidebar() -> None:
-    s = setup()
     pipe, err = pipeline()
     with st.sidebar:
         st.markdown("### Active setup")
@@ -350,8 +378,8 @@ def sidebar() -> None:
             recipe = pipe.train_cfg
             st.markdown(f"**Data set:** `{pipe.dataset_name}` ({pipe.ds.n_train} train / {pipe.ds.x_test.shape[0]} test)  \n"
                         f"**Model:** `{pipe.model_name}`  \n"
-                        f"**Recipe:** {recipe.epochs} ep · {recipe.optimizer} lr {recipe.lr:g} · seed {s.get('seed', 0)}")
-            run = vd.original_run(pipe, seed())
+                        f"**Recipe:** {recipe.epochs} ep · {recipe.optimizer} lr {recipe.lr:g} · seed {seed()}")
+            run = pipe.find_original(seed())
             if run:
                 m = run.get("metrics") or {}
                 st.caption(f"θ_o ✓ train {m.get('train_acc', 0):.1f}% · test {m.get('test_acc', 0):.1f}%")
@@ -399,7 +427,7 @@ TOUR = [
      "shown below together with some training images. Everything that follows is measured against this model."),
     ("scores", "Step 2 · How hard is each sample to forget?",
      "Every training sample got a **loss** and an **entropy** under θ_o, and a **BLO weight**: the bi-level "
-     "optimisation (seed 000) pushes weight onto the samples that stay well fit even after fine-tuning without "
+     "optimisation (Fan et al., *Challenging Forgets*) pushes weight onto the samples that stay well fit even after fine-tuning without "
      "them. The top 10% of the weight is the **worst-case forget set**. Look at the galleries: which digits are "
      "hardest to forget, and is their loss low?"),
     ("sets", "Step 3 · Random vs worst-case forget sets",
@@ -407,7 +435,7 @@ TOUR = [
      "take and how their scores are distributed."),
     ("compare", "Step 4 · Does unlearning look different on the worst case?",
      "Each method unlearned both sets; every metric is shown with its gap to Retrain in brackets (mean ± std "
-     "over the seeds listed). What to look for (seed 000): Retrain's UA and MIA on the worst-case set near 0, and "
+     "over the seeds listed). What to look for (Fan et al.): Retrain's UA and MIA on the worst-case set near 0, and "
      "whether relabeling methods (RL) drift away from Retrain in MIA. Judge from your numbers, not from the paper."),
     ("runs", "Step 5 · Every step was a job",
      "Each computation ran as a background job with progress, a log, cancel and re-run. Results are cached: "

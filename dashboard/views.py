@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from unlearn_core import views_data as vd
-from unlearn_core.config import config_key
-from unlearn_core.views import ModelRef, embedding, inspect_sample
+from unlearn_core import results as res
+from unlearn_core.analysis import ModelRef, embedding, inspect_sample
 
 from . import common
 
@@ -28,17 +27,12 @@ BIASED_DIGITS_NOTE = (
     "for CelebA (Blond × Male), which is used instead when its files are present.")
 
 
-def active_setup_id(pipe) -> str:
-    b = pipe.base_config
-    return config_key({k: b.get(k) for k in ("dataset", "data_fingerprint", "model", "train")})[:10]
-
-
 def active_results(pipe) -> pd.DataFrame:
     """Finished unlearning runs of the active setup (data set + model + recipe)."""
     df = common.results()
     if df.empty:
         return df
-    return vd.results_for_setup(df, active_setup_id(pipe))
+    return res.results_for_setup(df, pipe.setup_key)
 
 
 def model_refs(pipe, runs: pd.DataFrame) -> dict[str, tuple]:
@@ -49,8 +43,9 @@ def model_refs(pipe, runs: pd.DataFrame) -> dict[str, tuple]:
         ref = ModelRef(r.method, r.selector, ratio, int(r.seed))
         params = json.loads(r.params) if isinstance(r.params, str) and r.params else {}
         try:
-            if ref.key(pipe) != r.key and params:
-                ref = ModelRef(r.method, r.selector, ratio, int(r.seed), params)
+            if params and ref.key(pipe) != r.key:
+                ref = ModelRef(r.method_name if hasattr(r, "method_name") else r.method, r.selector, ratio,
+                               int(r.seed), params)
             if not ref.is_available(pipe):
                 continue
         except Exception:  # noqa: BLE001 - an unreadable run is left out of the menu, never breaks the page
@@ -60,41 +55,24 @@ def model_refs(pipe, runs: pd.DataFrame) -> dict[str, tuple]:
     return out
 
 
-def finished_job(kind: str, pred) -> dict | None:
-    """The newest *done* job of ``kind`` whose config matches ``pred``."""
-    for j in common.manager().list_jobs(limit=300):
-        if j["kind"] == kind and j["status"] == "done" and pred(j["config"]):
-            return j
-    return None
-
-
-def same_setup(config: dict) -> bool:
-    from unlearn_core.jobs import full_setup
-
-    return full_setup(config.get("setup")) == full_setup(common.setup_config())
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def _embedding(root: str, setup_js: str, model: tuple | str, reducer: str, seed: int, max_points: int | None,
-               ver: tuple) -> pd.DataFrame:
+               ver: tuple) -> pd.DataFrame | None:
     pipe = common._pipeline(root, setup_js)
-    return embedding(pipe, model if model == "original" else tuple(model), reducer, "train", seed, None, max_points)
+    m = model if model == "original" else tuple(model)
+    # PCA of a stored model is cheap (well under a second on digits): computed here and stored. UMAP is only
+    # read from the store (a view_embedding job computes it).
+    return embedding(pipe, m, reducer, "train", seed, None, max_points, compute_if_missing=reducer == "pca")
 
 
-def embedding_frame(model, reducer: str, max_points: int | None = 10000, umap_key: str | None = None):
-    """Coordinates of ``model`` (``"original"`` or a tuple) or None when they would have to be computed here.
-
-    PCA: computed on the spot (cached) when the model is stored. UMAP: only read, from the key a finished
-    ``view_embedding`` job reported."""
+def embedding_frame(model, reducer: str, max_points: int | None = 10000):
+    """Coordinates of ``model`` (``"original"`` or a tuple) from the store, or None when a job must compute them."""
     pipe, _ = common.pipeline()
     if pipe is None:
         return None
     ref = ModelRef(seed=common.seed()) if model == "original" else ModelRef(*model[:3], int(model[3]),
                                                                             model[4] if len(model) > 4 else None)
-    if reducer == "umap":
-        if not umap_key or common.store().done_run(umap_key) is None:
-            return None
-    elif not ref.is_available(pipe):
+    if not ref.is_available(pipe):
         return None
     m = "original" if model == "original" else tuple(model)
     return _embedding(common.cache_root(), common.setup_json(), m, reducer, common.seed(), max_points,

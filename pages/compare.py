@@ -1,12 +1,12 @@
-"""Compare: the seed-000 Table-3 view (random vs worst case, gaps to Retrain), gap heatmap, ratio sweep, CSV."""
+"""Compare: Table 3 of Fan et al. (Challenging Forgets) (random vs worst case, gaps to Retrain), gap heatmap, ratio sweep, CSV."""
 import json
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, common
-from unlearn_core import views_data as vd
+from dashboard import charts, common, tables
+from unlearn_core import results as res
 
 common.page_guard()
 st.title("Compare unlearning methods")
@@ -20,21 +20,16 @@ if df_all.empty:
     st.stop()
 
 # ------------------------------------------------------------------ which results
-setups = vd.setups_in(df_all)
+setups = res.setups_in(df_all)
 pipe, _ = common.pipeline()
-active_id = None
-if pipe is not None:
-    from unlearn_core.config import config_key
-
-    b = pipe.base_config
-    active_id = config_key({k: b.get(k) for k in ("dataset", "data_fingerprint", "model", "train")})[:10]
+active_id = pipe.setup_key if pipe is not None else None
 ids = list(setups["setup_id"])
 labels = {r.setup_id: f"{r.setup} · {r.n_runs} runs" + (" (active setup)" if r.setup_id == active_id else "")
           for r in setups.itertuples()}
 c1, c2, c3 = st.columns([3, 1, 2])
 setup_id = c1.selectbox("Results of", ids, index=ids.index(active_id) if active_id in ids else 0,
                         format_func=labels.get, key="cmp_setup")
-df = vd.results_for_setup(df_all, setup_id)
+df = res.results_for_setup(df_all, setup_id)
 ratios = sorted(df["ratio"].dropna().unique().tolist())
 has_classwise = df["ratio"].isna().any()
 ratio_opts = ratios + (["class-wise"] if has_classwise else [])
@@ -55,14 +50,15 @@ layout = st.segmented_control("Layout", ["one row per selector × method", "sele
                               default="one row per selector × method", key="cmp_layout",
                               label_visibility="collapsed")
 wide = layout == "selectors side by side"
-disp, gaps = (vd.table3_wide if wide else vd.table3_stacked)(d_ratio, None, selectors)
+disp, gaps = (tables.table3_wide if wide else tables.table3_stacked)(d_ratio, selectors)
 if disp.empty:
     st.warning("No runs for this choice.")
     st.stop()
 all_seeds = sorted(d_ratio[d_ratio["selector"].isin(selectors)]["seed"].unique().tolist())
 st.caption(f"{labels[setup_id].split(' · ')[0]} · forget ratio {ratio if isinstance(ratio, str) else f'{ratio:g}'} · "
-           f"metrics in % as mean±std over seeds {', '.join(map(str, all_seeds))} with the gap to Retrain in brackets "
-           f"(per-seed gaps, averaged) · MIA = confidence-feature SVC efficacy · darker red = larger gap. "
+           f"metrics in % as mean ± {res.STD_LABEL} (n per row; '—' = one seed, no spread) with the gap to Retrain "
+           f"in brackets (|mean − Retrain's mean over the same seeds|, Fan et al. Table 3) · MIA = confidence-feature "
+           f"SVC efficacy · darker red = larger gap. "
            f"Select a row for its seeds and exact configuration.")
 gvals = gaps.to_numpy(dtype=float)
 gmax = float(np.nanmax(gvals)) if np.isfinite(gvals).any() else 1.0
@@ -86,7 +82,7 @@ sel_rows = ev.selection.rows
 if sel_rows:
     r = sel_rows[0]
     method = disp.index[r] if wide else disp["method"].iloc[r]
-    sel_here = selectors if wide else [disp["selector"].iloc[r]]
+    sel_here = selectors if wide else [disp.attrs["selectors"][r]]
     runs = d_ratio[(d_ratio["method"] == method) & d_ratio["selector"].isin(sel_here)]
     with st.container(border=True):
         st.markdown(f"**{method}** on {' / '.join(sel_here)} — {len(runs)} runs (seeds "
@@ -95,13 +91,14 @@ if sel_rows:
                 "runtime_s", "forget_size", "key"]
         st.dataframe(runs[[c for c in show if c in runs]].sort_values(["selector", "seed"]), hide_index=True,
                      key="cmp_runs")
-        cfgs = vd.run_configs(common.store(), runs["key"].tolist()[:1])
+        cfgs = res.run_configs(common.store(), runs["key"].tolist()[:1])
         if cfgs:
             st.markdown("Exact configuration (first run; the others differ only in selector / seed):")
             st.json(cfgs[0]["config"], expanded=False)
 
 c1, c2 = st.columns(2)
-c1.download_button("Download this table (CSV)", disp.to_csv().encode(), file_name="table3.csv", mime="text/csv",
+c1.download_button("Download this table (CSV: mean, std, n, gap columns)",
+                   res.table3_csv(res.table3(d_ratio, selectors)).encode(), file_name="table3.csv", mime="text/csv",
                    key="dl_table")
 cols_out = [c for c in df.columns if c not in ("finished",)]
 c2.download_button("Download every run of this setup (CSV)", df[cols_out].to_csv(index=False).encode(),
@@ -109,35 +106,35 @@ c2.download_button("Download every run of this setup (CSV)", df[cols_out].to_csv
 
 # ------------------------------------------------------------------ gap heatmap
 st.subheader("Gap to Retrain · method × metric")
-gl = vd.gap_long(d_ratio[d_ratio["selector"].isin(selectors)], None)
+gl = res.gap_long(d_ratio[d_ratio["selector"].isin(selectors)], None)
 if gl.empty:
     st.info("Only Retrain has run here, so there are no gaps to show.")
 else:
-    st.plotly_chart(charts.gap_heatmap(gl, vd.method_order(gl["method"].unique())), key="cmp_heatmap")
-    st.caption(f"Mean over seeds {', '.join(map(str, all_seeds))} of |metric − Retrain| (same selector, ratio, seed).")
+    st.plotly_chart(charts.gap_heatmap(gl, res.method_order(gl["method"].unique())), key="cmp_heatmap")
+    st.caption(f"|mean − Retrain's mean| per metric over seeds {', '.join(map(str, all_seeds))} (Fan et al. Table 3).")
 
 # ------------------------------------------------------------------ ratio sweep
 st.subheader("Ratio sweep")
-sweep = vd.sweep_frame(df[df["selector"].isin(selectors)])
+sweep = res.sweep_frame(df[df["selector"].isin(selectors)])
 if sweep.empty or sweep["ratio"].nunique() < 2:
     st.info("Run the grid with two or more forget ratios (Experiments page) to see metrics against the ratio. "
             "The teaching demo runs 5%, 10% and 20%.")
 else:
     c1, c2 = st.columns([1, 3])
-    metric = c1.selectbox("Metric", ["UA", "MIA", "RA", "TA", "avg_gap", "ToW"], key="cmp_metric",
-                          help="\n".join(f"{k}: {v}" for k, v in vd.METRIC_HELP.items()))
-    ms = vd.method_order(sweep["method"].unique())
+    metric = c1.selectbox("Metric", ["UA", "MIA", "RA", "TA", "ToW"], key="cmp_metric",
+                          help="\n".join(f"{k}: {v}" for k, v in res.METRIC_HELP.items()))
+    ms = res.method_order(sweep["method"].unique())
     methods = c2.multiselect("Methods", ms, default=ms[:5], key="cmp_sweep_methods")
     ev2 = st.plotly_chart(charts.ratio_sweep(sweep, metric, methods), key="cmp_sweep", on_select="rerun",
                           selection_mode="points")
     st.caption(f"Bands = ±1 std over seeds (shown on hover). Seeds per point: "
-               f"{', '.join(sorted(set(sweep['seeds'])))}. Click a point for its runs.")
+               f"{', '.join(sorted(set(sweep['seeds'].astype(str))))}. Click a point for its runs.")
     pts = [cd for cd in common.selected_points(ev2) if len(cd) >= 3]
     if pts:
         m, sel, r = pts[0][:3]
         runs = df[(df["method"] == m) & (df["selector"] == sel) & np.isclose(df["ratio"].astype(float), float(r))]
         st.markdown(f"**{m} · {sel} · {float(r):.0%}** — runs per seed")
-        st.dataframe(runs[["seed", "UA", "MIA", "RA", "TA", "avg_gap", "ToW", "runtime_s", "params", "key"]],
+        st.dataframe(runs[["seed", "UA", "MIA", "RA", "TA", "gap_UA", "gap_MIA", "ToW", "runtime_s", "params", "key"]],
                      hide_index=True, key="cmp_sweep_runs")
 
 with st.expander("All runs of this setup"):

@@ -1,11 +1,12 @@
-"""Group composition of forget sets on a data set with a spurious attribute (seed 000 Fig. 4)."""
+"""Group composition of forget sets on a data set with a spurious attribute (Fan et al., Challenging Forgets, Fig. 4)."""
 import pandas as pd
 import streamlit as st
 
 from dashboard import common
 from dashboard import views as dv
-from unlearn_core.views import COMPOSITION_CAPTION
-from unlearn_core.views.composition import CompositionResult, composition_figure
+from dashboard.charts import COMPOSITION_CAPTION, composition_figure
+from unlearn_core.analysis import composition
+from unlearn_core.analysis.composition import stored_choices
 
 common.page_guard()
 st.title("Forget-set composition")
@@ -18,7 +19,8 @@ if not pipe.ds.attributes:
     st.markdown(dv.BIASED_DIGITS_NOTE)
     c1, c2 = st.columns([1, 3])
     if c1.button("Switch to biased_digits", type="primary", key="comp_switch"):
-        common.set_setup(dataset="biased_digits", model=None)
+        common.use_setup(common.setup().replace(dataset="biased_digits", model=None),
+                         why="this view needs a data set with a spurious attribute")
         st.rerun()
     c2.page_link(common.PAGES["data"], label="Or choose a data set on **Data & model**", icon=":material/dataset:")
     st.stop()
@@ -43,22 +45,24 @@ with st.expander("Compute composition", expanded=True):
             st.rerun()
     common.watch_job(st.session_state.get("comp_job"), "comp", "Composition stored.")
 
-job = dv.finished_job("view_composition", lambda c: dv.same_setup(c) and c.get("attribute") in (None, attribute))
-if job is None:
-    st.info("No composition for this data set yet: compute it above (the worst-case set needs a BLO run, which the "
-            "job does on the way).", icon=":material/info:")
+result = composition(pipe, selectors, float(ratio), sorted(int(s) for s in seeds), attribute,
+                     compute_if_missing=False) if selectors and seeds else None
+if result is None:  # not stored for this choice: show the newest stored composition of this setup instead
+    for choice in stored_choices(pipe):
+        result = composition(pipe, compute_if_missing=False, **choice)
+        if result is not None:
+            st.caption(f"Showing the stored composition of {', '.join(choice['selectors'])} at "
+                       f"{100 * choice['ratio']:g}% (seeds {', '.join(map(str, choice['seeds']))}); compute the "
+                       f"current choice above.")
+            break
+if result is None:
+    st.info("No stored composition for this choice yet: compute it above (the worst-case set needs a BLO run, "
+            "which the job does on the way).", icon=":material/info:")
     st.stop()
-
-res = job["result"]
-table = pd.DataFrame(res["table"])
-for c in ("count", "count_std", "percent", "percent_std", "set_size", "enrichment"):
-    table[c] = pd.to_numeric(table[c], errors="coerce")
-table["majority"] = table["majority"].astype(bool)
-result = CompositionResult(table, pd.DataFrame(), pd.DataFrame(), res["attribute"], res["ratio"], res["cache_hit"])
+table = result.table
 st.plotly_chart(composition_figure(result), key="comp_fig")
 st.caption(COMPOSITION_CAPTION)
 maj = table[table["majority"]].groupby("set", sort=False)["percent"].sum()
 st.markdown("**Share in the majority (bias-aligned) groups:** " + " · ".join(f"{k}: {v:.1f}%" for k, v in maj.items()))
-st.caption(f"From job `{job['id']}` · {job['label']}.")
 with st.expander("Table (groups × sets, % of the set)"):
     st.dataframe(result.wide("percent").round(1), key="comp_wide")

@@ -1,13 +1,9 @@
-"""Coreset curves (seed 000 Fig. 3): accuracy of models trained on what is left after removing a forget set."""
-import time
-
-import pandas as pd
+"""Coreset curves (Fan et al., Challenging Forgets, Fig. 3): accuracy of models trained on what is left after removing a forget set."""
 import streamlit as st
 
 from dashboard import common
-from dashboard import views as dv
-from unlearn_core.views import CORESET_CAPTION
-from unlearn_core.views.coreset import CoresetResult, coreset_figure, default_strategies, summarize
+from dashboard.charts import CORESET_CAPTION, coreset_figure
+from unlearn_core.analysis.coreset import default_strategies, stored_result
 
 common.page_guard()
 st.title("Coreset curves")
@@ -36,21 +32,16 @@ with st.expander("Compute coreset curves", expanded=True):
             st.rerun()
     common.watch_job(st.session_state.get("cs_job"), "cs", "Coreset curves stored.")
 
-job = dv.finished_job("view_coreset", dv.same_setup)
-if job is None:
-    st.info("No coreset curves for this setup yet: choose strategies, fractions and seeds above and compute them "
-            "(digits, 3 fractions × 2 strategies × 2 seeds: about a minute).", icon=":material/info:")
+result = stored_result(pipe)
+if result is None:
+    st.info("No coreset curves for this setup yet: choose strategies, fractions and seeds above and compute them.",
+            icon=":material/info:")
     st.stop()
-
-res = job["result"]
-points = pd.DataFrame(res["points"])
-full = pd.DataFrame(res["full"])
-result = CoresetResult(points, summarize(points), full, float(full["test_acc"].mean()),
-                       float(full["test_acc"].std(ddof=0)), int(res.get("n_trained", 0)))
+points = result.points
 st.plotly_chart(coreset_figure(result), key="cs_fig")
 st.caption(CORESET_CAPTION)
-st.caption(f"From job `{job['id']}` · {job['label']} · finished {time.strftime('%H:%M', time.localtime(job['finished']))}"
-           f" · {result.n_trained} models trained by it.")
+st.caption(f"Every stored point of this setup: seeds {', '.join(map(str, sorted(points['seed'].unique())))}; "
+           f"bands = ± sample std over seeds.")
 with st.expander("Numbers"):
     st.dataframe(result.summary, hide_index=True, key="cs_summary",
                  column_config={"test_acc_mean": st.column_config.NumberColumn(format="%.2f"),

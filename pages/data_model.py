@@ -5,7 +5,8 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts, common
-from unlearn_core import views_data as vd
+from unlearn_core import results as res
+from unlearn_core.errors import ForgetsetError
 from unlearn_core.models import MODELS
 from unlearn_core.training import TRAIN_PRESETS
 
@@ -17,13 +18,13 @@ s = common.setup()
 # ------------------------------------------------------------------ choose the setup
 with st.expander("Choose data set, model and training recipe", expanded=st.session_state.get("_setup_open", False)):
     with st.form("setup_form"):
-        data_root = st.text_input("Data root for torchvision data sets", value=s.get("data_root") or "",
+        data_root = st.text_input("Data root for torchvision data sets", value=s.data_root or "",
                                   placeholder="./data (or $FORGETSET_DATA_ROOT)",
                                   help="Folder holding CIFAR-10/100, MNIST, Fashion-MNIST, SVHN or CelebA.")
-        opts = vd.dataset_options(data_root or None)
+        opts = res.dataset_options(data_root or None)
         available = [o["name"] for o in opts if o["available"]]
         choices = available + ["npz file…", "image folder…"]
-        cur = s["dataset"]
+        cur = s.dataset
         idx = choices.index(cur) if cur in choices else (choices.index("npz file…") if cur.startswith("npz:")
                                                          else choices.index("image folder…") if cur.startswith("folder:")
                                                          else 0)
@@ -42,16 +43,16 @@ with st.expander("Choose data set, model and training recipe", expanded=st.sessi
                          "`python -m unlearn_core train --dataset NAME --download`.")
         c1, c2, c3, c4 = st.columns(4)
         models = ["auto"] + list(MODELS)
-        model = c1.selectbox("Model", models, index=models.index(s["model"]) if s.get("model") in models else 0,
+        model = c1.selectbox("Model", models, index=models.index(s.model) if s.model in models else 0,
                              help="auto = MLP for 8×8 digits, small CNN for 28×28 gray, ResNet-18 otherwise.")
         presets = ["auto"] + list(TRAIN_PRESETS)
         preset = c2.selectbox("Training preset", presets,
-                              index=presets.index(s["train_preset"]) if s["train_preset"] in presets else 0,
+                              index=presets.index(s.preset) if s.preset in presets else 0,
                               help=" · ".join(f"{k}: {v.epochs} ep, lr {v.lr}, bs {v.batch_size}"
                                               for k, v in TRAIN_PRESETS.items()))
         epochs = c3.number_input("Epochs (0 = preset)", min_value=0, max_value=1000,
-                                 value=int((s.get("train_overrides") or {}).get("epochs") or 0))
-        seed_v = c4.number_input("Seed", min_value=0, max_value=10_000, value=int(s.get("seed", 0)))
+                                 value=int(s.train.get("epochs") or 0))
+        seed_v = c4.number_input("Seed", min_value=0, max_value=10_000, value=common.seed())
         applied = st.form_submit_button("Use this setup", type="primary")
     if applied:
         if data_root.strip() and not Path(data_root.strip()).is_dir():
@@ -65,18 +66,22 @@ with st.expander("Choose data set, model and training recipe", expanded=st.sessi
             name = ("npz:" if ds_choice == "npz file…" else "folder:") + path.strip()
         else:
             name = ds_choice
-        new = dict(dataset=name, model=None if model == "auto" else model, train_preset=preset,
-                   train_overrides={"epochs": int(epochs)} if epochs else {}, data_root=data_root.strip() or None,
-                   seed=int(seed_v))
-        old = dict(s)
-        common.set_setup(**new)
-        pipe, err = common.pipeline()
-        if pipe is None:
-            common.set_setup(**old)
+        try:
+            new = s.replace(dataset=name, model=None if model == "auto" else model, preset=preset,
+                            train={"epochs": int(epochs)} if epochs else {}, data_root=data_root.strip() or None)
+        except ForgetsetError as err:
+            new, err_text = None, str(err)
+        if new is not None:
+            old = s
+            common.use_setup(new, seed=int(seed_v))
+            pipe, err_text = common.pipeline()
+            if pipe is None:
+                common.use_setup(old)
+                new = None
+        if new is None:
             st.session_state["_setup_open"] = True
-            st.error(f"Cannot use this setup: {err}", icon=":material/error:")
+            st.error(f"Cannot use this setup: {err_text}", icon=":material/error:")
         else:
-            common.set_setup(remember=True)
             st.session_state["_setup_open"] = False
             st.rerun()
 
@@ -86,7 +91,7 @@ ds = pipe.ds
 
 # ------------------------------------------------------------------ the original model
 st.subheader("Original model θ_o")
-run = vd.original_run(pipe, seed)
+run = pipe.find_original(seed)
 if run is not None:
     m = run.get("metrics") or {}
     c1, c2, c3, c4 = st.columns(4)
@@ -97,7 +102,7 @@ if run is not None:
     c4.metric("Seed", seed)
     with st.expander("Exact configuration and checkpoint"):
         st.json(run["config"], expanded=False)
-        st.code(str(pipe.store.model_path("model", pipe.original_key(seed))), language=None)
+        st.code(str(pipe.store.root / run["artifacts"]["main"]["file"]), language=None)
 else:
     st.info(f"No original model for this setup and seed {seed} yet. Train it (a few seconds for digits) or import "
             "a checkpoint.", icon=":material/info:")

@@ -3,8 +3,8 @@ import streamlit as st
 
 from dashboard import common
 from dashboard import views as dv
-from unlearn_core.views import EMBEDDING_CAPTION
-from unlearn_core.views.embeddings import embedding_figure
+from dashboard.charts import EMBEDDINGS_CAPTION as EMBEDDING_CAPTION
+from dashboard.charts import embedding_figure
 
 common.page_guard()
 st.title("Feature embeddings")
@@ -26,17 +26,9 @@ max_points = c3.selectbox("Points", [500, 1000, 2000, 5000, 10000], index=4, key
 panels = [("original", "Original θ_o")] + ([(models[after], after)] if after != "(none)" else [])
 
 
-def umap_key(model) -> str | None:
-    cfg_model = "original" if model == "original" else list(model[:4])
-    job = dv.finished_job("view_embedding", lambda c: dv.same_setup(c) and c.get("reducer") == "umap"
-                          and c.get("model", "original") == cfg_model and c.get("max_points") == max_points)
-    return job["result"]["key"] if job else None
-
-
 frames = []
 for model, title in panels:
-    key = umap_key(model) if reducer == "umap" else None
-    df = dv.embedding_frame(model, reducer, max_points, key)
+    df = dv.embedding_frame(model, reducer, max_points)
     frames.append((model, title, df))
 
 missing = [(m, t) for m, t, df in frames if df is None]

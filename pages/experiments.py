@@ -4,9 +4,11 @@ import json
 import streamlit as st
 
 from dashboard import common
-from unlearn_core import views_data as vd
+from dashboard.forms import params_from_frame
+from unlearn_core import results as res
+from unlearn_core.config import parse_json_object, parse_ratio
 from unlearn_core.errors import ForgetsetError
-from unlearn_core.experiments import DEFAULT_METHODS, DEFAULT_SELECTORS, ExperimentSpec
+from unlearn_core.grid import DEFAULT_METHODS, DEFAULT_SELECTORS, ExperimentSpec, grid_status
 from unlearn_core.methods import get_method, method_names
 from unlearn_core.scores.blo import BLO_DEFAULTS
 from unlearn_core.selectors import SELECTOR_HELP, parse_selector
@@ -45,7 +47,7 @@ if unknown_methods:
     st.warning(f"Unknown methods in the URL ignored: {', '.join(unknown_methods)}.")
 c1, c2, c3 = st.columns([2, 1.2, 1.2])
 sel_default = _qp_list("selectors", list(DEFAULT_SELECTORS))
-selectors = c1.multiselect("Forget-set selectors", list(dict.fromkeys(vd.COMMON_SELECTORS + sel_default)),
+selectors = c1.multiselect("Forget-set selectors", list(dict.fromkeys(common.COMMON_SELECTORS + sel_default)),
                            default=sel_default, key="exp_selectors", accept_new_options=True,
                            help="Type any selector, e.g. top:entropy or mixed:0.3. "
                                 + " · ".join(f"{k}: {v}" for k, v in SELECTOR_HELP.items()))
@@ -68,11 +70,11 @@ if editable:
         with tab:
             meta = get_method(m).metadata()
             st.caption(meta["description"] + (" · relabeling" if meta["relabeling"] else ""))
-            frame = vd.method_param_frame(m, ds)
+            frame = res.method_param_frame(m, ds)
             edited = st.data_editor(frame, key=f"exp_params_{m}", hide_index=True, disabled=["parameter"],
                                     column_config={"value": st.column_config.TextColumn("value (JSON)")})
             try:
-                over = vd.params_from_frame(m, ds, edited)
+                over = params_from_frame(m, ds, edited)
             except ForgetsetError as err:
                 errors.append(str(err))
                 st.error(str(err), icon=":material/error:")
@@ -88,54 +90,53 @@ s = common.setup()
 with st.expander("Setup and BLO parameters"):
     st.markdown(f"Data set `{pipe.dataset_name}`, model `{pipe.model_name}`, training recipe "
                 f"`{json.dumps(pipe.train_cfg.to_dict())}` (change it on **Data & model**).")
-    blo_txt = st.text_area("BLO parameters (JSON; part of the active setup)", value=json.dumps(s.get("blo_params") or {}),
+    blo_txt = st.text_area("BLO parameters (JSON; part of the active setup)", value=json.dumps(dict(s.blo)),
                            key="exp_blo", height=68,
                            help="Defaults: " + json.dumps(BLO_DEFAULTS))
 
 # ------------------------------------------------------------------ validate + estimate
 spec = None
 try:
-    ratios = [vd.parse_ratio(r) for r in ratios_txt]
-    blo = vd.parse_json_object(blo_txt, "BLO parameters")
+    ratios = [parse_ratio(r) for r in ratios_txt]
+    blo = parse_json_object(blo_txt, "BLO parameters")
     for sel in selectors:
         parse_selector(sel)
-    spec = ExperimentSpec(dataset=s["dataset"], model=s["model"], selectors=list(selectors), methods=list(methods),
-                          ratios=ratios, seeds=[int(x) for x in seeds], device=s.get("device", "auto"),
-                          train_preset=s["train_preset"], train_overrides=dict(s.get("train_overrides") or {}),
-                          data_root=s.get("data_root"), method_params=method_params, blo_params=blo).validate()
+    spec = ExperimentSpec(setup=s.replace(blo=blo), selectors=list(selectors), methods=list(methods),
+                          ratios=ratios, seeds=[int(x) for x in seeds], method_params=method_params).validate()
     if errors:
         raise ForgetsetError(errors[0])
 except ForgetsetError as err:
     st.error(str(err), icon=":material/error:")
     spec = None
 
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _status(spec_json: str, ver: tuple):
+    """Which runs of the grid are cached — with the grid's own setup and BLO parameters."""
+    return grid_status(ExperimentSpec.from_dict(json.loads(spec_json)), common.store())
+
+
 if spec is not None:
     n = spec.n_runs()
-    cached = 0
     try:
-        for seed_ in spec.seeds:
-            for sel in spec.selectors:
-                for r in ([None] if parse_selector(sel).class_wise else spec.ratios):
-                    for m in set(spec.methods) | {"retrain"}:
-                        key, _ = pipe.run_config(m, sel, r, seed_, spec.method_params.get(m))
-                        cached += pipe.store.done_run(key) is not None
+        cached = int(_status(json.dumps(spec.to_dict(), sort_keys=True), common.version())["cached"].sum())
     except ForgetsetError:
-        pass
+        cached = 0
     needs_blo = any(parse_selector(x).needs_scores() for x in spec.selectors)
     c1, c2, c3 = st.columns(3)
-    c1.metric("Unlearning runs", n, help="ExperimentSpec.n_runs(): methods (+Retrain) × selector-ratio sets × seeds")
+    c1.metric("Unlearning runs", n, help="methods (+Retrain) × selector-ratio sets × seeds")
     c2.metric("Already cached", cached)
     c3.metric("Original models", len(spec.seeds), help="one θ_o per seed (cached after the first time)")
     if needs_blo:
         st.caption(f"Score-based selectors also need {len(spec.seeds) * len(spec.ratios)} BLO/score computations "
                    "(cached after the first time).")
-    if blo != (s.get("blo_params") or {}):
+    if dict(spec.setup.blo) != dict(s.blo):
         st.caption("The BLO parameters differ from the active setup's; launching makes them the active ones.")
 
 launch = st.button("Launch experiment", type="primary", disabled=spec is None, key="exp_launch")
 if launch and spec is not None:
-    if spec.blo_params != (s.get("blo_params") or {}):
-        common.set_setup(blo_params=spec.blo_params)
+    if dict(spec.setup.blo) != dict(s.blo):
+        common.use_setup(spec.setup, why="the experiment's BLO parameters")
     jid = common.submit("experiment", {"spec": spec.to_dict()})
     if jid:
         st.session_state["exp_job"] = jid

@@ -3,7 +3,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, common
-from unlearn_core import views_data as vd
+from unlearn_core import results as res
+from unlearn_core.config import forget_count, parse_ratio
 from unlearn_core.errors import ForgetsetError
 from unlearn_core.selectors import SELECTOR_HELP, parse_selector
 
@@ -16,7 +17,7 @@ seed = common.seed()
 # ------------------------------------------------------------------ build
 with st.expander("Build a forget set", expanded=common.catalog().empty):
     c1, c2, c3 = st.columns([2, 2, 1])
-    pick = c1.selectbox("Selector", vd.COMMON_SELECTORS + ["custom…"], key="fs_pick")
+    pick = c1.selectbox("Selector", common.COMMON_SELECTORS + ["custom…"], key="fs_pick")
     custom = c2.text_input("Custom selector", key="fs_custom", placeholder="e.g. top:entropy+strat, class:1,7",
                            disabled=pick != "custom…")
     ratio_txt = c3.text_input("Forget ratio", value="0.1", key="fs_ratio", help="0 < ratio < 1, e.g. 0.1 or 10%")
@@ -28,29 +29,26 @@ with st.expander("Build a forget set", expanded=common.catalog().empty):
         selector = custom.strip() if pick == "custom…" else pick
         try:
             spec = parse_selector(selector)
-            ratio = None if spec.class_wise else vd.parse_ratio(ratio_txt)
-            if spec.class_wise:
-                pass
-            else:
-                from unlearn_core.config import forget_count
-
+            ratio = None if spec.class_wise else parse_ratio(ratio_txt)
+            if not spec.class_wise:
                 forget_count(ratio, pipe.ds.n_train)
-            fs = vd.build_forget_set_if_ready(pipe, selector, ratio, seed)
         except ForgetsetError as err:
             st.error(str(err), icon=":material/error:")
         else:
-            if fs is not None:
-                st.session_state["fs_selected_keys"] = [fs.info.get("key")]
-                st.session_state["_flash"] = f"Built {selector}: {fs.size} samples"
+            missing = [n for n, _ in spec.needs_scores()
+                       if pipe.find_score(n, seed, ratio if not spec.class_wise else None,
+                                          {"granularity": "class", "n_classes": int(spec.arg)}
+                                          if spec.kind == "worst_class" else None) is None]
+            if pipe.find_original(seed) is None:
+                missing.insert(0, "the original model")
+            if missing:
+                st.info(f"`{selector}` needs {', '.join(missing)} first: the job computes them.",
+                        icon=":material/hourglass_top:")
+            jid = common.submit("forget_set", {"setup": common.setup_config(), "selector": selector,
+                                               "ratio": ratio, "seed": seed})
+            if jid:
+                st.session_state["fs_job"] = jid
                 st.rerun()
-            else:
-                ok, missing = vd.forget_set_ready(pipe, selector, ratio, seed)
-                st.info(f"`{selector}` needs {', '.join(missing)} first — building it as a job.", icon=":material/hourglass_top:")
-                jid = common.submit("forget_set", {"setup": common.setup_config(), "selector": selector,
-                                                   "ratio": ratio, "seed": seed})
-                if jid:
-                    st.session_state["fs_job"] = jid
-                    st.rerun()
     common.watch_job(st.session_state.get("fs_job"), "fs", "Forget set stored.")
 
 cat = common.catalog()
@@ -91,18 +89,18 @@ y = pipe.ds.y_train.cpu().numpy()
 c1, c2 = st.columns(2)
 with c1:
     if len(sets) > 1:
-        st.plotly_chart(charts.overlap_heatmap(vd.overlap_matrix(sets)), key="fs_overlap")
+        st.plotly_chart(charts.overlap_heatmap(res.overlap_matrix(sets)), key="fs_overlap")
     else:
         st.info("Select two or more sets to see their overlap.")
 with c2:
-    st.plotly_chart(charts.class_histogram(vd.class_histogram_frame(sets, y, pipe.ds.classes)), key="fs_classes")
+    st.plotly_chart(charts.class_histogram(res.class_histogram_frame(sets, y, pipe.ds.classes)), key="fs_classes")
 
 if score_cols:
     ratio_cols = [f"blo@{r:g}" for r in chosen["ratio"].dropna().unique()]
     pref = [c for c in ["loss", "entropy"] + ratio_cols if c in score_cols]
     show = st.multiselect("Scores", score_cols, default=pref or score_cols[:3], key="fs_scores")
     if show:
-        st.plotly_chart(charts.set_score_box(vd.set_score_frame(sets, df, show)), key="fs_box")
+        st.plotly_chart(charts.set_score_box(res.set_score_frame(sets, df, show)), key="fs_box")
 else:
     st.caption("Compute scores on the Scores page to compare the sets' score distributions.")
 

@@ -3,7 +3,7 @@ import streamlit as st
 
 from dashboard import common
 from dashboard import views as dv
-from unlearn_core.views import INSPECTOR_CAPTION
+from dashboard.charts import INSPECTOR_CAPTION
 
 common.page_guard()
 st.title("Sample inspector")

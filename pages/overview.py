@@ -2,8 +2,10 @@
 import streamlit as st
 
 from dashboard import charts, common
-from unlearn_core import views_data as vd
-from unlearn_core.jobs import ACTIVE, DEMO_DEFAULTS
+from unlearn_core import results as res
+from unlearn_core.config import Setup
+from unlearn_core.jobs import ACTIVE
+from unlearn_core.jobs.demo import DEMO_DEFAULTS
 
 common.page_guard()
 st.title("Which training samples are hard to unlearn?")
@@ -11,7 +13,7 @@ st.title("Which training samples are hard to unlearn?")
 INTRO = """
 Machine **unlearning** removes the influence of a *forget set* of training samples from a trained model
 without retraining it from scratch. Methods are usually judged on a **random** forget set. But some samples are
-much harder to forget than others: the **worst-case forget set** (seed 000) is found by a bi-level optimisation
+much harder to forget than others: the **worst-case forget set** (Fan et al., *Challenging Forgets*) is found by a bi-level optimisation
 (BLO) that searches for the samples whose removal an unlearning step erases least — typically clean,
 confidently learned, low-loss samples.
 
@@ -26,15 +28,13 @@ def headline_figure():
     df = common.results()
     if df.empty:
         return None, ""
-    setups = vd.setups_in(df)
-    d = vd.results_for_setup(df, setups["setup_id"].iloc[0])
+    setups = res.setups_in(df)
+    d = res.results_for_setup(df, setups["setup_id"].iloc[0])
     d = d[(d["method"] == "retrain") & d["selector"].isin(["random", "worst"])]
     if d.empty or d["selector"].nunique() < 2:
         return None, ""
-    from unlearn_core.experiments import aggregate
-
     r0 = 0.1 if (d["ratio"] == 0.1).any() else d["ratio"].dropna().iloc[0]
-    agg = aggregate(d[d["ratio"] == r0])
+    agg = res.aggregate(d[d["ratio"] == r0])
     return charts.headline(agg), (f"**Your results** · {setups['setup'].iloc[0]} · {r0:.0%} forget set · "
                                   f"seeds {agg['seeds'].iloc[0]} · Retrain's unlearning accuracy (UA) and MIA "
                                   f"on the two kinds of set")
@@ -64,13 +64,13 @@ demo = common.latest_job("teaching_demo")
 c1, c2, _ = st.columns([1.3, 1.3, 3])
 running = demo is not None and demo["status"] in ACTIVE
 if c1.button("Run the teaching demo", icon=":material/play_arrow:", type="primary", disabled=running, key="demo_start"):
-    common.set_setup(remember=True, **common.full_setup(DEMO_DEFAULTS["setup"]), seed=0)
+    common.use_setup(Setup.from_dict(DEMO_DEFAULTS["setup"]), seed=0, why="the teaching demo runs on digits")
     jid = common.submit("teaching_demo", dict(DEMO_DEFAULTS))
     if jid:
         common.start_tour(jid)
         st.rerun()
 if demo is not None and c2.button("Take the guided tour →", key="demo_tour"):
-    common.set_setup(**common.full_setup(DEMO_DEFAULTS["setup"]), seed=0)
+    common.use_setup(Setup.from_dict(DEMO_DEFAULTS["setup"]), seed=0, why="the tour shows the demo's digits results")
     common.start_tour(demo["id"])
     st.switch_page(common.PAGES["data"])
 

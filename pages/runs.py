@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common
-from unlearn_core import views_data as vd
+from unlearn_core import results as res
 from unlearn_core.errors import ForgetsetError
 from unlearn_core.jobs import ACTIVE
 
@@ -119,7 +119,7 @@ if job is not None:
 
 st.divider()
 st.subheader("Stored results")
-runs = vd.store_runs_frame(mgr.store)
+runs = res.store_runs_frame(mgr.store)
 if runs.empty:
     st.caption("The store holds no runs yet.")
 else:

@@ -4,7 +4,8 @@ import json
 import streamlit as st
 
 from dashboard import charts, common
-from unlearn_core import views_data as vd
+from unlearn_core import results as res
+from unlearn_core.config import parse_json_object, parse_ratio
 from unlearn_core.errors import ForgetsetError
 from unlearn_core.scores import get_score, score_names
 
@@ -14,7 +15,7 @@ common.tour_banner("scores")
 pipe = common.require_pipeline()
 seed = common.seed()
 
-if vd.original_run(pipe, seed) is None:
+if pipe.find_original(seed) is None:
     st.warning("Train (or import) the original model θ_o first — every score is computed from it. A score job "
                "would train it on the way, but you can watch it on its own there.", icon=":material/warning:")
     st.page_link(common.PAGES["data"], label="Go to **Data & model**", icon=":material/dataset:")
@@ -43,13 +44,13 @@ with st.expander("Compute scores", expanded=not per_sample):
                               help="BLO defaults: " + json.dumps(get_score("blo").defaults))
     if st.button("Compute as jobs", type="primary", key="score_go"):
         try:
-            params = vd.parse_json_object(params_txt, "Score parameters")
+            params = parse_json_object(params_txt, "Score parameters")
             bad = [k for k in params if k not in names]
             if bad:
                 raise ForgetsetError(f"Parameters given for unknown scores {bad}; known: {', '.join(names)}.")
             if not chosen:
                 raise ForgetsetError("Choose at least one score.")
-            ratio = vd.parse_ratio(ratio_txt) if any(get_score(n).depends_on_ratio for n in chosen) else None
+            ratio = parse_ratio(ratio_txt) if any(get_score(n).depends_on_ratio for n in chosen) else None
         except ForgetsetError as err:
             st.error(str(err), icon=":material/error:")
         else:
@@ -80,7 +81,7 @@ st.caption(f"{len(df)} training samples · θ_o seed {seed} · cached scores: " 
 
 def sample_panel(idx: int, key: str) -> None:
     """Details of one training sample."""
-    d = vd.sample_details(df, idx, cols, hard_ends)
+    d = res.sample_details(df, idx, cols, hard_ends)
     with st.container(border=True):
         a, b = st.columns([1, 3])
         a.image(common.thumbs([idx], 160)[0], caption=f"sample #{idx}")
@@ -100,13 +101,13 @@ tab_h, tab_s, tab_b, tab_g = st.tabs(["Distributions", "Score vs score", "BLO co
 
 with tab_h:
     st.plotly_chart(charts.score_histograms(df, cols, hard_ends), key="score_hist")
-    st.caption("Loss (seed 001): **low** loss = hard to forget. BLO weight (seed 000): **high** weight = in the "
+    st.caption("Loss (Chen et al.): **low** loss = hard to forget. BLO weight (Fan et al.): **high** weight = in the "
                "worst-case set. Axes are log10 (clipped at 1e-8) when the values span orders of magnitude.")
 
 with tab_s:
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
-    x = c1.selectbox("x", cols, index=vd.preferred_column(cols, ("loss",), "loss"), key="sc_x")
-    y = c2.selectbox("y", cols, index=vd.preferred_column(cols), key="sc_y")
+    x = c1.selectbox("x", cols, index=res.preferred_column(cols, ("loss",), "loss"), key="sc_x")
+    y = c2.selectbox("y", cols, index=res.preferred_column(cols), key="sc_y")
     color_opts = [c for c in ["class", "correct"] + list(pipe.ds.attributes) if c in df]
     color = c3.selectbox("colour", color_opts, key="sc_color")
     logs = c4.multiselect("log", ["x", "y"], default=[a for a, c in (("x", x), ("y", y))
@@ -133,9 +134,9 @@ with tab_b:
         st.info("No BLO score yet: compute it above (it gives the worst-case forget set).")
     else:
         blo_cols = [e["column"] for e in blo]
-        pick = st.selectbox("BLO run", blo_cols, index=vd.preferred_column(blo_cols), key="blo_pick")
+        pick = st.selectbox("BLO run", blo_cols, index=res.preferred_column(blo_cols), key="blo_pick")
         e = next(b for b in blo if b["column"] == pick)
-        trace = vd.trace_frame(common.score_extras(e["key"]))
+        trace = res.trace_frame(common.score_extras(e["key"]))
         if trace.empty:
             st.warning("This BLO result carries no convergence trace.")
         else:
@@ -151,14 +152,14 @@ with tab_b:
 
 with tab_g:
     c1, c2 = st.columns([2, 1])
-    gcol = c1.selectbox("Order by", cols, index=vd.preferred_column(cols), key="gal_score")
+    gcol = c1.selectbox("Order by", cols, index=res.preferred_column(cols), key="gal_score")
     n = c2.slider("Samples", 6, 48, 18, step=6, key="gal_n")
     st.caption(f"Hard to forget = the **{hard_ends[gcol]}** end of `{gcol}`" + (" (ties broken by loss)" if
                "loss" in df and gcol != "loss" else "") + ". Select a row in a table to open the sample.")
     extra_cols = [c for c in cols if c != gcol][:2]
     for title, easiest, key in [("Hardest to forget", False, "hard"), ("Easiest to forget", True, "easy")]:
         st.markdown(f"#### {title}")
-        top = vd.hardest(df, gcol, hard_ends[gcol], n, easiest=easiest)
+        top = res.hardest(df, gcol, hard_ends[gcol], n, easiest=easiest)
         imgs = common.thumbs(top["index"], 64)
         caps = [f"#{i} y={pipe.ds.classes[l]}" + (f" ŷ={pipe.ds.classes[p]}" if "pred" in top else "")
                 + f" {v:.3g}" for i, l, p, v in zip(top["index"], top["label"],

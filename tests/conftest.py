@@ -26,7 +26,7 @@ def session_store(tmp_path_factory):
 @pytest.fixture(scope="session")
 def quick_pipeline(session_store):
     """digits + MLP with a short recipe and a small BLO, shared by tests that only read from it."""
-    from unlearn_core.experiments import Pipeline
+    from unlearn_core.pipeline import Pipeline
 
-    return Pipeline(session_store, "digits", "mlp", "cpu", train_overrides={"epochs": 12},
-                    blo_params={"upper_iters": 8, "K": 3})
+    return Pipeline(session_store, dataset="digits", model="mlp", device="cpu", train={"epochs": 12},
+                    blo={"upper_iters": 8, "K": 3})

@@ -18,16 +18,18 @@ BLO = {"upper_iters": 3, "K": 2}  # a quick BLO: these tests check the views, no
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory):
     """A store holding a tiny experiment (Retrain + FT, random vs worst, two ratios, seed 0) and two scores."""
-    from unlearn_core.experiments import ExperimentSpec, Pipeline, run_experiment
+    from unlearn_core.config import Setup
+    from unlearn_core.grid import ExperimentSpec, run_experiment
     from unlearn_core.jobs import JobManager
+    from unlearn_core.pipeline import Pipeline
     from unlearn_core.store import Store
 
     root = tmp_path_factory.mktemp("forgetset_cache")
     store = Store(root)
-    spec = ExperimentSpec(methods=["retrain", "ft"], seeds=[0], ratios=[0.05, 0.1], train_overrides={"epochs": EPOCHS},
-                          blo_params=BLO)
+    setup = Setup(train={"epochs": EPOCHS}, blo=BLO)
+    spec = ExperimentSpec(setup=setup, methods=["retrain", "ft"], seeds=[0], ratios=[0.05, 0.1])
     run_experiment(spec, store)
-    pipe = Pipeline(store, "digits", train_overrides={"epochs": EPOCHS}, blo_params=BLO)
+    pipe = Pipeline(store, setup)
     pipe.score("loss", 0)
     pipe.score("entropy", 0)
     yield root
@@ -41,10 +43,10 @@ def _use_cache_dir(cache_dir, monkeypatch):
 
 
 def _app(page: str | None = None) -> AppTest:
-    from unlearn_core.jobs import full_setup
+    from unlearn_core.config import Setup
 
     at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["setup"] = {**full_setup({"train_overrides": {"epochs": EPOCHS}, "blo_params": BLO}), "seed": 0}
+    at.session_state["setup"] = Setup(train={"epochs": EPOCHS}, blo=BLO).to_dict()
     at.run()
     if page is not None:
         at.switch_page(page)
@@ -152,7 +154,7 @@ def test_forget_sets(cache_dir):
 
 
 def test_experiments_estimate_and_errors(cache_dir):
-    from unlearn_core.experiments import ExperimentSpec
+    from unlearn_core.grid import ExperimentSpec
 
     at = _app("pages/experiments.py")
     assert at.button(key="exp_launch")
@@ -190,7 +192,7 @@ def test_compare(cache_dir):
     assert len(at.dataframe) >= 1
     assert _n_charts(at) >= 2  # gap heatmap + ratio sweep
     text = _texts(at)
-    assert "Table 3 view" in text and "seeds 0" in text
+    assert "Table 3" in text and "seeds 0" in text
     assert len(at.get("download_button")) >= 2
 
 
@@ -199,7 +201,7 @@ def test_runs_shows_failed_job_message(cache_dir):
     from unlearn_core.store import Store
 
     mgr = JobManager.shared(Store(cache_dir))
-    jid = mgr.submit("train_original", {"setup": {"train_overrides": {"epochs": 2, "lr": 1e9}}, "seed": 3})
+    jid = mgr.submit("train_original", {"setup": {"train": {"epochs": 2, "lr": 1e5}}, "seed": 3})
     assert mgr.wait(jid, 60)["status"] == "failed"
     at = _app("pages/runs.py")
     assert len(at.dataframe) >= 1
@@ -244,7 +246,7 @@ def _run_job(cache_dir, kind: str, config: dict) -> dict:
 
 
 def _setup_cfg(**kw) -> dict:
-    return {"train_overrides": {"epochs": EPOCHS}, "blo_params": BLO, **kw}
+    return {"train": {"epochs": EPOCHS}, "blo": BLO, **kw}
 
 
 def test_view_job_kinds_registered():
@@ -292,9 +294,9 @@ def test_embeddings_page(cache_dir):
 
 def test_inspector_page(cache_dir):
     at = AppTest.from_file(APP, default_timeout=60)
-    from unlearn_core.jobs import full_setup
+    from unlearn_core.config import Setup
 
-    at.session_state["setup"] = {**full_setup(_setup_cfg()), "seed": 0}
+    at.session_state["setup"] = Setup.from_dict(_setup_cfg()).to_dict()
     at.query_params["sample"] = "7"
     at.run()
     at.switch_page("pages/inspector.py")

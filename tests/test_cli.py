@@ -69,7 +69,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path, capsys):
 
 
 def test_diverging_run_is_a_clear_error_and_stores_no_result(tmp_path, capsys):
-    code, _, err = run_cli(capsys, "unlearn", "--method", "ga", "--params", '{"lr": 1e30, "epochs": 3}',
+    code, _, err = run_cli(capsys, "unlearn", "--method", "ga", "--params", '{"lr": 1e5, "epochs": 3}',
                            "--epochs", "3", "--cache-dir", str(tmp_path), "--quiet")
     assert code == 2 and "diverged" in err
     from unlearn_core.store import Store

@@ -87,7 +87,7 @@ def test_launch_experiment_then_compare(server):
         chart = page.locator('[data-testid="stPlotlyChart"] .main-svg').first
         expect(chart).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Gap to Retrain · method × metric")).to_be_visible()
-        expect(page.get_by_role("button", name="Download this table (CSV)")).to_be_visible()
+        expect(page.get_by_role("button", name="Download this table")).to_be_visible()
         page.wait_for_timeout(1500)
         assert page.locator('[data-testid="stException"]').count() == 0
         page.screenshot(path=str(shot), full_page=True)
@@ -104,12 +104,12 @@ def test_embeddings_box_selection(server):
     import torch
     from playwright.sync_api import expect, sync_playwright
 
-    from unlearn_core.experiments import Pipeline
+    from unlearn_core.pipeline import Pipeline
     from unlearn_core.store import Store
 
     torch.set_num_threads(1)
     base, tmp = server
-    Pipeline(Store(tmp / "cache"), "digits", train_overrides={"epochs": 5}).original(0)  # θ_o, as Data & model would
+    Pipeline(Store(tmp / "cache"), dataset="digits", train={"epochs": 5}).original(0)  # θ_o, as Data & model would
     shot = tmp / "embeddings_selection.png"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

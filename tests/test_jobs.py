@@ -171,7 +171,7 @@ def test_bad_input_is_refused_at_submit(mgr):
 
 
 def test_real_divergence_fails_with_clear_message(mgr, store):
-    jid = mgr.submit("train_original", {"setup": {"train_overrides": {"epochs": 3, "lr": 1e9}}, "seed": 0})
+    jid = mgr.submit("train_original", {"setup": {"train": {"epochs": 3, "lr": 1e5}}, "seed": 0})
     job = mgr.wait(jid, 60)
     assert job["status"] == "failed"
     assert "diverged" in job["error"] and "Lower the learning rate" in job["error"]
@@ -179,7 +179,7 @@ def test_real_divergence_fails_with_clear_message(mgr, store):
 
 
 def test_real_training_job_cancels_within_seconds(mgr, store):
-    jid = mgr.submit("train_original", {"setup": {"train_overrides": {"epochs": 5000}}, "seed": 0})
+    jid = mgr.submit("train_original", {"setup": {"train": {"epochs": 1000}}, "seed": 0})
     _wait_for(lambda: mgr.get(jid)["progress"] > 0, timeout=60)
     t0 = time.time()
     mgr.cancel(jid)
@@ -190,12 +190,12 @@ def test_real_training_job_cancels_within_seconds(mgr, store):
 
 
 def test_core_job_kinds_end_to_end(mgr, store):
-    setup = {"train_overrides": {"epochs": 3}}
+    setup = {"train": {"epochs": 3}}
     j_train = mgr.submit("train_original", {"setup": setup, "seed": 0})
     j_score = mgr.submit("score", {"setup": setup, "score": "loss", "seed": 0})
     j_set = mgr.submit("forget_set", {"setup": setup, "selector": "top:loss", "ratio": 0.1, "seed": 0})
     j_exp = mgr.submit("experiment", {"spec": {"methods": ["ft"], "selectors": ["random"], "ratios": [0.1],
-                                               "seeds": [0], "train_overrides": {"epochs": 3}}})
+                                               "seeds": [0], "setup": setup}})
     for j in (j_train, j_score, j_set, j_exp):
         job = mgr.wait(j, 120)
         assert job["status"] == "done", job["error"]
@@ -209,7 +209,9 @@ def test_restart_recovery_marks_interrupted_and_rerun_works(store):
     m1 = JobManager(store, gpu_ids=[], persist_interval=0.2)
     jid = m1.submit("_t_block", {"tag": "left running"})
     _wait_for(lambda: m1.get(jid)["status"] == "running")
-    store.start_run("fake-run-key", "unlearn", {"method": "ft"})  # a core run left 'running' too
+    with store.connect() as con:  # a core run left 'running' by a process that died
+        con.execute("INSERT INTO runs(key, kind, status, config, created, owner) VALUES ('fake-run-key', 'unlearn', "
+                    "'running', '{}', ?, ?)", (time.time(), f"{socket.gethostname()}:999999999"))
     # a fresh manager on the same store = the server restarted (m1's thread is treated as dead)
     m2 = JobManager(store, gpu_ids=[], persist_interval=0.2)
     assert m2.recovered == 1

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from unlearn_core.context import RunContext
 from unlearn_core.data import _from_numpy
 from unlearn_core.errors import CancelledError, ConfigError
+from unlearn_core.store import Store
 from unlearn_core.scores import ScoreInput, get_score
 from unlearn_core.scores.grand import per_sample_grad_norms
 from unlearn_core.scores.lira import membership_statistic, shadow_mask
@@ -97,34 +98,35 @@ def test_lira_resumes_after_cancel_and_shares_shadows(problem, tmp_path):
         if "shadow models ready" in msg:  # first group of 2 checkpointed: "kill" the job
             cancel.set()
 
+    store = Store(tmp_path / "cache")
     ctx = RunContext(on_progress=on_progress, cancel_event=cancel)
     with pytest.raises(CancelledError):
-        get_score("lira_asr").fn(ScoreInput(original, "mlp", ds, CFG, params=params, ctx=ctx,
-                                            workdir=tmp_path / "lira_asr"))
-    folders = list(tmp_path.glob("lira-shadows-*"))
-    assert len(folders) == 1 and len(list(folders[0].glob("shadow_*[0-9].safetensors"))) == 2
+        get_score("lira_asr").fn(ScoreInput(original, "mlp", ds, CFG, params=params, ctx=ctx, store=store))
+    assert len(store.list_runs("lira_shadow", "done")) == 2  # the first group was stored before the cancel
 
-    resumed = get_score("lira_asr").fn(ScoreInput(original, "mlp", ds, CFG, params=params,
-                                                  workdir=tmp_path / "lira_asr"))
+    resumed = get_score("lira_asr").fn(ScoreInput(original, "mlp", ds, CFG, params=params, store=store))
     assert resumed.extras["n_trained"] == 2 and resumed.extras["n_loaded"] == 2
 
-    # Deleting one checkpoint retrains exactly that one.
-    (folders[0] / "shadow_0001.safetensors").unlink()
-    again = get_score("lira_asr").fn(ScoreInput(original, "mlp", ds, CFG, params=params,
-                                                workdir=tmp_path / "lira_asr"))
+    # A corrupted shadow model (and its statistics) is retrained: exactly that one.
+    shadows = sorted(store.list_runs("lira_shadow", "done"), key=lambda r: r["config"]["shadow"])
+    (store.root / shadows[1]["artifacts"]["main"]["file"]).write_bytes(b"garbage")
+    for st in store.list_runs("lira_stats", "done"):
+        if st["config"]["shadow"] == shadows[1]["key"]:
+            (store.root / st["artifacts"]["main"]["file"]).unlink()
+    again = get_score("lira_asr").fn(ScoreInput(original, "mlp", ds, CFG, params=params, store=store))
     assert again.extras["n_trained"] == 1
     np.testing.assert_allclose(again.values, resumed.values)  # seeded: the retrained model is the same
 
-    # lira_score (another workdir, another attack variant, flip queries) reuses the same shadow models; only their
-    # statistics are recomputed from the checkpoints.
-    other = get_score("lira_score").fn(ScoreInput(original, "mlp", ds, CFG, workdir=tmp_path / "lira_score",
+    # lira_score (another attack variant, flip queries) reuses the same shadow models; only their statistics are
+    # recomputed from the stored weights.
+    other = get_score("lira_score").fn(ScoreInput(original, "mlp", ds, CFG, store=store,
                                                   params={**params, "variant": "offline", "queries": "flip"}))
     assert other.extras["n_trained"] == 0 and other.values.shape == (ds.n_train,)
     assert other.extras["queries"] == ["id", "flip"] and np.isfinite(other.values).all()
 
     # An uninterrupted run elsewhere gives the same scores as the killed-and-resumed one.
     fresh = get_score("lira_asr").fn(ScoreInput(original, "mlp", ds, CFG, params=params,
-                                                workdir=tmp_path / "fresh" / "lira_asr"))
+                                                store=Store(tmp_path / "fresh")))
     np.testing.assert_allclose(fresh.values, resumed.values)
 
 
@@ -161,8 +163,9 @@ def test_per_sample_grad_norms_match_a_loop(problem, model_name):
 def test_el2n_and_grand_share_early_models(problem, tmp_path):
     ds, outliers, original = problem
     params = {"epochs": 5, "n_seeds": 2}
-    el2n = get_score("el2n").fn(ScoreInput(original, "mlp", ds, CFG, params=params, workdir=tmp_path / "el2n"))
-    grand = get_score("grand").fn(ScoreInput(original, "mlp", ds, CFG, params=params, workdir=tmp_path / "grand"))
+    store = Store(tmp_path)
+    el2n = get_score("el2n").fn(ScoreInput(original, "mlp", ds, CFG, params=params, store=store))
+    grand = get_score("grand").fn(ScoreInput(original, "mlp", ds, CFG, params=params, store=store))
     assert el2n.extras["n_trained"] == 2 and grand.extras["n_trained"] == 0
     for r in (el2n, grand):
         assert r.values.shape == (ds.n_train,) and np.isfinite(r.values).all() and (r.values >= 0).all()

@@ -100,12 +100,27 @@ class _Bar:
             self.bar.close()
 
 
-def _pipeline(args):
-    from .experiments import Pipeline
+def _setup(args):
+    from .config import Setup
+
+    return Setup(dataset=args.dataset, model=args.model, preset=args.preset,
+                 train={"epochs": args.epochs} if args.epochs is not None else {}, blo=_json_arg(args.blo),
+                 data_root=args.data_root, download=args.download, device=args.device)
+
+
+def _store(args):
     from .store import Store
 
-    return Pipeline(Store(args.cache_dir), args.dataset, args.model, args.device, args.preset,
-                    {"epochs": args.epochs}, args.data_root, args.download, _json_arg(args.blo))
+    store = Store(args.cache_dir)
+    for notice in store.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    return store
+
+
+def _pipeline(args):
+    from .pipeline import Pipeline
+
+    return Pipeline(_store(args), _setup(args))
 
 
 def cmd_train(args) -> int:
@@ -113,15 +128,15 @@ def cmd_train(args) -> int:
     bar = _Bar(args.quiet, "train")
     t0 = time.time()
     if args.checkpoint:
-        pipe.import_checkpoint(args.checkpoint, args.seed)
+        pipe.import_checkpoint(args.checkpoint, args.seed, args.confirm_dataset)
     else:
         pipe.original(args.seed, bar.ctx())
     bar.close()
-    run = pipe.store.done_run(pipe.original_key(args.seed))
+    run = pipe.find_original(args.seed)
     m = run["metrics"]
     print(f"{pipe.dataset_name} / {pipe.model_name} seed {args.seed}: train acc {m['train_acc']:.2f}%, "
           f"test acc {m['test_acc']:.2f}% ({time.time() - t0:.1f}s)")
-    print(f"checkpoint: {pipe.store.model_path('model', pipe.original_key(args.seed))}")
+    print(f"checkpoint: {pipe.store.root / run['artifacts']['main']['file']}")
     return 0
 
 
@@ -140,14 +155,12 @@ def cmd_score(args) -> int:
         print("BLO trace:")
         print(pd.DataFrame(trace).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     if args.out:
-        pd.DataFrame({"index": np.arange(len(v)), args.score: v}).to_csv(args.out, index=False)
+        _write_atomic(args.out, pd.DataFrame({"index": np.arange(len(v)), args.score: v}).to_csv(index=False))
         print(f"wrote {args.out}")
     return 0
 
 
 def cmd_select(args) -> int:
-    import numpy as np
-
     pipe = _pipeline(args)
     bar = _Bar(args.quiet, f"select {args.selector}")
     fs = pipe.forget_set(args.selector, args.ratio, args.seed, bar.ctx())
@@ -155,7 +168,7 @@ def cmd_select(args) -> int:
     print(f"{args.selector} @ {args.ratio} seed {args.seed}: {fs.size} samples; per class: "
           f"{fs.info.get('class_histogram')}" + (f"; classes {fs.forget_classes}" if fs.forget_classes else ""))
     if args.out:
-        np.savetxt(args.out, fs.forget_idx, fmt="%d")
+        _write_atomic(args.out, "".join(f"{int(i)}\n" for i in fs.forget_idx))
         print(f"wrote {args.out}")
     return 0
 
@@ -170,20 +183,22 @@ def cmd_unlearn(args) -> int:
     return 0
 
 
+def _write_atomic(path: str, text: str) -> None:
+    from .store import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), text.encode())
+
+
 def cmd_compare(args) -> int:
     import pandas as pd
 
-    from .experiments import ExperimentSpec, run_experiment, table3
-    from .store import Store
+    from .grid import ExperimentSpec, run_experiment
+    from .results import RUN_COLUMNS, STD_LABEL, format_table3, table3
 
     params = _json_arg(args.params)
-    spec = ExperimentSpec(
-        dataset=args.dataset, model=args.model, selectors=_csv_list(args.selectors),
-        methods=_csv_list(args.methods), ratios=_ratios(args.ratios), seeds=_seeds(args.seeds), device=args.device,
-        train_preset=args.preset, train_overrides={"epochs": args.epochs} if args.epochs else {},
-        data_root=args.data_root, download=args.download, method_params=params, blo_params=_json_arg(args.blo),
-    ).validate()
-    store = Store(args.cache_dir)
+    spec = ExperimentSpec(setup=_setup(args), selectors=_csv_list(args.selectors), methods=_csv_list(args.methods),
+                          ratios=_ratios(args.ratios), seeds=_seeds(args.seeds), method_params=params).validate()
+    store = _store(args)
     t0 = time.time()
     bar = _Bar(args.quiet, "compare")
     try:
@@ -191,13 +206,13 @@ def cmd_compare(args) -> int:
     finally:
         bar.close()
     elapsed = time.time() - t0
-    cols = ["dataset", "model", "selector", "method", "ratio", "seed", "UA", "RA", "TA", "MIA", "runtime_s"]
-    rest = [c for c in df.columns if c not in cols]
-    out = df[cols + rest]
-    print(f"{spec.dataset} / {out['model'].iloc[0]} · seeds {','.join(map(str, spec.seeds))} · metrics in % "
-          f"(mean±std over seeds, gap to Retrain in brackets; MIA = confidence-feature SVC efficacy)")
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
-        print(table3(df).to_string(index=False))
+    rest = [c for c in df.columns if c not in RUN_COLUMNS]
+    out = df[RUN_COLUMNS + rest]
+    t3 = table3(df, spec.selectors)
+    print(f"{spec.setup.dataset} / {out['model'].iloc[0]} · seeds {','.join(map(str, spec.seeds))} · metrics in % "
+          f"· mean ± {STD_LABEL}, (gap to Retrain = |mean − Retrain's mean|) · MIA = confidence-feature SVC efficacy")
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 40):
+        print(format_table3(t3).to_string(index=False))
     print(f"{len(df)} runs in {elapsed:.1f}s · cache: {store.root}")
     stages = df.attrs.get("stage_seconds") or {}
     if stages:
@@ -205,19 +220,20 @@ def cmd_compare(args) -> int:
     else:
         print("everything was served from the cache")
     if args.out:
-        tmp = Path(args.out).with_suffix(".tmp")
-        out.to_csv(tmp, index=False)
-        os.replace(tmp, args.out)
+        _write_atomic(args.out, out.to_csv(index=False))
         print(f"wrote {args.out}")
+    if args.table_out:
+        from .results import table3_csv
+
+        _write_atomic(args.table_out, table3_csv(t3))
+        print(f"wrote {args.table_out}")
     return 0
 
 
 def cmd_runs(args) -> int:
     import pandas as pd
 
-    from .store import Store
-
-    store = Store(args.cache_dir)
+    store = _store(args)
     if args.mark_interrupted:
         print(f"marked {store.mark_interrupted()} runs interrupted")
     runs = store.list_runs(args.kind, args.status)
@@ -261,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", default=None, help="import weights (.safetensors or .pt state dict) as θ_o")
+    p.add_argument("--confirm-dataset", default=None, metavar="NAME",
+                   help="a checkpoint without forgetset metadata is only used when this names the data set")
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("score", help="compute a per-sample score (loss, entropy, blo, ...)")
@@ -297,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="3", help="count (3 = seeds 0,1,2) or list (0,4,7)")
     p.add_argument("--params", default=None, help='per-method hyperparameters as JSON: \'{"ga": {"lr": 0.01}}\'')
     p.add_argument("--out", default=None, help="write one CSV row per run")
+    p.add_argument("--table-out", default=None, help="write the Table-3 statistics (mean, std, n, gaps) as CSV")
     p.set_defaults(fn=cmd_compare)
 
     p = sub.add_parser("runs", help="list runs in the store")

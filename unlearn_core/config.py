@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, unknown_name
 
 
 def config_key(config: dict) -> str:
@@ -28,3 +30,190 @@ def forget_count(ratio: float, n: int) -> int:
     if m >= n:
         raise ConfigError(f"Forget ratio {ratio} would forget all {n} training samples.")
     return m
+
+
+# ---------------------------------------------------------------------------------------------- the setup
+# The fields of a run's configuration that identify its setup (see Setup.base_config); setup_key() hashes them.
+SETUP_IDENTITY = ("dataset", "data_fingerprint", "model", "train")
+
+
+def setup_key(config: Mapping[str, Any]) -> str:
+    """The key of the setup a configuration belongs to: data set (+ content fingerprint), model and recipe.
+
+    Works on a :meth:`ResolvedSetup.base_config` and on any stored run configuration (which embeds it), so a
+    result's setup is always identified the same way. This is the only function that computes a setup key.
+    """
+    missing = [k for k in SETUP_IDENTITY if k not in config]
+    if missing:
+        raise ConfigError(f"Configuration lacks the setup fields {missing}.")
+    return config_key({k: config[k] for k in SETUP_IDENTITY})[:16]
+
+
+def _plain(d: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    if d is None:
+        return {}
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"{what} must be a JSON object (a mapping of names to values), got {type(d).__name__}.")
+    return {str(k): v for k, v in d.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a result depends on besides its own step: data set, model, training recipe, BLO parameters.
+
+    ``model=None`` means the data set's default model; ``train`` overrides fields of the ``preset`` recipe
+    (e.g. ``{"epochs": 5}``); ``blo`` overrides BLO parameters (used by worst-case / easiest selectors).
+    ``device``, ``data_root`` and ``download`` say where to compute and where the data lives; they never change
+    a result, so they are not part of :meth:`key`.
+    """
+
+    dataset: str = "digits"
+    model: str | None = None
+    preset: str = "auto"
+    train: Mapping[str, Any] = field(default_factory=dict)
+    blo: Mapping[str, Any] = field(default_factory=dict)
+    data_root: str | None = None
+    download: bool = False
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dataset, str) or not self.dataset.strip():
+            raise ConfigError("Choose a data set, e.g. 'digits'.")
+        if self.dataset.startswith(("npz:", "folder:")) and not self.dataset.split(":", 1)[1].strip():
+            raise ConfigError("Give the path after npz: / folder:.")
+        if self.model is not None and (not isinstance(self.model, str) or not self.model.strip()):
+            raise ConfigError("The model must be a name such as 'mlp' (or None for the data set's default).")
+        if not isinstance(self.preset, str) or not self.preset:
+            raise ConfigError("The training preset must be a name such as 'auto'.")
+        if not isinstance(self.download, bool):
+            raise ConfigError("download must be true or false.")
+        object.__setattr__(self, "dataset", self.dataset.strip())
+        object.__setattr__(self, "train", _plain(self.train, "Training overrides"))
+        object.__setattr__(self, "blo", _plain(self.blo, "BLO parameters"))
+
+    # ---------------------------------------------------------------- conversion
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "Setup":
+        """From a JSON dict (also accepts the older names train_overrides / blo_params / train_preset)."""
+        d = dict(d or {})
+        aliases = {"train_overrides": "train", "blo_params": "blo", "train_preset": "preset"}
+        for old, new in aliases.items():
+            if old in d:
+                d.setdefault(new, d.pop(old))
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known - {"seed"})
+        if unknown:
+            raise ConfigError(f"Unknown setup fields {unknown}. Known: {', '.join(sorted(known))}.")
+        d = {k: v for k, v in d.items() if k in known}
+        if d.get("preset") is None:
+            d.pop("preset", None)
+        if d.get("device") is None:
+            d.pop("device", None)
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["train"], out["blo"] = dict(self.train), dict(self.blo)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+
+    def replace(self, **changes: Any) -> "Setup":
+        return replace(self, **changes)
+
+    # ---------------------------------------------------------------- resolution
+    def resolve(self) -> "ResolvedSetup":
+        """Load the data set (memoised per process) and resolve the model, the recipe and the BLO parameters."""
+        from .data import default_model_for, load_dataset
+        from .models import MODELS
+        from .scores import get_score
+        from .training import preset_for, recipe_with
+
+        ds = load_dataset(self.dataset, root=self.data_root, download=self.download)
+        model = self.model or default_model_for(ds)
+        if model not in MODELS:
+            raise unknown_name("model", model, list(MODELS))
+        recipe = recipe_with(preset_for(ds, self.preset), self.train)
+        blo = get_score("blo").resolve_params(dict(self.blo))
+        return ResolvedSetup(self, ds, model, recipe, blo, ds.fingerprint())
+
+    def key(self) -> str:
+        """The setup key (see :func:`setup_key`); loads the data set the first time."""
+        return self.resolve().key
+
+    def label(self) -> str:
+        return self.resolve().label
+
+
+@dataclass(frozen=True)
+class ResolvedSetup:
+    """A :class:`Setup` with its data set loaded and every default filled in."""
+
+    setup: Setup
+    ds: Any = field(repr=False, compare=False)  # ImageDataset (on the CPU)
+    model: str = ""
+    recipe: Any = None  # training.TrainConfig
+    blo: Mapping[str, Any] = field(default_factory=dict)
+    data_fingerprint: str = ""
+
+    def base_config(self) -> dict[str, Any]:
+        """The setup part every stored configuration embeds (its identity: see :func:`setup_key`)."""
+        return {"dataset": self.setup.dataset, "data_fingerprint": self.data_fingerprint, "model": self.model,
+                "train": self.recipe.to_dict()}
+
+    @property
+    def key(self) -> str:
+        return setup_key(self.base_config())
+
+    @property
+    def label(self) -> str:
+        return recipe_label(self.setup.dataset, self.model, self.recipe.to_dict())
+
+
+def recipe_label(dataset: str, model: str, train: Mapping[str, Any] | None) -> str:
+    """'digits · mlp · 30 ep sgd lr 0.05 bs 128' — how a setup is named to users."""
+    t = train or {}
+    return (f"{dataset} · {model} · {t.get('epochs', '?')} ep {t.get('optimizer', '')} lr {t.get('lr', '?')} "
+            f"bs {t.get('batch_size', '?')}").replace("  ", " ")
+
+
+# ---------------------------------------------------------------------------------------------- user input
+def parse_json_object(text: str | None, what: str, max_depth: int = 4) -> dict:
+    """A JSON object typed by a user (empty = {}), with a clear error; nesting deeper than ``max_depth`` is
+    refused (no configuration of this project needs more)."""
+    if text is None or not str(text).strip():
+        return {}
+    try:
+        v = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{what}: not valid JSON ({err.msg} at position {err.pos}). Example: {{\"epochs\": 5}}") \
+            from None
+    except RecursionError:
+        raise ConfigError(f"{what}: nested too deeply.") from None
+    if not isinstance(v, dict):
+        raise ConfigError(f"{what}: expected a JSON object such as {{\"epochs\": 5}}.")
+
+    def depth(x, d=0):
+        if d > max_depth:
+            raise ConfigError(f"{what}: nested more than {max_depth} levels deep.")
+        if isinstance(x, dict):
+            for y in x.values():
+                depth(y, d + 1)
+        elif isinstance(x, list):
+            for y in x:
+                depth(y, d + 1)
+
+    depth(v)
+    return v
+
+
+def parse_ratio(value: Any) -> float:
+    """A forget ratio typed by a user ('0.1', '10%', 0.1), validated (0 < r < 1)."""
+    try:
+        s = str(value).strip()
+        r = float(s[:-1]) / 100 if s.endswith("%") else float(s)
+    except ValueError:
+        raise ConfigError(f"Forget ratio '{value}' is not a number; use e.g. 0.1 or 10%.") from None
+    forget_count(r, 10**9)
+    return r

@@ -191,6 +191,28 @@ def select_forget_set(selector: str, ds: ImageDataset, ratio: float | None, seed
     return ForgetSet(selector, ratio, seed, idx, classes, info)
 
 
+SELECTOR_NAMES = {"random": "random", "worst": "worst-case", "easiest": "easiest", "mixed": "mixed",
+                  "top": "highest", "bottom": "lowest", "class": "class", "worst_class": "worst-case classes"}
+
+
+def selector_label(selector: str) -> str:
+    """How a selector is named to users: 'worst-case', 'lowest loss', 'class 3', 'random (stratified)'."""
+    try:
+        spec = parse_selector(selector)
+    except ConfigError:
+        return str(selector)
+    base = SELECTOR_NAMES.get(spec.kind, spec.kind)
+    if spec.kind in ("top", "bottom"):
+        base = f"{base} {spec.arg}"
+    elif spec.kind == "class":
+        base = ("classes " if "," in spec.arg else "class ") + spec.arg.replace(",", ", ")
+    elif spec.kind == "worst_class":
+        base = f"{spec.arg} worst-case class" + ("es" if spec.arg != "1" else "")
+    elif spec.kind == "mixed":
+        base = f"worst-case with {float(spec.arg):.0%} random"
+    return base + (" (stratified)" if spec.stratified else "")
+
+
 def overlap(a: np.ndarray, b: np.ndarray) -> float:
     """|A ∩ B| / min(|A|, |B|)."""
     if len(a) == 0 or len(b) == 0:

@@ -1,9 +1,20 @@
-"""Persistence: an embedded SQLite database of runs plus an artifact cache (weights, scores, sets) on disk.
+"""Persistence, all of it: an embedded SQLite database (runs, jobs, meta) plus an artifact folder on disk.
 
-Everything is keyed by a hash of the full configuration (:func:`config_key`), so a repeated request is served
-from the cache. Writes are atomic: files are written to a temporary name and renamed into place, and each
-result row is one transaction. A run killed half-way leaves at most a row with status ``running`` (shown as
-interrupted) and stray ``*.tmp`` files, never something that looks complete.
+This is the only module that writes SQL or artifact files. What it guarantees:
+
+- **Keys.** Every cached result is a *run* keyed by :func:`~unlearn_core.config.config_key` of its full
+  configuration. :meth:`Store.cached` serves a finished run or computes, saves and records it; every step of the
+  project (original models, scores, forget sets, unlearning runs, model banks, analysis results) goes through it.
+- **Claims.** A key is *claimed* (a ``running`` row with a fresh claim token and the owner ``host:pid``) before it
+  is computed, and a row changes state only from ``running`` under its own claim token (``WHERE status='running'
+  AND claim=?``): a second, cancelled copy of a job can never demote a finished result. Another worker that needs
+  a claimed key waits for it instead of computing it twice; a claim of a dead process is taken over.
+- **Integrity.** Artifacts are written atomically (temporary file + fsync + rename) *before* their row says
+  ``done``; each artifact's SHA-256 and size are recorded in the row and verified on every load. A corrupt or
+  missing artifact is recomputed, never trusted and never fatal. A database that cannot be read is moved aside
+  (``forgetset.db.corrupt-<time>``) and a fresh one started, with a notice (:attr:`Store.notices`).
+- **Schema versions.** ``meta.schema_version`` records the layout; older databases are migrated in place
+  (:data:`MIGRATIONS`), newer ones are refused with a clear message.
 
 Location: ``Store(root)``; default ``$FORGETSET_CACHE_DIR`` or ``./cache``.
 """
@@ -12,20 +23,29 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
+import socket
 import sqlite3
 import tempfile
+import threading
 import time
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
-from .config import config_key  # noqa: F401 - re-exported for old callers
-from .errors import CheckpointError
+from .config import config_key
+from .errors import CancelledError, CheckpointError, ConfigError, ForgetsetError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+RUN_STATES = ("running", "done", "failed", "cancelled", "interrupted", "legacy")
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+# A claim held by a process on another host counts as dead when its row has not been touched for this long.
+REMOTE_CLAIM_TIMEOUT_S = 3600.0
 
 
 def default_cache_dir() -> Path:
@@ -48,44 +68,249 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def array_digest(a: np.ndarray | torch.Tensor) -> str:
+    """Content hash of an array (dtype, shape and bytes): keys of results derived from it."""
+    arr = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+    arr = np.ascontiguousarray(arr)
+    h = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
+    h.update(arr.tobytes())
+    return h.hexdigest()[:24]
+
+
+class CorruptArtifact(ForgetsetError):
+    """An artifact is missing, truncated or fails its checksum (it is recomputed, never trusted)."""
+
+
+@dataclass
+class Computed:
+    """What a step's ``compute()`` returns to :meth:`Store.cached`."""
+
+    value: Any
+    metrics: dict = field(default_factory=dict)  # small numbers stored in the row (shown in listings)
+    timings: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)  # stored with the artifact (safetensors metadata / JSON)
+
+
+@dataclass
+class Cached:
+    """What :meth:`Store.cached` returns: the value, whether it came from the cache, and the run row."""
+
+    value: Any
+    hit: bool
+    run: dict
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.run["key"]
+
+    @property
+    def digest(self) -> str:
+        """Content hash of the main artifact (the key part of everything derived from this result)."""
+        return ((self.run.get("artifacts") or {}).get("main") or {}).get("sha256", "")[:24]
+
+
+# ---------------------------------------------------------------------------------------------- schema
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS runs (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    config TEXT NOT NULL,
+    metrics TEXT,
+    timings TEXT,
+    error TEXT,
+    created REAL NOT NULL,
+    finished REAL,
+    artifacts TEXT,
+    claim TEXT,
+    owner TEXT,
+    updated REAL
+);
+CREATE INDEX IF NOT EXISTS runs_kind ON runs(kind, status);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    label TEXT,
+    config TEXT NOT NULL,
+    resource TEXT,
+    status TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    message TEXT,
+    error TEXT,
+    result TEXT,
+    log TEXT,
+    owner TEXT,
+    slot TEXT,
+    rerun_of TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    updated REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+"""
+
+
+def _migrate_1_to_2(store: "Store", con: sqlite3.Connection) -> None:
+    """Release 1 → 2: checksums, claims and owners on runs; forget sets become runs; the catalogue goes.
+
+    Original models keep their keys (the key formula is unchanged), so they are reused after their weights get a
+    checksum. Scores, forget sets and unlearning runs of release 1 were keyed without the content hash of the
+    model they came from and with the old BLO defaults; they are kept for reference as status ``legacy`` (listed
+    on the Runs page, never served as results or shown in Compare).
+    """
+    cols = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    for col, typ in (("artifacts", "TEXT"), ("claim", "TEXT"), ("owner", "TEXT"), ("updated", "REAL")):
+        if col not in cols:
+            con.execute(f"ALTER TABLE runs ADD COLUMN {col} {typ}")
+    con.execute("DROP TABLE IF EXISTS forget_set_catalog")
+    con.execute("DELETE FROM meta WHERE k='dashboard_last_setup'")
+    for row in con.execute("SELECT key FROM runs WHERE kind='original' AND status='done'").fetchall():
+        path = store.artifact_path("model", row[0], "safetensors")
+        if path.is_file():
+            rec = {"main": {"file": str(path.relative_to(store.root)), "sha256": sha256_file(path),
+                            "bytes": path.stat().st_size}}
+            con.execute("UPDATE runs SET artifacts=? WHERE key=?", (json.dumps(rec), row[0]))
+        else:
+            con.execute("UPDATE runs SET status='legacy', error=? WHERE key=?",
+                        ("release-1 run without its weights file", row[0]))
+    con.execute("UPDATE runs SET status='legacy', error=COALESCE(error, ?) WHERE kind!='original' "
+                "AND status='done'", ("made by release 1 (keys and BLO defaults changed); re-run to recompute",))
+    con.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
+
+
+MIGRATIONS: dict[int, Callable[["Store", sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+
+
+def _owner_alive(owner: str | None, updated: float | None) -> bool:
+    """Whether the process that holds a claim or a job is still alive (same host: its pid; else its heartbeat)."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_s = rest.split(":")[0]
+    if host != socket.gethostname():
+        return updated is not None and time.time() - float(updated) < REMOTE_CLAIM_TIMEOUT_S
+    if not pid_s.isdigit():
+        return False
+    pid = int(pid_s)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- the store
 class Store:
-    """SQLite run table + artifact folder under one root."""
+    """SQLite database + artifact folder under one root. Thread-safe (short-lived connections)."""
+
+    DB_NAME = "forgetset.db"
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.root / "forgetset.db"
+        self.notices: list[str] = []  # things the user should know about this cache (shown by the CLI/dashboard)
+        self._check_root()
+        self.db_path = self.root / self.DB_NAME
         self.artifact_dir = self.root / "artifacts"
         self.artifact_dir.mkdir(exist_ok=True)
-        with self.connect() as con:
-            con.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS runs (
-                    key TEXT PRIMARY KEY,
-                    kind TEXT NOT NULL,
-                    status TEXT NOT NULL,
-                    config TEXT NOT NULL,
-                    metrics TEXT,
-                    timings TEXT,
-                    error TEXT,
-                    created REAL NOT NULL,
-                    finished REAL
-                );
-                CREATE INDEX IF NOT EXISTS runs_kind ON runs(kind, status);
-                CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
-                """
-            )
-            con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._open_schema()
 
-    # ------------------------------------------------------------------ database
+    # ------------------------------------------------------------------ opening
+    def _check_root(self) -> None:
+        root = self.root
+        try:
+            if root.exists() and not root.is_dir():
+                raise ConfigError(f"Cache folder '{root}' is a file, not a folder. Pass --cache-dir (or set "
+                                  f"FORGETSET_CACHE_DIR) to a folder.")
+            root.mkdir(parents=True, exist_ok=True)
+        except ConfigError:
+            raise
+        except OSError as err:
+            raise ConfigError(f"Cannot create the cache folder '{root}': {err.strerror or err}. Pass --cache-dir "
+                              f"to a folder you can write.") from None
+        if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+            raise ConfigError(f"Cache folder '{root}' is not readable and writable by this user. Pass --cache-dir "
+                              f"to a folder you can write.")
+        db = root / self.DB_NAME
+        if db.exists() and not db.is_file():
+            raise ConfigError(f"'{db}' is not a database file (it is a folder). Move it away or use another "
+                              f"--cache-dir.")
+        if db.is_file() and not os.access(db, os.R_OK | os.W_OK):
+            raise ConfigError(f"The database '{db}' is read-only for this user. Fix its permissions or use another "
+                              f"--cache-dir.")
+
+    def _open_schema(self) -> None:
+        try:
+            self._init_schema()
+        except sqlite3.DatabaseError as err:
+            if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+                raise ConfigError(f"The database '{self.db_path}' is locked by another process ({err}).") from None
+            self._move_aside(f"{type(err).__name__}: {err}")
+            self._init_schema()
+
+    def _move_aside(self, why: str) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        moved = self.db_path.with_name(f"{self.DB_NAME}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.db_path) + suffix)
+            if src.exists():
+                os.replace(src, Path(str(moved) + suffix))
+        self.notices.append(f"The database {self.db_path} could not be read ({why}); it was moved to {moved} and a "
+                            f"fresh one started. Cached artifacts are recomputed as needed.")
+
+    def _init_schema(self) -> None:
+        with self.connect() as con:
+            con.execute("PRAGMA quick_check(1)").fetchone()
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            version = None
+            if "meta" in tables:
+                row = con.execute("SELECT v FROM meta WHERE k='schema_version'").fetchone()
+                version = int(row[0]) if row and str(row[0]).isdigit() else None
+            if "runs" in tables and version is None:
+                version = 1
+            if version is not None and version > SCHEMA_VERSION:
+                raise ConfigError(f"The cache {self.db_path} was made by a newer forgetset (schema {version}; this "
+                                  f"release reads up to {SCHEMA_VERSION}). Upgrade, or use another --cache-dir.")
+            if version is not None and version < SCHEMA_VERSION:
+                con.executescript(_SCHEMA_V2.replace("CREATE INDEX IF NOT EXISTS runs_kind ON runs(kind, status);", ""))
+                for v in range(version, SCHEMA_VERSION):
+                    MIGRATIONS[v](self, con)
+                self.notices.append(f"The cache {self.db_path} was migrated from schema {version} to "
+                                    f"{SCHEMA_VERSION}.")
+            con.executescript(_SCHEMA_V2)
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection (safe to use from any thread); commits on success, rolls back on error."""
-        con = sqlite3.connect(self.db_path, timeout=30.0)
+        """A short-lived connection (safe from any thread); commits on success, rolls back on error."""
+        try:
+            con = sqlite3.connect(self.db_path, timeout=30.0)
+        except sqlite3.OperationalError as err:
+            raise ConfigError(f"Cannot open the database '{self.db_path}': {err}.") from None
         con.row_factory = sqlite3.Row
         try:
-            con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA busy_timeout=30000")
+            with contextlib.suppress(sqlite3.OperationalError):
+                con.execute("PRAGMA journal_mode=WAL")
             yield con
             con.commit()
         except BaseException:
@@ -94,29 +319,69 @@ class Store:
         finally:
             con.close()
 
-    def start_run(self, key: str, kind: str, config: dict) -> None:
-        """Record that a run has started (status 'running'; it is not a result)."""
+    def meta_get(self, k: str) -> str | None:
         with self.connect() as con:
-            con.execute(
-                "INSERT INTO runs(key, kind, status, config, created) VALUES (?, ?, 'running', ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET status='running', error=NULL, created=excluded.created",
-                (key, kind, json.dumps(config, sort_keys=True, default=str), time.time()),
-            )
+            row = con.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
+        return row[0] if row else None
 
-    def finish_run(self, key: str, kind: str, config: dict, metrics: dict, timings: dict | None = None) -> None:
-        """Store a complete result in one transaction (status 'done')."""
+    def meta_set(self, k: str, v: str) -> None:
         with self.connect() as con:
-            con.execute(
-                "INSERT INTO runs(key, kind, status, config, metrics, timings, created, finished) "
-                "VALUES (?, ?, 'done', ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET status='done', "
-                "metrics=excluded.metrics, timings=excluded.timings, finished=excluded.finished, error=NULL",
-                (key, kind, json.dumps(config, sort_keys=True, default=str), json.dumps(metrics, default=float),
-                 json.dumps(timings or {}), time.time(), time.time()),
-            )
+            con.execute("INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", (k, v))
 
-    def fail_run(self, key: str, error: str, status: str = "failed") -> None:
+    # ------------------------------------------------------------------ runs: claims and state changes
+    def claim(self, key: str, kind: str, config: dict, wait: bool = True, poll: float = 0.25,
+              cancel: Callable[[], None] | None = None, replace: bool = False) -> str | None:
+        """Claim ``key`` for computing it; returns a claim token, or None if the key is (or became) done.
+
+        If another live worker holds the claim, wait for it (``wait=True``; ``cancel()`` is called between polls
+        and may raise to stop waiting) or return None at once (``wait=False``). A claim whose owner died is taken
+        over. ``replace=True`` claims a finished key too (to overwrite its result, e.g. an imported θ_o).
+        """
+        blob = json.dumps(config, sort_keys=True, default=str)
+        while True:
+            token = uuid.uuid4().hex
+            now = time.time()
+            with self.connect() as con:
+                con.execute("BEGIN IMMEDIATE")
+                row = con.execute("SELECT status, owner, updated FROM runs WHERE key=?", (key,)).fetchone()
+                busy = row is not None and row["status"] == "running" and _owner_alive(row["owner"], row["updated"])
+                if row is not None and row["status"] == "done" and not replace:
+                    return None
+                if not busy:
+                    con.execute(
+                        "INSERT INTO runs(key, kind, status, config, created, claim, owner, updated) "
+                        "VALUES (?, ?, 'running', ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET status='running', "
+                        "kind=excluded.kind, config=excluded.config, error=NULL, created=excluded.created, "
+                        "claim=excluded.claim, owner=excluded.owner, updated=excluded.updated",
+                        (key, kind, blob, now, token, OWNER, now))
+                    return token
+            if not wait:
+                return None
+            if cancel is not None:
+                cancel()
+            time.sleep(poll)
+
+    def finish(self, key: str, token: str, metrics: dict, timings: dict | None = None,
+               artifacts: dict | None = None) -> bool:
+        """Mark a claimed run done (one transaction). False if the claim was lost (nothing is changed then)."""
+        now = time.time()
         with self.connect() as con:
-            con.execute("UPDATE runs SET status=?, error=?, finished=? WHERE key=?", (status, error, time.time(), key))
+            cur = con.execute(
+                "UPDATE runs SET status='done', metrics=?, timings=?, artifacts=?, finished=?, updated=?, error=NULL "
+                "WHERE key=? AND status='running' AND claim=?",
+                (json.dumps(_finite(metrics), default=_json_default), json.dumps(timings or {}, default=float),
+                 json.dumps(artifacts or {}), now, now, key, token))
+            return cur.rowcount == 1
+
+    def fail(self, key: str, token: str, error: str, status: str = "failed") -> bool:
+        """Record a failure / cancellation of a claimed run; never touches a row another claim owns."""
+        if status not in ("failed", "cancelled", "interrupted"):
+            raise ValueError(status)
+        with self.connect() as con:
+            cur = con.execute("UPDATE runs SET status=?, error=?, finished=?, updated=? "
+                              "WHERE key=? AND status='running' AND claim=?",
+                              (status, error[:4000], time.time(), time.time(), key, token))
+            return cur.rowcount == 1
 
     def get_run(self, key: str) -> dict | None:
         with self.connect() as con:
@@ -144,65 +409,264 @@ class Store:
             con.execute("DELETE FROM runs WHERE key=?", (key,))
 
     def mark_interrupted(self) -> int:
-        """Runs left 'running' by a dead process become 'interrupted' (call at start-up)."""
+        """Runs left ``running`` by a dead process become ``interrupted`` (live workers' claims are kept)."""
         with self.connect() as con:
-            cur = con.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
-            return cur.rowcount
+            rows = con.execute("SELECT key, owner, updated FROM runs WHERE status='running'").fetchall()
+            dead = [r["key"] for r in rows if not _owner_alive(r["owner"], r["updated"])]
+            for k in dead:
+                con.execute("UPDATE runs SET status='interrupted', error=?, updated=? WHERE key=? AND "
+                            "status='running'", ("the process computing it stopped", time.time(), k))
+        return len(dead)
+
+    def version(self) -> tuple:
+        """Changes whenever a run is claimed or finished (a cheap cache key for readers)."""
+        with self.connect() as con:
+            row = con.execute("SELECT COUNT(*), MAX(updated), SUM(CASE WHEN status='done' THEN 1 ELSE 0 END) "
+                              "FROM runs").fetchone()
+        return tuple(row)
 
     # ------------------------------------------------------------------ artifacts
     def artifact_path(self, kind: str, key: str, ext: str) -> Path:
         return self.artifact_dir / kind / f"{key}.{ext}"
 
-    def has_artifact(self, kind: str, key: str, ext: str) -> bool:
-        return self.artifact_path(kind, key, ext).is_file()
+    def _write(self, path: Path, data: bytes) -> dict:
+        atomic_write_bytes(path, data)
+        return {"file": str(path.relative_to(self.root)), "sha256": sha256_bytes(data), "bytes": len(data)}
 
-    def save_json(self, kind: str, key: str, obj: Any) -> Path:
-        path = self.artifact_path(kind, key, "json")
-        atomic_write_bytes(path, json.dumps(obj, default=_json_default, sort_keys=True).encode())
-        return path
+    def _read_verified(self, run: dict, name: str = "main") -> bytes:
+        rec = (run.get("artifacts") or {}).get(name)
+        if not rec:
+            raise CorruptArtifact(f"run {run['key']} has no '{name}' artifact record")
+        path = self.root / rec["file"]
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise CorruptArtifact(f"{path}: {err.strerror or err}") from None
+        if len(data) != rec.get("bytes") or sha256_bytes(data) != rec.get("sha256"):
+            raise CorruptArtifact(f"{path} does not match its checksum (truncated or modified)")
+        return data
 
-    def load_json(self, kind: str, key: str) -> Any | None:
-        path = self.artifact_path(kind, key, "json")
-        if not path.is_file():
+    def encode(self, fmt: str, kind: str, key: str, value: Any, meta: dict) -> dict:
+        """Write ``value`` as the run's main artifact; returns the artifact records for the row."""
+        if fmt == "arrays":
+            from safetensors.numpy import save
+
+            arrays = {k: np.ascontiguousarray(v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
+                      for k, v in value.items()}
+            blob = save(arrays, metadata={"meta": json.dumps(meta or {}, default=_json_default)})
+            return {"main": self._write(self.artifact_path(kind, key, "safetensors"), blob)}
+        if fmt == "model":
+            blob = state_dict_bytes(value.state_dict() if isinstance(value, torch.nn.Module) else value, meta)
+            return {"main": self._write(self.artifact_path(kind, key, "safetensors"), blob)}
+        if fmt in ("json", "table"):
+            obj = value
+            if fmt == "table":
+                obj = {"columns": [str(c) for c in value.columns], "records": value.to_dict("records")}
+            blob = json.dumps({"meta": meta or {}, "value": obj}, default=_json_default, sort_keys=True).encode()
+            return {"main": self._write(self.artifact_path(kind, key, "json"), blob)}
+        raise ValueError(f"unknown artifact format {fmt!r}")
+
+    def decode(self, fmt: str, run: dict) -> tuple[Any, dict]:
+        """(payload, meta) of a finished run's main artifact, verified; raises :class:`CorruptArtifact`."""
+        data = self._read_verified(run)
+        try:
+            if fmt == "arrays":
+                from safetensors.numpy import load
+
+                arrays = load(data)
+                meta = json.loads(_safetensors_metadata(data).get("meta", "{}"))
+                return arrays, meta
+            if fmt == "model":
+                from safetensors.torch import load
+
+                state = load(data)
+                return state, json.loads(_safetensors_metadata(data).get("forgetset", "{}"))
+            if fmt in ("json", "table"):
+                obj = json.loads(data)
+                value = obj["value"]
+                if fmt == "table":
+                    import pandas as pd
+
+                    value = pd.DataFrame(value["records"], columns=value["columns"])
+                return value, obj.get("meta", {})
+        except CorruptArtifact:
+            raise
+        except Exception as err:  # noqa: BLE001 - any decoding failure means the artifact cannot be trusted
+            raise CorruptArtifact(f"artifact of run {run['key']} cannot be decoded ({type(err).__name__}: {err})") \
+                from None
+        raise ValueError(f"unknown artifact format {fmt!r}")
+
+    # ------------------------------------------------------------------ the one caching primitive
+    def cached(self, kind: str, config: dict, compute: Callable[[], Computed], *, fmt: str,
+               decode: Callable[[Any, dict], Any] | None = None, on_log: Callable[[str], None] | None = None,
+               cancel: Callable[[], None] | None = None) -> Cached:
+        """Serve ``config``'s result from the store, or claim it, ``compute()`` it, save and record it.
+
+        ``fmt`` is the artifact format (``arrays``: dict of numpy arrays; ``model``: an ``nn.Module`` or state
+        dict; ``json``; ``table``: a DataFrame). ``decode(payload, meta)`` turns a loaded payload into the value a
+        caller expects (e.g. builds the model from a state dict); the computed value is returned as is.
+        """
+        key = config_key(config)
+        while True:
+            run = self.done_run(key)
+            corrupt = False
+            if run is not None:
+                try:
+                    payload, meta = self.decode(fmt, run)
+                    return Cached(decode(payload, meta) if decode else payload, True, run, meta)
+                except CorruptArtifact as err:
+                    corrupt = True  # re-claimed below even though its row says done
+                    if on_log:
+                        on_log(f"cached {kind} {key[:10]} is corrupt ({err}); recomputing it")
+            token = self.claim(key, kind, config, cancel=cancel, replace=corrupt)
+            if token is not None:
+                break
+        t0 = time.time()
+        try:
+            out = compute()
+            artifacts = self.encode(fmt, kind, key, out.value, out.meta)
+        except BaseException as err:
+            self.fail(key, token, f"{type(err).__name__}: {err}", _fail_status(err))
+            raise
+        timings = {**out.timings, "total_s": time.time() - t0}
+        if not self.finish(key, token, out.metrics, timings, artifacts):
+            if on_log:
+                on_log(f"{kind} {key[:10]}: another worker took over the claim; its result is kept")
+        return Cached(out.value, False, self.get_run(key) or {"key": key}, out.meta)
+
+    def lookup(self, kind: str, config: dict, fmt: str) -> tuple[Any, dict, dict] | None:
+        """(payload, meta, run) of a finished, intact result for ``config``; None otherwise (nothing computed)."""
+        run = self.done_run(config_key(config))
+        if run is None or run["kind"] != kind:
             return None
         try:
-            return json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise CheckpointError(f"Cached file {path} is corrupt ({err}); delete it to recompute.") from err
-
-    def save_arrays(self, kind: str, key: str, arrays: dict[str, np.ndarray | torch.Tensor],
-                    meta: dict | None = None) -> Path:
-        """Save named arrays (scores, indices) as safetensors, atomically."""
-        from safetensors.numpy import save
-
-        data = {k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
-                for k, v in arrays.items()}
-        data = {k: np.ascontiguousarray(v) for k, v in data.items()}
-        path = self.artifact_path(kind, key, "safetensors")
-        atomic_write_bytes(path, save(data, metadata={"meta": json.dumps(meta or {}, default=_json_default)}))
-        return path
-
-    def load_arrays(self, kind: str, key: str) -> tuple[dict[str, np.ndarray], dict] | None:
-        path = self.artifact_path(kind, key, "safetensors")
-        if not path.is_file():
+            payload, meta = self.decode(fmt, run)
+        except CorruptArtifact:
             return None
-        return load_safetensors_numpy(path)
+        return payload, meta, run
 
-    def save_model(self, kind: str, key: str, model: torch.nn.Module, meta: dict) -> Path:
-        """Save a state dict with identifying metadata (model name, data set fingerprint)."""
-        path = self.artifact_path(kind, key, "safetensors")
-        save_state_dict(path, model.state_dict(), meta)
-        return path
+    def put(self, kind: str, config: dict, value: Any, *, fmt: str, metrics: dict | None = None,
+            timings: dict | None = None, meta: dict | None = None, replace: bool = False,
+            config_override: dict | None = None) -> str:
+        """Record a result computed outside :meth:`cached` (e.g. one model of a batch trained together).
 
-    def model_path(self, kind: str, key: str) -> Path:
-        return self.artifact_path(kind, key, "safetensors")
+        ``replace=True`` overwrites a finished result of the same key; ``config_override`` is stored in the row
+        instead of ``config`` (which still gives the key), e.g. to note where an imported checkpoint came from.
+        """
+        key = config_key(config)
+        existing = self.done_run(key)
+        if existing is not None and not replace:
+            try:
+                self._read_verified(existing)
+                return key  # an intact result is already there
+            except CorruptArtifact:
+                replace = True  # a corrupt one is overwritten
+        token = self.claim(key, kind, config_override or config, wait=False, replace=replace)
+        if token is None and replace:
+            raise ConfigError(f"{kind} {key[:10]} is being computed by another worker right now; try again later.")
+        if token is None:
+            return key  # being computed by a live worker, whose result wins
+        try:
+            artifacts = self.encode(fmt, kind, key, value, meta or {})
+        except BaseException as err:
+            self.fail(key, token, f"{type(err).__name__}: {err}", _fail_status(err))
+            raise
+        self.finish(key, token, metrics or {}, timings, artifacts)
+        return key
+
+    # ------------------------------------------------------------------ jobs table (the job runtime's records)
+    def job_insert(self, row: dict) -> None:
+        cols = ", ".join(row)
+        with self.connect() as con:
+            con.execute(f"INSERT INTO jobs({cols}) VALUES ({', '.join('?' * len(row))})",
+                        [_job_value(k, v) for k, v in row.items()])
+
+    def job_update(self, job_id: str, fields: dict, owner: str | None = None, only_active: bool = False) -> int:
+        sets = ", ".join(f"{k}=?" for k in fields)
+        q = f"UPDATE jobs SET {sets} WHERE id=?"
+        args = [_job_value(k, v) for k, v in fields.items()] + [job_id]
+        if owner is not None:
+            q += " AND owner=?"
+            args.append(owner)
+        if only_active:
+            q += " AND status IN ('queued', 'running')"
+        with self.connect() as con:
+            return con.execute(q, args).rowcount
+
+    def job_get(self, job_id: str, with_log: bool = True) -> dict | None:
+        with self.connect() as con:
+            row = con.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return _job_row(row, with_log) if row is not None else None
+
+    def job_list(self, limit: int | None = None, statuses: tuple[str, ...] | None = None,
+                 with_log: bool = False, oldest_first: bool = False) -> list[dict]:
+        q, args = "SELECT * FROM jobs", []
+        if statuses:
+            q += f" WHERE status IN ({', '.join('?' * len(statuses))})"
+            args += list(statuses)
+        q += " ORDER BY created" + ("" if oldest_first else " DESC")
+        if limit:
+            q += " LIMIT ?"
+            args.append(int(limit))
+        with self.connect() as con:
+            rows = con.execute(q, args).fetchall()
+        return [_job_row(r, with_log) for r in rows]
+
+    def job_delete(self, job_id: str) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    def job_cancel_requested(self, job_id: str) -> bool:
+        with self.connect() as con:
+            row = con.execute("SELECT cancel_requested FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    def jobs_recover(self, recovered_by: str) -> tuple[int, bool]:
+        """Jobs left queued/running by a dead server become interrupted. Returns (count, another live owner)."""
+        other_live = False
+        stale: list[str] = []
+        with self.connect() as con:
+            rows = con.execute("SELECT id, owner, updated FROM jobs WHERE status IN ('queued', 'running')").fetchall()
+            for r in rows:
+                owner = r["owner"] or ""
+                if owner.split(":")[:2] == OWNER.split(":")[:2]:
+                    stale.append(r["id"])  # an earlier manager of this very process
+                elif _owner_alive(owner, r["updated"]):
+                    other_live = True
+                else:
+                    stale.append(r["id"])
+            now = time.time()
+            for jid in stale:
+                con.execute("UPDATE jobs SET status='interrupted', message='interrupted', error=?, finished=?, "
+                            "updated=?, owner=? WHERE id=?",
+                            ("Interrupted: the server stopped while this job was queued or running. Re-run it.",
+                             now, now, f"recovered-by:{recovered_by}", jid))
+        return len(stale), other_live
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _fail_status(err: BaseException) -> str:
+    return "cancelled" if isinstance(err, (CancelledError, KeyboardInterrupt)) else "failed"
+
+
+def _finite(d: dict) -> dict:
+    """NaN/inf become None in stored metrics (JSON has no NaN); readers treat None as missing."""
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, float) and not math.isfinite(v):
+            out[k] = None
+        else:
+            out[k] = v
+    return out
 
 
 def _json_default(o):
-    if isinstance(o, (np.integer,)):
+    if isinstance(o, np.integer):
         return int(o)
-    if isinstance(o, (np.floating,)):
+    if isinstance(o, np.floating):
         return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
     if isinstance(o, np.ndarray):
         return o.tolist()
     if isinstance(o, torch.Tensor):
@@ -212,32 +676,51 @@ def _json_default(o):
 
 def _row_to_dict(row: sqlite3.Row) -> dict:
     d = dict(row)
-    for k in ("config", "metrics", "timings"):
+    for k in ("config", "metrics", "timings", "artifacts"):
         if d.get(k):
-            d[k] = json.loads(d[k])
+            try:
+                d[k] = json.loads(d[k])
+            except (TypeError, ValueError):
+                d[k] = {}
     return d
 
 
-def save_state_dict(path: Path, state: dict[str, torch.Tensor], meta: dict) -> None:
+_JOB_JSON = ("config", "result", "log")
+
+
+def _job_value(k: str, v: Any) -> Any:
+    if k in _JOB_JSON and v is not None and not isinstance(v, str):
+        return json.dumps(v, sort_keys=True, default=str)
+    return v
+
+
+def _job_row(r: sqlite3.Row, with_log: bool = True) -> dict:
+    d = dict(r)
+    for k in ("config", "result"):
+        d[k] = json.loads(d[k]) if d.get(k) else (None if k == "result" else {})
+    d["cancel_requested"] = bool(d.get("cancel_requested"))
+    if with_log:
+        d["log"] = json.loads(d["log"]) if d.get("log") else []
+    else:
+        d.pop("log", None)
+    return d
+
+
+def _safetensors_metadata(data: bytes) -> dict:
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    return header.get("__metadata__") or {}
+
+
+def state_dict_bytes(state: dict[str, torch.Tensor], meta: dict) -> bytes:
     from safetensors.torch import save
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    blob = save(tensors, metadata={"forgetset": json.dumps(meta, sort_keys=True, default=str)})
-    atomic_write_bytes(Path(path), blob)
+    return save(tensors, metadata={"forgetset": json.dumps(meta, sort_keys=True, default=str)})
 
 
-def load_safetensors_numpy(path: Path) -> tuple[dict[str, np.ndarray], dict]:
-    from safetensors import safe_open
-
-    try:
-        out = {}
-        with safe_open(str(path), framework="numpy") as f:
-            meta = json.loads((f.metadata() or {}).get("meta", "{}"))
-            for k in f.keys():
-                out[k] = f.get_tensor(k)
-        return out, meta
-    except Exception as err:  # safetensors raises its own error types for corrupt headers
-        raise CheckpointError(f"Cached file {path} is corrupt or unreadable ({err}); delete it to recompute.") from err
+def save_state_dict(path: Path, state: dict[str, torch.Tensor], meta: dict) -> None:
+    atomic_write_bytes(Path(path), state_dict_bytes(state, meta))
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
@@ -259,7 +742,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - torch/safetensors raise many types for corrupt files
         raise CheckpointError(f"Checkpoint '{path}' is corrupt or not a weights file ({type(err).__name__}: "
                               f"{str(err)[:200]}).") from err
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
@@ -269,24 +752,40 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     return obj, {}
 
 
-def load_weights_into(model: torch.nn.Module, path: str | os.PathLike, expect: dict | None = None) -> torch.nn.Module:
-    """Load a checkpoint into ``model``; refuse a checkpoint made for another model or data set.
+def check_weights(state: dict[str, torch.Tensor], where: str, max_abs: float = 1e6) -> None:
+    """Refuse weights that cannot be a trained model: non-float parameters, NaN/inf or absurd magnitudes."""
+    for k, v in state.items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        if not torch.is_floating_point(v):
+            raise CheckpointError(f"{where}: tensor '{k}' is {v.dtype}, not floating point; not a model's weights.")
+        if not torch.isfinite(v).all():
+            raise CheckpointError(f"{where}: tensor '{k}' holds NaN or infinite values.")
+        if v.numel() and float(v.abs().max()) > max_abs:
+            raise CheckpointError(f"{where}: tensor '{k}' has values above {max_abs:g} in magnitude; refusing it.")
 
-    ``expect`` holds metadata that must match (e.g. ``{"model": "mlp", "dataset": fingerprint}``) when the
-    checkpoint carries such metadata; the state dict's keys and shapes must always match the model.
-    """
-    state, meta = read_checkpoint(path)
+
+def load_state_into(model: torch.nn.Module, state: dict[str, torch.Tensor], meta: dict, where: str,
+                    expect: dict | None = None) -> torch.nn.Module:
+    """Load ``state`` into ``model``; refuse weights made for another model or data set, or non-finite ones."""
     for k, v in (expect or {}).items():
         if k in meta and meta[k] != v:
-            raise CheckpointError(f"Checkpoint '{path}' was made for {k}={meta[k]!r}, not {v!r}.")
+            raise CheckpointError(f"{where} was made for {k}={meta[k]!r}, not {v!r}.")
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or wrong:
         raise CheckpointError(
-            f"Checkpoint '{path}' does not fit this model: {len(missing)} missing, {len(unexpected)} unexpected "
-            f"and {len(wrong)} mis-shaped tensors (e.g. {(missing + unexpected + wrong)[:3]}). It was probably "
-            f"trained for another model or data set.")
-    model.load_state_dict(state)
+            f"{where} does not fit this model: {len(missing)} missing, {len(unexpected)} unexpected and "
+            f"{len(wrong)} mis-shaped tensors (e.g. {(missing + unexpected + wrong)[:3]}). It was probably made "
+            f"for another model or data set.")
+    check_weights(state, where)
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     return model
+
+
+def load_weights_into(model: torch.nn.Module, path: str | os.PathLike, expect: dict | None = None) -> torch.nn.Module:
+    """Load a checkpoint file into ``model`` (see :func:`load_state_into`)."""
+    state, meta = read_checkpoint(path)
+    return load_state_into(model, state, meta, f"Checkpoint '{path}'", expect)

@@ -12,7 +12,7 @@ import copy
 import math
 import threading
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from .data import ImageDataset, family_of
 from .device import autocast, channels_last
 from .errors import ConfigError, DivergenceError
 from .models import Classifier, build_model
+
+
+MAX_EPOCHS = 1000  # a bound on every epoch count a user can type (a typo of 5000 must not run for days)
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,25 @@ class TrainConfig:
     augment: str = "auto"  # auto (crop+flip for RGB >= 32x32) | none | crop_flip
 
     def validate(self) -> "TrainConfig":
-        if self.epochs < 0 or self.batch_size < 1 or not (self.lr > 0):
-            raise ConfigError(f"Invalid training recipe {self}: epochs >= 0, batch_size >= 1, lr > 0 required.")
+        """Types and ranges of every field; a clear :class:`ConfigError` for anything else."""
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(f"Training recipe: {name} must be an integer, got {v!r}.")
+        for name in ("lr", "momentum", "weight_decay"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ConfigError(f"Training recipe: {name} must be a finite number, got {v!r}.")
+        if not 0 <= self.epochs <= MAX_EPOCHS:
+            raise ConfigError(f"Training recipe: epochs must be between 0 and {MAX_EPOCHS}, got {self.epochs}.")
+        if not 1 <= self.batch_size <= 65536:
+            raise ConfigError(f"Training recipe: batch_size must be between 1 and 65536, got {self.batch_size}.")
+        if not 0 < self.lr <= 1e6:
+            raise ConfigError(f"Training recipe: lr must be in (0, 1e6], got {self.lr}.")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"Training recipe: momentum must be in [0, 1), got {self.momentum}.")
+        if not 0 <= self.weight_decay <= 1:
+            raise ConfigError(f"Training recipe: weight_decay must be in [0, 1], got {self.weight_decay}.")
         if self.optimizer not in ("sgd", "adam"):
             raise ConfigError(f"Unknown optimizer '{self.optimizer}' (use sgd or adam).")
         if self.schedule not in ("cosine", "constant"):
@@ -245,7 +265,7 @@ def train_model(model_name: str, ds: ImageDataset, idx, cfg: TrainConfig, seed: 
 @torch.no_grad()
 def predict_logits(model: nn.Module, ds: ImageDataset, split: str = "train", idx=None,
                    batch_size: int = 2048) -> torch.Tensor:
-    """Per-sample float32 logits of ``model`` (eval mode, no augmentation) for ``idx`` of ``split``.
+    """Per-sample float32 logits of ``model`` (eval mode, no augmentation, no autocast) for ``idx`` of ``split``.
 
     One batched forward pass per chunk; results stay on the data's device.
     """
@@ -257,8 +277,8 @@ def predict_logits(model: nn.Module, ds: ImageDataset, split: str = "train", idx
     outs = []
     for s in range(0, idx_t.numel(), batch_size):
         xb, _ = get_batch(ds, idx_t[s:s + batch_size], split=split)
-        with autocast(device):
-            outs.append(model(xb).float())
+        # fp32 on purpose: every metric and score is computed from these logits; autocast is for training only.
+        outs.append(model(xb).float())
     model.train(was_training)
     if not outs:
         return torch.empty(0, ds.num_classes, device=device)
@@ -292,7 +312,33 @@ def clone_model(model: nn.Module) -> nn.Module:
 
 
 def with_overrides(cfg: TrainConfig, **kw) -> TrainConfig:
-    return replace(cfg, **{k: v for k, v in kw.items() if v is not None})
+    """``cfg`` with the given fields replaced (``None`` values are ignored)."""
+    return recipe_with(cfg, kw)
+
+
+def recipe_with(base: TrainConfig, overrides: Mapping[str, Any] | None) -> TrainConfig:
+    """``base`` with user overrides applied and validated: unknown fields, wrong types and values out of range
+    are a :class:`ConfigError` (an integer field accepts 5 or 5.0, never True or "abc")."""
+    fields = TrainConfig.__dataclass_fields__
+    clean: dict[str, Any] = {}
+    for k, v in (overrides or {}).items():
+        if v is None:
+            continue
+        if k not in fields:
+            raise ConfigError(f"Training recipe has no field '{k}'. Known: {', '.join(fields)}.")
+        want = type(getattr(base, k))
+        if want is int:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
+                raise ConfigError(f"Training recipe: {k} must be an integer, got {v!r}.")
+            v = int(v)
+        elif want is float:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"Training recipe: {k} must be a number, got {v!r}.")
+            v = float(v)
+        elif not isinstance(v, str):
+            raise ConfigError(f"Training recipe: {k} must be a string, got {v!r}.")
+        clean[k] = v
+    return replace(base, **clean).validate()
 
 
 # ---------------------------------------------------------------------------------------------- ensemble training

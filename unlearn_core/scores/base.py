@@ -8,7 +8,6 @@ loss: seed 001; "high" for BLO weights: seed 000), so selectors and views can or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -31,9 +30,9 @@ class ScoreInput:
     ratio: float | None = None  # only for scores that depend on the forget-set size (BLO)
     params: dict[str, Any] = field(default_factory=dict)
     ctx: RunContext = field(default_factory=lambda: NULL_CONTEXT)
-    # A folder where an expensive score may keep resumable partial state (e.g. LiRA shadow checkpoints);
-    # the pipeline gives each (score, configuration) its own folder under the cache. None = no resuming.
-    workdir: Path | None = None
+    # The store, where an expensive score keeps resumable partial results (LiRA shadow models, EL2N/GraNd early
+    # models) as runs of their own (``store.lookup`` / ``store.put``). None = nothing is kept between calls.
+    store: Any = None
 
 
 @dataclass

@@ -4,8 +4,8 @@ for a model f_t early in training (after ``epochs`` epochs of the original recip
 "Early in training" means the weights after the first ``epochs`` epochs of the *full* recipe: the learning-rate
 schedule is that of ``train_cfg.epochs`` and training stops early (:func:`training.train_ensemble`'s
 ``stop_after_epochs``), rather than a compressed schedule that would anneal the LR to zero within those epochs.
-The seeds' models are trained together as a vmapped ensemble and, with a workdir, checkpointed in a sibling
-folder keyed by (data, model, recipe, epochs, seeds), which GraNd reuses (same defaults = same models).
+The seeds' models are trained together as a vmapped ensemble and stored (runs of kind ``early_model``, keyed by
+data, model, recipe, epochs and seed), which GraNd reuses (same defaults = same models).
 
 Orientation: Paul et al. keep HIGH-EL2N samples (hard / important; coresets, seed 000 Fig. 3, take the top-m).
 EL2N is an early-training error, i.e. a loss-like quantity, and seed 001 finds low loss = hard to FORGET, so the
@@ -13,16 +13,13 @@ registry's ``hard_end`` (hard to forget) is "low", the same orientation as the l
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..context import RunContext
-from ..errors import CheckpointError, ConfigError
+from ..errors import ConfigError
 from ..models import Classifier
-from ..config import config_key
-from ..store import read_checkpoint, save_state_dict
 from ..training import new_model, predict_logits
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 from ..training import auto_model_batch, train_ensemble
@@ -46,7 +43,7 @@ def _early_params(params: dict) -> tuple[int, int, int]:
 
 def early_models(inp: ScoreInput, params: dict, what: str = "early training", ctx: RunContext | None = None
                  ) -> tuple[list[Classifier], dict]:
-    """``n_seeds`` models after ``epochs`` epochs of the original recipe on all of D (checkpointed, resumable)."""
+    """``n_seeds`` models after ``epochs`` epochs of the original recipe on all of D (stored, resumable)."""
     epochs, n_seeds, batch = _early_params(params)
     ctx = ctx or inp.ctx
     ds = inp.ds
@@ -54,25 +51,20 @@ def early_models(inp: ScoreInput, params: dict, what: str = "early training", ct
     if epochs > cfg.epochs:
         raise ConfigError(f"epochs={epochs} exceeds the recipe's {cfg.epochs} epochs.")
     seeds = [20_000 * (inp.seed + 1) + k for k in range(n_seeds)]
-    key = config_key({"kind": "early", "dataset": ds.fingerprint(), "model": inp.model_name,
-                      "train_cfg": cfg.to_dict(), "epochs": epochs, "seeds": seeds})
-    folder = Path(inp.workdir).parent / f"early-models-{key}" if inp.workdir is not None else None
+    bank = {"dataset": ds.fingerprint(), "model": inp.model_name, "train_cfg": cfg.to_dict(), "epochs": epochs}
+    member = {s: {"kind": "early_model", **bank, "seed": s} for s in seeds}
     models: dict[int, Classifier] = {}
     for k, s in enumerate(seeds):
-        if folder is None:
-            break
-        path = folder / f"seed_{s}.safetensors"
-        if not path.is_file():
+        got = inp.store.lookup("early_model", member[s], "model") if inp.store is not None else None
+        if got is None:
             continue
+        model = new_model(inp.model_name, ds, s, ds.device)
         try:
-            state, meta = read_checkpoint(path)
-            if meta.get("key") != key:
-                continue
-            model = new_model(inp.model_name, ds, s, ds.device)
-            model.load_state_dict(state)
-            models[k] = model.eval()
-        except (CheckpointError, RuntimeError) as err:
-            ctx.log(f"{what}: could not reuse {path.name} ({err}); retraining it.")
+            model.load_state_dict(got[0])
+        except RuntimeError as err:
+            ctx.log(f"{what}: a stored early model does not fit ({err}); retraining it.")
+            continue
+        models[k] = model.eval()
     missing = [k for k in range(n_seeds) if k not in models]
     batch = batch or auto_model_batch(inp.model_name, ds, max(len(missing), 1))
     all_idx = torch.arange(ds.n_train)
@@ -84,13 +76,11 @@ def early_models(inp: ScoreInput, params: dict, what: str = "early training", ct
                                  ctx=sub, what=what, stop_after_epochs=epochs)
         for k, model in zip(group, trained):
             models[k] = model
-            if folder is not None:
-                save_state_dict(folder / f"seed_{seeds[k]}.safetensors", model.state_dict(),
-                                {"key": key, "model": inp.model_name, "dataset": ds.fingerprint(), "seed": seeds[k]})
+            if inp.store is not None:
+                inp.store.put("early_model", member[seeds[k]], model, fmt="model", meta={"model": inp.model_name})
         done += len(group)
     info = {"epochs": epochs, "n_seeds": n_seeds, "seeds": seeds, "n_trained": len(missing),
-            "model_batch": batch, "folder": str(folder) if folder else None,
-            "lr_schedule_epochs": cfg.epochs}
+            "model_batch": batch, "lr_schedule_epochs": cfg.epochs}
     return [models[k] for k in range(n_seeds)], info
 
 

@@ -43,8 +43,8 @@ Efficiency and resuming
     ``training.train_loop``). BatchNorm works under vmap (running statistics are stacked buffers). Models with
     more than ``VMAP_MAX_PARAMS`` parameters (ResNets) are trained one at a time with ``training.train_model``,
     where a single model already fills the accelerator. ``model_batch`` overrides (1 = one at a time).
-    Each shadow model is checkpointed (safetensors, atomic) with its statistics as soon as its group finishes, in a
-    folder next to ``inp.workdir`` keyed by the shadow-training configuration only (``lira-shadows-<key>``), so
+    Each shadow model is stored (a run of kind ``lira_shadow`` in the store, with its statistics as a
+    ``lira_stats`` run) as soon as its group finishes, keyed by the shadow-training configuration only, so
     ``lira_asr`` and ``lira_score`` (and runs that differ only in attack options) share the same shadow models.
     A re-run trains only the missing ones; ``extras["n_trained"]`` is the count trained in this call.
 """
@@ -55,16 +55,14 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from ..data import ImageDataset
-from ..errors import CheckpointError, ConfigError
+from ..errors import ConfigError
 from ..config import config_key
-from ..store import read_checkpoint, save_state_dict
 from ..training import (TrainConfig, auto_model_batch, get_batch, new_model, train_ensemble, train_model,
                         wants_augmentation, with_overrides)
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
@@ -146,7 +144,6 @@ class ShadowSet:
     n_loaded: int  # reused from checkpoints
     train_seconds: float
     model_batch: int
-    folder: str | None
     key: str
 
 
@@ -187,78 +184,35 @@ def _queries(ds: ImageDataset, cfg: TrainConfig, mode: str) -> tuple[str, ...]:
     return ("id",)
 
 
-def shadow_folder(inp: ScoreInput, key: str) -> Path | None:
-    """Shadow checkpoints live next to the score's workdir, keyed by the shadow-training configuration only, so
-    every LiRA score (and attack option) over the same shadows reuses them."""
-    if inp.workdir is None:
-        return None
-    return Path(inp.workdir).parent / f"lira-shadows-{key}"
-
-
 def _row_sha(row: np.ndarray) -> str:
     return hashlib.sha256(np.packbits(row).tobytes()).hexdigest()[:16]
 
 
-def _read_meta(path: Path) -> dict:
-    """The forgetset metadata of a safetensors file, without reading its tensors."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return json.loads((f.metadata() or {}).get("forgetset", "{}"))
-    except Exception as err:  # safetensors raises its own error types for corrupt headers
-        raise CheckpointError(f"{path} is corrupt ({err}).") from err
-
-
-def _load_shadow(folder: Path, m: int, meta_expect: dict, stat_meta: dict, inp: ScoreInput,
-                 queries: tuple[str, ...], statistic: str) -> torch.Tensor | None:
-    """Statistics (N, Q) of checkpointed shadow ``m``, or None when it is missing, corrupt or foreign."""
-    ckpt = folder / f"shadow_{m:04d}.safetensors"
-    if not ckpt.is_file():
-        return None
-    ds = inp.ds
-    try:
-        stats_path = folder / f"shadow_{m:04d}.stats.safetensors"
-        meta = _read_meta(ckpt)
-        if any(meta.get(k) != v for k, v in meta_expect.items()):
-            inp.ctx.log(f"LiRA: shadow checkpoint {ckpt.name} belongs to another configuration; retraining it.")
-            return None
-        if stats_path.is_file():
-            state, smeta = read_checkpoint(stats_path)
-            if all(smeta.get(k) == v for k, v in {**meta_expect, **stat_meta}.items()) and "stats" in state:
-                st = state["stats"]
-                if tuple(st.shape) == (ds.n_train, len(queries)):
-                    return st.to(ds.device).float()
-        state, _ = read_checkpoint(ckpt)
-        model = new_model(inp.model_name, ds, 0, ds.device)
-        model.load_state_dict(state)
-        st = query_statistics(model, ds, queries, statistic)
-        save_state_dict(stats_path, {"stats": st}, {**meta_expect, **stat_meta})
-        return st
-    except (CheckpointError, RuntimeError, KeyError, ValueError) as err:
-        inp.ctx.log(f"LiRA: could not reuse {ckpt.name} ({err}); retraining it.")
-        return None
-
-
 def ensure_shadows(inp: ScoreInput, p: dict) -> ShadowSet:
-    """Load the checkpointed shadow models, train the missing ones (in vmapped groups) and return statistics."""
+    """Load the stored shadow models' statistics, train the missing models (in vmapped groups) and return them.
+
+    Each shadow model is a run of its own in the store (kind ``lira_shadow``, keyed by the data, model, recipe,
+    seed and its exact IN mask), and its query statistics another (``lira_stats``); so an interrupted bank
+    resumes where it stopped and every LiRA score over the same shadows reuses them.
+    """
     ds = inp.ds
     device = ds.device
     n, s_count = ds.n_train, p["n_shadow"]
     cfg = with_overrides(inp.train_cfg, epochs=p["epochs"] or None).validate()
     queries = _queries(ds, inp.train_cfg, p["queries"])
     mask_np = shadow_mask(n, s_count, inp.seed)
-    key = config_key({"kind": "lira_shadows", "dataset": ds.fingerprint(), "model": inp.model_name,
-                      "train_cfg": cfg.to_dict(), "n_shadow": s_count, "seed": inp.seed})
-    folder = shadow_folder(inp, key)
-    stat_meta = {"statistic": p["statistic"], "queries": ",".join(queries)}
+    bank = {"dataset": ds.fingerprint(), "model": inp.model_name, "train_cfg": cfg.to_dict(), "n_shadow": s_count,
+            "seed": inp.seed}
+    key = config_key({"kind": "lira_shadows", **bank})
+    store = inp.store
     stats = torch.empty(s_count, n, len(queries), device=device)
     missing: list[int] = []
-    metas = {}
+    model_cfgs, stat_cfgs = {}, {}
     for m in range(s_count):
-        metas[m] = {"kind": "lira_shadow", "key": key, "shadow": m, "model": inp.model_name,
-                    "dataset": ds.fingerprint(), "mask_sha": _row_sha(mask_np[m])}
-        st = _load_shadow(folder, m, metas[m], stat_meta, inp, queries, p["statistic"]) if folder else None
+        model_cfgs[m] = {"kind": "lira_shadow", **bank, "shadow": m, "mask_sha": _row_sha(mask_np[m])}
+        stat_cfgs[m] = {"kind": "lira_stats", "shadow": config_key(model_cfgs[m]), "statistic": p["statistic"],
+                        "queries": list(queries)}
+        st = _load_shadow_stats(inp, model_cfgs[m], stat_cfgs[m], queries, p["statistic"]) if store else None
         if st is None:
             missing.append(m)
         else:
@@ -280,15 +234,35 @@ def ensure_shadows(inp: ScoreInput, p: dict) -> ShadowSet:
         for m, model in zip(group, models):
             st = query_statistics(model, ds, queries, p["statistic"])
             stats[m] = st
-            if folder is not None:  # weights first: a stats file without its weights is never trusted
-                save_state_dict(folder / f"shadow_{m:04d}.safetensors", model.state_dict(), metas[m])
-                save_state_dict(folder / f"shadow_{m:04d}.stats.safetensors", {"stats": st},
-                                {**metas[m], **stat_meta})
+            if store is not None:  # weights first: statistics are only ever derived from a stored model
+                store.put("lira_shadow", model_cfgs[m], model, fmt="model", meta={"model": inp.model_name})
+                store.put("lira_stats", stat_cfgs[m], {"stats": st}, fmt="arrays")
         done += len(group)
-        # Reported after the group's checkpoints are written: a cancel here loses no finished model.
+        # Reported after the group is stored: a cancel here loses no finished model.
         inp.ctx.progress(done / max(len(missing), 1), f"LiRA: {n_loaded + done}/{s_count} shadow models ready")
     return ShadowSet(torch.from_numpy(mask_np).to(device), stats, queries, len(missing), n_loaded,
-                     time.perf_counter() - t0, batch, str(folder) if folder else None, key)
+                     time.perf_counter() - t0, batch, key)
+
+
+def _load_shadow_stats(inp: ScoreInput, model_cfg: dict, stat_cfg: dict, queries: tuple[str, ...],
+                       statistic: str) -> torch.Tensor | None:
+    """Statistics (N, Q) of a stored shadow model (computed from its weights if only those are stored)."""
+    ds, store = inp.ds, inp.store
+    got = store.lookup("lira_stats", stat_cfg, "arrays")
+    if got is not None and tuple(got[0]["stats"].shape) == (ds.n_train, len(queries)):
+        return torch.from_numpy(got[0]["stats"]).to(ds.device).float()
+    weights = store.lookup("lira_shadow", model_cfg, "model")
+    if weights is None:
+        return None
+    model = new_model(inp.model_name, ds, 0, ds.device)
+    try:
+        model.load_state_dict(weights[0])
+    except RuntimeError as err:
+        inp.ctx.log(f"LiRA: a stored shadow model does not fit ({err}); retraining it.")
+        return None
+    st = query_statistics(model, ds, queries, statistic)
+    store.put("lira_stats", stat_cfg, {"stats": st}, fmt="arrays")
+    return st
 
 
 def shadow_seed(seed: int, m: int) -> int:
@@ -414,7 +388,7 @@ def run_lira(inp: ScoreInput) -> LiraOutcome:
         "params": p, "n_shadow": p["n_shadow"], "n_trained": sh.n_trained, "n_loaded": sh.n_loaded,
         "model_batch": sh.model_batch, "training": "one at a time" if sh.model_batch == 1 else "vmap ensemble",
         "shadow_train_seconds": sh.train_seconds, "total_seconds": time.perf_counter() - t0,
-        "queries": list(sh.queries), "threshold": thr, "shadow_folder": sh.folder, "shadow_key": sh.key,
+        "queries": list(sh.queries), "threshold": thr, "shadow_key": sh.key,
         "attack_quality": quality[p["variant"]], "attack_quality_online": quality["online"],
         "attack_quality_offline": quality["offline"],
         "attack_accuracy_loo": float(correct.mean().item()),

@@ -1,29 +1,24 @@
 """Shared pieces of the analysis views: cached steps in the Store, model references, features, naming.
 
-Every view step is keyed by :func:`~unlearn_core.store.config_key` of its full configuration (the pipeline's
-``base_config`` included), recorded as a run of kind ``view_<name>`` and its data saved as an artifact of the
-same kind. A finished step is served from the store on the next call; an interrupted one leaves a run with
-status ``running``/``failed``/``cancelled`` and is recomputed. Views made of many expensive pieces (the coreset
-curve) cache each piece separately, so an interrupted view resumes where it stopped.
+Every analysis step is a run in the store (:meth:`Store.cached <unlearn_core.store.Store.cached>`), keyed by its
+full configuration (the pipeline's ``base_config`` and the content hashes of the models and sets it reads), so
+a finished step is served from the store and an interrupted one is recomputed. Analyses made of many expensive
+pieces (the coreset curve) cache each piece separately, so an interrupted one resumes where it stopped.
 """
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ..context import NULL_CONTEXT, RunContext
-from ..device import autocast
-from ..errors import CancelledError, CheckpointError, ConfigError
+from ..errors import ConfigError
 from ..models import Classifier
 from ..selectors import ForgetSet, parse_selector
-from ..config import config_key
-from ..store import Store
 from ..training import as_index_tensor, get_batch
 
 # Display names of the values of known spurious attributes (ds.attributes); others show as "attr=value".
@@ -37,66 +32,7 @@ def attribute_value_name(attribute: str, value: int) -> str:
     return ATTRIBUTE_VALUE_NAMES.get(attribute, {}).get(int(value), f"{attribute}={int(value)}")
 
 
-# ---------------------------------------------------------------------- cached steps
-def _err_text(err: BaseException) -> str:
-    return f"{type(err).__name__}: {err}"
-
-
-def _fail_status(err: BaseException) -> str:
-    return "cancelled" if isinstance(err, (CancelledError, KeyboardInterrupt)) else "failed"
-
-
-def cached_arrays(store: Store, kind: str, config: dict,
-                  compute: Callable[[], tuple[dict[str, np.ndarray], dict, dict]]
-                  ) -> tuple[dict[str, np.ndarray], dict, bool, str]:
-    """Serve ``config``'s arrays from the store or compute, save and record them.
-
-    ``compute()`` returns (arrays, meta, metrics). Returns (arrays, meta, cache_hit, key).
-    """
-    key = config_key(config)
-    if store.done_run(key) is not None:
-        try:
-            loaded = store.load_arrays(kind, key)
-        except CheckpointError:
-            loaded = None  # a corrupt cache file is recomputed, not trusted
-        if loaded is not None:
-            arrays, meta = loaded
-            return arrays, meta, True, key
-    store.start_run(key, kind, config)
-    t0 = time.time()
-    try:
-        arrays, meta, metrics = compute()
-    except BaseException as err:
-        store.fail_run(key, _err_text(err), _fail_status(err))
-        raise
-    store.save_arrays(kind, key, arrays, meta)
-    store.finish_run(key, kind, config, metrics, {"compute_s": time.time() - t0})
-    return arrays, meta, False, key
-
-
-def cached_table(store: Store, kind: str, config: dict, compute: Callable[[], pd.DataFrame]
-                 ) -> tuple[pd.DataFrame, bool, str]:
-    """Serve a DataFrame for ``config`` from the store (JSON records) or compute, save and record it."""
-    key = config_key(config)
-    if store.done_run(key) is not None:
-        try:
-            obj = store.load_json(kind, key)
-        except CheckpointError:
-            obj = None
-        if obj is not None:
-            return pd.DataFrame(obj["records"], columns=obj["columns"]), True, key
-    store.start_run(key, kind, config)
-    t0 = time.time()
-    try:
-        df = compute()
-    except BaseException as err:
-        store.fail_run(key, _err_text(err), _fail_status(err))
-        raise
-    store.save_json(kind, key, {"columns": list(df.columns), "records": df.to_dict("records")})
-    store.finish_run(key, kind, config, {"rows": len(df)}, {"compute_s": time.time() - t0})
-    return df, False, key
-
-
+# ---------------------------------------------------------------------- keys
 def index_digest(idx: np.ndarray) -> str:
     """Content hash of an index set (keys steps on exactly which samples they used)."""
     return hashlib.sha256(np.asarray(idx, dtype=np.int64).tobytes()).hexdigest()[:16]
@@ -130,31 +66,34 @@ class ModelRef:
         extra = " (custom params)" if self.params else ""
         return f"{self.method} on {where} (seed {self.seed}){extra}"
 
-    def key(self, pipe) -> str:
+    def run(self, pipe) -> dict | None:
+        """The finished run behind this model (θ_o's or the unlearning run's); None if it is not stored."""
         if self.is_original:
-            return pipe.original_key(self.seed)
+            return pipe.find_original(self.seed)
         if self.selector is None:
             raise ConfigError(f"Model '{self.method}' needs the forget set it unlearned (selector and ratio).")
-        return pipe.run_config(self.method, self.selector, self.ratio, self.seed, self.params)[0]
+        return pipe.find_run(self.method, self.selector, self.ratio, self.seed, self.params)
+
+    def key(self, pipe) -> str | None:
+        run = self.run(pipe)
+        return run["key"] if run else None
 
     def is_available(self, pipe) -> bool:
-        """True when the model is cached (nothing would be trained to get it)."""
-        if self.is_original:
-            key = pipe.original_key(self.seed)
-            return key in pipe._memo or (pipe.store.done_run(key) is not None
-                                         and pipe.store.model_path("model", key).is_file())
-        return pipe.store.model_path("unlearned", self.key(pipe)).is_file()
+        """True when the model's weights are stored (nothing would be trained to get it)."""
+        run = self.run(pipe)
+        return run is not None and ((run.get("artifacts") or {}).get("main") or {}).get("file", "").endswith(
+            ".safetensors")
 
     def load(self, pipe, ctx: RunContext = NULL_CONTEXT, train_if_missing: bool = True) -> Classifier | None:
-        """The model; θ_o is trained if missing (unless ``train_if_missing=False``); an unlearned model must
-        come from a finished run (None if it is not in the store)."""
+        """The model. θ_o is trained if missing (unless ``train_if_missing=False``); an unlearned model must come
+        from a finished run (None if it is not in the store)."""
         if self.is_original:
             if not train_if_missing and not self.is_available(pipe):
                 return None
             return pipe.original(self.seed, ctx)
         if not self.is_available(pipe):
             return None
-        return pipe.unlearned_model(self.method, self.selector, self.ratio, self.seed, self.params)
+        return pipe.unlearned_model(self.method, self.selector, self.ratio, self.seed, self.params, ctx)
 
 
 def as_model_ref(ref: "ModelRef | str | tuple | None", seed: int = 0) -> ModelRef:
@@ -183,9 +122,8 @@ def penultimate_features(model: Classifier, ds, split: str = "train", idx=None, 
     try:
         for s in range(0, idx_t.numel(), batch_size):
             xb, _ = get_batch(ds, idx_t[s:s + batch_size], split=split)
-            with autocast(device):
-                f = model.features(xb)
-                out = model.head(f)
+            f = model.features(xb)  # fp32: analysis numbers are never computed under bf16 autocast
+            out = model.head(f)
             feats.append(f.float().cpu())
             logits.append(out.float().cpu())
     finally:
@@ -215,9 +153,9 @@ def named_index_sets(forget_sets: "Mapping[str, Any] | Sequence[ForgetSet] | Non
 
 
 def forget_set_name(fs: ForgetSet) -> str:
-    if fs.ratio is None:
-        return f"{fs.selector} (seed {fs.seed})"
-    return f"{fs.selector} {fs.ratio:g} (seed {fs.seed})"
+    from ..results import forget_set_name as name
+
+    return name(fs.selector, fs.ratio, fs.seed)
 
 
 def check_train_scores(scores: Mapping[str, np.ndarray] | None, n: int) -> dict[str, np.ndarray]:
@@ -245,45 +183,17 @@ class CachedScore:
 
 
 def cached_scores(pipe, seed: int = 0) -> dict[str, CachedScore]:
-    """Every per-sample score of θ_o (``seed``) already computed in the pipeline's store; nothing is computed.
+    """Every per-sample score of θ_o (``seed``) already in the store, by column name (see
+    :func:`unlearn_core.results.cached_scores`, which names them); nothing is computed."""
+    from ..results import cached_scores as entries, load_score
 
-    Labels follow the dashboard's column names (``views_data.cached_scores``): the score's name, ``@ratio`` for
-    ratio-dependent scores (BLO), then ``k=v`` for each parameter that differs from the score's defaults;
-    the newest computation of a label wins. Class-level scores (one value per class) are left out.
-    """
-    from ..scores import get_score
-
-    base = pipe.base_config
     found: dict[str, CachedScore] = {}
-    runs = sorted(pipe.store.list_runs("score", "done"), key=lambda r: r.get("finished") or 0)
-    for run in runs:
-        cfg = run["config"]
-        if cfg.get("seed") != seed or any(cfg.get(k) != base[k] for k in base):
+    for e in entries(pipe, seed):
+        if not e["per_sample"]:
             continue
-        params = cfg.get("params") or {}
-        if params.get("granularity", "sample") == "class":
+        loaded = load_score(pipe.store, e["run"])
+        if loaded is None or loaded[0].shape != (pipe.ds.n_train,):
             continue
-        name, ratio = cfg["score"], cfg.get("ratio")
-        try:
-            spec = get_score(name)
-        except ConfigError:
-            continue  # a score whose module is gone
-        if not spec.depends_on_ratio:
-            ratio = None
-        try:
-            loaded = pipe.store.load_arrays("score", run["key"])
-        except CheckpointError:
-            continue
-        if loaded is None:
-            continue
-        arrays, meta = loaded
-        values = np.asarray(arrays.get("values"))
-        if values.shape != (pipe.ds.n_train,):
-            continue
-        label = name if ratio is None else f"{name}@{ratio:g}"
-        nondefault = {k: v for k, v in params.items() if spec.defaults.get(k) != v}
-        if nondefault:
-            label += " " + ",".join(f"{k}={v}" for k, v in sorted(nondefault.items()))
-        found[label] = CachedScore(label, name, ratio, params, values.astype(np.float64), spec.hard_end,
-                                   run["key"], meta.get("extras", {}))
+        found[e["column"]] = CachedScore(e["column"], e["name"], e["ratio"], e["params"],
+                                         np.asarray(loaded[0], dtype=np.float64), e["hard_end"], e["key"], loaded[1])
     return dict(sorted(found.items()))

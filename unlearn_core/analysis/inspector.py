@@ -26,13 +26,6 @@ from ..errors import CheckpointError, ConfigError
 from ..selectors import ForgetSet
 from ._common import ModelRef, as_model_ref, cached_scores, check_train_scores, named_index_sets
 
-CAPTION = (
-    "One training sample. Scores: its value under each computed score, its rank (1 = highest value), its "
-    "percentile among all training samples, and its rank from the hard-to-forget end of that score (1 = the "
-    "hardest sample, e.g. lowest loss or highest BLO weight). Forget sets: which of the chosen sets hold it. "
-    "Predictions: the class each model predicts and its confidence, and the probability of the true label. A "
-    "sample that was forgotten well should look the way it does under Retrain (which never saw it)."
-)
 
 
 @dataclass
@@ -48,18 +41,23 @@ class SampleReport:
     notes: list[str] = field(default_factory=list)
 
 
-def rank_info(values: np.ndarray, i: int, hard_end: str | None = None) -> dict:
-    """Rank (1 = highest), mid-rank percentile and rank from the hard end of sample ``i`` under ``values``."""
+def rank_info(values: np.ndarray, i: int, hard_end: str | None = None, tiebreak: np.ndarray | None = None) -> dict:
+    """Rank (1 = highest), mid-rank percentile and hard-to-forget rank of sample ``i`` under ``values``.
+
+    ``hard_rank`` follows the project's one rank rule (:func:`unlearn_core.results.hard_ranks`: ties broken by
+    θ_o's loss, then index), so it matches the order of the Scores page's galleries.
+    """
+    from ..results import hard_ranks
+
     v = np.asarray(values, dtype=np.float64)
     x = v[i]
     if not np.isfinite(x):
         return {"value": float(x), "rank": np.nan, "percentile": np.nan, "hard_rank": np.nan, "n": len(v)}
     greater, lower = int(np.sum(v > x)), int(np.sum(v < x))
     equal = len(v) - greater - lower
-    out = {"value": float(x), "rank": greater + 1, "percentile": 100.0 * (lower + 0.5 * equal) / len(v),
-           "hard_rank": (greater + 1 if hard_end == "high" else lower + 1 if hard_end == "low" else np.nan),
-           "n": len(v)}
-    return out
+    hard = int(hard_ranks(v, hard_end, tiebreak)[i]) if hard_end in ("low", "high") else np.nan
+    return {"value": float(x), "rank": greater + 1, "percentile": 100.0 * (lower + 0.5 * equal) / len(v),
+            "hard_rank": hard, "n": len(v)}
 
 
 _MODEL_MEMO: "weakref.WeakKeyDictionary[Any, OrderedDict]" = weakref.WeakKeyDictionary()
@@ -118,7 +116,11 @@ def inspect_sample(pipe, index: int, seed: int = 0, scores: Mapping[str, Any] | 
     for name, values in check_train_scores(scores, n).items():
         spec = SCORES.get(re.split(r"[@ \[]", name)[0])
         entries[name] = (values, spec.hard_end if spec else None)
-    score_rows = [{"score": name, **rank_info(v, index, hard)} | {"hard_end": hard}
+    from ..results import original_predictions
+
+    pred = original_predictions(pipe, seed)
+    loss = pred.get("loss") if pred is not None else None
+    score_rows = [{"score": name, **rank_info(v, index, hard, loss if name != "loss" else None)} | {"hard_end": hard}
                   for name, (v, hard) in entries.items()]
     score_df = pd.DataFrame(score_rows, columns=["score", "value", "rank", "percentile", "hard_end", "hard_rank",
                                                  "n"])

@@ -1,4 +1,4 @@
-"""Analysis views (issue 6): coreset curves, group composition, embeddings, sample inspector.
+"""Analyses: coreset curves, group composition, embeddings, sample inspector (and their figures).
 
 Small and fast: digits / biased_digits, 5 training epochs, a 3-iteration BLO with K = 2.
 """
@@ -12,13 +12,14 @@ import torch
 
 from unlearn_core.context import RunContext
 from unlearn_core.errors import CancelledError, ConfigError
-from unlearn_core.experiments import Pipeline
+from dashboard import charts
+from unlearn_core import analysis as views
+from unlearn_core.analysis import coreset as coreset_mod
+from unlearn_core.analysis import embeddings as emb_mod
+from unlearn_core.pipeline import Pipeline
 from unlearn_core.scores import score_names
 from unlearn_core.store import Store
 from unlearn_core.training import predict_logits
-from unlearn_core import views
-from unlearn_core.views import coreset as coreset_mod
-from unlearn_core.views import embeddings as emb_mod
 
 FAST = {"epochs": 5}
 BLO = {"upper_iters": 3, "K": 2}
@@ -42,12 +43,12 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pipe(store):
-    return Pipeline(store, "digits", device="cpu", train_overrides=FAST, blo_params=BLO)
+    return Pipeline(store, dataset="digits", device="cpu", train=FAST, blo=BLO)
 
 
 @pytest.fixture(scope="module")
 def biased(store):
-    return Pipeline(store, "biased_digits", device="cpu", train_overrides=FAST, blo_params=BLO)
+    return Pipeline(store, dataset="biased_digits", device="cpu", train=FAST, blo=BLO)
 
 
 # ---------------------------------------------------------------------- coreset
@@ -88,17 +89,19 @@ def test_coreset_curves_points_resume_and_figure(pipe):
     for f, k in zip(pts["kept_fraction"], pts["n_kept"]):
         assert k == n - int(round((1 - f) * n))
     assert len(res.summary) == len(fractions) * len(strategies)
-    assert (res.summary["n_seeds"] == 1).all() and (res.summary["test_acc_std"] == 0).all()
+    assert (res.summary["n_seeds"] == 1).all() and res.summary["test_acc_std"].isna().all()  # one seed: no spread
     assert 0 <= res.full_acc_mean <= 100 and list(res.full["seed"]) == [0]
 
     again = views.coreset_curves(pipe, fractions, seeds=(0,), strategies=strategies)
     assert again.n_trained == 0
     assert np.allclose(again.points["test_acc"], pts["test_acc"])
 
-    fig = views.coreset_figure(res)
+    fig = charts.coreset_figure(res)
     assert len(fig.data) == 2 * len(strategies)  # a std band + a mean line per strategy
     assert any(s.line.dash == "dash" for s in fig.layout.shapes)  # the full-data line
-    assert views.CAPTIONS["coreset"]
+    assert charts.CORESET_CAPTION
+    stored = coreset_mod.stored_result(pipe)  # what the page draws: read from the store, no job payload
+    assert len(stored.points) == len(pts) and np.allclose(sorted(stored.points["test_acc"]), sorted(pts["test_acc"]))
 
 
 def test_coreset_rejects_bad_input(pipe):
@@ -135,8 +138,12 @@ def test_composition_counts_and_cache(biased):
     assert maj == {"low (0-4) + green ink", "high (5-9) + red ink"}
     assert not res.cache_hit
     assert views.composition(biased, ("worst", "easiest", "random"), ratio=0.1, seeds=(0,)).cache_hit
+    read = views.composition(biased, ("worst", "easiest", "random"), ratio=0.1, seeds=(0,), compute_if_missing=False)
+    assert read is not None and read.table.equals(views.composition(biased, ("worst", "easiest", "random"), 0.1,
+                                                                     (0,)).table)
+    assert views.composition(biased, ("worst",), ratio=0.2, seeds=(0,), compute_if_missing=False) is None
     assert res.wide().shape == (4, 4)
-    fig = views.composition_figure(res)
+    fig = charts.composition_figure(res)
     assert len(fig.data) == 4
 
 
@@ -174,10 +181,10 @@ def test_embeddings_pca_umap_cached(pipe, monkeypatch):
     with pytest.raises(AssertionError):  # other parameters are another cache entry
         views.embedding(pipe, "original", "umap", max_points=300, params={"n_neighbors": 5})
 
-    fig = views.embedding_figure(df, "label")
+    fig = charts.embedding_figure(df, "label")
     assert len(fig.data) == 10 and all(tr.type == "scattergl" for tr in fig.data)
-    assert len(views.embedding_figure(df, "loss").data) == 1
-    assert len(views.embedding_figure(df, "in:random").data) == 2
+    assert len(charts.embedding_figure(df, "loss").data) == 1
+    assert len(charts.embedding_figure(df, "in:random").data) == 2
 
 
 def test_embedding_of_unlearned_model(pipe):

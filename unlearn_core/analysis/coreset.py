@@ -27,18 +27,10 @@ from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..scores import score_names
 from ..selectors import parse_selector
-from ..config import config_key
+from ..store import Computed
 from ..training import accuracy, train_model
-from ._common import _err_text, _fail_status, index_digest
+from ._common import index_digest
 
-CAPTION = (
-    "Test accuracy of a model trained from scratch (the original recipe) on a coreset that keeps the given "
-    "fraction of the training set. Worst = the complement of the worst-case (hardest-to-forget) set; Random = a "
-    "random subset; EL2N / GraNd = keep the samples with the highest EL2N / GraNd score (Paul et al.). Lines are "
-    "means over seeds, bands ± one standard deviation; the dashed line is the model trained on all the data. "
-    "A curve above Random means the removed samples were redundant: if Worst tracks EL2N/GraNd and beats "
-    "Random, the worst-case forget set is the non-coreset (seed 000 Fig. 3)."
-)
 
 DEFAULT_FRACTIONS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
@@ -125,7 +117,7 @@ def coreset_curves(pipe, fractions: Sequence[float] = DEFAULT_FRACTIONS, seeds: 
     points = pd.DataFrame(rows)
     full = pd.DataFrame(full_rows)
     return CoresetResult(points, summarize(points), full, float(full["test_acc"].mean()),
-                         float(full["test_acc"].std(ddof=0)), n_trained)
+                         float(full["test_acc"].std(ddof=1)) if len(full) > 1 else float("nan"), n_trained)
 
 
 def _point(pipe, strategy: str, selector: str, label: str, frac: float, seed: int,
@@ -134,71 +126,69 @@ def _point(pipe, strategy: str, selector: str, label: str, frac: float, seed: in
     fs = pipe.forget_set(selector, ratio, seed, ctx.sub(0, 0.5))
     keep = np.setdiff1d(np.arange(pipe.ds.n_train), fs.forget_idx)
     config = {"kind": POINT_KIND, **pipe.base_config, "seed": int(seed), "selector": selector, "ratio": ratio,
-              "kept": index_digest(keep), "n_kept": int(len(keep))}
-    key = config_key(config)
+              "strategy": strategy, "kept": index_digest(keep), "n_kept": int(len(keep))}
     base = {"strategy": strategy, "label": label, "selector": selector, "kept_fraction": frac,
             "n_kept": int(len(keep)), "seed": int(seed)}
-    done = pipe.store.done_run(key)
-    if done is not None:
-        return {**base, "test_acc": float(done["metrics"]["test_acc"]), "key": key}, 0
-    pipe.store.start_run(key, POINT_KIND, config)
-    t0 = time.time()
-    try:
+
+    def compute() -> Computed:
+        t0 = time.time()
         model = train_model(pipe.model_name, pipe.ds, keep, pipe.train_cfg, seed, ctx.sub(0.5, 1.0),
                             what=f"coreset {label} {frac:.0%} (seed {seed})")
         acc = 100 * accuracy(model, pipe.ds, "test")
-    except BaseException as err:
-        pipe.store.fail_run(key, _err_text(err), _fail_status(err))
-        raise
-    pipe.store.finish_run(key, POINT_KIND, config, {"test_acc": acc}, {"train_s": time.time() - t0})
-    return {**base, "test_acc": float(acc), "key": key}, 1
+        return Computed({"test_acc": acc}, {"test_acc": acc}, {"train_s": time.time() - t0})
+
+    res = pipe.store.cached(POINT_KIND, config, compute, fmt="json", on_log=ctx.log, cancel=ctx.check_cancel)
+    return {**base, "test_acc": float(res.value["test_acc"]), "key": res.key}, 0 if res.hit else 1
+
+
+def stored_points(pipe) -> pd.DataFrame:
+    """Every coreset point of this setup in the store (read-only): what the Coreset page draws."""
+    from ..config import setup_key
+
+    rows = []
+    for r in pipe.store.list_runs(POINT_KIND, "done"):
+        c = r["config"]
+        if setup_key(c) != pipe.setup_key or "strategy" not in c:
+            continue
+        try:
+            _, label = strategy_selector(c["strategy"])
+        except ConfigError:
+            label = c["strategy"]
+        rows.append({"strategy": c["strategy"], "label": label, "selector": c["selector"],
+                     "kept_fraction": round(1.0 - float(c["ratio"]), 10), "n_kept": c["n_kept"], "seed": c["seed"],
+                     "test_acc": float((r.get("metrics") or {}).get("test_acc", np.nan)), "key": r["key"],
+                     "finished": r.get("finished")})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    # A point recomputed for another θ_o / BLO (another kept set) replaces the older one.
+    return (df.sort_values("finished").drop_duplicates(["strategy", "kept_fraction", "seed"], keep="last")
+            .drop(columns="finished").reset_index(drop=True))
+
+
+def stored_result(pipe, seeds: Sequence[int] | None = None) -> CoresetResult | None:
+    """The stored coreset curves of this setup (None when no point is stored)."""
+    points = stored_points(pipe)
+    if points.empty:
+        return None
+    if seeds is not None:
+        points = points[points["seed"].isin([int(s) for s in seeds])]
+    full_rows = []
+    for seed in sorted(points["seed"].unique()):
+        run = pipe.find_original(int(seed))
+        if run is not None:
+            full_rows.append({"seed": int(seed), "test_acc": float(run["metrics"]["test_acc"])})
+    full = pd.DataFrame(full_rows, columns=["seed", "test_acc"])
+    return CoresetResult(points, summarize(points), full, float(full["test_acc"].mean()),
+                         float(full["test_acc"].std(ddof=1)) if len(full) > 1 else float("nan"), 0)
 
 
 def summarize(points: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std (ddof=0) of test accuracy over seeds per (strategy, kept_fraction)."""
+    """Mean and sample std (ddof=1; NaN for one seed) of test accuracy over seeds per (strategy, kept_fraction)."""
     if points.empty:
         return pd.DataFrame(columns=["strategy", "label", "kept_fraction", "test_acc_mean", "test_acc_std",
                                      "n_seeds"])
     g = points.groupby(["strategy", "label", "kept_fraction"], sort=False)["test_acc"]
-    out = pd.DataFrame({"test_acc_mean": g.mean(), "test_acc_std": g.std(ddof=0).fillna(0.0),
+    out = pd.DataFrame({"test_acc_mean": g.mean(), "test_acc_std": g.std(ddof=1),
                         "n_seeds": g.size()}).reset_index()
     return out  # strategies in the order given, fractions in the order given
-
-
-_COLOURS = {"worst": "#d62728", "random": "#7f7f7f", "el2n": "#1f77b4", "grand": "#2ca02c"}
-_EXTRA = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e"]
-
-
-def _rgba(hex_colour: str, alpha: float) -> str:
-    h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def coreset_figure(result: CoresetResult, title: str | None = "Coreset test accuracy"):
-    """Plotly figure: mean test accuracy vs kept fraction per strategy, ± std bands, full-data dashed line."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    s = result.summary
-    extra = iter(_EXTRA * 4)
-    for strategy in dict.fromkeys(s["strategy"]):
-        d = s[s["strategy"] == strategy].sort_values("kept_fraction")
-        colour = _COLOURS.get(strategy) or next(extra)
-        x = (100 * d["kept_fraction"]).tolist()
-        hi = (d["test_acc_mean"] + d["test_acc_std"]).tolist()
-        lo = (d["test_acc_mean"] - d["test_acc_std"]).tolist()
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=_rgba(colour, 0.18),
-                                 line=dict(width=0), hoverinfo="skip", showlegend=False,
-                                 legendgroup=strategy, name=f"{strategy} ± std"))
-        fig.add_trace(go.Scatter(
-            x=x, y=d["test_acc_mean"], mode="lines+markers", name=d["label"].iloc[0], legendgroup=strategy,
-            line=dict(color=colour), customdata=np.stack([d["test_acc_std"], d["n_seeds"]], axis=1),
-            hovertemplate="keep %{x:.0f}%<br>test acc %{y:.2f} ± %{customdata[0]:.2f} "
-                          "(%{customdata[1]} seeds)<extra>%{fullData.name}</extra>"))
-    if np.isfinite(result.full_acc_mean):
-        fig.add_hline(y=result.full_acc_mean, line_dash="dash", line_color="black",
-                      annotation_text=f"full data {result.full_acc_mean:.2f}", annotation_position="bottom right")
-    fig.update_layout(title=title, xaxis_title="kept fraction of the training set (%)",
-                      yaxis_title="test accuracy (%)", hovermode="closest", legend_title_text="coreset")
-    return fig

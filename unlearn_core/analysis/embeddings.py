@@ -18,18 +18,10 @@ import pandas as pd
 from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..selectors import ForgetSet
-from ._common import (ModelRef, as_model_ref, cached_arrays, check_train_scores, named_index_sets,
+from ..store import Computed
+from ._common import (ModelRef, as_model_ref, check_train_scores, named_index_sets,
                       penultimate_features)
 
-CAPTION = (
-    "Each point is one sample, placed by a 2-D projection (PCA or UMAP) of the model's penultimate-layer "
-    "features, i.e. what the final linear layer sees. Points close together look alike to the model. Colour by "
-    "label to see the class clusters, by prediction/correctness to see where the model errs, by a score to see "
-    "where hard-to-forget samples lie, or by forget-set membership (highlighted on top). PCA axes are linear "
-    "directions of largest variance; UMAP distances are only meaningful locally (clusters and neighbours, not "
-    "distances between clusters). Compare the original model with an unlearned one: a forgotten sample should "
-    "move out of its class cluster the way it does under Retrain."
-)
 
 KIND = "view_embedding"
 REDUCERS = ("pca", "umap")
@@ -80,7 +72,7 @@ def embedding(pipe, model: "ModelRef | str | tuple | None" = None, reducer: str 
               seed: int = 0, params: dict | None = None, max_points: int | None = 10000,
               scores: Mapping[str, Any] | None = None,
               forget_sets: "Mapping[str, Any] | Sequence[ForgetSet] | None" = None,
-              ctx: RunContext = NULL_CONTEXT) -> pd.DataFrame:
+              ctx: RunContext = NULL_CONTEXT, compute_if_missing: bool = True) -> pd.DataFrame | None:
     """2-D projection of the penultimate features of ``model`` on ``split`` (cached; see module doc).
 
     ``model``: "original" (θ_o of ``seed``; trained if missing), a :class:`ModelRef`, or a tuple
@@ -92,6 +84,7 @@ def embedding(pipe, model: "ModelRef | str | tuple | None" = None, reducer: str 
     Returns columns index, x, y, label, label_name, prediction, prediction_name, confidence, correct,
     attribute columns (``ds.attributes``, train split), then the score and membership columns.
     ``attrs``: cache_hit, key, reducer, model, info (e.g. PCA explained variance), compute_s.
+    With ``compute_if_missing=False`` nothing is computed: None unless the projection is stored.
     """
     ds = pipe.ds
     ref = as_model_ref(model, seed)
@@ -106,7 +99,14 @@ def embedding(pipe, model: "ModelRef | str | tuple | None" = None, reducer: str 
     cap = None if max_points is None or int(max_points) >= n_split else int(max_points)
     subset = (np.arange(n_split) if cap is None
               else np.sort(np.random.default_rng(ref.seed + 31337).choice(n_split, size=cap, replace=False)))
-    model_key = ref.key(pipe)
+    run = ref.run(pipe)
+    if run is None and not (ref.is_original and compute_if_missing):
+        if not compute_if_missing:
+            return None
+        raise ConfigError(f"No stored model for {ref.label}: run that unlearning job first.")
+    # θ_o is keyed by its weights' hash (trained first if missing); an unlearned model by its run's key.
+    model_key = (pipe.original_digest(ref.seed, ctx.sub(0, 0.5)) if ref.is_original and run is None
+                 else run["artifacts"]["main"]["sha256"][:24] if ref.is_original else run["key"])
     config = {"kind": KIND, **pipe.base_config, "model_key": model_key, "model": ref.label, "split": split,
               "reducer": reducer, "params": p, "seed": int(ref.seed), "max_points": cap}
 
@@ -131,11 +131,18 @@ def embedding(pipe, model: "ModelRef | str | tuple | None" = None, reducer: str 
         ctx.progress(1.0, "embedding done")
         arrays = {"index": subset.astype(np.int64), "coords": coords, "prediction": pred.astype(np.int64),
                   "confidence": prob.max(1).astype(np.float32)}
-        return arrays, {"info": info, "reduce_s": reduce_s, "feature_dim": int(feats.shape[1])}, \
-            {"n_points": len(subset), "reduce_s": reduce_s}
+        return Computed(arrays, {"n_points": len(subset), "reduce_s": reduce_s}, {},
+                        {"info": info, "reduce_s": reduce_s, "feature_dim": int(feats.shape[1])})
 
     t0 = time.time()
-    arrays, meta, hit, key = cached_arrays(pipe.store, KIND, config, compute)
+    if not compute_if_missing:
+        found = pipe.store.lookup(KIND, config, "arrays")
+        if found is None:
+            return None
+        arrays, meta, hit, key = found[0], found[1], True, found[2]["key"]
+    else:
+        got = pipe.store.cached(KIND, config, compute, fmt="arrays", on_log=ctx.log)
+        arrays, meta, hit, key = got.value, got.meta, got.hit, got.key
     idx = arrays["index"].astype(np.int64)
     y = (ds.y_train if split == "train" else ds.y_test).cpu().numpy()[idx]
     pred = arrays["prediction"].astype(np.int64)
@@ -154,60 +161,3 @@ def embedding(pipe, model: "ModelRef | str | tuple | None" = None, reducer: str 
                      "info": meta.get("info", {}), "reduce_s": meta.get("reduce_s"),
                      "feature_dim": meta.get("feature_dim"), "compute_s": time.time() - t0})
     return df
-
-
-def embedding_figure(df: pd.DataFrame, color: str = "label", title: str | None = None,
-                     hover: Sequence[str] | None = None, marker_size: int = 6):
-    """Plotly scattergl of x/y coloured by ``color``: categories (label, prediction, bool membership) get one
-    trace each (members of a forget set drawn last, on top); numbers get a continuous colour scale."""
-    import plotly.graph_objects as go
-
-    if color not in df.columns:
-        raise ConfigError(f"No column '{color}' to colour by. Columns: {', '.join(df.columns)}.")
-    hover = list(hover) if hover is not None else [c for c in ("label_name", "prediction_name", "confidence")
-                                                    if c in df.columns]
-    hover = [c for c in hover if c != color]
-    cd = df[["index"] + hover].copy()
-    for c in hover:
-        if pd.api.types.is_float_dtype(cd[c]):
-            cd[c] = cd[c].round(3)
-    custom = cd.to_numpy(dtype=object) if len(df) else None
-    tmpl = "sample %{customdata[0]}<br>" + "<br>".join(
-        f"{c}: %{{customdata[{i + 1}]}}" for i, c in enumerate(hover)) + f"<br>{color}: %{{marker.color}}"
-    col = df[color]
-    fig = go.Figure()
-    numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) \
-        and color not in ("label", "prediction") and col.nunique() > 12
-    if numeric:
-        fig.add_trace(go.Scattergl(
-            x=df["x"], y=df["y"], mode="markers", name=color, customdata=custom,
-            marker=dict(size=marker_size, color=col, colorscale="Viridis", showscale=True,
-                        colorbar=dict(title=color)),
-            hovertemplate=tmpl + "<extra></extra>"))
-    else:
-        cats = list(dict.fromkeys(sorted(col.unique(), key=lambda v: (str(type(v)), v))))
-        if pd.api.types.is_bool_dtype(col):
-            cats = [False, True]
-        for cat in cats:
-            m = (col == cat).to_numpy()
-            if not m.any():
-                continue
-            name = value = str(cat)
-            if pd.api.types.is_bool_dtype(col):
-                value = "yes" if cat else "no"
-                name = f"{color}: {value}"
-            elif color in ("label", "prediction") and "label_name" in df:
-                name = df.loc[m, "label_name" if color == "label" else "prediction_name"].iloc[0]
-            style = dict(size=marker_size)
-            if pd.api.types.is_bool_dtype(col) and color.startswith("in:"):  # forget-set members on top, red
-                style = dict(size=marker_size + (2 if cat else 0), color="#d62728" if cat else "#c7c7c7",
-                             opacity=1.0 if cat else 0.5)
-            fig.add_trace(go.Scattergl(
-                x=df.loc[m, "x"], y=df.loc[m, "y"], mode="markers", name=name, marker=style,
-                customdata=custom[m] if custom is not None else None,
-                hovertemplate=tmpl.replace("%{marker.color}", value) + "<extra></extra>"))
-    reducer = str(df.attrs.get("reducer", "")).upper()
-    fig.update_layout(title=title or f"{reducer} of penultimate features — {df.attrs.get('model', '')}",
-                      xaxis_title=f"{reducer} 1", yaxis_title=f"{reducer} 2", legend_title_text=color,
-                      hovermode="closest")
-    return fig

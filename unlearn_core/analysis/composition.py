@@ -23,16 +23,9 @@ import pandas as pd
 from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..selectors import parse_selector
-from ._common import attribute_value_name, cached_table, index_digest
+from ..store import Computed
+from ._common import attribute_value_name, index_digest
 
-CAPTION = (
-    "Share of each (label × attribute) group in the training set and in each forget set, as a percentage of "
-    "the set (bar labels: sample counts; error bars: std over seeds). ★ marks the majority group of each label "
-    "(the attribute value most common for that label in the training set, i.e. the bias-aligned, easy-to-learn "
-    "samples). A bar higher than the training set's bar means the selector over-picks that group. Seed 000 "
-    "Fig. 4 finds the worst-case (hardest-to-forget) set dominated by the easy majority group (Blond + Female "
-    "on CelebA): easy, redundant samples are the ones whose removal leaves no trace."
-)
 
 TRAIN_SET = "training set"
 KIND = "view_composition"
@@ -93,10 +86,11 @@ class CompositionResult:
 
 def composition(pipe, selectors: Sequence[str] = ("worst", "easiest", "random"), ratio: float | None = 0.1,
                 seeds: Sequence[int] = (0,), attribute: str | None = None,
-                ctx: RunContext = NULL_CONTEXT) -> CompositionResult:
+                ctx: RunContext = NULL_CONTEXT, compute_if_missing: bool = True) -> CompositionResult | None:
     """Group composition of the training set and of each selector's forget set (see module doc).
 
-    Counts of a set sum to its size (the training set's to N); percentages sum to 100 per set.
+    Counts of a set sum to its size (the training set's to N); percentages sum to 100 per set. With
+    ``compute_if_missing=False`` nothing is computed: None unless this composition is stored.
     """
     ds = pipe.ds
     attribute = spurious_attribute(ds, attribute)
@@ -109,26 +103,39 @@ def composition(pipe, selectors: Sequence[str] = ("worst", "easiest", "random"),
     for s in selectors:
         parse_selector(s)
     gid, groups = groups_of(ds, attribute)
-    needs_blo = any(parse_selector(s).needs_scores() for s in selectors)
+    # Keyed by the exact forget sets (content hashes): a new θ_o or BLO setting gives a new composition.
+    if compute_if_missing:
+        sets = {(seed, sel): pipe.forget_set_cached(sel, ratio, seed, ctx.sub(0, 0.9))
+                for seed in seeds for sel in selectors}
+        digests = {f"{sel}|{seed}": res.digest for (seed, sel), res in sets.items()}
+    else:
+        runs = {(seed, sel): pipe.find_forget_set(sel, ratio, seed) for seed in seeds for sel in selectors}
+        if any(r is None for r in runs.values()):
+            return None
+        digests = {f"{sel}|{seed}": r["artifacts"]["main"]["sha256"][:24] for (seed, sel), r in runs.items()}
     config = {"kind": KIND, **pipe.base_config, "attribute": attribute,
               "attribute_digest": index_digest(np.asarray(ds.attributes[attribute])),
-              "selectors": selectors, "ratio": ratio, "seeds": seeds,
-              "blo": pipe.blo_params if needs_blo else None}
+              "selectors": selectors, "ratio": ratio, "seeds": seeds, "sets": digests}
 
-    def compute() -> pd.DataFrame:
+    def compute() -> Computed:
         rows = []
-        jobs = [(seed, sel) for seed in seeds for sel in selectors]
-        for i, (seed, sel) in enumerate(jobs):
-            ctx.progress(i / len(jobs), f"forget set {sel} · seed {seed}")
-            fs = pipe.forget_set(sel, ratio, seed, ctx.sub(i / len(jobs), (i + 1) / len(jobs)))
+        for (seed, sel), res in sets.items():
+            fs = res.value
             counts = np.bincount(gid[fs.forget_idx], minlength=len(groups))
             for g, c in zip(groups["group_id"], counts[groups["group_id"]]):
                 rows.append({"set": sel, "selector": sel, "seed": seed, "group_id": int(g), "count": int(c),
                              "set_size": fs.size})
         ctx.progress(1.0, "composition done")
-        return pd.DataFrame(rows)
+        return Computed(pd.DataFrame(rows), {"n_sets": len(sets)})
 
-    per_seed, hit, _ = cached_table(pipe.store, KIND, config, compute)
+    if compute_if_missing:
+        got = pipe.store.cached(KIND, config, compute, fmt="table", on_log=ctx.log)
+        per_seed, hit = got.value, got.hit
+    else:
+        found = pipe.store.lookup(KIND, config, "table")
+        if found is None:
+            return None
+        per_seed, hit = found[0], True
     per_seed = per_seed.merge(groups.drop(columns="train_count"), on="group_id", how="left")
     per_seed["percent"] = 100.0 * per_seed["count"] / per_seed["set_size"]
 
@@ -136,8 +143,8 @@ def composition(pipe, selectors: Sequence[str] = ("worst", "easiest", "random"),
     train = groups.assign(set=TRAIN_SET, selector=None, count=groups["train_count"].astype(float), count_std=0.0,
                           percent=100.0 * groups["train_count"] / n, percent_std=0.0, set_size=float(n), n_seeds=0)
     g = per_seed.groupby(["set", "group_id"], sort=False)
-    agg = pd.DataFrame({"count": g["count"].mean(), "count_std": g["count"].std(ddof=0).fillna(0.0),
-                        "percent": g["percent"].mean(), "percent_std": g["percent"].std(ddof=0).fillna(0.0),
+    agg = pd.DataFrame({"count": g["count"].mean(), "count_std": g["count"].std(ddof=1),
+                        "percent": g["percent"].mean(), "percent_std": g["percent"].std(ddof=1),
                         "set_size": g["set_size"].mean(), "n_seeds": g.size()}).reset_index()
     agg["selector"] = agg["set"]
     agg = agg.merge(groups, on="group_id", how="left")
@@ -151,31 +158,14 @@ def composition(pipe, selectors: Sequence[str] = ("worst", "easiest", "random"),
     return CompositionResult(table, per_seed, groups, attribute, ratio, hit)
 
 
-_SET_COLOURS = {TRAIN_SET: "#7f7f7f", "worst": "#d62728", "easiest": "#2ca02c", "random": "#1f77b4"}
-_EXTRA = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e"]
+def stored_choices(pipe) -> list[dict]:
+    """The (selectors, ratio, seeds, attribute) of every composition stored for this setup, newest first."""
+    from ..config import setup_key
 
-
-def composition_figure(result: CompositionResult, title: str | None = None):
-    """Plotly grouped bars: x = (label × attribute) group (★ = majority), one bar per set, y = % of the set."""
-    import plotly.graph_objects as go
-
-    t = result.table
-    fig = go.Figure()
-    extra = iter(_EXTRA * 4)
-    for name in dict.fromkeys(t["set"]):
-        d = t[t["set"] == name]
-        x = [f"{g} ★" if m else g for g, m in zip(d["group"], d["majority"])]
-        size = d["set_size"].iloc[0]
-        fig.add_trace(go.Bar(
-            x=x, y=d["percent"], name=f"{name} (n={size:.0f})",
-            marker_color=_SET_COLOURS.get(name) or next(extra),
-            error_y=dict(type="data", array=d["percent_std"], visible=bool((d["percent_std"] > 0).any())),
-            text=[f"{c:.0f}" if float(c).is_integer() else f"{c:.1f}" for c in d["count"]], textposition="outside",
-            customdata=np.stack([d["count"], d["enrichment"]], axis=1),
-            hovertemplate="%{x}<br>%{y:.1f}% of the set (%{customdata[0]:.1f} samples)<br>"
-                          "×%{customdata[1]:.2f} vs training set<extra>%{fullData.name}</extra>"))
-    ratio = f" at ratio {result.ratio:g}" if result.ratio is not None else ""
-    fig.update_layout(barmode="group", title=title or f"Group composition (label × {result.attribute}){ratio}",
-                      xaxis_title=f"label + {result.attribute} group (★ = majority group of its label)",
-                      yaxis_title="% of the set", legend_title_text="set")
-    return fig
+    out = []
+    for r in sorted(pipe.store.list_runs(KIND, "done"), key=lambda r: r.get("finished") or 0, reverse=True):
+        c = r["config"]
+        if setup_key(c) == pipe.setup_key:
+            out.append({"selectors": c["selectors"], "ratio": c["ratio"], "seeds": c["seeds"],
+                        "attribute": c["attribute"]})
+    return out

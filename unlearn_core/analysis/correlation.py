@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def _as_1d(name: str, v) -> np.ndarray:

@@ -1,0 +1,61 @@
+"""Table 3 for the Compare page: display strings and the numeric gaps that colour them (built from
+:func:`unlearn_core.results.table3`; no statistics are computed here)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from unlearn_core import results as res
+from unlearn_core.selectors import selector_label
+
+METRICS = res.METRICS
+
+
+def _cell(mean: float, std: float, n: int, gap: float) -> str:
+    return res.fmt_mean_std(mean, std, n) + ("" if gap != gap else f" ({gap:.2f})")
+
+
+def table3_stacked(d: pd.DataFrame, selectors: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per (selector, method): UA, MIA, RA, TA as 'mean ± std (gap)', Avg. gap, ToW, n, seeds."""
+    t3 = res.table3(d, selectors)
+    if t3.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    disp = pd.DataFrame({"selector": [selector_label(s) for s in t3["selector"]], "method": t3["method"]})
+    gaps = pd.DataFrame(index=disp.index)
+    for m in METRICS:
+        disp[m] = [_cell(a, s, n, g) for a, s, n, g in zip(t3[f"{m}_mean"], t3[f"{m}_std"], t3["n"], t3[f"gap_{m}"])]
+        gaps[m] = t3[f"gap_{m}"]
+    disp["Avg. gap"] = t3["avg_gap"].map(lambda v: "—" if v != v else f"{v:.2f}")
+    gaps["Avg. gap"] = t3["avg_gap"]
+    disp["ToW"] = [res.fmt_mean_std(a, s, n, 3) for a, s, n in zip(t3["ToW_mean"], t3["ToW_std"], t3["n"])]
+    disp["n"] = t3["n"]
+    disp["seeds"] = t3["seeds"]
+    disp["time (s)"] = t3["runtime_s_mean"].map(lambda v: "—" if v != v else f"{v:.2f}")
+    disp.attrs["selectors"] = list(t3["selector"])
+    return disp, gaps
+
+
+def table3_wide(d: pd.DataFrame, selectors: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows = methods, columns = selector × (UA, MIA, RA, TA, Avg. gap, n)."""
+    t3 = res.table3(d, selectors)
+    if t3.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    methods = list(dict.fromkeys(t3["method"]))
+    disp = pd.DataFrame(index=methods)
+    gaps = pd.DataFrame(index=methods, dtype=float)
+    for sel in selectors:
+        a = t3[t3["selector"] == sel].set_index("method")
+        name = selector_label(sel)
+        for m in METRICS:
+            col = f"{name} · {m}"
+            disp[col] = [_cell(a.at[x, f"{m}_mean"], a.at[x, f"{m}_std"], a.at[x, "n"], a.at[x, f"gap_{m}"])
+                         if x in a.index else "—" for x in methods]
+            gaps[col] = [a.at[x, f"gap_{m}"] if x in a.index else np.nan for x in methods]
+        col = f"{name} · Avg. gap"
+        disp[col] = [f"{a.at[x, 'avg_gap']:.2f}" if x in a.index and a.at[x, "avg_gap"] == a.at[x, "avg_gap"]
+                     else "—" for x in methods]
+        gaps[col] = [a.at[x, "avg_gap"] if x in a.index else np.nan for x in methods]
+        disp[f"{name} · n"] = [int(a.at[x, "n"]) if x in a.index else 0 for x in methods]
+    disp.index.name = "method"
+    gaps.index.name = "method"
+    return disp, gaps

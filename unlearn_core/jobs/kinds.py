@@ -1,0 +1,299 @@
+"""The project's job kinds. Each is a thin wrapper: validate the config (at submit time), build the
+:class:`~unlearn_core.pipeline.Pipeline` of the job's :class:`~unlearn_core.config.Setup`, call the core.
+
+Results land in the store as runs; a job's ``result`` dict is only a receipt (keys, counts) for its log and
+the Runs page. Pages read results from the store, so deleting a job never removes a result.
+
+Registered explicitly by :func:`register_all` (called once by :func:`~unlearn_core.jobs.registry.load_kinds`).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..config import Setup, forget_count
+from ..errors import ConfigError
+from .registry import JobEnv, register_job_kind
+
+MAX_SEED = 2**32 - 1
+
+
+# ---------------------------------------------------------------------------------------------- shared checks
+def setup_of(config: dict) -> Setup:
+    """The job's setup (``config["setup"]``, a Setup dict); validated."""
+    s = config.get("setup")
+    if s is not None and not isinstance(s, dict):
+        raise ConfigError("The job's setup must be a JSON object.")
+    return Setup.from_dict(s)
+
+
+def pipeline_for(config: dict, env: JobEnv):
+    """The Pipeline of a job's setup, on the device slot the manager assigned."""
+    from ..pipeline import Pipeline
+
+    setup = setup_of(config)
+    if env.device and env.device != "auto":
+        setup = setup.replace(device=env.device)
+    return Pipeline(env.store, setup)
+
+
+def setup_label(config: dict) -> str:
+    s = setup_of(config)
+    ep = s.train.get("epochs")
+    return f"{s.dataset} · {s.model or 'default model'}" + (f" ({ep} epochs)" if ep else "")
+
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"A seed must be an integer between 0 and 2^32-1, got {seed!r}.")
+    return int(seed)
+
+
+def check_seeds(config: dict, default=(0,)) -> list[int]:
+    seeds = config.get("seeds", list(default))
+    if not isinstance(seeds, (list, tuple)) or not seeds:
+        raise ConfigError("Choose at least one seed.")
+    return [check_seed(s) for s in seeds]
+
+
+def check_ratio(config: dict, default: float | None = 0.1) -> float | None:
+    r = config.get("ratio", default)
+    if r is None:
+        return None
+    forget_count(r, 10**9)
+    return float(r)
+
+
+def _check_setup(config: dict) -> None:
+    setup_of(config)
+
+
+# ---------------------------------------------------------------------------------------------- core kinds
+def _check_train(config: dict) -> None:
+    _check_setup(config)
+    check_seed(config.get("seed", 0))
+    ck = config.get("checkpoint")
+    if ck is not None and not os.path.isfile(str(ck)):
+        raise ConfigError("The checkpoint file does not exist (upload it again).")
+
+
+def _job_train_original(config: dict, env: JobEnv) -> dict:
+    pipe = pipeline_for(config, env)
+    seed = int(config.get("seed", 0))
+    env.ctx.log(f"data set {pipe.dataset_name} ({pipe.ds.n_train} train samples), model {pipe.model_name}, "
+                f"recipe {pipe.train_cfg.to_dict()}, device {pipe.device}")
+    if config.get("checkpoint"):
+        pipe.import_checkpoint(str(config["checkpoint"]), seed, config.get("confirm_dataset"))
+    else:
+        pipe.original(seed, env.ctx)
+    run = pipe.find_original(seed) or {}
+    m = run.get("metrics") or {}
+    env.ctx.log(f"train acc {m.get('train_acc', float('nan')):.2f}%, test acc {m.get('test_acc', float('nan')):.2f}%")
+    return {"original_key": run.get("key"), **{k: v for k, v in m.items() if k in ("train_acc", "test_acc")}}
+
+
+def _check_score(config: dict) -> None:
+    from ..scores import get_score
+
+    setup = setup_of(config)
+    check_seed(config.get("seed", 0))
+    spec = get_score(str(config.get("score", "")))
+    params = config.get("params") or {}
+    if not isinstance(params, dict):
+        raise ConfigError("Score parameters must be a JSON object.")
+    p = spec.resolve_params({**(dict(setup.blo) if spec.name == "blo" else {}), **params})
+    if spec.depends_on_ratio and p.get("granularity", "sample") != "class":
+        check_ratio(config)
+
+
+def _job_score(config: dict, env: JobEnv) -> dict:
+    from ..scores import get_score
+
+    pipe = pipeline_for(config, env)
+    name, seed = config["score"], int(config.get("seed", 0))
+    ratio = config.get("ratio") if get_score(name).depends_on_ratio else None
+    res = pipe.score_cached(name, seed, ratio, config.get("params") or {}, env.ctx)
+    v = np.asarray(res.value.values, dtype=float)
+    env.ctx.log(f"{name}: n={len(v)} mean={v.mean():.4g} std={v.std():.4g} min={v.min():.4g} max={v.max():.4g}")
+    for row in (res.value.extras.get("trace") or [])[-3:]:
+        env.ctx.log("BLO " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+    return {"score": name, "ratio": ratio, "key": res.key}
+
+
+def _check_forget_set(config: dict) -> None:
+    from ..selectors import parse_selector
+
+    _check_setup(config)
+    check_seed(config.get("seed", 0))
+    spec = parse_selector(str(config.get("selector", "")))
+    if not spec.class_wise:
+        check_ratio(config)
+
+
+def _job_forget_set(config: dict, env: JobEnv) -> dict:
+    pipe = pipeline_for(config, env)
+    sel, ratio, seed = config["selector"], config.get("ratio"), int(config.get("seed", 0))
+    res = pipe.forget_set_cached(sel, ratio, seed, env.ctx)
+    fs = res.value
+    env.ctx.log(f"{sel} @ {ratio}: {fs.size} samples; per class {fs.info.get('class_histogram')}")
+    return {"key": res.key, "size": fs.size, "classes": fs.forget_classes}
+
+
+def spec_of(config: dict):
+    from ..grid import ExperimentSpec
+
+    return ExperimentSpec.from_dict(config.get("spec"))
+
+
+def _check_experiment(config: dict) -> None:
+    spec_of(config).validate()
+
+
+def _describe_experiment(c: dict) -> str:
+    from ..selectors import selector_label
+
+    s = spec_of(c)
+    ratios = ", ".join(f"{100 * r:g}%" for r in s.ratios)
+    return (f"Experiment · {s.setup.dataset} · {' / '.join(selector_label(x) for x in s.selectors)} × "
+            f"{len(s.methods)} methods × {ratios} × {len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}")
+
+
+def _job_experiment(config: dict, env: JobEnv) -> dict:
+    from ..grid import run_experiment
+
+    spec = spec_of(config).validate()
+    if env.device.startswith("cuda"):
+        spec.setup = spec.setup.replace(device=env.device)  # the GPU slot the manager assigned
+    env.ctx.log(f"{spec.n_runs()} unlearning runs (Retrain included) on device {spec.setup.device}")
+    keys: list[str] = []
+
+    def on_row(row: dict) -> None:
+        keys.append(row["key"])
+        env.ctx.log(f"{row['method']} · {row['selector']} · {row['ratio']} · seed {row['seed']}: UA {row['UA']:.2f} "
+                    f"RA {row['RA']:.2f} TA {row['TA']:.2f} MIA {row['MIA']:.2f} ({row['runtime_s']:.2f}s)")
+
+    df = run_experiment(spec, env.store, env.ctx, on_row=on_row)
+    return {"n_runs": int(len(df)), "run_keys": keys}
+
+
+# ---------------------------------------------------------------------------------------------- analysis kinds
+def _check_coreset(config: dict) -> None:
+    from ..analysis.coreset import strategy_selector
+
+    _check_setup(config)
+    check_seeds(config)
+    fr = config.get("fractions") or []
+    if not fr:
+        raise ConfigError("Choose at least one kept fraction.")
+    bad = [f for f in fr if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < float(f) < 1]
+    if bad:
+        raise ConfigError(f"Kept fractions must be strictly between 0 and 1 (e.g. 0.9 keeps 90%); got {bad}.")
+    strategies = config.get("strategies")
+    if strategies is not None:
+        if not strategies:
+            raise ConfigError("Choose at least one coreset strategy.")
+        for s in strategies:
+            strategy_selector(str(s))
+
+
+def _job_coreset(config: dict, env: JobEnv) -> dict:
+    from ..analysis.coreset import coreset_curves
+
+    pipe = pipeline_for(config, env)
+    res = coreset_curves(pipe, [float(f) for f in config["fractions"]], check_seeds(config), config.get("strategies"),
+                         env.ctx)
+    for r in res.summary.itertuples():
+        env.ctx.log(f"{r.label} keep {r.kept_fraction:.0%}: {r.test_acc_mean:.2f} ± {r.test_acc_std:.2f}")
+    env.ctx.log(f"full data: {res.full_acc_mean:.2f} ± {res.full_acc_std:.2f}; {res.n_trained} models trained")
+    return {"n_points": int(len(res.points)), "n_trained": res.n_trained}
+
+
+def _check_composition(config: dict) -> None:
+    from ..selectors import parse_selector
+
+    _check_setup(config)
+    check_seeds(config)
+    check_ratio(config)
+    sels = config.get("selectors") or []
+    if not sels:
+        raise ConfigError("Choose at least one forget-set selector.")
+    for s in sels:
+        parse_selector(str(s))
+
+
+def _job_composition(config: dict, env: JobEnv) -> dict:
+    from ..analysis.composition import composition
+
+    pipe = pipeline_for(config, env)
+    res = composition(pipe, list(config["selectors"]), check_ratio(config), check_seeds(config),
+                      config.get("attribute"), env.ctx)
+    maj = res.table[res.table["majority"]].groupby("set", sort=False)["percent"].sum()
+    for name, pct in maj.items():
+        env.ctx.log(f"{name}: {pct:.1f}% in majority groups")
+    return {"attribute": res.attribute, "cache_hit": res.cache_hit}
+
+
+def model_from_config(config: dict):
+    """The model an analysis job names: "original" or [method, selector, ratio, seed]."""
+    m = config.get("model", "original")
+    return "original" if m in (None, "original") else tuple(m)
+
+
+def _check_embedding(config: dict) -> None:
+    from ..analysis.embeddings import _resolve_params
+
+    _check_setup(config)
+    _resolve_params(str(config.get("reducer", "umap")), config.get("params"))
+    m = config.get("model", "original")
+    if m not in (None, "original") and (not isinstance(m, (list, tuple)) or not 3 <= len(m) <= 4):
+        raise ConfigError(f"Cannot read {m!r} as a model: use 'original' or [method, selector, ratio, seed].")
+    mp = config.get("max_points", 10000)
+    if mp is not None and (isinstance(mp, bool) or not isinstance(mp, int) or not 3 <= mp <= 1_000_000):
+        raise ConfigError("max_points must be an integer between 3 and 1,000,000 (or null for all samples).")
+
+
+def _describe_embedding(c: dict) -> str:
+    m = c.get("model", "original")
+    what = "original model" if m in (None, "original") else f"{m[0]} on {m[1]} {m[2]}"
+    return f"Embedding {str(c.get('reducer', 'umap')).upper()} · {what} · {setup_label(c)} · seed {c.get('seed', 0)}"
+
+
+def _job_embedding(config: dict, env: JobEnv) -> dict:
+    from ..analysis.embeddings import embedding
+
+    pipe = pipeline_for(config, env)
+    df = embedding(pipe, model_from_config(config), str(config.get("reducer", "umap")), "train",
+                   int(config.get("seed", 0)), config.get("params") or None, config.get("max_points", 10000),
+                   ctx=env.ctx)
+    how = "from the cache" if df.attrs["cache_hit"] else f"reduced in {df.attrs.get('reduce_s') or 0:.1f}s"
+    env.ctx.log(f"{df.attrs['reducer']} of {len(df)} points ({df.attrs['model']}): {how}")
+    return {"key": df.attrs["key"], "n_points": len(df), "cache_hit": bool(df.attrs["cache_hit"])}
+
+
+def register_all() -> None:
+    """Register every job kind of the project (explicitly, in one place)."""
+    from . import demo
+
+    register_job_kind("train_original", title="Train original model", check=_check_train,
+                      describe=lambda c: ("Import checkpoint" if c.get("checkpoint") else "Train original model")
+                      + f" · {setup_label(c)} · seed {c.get('seed', 0)}")(_job_train_original)
+    register_job_kind("score", title="Compute score", check=_check_score,
+                      describe=lambda c: f"Score {c['score']}" + (f" @ {100 * c['ratio']:g}%" if c.get("ratio")
+                                                                  is not None else "")
+                      + f" · {setup_label(c)} · seed {c.get('seed', 0)}")(_job_score)
+    register_job_kind("forget_set", title="Build forget set", check=_check_forget_set,
+                      describe=lambda c: f"Forget set {c['selector']}"
+                      + (f" @ {100 * c['ratio']:g}%" if c.get("ratio") is not None else "")
+                      + f" · {setup_label(c)} · seed {c.get('seed', 0)}")(_job_forget_set)
+    register_job_kind("experiment", title="Experiment grid", check=_check_experiment,
+                      describe=_describe_experiment)(_job_experiment)
+    register_job_kind("view_coreset", title="Coreset curves", check=_check_coreset,
+                      describe=lambda c: "Coreset curves · keep " + ", ".join(f"{100 * f:g}%" for f in c.get("fractions", []))
+                      + f" · {setup_label(c)} · {len(c.get('seeds', [0]))} seed(s)")(_job_coreset)
+    register_job_kind("view_composition", title="Group composition", check=_check_composition,
+                      describe=lambda c: f"Composition · {' / '.join(c.get('selectors', []))} · {setup_label(c)}")(
+        _job_composition)
+    register_job_kind("view_embedding", title="Embedding (UMAP/PCA)", check=_check_embedding,
+                      describe=_describe_embedding)(_job_embedding)
+    demo.register()

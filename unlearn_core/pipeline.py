@@ -1,0 +1,419 @@
+"""The pipeline of one setup: original model → scores → forget sets → unlearning runs → metrics, each cached.
+
+:class:`Pipeline` is bound to one :class:`~unlearn_core.config.Setup` (data set, model, recipe, BLO parameters,
+device) and computes each step once through :meth:`Store.cached <unlearn_core.store.Store.cached>`. Keys are
+content-addressed where it matters: everything derived from θ_o carries the SHA-256 of θ_o's weights, a forget
+set carries the hashes of the scores it was selected by, and a run carries the hash of its forget set's indices.
+So importing another θ_o, or a changed BLO default, can never serve a stale result.
+
+Read-only lookups (``find_*``) answer "is it cached?" without computing anything; the dashboard uses them.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import ResolvedSetup, Setup, config_key, forget_count
+from .context import NULL_CONTEXT, RunContext
+from .device import resolve_device
+from .errors import CheckpointError, ConfigError, DivergenceError, ForgetsetError
+from .methods import UnlearnInput, get_method
+from .metrics import evaluate
+from .models import Classifier, build_model
+from .scores import ScoreInput, ScoreResult, get_score
+from .selectors import ForgetSet, parse_selector, select_forget_set
+from .store import Cached, Computed, Store, check_weights, load_state_into, read_checkpoint
+from .training import TrainConfig, accuracy, new_model, predict_logits, train_model
+
+
+class Pipeline:
+    """One setup; each step cached in ``store``. ``Pipeline(store, setup)`` or ``Pipeline(store, dataset=...)``."""
+
+    def __init__(self, store: Store, setup: Setup | None = None, **setup_fields: Any):
+        if setup is not None and setup_fields:
+            raise ConfigError("Give either a Setup or setup fields, not both.")
+        self.store = store
+        self.setup: Setup = setup if setup is not None else Setup(**setup_fields)
+        resolved: ResolvedSetup = self.setup.resolve()
+        self.resolved = resolved
+        self.device = resolve_device(self.setup.device)
+        self.ds = resolved.ds.to(self.device)
+        self.dataset_name = self.setup.dataset
+        self.model_name: str = resolved.model
+        self.train_cfg: TrainConfig = resolved.recipe
+        self.blo_params: dict = dict(resolved.blo)
+        self.base_config: dict = resolved.base_config()
+        self.setup_key: str = resolved.key
+        self._memo: dict[str, Any] = {}
+        self._lock = threading.RLock()
+        # Wall time per stage computed in this process (cache hits cost ~0), for the CLI's stage summary.
+        self.stage_seconds: dict[str, float] = {}
+
+    def _add_time(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+    def _checkpoint_meta(self) -> dict:
+        return {"model": self.model_name, "dataset": self.base_config["data_fingerprint"],
+                "num_classes": self.ds.num_classes}
+
+    def _build(self, state: dict, meta: dict, where: str) -> Classifier:
+        model = build_model(self.model_name, self.ds.input_shape, self.ds.num_classes)
+        load_state_into(model, state, meta, where, expect=self._checkpoint_meta())
+        return model.to(self.device).eval()
+
+    # ------------------------------------------------------------------ original model
+    def original_config(self, seed: int) -> dict:
+        return {"kind": "original", **self.base_config, "seed": int(seed)}
+
+    def original_key(self, seed: int) -> str:
+        return config_key(self.original_config(seed))
+
+    def original_cached(self, seed: int, ctx: RunContext = NULL_CONTEXT) -> Cached:
+        """θ_o for ``seed`` (trained on the whole training set with the recipe, or loaded), with its run row."""
+        key = self.original_key(seed)
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+
+        def compute() -> Computed:
+            t0 = time.time()
+            model = train_model(self.model_name, self.ds, torch.arange(self.ds.n_train), self.train_cfg, seed,
+                                ctx=ctx, what=f"original model (seed {seed})")
+            self._add_time("original model", time.time() - t0)
+            return Computed(model, {"train_acc": 100 * accuracy(model, self.ds, "train"),
+                                    "test_acc": 100 * accuracy(model, self.ds, "test")},
+                            {"train_s": time.time() - t0}, self._checkpoint_meta())
+
+        res = self.store.cached("original", self.original_config(seed), compute, fmt="model",
+                                decode=lambda st, meta: self._build(st, meta, f"Cached original model {key[:10]}"),
+                                on_log=ctx.log, cancel=ctx.check_cancel)
+        res.value.eval()
+        with self._lock:
+            self._memo[key] = res
+        if not res.hit:
+            self.predictions(seed)  # per-sample predictions for the dashboard, stored with every new θ_o
+        return res
+
+    def original(self, seed: int, ctx: RunContext = NULL_CONTEXT) -> Classifier:
+        return self.original_cached(seed, ctx).value
+
+    def original_digest(self, seed: int, ctx: RunContext = NULL_CONTEXT) -> str:
+        """SHA-256 of θ_o's weights (trains θ_o if needed): the part of every derived key that names θ_o."""
+        run = self.store.done_run(self.original_key(seed))
+        if run is not None and (run.get("artifacts") or {}).get("main"):
+            return run["artifacts"]["main"]["sha256"][:24]
+        return self.original_cached(seed, ctx).digest
+
+    def find_original(self, seed: int) -> dict | None:
+        """The finished run of θ_o (seed), or None (nothing is trained)."""
+        run = self.store.done_run(self.original_key(seed))
+        return run if run is not None and (run.get("artifacts") or {}).get("main") else None
+
+    def import_checkpoint(self, path: str, seed: int = 0, confirm_dataset: str | None = None) -> Classifier:
+        """Use a user-supplied checkpoint as θ_o for ``seed``.
+
+        Refused if it does not fit the model, holds non-float or non-finite weights, or was made for another data
+        set. A checkpoint without forgetset metadata names no data set, so it is only accepted when
+        ``confirm_dataset`` names the setup's data set (the user's explicit "yes, it was trained on this").
+        Everything derived from θ_o is keyed by its weights' hash, so no result of the old θ_o is reused.
+        """
+        state, meta = read_checkpoint(path)
+        if "dataset" not in meta:
+            if confirm_dataset != self.setup.dataset:
+                raise ConfigError(
+                    f"Checkpoint '{path}' carries no metadata saying which data set it was trained on. If it was "
+                    f"trained on '{self.setup.dataset}', confirm it (CLI: --confirm-dataset {self.setup.dataset}; "
+                    f"dashboard: tick the confirmation box).")
+        model = build_model(self.model_name, self.ds.input_shape, self.ds.num_classes)
+        load_state_into(model, state, meta, f"Checkpoint '{path}'", expect=self._checkpoint_meta())
+        model = model.to(self.device).eval()
+        key = self.original_key(seed)
+        cfg = {**self.original_config(seed), "imported_from": str(path)}
+        self.store.put("original", self.original_config(seed), model, fmt="model", replace=True,
+                       metrics={"train_acc": 100 * accuracy(model, self.ds, "train"),
+                                "test_acc": 100 * accuracy(model, self.ds, "test"), "imported": True},
+                       meta=self._checkpoint_meta(), config_override=cfg)
+        with self._lock:
+            self._memo.pop(key, None)
+        self.predictions(seed)
+        return model
+
+    # ------------------------------------------------------------------ scores
+    def _score_params(self, name: str, params: dict | None) -> dict:
+        spec = get_score(name)
+        merged = {**(self.blo_params if name == "blo" else {}), **(params or {})}
+        return spec.resolve_params(merged)
+
+    def _score_ratio(self, name: str, ratio: float | None, params: dict) -> float | None:
+        spec = get_score(name)
+        if not spec.depends_on_ratio or params.get("granularity", "sample") == "class":
+            return None
+        forget_count(ratio, self.ds.n_train)
+        return float(ratio)
+
+    def score_config(self, name: str, seed: int, ratio: float | None, params: dict | None, original: str) -> dict:
+        p = self._score_params(name, params)
+        return {"kind": "score", "score": name, "params": p, "ratio": self._score_ratio(name, ratio, p),
+                "seed": int(seed), "original": original, **self.base_config}
+
+    def score_cached(self, name: str, seed: int, ratio: float | None = None, params: dict | None = None,
+                     ctx: RunContext = NULL_CONTEXT) -> Cached:
+        spec = get_score(name)
+        cfg = self.score_config(name, seed, ratio, params, self.original_digest(seed, ctx.sub(0, 0.2)))
+        p = cfg["params"]
+
+        def compute() -> Computed:
+            t0 = time.time()
+            original = self.original(seed, ctx.sub(0, 0.2))
+            result = spec.fn(ScoreInput(original, self.model_name, self.ds, self.train_cfg, seed, cfg["ratio"], p,
+                                        ctx.sub(0.2, 1.0), store=self.store))
+            values = np.asarray(result.values, dtype=np.float32)
+            expect = self.ds.num_classes if p.get("granularity") == "class" else self.ds.n_train
+            if values.shape != (expect,):
+                raise ForgetsetError(f"Score '{name}' returned shape {values.shape}, expected ({expect},).")
+            if not np.isfinite(values).all():
+                raise DivergenceError(f"Score '{name}' produced non-finite values.")
+            self._add_time(f"score {name}", time.time() - t0)
+            return Computed({"values": values, **result.arrays},
+                            {"mean": float(values.mean()), "std": float(values.std())},
+                            {"score_s": time.time() - t0}, {"extras": result.extras})
+
+        def decode(arrays: dict, meta: dict) -> ScoreResult:
+            return ScoreResult(arrays.pop("values"), meta.get("extras", {}), arrays)
+
+        res = self.store.cached("score", cfg, compute, fmt="arrays", on_log=ctx.log, cancel=ctx.check_cancel,
+                                decode=decode)
+        if not res.hit:
+            v = res.value
+            res.value = ScoreResult(np.asarray(v["values"]), res.meta.get("extras", {}),
+                                    {k: a for k, a in v.items() if k != "values"})
+        return res
+
+    def score(self, name: str, seed: int, ratio: float | None = None, params: dict | None = None,
+              ctx: RunContext = NULL_CONTEXT) -> ScoreResult:
+        """Per-sample score ``name`` of θ_o (seed), cached. BLO also depends on the ratio and its parameters."""
+        return self.score_cached(name, seed, ratio, params, ctx).value
+
+    def find_score(self, name: str, seed: int, ratio: float | None = None, params: dict | None = None
+                   ) -> dict | None:
+        """The finished run of a score (None if θ_o or the score is not cached; nothing is computed)."""
+        o = self.find_original(seed)
+        if o is None:
+            return None
+        try:
+            cfg = self.score_config(name, seed, ratio, params, o["artifacts"]["main"]["sha256"][:24])
+        except ForgetsetError:
+            return None
+        run = self.store.done_run(config_key(cfg))
+        return run if run is not None and (run.get("artifacts") or {}).get("main") else None
+
+    # ------------------------------------------------------------------ forget sets
+    def _selector_inputs(self, selector: str, ratio: float | None, seed: int, digest_of) -> dict[str, str]:
+        """{score request: content hash} for every score the selector reads (empty for random / class)."""
+        spec = parse_selector(selector)
+        inputs: dict[str, str] = {}
+        for name, by_ratio in spec.needs_scores():
+            params = {"granularity": "class", "n_classes": int(spec.arg)} if spec.kind == "worst_class" else {}
+            r = ratio if (by_ratio and not spec.class_wise) else None
+            label = name + (f"@{r:g}" if r is not None else "") + ("[class]" if params else "")
+            inputs[label] = digest_of(name, r, params)
+        return inputs
+
+    def forget_set_config(self, selector: str, ratio: float | None, seed: int, inputs: dict[str, str]) -> dict:
+        spec = parse_selector(selector)
+        r = None if spec.class_wise else float(ratio) if ratio is not None else None
+        if not spec.class_wise:
+            forget_count(r, self.ds.n_train)
+        return {"kind": "forget_set", "selector": selector, "ratio": r, "seed": int(seed), "inputs": inputs,
+                **self.base_config}
+
+    def forget_set_cached(self, selector: str, ratio: float | None, seed: int,
+                          ctx: RunContext = NULL_CONTEXT) -> Cached:
+        spec = parse_selector(selector)
+        ratio = None if spec.class_wise else ratio
+        inputs = self._selector_inputs(selector, ratio, seed,
+                                       lambda n, r, p: self.score_cached(n, seed, r, p, ctx).digest)
+        cfg = self.forget_set_config(selector, ratio, seed, inputs)
+
+        def compute() -> Computed:
+            def score_fn(name: str, r: float | None, params: dict) -> np.ndarray:
+                return self.score(name, seed, r, params, ctx).values
+
+            fs = select_forget_set(selector, self.ds, ratio, seed, score_fn)
+            return Computed({"forget_idx": fs.forget_idx}, {"size": fs.size},
+                            meta={"classes": fs.forget_classes, "info": fs.info, "selector": selector,
+                                  "ratio": ratio, "seed": int(seed)})
+
+        def decode(arrays: dict, meta: dict) -> ForgetSet:
+            idx = arrays["forget_idx"].astype(np.int64)
+            if idx.ndim != 1 or (idx.size and (idx.min() < 0 or idx.max() >= self.ds.n_train)):
+                raise CheckpointError("forget-set indices out of range")
+            return ForgetSet(selector, ratio, seed, idx, meta.get("classes"), meta.get("info", {}))
+
+        res = self.store.cached("forget_set", cfg, compute, fmt="arrays", decode=decode, on_log=ctx.log,
+                                cancel=ctx.check_cancel)
+        if not res.hit:
+            m = res.meta
+            res.value = ForgetSet(selector, ratio, seed, np.asarray(res.value["forget_idx"], dtype=np.int64),
+                                  m.get("classes"), m.get("info", {}))
+        res.value.info["key"] = res.key
+        return res
+
+    def forget_set(self, selector: str, ratio: float | None, seed: int, ctx: RunContext = NULL_CONTEXT) -> ForgetSet:
+        return self.forget_set_cached(selector, ratio, seed, ctx).value
+
+    def find_forget_set(self, selector: str, ratio: float | None, seed: int) -> dict | None:
+        """The finished forget-set run (None if it or anything it needs is not cached)."""
+        spec = parse_selector(selector)
+        ratio = None if spec.class_wise else ratio
+
+        def digest_of(n: str, r: float | None, p: dict) -> str:
+            run = self.find_score(n, seed, r, p)
+            if run is None:
+                raise LookupError
+            return run["artifacts"]["main"]["sha256"][:24]
+
+        try:
+            cfg = self.forget_set_config(selector, ratio, seed, self._selector_inputs(selector, ratio, seed, digest_of))
+        except (LookupError, ForgetsetError):
+            return None
+        run = self.store.done_run(config_key(cfg))
+        return run if run is not None and (run.get("artifacts") or {}).get("main") else None
+
+    def load_forget_set(self, run: dict) -> ForgetSet | None:
+        """The forget set of a finished forget-set run (None if its artifact is corrupt)."""
+        from .store import CorruptArtifact
+
+        try:
+            arrays, meta = self.store.decode("arrays", run)
+        except CorruptArtifact:
+            return None
+        c = run["config"]
+        fs = ForgetSet(c["selector"], c.get("ratio"), int(c["seed"]), arrays["forget_idx"].astype(np.int64),
+                       meta.get("classes"), meta.get("info", {}))
+        fs.info["key"] = run["key"]
+        return fs
+
+    # ------------------------------------------------------------------ unlearning runs
+    def run_config(self, method: str, selector: str, ratio: float | None, seed: int, params: dict | None,
+                   forget_digest: str, original_digest: str | None) -> dict:
+        m = get_method(method)
+        resolved = {} if m.exact else m.resolve_params(self.ds, params)
+        spec = parse_selector(selector)
+        return {"kind": "unlearn", **self.base_config, "method": method, "params": resolved, "selector": selector,
+                "ratio": None if spec.class_wise else float(ratio), "seed": int(seed),
+                "blo": self.blo_params if spec.needs_scores() else None,
+                "forget_set": forget_digest, "original": None if m.exact else original_digest}
+
+    def _run_cached(self, method: str, selector: str, ratio: float | None, seed: int, params: dict | None,
+                    ctx: RunContext, keep_model: bool, need_model: bool) -> Cached:
+        m = get_method(method)
+        fs_res = self.forget_set_cached(selector, ratio, seed, ctx.sub(0, 0.3))
+        fs = fs_res.value
+        o_digest = None if m.exact else self.original_digest(seed, ctx.sub(0, 0.3))
+        cfg = self.run_config(method, selector, ratio, seed, params, fs_res.digest, o_digest)
+        key = config_key(cfg)
+        if not need_model:
+            done = self.store.done_run(key)
+            if done is not None:
+                return Cached(None, True, done)
+
+        def compute() -> Computed:
+            original = self.original(seed, ctx.sub(0, 0.3)) if not m.exact else None
+            forget_t = torch.as_tensor(fs.forget_idx, device=self.device)
+            mask = torch.ones(self.ds.n_train, dtype=torch.bool, device=self.device)
+            mask[forget_t] = False
+            retain_t = torch.nonzero(mask).squeeze(1)
+            keep_test = np.ones(self.ds.x_test.shape[0], dtype=bool)
+            if fs.forget_classes:  # class-wise: TA is measured on the remaining classes
+                keep_test &= ~np.isin(self.ds.y_test.cpu().numpy(), fs.forget_classes)
+            used = m.test_indices_used(self.ds, cfg["params"], seed)
+            if used is not None:  # e.g. DAU's D_v: never evaluate on samples the method has seen
+                keep_test[np.asarray(used.cpu() if isinstance(used, torch.Tensor) else used, dtype=np.int64)] = False
+            test_idx = None if keep_test.all() else np.flatnonzero(keep_test)
+            if original is None:  # Retrain needs no θ_o, but the interface carries one; a fresh model is fine
+                original = new_model(self.model_name, self.ds, seed, self.device).eval()
+            inp = UnlearnInput(original, self.model_name, self.ds, forget_t, retain_t, self.train_cfg, seed,
+                               ctx.sub(0.3, 0.95), fs.forget_classes)
+            t0 = time.time()
+            model = m.unlearn(inp, cfg["params"])
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
+            runtime = time.time() - t0
+            if not all(torch.isfinite(p).all() for p in model.parameters()):
+                raise DivergenceError(f"{method}: the unlearned model has non-finite weights (diverged). "
+                                      f"Lower its learning rate.")
+            self._add_time(f"unlearn {method}", runtime)
+            t_eval = time.time()
+            metrics = evaluate(model, self.ds, forget_t, retain_t, seed=seed, test_idx=test_idx)
+            self._add_time("evaluation", time.time() - t_eval)
+            if not all(np.isfinite(v) for v in metrics.values()):
+                raise DivergenceError(f"{method}: evaluation gave non-finite metrics {metrics}.")
+            metrics["forget_size"] = fs.size
+            ctx.progress(1.0, f"{method} on {selector} done")
+            value = model if keep_model or need_model else {"metrics": metrics}
+            return Computed(value, metrics, {"runtime_s": runtime}, self._checkpoint_meta())
+
+        fmt = "model" if keep_model or need_model else "json"
+        return self.store.cached("unlearn", cfg, compute, fmt=fmt, on_log=ctx.log, cancel=ctx.check_cancel,
+                                 decode=(lambda st, meta: self._build(st, meta, f"Cached unlearned model {key[:10]}"))
+                                 if fmt == "model" else None)
+
+    def run(self, method: str, selector: str, ratio: float | None, seed: int, params: dict | None = None,
+            ctx: RunContext = NULL_CONTEXT, keep_model: bool = True) -> dict:
+        """Unlearn with ``method`` on the (selector, ratio, seed) forget set and evaluate; cached. Returns a row."""
+        res = self._run_cached(method, selector, ratio, seed, params, ctx, keep_model, need_model=False)
+        from .results import run_row
+
+        return run_row(res.run)
+
+    def unlearned_model(self, method: str, selector: str, ratio: float | None, seed: int,
+                        params: dict | None = None, ctx: RunContext = NULL_CONTEXT) -> Classifier:
+        """The unlearned model of a run (recomputed if its stored weights are missing or corrupt)."""
+        return self._run_cached(method, selector, ratio, seed, params, ctx, True, need_model=True).value
+
+    def find_run(self, method: str, selector: str, ratio: float | None, seed: int,
+                 params: dict | None = None) -> dict | None:
+        """The finished run (None when it, its forget set or θ_o is not cached; nothing is computed)."""
+        m = get_method(method)
+        fs = self.find_forget_set(selector, ratio, seed)
+        if fs is None:
+            return None
+        o = None
+        if not m.exact:
+            orun = self.find_original(seed)
+            if orun is None:
+                return None
+            o = orun["artifacts"]["main"]["sha256"][:24]
+        try:
+            cfg = self.run_config(method, selector, ratio, seed, params, fs["artifacts"]["main"]["sha256"][:24], o)
+        except ForgetsetError:
+            return None
+        return self.store.done_run(config_key(cfg))
+
+    # ------------------------------------------------------------------ cheap derived data
+    def predictions(self, seed: int) -> dict[str, np.ndarray] | None:
+        """θ_o's prediction and confidence p_y on each training sample (from the stored θ_o; None if absent)."""
+        orun = self.find_original(seed)
+        if orun is None:
+            return None
+        cfg = {"kind": "predictions", "original": orun["artifacts"]["main"]["sha256"][:24], **self.base_config,
+               "seed": int(seed)}
+
+        def compute() -> Computed:
+            model = self.original(seed)
+            logits = predict_logits(model, self.ds, "train")
+            p = torch.softmax(logits.float(), 1)
+            y = self.ds.y_train.to(p.device)
+            return Computed({"pred": logits.argmax(1).cpu().numpy().astype(np.int64),
+                             "p_y": p.gather(1, y[:, None]).squeeze(1).cpu().numpy().astype(np.float32),
+                             "p_max": p.max(1).values.cpu().numpy().astype(np.float32),
+                             "loss": torch.nn.functional.cross_entropy(logits.float(), y, reduction="none")
+                             .cpu().numpy().astype(np.float32)})
+
+        return self.store.cached("predictions", cfg, compute, fmt="arrays").value
