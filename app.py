@@ -6,14 +6,9 @@ held by st.cache_resource); pages only read finished results from the store.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # make `dashboard` and `unlearn_core` importable
-
-from dashboard import common  # noqa: E402
+from dashboard import common
 
 st.set_page_config(page_title="forgetset · hard-to-unlearn samples", page_icon=":material/psychology:", layout="wide")
 

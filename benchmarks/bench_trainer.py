@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import _path  # noqa: F401
 import numpy as np
 import torch
 

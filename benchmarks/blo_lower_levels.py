@@ -15,7 +15,6 @@ import time
 
 import pandas as pd
 
-import _path  # noqa: F401  (lets the script run from a checkout without installing)
 from unlearn_core.experiments import Pipeline
 from unlearn_core.store import Store
 

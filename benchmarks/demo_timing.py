@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import _path  # noqa: F401
 
 from unlearn_core.context import RunContext
 from unlearn_core.jobs import execute_job

@@ -309,3 +309,37 @@ def test_inspector_page(cache_dir):
     assert len(preds) >= 3
     models = " ".join(str(d.value) for d in preds)
     assert "original" in models and "retrain" in models and "ft" in models
+
+
+def test_experiments_cache_count_uses_the_grid_s_own_blo(cache_dir):
+    """'Already cached' is computed with the grid's BLO parameters, not the page pipeline's (a fixed bug)."""
+    at = _app("pages/experiments.py")
+    at.multiselect(key="exp_methods").set_value(["retrain", "ft"])
+    at.multiselect(key="exp_seeds").set_value([0])
+    at.multiselect(key="exp_ratios").set_value(["0.1"])
+    at.run()
+    assert next(m for m in at.metric if m.label == "Already cached").value == "4"
+    at.text_area(key="exp_blo").set_value('{"upper_iters": 4, "K": 2}').run()
+    assert not at.exception
+    # the worst-case runs of the other BLO are not cached; the random-set runs are
+    assert next(m for m in at.metric if m.label == "Already cached").value == "2"
+
+
+def test_deleting_jobs_keeps_every_chart(cache_dir):
+    """Pages read results from the store, never from job payloads: deleting every job changes no chart."""
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    _run_job(cache_dir, "view_coreset", {"setup": _setup_cfg(), "strategies": ["random"], "fractions": [0.8],
+                                         "seeds": [0]})
+    pages = ["pages/compare.py", "pages/coreset.py", "pages/scores.py", "pages/forget_sets.py",
+             "pages/embeddings.py", "pages/overview.py"]
+    before = {p: _n_charts(_app(p)) for p in pages}
+    assert all(before[p] >= 1 for p in pages), before
+    mgr = JobManager.shared(Store(cache_dir))
+    for job in mgr.list_jobs():
+        if job["status"] not in ("queued", "running"):
+            mgr.delete(job["id"])
+    assert all(j["status"] in ("queued", "running") for j in mgr.list_jobs())
+    after = {p: _n_charts(_app(p)) for p in pages}
+    assert after == before

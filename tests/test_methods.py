@@ -16,7 +16,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from unlearn_core.context import RunContext  # noqa: E402
 from unlearn_core.data import ImageDataset, load_dataset  # noqa: E402

@@ -1,8 +1,8 @@
-"""forgetset compute core: which training samples are hard to unlearn?
+"""forgetset compute core: which training samples are hard to unlearn? (No Streamlit here.)
 
-Library layers: data sets (data.py) → models (models.py) → the trainer (training.py) → per-sample scores
-(scores/) → forget-set selectors (selectors.py) → unlearning methods (methods/) → metrics (metrics.py) →
-cached pipelines and grids (experiments.py) on a SQLite + artifact store (store.py); jobs.py runs them in the
-background for the dashboard. No Streamlit here.
+Layers: configuration (config.py: Setup, the one key function) → data sets (data.py) → models (models.py) → the
+trainer (training.py) → per-sample scores (scores/) → forget-set selectors (selectors.py) → unlearning methods
+(methods/) → metrics (metrics.py) → the cached pipeline of one setup (pipeline.py) → grids of units (grid.py) →
+read-only result tables (results.py) → analyses (analysis/); persistence in store.py; background jobs in jobs/.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"

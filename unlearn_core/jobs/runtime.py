@@ -178,7 +178,7 @@ class JobManager:
 
     def __init__(self, store: Store | None = None, executor: Executor | None = None, *,
                  max_cpu_workers: int | None = None, gpu_ids: list[int] | None = None,
-                 persist_interval: float = 1.0):
+                 jobs_per_gpu: int | None = None, persist_interval: float = 1.0):
         self.store = store if store is not None else Store()
         self.executor = executor or LocalThreadExecutor()
         if max_cpu_workers is None:
@@ -187,7 +187,13 @@ class JobManager:
             raise ConfigError(f"max_cpu_workers must be a positive integer, got {max_cpu_workers!r}.")
         self.max_cpu_workers = int(max_cpu_workers)
         apply_thread_policy()
-        self.gpu_slots = [f"cuda:{i}" for i in (_gpu_ids() if gpu_ids is None else gpu_ids)]
+        if jobs_per_gpu is None:
+            jobs_per_gpu = int(os.environ.get("FORGETSET_JOBS_PER_GPU", "1") or 1)
+        if jobs_per_gpu < 1:
+            raise ConfigError("jobs_per_gpu must be at least 1.")
+        # Several small jobs can share one GPU (one small model leaves most of it idle): slot "cuda:0#1" etc.
+        self.gpu_slots = [f"cuda:{i}" + (f"#{k}" if k else "") for i in (_gpu_ids() if gpu_ids is None else gpu_ids)
+                          for k in range(jobs_per_gpu)]
         self.persist_interval = float(persist_interval)
         self.owner = f"{OWNER}:{uuid.uuid4().hex[:8]}"
         self._lock = threading.RLock()
@@ -425,7 +431,7 @@ class JobManager:
                 job.status, job.message, job.started = "running", "starting", time.time()
                 job.log.append(_now_line(f"started on {slot}"))
                 self._version += 1
-                device = slot if slot.startswith("cuda") else "cpu"
+                device = slot.split("#")[0] if slot.startswith("cuda") else "cpu"
                 to_start.append(JobHandle(self, jid, job.kind, job.config, device, job.cancel))
         for h in to_start:
             self._persist(h.job_id, force=True)

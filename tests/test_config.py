@@ -1,0 +1,92 @@
+"""The typed Setup and the one setup key: every module that groups results by setup agrees on it."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from unlearn_core import results
+from unlearn_core.analysis import coreset
+from unlearn_core.config import Setup, setup_key
+from unlearn_core.errors import ConfigError
+from unlearn_core.grid import ExperimentSpec, grid_status, run_experiment
+from unlearn_core.pipeline import Pipeline
+from unlearn_core.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_setup_is_frozen_validated_and_round_trips():
+    s = Setup(dataset="digits", train={"epochs": 5, "lr": None}, blo={"K": 2})
+    assert s.train == {"epochs": 5}  # None overrides are dropped
+    with pytest.raises(Exception):
+        s.dataset = "mnist"  # frozen
+    assert Setup.from_dict(s.to_dict()) == s
+    # the older dict names still read
+    assert Setup.from_dict({"dataset": "digits", "train_overrides": {"epochs": 5}, "blo_params": {"K": 2}}) == s
+    with pytest.raises(ConfigError, match="Unknown setup fields"):
+        Setup.from_dict({"datset": "digits"})
+    with pytest.raises(ConfigError):
+        Setup(dataset="")
+    with pytest.raises(ConfigError):
+        Setup(train=[1, 2])
+    with pytest.raises(ConfigError, match="integer"):
+        Setup(train={"epochs": "abc"}).resolve()
+    with pytest.raises(ConfigError, match="no field"):
+        Setup(train={"epoch": 3}).resolve()
+    with pytest.raises(ConfigError, match="integer"):
+        Setup(train={"epochs": True}).resolve()
+
+
+def test_key_ignores_where_it_runs_but_not_what_it_computes():
+    base = Setup(train={"epochs": 5})
+    assert base.key() == base.replace(device="cpu").key() == Setup(model="mlp", train={"epochs": 5.0}).key()
+    assert base.key() != Setup(train={"epochs": 6}).key()
+    assert base.key() != Setup(dataset="biased_digits", train={"epochs": 5}).key()
+    assert base.label().startswith("digits · mlp · 5 ep")
+
+
+def test_every_module_computes_the_same_setup_key(tmp_path):
+    """Setup.key(), the Pipeline, stored run configs, results frames, score and forget-set listings, the coreset
+    view and the grid status all group by the same key (one function, config.setup_key)."""
+    setup = Setup(train={"epochs": 3}, blo={"upper_iters": 2, "K": 1})
+    store = Store(tmp_path)
+    spec = ExperimentSpec(setup=setup, methods=["retrain", "ft"], selectors=["random", "worst"], ratios=[0.1],
+                          seeds=[0])
+    run_experiment(spec, store)
+    pipe = Pipeline(store, setup)
+    pipe.score("loss", 0)
+    coreset.coreset_curves(pipe, (0.9,), seeds=(0,), strategies=["random"])
+    key = setup.key()
+    assert pipe.setup_key == key == setup.resolve().key
+    for run in store.list_runs(status="done"):
+        if {"dataset", "data_fingerprint", "model", "train"} <= set(run["config"]):
+            assert setup_key(run["config"]) == key, run["kind"]
+    df = results.results_frame(store)
+    assert set(df["setup_id"]) == {key} and len(results.results_frame(store, key)) == len(df) == 4
+    assert {e["name"] for e in results.cached_scores(pipe, 0)} >= {"loss", "blo"}
+    assert len(results.forget_sets(pipe)) == 2
+    assert len(coreset.stored_points(pipe)) == 1
+    assert grid_status(spec, store)["cached"].all()
+    # another setup sees none of it
+    other = Pipeline(store, Setup(train={"epochs": 4}))
+    assert other.setup_key != key
+    assert results.cached_scores(other, 0) == [] and results.forget_sets(other).empty
+    assert coreset.stored_points(other).empty
+
+
+def test_no_other_module_hashes_a_configuration():
+    """config.config_key is the one hashing function: no module imports hashlib to hash configurations
+    (hashes of file contents and index sets are content digests, listed here)."""
+    allowed = {"config.py", "store.py", "data.py", "analysis/_common.py", "scores/lira.py"}
+    offenders = []
+    for path in (ROOT / "unlearn_core").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        rel = str(path.relative_to(ROOT / "unlearn_core"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
+                if "hashlib" in names and rel not in allowed:
+                    offenders.append(rel)
+    assert not offenders, offenders
