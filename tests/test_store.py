@@ -270,3 +270,18 @@ def test_corrupt_and_mismatched_checkpoints(tmp_path, digits):
     torch.save(state, tmp_path / "int.pt")
     with pytest.raises(CheckpointError, match="not floating point"):
         load_weights_into(build_model("mlp", digits.input_shape, digits.num_classes), tmp_path / "int.pt")
+
+
+def test_runs_move_between_stores_with_their_checksums(tmp_path):
+    a, b = Store(tmp_path / "a"), Store(tmp_path / "b")
+    calls = []
+    res = _arrays_step(a, {"x": 7}, calls)
+    bundle = a.export_runs([res.key])
+    assert b.import_runs(bundle) == 1 and b.import_runs(bundle) == 0  # idempotent
+    assert _arrays_step(b, {"x": 7}, calls).hit and len(calls) == 1
+    rec = bundle["runs"][0]["artifacts"]["main"]
+    bundle["artifacts"][rec["file"]] = b"tampered"
+    c = Store(tmp_path / "c")
+    with pytest.raises(Exception, match="checksum"):
+        c.import_runs(bundle)
+    assert c.done_run(res.key) is None

@@ -201,8 +201,11 @@ def cmd_compare(args) -> int:
     store = _store(args)
     t0 = time.time()
     bar = _Bar(args.quiet, "compare")
+    from .grid import make_executor
+
+    executor = make_executor(args.executor, **({"address": args.ray_address} if args.ray_address else {}))
     try:
-        df = run_experiment(spec, store, bar.ctx())
+        df = run_experiment(spec, store, bar.ctx(), executor=executor)
     finally:
         bar.close()
     elapsed = time.time() - t0
@@ -316,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None, help='per-method hyperparameters as JSON: \'{"ga": {"lr": 0.01}}\'')
     p.add_argument("--out", default=None, help="write one CSV row per run")
     p.add_argument("--table-out", default=None, help="write the Table-3 statistics (mean, std, n, gaps) as CSV")
+    p.add_argument("--executor", default="local", help="where the grid's units run: local (default) or ray")
+    p.add_argument("--ray-address", default=None,
+                   help="with --executor ray: auto (a running cluster), ray://host:port, or local (start one here)")
     p.set_defaults(fn=cmd_compare)
 
     p = sub.add_parser("runs", help="list runs in the store")

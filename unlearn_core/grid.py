@@ -196,27 +196,87 @@ def execute_unit(pipe, unit: Unit, ctx: RunContext = NULL_CONTEXT) -> dict:
     raise ConfigError(f"Unknown unit stage '{unit.stage}'.")
 
 
+# ---------------------------------------------------------------------------------------------- executors
+class GridExecutor:
+    """Where a grid's units run. ``run`` must call ``on_done(unit, result)`` once per unit (in any order that
+    respects the dependencies) and leave every unit's results in ``store`` exactly as a local run would."""
+
+    name = "base"
+
+    def run(self, setup: Setup, units: list[Unit], store: Store, ctx: RunContext,
+            on_done: Callable[[Unit, dict], None]) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.name
+
+
+class LocalExecutor(GridExecutor):
+    """Every unit in this process, one after the other, in plan order."""
+
+    name = "local"
+
+    def run(self, setup: Setup, units: list[Unit], store: Store, ctx: RunContext,
+            on_done: Callable[[Unit, dict], None]) -> None:
+        from .pipeline import Pipeline
+
+        pipe = Pipeline(store, setup)
+        self.pipeline = pipe
+        for i, unit in enumerate(units):
+            ctx.progress(i / len(units), unit.label)
+            on_done(unit, execute_unit(pipe, unit, ctx.sub(i / len(units), (i + 1) / len(units))))
+
+    @property
+    def stage_seconds(self) -> dict[str, float]:
+        pipe = getattr(self, "pipeline", None)
+        return dict(pipe.stage_seconds) if pipe is not None else {}
+
+
+# name -> factory(**options) -> GridExecutor. Backends register themselves here (see make_executor).
+GRID_EXECUTORS: dict[str, Callable[..., GridExecutor]] = {"local": lambda **kw: LocalExecutor()}
+
+
+def register_grid_executor(name: str, factory: Callable[..., GridExecutor]) -> None:
+    GRID_EXECUTORS[name] = factory
+
+
+def make_executor(name: str | GridExecutor | None = None, **options: Any) -> GridExecutor:
+    """A grid executor by name (``local``, or a registered backend such as ``ray``)."""
+    if isinstance(name, GridExecutor):
+        return name
+    name = name or "local"
+    if name == "ray" and "ray" not in GRID_EXECUTORS:
+        from . import cluster  # noqa: F401 - registers the Ray backend (needs the optional 'cluster' extra)
+    if name not in GRID_EXECUTORS:
+        from .errors import unknown_name
+
+        raise unknown_name("executor", name, list(GRID_EXECUTORS) + ["ray"])
+    return GRID_EXECUTORS[name](**options)
+
+
 def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CONTEXT,
-                   on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
+                   on_row: Callable[[dict], None] | None = None,
+                   executor: str | GridExecutor | None = None) -> pd.DataFrame:
     """Run the grid; returns one row per unlearning run (Retrain included) with per-seed gaps. Cached units are
-    served from the store."""
-    from .pipeline import Pipeline
+    served from the store. ``executor`` says where units run (default: here, one after the other)."""
     from .results import with_gaps
 
     units = plan(spec)
-    pipe = Pipeline(store, spec.setup)
-    rows = []
-    for i, unit in enumerate(units):
-        ctx.progress(i / len(units), unit.label)
-        out = execute_unit(pipe, unit, ctx.sub(i / len(units), (i + 1) / len(units)))
+    ex = make_executor(executor)
+    rows: dict[str, dict] = {}
+
+    def on_done(unit: Unit, out: dict) -> None:
         if unit.stage == "run":
-            rows.append(out)
+            rows[unit.id] = out
             if on_row is not None:
                 on_row(out)
+
+    ex.run(spec.setup, units, store, ctx, on_done)
     ctx.progress(1.0, "done")
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame([rows[u.id] for u in units if u.id in rows])  # plan order, whatever order units finished in
     df.attrs["spec"] = spec.to_dict()
-    df.attrs["stage_seconds"] = dict(pipe.stage_seconds)
+    df.attrs["stage_seconds"] = getattr(ex, "stage_seconds", {})
+    df.attrs["executor"] = ex.describe()
     return with_gaps(df)
 
 
