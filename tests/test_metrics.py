@@ -81,3 +81,50 @@ def test_mia_low_on_train_high_on_test(digits):
                                        "confidence")
     assert on_train < 5.0
     assert on_test > 15.0 and on_test > 4 * on_train
+
+
+def test_table3_gap_is_the_papers_definition():
+    """Fan et al. (Challenging Forgets) Table 3: gap = |mean_u − mean_Retrain| over seeds; Avg. gap = the mean of the
+    four gaps. Their FT row on random 10% sets: UA 5.08 vs Retrain 5.28 → gap 0.20. The mean over seeds of per-seed
+    |Δ| is another, larger quantity, kept in its own 'paired_' columns. Std is the sample std (ddof=1)."""
+    import pandas as pd
+
+    from unlearn_core.results import aggregate, fmt_mean_std, table3
+
+    retrain = {"UA": [5.08, 5.48, 5.28], "MIA": [12.0, 13.0, 14.0], "RA": [100.0, 100.0, 100.0], "TA": [94.0, 94.2, 94.4]}
+    ft = {"UA": [5.48, 4.68, 5.08], "MIA": [11.0, 12.0, 16.0], "RA": [99.0, 99.2, 99.4], "TA": [93.0, 93.0, 93.3]}
+    rows = []
+    for method, vals in (("retrain", retrain), ("ft", ft)):
+        for s in range(3):
+            rows.append({"dataset": "d", "model": "m", "selector": "random", "ratio": 0.1, "method": method, "seed": s,
+                         "params": "{}", **{k: v[s] for k, v in vals.items()}, "ToW": 1.0, "runtime_s": 1.0})
+    from unlearn_core.results import with_gaps
+
+    agg = aggregate(with_gaps(pd.DataFrame(rows))).set_index("method")
+    assert agg.loc["ft", "UA_mean"] == pytest.approx(5.08) and agg.loc["retrain", "UA_mean"] == pytest.approx(5.28)
+    assert agg.loc["ft", "gap_UA"] == pytest.approx(0.20)
+    assert agg.loc["ft", "gap_MIA"] == pytest.approx(0.0)  # means 13 vs 13
+    assert agg.loc["ft", "gap_RA"] == pytest.approx(0.8) and agg.loc["ft", "gap_TA"] == pytest.approx(1.1)
+    assert agg.loc["ft", "avg_gap"] == pytest.approx((0.20 + 0.0 + 0.8 + 1.1) / 4)
+    # paired: mean of |5.48-5.08|, |4.68-5.48|, |5.08-5.28| = (0.40 + 0.80 + 0.20) / 3
+    assert agg.loc["ft", "paired_gap_UA"] == pytest.approx(1.40 / 3)
+    assert agg.loc["ft", "paired_gap_MIA"] == pytest.approx((1 + 1 + 2) / 3)
+    assert agg.loc["ft", "paired_gap_UA"] >= agg.loc["ft", "gap_UA"]
+    # sample std over n = 3 seeds
+    assert agg.loc["ft", "UA_std"] == pytest.approx(np.std([5.48, 4.68, 5.08], ddof=1))
+    assert agg.loc["ft", "n"] == 3 and agg.loc["ft", "seeds"] == "0,1,2"
+    # one seed: the spread is undefined and shown as "—", never "±0.00"
+    one = aggregate(with_gaps(pd.DataFrame([r for r in rows if r["seed"] == 0]))).set_index("method")
+    assert np.isnan(one.loc["ft", "UA_std"]) and one.loc["ft", "n"] == 1
+    assert fmt_mean_std(one.loc["ft", "UA_mean"], one.loc["ft", "UA_std"], 1) == "5.48 ± —"
+    assert list(table3(with_gaps(pd.DataFrame(rows)))["method"]) == ["retrain", "ft"]
+
+
+def test_metrics_are_fp32_even_under_an_outer_autocast(digits):
+    """Logits for metrics and scores are computed in fp32 even if a caller runs them under bf16 autocast."""
+    model = train_model("mlp", digits, torch.arange(200), with_overrides(preset_for(digits), epochs=1), seed=0)
+    ref = predict_logits(model, digits, "train")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = predict_logits(model, digits, "train")
+    assert inside.dtype == torch.float32
+    torch.testing.assert_close(inside, ref, rtol=0, atol=0)

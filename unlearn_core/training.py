@@ -275,10 +275,12 @@ def predict_logits(model: nn.Module, ds: ImageDataset, split: str = "train", idx
     was_training = model.training
     model.eval()
     outs = []
-    for s in range(0, idx_t.numel(), batch_size):
-        xb, _ = get_batch(ds, idx_t[s:s + batch_size], split=split)
-        # fp32 on purpose: every metric and score is computed from these logits; autocast is for training only.
-        outs.append(model(xb).float())
+    # fp32 on purpose, even under a caller's autocast: every metric and score is computed from these logits;
+    # autocast is for training only.
+    with torch.autocast(device.type, enabled=False):
+        for s in range(0, idx_t.numel(), batch_size):
+            xb, _ = get_batch(ds, idx_t[s:s + batch_size], split=split)
+            outs.append(model(xb).float())
     model.train(was_training)
     if not outs:
         return torch.empty(0, ds.num_classes, device=device)

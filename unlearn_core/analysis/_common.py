@@ -122,8 +122,9 @@ def penultimate_features(model: Classifier, ds, split: str = "train", idx=None, 
     try:
         for s in range(0, idx_t.numel(), batch_size):
             xb, _ = get_batch(ds, idx_t[s:s + batch_size], split=split)
-            f = model.features(xb)  # fp32: analysis numbers are never computed under bf16 autocast
-            out = model.head(f)
+            with torch.autocast(device.type, enabled=False):  # fp32, even under a caller's autocast
+                f = model.features(xb)
+                out = model.head(f)
             feats.append(f.float().cpu())
             logits.append(out.float().cpu())
     finally:

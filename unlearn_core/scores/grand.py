@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, vmap
 
 from ..data import ImageDataset
-from ..device import autocast
 from ..errors import ConfigError
 from ..training import as_index_tensor, get_batch
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
@@ -59,8 +58,7 @@ def per_sample_grad_norms(model: torch.nn.Module, ds: ImageDataset, split: str =
     norms = []
     for s in range(0, idx_t.numel(), chunk_size):
         xb, yb = get_batch(ds, idx_t[s:s + chunk_size], split=split)
-        with autocast(device):
-            grads = g_fn(theta, xb, yb)
+        grads = g_fn(theta, xb, yb)  # fp32: a score is never computed under bf16 autocast
         sq = sum(g.float().flatten(1).pow(2).sum(1) for g in grads.values())
         norms.append(sq.sqrt())
     model.train(was_training)
