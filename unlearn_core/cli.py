@@ -199,13 +199,16 @@ def cmd_compare(args) -> int:
     spec = ExperimentSpec(setup=_setup(args), selectors=_csv_list(args.selectors), methods=_csv_list(args.methods),
                           ratios=_ratios(args.ratios), seeds=_seeds(args.seeds), method_params=params).validate()
     store = _store(args)
-    t0 = time.time()
-    bar = _Bar(args.quiet, "compare")
+    from .cost import describe_actual, estimate_grid, fmt_seconds
     from .grid import make_executor
 
     executor = make_executor(args.executor, **({"address": args.ray_address} if args.ray_address else {}))
+    est = estimate_grid(spec, store)
+    print(f"estimate: {est.summary()}", file=sys.stderr, flush=True)
+    bar = _Bar(args.quiet, "compare")
+    t0 = time.time()
     try:
-        df = run_experiment(spec, store, bar.ctx(), executor=executor)
+        df = run_experiment(spec, store, bar.ctx(), executor=executor, estimate=est)
     finally:
         bar.close()
     elapsed = time.time() - t0
@@ -217,10 +220,19 @@ def cmd_compare(args) -> int:
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 40):
         print(format_table3(t3).to_string(index=False))
     print(f"{len(df)} runs in {elapsed:.1f}s · cache: {store.root}")
+    unit_s = df.attrs.get("unit_seconds") or {}
+    if est.seconds > 0:
+        print(describe_actual(est, elapsed))
+        actual: dict[str, float] = {}
+        for uid, sec in unit_s.items():
+            actual[uid.split("/")[0]] = actual.get(uid.split("/")[0], 0.0) + sec
+        rows = [f"  {st:<11s} estimate {fmt_seconds(e):>8s} · actual {fmt_seconds(actual.get(st, 0.0)):>8s}"
+                for st, e in est.by_stage().items()]
+        print("stages (estimate vs actual):\n" + "\n".join(rows))
     stages = df.attrs.get("stage_seconds") or {}
     if stages:
         print("computed this time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
-    else:
+    elif est.seconds == 0:
         print("everything was served from the cache")
     if args.out:
         _write_atomic(args.out, out.to_csv(index=False))
@@ -341,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    from .threads import apply_thread_policy
+
+    apply_thread_policy()  # one torch thread per worker: measured faster on shared cores (threads.py)
     try:
         return int(args.fn(args) or 0)
     except ForgetsetError as err:

@@ -220,16 +220,35 @@ class LocalExecutor(GridExecutor):
             on_done: Callable[[Unit, dict], None]) -> None:
         from .pipeline import Pipeline
 
+        import time
+
         pipe = Pipeline(store, setup)
         self.pipeline = pipe
-        for i, unit in enumerate(units):
-            ctx.progress(i / len(units), unit.label)
-            on_done(unit, execute_unit(pipe, unit, ctx.sub(i / len(units), (i + 1) / len(units))))
+        bounds = progress_bounds(units, getattr(self, "weights", None))
+        self.unit_seconds: dict[str, float] = {}
+        for unit in units:
+            lo, hi = bounds[unit.id]
+            ctx.progress(lo, unit.label)
+            t0 = time.perf_counter()
+            on_done(unit, execute_unit(pipe, unit, ctx.sub(lo, hi)))
+            self.unit_seconds[unit.id] = time.perf_counter() - t0
 
     @property
     def stage_seconds(self) -> dict[str, float]:
         pipe = getattr(self, "pipeline", None)
         return dict(pipe.stage_seconds) if pipe is not None else {}
+
+
+def progress_bounds(units: list[Unit], weights: dict[str, float] | None = None) -> dict[str, tuple[float, float]]:
+    """Each unit's slice of the progress bar: proportional to its estimated time (cost model) when ``weights`` are
+    given, else equal. So a progress fraction is a fraction of the expected time, and ETAs follow from it."""
+    w = [max(float((weights or {}).get(u.id, 1.0 if weights is None else 0.0)), 1e-6) for u in units]
+    total = sum(w) or 1.0
+    out, acc = {}, 0.0
+    for u, x in zip(units, w):
+        out[u.id] = (acc / total, (acc + x) / total)
+        acc += x
+    return out
 
 
 # name -> factory(**options) -> GridExecutor. Backends register themselves here (see make_executor).
@@ -256,13 +275,16 @@ def make_executor(name: str | GridExecutor | None = None, **options: Any) -> Gri
 
 def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CONTEXT,
                    on_row: Callable[[dict], None] | None = None,
-                   executor: str | GridExecutor | None = None) -> pd.DataFrame:
+                   executor: str | GridExecutor | None = None, estimate=None) -> pd.DataFrame:
     """Run the grid; returns one row per unlearning run (Retrain included) with per-seed gaps. Cached units are
-    served from the store. ``executor`` says where units run (default: here, one after the other)."""
+    served from the store. ``executor`` says where units run (default: here, one after the other); an
+    ``estimate`` (:func:`unlearn_core.cost.estimate_grid`) makes progress proportional to the expected time."""
     from .results import with_gaps
 
     units = plan(spec)
     ex = make_executor(executor)
+    if estimate is not None:
+        ex.weights = {u.unit_id: (0.0 if u.cached else u.seconds) for u in estimate.units}
     rows: dict[str, dict] = {}
 
     def on_done(unit: Unit, out: dict) -> None:
@@ -277,6 +299,7 @@ def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CO
     df.attrs["spec"] = spec.to_dict()
     df.attrs["stage_seconds"] = getattr(ex, "stage_seconds", {})
     df.attrs["executor"] = ex.describe()
+    df.attrs["unit_seconds"] = dict(getattr(ex, "unit_seconds", {}) or {})
     return with_gaps(df)
 
 

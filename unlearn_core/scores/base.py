@@ -52,6 +52,9 @@ class ScoreSpec:
     defaults: dict[str, Any]
     depends_on_ratio: bool = False
     expensive: bool = False  # trains extra models (LiRA, EL2N, GraNd): run as a background job
+    # Sample passes of one computation, cost(params, n_train, recipe, m) (see unlearn_core.cost); None = one
+    # evaluation pass over the training set.
+    cost: Callable[[dict, int, Any, "int | None"], float] | None = None
 
     def resolve_params(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
         params = dict(self.defaults)
@@ -66,7 +69,8 @@ SCORES: dict[str, ScoreSpec] = {}
 
 
 def register_score(name: str, *, label: str, description: str, hard_end: str, defaults: dict[str, Any] | None = None,
-                   depends_on_ratio: bool = False, expensive: bool = False):
+                   depends_on_ratio: bool = False, expensive: bool = False,
+                   cost: Callable[[dict, int, Any, "int | None"], float] | None = None):
     if hard_end not in ("low", "high"):
         raise ValueError("hard_end must be 'low' or 'high'")
 
@@ -74,7 +78,7 @@ def register_score(name: str, *, label: str, description: str, hard_end: str, de
         if name in SCORES:
             raise ValueError(f"score '{name}' registered twice")
         SCORES[name] = ScoreSpec(name, fn, label, description, hard_end, dict(defaults or {}), depends_on_ratio,
-                                 expensive)
+                                 expensive, cost)
         return fn
 
     return deco

@@ -94,10 +94,15 @@ def el2n_values(model: torch.nn.Module, ds, split: str = "train") -> torch.Tenso
     return err.norm(dim=1)
 
 
-@register_score("el2n", label="EL2N", hard_end="low", defaults=EARLY_DEFAULTS, expensive=True,
+def early_cost(params: dict, n: int, recipe, m: int | None) -> float:
+    """Sample passes: n_seeds models trained for ``epochs`` epochs on all of D, then one pass to score them."""
+    return int(params["n_seeds"]) * (int(params["epochs"]) * n + n / 3)
+
+
+@register_score("el2n", label="EL2N", hard_end="low", defaults=EARLY_DEFAULTS, expensive=True, cost=early_cost,
                 description="Error L2 norm ||softmax − onehot|| early in training (Paul et al. 2021), mean over "
                             "seeds. High = hard/important to LEARN (coreset baselines keep the top); as a loss-like "
-                            "score, low = hard to forget (seed 001 orientation).")
+                            "score, low = hard to forget (Chen et al.'s orientation).")
 def el2n_score(inp: ScoreInput) -> ScoreResult:
     models, info = early_models(inp, {**EARLY_DEFAULTS, **inp.params}, what="EL2N early training")
     per_seed = torch.stack([el2n_values(m, inp.ds) for m in models])

@@ -67,10 +67,15 @@ def per_sample_grad_norms(model: torch.nn.Module, ds: ImageDataset, split: str =
     return torch.cat(norms)
 
 
-@register_score("grand", label="GraNd", hard_end="low", defaults=GRAND_DEFAULTS, expensive=True,
+def grand_cost(params: dict, n: int, recipe, m: int | None) -> float:
+    """Sample passes: the early models (shared with EL2N) plus a per-sample gradient per sample and model."""
+    return int(params["n_seeds"]) * (int(params["epochs"]) * n + 3 * n)
+
+
+@register_score("grand", label="GraNd", hard_end="low", defaults=GRAND_DEFAULTS, expensive=True, cost=grand_cost,
                 description="Per-sample gradient norm ||∇θ loss|| early in training (Paul et al. 2021), mean over "
                             "seeds. High = important to LEARN (coreset baselines keep the top); low = hard to forget "
-                            "(loss-like, seed 001 orientation).")
+                            "(loss-like, Chen et al.'s orientation).")
 def grand_score(inp: ScoreInput) -> ScoreResult:
     p = {**GRAND_DEFAULTS, **inp.params}
     early = {k: p[k] for k in EARLY_DEFAULTS}

@@ -400,19 +400,27 @@ def run_lira(inp: ScoreInput) -> LiraOutcome:
     return LiraOutcome(to_numpy(asr), to_numpy(orig), extras, arrays)
 
 
-@register_score("lira_asr", label="LiRA ASR", hard_end="low", defaults=LIRA_DEFAULTS, expensive=True,
-                description="Per-sample attack success rate of LiRA over shadow models (seed 001 Eq. 1; Carlini et "
+def lira_cost(params: dict, n: int, recipe, m: int | None) -> float:
+    """Sample passes: n_shadow models trained on half the data each, plus their query statistics (upper bound:
+    shadow models already stored are free)."""
+    epochs = int(params.get("epochs") or 0) or recipe.epochs
+    return int(params["n_shadow"]) * (epochs * n / 2 + 2 * n / 3)
+
+
+@register_score("lira_asr", label="LiRA ASR", hard_end="low", defaults=LIRA_DEFAULTS, expensive=True, cost=lira_cost,
+                description="Per-sample attack success rate of LiRA over shadow models (Chen et al., Eq. 1; Carlini et "
                             "al. 2022), leave-one-model-out. High ASR = privacy-exposed, and EASIER to forget "
-                            "(seed 001). Trains n_shadow shadow models (checkpointed, resumable).")
+                            "(Chen et al.). Trains n_shadow shadow models (checkpointed, resumable).")
 def lira_asr_score(inp: ScoreInput) -> ScoreResult:
     out = run_lira(inp)
     return ScoreResult(out.asr, extras=out.extras, arrays=out.arrays)
 
 
 @register_score("lira_score", label="LiRA score of θ_o", hard_end="low", defaults=LIRA_DEFAULTS, expensive=True,
+                cost=lira_cost,
                 description="LiRA membership score (log-likelihood ratio, online; log one-sided p, offline) of the "
                             "original model on each sample, from the same shadow models as lira_asr. High = "
-                            "memorised / exposed, easier to forget (seed 001).")
+                            "memorised / exposed, easier to forget (Chen et al.).")
 def lira_original_score(inp: ScoreInput) -> ScoreResult:
     out = run_lira(inp)
     return ScoreResult(out.original_score, extras=out.extras, arrays=out.arrays)

@@ -1,0 +1,276 @@
+"""The cost model: how much work a grid asks for, and how long that takes on this device, before it starts.
+
+Work is counted in **sample passes**: one forward + backward of one training sample is 1; a forward pass alone
+(evaluation, a score) is ``EVAL_PASS`` of that. Each unit of a grid (:mod:`unlearn_core.grid`) has a pass count from
+its configuration (recipe epochs × samples, a method's epochs × the set it trains on, a score's own budget). A short
+**calibration** times a few training and evaluation batches of the setup's model on this device (cached per
+process, and in the store for a day) and turns passes into seconds; a per-run evaluation overhead (the MIA SVCs) is
+timed the same way. Units whose results are already stored cost nothing.
+
+The estimate is a planning number ("≈ 6 min on this CPU"), not a promise: it is printed before a grid starts and
+compared with the actual time after it ends (both are recorded), so its error is visible.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import forget_count
+
+EVAL_PASS = 1.0 / 3.0  # a forward pass costs about a third of forward + backward
+CALIBRATION_MAX_AGE_S = 24 * 3600
+
+
+@dataclass
+class Calibration:
+    """Seconds per sample pass of one model on one device (with the current thread count)."""
+
+    train_s_per_sample: float
+    eval_s_per_sample: float
+    svc_s_per_kpair: float  # one MIA SVC fit, seconds per (1000 samples)² of its training set
+    device: str
+    model: str
+    threads: int
+    measured_at: float = field(default_factory=time.time)
+
+
+_CALIBRATIONS: dict[tuple, Calibration] = {}
+
+
+def calibrate(pipe, batches: int = 3, store_result: bool = True) -> Calibration:
+    """Time a few training and evaluation batches of the pipeline's model on its device (cached)."""
+    from .training import get_batch, make_optimizer, new_model
+
+    threads = torch.get_num_threads()
+    key = (pipe.setup_key, str(pipe.device), threads)
+    if key in _CALIBRATIONS:
+        return _CALIBRATIONS[key]
+    meta_key = "calibration:" + json.dumps([pipe.model_name, list(pipe.ds.input_shape), pipe.ds.num_classes,
+                                            pipe.train_cfg.batch_size, str(pipe.device), threads])
+    cached = pipe.store.meta_get(meta_key)
+    if cached:
+        try:
+            cal = Calibration(**json.loads(cached))
+            if time.time() - cal.measured_at < CALIBRATION_MAX_AGE_S:
+                _CALIBRATIONS[key] = cal
+                return cal
+        except (TypeError, ValueError):
+            pass
+    ds = pipe.ds
+    bs = min(pipe.train_cfg.batch_size, ds.n_train)
+    model = new_model(pipe.model_name, ds, 0, pipe.device).train()
+    opt = make_optimizer(model.parameters(), pipe.train_cfg)
+    gen = torch.Generator().manual_seed(0)
+    idx = [torch.randint(0, ds.n_train, (bs,), generator=gen) for _ in range(batches + 1)]
+
+    def step(ib):
+        xb, yb = get_batch(ds, ib.to(ds.device))
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step(idx[0])  # warm-up (allocations, kernel selection)
+    _sync(pipe.device)
+    t0 = time.perf_counter()
+    for ib in idx[1:]:
+        step(ib)
+    _sync(pipe.device)
+    train_s = (time.perf_counter() - t0) / (batches * bs)
+    model.eval()
+    eb = min(2048, ds.n_train)
+    with torch.no_grad():
+        xb, _ = get_batch(ds, torch.arange(eb, device=ds.device))
+        model(xb)
+        _sync(pipe.device)
+        t0 = time.perf_counter()
+        model(xb)
+        _sync(pipe.device)
+    eval_s = (time.perf_counter() - t0) / eb
+    cal = Calibration(train_s, eval_s, _svc_seconds_per_kpair(), str(pipe.device), pipe.model_name, threads)
+    _CALIBRATIONS[key] = cal
+    if store_result:
+        pipe.store.meta_set(meta_key, json.dumps(asdict(cal)))
+    return cal
+
+
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _svc_seconds_per_kpair(n: int = 600) -> float:
+    """Time one RBF SVC fit like the MIA's (1-D feature, two classes) and express it per (1000 samples)²."""
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.beta(5, 1, n), rng.beta(2, 2, n)])[:, None]
+    y = np.r_[np.ones(n), np.zeros(n)]
+    t0 = time.perf_counter()
+    SVC(C=3, gamma="auto").fit(x, y)
+    return (time.perf_counter() - t0) / (2 * n / 1000) ** 2
+
+
+# ---------------------------------------------------------------------------------------------- pass counts
+def method_passes(method: str, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+    """Sample passes of one unlearning run (the method's own training; evaluation is counted separately).
+
+    Each method may define ``cost_passes(params, n_forget, n_retain, recipe)``; otherwise the pass count follows
+    from its ``epochs`` and the set it trains on: methods that ascend on or relabel the forget set only (GA, BE,
+    BS) train on D_f; relabeling methods that also fine-tune (RL, SalUn, soft relabeling) on D_f + D_r; the rest on
+    D_r. A method without epochs (Fisher, influence) costs a few passes over its sample budget.
+    """
+    from .methods import get_method
+
+    m = get_method(method)
+    own = getattr(m, "cost_passes", None)
+    if callable(own):
+        return float(own(params, n_forget, n_retain, recipe))
+    if m.exact:
+        return recipe.epochs * n_retain
+    base = method.split(":")[-1]
+    epochs = float(params.get("epochs", 0) or 0)
+    if base in ("ga", "be", "bs"):
+        return epochs * n_forget * (2.0 if base == "bs" else 1.0)  # BS: an FGSM step per sample as well
+    if base in ("rl", "salun", "soft_relabel", "scrub", "grad_surgery", "dau"):
+        factor = {"scrub": 1.5, "dau": 3.0, "grad_surgery": 1.5}.get(base, 1.0)
+        return factor * epochs * (n_forget + n_retain) + (2.0 * n_forget if base == "salun" else 0.0)
+    if base in ("fisher", "influence"):
+        budget = float(params.get("max_samples") or params.get("hessian_samples") or n_retain)
+        return 4.0 * min(budget, n_retain) + 2.0 * n_forget  # per-sample gradients cost a few passes each
+    if base == "bad_t":
+        return epochs * (n_forget + float(params.get("retain_fraction", 1.0)) * n_retain) * (1 + 2 * EVAL_PASS)
+    return epochs * n_retain
+
+
+def score_passes(name: str, params: dict, n: int, recipe, m: int | None) -> float:
+    """Sample passes of one score. A score may declare ``cost(params, n, recipe, m)``; else one evaluation pass."""
+    from .scores import get_score
+
+    spec = get_score(name)
+    own = getattr(spec, "cost", None)
+    if callable(own):
+        return float(own(params, n, recipe, m))
+    return n * EVAL_PASS
+
+
+def eval_passes(n_train: int, n_test: int) -> float:
+    """Evaluation of one run: logits of every training and test sample."""
+    return (n_train + n_test) * EVAL_PASS
+
+
+# ---------------------------------------------------------------------------------------------- estimates
+@dataclass
+class UnitEstimate:
+    unit_id: str
+    stage: str
+    label: str
+    passes: float
+    seconds: float
+    cached: bool
+
+
+@dataclass
+class Estimate:
+    """A grid's estimated work and time, per unit and per stage."""
+
+    units: list[UnitEstimate]
+    calibration: Calibration
+    one_training_passes: float  # sample passes of one original training (the unit BLO costs are quoted in)
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(u.seconds for u in self.units if not u.cached))
+
+    @property
+    def passes(self) -> float:
+        return float(sum(u.passes for u in self.units if not u.cached))
+
+    def by_stage(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for u in self.units:
+            if not u.cached:
+                out[u.stage] = out.get(u.stage, 0.0) + u.seconds
+        return out
+
+    def weights(self) -> dict[str, float]:
+        """Each unit's share of the estimated time (progress bars advance in proportion to the work done)."""
+        total = sum(max(u.seconds, 1e-3) for u in self.units) or 1.0
+        return {u.unit_id: max(u.seconds, 1e-3) / total for u in self.units}
+
+    def summary(self) -> str:
+        n_todo = sum(not u.cached for u in self.units)
+        where = "GPU" if self.calibration.device.startswith("cuda") else "CPU"
+        return (f"≈ {fmt_seconds(self.seconds)} on this {where} ({n_todo} of {len(self.units)} units to compute, "
+                f"{self.passes / max(self.one_training_passes, 1):.1f}× the work of one original training)")
+
+
+def fmt_seconds(s: float) -> str:
+    if s < 90:
+        return f"{max(s, 0):.0f} s"
+    if s < 5400:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def estimate_grid(spec, store, pipe=None) -> Estimate:
+    """Estimate every unit of ``spec`` (cached units cost 0); calibrates the setup's model on its device."""
+    from .grid import plan
+    from .pipeline import Pipeline
+
+    pipe = pipe or Pipeline(store, spec.setup)
+    cal = calibrate(pipe)
+    n, n_test = pipe.ds.n_train, int(pipe.ds.x_test.shape[0])
+    recipe = pipe.train_cfg
+    svc = 5 * cal.svc_s_per_kpair * (2 * min(n_test, n) / 1000) ** 2  # five MIA feature variants per run
+    units = []
+    for u in plan(spec):
+        params = json.loads(u.params)
+        if u.stage == "original":
+            passes, cached = recipe.epochs * n, pipe.find_original(u.seed) is not None
+            seconds = passes * cal.train_s_per_sample + n * EVAL_PASS * cal.eval_s_per_sample * 3
+        elif u.stage == "score":
+            m = forget_count(u.ratio, n) if u.ratio is not None else None
+            p = pipe._score_params(u.score, params)
+            passes = score_passes(u.score, p, n, recipe, m)
+            cached = pipe.find_score(u.score, u.seed, u.ratio, params) is not None
+            seconds = passes * cal.train_s_per_sample
+        elif u.stage == "forget_set":
+            passes, cached, seconds = 0.0, pipe.find_forget_set(u.selector, u.ratio, u.seed) is not None, 0.05
+        else:
+            from .methods import get_method
+            from .selectors import parse_selector
+
+            sel = parse_selector(u.selector)
+            if sel.class_wise:
+                n_f = int(round(n / pipe.ds.num_classes * (len(sel.arg.split(",")) if sel.kind == "class"
+                                                            else int(sel.arg))))
+            else:
+                n_f = forget_count(u.ratio, n)
+            mp = get_method(u.method).resolve_params(pipe.ds, params or None)
+            passes = method_passes(u.method, mp, n_f, n - n_f, recipe)
+            cached = pipe.find_run(u.method, u.selector, u.ratio, u.seed, params or None) is not None
+            seconds = passes * cal.train_s_per_sample + eval_passes(n, n_test) * cal.eval_s_per_sample * 3 + svc
+        units.append(UnitEstimate(u.id, u.stage, u.label, float(passes), float(seconds), bool(cached)))
+    return Estimate(units, cal, float(recipe.epochs * n))
+
+
+def stage_of(unit_id: str) -> str:
+    return unit_id.split("/", 1)[0]
+
+
+def describe_actual(estimate: Estimate, actual_s: float) -> str:
+    ratio = actual_s / estimate.seconds if estimate.seconds > 0 else math.nan
+    return (f"took {fmt_seconds(actual_s)} (estimate {fmt_seconds(estimate.seconds)}, actual/estimate "
+            f"{ratio:.2f})")
+
+
+def as_dict(est: Estimate) -> dict[str, Any]:
+    return {"seconds": est.seconds, "passes": est.passes, "by_stage": est.by_stage(),
+            "calibration": asdict(est.calibration), "one_training_passes": est.one_training_passes}
