@@ -128,15 +128,15 @@ class Setup:
         from .data import default_model_for, load_dataset
         from .models import MODELS
         from .scores import get_score
-        from .training import preset_for, recipe_with
+        from .training import preset_for, preset_name_for, recipe_with
 
         ds = load_dataset(self.dataset, root=self.data_root, download=self.download)
         model = self.model or default_model_for(ds)
         if model not in MODELS:
             raise unknown_name("model", model, list(MODELS))
-        recipe = recipe_with(preset_for(ds, self.preset), self.train)
+        recipe = recipe_with(preset_for(ds, self.preset, model), self.train)
         blo = get_score("blo").resolve_params(dict(self.blo))
-        return ResolvedSetup(self, ds, model, recipe, blo, ds.fingerprint())
+        return ResolvedSetup(self, ds, model, recipe, blo, ds.fingerprint(), preset_name_for(ds, self.preset, model))
 
     def key(self) -> str:
         """The setup key (see :func:`setup_key`); loads the data set the first time."""
@@ -156,6 +156,7 @@ class ResolvedSetup:
     recipe: Any = None  # training.TrainConfig
     blo: Mapping[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
+    preset: str = ""  # the training preset the recipe came from (before the user's overrides)
 
     def base_config(self) -> dict[str, Any]:
         """The setup part every stored configuration embeds (its identity: see :func:`setup_key`)."""
