@@ -291,3 +291,15 @@ def test_two_concurrent_jobs_are_bit_identical_to_each_alone(tmp_path):
     assert together.keys() == alone.keys() and len(together) == 6 + 6 - 1
     assert together == alone  # bit-identical floats
     assert len(store.list_runs("original", "done")) == 2  # θ_o of seed 0 computed once, not twice
+
+
+def test_parallel_worker_processes_give_the_sequential_numbers(tmp_path):
+    from unlearn_core.config import Setup
+    from unlearn_core.grid import ExperimentSpec, LocalExecutor, ProcessExecutor, run_experiment
+
+    spec = ExperimentSpec(setup=Setup(train={"epochs": 3}, blo={"upper_iters": 2, "K": 1}),
+                          methods=["retrain", "ft"], selectors=["random", "worst"], seeds=[0, 1])
+    seq = run_experiment(spec, Store(tmp_path / "seq"), executor=LocalExecutor())
+    par = run_experiment(spec, Store(tmp_path / "par"), executor=ProcessExecutor(2))
+    cols = ["method", "selector", "seed", "UA", "RA", "TA", "MIA", "MIA_entropy", "MIA_prob"]
+    assert seq[cols].equals(par[cols])  # bit-identical, same order

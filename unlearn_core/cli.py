@@ -44,6 +44,14 @@ def _seeds(s: str) -> list[int]:
     return list(range(n))
 
 
+def _positive_int(s: str, flag: str) -> int:
+    from .errors import ConfigError
+
+    if not str(s).isdigit() or not 1 <= int(s) <= 256:
+        raise ConfigError(f"{flag} must be an integer between 1 and 256 (or auto), got '{s}'.")
+    return int(s)
+
+
 def _json_arg(s: str | None) -> dict:
     from .errors import ConfigError
 
@@ -202,9 +210,14 @@ def cmd_compare(args) -> int:
     from .cost import describe_actual, estimate_grid, fmt_seconds
     from .grid import make_executor
 
-    executor = make_executor(args.executor, **({"address": args.ray_address} if args.ray_address else {}))
     est = estimate_grid(spec, store)
-    print(f"estimate: {est.summary()}", file=sys.stderr, flush=True)
+    options: dict = {"address": args.ray_address} if args.ray_address else {}
+    if args.executor == "local":
+        from .cost import auto_workers
+
+        options["workers"] = auto_workers(est) if args.workers == "auto" else _positive_int(args.workers, "--workers")
+    executor = make_executor(args.executor, **options)
+    print(f"estimate: {est.summary()} · {executor.describe()}", file=sys.stderr, flush=True)
     bar = _Bar(args.quiet, "compare")
     t0 = time.time()
     try:
@@ -332,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write one CSV row per run")
     p.add_argument("--table-out", default=None, help="write the Table-3 statistics (mean, std, n, gaps) as CSV")
     p.add_argument("--executor", default="local", help="where the grid's units run: local (default) or ray")
+    p.add_argument("--workers", default="auto",
+                   help="local worker processes: a number, or auto (all cores when the grid is long enough to gain)")
     p.add_argument("--ray-address", default=None,
                    help="with --executor ray: auto (a running cluster), ray://host:port, or local (start one here)")
     p.set_defaults(fn=cmd_compare)

@@ -261,6 +261,24 @@ def estimate_grid(spec, store, pipe=None) -> Estimate:
     return Estimate(units, cal, float(recipe.epochs * n))
 
 
+# A worker process costs a few seconds to start (it imports torch and loads the data): below this much estimated
+# work a grid runs faster in one process.
+PARALLEL_MIN_SECONDS = 45.0
+
+
+def auto_workers(est: Estimate, max_workers: int | None = None) -> int:
+    """Worker processes for a grid: one per core when the estimated work is long enough to repay their start-up,
+    capped by the number of units that can run at once (the seeds, mostly); else 1."""
+    from .threads import cpu_count
+
+    cores = cpu_count() if max_workers is None else max_workers
+    todo = [u for u in est.units if not u.cached]
+    if cores < 2 or est.seconds < PARALLEL_MIN_SECONDS or len(todo) < 2:
+        return 1
+    widest = max(sum(1 for u in todo if u.stage == st) for st in {u.stage for u in todo})
+    return max(1, min(cores, widest))
+
+
 def stage_of(unit_id: str) -> str:
     return unit_id.split("/", 1)[0]
 

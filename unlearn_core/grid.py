@@ -251,8 +251,117 @@ def progress_bounds(units: list[Unit], weights: dict[str, float] | None = None) 
     return out
 
 
+class ProcessExecutor(GridExecutor):
+    """Independent units on ``workers`` worker processes of this machine (one torch thread each).
+
+    Units run as soon as their dependencies are done; each worker keeps its own Pipeline and opens the same store,
+    so a unit's result lands exactly as in a local run, and depends only on its configuration and seed (explicit
+    generators): the numbers are bit-identical to the sequential run. Progress of running units is relayed
+    through a queue. Cancelling kills the workers; units they were computing stay ``running`` with a dead owner
+    and are marked interrupted (never done).
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int = 2):
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be a positive integer, got {workers!r}.")
+        self.workers = workers
+
+    def describe(self) -> str:
+        return f"{self.workers} worker processes"
+
+    def run(self, setup: Setup, units: list[Unit], store: Store, ctx: RunContext,
+            on_done: Callable[[Unit, dict], None]) -> None:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+        import queue
+        import time
+
+        bounds = progress_bounds(units, getattr(self, "weights", None))
+        by_id = {u.id: u for u in units}
+        waiting = {u.id: set(u.deps) & set(by_id) for u in units}
+        finished: set[str] = set()
+        self.unit_seconds = {}
+        started: dict[str, float] = {}
+        fraction: dict[str, float] = {}
+        mctx = mp.get_context("spawn")  # never fork a process whose torch/OpenMP threads are running
+        progress_q = mctx.Queue()
+        pool = cf.ProcessPoolExecutor(self.workers, mp_context=mctx, initializer=_worker_init,
+                                      initargs=(str(store.root), setup.to_dict(), progress_q))
+        running: dict[cf.Future, str] = {}
+
+        def submit_ready() -> None:
+            for uid in [u for u, deps in waiting.items() if not deps and u not in started]:
+                started[uid] = time.perf_counter()
+                running[pool.submit(_worker_run, by_id[uid])] = uid
+
+        def report() -> None:
+            done_w = sum(bounds[u][1] - bounds[u][0] for u in finished)
+            run_w = sum((bounds[u][1] - bounds[u][0]) * fraction.get(u, 0.0) for u in running.values())
+            labels = ", ".join(by_id[u].label for u in list(running.values())[:2])
+            ctx.progress(done_w + run_w, f"{len(finished)}/{len(units)} units done · running: {labels}")
+
+        try:
+            submit_ready()
+            while running:
+                ctx.check_cancel()
+                done, _ = cf.wait(list(running), timeout=0.25, return_when=cf.FIRST_COMPLETED)
+                while True:
+                    try:
+                        uid, frac = progress_q.get_nowait()
+                    except queue.Empty:
+                        break
+                    fraction[uid] = frac
+                for fut in done:
+                    uid = running.pop(fut)
+                    result = fut.result()  # re-raises the unit's error (its run row is marked failed)
+                    self.unit_seconds[uid] = time.perf_counter() - started[uid]
+                    finished.add(uid)
+                    for deps in waiting.values():
+                        deps.discard(uid)
+                    del waiting[uid]
+                    on_done(by_id[uid], result)
+                report()
+                submit_ready()
+        except BaseException:
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.kill()  # a cancelled or failed grid leaves no worker computing
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(root: str, setup: dict, progress_q) -> None:
+    from .pipeline import Pipeline
+    from .threads import apply_thread_policy
+
+    apply_thread_policy()
+    _WORKER["pipe"] = Pipeline(Store(root), Setup.from_dict(setup))
+    _WORKER["q"] = progress_q
+
+
+def _worker_run(unit: Unit) -> dict:
+    q = _WORKER["q"]
+    last = [0.0]
+
+    def on_progress(frac: float, msg: str) -> None:
+        if frac - last[0] >= 0.02 or frac >= 1.0:  # throttled: a queue message per 2% of the unit
+            last[0] = frac
+            q.put((unit.id, float(frac)))
+
+    return execute_unit(_WORKER["pipe"], unit, RunContext(on_progress=on_progress))
+
+
 # name -> factory(**options) -> GridExecutor. Backends register themselves here (see make_executor).
-GRID_EXECUTORS: dict[str, Callable[..., GridExecutor]] = {"local": lambda **kw: LocalExecutor()}
+def _local(workers: int = 1, **_: Any) -> GridExecutor:
+    return ProcessExecutor(workers) if workers > 1 else LocalExecutor()
+
+
+GRID_EXECUTORS: dict[str, Callable[..., GridExecutor]] = {"local": _local}
 
 
 def register_grid_executor(name: str, factory: Callable[..., GridExecutor]) -> None:
