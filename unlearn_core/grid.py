@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from .config import Setup, forget_count
@@ -216,14 +217,21 @@ class LocalExecutor(GridExecutor):
 
     name = "local"
 
+    def __init__(self, batch_models: str = "auto"):
+        if batch_models not in ("auto", "on", "off"):
+            raise ConfigError(f"batch_models must be auto, on or off, got {batch_models!r}.")
+        self.batch_models = batch_models
+
     def run(self, setup: Setup, units: list[Unit], store: Store, ctx: RunContext,
             on_done: Callable[[Unit, dict], None]) -> None:
-        from .pipeline import Pipeline
-
         import time
+
+        from .pipeline import Pipeline
 
         pipe = Pipeline(store, setup)
         self.pipeline = pipe
+        if self.batch_models != "off":
+            _train_stacked(pipe, units, self.batch_models == "on", ctx)
         bounds = progress_bounds(units, getattr(self, "weights", None))
         self.unit_seconds: dict[str, float] = {}
         for unit in units:
@@ -249,6 +257,46 @@ def progress_bounds(units: list[Unit], weights: dict[str, float] | None = None) 
         out[u.id] = (acc / total, (acc + x) / total)
         acc += x
     return out
+
+
+def _train_stacked(pipe, units: list[Unit], force: bool, ctx: RunContext) -> None:
+    """Train the grid's original models (one per seed) and its Retrain models (one per θ_o-independent forget set)
+    as stacked ensembles, where measured faster on this device (``training.auto_model_batch``; ``force`` skips
+    the measurement), and store them under the keys the sequential path uses. Stacked training follows each
+    model's own recipe and random stream; results equal one-at-a-time training up to floating-point summation
+    order (within tolerance, not bit-identical), so it is only chosen where it pays (GPUs, small models)."""
+    import time
+
+    import torch
+
+    from .training import auto_model_batch, train_ensemble
+
+    ds, recipe = pipe.ds, pipe.train_cfg
+    seeds = [u.seed for u in units if u.stage == "original" and pipe.find_original(u.seed) is None]
+    k = len(seeds) if force else auto_model_batch(pipe.model_name, ds, len(seeds), recipe)
+    for i in range(0, len(seeds) if k > 1 else 0, k):
+        group = seeds[i:i + k]
+        ctx.log(f"training the original models of seeds {group} stacked")
+        t0 = time.perf_counter()
+        models = train_ensemble(pipe.model_name, ds, [torch.arange(ds.n_train)] * len(group), recipe, group,
+                                ctx=ctx, what=f"original models (seeds {group})")
+        for seed, model in zip(group, models):
+            pipe.record_original(seed, model, (time.perf_counter() - t0) / len(group))
+    todo = [u for u in units if u.stage == "run" and u.method == "retrain"
+            and not parse_selector(u.selector).needs_scores()
+            and pipe.find_run("retrain", u.selector, u.ratio, u.seed) is None]
+    k = len(todo) if force else auto_model_batch(pipe.model_name, ds, len(todo), recipe)
+    for i in range(0, len(todo) if k > 1 else 0, k):
+        group = todo[i:i + k]
+        sets = [pipe.forget_set(u.selector, u.ratio, u.seed) for u in group]
+        retain = [torch.from_numpy(np.setdiff1d(np.arange(ds.n_train), fs.forget_idx)) for fs in sets]
+        ctx.log(f"training {len(group)} Retrain models stacked")
+        t0 = time.perf_counter()
+        # Retrain's seed convention (methods/retrain.py): the run's seed + 1000.
+        models = train_ensemble(pipe.model_name, ds, retain, recipe, [u.seed + 1000 for u in group], ctx=ctx,
+                                what=f"{len(group)} Retrain models")
+        for u, model in zip(group, models):
+            pipe.record_retrain(u.selector, u.ratio, u.seed, model, (time.perf_counter() - t0) / len(group))
 
 
 class ProcessExecutor(GridExecutor):
@@ -357,8 +405,8 @@ def _worker_run(unit: Unit) -> dict:
 
 
 # name -> factory(**options) -> GridExecutor. Backends register themselves here (see make_executor).
-def _local(workers: int = 1, **_: Any) -> GridExecutor:
-    return ProcessExecutor(workers) if workers > 1 else LocalExecutor()
+def _local(workers: int = 1, batch_models: str = "auto", **_: Any) -> GridExecutor:
+    return ProcessExecutor(workers) if workers > 1 else LocalExecutor(batch_models)
 
 
 GRID_EXECUTORS: dict[str, Callable[..., GridExecutor]] = {"local": _local}

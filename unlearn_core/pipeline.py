@@ -325,17 +325,7 @@ class Pipeline:
 
         def compute() -> Computed:
             original = self.original(seed, ctx.sub(0, 0.3)) if not m.exact else None
-            forget_t = torch.as_tensor(fs.forget_idx, device=self.device)
-            mask = torch.ones(self.ds.n_train, dtype=torch.bool, device=self.device)
-            mask[forget_t] = False
-            retain_t = torch.nonzero(mask).squeeze(1)
-            keep_test = np.ones(self.ds.x_test.shape[0], dtype=bool)
-            if fs.forget_classes:  # class-wise: TA is measured on the remaining classes
-                keep_test &= ~np.isin(self.ds.y_test.cpu().numpy(), fs.forget_classes)
-            used = m.test_indices_used(self.ds, cfg["params"], seed)
-            if used is not None:  # e.g. DAU's D_v: never evaluate on samples the method has seen
-                keep_test[np.asarray(used.cpu() if isinstance(used, torch.Tensor) else used, dtype=np.int64)] = False
-            test_idx = None if keep_test.all() else np.flatnonzero(keep_test)
+            forget_t, retain_t, test_idx = self._split(fs, m, cfg["params"], seed)
             if original is None:  # Retrain needs no θ_o, but the interface carries one; a fresh model is fine
                 original = new_model(self.model_name, self.ds, seed, self.device).eval()
             inp = UnlearnInput(original, self.model_name, self.ds, forget_t, retain_t, self.train_cfg, seed,
@@ -345,16 +335,8 @@ class Pipeline:
             if self.device.type == "cuda":
                 torch.cuda.synchronize()
             runtime = time.time() - t0
-            if not all(torch.isfinite(p).all() for p in model.parameters()):
-                raise DivergenceError(f"{method}: the unlearned model has non-finite weights (diverged). "
-                                      f"Lower its learning rate.")
             self._add_time(f"unlearn {method}", runtime)
-            t_eval = time.time()
-            metrics = evaluate(model, self.ds, forget_t, retain_t, seed=seed, test_idx=test_idx)
-            self._add_time("evaluation", time.time() - t_eval)
-            if not all(np.isfinite(v) for v in metrics.values()):
-                raise DivergenceError(f"{method}: evaluation gave non-finite metrics {metrics}.")
-            metrics["forget_size"] = fs.size
+            metrics = self._evaluate(method, model, fs, forget_t, retain_t, test_idx)
             ctx.progress(1.0, f"{method} on {selector} done")
             value = model if keep_model or need_model else {"metrics": metrics}
             return Computed(value, metrics, {"runtime_s": runtime}, self._checkpoint_meta())
@@ -363,6 +345,56 @@ class Pipeline:
         return self.store.cached("unlearn", cfg, compute, fmt=fmt, on_log=ctx.log, cancel=ctx.check_cancel,
                                  decode=(lambda st, meta: self._build(st, meta, f"Cached unlearned model {key[:10]}"))
                                  if fmt == "model" else None)
+
+    def _split(self, fs: ForgetSet, m, params: dict, seed: int):
+        """(forget, retain, test indices) of a run: class-wise TA on the remaining classes; never evaluate on
+        test samples the method has seen (e.g. DAU's D_v)."""
+        forget_t = torch.as_tensor(fs.forget_idx, device=self.device)
+        mask = torch.ones(self.ds.n_train, dtype=torch.bool, device=self.device)
+        mask[forget_t] = False
+        retain_t = torch.nonzero(mask).squeeze(1)
+        keep_test = np.ones(self.ds.x_test.shape[0], dtype=bool)
+        if fs.forget_classes:
+            keep_test &= ~np.isin(self.ds.y_test.cpu().numpy(), fs.forget_classes)
+        used = m.test_indices_used(self.ds, params, seed)
+        if used is not None:
+            keep_test[np.asarray(used.cpu() if isinstance(used, torch.Tensor) else used, dtype=np.int64)] = False
+        return forget_t, retain_t, (None if keep_test.all() else np.flatnonzero(keep_test))
+
+    def _evaluate(self, method: str, model, fs: ForgetSet, forget_t, retain_t, test_idx) -> dict:
+        if not all(torch.isfinite(p).all() for p in model.parameters()):
+            raise DivergenceError(f"{method}: the unlearned model has non-finite weights (diverged). "
+                                  f"Lower its learning rate.")
+        t_eval = time.time()
+        metrics = evaluate(model, self.ds, forget_t, retain_t, seed=fs.seed, test_idx=test_idx)
+        self._add_time("evaluation", time.time() - t_eval)
+        if not all(np.isfinite(v) for v in metrics.values()):
+            raise DivergenceError(f"{method}: evaluation gave non-finite metrics {metrics}.")
+        metrics["forget_size"] = fs.size
+        return metrics
+
+    # ------------------------------------------------------------------ results trained elsewhere (batched)
+    def record_original(self, seed: int, model: Classifier, train_s: float) -> None:
+        """Store a θ_o trained outside :meth:`original` (e.g. several seeds stacked in one vmapped ensemble)."""
+        model = model.to(self.device).eval()
+        self.store.put("original", self.original_config(seed), model, fmt="model",
+                       metrics={"train_acc": 100 * accuracy(model, self.ds, "train"),
+                                "test_acc": 100 * accuracy(model, self.ds, "test"), "batched": True},
+                       timings={"train_s": train_s}, meta=self._checkpoint_meta())
+        self._add_time("original model", train_s)
+        self.predictions(seed)
+
+    def record_retrain(self, selector: str, ratio: float | None, seed: int, model: Classifier,
+                       runtime: float) -> None:
+        """Store a Retrain run trained outside :meth:`run` (several forget sets stacked in one ensemble)."""
+        m = get_method("retrain")
+        fs_res = self.forget_set_cached(selector, ratio, seed)
+        cfg = self.run_config("retrain", selector, ratio, seed, None, fs_res.digest, None)
+        forget_t, retain_t, test_idx = self._split(fs_res.value, m, {}, seed)
+        self._add_time("unlearn retrain", runtime)
+        metrics = self._evaluate("retrain", model.to(self.device).eval(), fs_res.value, forget_t, retain_t, test_idx)
+        self.store.put("unlearn", cfg, model, fmt="model", metrics=metrics, timings={"runtime_s": runtime},
+                       meta=self._checkpoint_meta())
 
     def run(self, method: str, selector: str, ratio: float | None, seed: int, params: dict | None = None,
             ctx: RunContext = NULL_CONTEXT, keep_model: bool = True) -> dict:

@@ -66,7 +66,7 @@ def early_models(inp: ScoreInput, params: dict, what: str = "early training", ct
             continue
         models[k] = model.eval()
     missing = [k for k in range(n_seeds) if k not in models]
-    batch = batch or auto_model_batch(inp.model_name, ds, max(len(missing), 1))
+    batch = batch or auto_model_batch(inp.model_name, ds, max(len(missing), 1), cfg)
     all_idx = torch.arange(ds.n_train)
     done = 0
     for i in range(0, len(missing), batch):

@@ -40,9 +40,9 @@ Efficiency and resuming
     Shadow models are trained several at once as a vmapped "model ensemble" (:func:`train_ensemble`:
     ``torch.func.stack_module_state`` + ``vmap(functional_call)``; every model keeps its own data order, and
     the optimizer acts element-wise on the stacked parameters, so each model follows exactly the recipe of
-    ``training.train_loop``). BatchNorm works under vmap (running statistics are stacked buffers). Models with
-    more than ``VMAP_MAX_PARAMS`` parameters (ResNets) are trained one at a time with ``training.train_model``,
-    where a single model already fills the accelerator. ``model_batch`` overrides (1 = one at a time).
+    ``training.train_loop``). BatchNorm works under vmap (running statistics are stacked buffers).
+    Whether to stack them is measured per model and device (``training.auto_model_batch``): otherwise they are
+    trained one at a time with ``training.train_model``. ``model_batch`` overrides (1 = one at a time).
     Each shadow model is stored (a run of kind ``lira_shadow`` in the store, with its statistics as a
     ``lira_stats`` run) as soon as its group finishes, keyed by the shadow-training configuration only, so
     ``lira_asr`` and ``lira_score`` (and runs that differ only in attack options) share the same shadow models.
@@ -218,7 +218,7 @@ def ensure_shadows(inp: ScoreInput, p: dict) -> ShadowSet:
         else:
             stats[m] = st
     n_loaded = s_count - len(missing)
-    batch = p["model_batch"] or auto_model_batch(inp.model_name, ds, max(len(missing), 1))
+    batch = p["model_batch"] or auto_model_batch(inp.model_name, ds, max(len(missing), 1), cfg)
     groups = [missing[i:i + batch] for i in range(0, len(missing), batch)]
     t0 = time.perf_counter()
     done = 0
