@@ -258,6 +258,56 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from .reproduce import ReproduceConfig, reproduce, summary_frame
+
+    cfg = ReproduceConfig(setup=_setup(args), seeds=_seeds(args.seeds), ratio=float(args.ratio),
+                          findings=[int(x) for x in _csv_list(args.findings)] if args.findings else [1, 2, 3, 4, 5, 6]
+                          ).validate()
+    out_dir = Path(args.out) if args.out else None
+    store = _store(args)
+    if out_dir is None:
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{args.dataset.replace(':', '_').replace('/', '_')[-40:]}"
+        out_dir = store.root / "reports" / name
+    _check_writable_dir(out_dir)
+    from .cost import auto_workers, estimate_grid  # noqa: F401 - the grids inside use the local executor
+    from .grid import make_executor
+
+    executor = make_executor("local", workers=1 if args.workers == "auto" else _positive_int(args.workers, "--workers"))
+    bar = _Bar(args.quiet, "reproduce")
+    t0 = time.time()
+
+    def on_finding(f) -> None:
+        print(f"finding {f.number} ({f.title}): {f.verdict}  [{f.seconds:.0f}s]", file=sys.stderr, flush=True)
+
+    ctx = bar.ctx()
+    try:
+        findings = reproduce(cfg, store, ctx, executor=executor, on_finding=on_finding)
+    finally:
+        bar.close()
+    wall = time.time() - t0
+    from dashboard.report import write_report
+
+    title = f"Reproduction of the headline findings on {args.dataset}"
+    path = write_report(findings, out_dir, title, {"wall_s": wall, "when": time.strftime("%Y-%m-%d %H:%M"),
+                                                    "setup": cfg.setup.to_dict(), "seeds": cfg.seeds})
+    print(summary_frame(findings).to_string(index=False))
+    print(f"wall time {wall:.0f}s · report: {path}")
+    return 0
+
+
+def _check_writable_dir(path: Path) -> None:
+    """The output folder exists (or can be made) and is writable — checked before any computation."""
+    from .errors import ConfigError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"Cannot create the output folder '{path}': {err.strerror or err}.") from None
+    if not os.access(path, os.W_OK):
+        raise ConfigError(f"The output folder '{path}' is not writable.")
+
+
 def cmd_runs(args) -> int:
     import pandas as pd
 
@@ -350,6 +400,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", default=None,
                    help="with --executor ray: auto (a running cluster), ray://host:port, or local (start one here)")
     p.set_defaults(fn=cmd_compare)
+
+    p = sub.add_parser("reproduce", help="run the papers' six headline findings and write a report with verdicts")
+    _common(p)
+    p.add_argument("--seeds", default="3", help="count (3 = seeds 0,1,2) or list")
+    p.add_argument("--ratio", default="0.1", help="forget ratio of the findings' sets")
+    p.add_argument("--findings", default=None, help="comma list of findings to run (1-6; default all)")
+    p.add_argument("--workers", default="1", help="worker processes for the grids (default 1)")
+    p.add_argument("--out", default=None, help="report folder (default CACHE/reports/<time>-<data set>)")
+    p.set_defaults(fn=cmd_reproduce)
 
     p = sub.add_parser("runs", help="list runs in the store")
     p.add_argument("--cache-dir", default=None)

@@ -1,0 +1,145 @@
+"""The reproduction report (``python -m unlearn_core reproduce``): one self-contained HTML file with a figure per
+finding, plus the same numbers as Markdown and JSON. No Streamlit here; the figures are plotly (plotly.js is
+embedded once, so the HTML opens offline)."""
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from unlearn_core.reproduce import FAILS, HOLDS, INCONCLUSIVE, Finding, summary_frame
+from unlearn_core.store import atomic_write_bytes
+
+from . import charts
+
+VERDICT_COLOR = {HOLDS: "#1a7f37", FAILS: "#cf222e", INCONCLUSIVE: "#9a6700"}
+
+
+def _bars(t: pd.DataFrame, x: str, cols: list[str], title: str, ytitle: str) -> go.Figure:
+    fig = make_subplots(rows=1, cols=len(cols), subplot_titles=cols)
+    for j, c in enumerate(cols):
+        fig.add_trace(go.Bar(x=t[x], y=t[f"{c}_mean"], error_y=dict(type="data", array=t[f"{c}_std"].fillna(0)),
+                             marker_color=[charts.selector_color(s, i) for i, s in enumerate(t[x])], showlegend=False),
+                      1, j + 1)
+    fig.update_yaxes(title_text=ytitle, row=1, col=1)
+    fig.update_layout(title=title, height=360, margin=dict(t=60, l=50, r=20, b=40))
+    return fig
+
+
+def figure(f: Finding) -> go.Figure | None:
+    """The figure of one finding (from its tables)."""
+    t = f.tables
+    if f.number == 1:
+        return _bars(t["retrain"], "selector", ["UA", "MIA", "RA", "TA"], "Retrain on random vs worst-case sets "
+                     "(mean ± sample std over seeds)", "%")
+    if f.number == 2:
+        g = t["gaps"].sort_values("gap_MIA")
+        fig = go.Figure(go.Bar(x=g["method"], y=g["gap_MIA"], error_y=dict(type="data", array=g["gap_MIA_spread"].fillna(0)),
+                               marker_color=["#E45756" if r else "#4C78A8" for r in g["relabeling"]]))
+        fig.update_layout(title="MIA gap to Retrain on the worst-case set (red = relabeling methods)",
+                          yaxis_title="|MIA − Retrain's MIA| (points)", height=360)
+        return fig
+    if f.number == 3:
+        from unlearn_core.analysis.coreset import CoresetResult
+
+        full = t["full"]
+        res = CoresetResult(t["points"], t["summary"], full, float(full["test_acc"].mean()),
+                            float(full["test_acc"].std(ddof=1)) if len(full) > 1 else float("nan"), 0)
+        return charts.coreset_figure(res)
+    if f.number == 4:
+        from unlearn_core.analysis.composition import CompositionResult
+
+        comp = t["composition"]
+        return charts.composition_figure(CompositionResult(comp, pd.DataFrame(), pd.DataFrame(), "", None, True))
+    if f.number == 5:
+        fig = make_subplots(rows=1, cols=2, subplot_titles=["Spearman(loss, LiRA ASR) per seed",
+                                                            "Retrain UA on the highest- vs lowest-ASR set"])
+        sp = t["spearman"]
+        fig.add_trace(go.Bar(x=[f"seed {s}" for s in sp["seed"]], y=sp["spearman_loss_asr"], showlegend=False,
+                             marker_color="#4C78A8"), 1, 1)
+        r = t["retrain_by_asr"]
+        if not r.empty:
+            fig.add_trace(go.Bar(x=r["selector"], y=r["UA_mean"], error_y=dict(type="data", array=r["UA_std"].fillna(0)),
+                                 showlegend=False, marker_color=["#E45756", "#54A24B"]), 1, 2)
+        fig.update_layout(height=360)
+        return fig
+    if f.number == 6:
+        tow = t["tow"]
+        fig = go.Figure()
+        for col, name, color in (("hard_to_easy", "hard → easy (RSU)", "#E45756"), ("one_shot", "one shot", "#4C78A8"),
+                                 ("easy_to_hard", "easy → hard", "#54A24B")):
+            fig.add_trace(go.Bar(x=tow["method"], y=tow[col], name=name, marker_color=color,
+                                 error_y=dict(type="data", array=tow[f"{col}_std"].fillna(0))))
+        fig.update_layout(barmode="group", title="ToW by unlearning order (1 = matches Retrain)", yaxis_title="ToW",
+                          height=360)
+        return fig
+    return None
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    show = df.drop(columns=[c for c in ("runs",) if c in df], errors="ignore")
+    return show.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="—", border=0, classes="num")
+
+
+def write_report(findings: list[Finding], out_dir: str | Path, title: str, meta: dict) -> Path:
+    """Write report.html (self-contained), report.md and summary.json into ``out_dir``; returns the HTML path."""
+    import plotly.offline as po
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p>{html.escape(meta.get('when', time.strftime('%Y-%m-%d %H:%M')))} · wall time "
+             f"{meta.get('wall_s', 0):.0f} s · verdicts are computed from the numbers: <b>holds</b> / <b>does not "
+             f"hold</b> when the mean ± sample-std intervals over seeds do not overlap (in / against the paper's "
+             f"direction), <b>inconclusive</b> when they overlap or there is one seed.</p>",
+             _table_html(summary_frame(findings))]
+    md = [f"# {title}", "", f"Wall time {meta.get('wall_s', 0):.0f} s. Verdicts are computed from the numbers "
+          "(non-overlapping mean ± sample std over seeds).", "", summary_frame(findings).to_markdown(index=False)
+          if _has_tabulate() else summary_frame(findings).to_string(index=False), ""]
+    for f in findings:
+        color = VERDICT_COLOR.get(f.verdict, "#57606a")
+        parts.append(f"<h2>{f.number}. {html.escape(f.title)} — <span style='color:{color}'>{f.verdict}</span></h2>")
+        parts.append(f"<p><i>{html.escape(f.claim)}</i> ({html.escape(f.source)})</p>")
+        parts.append(f"<p>{html.escape(f.why)}</p>")
+        fig = figure(f)
+        if fig is not None:
+            parts.append(fig.to_html(full_html=False, include_plotlyjs=False))
+        for name, t in f.tables.items():
+            if name != "runs" and isinstance(t, pd.DataFrame) and not t.empty:
+                parts.append(f"<details><summary>{html.escape(name)}</summary>{_table_html(t)}</details>")
+        parts.append(f"<details><summary>configuration ({f.seconds:.0f} s)</summary><pre>"
+                     f"{html.escape(json.dumps(f.config, indent=1, default=str))}</pre></details>")
+        md += [f"## {f.number}. {f.title} — **{f.verdict}**", "", f"*{f.claim}* ({f.source})", "", f.why, "",
+               f"Configuration: `{json.dumps(f.config, default=str)}`", ""]
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title>"
+            "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1f2328}"
+            "table.num{border-collapse:collapse}table.num td,table.num th{padding:2px 8px;border-bottom:1px solid #ddd;"
+            "text-align:right}pre{white-space:pre-wrap;font-size:12px}</style>"
+            f"<script>{po.get_plotlyjs()}</script></head><body>" + "\n".join(parts) + "</body></html>")
+    atomic_write_bytes(out / "report.html", page.encode())
+    atomic_write_bytes(out / "report.md", "\n".join(md).encode())
+    summary = {"title": title, **meta, "findings": [{"number": f.number, "title": f.title, "verdict": f.verdict,
+                                                     "why": f.why, "source": f.source, "seconds": f.seconds,
+                                                     "config": f.config} for f in findings]}
+    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1, default=str).encode())
+    return out / "report.html"
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def latest_report(cache_root: str | Path) -> Path | None:
+    """The newest report.html under ``<cache>/reports`` (None when there is none)."""
+    root = Path(cache_root) / "reports"
+    found = sorted(root.glob("*/report.html"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
+    return found[0] if found else None
