@@ -245,9 +245,11 @@ def test_be_drops_the_shadow_neuron(world):
 def test_bs_relabels_to_fgsm_neighbour_class(world):
     from unlearn_core.methods.bs import fgsm_neighbour_labels
 
-    lab = fgsm_neighbour_labels(copy.deepcopy(world.original), world.ds, world.f, 0.1)
     y = world.ds.y_train[world.f]
-    assert lab.shape == y.shape and not (lab == y).any()
+    excl = fgsm_neighbour_labels(copy.deepcopy(world.original), world.ds, world.f, 0.1, exclude_true_class=True)
+    assert excl.shape == y.shape and not (excl == y).any()
+    lab = fgsm_neighbour_labels(copy.deepcopy(world.original), world.ds, world.f, 0.1)  # reference: argmax, y allowed
+    assert (lab != y).any() and torch.equal(lab[lab != y], excl[lab != y])
     model = run_method(world, "bs", overrides={"epochs": 10})
     pred = predict_logits(model, world.ds, "train", world.f).argmax(1)
     pred0 = predict_logits(world.original, world.ds, "train", world.f).argmax(1)

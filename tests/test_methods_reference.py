@@ -1,0 +1,114 @@
+"""Methods checked against their reference implementations (docs/methods.md lists the references).
+
+Each test pins one behaviour the reference code has (or an option that restores this project's earlier one):
+BS's FGSM in pixel units, RL/SalUn's label draws, IU's retain gradient, the Fisher estimator's scale, RSU's θ_o
+anchor, activation pruning's mask, float32 per-sample quantities under autocast, DAU's class-wise robustness, ...
+The small digits MLP of test_methods.py is reused (its module-scoped fixtures are imported).
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from test_methods import make_input, run_method, single_thread, state_of, world  # noqa: E402,F401
+
+from unlearn_core.data import ImageDataset  # noqa: E402
+from unlearn_core.methods import get_method  # noqa: E402
+from unlearn_core.models import build_model  # noqa: E402
+from unlearn_core.training import get_batch  # noqa: E402
+
+
+def rgb_dataset(n: int = 32, seed: int = 0) -> ImageDataset:
+    """A tiny 3-channel data set whose channels have clearly different mean / std (so pixel <-> standardised
+    conversions are per channel)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (n, 3, 8, 8), generator=g, dtype=torch.int64)
+    x[:, 1] = x[:, 1] // 4  # dark channel
+    x[:, 2] = 128 + x[:, 2] // 8  # low-contrast channel
+    x = x.to(torch.uint8)
+    y = torch.arange(n) % 3
+    return ImageDataset("rgb8", x, y, x.clone(), y.clone(), ["a", "b", "c"])
+
+
+# ------------------------------------------------------------------------------------------------------ BS
+def test_pixel_space_round_trip():
+    from unlearn_core.methods._common import from_pixels, to_pixels
+
+    ds = rgb_dataset()
+    xb, _ = get_batch(ds, torch.arange(8))
+    assert torch.allclose(to_pixels(ds, xb), ds.x_train[:8].float() / 255, atol=1e-5)
+    assert torch.allclose(from_pixels(ds, to_pixels(ds, xb)), xb, atol=1e-4)
+
+
+@pytest.mark.parametrize("discretize", [False, True])
+def test_bs_fgsm_bound_is_in_pixel_units_and_images_stay_in_range(discretize):
+    from unlearn_core.methods._common import to_pixels
+    from unlearn_core.methods.bs import fgsm_neighbours
+
+    ds = rgb_dataset()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = build_model("cnn", ds.input_shape, ds.num_classes).eval()
+    idx = torch.arange(ds.n_train)
+    xb, yb = get_batch(ds, idx)
+    bound = 0.1
+    x_adv = fgsm_neighbours(model, ds, xb, yb, bound, discretize=discretize)
+    pix, adv = ds.x_train.float() / 255, to_pixels(ds, x_adv)
+    delta = (adv - pix).abs()
+    assert adv.min() >= -1e-6 and adv.max() <= 1 + 1e-6  # valid images
+    if discretize:  # the reference's re-quantisation: on the 1/255 grid, within half a grey level of the bound
+        assert torch.allclose(adv * 255, torch.round(adv * 255), atol=1e-3)
+        assert delta.max() <= bound + 0.5 / 255 + 1e-5 and delta.max() >= bound - 0.5 / 255 - 1e-5
+    else:
+        assert abs(delta.max().item() - bound) < 1e-5  # the bound, in [0, 1] pixel units
+        inside = (pix >= bound) & (pix <= 1 - bound)  # pixels the [0, 1] clamp cannot have cut
+        assert torch.allclose(delta[inside], torch.full_like(delta[inside], bound), atol=1e-5)
+    # In standardised units the step differs per channel (bound / std_c): not a fixed 0.1 there.
+    step_std = (x_adv - xb).abs().flatten(2).amax(2).amax(0)
+    assert step_std.max() / step_std.min() > 1.5
+
+
+def test_bs_labels_are_argmax_of_the_attacker_on_the_neighbour(world):
+    from unlearn_core.methods.bs import fgsm_neighbour_labels, fgsm_neighbours
+
+    model = copy.deepcopy(world.original).eval()
+    xb, yb = get_batch(world.ds, world.f)
+    expect = model(fgsm_neighbours(model, world.ds, xb, yb, 0.1)).argmax(1)
+    assert torch.equal(fgsm_neighbour_labels(model, world.ds, world.f, 0.1), expect)
+    assert (expect == yb).any(), "the reference allows the true class (FGSM does not always cross the boundary)"
+
+
+# ------------------------------------------------------------------------------------------------ RL / SalUn
+def test_rl_labels_redrawn_each_epoch_true_class_allowed():
+    from unlearn_core.methods._common import ForgetRelabeler
+
+    n, k = 2000, 10
+    y = torch.arange(n) % k
+    forget = torch.arange(0, n, 2)
+    ib = torch.arange(n)
+    rel = ForgetRelabeler(y, forget, k, torch.Generator().manual_seed(0))  # defaults = reference
+    e1, e2 = rel(y, ib), rel(y, ib)
+    assert torch.equal(e1[1::2], y[1::2]) and torch.equal(e2[1::2], y[1::2])  # retain samples untouched
+    assert (e1[::2] != e2[::2]).float().mean() > 0.8  # a new draw each epoch (visit)
+    same = (e1[::2] == y[::2]).float().mean().item()
+    assert 0.05 < same < 0.15  # the true class is one of the K equally likely labels
+    old = ForgetRelabeler(y, forget, k, torch.Generator().manual_seed(0), redraw=False, exclude_true=True)
+    o1, o2 = old(y, ib), old(y, ib)
+    assert torch.equal(o1, o2) and not (o1[::2] == y[::2]).any()  # the earlier behaviour: fixed and wrong
+
+
+@pytest.mark.parametrize("name", ["rl", "salun"])
+def test_rl_and_salun_default_to_the_reference_draws(world, name):
+    p = get_method(name).resolve_params(world.ds, None)
+    assert p["redraw_labels"] is True and p["exclude_true_class"] is False
+    a = run_method(world, name)
+    b = run_method(world, name, overrides={"redraw_labels": False, "exclude_true_class": True})
+    assert any(not torch.equal(u, v) for u, v in zip(a.state_dict().values(), b.state_dict().values()))
