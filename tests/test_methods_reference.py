@@ -112,3 +112,36 @@ def test_rl_and_salun_default_to_the_reference_draws(world, name):
     a = run_method(world, name)
     b = run_method(world, name, overrides={"redraw_labels": False, "exclude_true_class": True})
     assert any(not torch.equal(u, v) for u, v in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+# ------------------------------------------------------------------------------------------------------- RSU
+def test_rsu_passes_the_true_original_as_teacher_to_every_stage(world):
+    """Bad-T inside RSU: every stage distils from θ_o (not from the previous stage's model) while starting from
+    the previous stage's model."""
+    from unlearn_core.methods.bad_t import BadTeacher
+    from unlearn_core.methods.rsu import RSU
+
+    seen = []
+
+    class SpyBadT(BadTeacher):
+        name = "spy_bad_t"
+
+        def unlearn(self, inp, params):
+            seen.append((state_of(inp.frozen_original()), inp.original, inp.theta_o))
+            out = super().unlearn(inp, params)
+            seen[-1] += (out,)
+            return out
+
+    w = RSU("rsu", SpyBadT())
+    w.unlearn(make_input(world), w.resolve_params(world.ds, {"rsu_stages": 3, "epochs": 1}))
+    assert len(seen) == 3
+    for t, (teacher, start, theta_o, out) in enumerate(seen):
+        assert theta_o is world.original
+        assert all(torch.equal(teacher[k], v) for k, v in world.original_state.items()), f"stage {t}: teacher is not θ_o"
+        if t == 0:
+            assert start is world.original
+        else:
+            assert start is seen[t - 1][3], f"stage {t} does not start from stage {t - 1}'s model"
+    # The wrapped method alone (no wrapper) sees the same model as start and teacher.
+    inp = make_input(world)
+    assert inp.theta_o is inp.original and inp.anchor is None
