@@ -145,3 +145,34 @@ def test_rsu_passes_the_true_original_as_teacher_to_every_stage(world):
     # The wrapped method alone (no wrapper) sees the same model as start and teacher.
     inp = make_input(world)
     assert inp.theta_o is inp.original and inp.anchor is None
+
+
+# ------------------------------------------------------------------------------------------------------- IU
+def _mean_grad(model, ds, idx):
+    model.zero_grad()
+    xb, yb = get_batch(ds, idx)
+    F.cross_entropy(model(xb), yb).backward()
+    return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+
+
+@pytest.mark.parametrize("kind", ["reference", "newton", "forget"])
+def test_influence_step_uses_the_retain_gradient(world, kind):
+    """With no Hessian samples H⁻¹ = I/λ, so θ_u − θ_o = scale·v/λ exactly; v as the reference Wfisher.py:
+    (n_f/N)(ḡ_f − ḡ_r). θ_o is moved off its optimum first, so the retain gradient matters."""
+    start = copy.deepcopy(world.original)
+    with torch.no_grad():
+        start.head.bias.add_(0.5)  # clearly non-stationary
+    inp = make_input(world)
+    inp.original = start
+    m = get_method("influence")
+    scale, lam = 0.01, 0.5
+    out = m.unlearn(inp, m.resolve_params(world.ds, {"gradient": kind, "hessian_samples": 0, "scale": scale,
+                                                      "damping": lam}))
+    delta = torch.cat([(p.detach() - q.detach()).reshape(-1) for p, q in zip(out.parameters(), start.parameters())])
+    ref = copy.deepcopy(start).eval()
+    g_f, g_r = _mean_grad(ref, world.ds, world.f), _mean_grad(ref, world.ds, world.r)
+    n_f, n_r = world.f.numel(), world.r.numel()
+    v = {"reference": (g_f - g_r) * n_f / (n_f + n_r), "newton": -g_r, "forget": g_f * n_f / n_r}[kind]
+    assert torch.allclose(delta, scale * v / lam, atol=1e-6, rtol=1e-3)
+    if kind == "reference":  # not the forget-only form once θ_o is not stationary
+        assert not torch.allclose(delta, scale * g_f * n_f / n_r / lam, atol=1e-6, rtol=1e-2)
