@@ -176,3 +176,55 @@ def test_influence_step_uses_the_retain_gradient(world, kind):
     assert torch.allclose(delta, scale * v / lam, atol=1e-6, rtol=1e-3)
     if kind == "reference":  # not the forget-only form once θ_o is not stationary
         assert not torch.allclose(delta, scale * g_f * n_f / n_r / lam, atol=1e-6, rtol=1e-2)
+
+
+# --------------------------------------------------------------------------------------------------- Fisher
+def test_fisher_reference_estimator_is_squared_batch_mean_gradients(world):
+    """The reference's hessian(): per batch and class c, (∇ mean_b CE(x, c))² weighted by mean_b p(c|x), summed
+    over classes and averaged over batches — not per-sample squares."""
+    from unlearn_core.methods.fisher import diagonal_fisher
+
+    model = copy.deepcopy(world.original).eval()
+    idx = world.r[:50]  # batches of 32 and 18
+    got = diagonal_fisher(model, world.ds, idx, 32, "reference")
+    expect = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
+    for ib in (idx[:32], idx[32:]):
+        xb, _ = get_batch(world.ds, ib)
+        for c in range(world.ds.num_classes):
+            model.zero_grad()
+            out = model(xb)
+            F.cross_entropy(out, torch.full((len(ib),), c)).backward()
+            w = F.softmax(out.detach(), 1)[:, c].mean()
+            for n, p in model.named_parameters():
+                expect[n] += w * p.grad ** 2
+    for n in expect:
+        assert torch.allclose(got[n], expect[n] / 2, rtol=1e-4, atol=1e-10), n
+    per_sample = diagonal_fisher(model, world.ds, idx, 32, "true")
+    assert not torch.allclose(per_sample["head.weight"], got["head.weight"], rtol=0.1)
+
+
+def test_fisher_noise_variance_is_alpha_over_fisher(world):
+    from unlearn_core.methods.fisher import noise_variance
+
+    model = copy.deepcopy(world.original)
+    fisher = {n: torch.rand(p.shape, generator=torch.Generator().manual_seed(1)) + 0.5
+              for n, p in model.named_parameters()}  # 1/F in [0.67, 2]: below both caps
+    v1 = noise_variance(model, fisher, 1e-3, 1e3, 1e2)
+    v2 = noise_variance(model, fisher, 2e-3, 1e3, 1e2)
+    for n, p in model.named_parameters():
+        assert torch.allclose(v2[n], 2 * v1[n])  # ∝ α
+    b = "body.1.0.bias"  # 1-D: ×10, elementwise α / F
+    assert torch.allclose(v1[b], 10 * 1e-3 / (fisher[b] + 1e-8))
+    wn = "body.2.0.weight"  # matrix: the mean of α / F over each row's inputs (reference: var.mean(dim=1))
+    assert torch.allclose(v1[wn], (1e-3 / (fisher[wn] + 1e-8)).mean(1, keepdim=True).expand_as(v1[wn]))
+    fisher[b] = fisher[b] * 4  # 4× the Fisher -> a quarter of the variance
+    assert torch.allclose(noise_variance(model, fisher, 1e-3, 1e3, 1e2)[b], v1[b] / 4, rtol=1e-5)
+
+
+def test_fisher_larger_alpha_more_noise(world):
+    """Same noise draws, 4α -> every weight moves exactly twice as far (std ∝ sqrt(α))."""
+    a = run_method(world, "fisher", overrides={"alpha": 1e-6})
+    b = run_method(world, "fisher", overrides={"alpha": 4e-6})
+    for (n, p), q in zip(a.named_parameters(), b.parameters()):
+        o = world.original_state[n]
+        assert torch.allclose(q.detach() - o, 2 * (p.detach() - o), atol=1e-6, rtol=1e-4), n
