@@ -228,3 +228,37 @@ def test_fisher_larger_alpha_more_noise(world):
     for (n, p), q in zip(a.named_parameters(), b.parameters()):
         o = world.original_state[n]
         assert torch.allclose(q.detach() - o, 2 * (p.detach() - o), atol=1e-6, rtol=1e-4), n
+
+
+# ------------------------------------------------------------------------------------------- gradient surgery
+REFERENCE_SURGERY = {  # sachit3022/unlearning, unl_algorithms/surgery.py (CIFAR-10, ResNet-18)
+    "ascent_epochs": 3, "ascent_lr": 0.09, "ascent_momentum": 0.95, "ascent_batch_size": 2048, "ascent_clip": 0.0,
+    "epochs": 4, "lr": 2e-3, "batch_size": 1024, "optimizer": "adamw", "schedule": "exponential", "lr_decay": 0.5,
+    "weight_decay": 5e-4, "l1": 1e-3, "l1_reduction": "mean", "l2": 0.0}
+
+
+def test_grad_surgery_image_preset_is_the_reference():
+    m = get_method("grad_surgery")
+    assert m.presets["image"] == REFERENCE_SURGERY
+    assert "surgery.py" in m.preset_notes
+
+
+def test_grad_surgery_reference_descent(world, monkeypatch):
+    """AdamW with decoupled weight decay, lr halved after every epoch, l1 = Σ over tensors of mean |θ|."""
+    import unlearn_core.methods.grad_surgery as gs
+
+    seen = []
+    real = gs.train_loop
+
+    def spy(model, ds, idx, cfg, seed, optimizer=None, **kw):
+        g = optimizer.param_groups[0]
+        seen.append((type(optimizer).__name__, round(g["lr"], 10), g["weight_decay"], cfg.epochs))
+        return real(model, ds, idx, cfg, seed, optimizer=optimizer, **kw)
+
+    monkeypatch.setattr(gs, "train_loop", spy)
+    over = {**REFERENCE_SURGERY, "ascent_epochs": 1, "ascent_batch_size": 64, "batch_size": 256, "epochs": 3}
+    run_method(world, "grad_surgery", overrides=over)
+    assert seen == [("AdamW", 2e-3, 5e-4, 1), ("AdamW", 1e-3, 5e-4, 1), ("AdamW", 5e-4, 5e-4, 1)]
+    model = copy.deepcopy(world.original)
+    pen = gs.elastic_net(model, 1e-3, 0.0, "mean")
+    assert torch.allclose(pen, 1e-3 * sum(p.abs().mean() for p in model.parameters()))
