@@ -262,3 +262,36 @@ def test_grad_surgery_reference_descent(world, monkeypatch):
     model = copy.deepcopy(world.original)
     pen = gs.elastic_net(model, 1e-3, 0.0, "mean")
     assert torch.allclose(pen, 1e-3 * sum(p.abs().mean() for p in model.parameters()))
+
+
+# --------------------------------------------------------------------------------------- activation pruning
+def test_act_prune_union_mask_is_the_or_of_per_batch_masks(world):
+    from unlearn_core.methods.act_prune import find_sites, prune_masks, site_quantiles
+
+    model = copy.deepcopy(world.original).eval()
+    sites = find_sites(model, get_batch(world.ds, world.f[:4])[0])
+    qs = site_quantiles(len(sites), 0.99, 0.90)
+    bs = 16
+    union = prune_masks(model, sites, world.ds, world.f, qs, "union", bs)
+    per_batch = [prune_masks(model, sites, world.ds, world.f[s:s + bs], qs, "mean")
+                 for s in range(0, world.f.numel(), bs)]
+    for i in range(len(sites)):
+        expect = torch.stack([b[i] for b in per_batch]).any(0)
+        assert torch.equal(union[i], expect)
+        assert union[i].sum() > max(int(b[i].sum()) for b in per_batch)  # batches disagree: the union is larger
+    # One batch holding all of D_f: union == mean.
+    mean = prune_masks(model, sites, world.ds, world.f, qs, "mean")
+    one = prune_masks(model, sites, world.ds, world.f, qs, "union", world.f.numel())
+    assert all(torch.equal(a, b) for a, b in zip(mean, one))
+
+
+def test_act_prune_union_option_prunes_the_union(world):
+    from unlearn_core.methods.act_prune import find_sites
+
+    model = run_method(world, "act_prune", overrides={"mask": "union", "prune_batch_size": 16})
+    base = run_method(world, "act_prune")
+
+    def zero_units(m):
+        return [int(((p.weight.abs().sum(1) == 0) & (p.bias == 0)).sum())
+                for p, _ in find_sites(m, torch.zeros(2, *world.ds.input_shape))]
+    assert all(u > b for u, b in zip(zero_units(model), zero_units(base)))
