@@ -295,3 +295,103 @@ def test_act_prune_union_option_prunes_the_union(world):
         return [int(((p.weight.abs().sum(1) == 0) & (p.bias == 0)).sum())
                 for p, _ in find_sites(m, torch.zeros(2, *world.ds.input_shape))]
     assert all(u > b for u, b in zip(zero_units(model), zero_units(base)))
+
+
+# ------------------------------------------------------------------------------------ float32 under autocast
+def _same(a, b, path="") -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (u, v) in enumerate(zip(a, b)):
+            _same(u, v, f"{path}[{i}]")
+    else:
+        assert a.dtype == b.dtype and torch.equal(a, b), f"{path}: differs under autocast"
+
+
+def test_per_sample_quantities_are_float32_under_bf16_autocast(world):
+    """Saliency, Fisher, influence gradients, FGSM neighbours/labels, activation means, RSU losses, teacher logits
+    and DAU attacker inputs are bit-identical whether or not the caller runs under (CPU) bf16 autocast."""
+    from unlearn_core.methods._common import fp32_features, fp32_logits, per_sample_grads
+    from unlearn_core.methods.act_prune import find_sites, mean_site_activations
+    from unlearn_core.methods.bs import fgsm_neighbour_labels, fgsm_neighbours
+    from unlearn_core.methods.dau import attacker_features
+    from unlearn_core.methods.fisher import diagonal_fisher
+    from unlearn_core.methods.influence import influence_vector
+    from unlearn_core.methods.rsu import difficulty_scores
+    from unlearn_core.methods.salun import saliency_masks
+
+    ds = world.ds
+    model = copy.deepcopy(world.original).eval()
+    xb, yb = get_batch(ds, world.f)
+    sites = find_sites(model, xb[:4])
+
+    def compute():
+        gen = torch.Generator().manual_seed(3)
+        return {
+            "fgsm": fgsm_neighbours(model, ds, xb, yb, 0.1),
+            "bs_labels": fgsm_neighbour_labels(model, ds, world.f, 0.1),
+            "saliency": saliency_masks(model, ds, world.f, 0.5),
+            "fisher_reference": diagonal_fisher(model, ds, world.r[:64], 32, "reference"),
+            "fisher_true": diagonal_fisher(model, ds, world.r[:16], 8, "true"),
+            "influence": influence_vector(model, ds, world.f, world.r, list(model.parameters())),
+            "per_sample_grads": per_sample_grads(model, xb[:8], yb[:8]),
+            "activations": mean_site_activations(model, sites, ds, world.f),
+            "rsu_loss": difficulty_scores(make_input(world), "loss"),
+            "teacher": fp32_logits(model, xb), "features": fp32_features(model, xb),
+            "dau": attacker_features(model, xb, yb, ds.num_classes, 3, 1.0, gen),
+        }
+
+    ref = compute()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(xb).dtype == torch.bfloat16  # autocast is really on
+        got = compute()
+    _same(ref, got)
+
+
+@pytest.fixture()
+def bf16_training(monkeypatch):
+    """Run every training forward/backward under CPU bf16 autocast, as train_loop does on CUDA."""
+    import unlearn_core.training as tr
+
+    monkeypatch.setattr(tr, "autocast", lambda device: torch.autocast("cpu", dtype=torch.bfloat16))
+
+
+def _not_bf16(t: torch.Tensor) -> bool:
+    """True when ``t`` was not computed in bf16 (some value is not representable in bf16)."""
+    return bool((t.float().to(torch.bfloat16).float() != t.float()).any())
+
+
+@pytest.mark.parametrize("name", ["bad_t", "scrub"])
+def test_teacher_targets_are_float32_when_training_under_autocast(world, bf16_training, monkeypatch, name):
+    import importlib
+
+    mod = importlib.import_module(f"unlearn_core.methods.{name}")
+    seen = []
+    real = mod.kl_to_teacher
+
+    def spy(student, teacher, *a, **k):
+        seen.append((student.dtype, teacher))
+        return real(student, teacher, *a, **k)
+
+    monkeypatch.setattr(mod, "kl_to_teacher", spy)
+    run_method(world, name, overrides={"epochs": 1})
+    assert seen and all(s == torch.bfloat16 for s, _ in seen)  # the training forward did run in bf16
+    assert all(t.dtype == torch.float32 and _not_bf16(t) for _, t in seen)
+
+
+def test_soft_relabel_targets_from_float32_features_under_autocast(world, bf16_training, monkeypatch):
+    import unlearn_core.methods.soft_relabel as sr
+
+    seen = []
+    real = sr.soft_targets
+
+    def spy(z, *a, **k):
+        seen.append(z)
+        return real(z, *a, **k)
+
+    monkeypatch.setattr(sr, "soft_targets", spy)
+    run_method(world, "soft_relabel", overrides={"epochs": 1})
+    assert seen and all(z.dtype == torch.float32 and _not_bf16(z) for z in seen)

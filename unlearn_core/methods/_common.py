@@ -329,16 +329,18 @@ def add_flat_(params: Sequence[torch.Tensor], delta: torch.Tensor) -> None:
 
 def batch_mean_grad(model: nn.Module, ds, idx: torch.Tensor, batch_size: int,
                     params: Sequence[torch.nn.Parameter], labels: torch.Tensor | None = None) -> torch.Tensor:
-    """Flat gradient of the mean cross-entropy over ``idx`` (batched backward passes, float32)."""
+    """Flat gradient of the mean cross-entropy over ``idx`` (batched backward passes, float32, autocast off for
+    the forward *and* the backward: on the CPU the backward runs on the calling thread, inside its autocast)."""
     total = torch.zeros(sum(p.numel() for p in params), device=ds.device)
     n = idx.numel()
-    for ib in shuffled_batches(idx, batch_size, None, shuffle=False):
-        xb, yb = get_batch(ds, ib)
-        if labels is not None:
-            yb = labels[ib]
-        loss = F.cross_entropy(fp32_logits(model, xb), yb, reduction="sum") / n
-        gs = torch.autograd.grad(loss, list(params))
-        total += torch.cat([g.reshape(-1).float() for g in gs])
+    with full_precision():
+        for ib in shuffled_batches(idx, batch_size, None, shuffle=False):
+            xb, yb = get_batch(ds, ib)
+            if labels is not None:
+                yb = labels[ib]
+            loss = F.cross_entropy(fp32_logits(model, xb), yb, reduction="sum") / n
+            gs = torch.autograd.grad(loss, list(params))
+            total += torch.cat([g.reshape(-1).float() for g in gs])
     return total
 
 

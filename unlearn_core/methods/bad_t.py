@@ -11,7 +11,7 @@ import torch
 
 from ..models import Classifier
 from ..training import new_model, train_loop
-from ._common import forget_mask, kl_to_teacher, method_cfg
+from ._common import forget_mask, fp32_logits, kl_to_teacher, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
@@ -50,8 +50,8 @@ class BadTeacher(UnlearnMethod):
         T = float(params["kd_t"])
 
         def loss_fn(m, x, y, ib):
-            with torch.no_grad():
-                t = torch.where(is_f[ib][:, None], bad(x), good(x))
+            with torch.no_grad():  # teacher targets in float32 even under the training forward's autocast
+                t = torch.where(is_f[ib][:, None], fp32_logits(bad, x), fp32_logits(good, x))
             return kl_to_teacher(m(x), t, T)
 
         return train_loop(student, inp.ds, idx, method_cfg(inp.train_cfg, params), inp.seed, loss_fn=loss_fn,

@@ -39,7 +39,7 @@ from ..models import Classifier
 from ..training import (check_finite, get_batch, make_generator, make_optimizer, make_scheduler, seeded_init,
                         shuffled_batches)
 from ..training import wants_augmentation
-from ._common import cycle_batches, method_cfg
+from ._common import cycle_batches, full_precision, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
@@ -77,9 +77,11 @@ class MembershipAttacker(nn.Module):
 
 def attacker_features(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int, noise_draws: int,
                       noise_std: float, noise_gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """([softmax, sensitivity, one-hot] (B, 2K+1), penultimate features (B, D)); differentiable in the model."""
+    """([softmax, sensitivity, one-hot] (B, 2K+1), penultimate features (B, D)); differentiable in the model.
+    Float32 with autocast off: the sensitivity is a mean of small differences between softmax outputs."""
     b = x.shape[0]
-    with autocast(x.device):
+    x = x.float()
+    with full_precision():
         z = model.features(x)
         p = F.softmax(model.head(z).float(), dim=1)
         if noise_draws > 0:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..context import NULL_CONTEXT
 from ..models import Classifier
 from ..training import make_optimizer, train_loop
-from ._common import kl_to_teacher, method_cfg
+from ._common import fp32_logits, kl_to_teacher, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
@@ -54,12 +54,12 @@ class Scrub(UnlearnMethod):
 
         def max_loss(m, x, y, i):
             with torch.no_grad():
-                t = teacher(x)
+                t = fp32_logits(teacher, x)
             return -kl_to_teacher(m(x), t, T)
 
         def min_loss(m, x, y, i):
             with torch.no_grad():
-                t = teacher(x)
+                t = fp32_logits(teacher, x)
             out = m(x)
             return gamma * F.cross_entropy(out, y) + alpha * kl_to_teacher(out, t, T)
 

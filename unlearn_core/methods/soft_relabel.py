@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ..models import Classifier
 from ..training import train_loop
-from ._common import forget_mask, method_cfg, soft_cross_entropy
+from ._common import forget_mask, fp32_features, method_cfg, soft_cross_entropy
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
@@ -67,7 +67,9 @@ class SoftRelabel(UnlearnMethod):
             loss_r = F.cross_entropy(logits[~f], y[~f], reduction="sum") if (~f).any() else logits.sum() * 0
             if f.any() and (~f).any():
                 with torch.no_grad():
-                    target, ok = soft_targets(feats.detach(), y, f, k, tau, excl)
+                    # Targets from float32 features: re-run the body with autocast off when it is on (CUDA bf16).
+                    z = fp32_features(m, x) if torch.is_autocast_enabled(x.device.type) else feats.detach().float()
+                    target, ok = soft_targets(z, y, f, k, tau, excl)
                 loss_f = (soft_cross_entropy(logits[f], target) * ok.float()).sum()
             else:
                 loss_f = logits.sum() * 0
