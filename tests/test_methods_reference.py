@@ -395,3 +395,34 @@ def test_soft_relabel_targets_from_float32_features_under_autocast(world, bf16_t
     monkeypatch.setattr(sr, "soft_targets", spy)
     run_method(world, "soft_relabel", overrides={"epochs": 1})
     assert seen and all(z.dtype == torch.float32 and _not_bf16(z) for z in seen)
+
+
+# ------------------------------------------------------------------------------------------------------- DAU
+def test_dau_class_forgetting_is_robust_across_seeds(world):
+    """Class-wise DAU forgets the class for every seed (attacker initialisation, batches, noise), not a lucky one:
+    forget accuracy well below θ_o's. (Eq. 1 as written, 'minimax', saturates and missed for some seeds.)"""
+    from unlearn_core.training import accuracy
+
+    m = get_method("dau")
+    assert m.resolve_params(world.ds, None)["defender_objective"] == "nonsaturating"
+    params = m.resolve_params(world.ds, {"epochs": 3, "attacker_pretrain_steps": 10, "noise_draws": 2,
+                                         "attacker_layers": 1})
+    before = accuracy(world.original, world.ds, "train", world.cf)
+    for seed in range(5):
+        inp = make_input(world, "class")
+        inp.seed = seed
+        after = accuracy(m.unlearn(inp, params), world.ds, "train", world.cf)
+        assert after < 0.5 * before, f"seed {seed}: forget accuracy {after:.3f} vs θ_o's {before:.3f}"
+
+
+def test_dau_defender_objectives():
+    from unlearn_core.methods.dau import defender_adversarial_loss
+
+    sf = torch.tensor([6.0, 5.0], requires_grad=True)  # attacker sure the forget samples are members
+    sv = torch.tensor([-6.0, -5.0], requires_grad=True)
+    g = {}
+    for obj in ("minimax", "nonsaturating", "confuse"):
+        (gf,) = torch.autograd.grad(defender_adversarial_loss(sf, sv, obj), sf)
+        g[obj] = gf
+        assert (gf > 0).all()  # every objective pushes A(f) down (towards "non-member")
+    assert g["nonsaturating"].abs().min() > 50 * g["minimax"].abs().max()  # Eq. 1 saturates there
