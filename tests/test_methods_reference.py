@@ -426,3 +426,18 @@ def test_dau_defender_objectives():
         g[obj] = gf
         assert (gf > 0).all()  # every objective pushes A(f) down (towards "non-member")
     assert g["nonsaturating"].abs().min() > 50 * g["minimax"].abs().max()  # Eq. 1 saturates there
+
+
+# ------------------------------------------------------------------------------------------------ ℓ1-sparse
+def test_l1_sparse_alpha_decays_per_epoch_over_all_parameters(world):
+    from unlearn_core.methods.l1_sparse import l1_weight
+
+    assert [l1_weight(1.0, s, 3, 4, "epoch") for s in range(12)] == [1.0] * 3 + [0.75] * 3 + [0.5] * 3 + [0.25] * 3
+    assert l1_weight(1.0, 6, 3, 4, "step") == 0.5
+    p = get_method("l1_sparse").resolve_params(world.ds, None)
+    assert p["alpha_schedule"] == "epoch" and p["l1_params"] == "all"
+    over = {"alpha": 2e-3, "epochs": 2}
+    every = run_method(world, "l1_sparse", overrides=over)
+    weights = run_method(world, "l1_sparse", overrides={**over, "l1_params": "weights"})
+    # The reference penalises biases too: they shrink more than when only weight matrices are penalised.
+    assert every.head.bias.abs().sum() < weights.head.bias.abs().sum()
