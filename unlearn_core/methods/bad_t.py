@@ -30,11 +30,14 @@ class BadTeacher(UnlearnMethod):
     description = ("Student θ_o distils from θ_o on D_r and from a randomly initialised teacher on D_f "
                    "(Chundawat et al. 2023; seed 001).")
     uses_lambda = "1 (forget and retain samples mixed in one KL loss)"
-    presets = {"small": {"epochs": 5, "lr": 2e-4, "optimizer": "adam", "retain_fraction": 0.3, "kd_t": 1.0},
-               "image": {"epochs": 5, "lr": 1e-4, "optimizer": "adam", "retain_fraction": 0.3, "kd_t": 1.0}}
+    presets = {"small": {"epochs": 5, "lr": 2e-4, "optimizer": "adam", "retain_fraction": 0.3, "kd_t": 1.0,
+                         "weight_decay": 0.0},
+               "image": {"epochs": 5, "lr": 1e-4, "optimizer": "adam", "retain_fraction": 0.3, "kd_t": 1.0,
+                         "weight_decay": 0.0}}
     preset_notes = ("Seed 001's setting (5 epochs, lr in [1e-4, 1e-3]; RSU splits these epochs into stages) with the "
-                    "reference code's Adam, KL temperature 1 and 30% of D_r. Small: lr 2e-4 chosen on digits random "
-                    "10% sets (3e-4: UA ≈ Retrain's but RA −1.3). Image: lr 1e-4 (the reference code's).")
+                    "reference code's (vikram2000b/bad-teaching-unlearning, unlearn.py blindspot_unlearner) Adam "
+                    "without weight decay, KL temperature 1 and 30% of D_r. Small: lr 2e-4 chosen on digits random 10% "
+                    "sets (3e-4: UA ≈ Retrain's but RA −1.3). Image: lr 1e-4 (the reference notebook's).")
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         student = inp.copy_original()
