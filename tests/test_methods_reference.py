@@ -441,3 +441,23 @@ def test_l1_sparse_alpha_decays_per_epoch_over_all_parameters(world):
     weights = run_method(world, "l1_sparse", overrides={**over, "l1_params": "weights"})
     # The reference penalises biases too: they shrink more than when only weight matrices are penalised.
     assert every.head.bias.abs().sum() < weights.head.bias.abs().sum()
+
+
+# ------------------------------------------------------------------------------------------- soft relabeling
+def test_soft_relabel_reference_targets(world, monkeypatch):
+    """The reference's targets: attention softmax(−||z_f − z_r||) over the batch's retain samples, z = θ_o's logits."""
+    import unlearn_core.methods.soft_relabel as sr
+
+    torch.manual_seed(0)
+    z = torch.randn(6, 4)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    is_f = torch.tensor([True, False, False, False, True, False])
+    t, ok = sr.soft_targets(z, y, is_f, 3, 1.0, False, "neg_l2")
+    w = torch.softmax(-torch.cdist(z[is_f], z[~is_f]), 1)
+    assert ok.all() and torch.allclose(t, w @ F.one_hot(y[~is_f], 3).float())
+    seen = []
+    real = sr.soft_targets
+    monkeypatch.setattr(sr, "soft_targets", lambda zz, *a, **k: (seen.append(zz), real(zz, *a, **k))[1])
+    run_method(world, "soft_relabel", overrides={"epochs": 1, "space": "original_logits", "similarity": "neg_l2",
+                                                 "tau": 1.0, "exclude_same_class": False})
+    assert seen and all(zz.shape[1] == world.ds.num_classes for zz in seen)  # θ_o's logits, not features
