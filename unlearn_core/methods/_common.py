@@ -2,6 +2,7 @@
 batched building blocks several methods need: masks, partial training, per-sample gradients, KL)."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Sequence
 
@@ -27,9 +28,106 @@ def method_cfg(base: TrainConfig, params: dict[str, Any], schedule: str = "const
 
 
 def random_other_labels(y: torch.Tensor, num_classes: int, generator: torch.Generator) -> torch.Tensor:
-    """A uniformly random label different from the true one, per sample (RL's relabeling)."""
+    """A uniformly random label different from the true one, per sample (RL's old "exclude true" relabeling)."""
     shift = torch.randint(1, num_classes, y.shape, generator=generator).to(y.device)
     return (y + shift) % num_classes
+
+
+def random_labels(y: torch.Tensor, num_classes: int, generator: torch.Generator, exclude_true: bool = False
+                  ) -> torch.Tensor:
+    """Uniformly random labels for ``y``'s samples: any class (the true one included, as the reference RL/SalUn
+    code's ``torch.randint(0, num_classes)``) or, with ``exclude_true``, any class but the true one."""
+    if exclude_true:
+        return random_other_labels(y, num_classes, generator)
+    return torch.randint(0, num_classes, y.shape, generator=generator).to(y.device)
+
+
+class ForgetRelabeler:
+    """Random labels for the forget samples of a training batch (RL, SalUn); retain samples keep theirs.
+
+    ``redraw``: fresh labels each time a forget sample is visited, i.e. once per epoch (the reference RL / SalUn
+    code draws ``randint(0, K)`` over the forget set at every epoch); otherwise labels drawn once at construction
+    and kept. ``exclude_true``: draw among the K − 1 wrong classes only. Draws come from ``generator`` (CPU).
+    """
+
+    def __init__(self, y_train: torch.Tensor, forget_idx: torch.Tensor, num_classes: int, generator: torch.Generator,
+                 redraw: bool = True, exclude_true: bool = False):
+        self.is_forget = forget_mask(int(y_train.shape[0]), forget_idx)
+        self.k, self.gen, self.redraw, self.exclude = int(num_classes), generator, bool(redraw), bool(exclude_true)
+        self.fixed = None
+        if not self.redraw:
+            self.fixed = y_train.clone()
+            self.fixed[forget_idx] = random_labels(y_train[forget_idx], self.k, generator, self.exclude)
+
+    def __call__(self, y: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
+        f = self.is_forget[ib]
+        y = y.clone()
+        if self.redraw:
+            y[f] = random_labels(y[f], self.k, self.gen, self.exclude)
+        else:
+            y[f] = self.fixed[ib][f]
+        return y
+
+
+def relabel_loss(relabel: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable:
+    """A ``train_loop`` loss: cross-entropy against ``relabel(y, ib)``."""
+
+    def loss_fn(m, x, y, ib):
+        return F.cross_entropy(m(x), relabel(y, ib))
+
+    return loss_fn
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Precision. Training forward/backward passes run under bf16 autocast on CUDA (training.train_loop); every
+# per-sample quantity a method derives from a model (saliency, Fisher, influence gradients, FGSM neighbours,
+# teacher logits used as targets, features used for soft targets, attacker inputs, difficulty scores) is computed
+# in float32 with autocast switched off, whatever context the caller is in.
+# ---------------------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def full_precision() -> Iterator[None]:
+    """Switch autocast off (CPU and, when present, CUDA) inside the block."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.autocast("cpu", enabled=False))
+        if torch.cuda.is_available():
+            stack.enter_context(torch.autocast("cuda", enabled=False))
+        yield
+
+
+def fp32_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``model(x)`` in float32 with autocast off (e.g. teacher logits that become training targets)."""
+    with full_precision():
+        return model(x.float()).float()
+
+
+def fp32_features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``model.features(x)`` in float32 with autocast off."""
+    with full_precision():
+        return model.features(x.float()).float()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pixel space. get_batch returns images standardised with the training-set channel mean/std; attacks with a
+# bound "in pixel units" (BS's FGSM, 0.1 on [0, 1] images) work on x_pix = x·std + mean and map back.
+# ---------------------------------------------------------------------------------------------------------
+
+def _channel_stats(ds, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return (ds.mean.to(device=x.device, dtype=torch.float32).view(shape),
+            ds.std.to(device=x.device, dtype=torch.float32).view(shape))
+
+
+def to_pixels(ds, x_norm: torch.Tensor) -> torch.Tensor:
+    """Standardised images (as ``get_batch`` returns them) -> [0, 1] pixel values."""
+    mean, std = _channel_stats(ds, x_norm)
+    return x_norm.float() * std + mean
+
+
+def from_pixels(ds, x_pix: torch.Tensor) -> torch.Tensor:
+    """[0, 1] pixel values -> standardised images (inverse of :func:`to_pixels`, same as ``ds.normalize``)."""
+    mean, std = _channel_stats(ds, x_pix)
+    return (x_pix.float() - mean) / std
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -210,7 +308,8 @@ def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
         out = functional_call(model, ({**ps, **fixed}, buffers), (xi.unsqueeze(0),))
         return F.cross_entropy(out.float(), yi.unsqueeze(0))
 
-    return vmap(grad(loss_one), in_dims=(None, 0, 0), randomness="different")(params, x, y)
+    with full_precision():
+        return vmap(grad(loss_one), in_dims=(None, 0, 0), randomness="different")(params, x.float(), y)
 
 
 def flat_grads_of(grads: dict[str, torch.Tensor], names: Sequence[str]) -> torch.Tensor:
@@ -230,21 +329,24 @@ def add_flat_(params: Sequence[torch.Tensor], delta: torch.Tensor) -> None:
 
 def batch_mean_grad(model: nn.Module, ds, idx: torch.Tensor, batch_size: int,
                     params: Sequence[torch.nn.Parameter], labels: torch.Tensor | None = None) -> torch.Tensor:
-    """Flat gradient of the mean cross-entropy over ``idx`` (batched backward passes, float32)."""
+    """Flat gradient of the mean cross-entropy over ``idx`` (batched backward passes, float32, autocast off for
+    the forward *and* the backward: on the CPU the backward runs on the calling thread, inside its autocast)."""
     total = torch.zeros(sum(p.numel() for p in params), device=ds.device)
     n = idx.numel()
-    for ib in shuffled_batches(idx, batch_size, None, shuffle=False):
-        xb, yb = get_batch(ds, ib)
-        if labels is not None:
-            yb = labels[ib]
-        loss = F.cross_entropy(model(xb).float(), yb, reduction="sum") / n
-        gs = torch.autograd.grad(loss, list(params))
-        total += torch.cat([g.reshape(-1).float() for g in gs])
+    with full_precision():
+        for ib in shuffled_batches(idx, batch_size, None, shuffle=False):
+            xb, yb = get_batch(ds, ib)
+            if labels is not None:
+                yb = labels[ib]
+            loss = F.cross_entropy(fp32_logits(model, xb), yb, reduction="sum") / n
+            gs = torch.autograd.grad(loss, list(params))
+            total += torch.cat([g.reshape(-1).float() for g in gs])
     return total
 
 
 __all__ = [
-    "method_cfg", "random_other_labels", "forget_mask", "cycle_batches", "check_model_finite", "check_outputs_finite",
+    "method_cfg", "random_other_labels", "random_labels", "ForgetRelabeler", "relabel_loss", "full_precision", "fp32_logits", "fp32_features",
+    "to_pixels", "from_pixels", "forget_mask", "cycle_batches", "check_model_finite", "check_outputs_finite",
     "kl_to_teacher", "soft_cross_entropy", "last_k_groups", "PartialTrain", "train_only", "all_trainable", "masked_optimizer",
     "restore_masked", "per_sample_grads", "flat_grads_of", "add_flat_", "batch_mean_grad",
 ]

@@ -29,7 +29,13 @@ from ..training import TrainConfig
 
 @dataclass
 class UnlearnInput:
-    """Everything a method may use. ``forget_idx``/``retain_idx`` are training-set indices on the data's device."""
+    """Everything a method may use. ``forget_idx``/``retain_idx`` are training-set indices on the data's device.
+
+    ``original`` is the model unlearning *starts from*: θ_o for a plain run. A wrapper that chains runs (RSU) passes
+    the previous stage's output there and the true θ_o in ``anchor``; methods that need θ_o itself — as a teacher
+    (SCRUB, Bad-T), an attacker (BS) or any other fixed reference — use :attr:`theta_o` / :meth:`frozen_original`,
+    which return ``anchor`` when it is set and ``original`` otherwise. Without a wrapper both are the same model.
+    """
 
     original: Classifier
     model_name: str
@@ -40,9 +46,16 @@ class UnlearnInput:
     seed: int = 0
     ctx: RunContext = field(default_factory=lambda: NULL_CONTEXT)
     forget_classes: list[int] | None = None  # class-wise forgetting: the classes being removed
+    anchor: Classifier | None = None  # θ_o when ``original`` is an intermediate model (RSU stages); None = original
+
+    @property
+    def theta_o(self) -> Classifier:
+        """The true original model θ_o (teacher / anchor), never an intermediate stage's model."""
+        return self.anchor if self.anchor is not None else self.original
 
     def copy_original(self) -> Classifier:
-        """A trainable deep copy of θ_o (methods never touch the original)."""
+        """A trainable deep copy of the model unlearning starts from (θ_o, or the previous RSU stage's model).
+        Methods never modify the model they were given."""
         model = copy.deepcopy(self.original)
         model.train()
         for p in model.parameters():
@@ -50,8 +63,8 @@ class UnlearnInput:
         return model
 
     def frozen_original(self) -> Classifier:
-        """An eval-mode copy of θ_o with gradients off (teacher for distillation-based methods)."""
-        model = copy.deepcopy(self.original).eval()
+        """An eval-mode copy of θ_o (:attr:`theta_o`) with gradients off (teacher for distillation-based methods)."""
+        model = copy.deepcopy(self.theta_o).eval()
         for p in model.parameters():
             p.requires_grad_(False)
         return model

@@ -9,10 +9,14 @@ data D_v; the defender D is trained against it:
   encoder (``attacker_layers`` = 3 self-attention layers, 4 heads) attends over the three tokens and is
   mean-pooled to a membership logit (the paper: FC encoding of the concatenation, then self-attention layers);
 * attacker step (ascent on its log-likelihood L_A = E log A(f) + E log(1 − A(v))), Adam, ``attacker_lr``;
-* defender step: minimise CE(D_r batch) + α·L_A + β·V_ss, where V_ss is the Barlow-Twins loss between the
+* defender step: minimise CE(D_r batch) + α·L_adv + β·V_ss, where V_ss is the Barlow-Twins loss between the
   mean-centred ``model.features`` of a forget batch and a D_v batch, Σ_i (1 − C_ii)² + λ Σ_{i≠j} C_ij²
-  (λ = 5e-3, α = 0.9, β = 0.001 as the paper). ``defender_objective="minimax"`` is Eq. 1 as written;
-  ``"confuse"`` instead pulls the attacker's output to 0.5 on both sets (the equilibrium the paper aims at).
+  (λ = 5e-3, α = 0.9, β = 0.001 as the paper). L_adv (``defender_objective``, see
+  :func:`defender_adversarial_loss`): "nonsaturating" (default) is the paper's practical adjustment of Eq. 1 for
+  weak gradients (§3.3: the defender maximises log(1 − A(f)) + log A(v)); "minimax" is Eq. 1 as written
+  (L_adv = L_A, which saturates once the attacker is confident: on digits class-wise sets it left forget accuracy
+  near θ_o's for some seeds); "confuse" pulls the attacker's output to 0.5 on both sets;
+* the defender's lr is ``lr`` (random forgetting; the paper's 0.01) or ``class_lr`` (class-wise; the paper's 0.02);
 * optional attacker pre-training (``attacker_pretrain_steps``; the paper uses 1000 iterations) on θ_o's outputs for
   training samples (members) vs D_v;
 * class-wise forgetting: α is set to 0 after the first ``class_alpha_steps`` = 30 iterations (paper §4).
@@ -39,7 +43,7 @@ from ..models import Classifier
 from ..training import (check_finite, get_batch, make_generator, make_optimizer, make_scheduler, seeded_init,
                         shuffled_batches)
 from ..training import wants_augmentation
-from ._common import cycle_batches, method_cfg
+from ._common import cycle_batches, full_precision, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
@@ -77,9 +81,11 @@ class MembershipAttacker(nn.Module):
 
 def attacker_features(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int, noise_draws: int,
                       noise_std: float, noise_gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """([softmax, sensitivity, one-hot] (B, 2K+1), penultimate features (B, D)); differentiable in the model."""
+    """([softmax, sensitivity, one-hot] (B, 2K+1), penultimate features (B, D)); differentiable in the model.
+    Float32 with autocast off: the sensitivity is a mean of small differences between softmax outputs."""
     b = x.shape[0]
-    with autocast(x.device):
+    x = x.float()
+    with full_precision():
         z = model.features(x)
         p = F.softmax(model.head(z).float(), dim=1)
         if noise_draws > 0:
@@ -110,6 +116,26 @@ def attacker_loss(attacker: nn.Module, af: torch.Tensor, av: torch.Tensor) -> to
         F.binary_cross_entropy_with_logits(sv, torch.zeros_like(sv))
 
 
+def defender_adversarial_loss(sf: torch.Tensor, sv: torch.Tensor, objective: str) -> torch.Tensor:
+    """The defender's adversarial term from the attacker's membership logits on a forget (``sf``) and a validation
+    (``sv``) batch; the defender minimises it (scaled by α).
+
+    * "minimax": Eq. 1 as written, L_A = E log A(f) + E log(1 − A(v)). It saturates where it matters: when the
+      attacker is sure a forget sample is a member (A(f) → 1) the gradient of log A(f) w.r.t. the logit is
+      1 − A(f) → 0;
+    * "nonsaturating": the paper's practical adjustment for those weak gradients (§3.3, the GAN trick): the
+      defender maximises E log(1 − A(f)) + E log A(v), i.e. minimises the attacker's BCE with the membership labels
+      flipped; gradient A(f) → 1 where the attacker is sure;
+    * "confuse": pull the attacker's output to 0.5 on both sets (the equilibrium the paper aims at).
+    """
+    if objective == "minimax":
+        return F.logsigmoid(sf).mean() + F.logsigmoid(-sv).mean()
+    if objective == "nonsaturating":
+        return -F.logsigmoid(-sf).mean() - F.logsigmoid(sv).mean()
+    half = torch.full_like(sf, 0.5)
+    return F.binary_cross_entropy_with_logits(sf, half) + F.binary_cross_entropy_with_logits(sv, half)
+
+
 @register_method
 class DiscriminativeAdversarialUnlearning(UnlearnMethod):
     name = "dau"
@@ -120,18 +146,23 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
     uses_test_data = ("D_v = a seeded val_fraction slice of the test split (dau.validation_indices); its labels are "
                       "used only as attacker inputs.")
     presets = {
-        "small": {"epochs": 5, "lr": 0.01, "alpha": 0.9, "beta": 0.001, "bt_lambda": 5e-3, "noise_draws": 10,
-                  "noise_std": 1.0, "adv_batch_size": 64, "attacker_lr": 1e-3, "attacker_steps": 1,
+        "small": {"epochs": 5, "lr": 0.01, "class_lr": 0.01, "alpha": 0.9, "beta": 0.001, "bt_lambda": 5e-3,
+                  "noise_draws": 10, "noise_std": 1.0, "adv_batch_size": 64, "attacker_lr": 1e-3, "attacker_steps": 1,
                   "attacker_pretrain_steps": 200, "attacker_dim": 32, "attacker_layers": 3,
-                  "defender_objective": "minimax", "val_fraction": 0.5, "class_alpha_steps": 30},
-        "image": {"epochs": 5, "lr": 0.01, "alpha": 0.9, "beta": 0.001, "bt_lambda": 5e-3, "noise_draws": 10,
-                  "noise_std": 1.0, "adv_batch_size": 64, "attacker_lr": 1e-3, "attacker_steps": 1,
+                  "defender_objective": "nonsaturating", "val_fraction": 0.5, "class_alpha_steps": 30},
+        "image": {"epochs": 5, "lr": 0.01, "class_lr": 0.02, "alpha": 0.9, "beta": 0.001, "bt_lambda": 5e-3,
+                  "noise_draws": 10, "noise_std": 1.0, "adv_batch_size": 64, "attacker_lr": 1e-3, "attacker_steps": 1,
                   "attacker_pretrain_steps": 1000, "attacker_dim": 32, "attacker_layers": 3,
-                  "defender_objective": "minimax", "val_fraction": 0.5, "class_alpha_steps": 30},
+                  "defender_objective": "nonsaturating", "val_fraction": 0.5, "class_alpha_steps": 30},
     }
-    preset_notes = ("α, β, λ, n = 10, 3 attention layers / 4 heads, lr 0.01 (random forgetting) and 1000 pre-training "
-                    "iterations are the paper's; the small family pre-trains 200 steps and runs 5 epochs over D_r (the attacker "
-                    "is the run-time bottleneck on a CPU).")
+    preset_notes = ("α = 0.9, β = 0.001, λ = 5e-3, n = 10 noise draws of N(0, 1), 3 attention layers / 4 heads, lr 0.01 "
+                    "(random forgetting) / 0.02 (class-wise), 1000 attacker pre-training iterations and α → 0 after 30 "
+                    "iterations in class-wise forgetting are the paper's (§3-4). defender_objective = nonsaturating: "
+                    "the paper's §3.3 adjustment of Eq. 1; with Eq. 1 as written ('minimax') the full digits preset "
+                    "left class-wise forget accuracy at 25-70% for 2 of 8 seeds, the non-saturating form reaches 0% "
+                    "for all 8 (UA 100, as Retrain) at the same RA/TA. Small family: 200 pre-training steps, 5 epochs "
+                    "over D_r (the attacker is the run-time bottleneck on a CPU), class_lr 0.01 (0.02 costs ~1 point "
+                    "of RA on digits class-wise sets).")
 
     def test_indices_used(self, ds, params, seed):
         return validation_indices(ds, float(params["val_fraction"]), seed)
@@ -140,8 +171,8 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
         from ..errors import ConfigError
 
         obj = str(params["defender_objective"])
-        if obj not in ("minimax", "confuse"):
-            raise ConfigError(f"defender_objective must be minimax or confuse, got '{obj}'.")
+        if obj not in ("minimax", "nonsaturating", "confuse"):
+            raise ConfigError(f"defender_objective must be minimax, nonsaturating or confuse, got '{obj}'.")
         ds, device, k = inp.ds, inp.device, inp.ds.num_classes
         model = inp.copy_original()
         gen = make_generator(inp.seed)
@@ -175,7 +206,8 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
             check_finite(la.detach(), "DAU attacker pre-training")
             inp.ctx.progress(0.1, "DAU: attacker pre-trained")
 
-        cfg = method_cfg(inp.train_cfg, params)
+        lr = float(params["class_lr"]) if inp.forget_classes else float(params["lr"])
+        cfg = method_cfg(inp.train_cfg, {**params, "lr": lr})
         opt_d = make_optimizer(model.parameters(), cfg)
         spe = math.ceil(inp.retain_idx.numel() / cfg.batch_size)
         sched = make_scheduler(opt_d, cfg, spe * cfg.epochs)
@@ -207,11 +239,7 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
                     loss_d = F.cross_entropy(model(xr).float(), yr)
                 a_t = 0.0 if 0 <= class_steps <= step else alpha
                 sf, sv = attacker(af), attacker(av)
-                if obj == "minimax":  # Eq. 1: minimise the attacker's log-likelihood L_A
-                    adv = F.logsigmoid(sf).mean() + F.logsigmoid(-sv).mean()
-                else:  # pull the attacker to 0.5 on both sets
-                    half = torch.full_like(sf, 0.5)
-                    adv = F.binary_cross_entropy_with_logits(sf, half) + F.binary_cross_entropy_with_logits(sv, half)
+                adv = defender_adversarial_loss(sf, sv, obj)
                 loss = loss_d + a_t * adv + beta * barlow_twins_loss(zf, zv, lam)
                 opt_d.zero_grad(set_to_none=True)
                 loss.backward()

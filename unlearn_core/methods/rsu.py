@@ -7,6 +7,9 @@ hard to forget; seed 001 Fig. 5), or any registered per-sample score (``rsu_scor
 SeqUnlearn module: T stages. With the self-paced weights of Eq. 5, v_i = 1[l_i < λ_t], and the age parameter λ_t
 raised each stage (λ_t = the (t/T)-quantile of the forget scores), stage t unlearns the nested subset
 D_1 ⊂ D_2 ⊂ … ⊂ D_T = D_f (paper: "D_i ⊂ D_{i+1}, D_n = D_u"), starting from the model the previous stage returned.
+θ_o stays the anchor of every stage: the stage's ``UnlearnInput`` has ``original`` = the previous stage's model (what
+the method starts from) and ``anchor`` = the true θ_o, so methods that use θ_o itself — SCRUB's and Bad-T's
+teacher, BS's attacker — see θ_o at every stage, never an intermediate model.
 ``rsu_cumulative = false`` uses the disjoint slices D_t \\ D_{t−1} instead. Each stage calls the wrapped method
 with forget set D_t and the full retain set D_r (samples of D_f not yet scheduled are never trained on). Scores are
 computed once, at the beginning, with θ_o ("the loss can be obtained at the beginning of unlearning").
@@ -37,10 +40,12 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..models import Classifier
-from ..training import per_sample_loss
+from ..training import get_batch, shuffled_batches
+from ._common import fp32_logits
 from . import bad_t as _bad_t, ga as _ga, rl as _rl  # noqa: F401  (the featured inner methods must be registered)
 from .base import METHODS, UnlearnInput, UnlearnMethod, register_instance, register_wrapper
 
@@ -71,14 +76,28 @@ def rsu_stages(scores: torch.Tensor, forget_idx: torch.Tensor, stages: int, orde
     return [ordered[: e] if cumulative else ordered[b:e] for b, e in zip(starts, ends)]
 
 
+@torch.no_grad()
+def fp32_losses(model: torch.nn.Module, ds, idx: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Per-sample cross-entropy of ``model`` (eval mode) in float32 with autocast off: the loss of a well-fit
+    sample is ~1e-4, far below bf16's resolution of the logits, and it decides the RSU order."""
+    was = model.training
+    model.eval()
+    out = []
+    for ib in shuffled_batches(idx, batch_size, None, shuffle=False):
+        xb, yb = get_batch(ds, ib)
+        out.append(F.cross_entropy(fp32_logits(model, xb), yb, reduction="none"))
+    model.train(was)
+    return torch.cat(out) if out else torch.empty(0, device=ds.device)
+
+
 def difficulty_scores(inp: UnlearnInput, score: str) -> torch.Tensor:
-    """Per-forget-sample scores, oriented so that low = hard to forget."""
+    """Per-forget-sample scores of θ_o, oriented so that low = hard to forget."""
     if score == "loss":
-        return per_sample_loss(inp.original, inp.ds, "train", inp.forget_idx)
+        return fp32_losses(inp.theta_o, inp.ds, inp.forget_idx)
     from ..scores.base import ScoreInput, get_score
 
     spec = get_score(score)
-    res = spec.fn(ScoreInput(inp.original, inp.model_name, inp.ds, inp.train_cfg, seed=inp.seed,
+    res = spec.fn(ScoreInput(inp.theta_o, inp.model_name, inp.ds, inp.train_cfg, seed=inp.seed,
                              ratio=inp.forget_idx.numel() / inp.ds.n_train, params=spec.resolve_params(None)))
     vals = torch.as_tensor(np.asarray(res.values, dtype=np.float64), device=inp.device)[inp.forget_idx]
     return vals if spec.hard_end == "low" else -vals
@@ -159,8 +178,9 @@ class RSU(UnlearnMethod):
             inner_params["epochs"] = se if se > 0 else max(1, math.ceil(int(inner_params["epochs"]) / n_st))
         model = inp.original
         for t, stage_idx in enumerate(plan):
-            stage_inp = replace(inp, original=model, forget_idx=stage_idx, seed=inp.seed + 101 * t,
-                                ctx=inp.ctx.sub(t / n_st, (t + 1) / n_st))
+            # Start from the previous stage's model; θ_o stays the teacher / anchor (UnlearnInput.theta_o).
+            stage_inp = replace(inp, original=model, anchor=inp.theta_o, forget_idx=stage_idx,
+                                seed=inp.seed + 101 * t, ctx=inp.ctx.sub(t / n_st, (t + 1) / n_st))
             model = self.inner.unlearn(stage_inp, inner_params)
             inp.ctx.progress((t + 1) / n_st, f"{self.label}: stage {t + 1}/{n_st}")
         if model is inp.original:  # defensive: never hand back θ_o itself
