@@ -14,7 +14,6 @@ vary several-fold; ratios measured back to back do not).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 import time
@@ -30,7 +29,7 @@ from unlearn_core.grid import ExperimentSpec, LocalExecutor, ProcessExecutor, ru
 from unlearn_core.pipeline import Pipeline
 from unlearn_core.store import Store
 from unlearn_core.threads import apply_thread_policy, cpu_count
-from unlearn_core.training import ensemble_speedup, get_batch, make_generator, new_model, train_loop
+from unlearn_core.training import ensemble_speedup, make_generator, new_model, train_loop
 
 
 def minimal_loop(model, ds, idx, cfg, seed):

@@ -1,5 +1,4 @@
 """Group composition of forget sets on a data set with a spurious attribute (Fan et al., Challenging Forgets, Fig. 4)."""
-import pandas as pd
 import streamlit as st
 
 from dashboard import common

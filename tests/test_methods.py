@@ -7,9 +7,7 @@ every registered method (``method_names()``) on a random and a class-wise forget
 from __future__ import annotations
 
 import copy
-import sys
 import threading
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from unlearn_core.cli import main
 from unlearn_core.reproduce import FAILS, HOLDS, INCONCLUSIVE, separated

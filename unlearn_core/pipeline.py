@@ -26,7 +26,7 @@ from .metrics import evaluate
 from .models import Classifier, build_model
 from .scores import ScoreInput, ScoreResult, get_score
 from .selectors import ForgetSet, parse_selector, select_forget_set
-from .store import Cached, Computed, Store, check_weights, load_state_into, read_checkpoint
+from .store import Cached, Computed, Store, load_state_into, read_checkpoint
 from .training import TrainConfig, accuracy, new_model, predict_logits, train_model
 
 

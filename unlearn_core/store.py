@@ -28,7 +28,6 @@ import os
 import socket
 import sqlite3
 import tempfile
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 
 from ..context import NULL_CONTEXT, RunContext

@@ -6,7 +6,6 @@ eval mode, so the frozen part computes exactly what it computed in θ_o (running
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ..models import Classifier

@@ -51,7 +51,6 @@ Efficiency and resuming
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from dataclasses import dataclass
