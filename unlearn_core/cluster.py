@@ -56,8 +56,11 @@ _CANCEL_WAIT_S = 60.0
 
 
 def ray_available() -> bool:
-    """Whether Ray can be imported here (the ``cluster`` extra is installed)."""
-    return importlib.util.find_spec("ray") is not None
+    """Whether Ray is installed here (the ``cluster`` extra); cheap: it does not import Ray."""
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError, AttributeError):  # a broken or blocked entry in sys.modules
+        return False
 
 
 def require_ray() -> None:
