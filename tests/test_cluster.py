@@ -10,6 +10,7 @@ from __future__ import annotations
 import _thread
 import os
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -402,4 +403,8 @@ def test_cancel_stops_every_unit_and_leaves_no_partial_result(ray_cluster, tmp_p
     assert not store.list_runs(kind="unlearn")
     done = list(done_runs(store))
     assert done and len(store.export_runs(done)["runs"]) == len(done)  # export re-verifies every checksum
+    # The killed workers' unit folders (their local stores) were removed too.
+    workers = {a["pid"] for attempts in ex.attempts.values() for a in attempts}
+    assert not [d for d in (Path(tempfile.gettempdir()) / "forgetset-ray").glob("unit-*")
+                if any(f"-{p}-" in d.name for p in workers)]
     assert took < 120

@@ -215,13 +215,22 @@ def code_digest() -> str:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether a process of this host is alive (a killed worker its parent has not reaped yet is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (not Linux): trust kill(0)
+        return True
+
+
+def _worker_parent(worker_dir: str | None) -> Path:
+    """Where workers of this host put their per-unit stores."""
+    return Path(worker_dir or Path(tempfile.gettempdir()) / "forgetset-ray")
 
 
 def _sweep_stale(parent: Path, host: str) -> None:
@@ -267,7 +276,7 @@ def _compute(payload: dict, deps: tuple[dict, ...], host: str, board) -> tuple[d
                           f"install the same version on every node")
     if payload.get("worker_setup") is not None:
         payload["worker_setup"](unit)
-    parent = Path(payload.get("worker_dir") or Path(tempfile.gettempdir()) / "forgetset-ray")
+    parent = _worker_parent(payload.get("worker_dir"))
     parent.mkdir(parents=True, exist_ok=True)
     _sweep_stale(parent, host)
     root = Path(tempfile.mkdtemp(prefix=f"unit-{host}-{os.getpid()}-", dir=parent))
@@ -738,6 +747,8 @@ class RayExecutor(GridExecutor):
                 with contextlib.suppress(Exception):
                     ray.cancel(ref, force=True, recursive=True)
             time.sleep(0.1)
+        if not live:  # the killed workers of this host could not clean up their unit folders: do it for them
+            _sweep_stale(_worker_parent(self.worker_dir), host)
         ctx.log(f"cancelled {len(refs)} unfinished units" +
                 (f"; {len(not_ready)} did not confirm within {_CANCEL_WAIT_S:g}s" if not_ready else "") +
                 (f"; still running here: {live}" if live else ""))
