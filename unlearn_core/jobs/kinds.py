@@ -146,8 +146,17 @@ def spec_of(config: dict):
     return ExperimentSpec.from_dict(config.get("spec"))
 
 
+def executor_of(config: dict) -> dict:
+    """The grid executor an ``experiment`` job asks for: ``"executor": "local" | "ray"``, ``"ray_address"``
+    and ``"executor_options"`` (Ray only); validated at submit time (a clear error when Ray is not installed)."""
+    from ..cluster import experiment_executor
+
+    return experiment_executor(config)
+
+
 def _check_experiment(config: dict) -> None:
     spec_of(config).validate()
+    executor_of(config)
 
 
 def _describe_experiment(c: dict) -> str:
@@ -163,8 +172,9 @@ def _job_experiment(config: dict, env: JobEnv) -> dict:
     from ..grid import run_experiment
 
     spec = spec_of(config).validate()
-    if env.device.startswith("cuda"):
-        spec.setup = spec.setup.replace(device=env.device)  # the GPU slot the manager assigned
+    ex = executor_of(config)
+    if env.device.startswith("cuda") and ex["name"] == "local":
+        spec.setup = spec.setup.replace(device=env.device)  # the GPU slot the manager assigned (Ray assigns its own)
     env.ctx.log(f"{spec.n_runs()} unlearning runs (Retrain included) on device {spec.setup.device}")
     keys: list[str] = []
 
@@ -173,8 +183,10 @@ def _job_experiment(config: dict, env: JobEnv) -> dict:
         env.ctx.log(f"{row['method']} · {row['selector']} · {row['ratio']} · seed {row['seed']}: UA {row['UA']:.2f} "
                     f"RA {row['RA']:.2f} TA {row['TA']:.2f} MIA {row['MIA']:.2f} ({row['runtime_s']:.2f}s)")
 
-    df = run_experiment(spec, env.store, env.ctx, on_row=on_row)
-    return {"n_runs": int(len(df)), "run_keys": keys}
+    from ..grid import make_executor
+
+    df = run_experiment(spec, env.store, env.ctx, on_row=on_row, executor=make_executor(**ex))
+    return {"n_runs": int(len(df)), "run_keys": keys, "executor": df.attrs.get("executor", "local")}
 
 
 # ---------------------------------------------------------------------------------------------- analysis kinds

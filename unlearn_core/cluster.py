@@ -1,0 +1,798 @@
+"""The Ray grid executor: a grid's units as Ray tasks on a cluster (optional extra: ``pip install -e .[cluster]``).
+
+``make_executor("ray", address=...)`` (CLI: ``compare --executor ray --ray-address auto``; jobs: the
+``experiment`` kind with ``"executor": "ray"``) runs :func:`~unlearn_core.grid.plan`'s units as Ray tasks, with
+the dependencies between units passed as ObjectRefs, so Ray starts a unit as soon as everything it needs exists.
+
+What travels where:
+
+- **driver → worker**: the unit (a small frozen dataclass), the setup as JSON (the device comes from the setup,
+  never from Ray's ``CUDA_VISIBLE_DEVICES``), the driver's setup identity (to refuse a worker whose data set
+  differs) and, as ObjectRefs resolved from Ray's object store, the *bundles* (``Store.export_runs``) of every
+  run the unit depends on, transitively (θ_o, scores, forget set).
+- **worker**: loads the data set from its own data root, imports the dependency bundles into a fresh store in a
+  temporary folder (or under ``worker_dir``), computes the unit there with the ordinary pipeline and returns two
+  objects: the bundle of the unit's own result (which downstream units receive) and a bundle of whatever else it
+  created (θ_o's per-sample predictions, shadow-model banks, ...), which only the driver fetches.
+- **driver**: never lets a worker near its SQLite. It checks every unit against its store first (read-only
+  ``find_*`` lookups; cached units are not recomputed, their verified bundles are shipped downstream), imports
+  each finished unit's bundles (atomically per run, checksums verified) as units finish, records a unit that
+  failed after its retries as a ``failed`` run row, and cancels every Ray task on cancel / Ctrl-C.
+
+A unit's result depends only on its configuration and seed (same keys, same thread policy, randomness through
+explicit generators), so a grid gives bit-identical results locally and on Ray on the CPU.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .config import Setup
+from .context import RunContext
+from .errors import ConfigError, DataNotFoundError, DivergenceError, ForgetsetError
+from .grid import GridExecutor, Unit, execute_unit, register_grid_executor
+from .store import CorruptArtifact, Store, sha256_bytes
+
+STAGES = ("original", "score", "forget_set", "run")
+# GPU fraction per unit by model when the setup may use a GPU and the caller gives none: small models share a
+# GPU (several units train at once), large ones get more of it. A model not listed gets a whole GPU.
+DEFAULT_GPUS_PER_UNIT = {"mlp": 0.125, "cnn": 0.125, "resnet18": 0.25, "resnet50": 0.5, "vgg16_bn": 0.5}
+DEFAULT_MAX_RETRIES = 2
+_ADDRESS = re.compile(r"^(auto|local|ray://[A-Za-z0-9_.\-\[\]:]+(:\d+)?|[A-Za-z0-9_.\-]+:\d+)$")
+_POLL_S = 0.25  # how often the driver looks at finished units and progress
+_PROGRESS_EVERY_S = 0.5  # a worker relays its progress at most this often
+_CANCEL_WAIT_S = 60.0
+
+
+def ray_available() -> bool:
+    """Whether Ray is installed here (the ``cluster`` extra); cheap: it does not import Ray."""
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError, AttributeError):  # a broken or blocked entry in sys.modules
+        return False
+
+
+def require_ray() -> None:
+    """Raise a clear :class:`ConfigError` when Ray is not installed."""
+    if not ray_available():
+        raise ConfigError("The Ray executor needs Ray, which is not installed here. Install the cluster extra: "
+                          "pip install -e '.[cluster]' (or pip install 'ray[default]').")
+
+
+# ---------------------------------------------------------------------------------------------- options
+def _per_stage(value: Any, what: str, allow_none: bool) -> dict[str, float] | None:
+    """A number for every unit, or {stage: number} (``default`` for the stages not named)."""
+    if value is None:
+        if allow_none:
+            return None
+        raise ConfigError(f"{what} must be a number or {{stage: number}}.")
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(STAGES) - {"default"})
+        if unknown:
+            raise ConfigError(f"{what}: unknown stages {unknown}; use {', '.join(STAGES)} or default.")
+        out = {k: _resource_number(v, what) for k, v in value.items()}
+        return {s: out.get(s, out.get("default", 1.0 if what == "cpus_per_unit" else 0.0)) for s in STAGES}
+    v = _resource_number(value, what)
+    return {s: v for s in STAGES}
+
+
+def _resource_number(v: Any, what: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= float(v) <= 1024:
+        raise ConfigError(f"{what} must be a number between 0 and 1024 (fractions share a device), got {v!r}.")
+    v = float(v)
+    if v > 1 and not v.is_integer():
+        raise ConfigError(f"{what}: Ray accepts fractions below 1 or whole numbers, got {v}.")
+    return v
+
+
+def check_address(address: str | None) -> str | None:
+    """``auto`` (a running cluster), ``local`` (start one in this process), ``ray://host:port`` (Ray Client),
+    ``host:port`` (a cluster's GCS address), or None (Ray's own default: $RAY_ADDRESS, a running cluster, or a
+    new local one)."""
+    if address is None or (isinstance(address, str) and not address.strip()):
+        return None
+    if not isinstance(address, str) or not _ADDRESS.match(address.strip()):
+        raise ConfigError(f"Ray address {address!r} is not one of auto, local, ray://host:port or host:port.")
+    return address.strip()
+
+
+def check_options(**options: Any) -> dict:
+    """Validate the Ray executor's options (without importing Ray); returns them normalised."""
+    known = {"address", "gpus_per_unit", "cpus_per_unit", "max_retries", "worker_dir", "worker_data_root",
+             "threads", "worker_setup", "fail_fast", "init_options", "reuse_workers", "check_code"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"Unknown Ray executor options {unknown}. Known: {', '.join(sorted(known))}.")
+    out = dict(options)
+    out["address"] = check_address(options.get("address"))
+    out["gpus_per_unit"] = _per_stage(options.get("gpus_per_unit"), "gpus_per_unit", allow_none=True)
+    out["cpus_per_unit"] = _per_stage(options.get("cpus_per_unit", 1), "cpus_per_unit", allow_none=False)
+    r = options.get("max_retries", DEFAULT_MAX_RETRIES)
+    if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r <= 100:
+        raise ConfigError(f"max_retries must be an integer between 0 and 100, got {r!r}.")
+    t = options.get("threads")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 1):
+        raise ConfigError(f"threads must be a positive integer, got {t!r}.")
+    for name in ("worker_dir", "worker_data_root"):
+        if options.get(name) is not None and not isinstance(options[name], (str, os.PathLike)):
+            raise ConfigError(f"{name} must be a folder path.")
+    if options.get("worker_setup") is not None and not callable(options["worker_setup"]):
+        raise ConfigError("worker_setup must be a function of the unit.")
+    if options.get("init_options") is not None and not isinstance(options["init_options"], dict):
+        raise ConfigError("init_options must be a dict of ray.init arguments.")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- connection
+_CONN_LOCK = threading.Lock()
+_CONN: dict[str, Any] = {"users": 0, "owned": False}
+
+
+def _connect(address: str | None, init_options: dict | None, log: Callable[[str], None]) -> None:
+    """Connect this process to Ray (once; shared by concurrent grids, e.g. several dashboard jobs)."""
+    import ray
+
+    with _CONN_LOCK:
+        if ray.is_initialized():
+            if _CONN["users"] == 0 and address not in (None, "auto"):
+                log(f"Ray is already initialised in this process; using that cluster, not {address!r}")
+            _CONN["users"] += 1
+            return
+        kwargs = dict(init_options or {})
+        if address == "local":
+            kwargs.setdefault("include_dashboard", False)  # a dashboard process per grid costs memory on a laptop
+        try:
+            ray.init(address=address, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            raise ConfigError(f"Cannot connect to the Ray cluster at {address or 'the default address'}: {err}. "
+                              f"Start one with 'ray start --head' or use --ray-address local.") from None
+        _CONN["owned"] = True  # this process started the connection: it closes it when the last grid ends
+        _CONN["users"] = 1
+
+
+def _release() -> None:
+    import ray
+
+    with _CONN_LOCK:
+        _CONN["users"] = max(0, _CONN["users"] - 1)
+        if _CONN["users"] == 0 and _CONN["owned"]:
+            _CONN["owned"] = False
+            ray.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------- errors
+class UnitError(ForgetsetError):
+    """A unit failed on a worker and retrying cannot help (bad input, a diverged method, missing data)."""
+
+    def __init__(self, unit_id: str, message: str):
+        super().__init__(unit_id, message)
+
+    @property
+    def unit_id(self) -> str:
+        return self.args[0]
+
+    @property
+    def message(self) -> str:
+        return self.args[1]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TransientUnitError(UnitError):
+    """A unit failed on a worker in a way a retry may fix (out of memory, a lost file, a CUDA error, ...)."""
+
+
+class GridUnitsFailed(ForgetsetError):
+    """Some units of a grid failed after their retries; every other unit's result is in the store."""
+
+    def __init__(self, failures: list[tuple[str, str]], skipped: int, total: int):
+        self.failures, self.skipped, self.total = failures, skipped, total
+        first = failures[0]
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        skip = f"; {skipped} units that depend on them were skipped" if skipped else ""
+        super().__init__(f"{len(failures)} of {total} units failed{skip}. {first[0]}: {first[1]}{more}")
+
+
+# ---------------------------------------------------------------------------------------------- the worker side
+@functools.lru_cache(maxsize=None)
+def code_digest() -> str:
+    """Hash of this unlearn_core's source: a worker running other code would give other results."""
+    root = Path(__file__).resolve().parent
+    blob = b"".join(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() for p in sorted(root.rglob("*.py")))
+    return sha256_bytes(blob)[:16]  # a content digest (the store's), not a configuration key
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process of this host is alive (a killed worker its parent has not reaped yet is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (not Linux): trust kill(0)
+        return True
+
+
+def _worker_parent(worker_dir: str | None) -> Path:
+    """Where workers of this host put their per-unit stores."""
+    return Path(worker_dir or Path(tempfile.gettempdir()) / "forgetset-ray")
+
+
+def _sweep_stale(parent: Path, host: str) -> None:
+    """Remove unit folders left by workers of this host that were killed (SIGKILL skips their cleanup)."""
+    for d in parent.glob(f"unit-{host}-*-*"):
+        pid = d.name[len(f"unit-{host}-"):].split("-")[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _run_unit(payload: dict, *deps: dict) -> tuple[dict, dict]:
+    """A Ray task: compute one unit in a fresh local store; returns (own result bundle, other created runs)."""
+    import ray
+
+    unit: Unit = payload["unit"]
+    board = payload["board"]
+    start = time.time()
+    host = socket.gethostname()
+    info = {"pid": os.getpid(), "host": host, "node": ray.get_runtime_context().get_node_id(),
+            "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "start": start}
+    # Waited for (a few ms): an attempt whose worker dies right after starting must still be on record.
+    with contextlib.suppress(Exception):
+        ray.get(board.started.remote(unit.id, info), timeout=30)
+    try:
+        main, extra, stages, device = _compute(payload, deps, host, board)
+    except (ConfigError, DivergenceError, DataNotFoundError) as err:
+        # Deterministic for this configuration (and this worker's data): a retry would fail the same way.
+        raise UnitError(unit.id, f"{type(err).__name__}: {err} (on {host})") from None
+    except Exception as err:  # noqa: BLE001 - anything else may be transient (OOM, I/O, CUDA): Ray retries it
+        raise TransientUnitError(unit.id, f"{type(err).__name__}: {err} (on {host})") from None
+    info.update(end=time.time(), device=device, stage_seconds=stages)
+    return {"unit": unit.id, "key": main["runs"][0]["key"], "bundle": main, "info": info}, {"bundle": extra}
+
+
+def _compute(payload: dict, deps: tuple[dict, ...], host: str, board) -> tuple[dict, dict, dict, str]:
+    from .pipeline import Pipeline
+    from .threads import apply_thread_policy
+
+    unit: Unit = payload["unit"]
+    apply_thread_policy(payload["threads"])  # the local policy (1 thread by default): same numbers as local runs
+    if payload.get("code") and payload["code"] != code_digest():
+        raise ConfigError(f"this worker runs another forgetset (code {code_digest()}, driver {payload['code']}); "
+                          f"install the same version on every node")
+    if payload.get("worker_setup") is not None:
+        payload["worker_setup"](unit)
+    parent = _worker_parent(payload.get("worker_dir"))
+    parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(parent, host)
+    root = Path(tempfile.mkdtemp(prefix=f"unit-{host}-{os.getpid()}-", dir=parent))
+    try:
+        store = Store(root)
+        imported: set[str] = set()
+        for dep in deps:
+            store.import_runs(dep["bundle"])
+            imported.update(r["key"] for r in dep["bundle"]["runs"])
+        setup = Setup.from_dict(payload["setup"])
+        if payload.get("worker_data_root"):
+            setup = setup.replace(data_root=str(payload["worker_data_root"]))
+        pipe = Pipeline(store, setup)
+        if pipe.base_config != payload["base_config"]:
+            raise ConfigError(f"this worker's copy of data set '{setup.dataset}' (fingerprint "
+                              f"{pipe.base_config.get('data_fingerprint')}) or its recipe differs from the "
+                              f"driver's ({payload['base_config'].get('data_fingerprint')})")
+        last = [0.0]
+
+        def on_progress(f: float, msg: str) -> None:
+            now = time.time()
+            if now - last[0] >= _PROGRESS_EVERY_S:  # fire-and-forget calls, throttled
+                last[0] = now
+                board.progress.remote(unit.id, f, msg)
+
+        ctx = RunContext(on_progress=on_progress, on_log=lambda line: board.log.remote(unit.id, line))
+        out = execute_unit(pipe, unit, ctx)
+        key = out["key"]
+        # Everything this unit created besides its own result (predictions of a new θ_o, shadow-model banks):
+        # the driver stores it as a local run would; downstream units only need the unit's own result.
+        created = [r["key"] for r in store.list_runs(status="done") if r["key"] not in imported and r["key"] != key]
+        main, extra = store.export_runs([key]), store.export_runs(created)
+        device = str(pipe.device)
+        if pipe.device.type == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()  # the worker is reused; a GPU shared by fractional units needs the memory back
+        return main, extra, dict(pipe.stage_seconds), device
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _board_class():
+    """The progress board actor's class, defined here so that Ray ships it by value: its process then needs
+    neither torch nor this project (an idle actor costs ~no memory or start-up time)."""
+
+    class ProgressBoard:
+        """Where workers post what they are doing; the driver drains it every poll."""
+
+        def __init__(self) -> None:
+            self.events: list[tuple] = []
+            self.latest: dict[str, tuple[float, str]] = {}
+
+        def started(self, uid: str, info: dict) -> None:
+            self.events.append(("start", uid, info))
+            self.latest.pop(uid, None)
+
+        def progress(self, uid: str, fraction: float, message: str) -> None:
+            self.latest[uid] = (fraction, message)  # only the newest progress of a unit matters
+
+        def log(self, uid: str, line: str) -> None:
+            if len(self.events) < 10_000:
+                self.events.append(("log", uid, line))
+
+        def drain(self) -> tuple[list[tuple], dict[str, tuple[float, str]]]:
+            events, self.events = self.events, []
+            return events, dict(self.latest)
+
+    return ProgressBoard
+
+
+# ---------------------------------------------------------------------------------------------- the driver side
+@contextlib.contextmanager
+def _defer_sigint() -> Iterator[None]:
+    """Hold Ctrl-C while a bundle is imported, so an interrupted import never leaves a ``running`` row behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hit: list[bool] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *_: hit.append(True))
+    except ValueError:  # pragma: no cover - no signals here (embedded interpreter)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if hit:
+        raise KeyboardInterrupt
+
+
+def _lookup(pipe, unit: Unit) -> dict | None:
+    """The driver's finished run of a unit, through the pipeline's read-only lookups (None: compute it)."""
+    import json
+
+    if unit.stage == "original":
+        return pipe.find_original(unit.seed)
+    if unit.stage == "score":
+        return pipe.find_score(unit.score, unit.seed, unit.ratio, json.loads(unit.params))
+    if unit.stage == "forget_set":
+        return pipe.find_forget_set(unit.selector, unit.ratio, unit.seed)
+    return pipe.find_run(unit.method, unit.selector, unit.ratio, unit.seed, json.loads(unit.params) or None)
+
+
+def _summary(unit: Unit, run: dict, hit: bool) -> dict:
+    """What :func:`~unlearn_core.grid.execute_unit` returns for a unit, built from its run row."""
+    if unit.stage == "run":
+        from .results import run_row
+
+        return run_row(run)
+    out = {"key": run["key"], "hit": hit}
+    if unit.stage == "forget_set":
+        out["size"] = int((run.get("metrics") or {}).get("size", 0))
+    return out
+
+
+def _unit_config(pipe, unit: Unit) -> tuple[str, dict]:
+    """(kind, configuration) of a unit's result, from the driver's store (its dependencies are there)."""
+    import json
+
+    def digest(run: dict | None) -> str:
+        if run is None:
+            raise LookupError
+        return run["artifacts"]["main"]["sha256"][:24]
+
+    if unit.stage == "original":
+        return "original", pipe.original_config(unit.seed)
+    if unit.stage == "score":
+        return "score", pipe.score_config(unit.score, unit.seed, unit.ratio, json.loads(unit.params),
+                                          digest(pipe.find_original(unit.seed)))
+    if unit.stage == "forget_set":
+        inputs = pipe._selector_inputs(  # the same score digests the worker's pipeline put in the key
+            unit.selector, unit.ratio, unit.seed, lambda n, r, p: digest(pipe.find_score(n, unit.seed, r, p)))
+        return "forget_set", pipe.forget_set_config(unit.selector, unit.ratio, unit.seed, inputs)
+    from .methods import get_method
+
+    exact = get_method(unit.method).exact
+    return "unlearn", pipe.run_config(unit.method, unit.selector, unit.ratio, unit.seed,
+                                      json.loads(unit.params) or None,
+                                      digest(pipe.find_forget_set(unit.selector, unit.ratio, unit.seed)),
+                                      None if exact else digest(pipe.find_original(unit.seed)))
+
+
+class RayExecutor(GridExecutor):
+    """Runs a grid's units as Ray tasks (see the module docstring for what travels where).
+
+    Options: ``address`` (auto | local | ray://host:port | host:port | None), ``gpus_per_unit`` and
+    ``cpus_per_unit`` (a number, or ``{stage: number}``; GPUs default by model size when the setup may use a GPU
+    and the cluster has one, see :data:`DEFAULT_GPUS_PER_UNIT`), ``max_retries`` (per unit, for crashed workers
+    and transient errors), ``worker_dir`` (where workers keep their per-unit stores; default the system's temp
+    folder), ``worker_data_root`` (the data root on the workers, if not the setup's), ``threads`` (torch threads
+    per unit; default the local policy), ``worker_setup`` (a function called with the unit in the worker before
+    it runs, e.g. to register your own methods there), ``fail_fast`` (cancel the grid at the first failed unit
+    instead of finishing the independent ones), ``init_options`` (extra ``ray.init`` arguments, e.g.
+    ``num_cpus`` for ``local`` or a ``runtime_env``), ``reuse_workers`` (keep worker processes between units; on
+    by default, also for GPU units), ``check_code`` (refuse workers running another version of this code).
+    """
+
+    name = "ray"
+
+    def __init__(self, **options: Any):
+        require_ray()
+        opts = check_options(**options)
+        self.address: str | None = opts["address"]
+        self.gpus_per_unit: dict[str, float] | None = opts["gpus_per_unit"]
+        self.cpus_per_unit: dict[str, float] = opts["cpus_per_unit"]
+        self.max_retries: int = opts.get("max_retries", DEFAULT_MAX_RETRIES)
+        self.worker_dir = str(opts["worker_dir"]) if opts.get("worker_dir") else None
+        self.worker_data_root = str(opts["worker_data_root"]) if opts.get("worker_data_root") else None
+        self.threads: int | None = opts.get("threads")
+        self.worker_setup: Callable[[Unit], None] | None = opts.get("worker_setup")
+        self.fail_fast: bool = bool(opts.get("fail_fast", False))
+        self.init_options: dict = dict(opts.get("init_options") or {})
+        self.reuse_workers: bool = bool(opts.get("reuse_workers", True))
+        self.check_code: bool = bool(opts.get("check_code", True))
+        # What the last run did (for the CLI summary, benchmarks and tests).
+        self.submitted: list[str] = []  # unit ids sent to Ray (units found in the store are not)
+        self.timeline: list[dict] = []  # per finished unit: where it ran, start/end, resources
+        self.attempts: dict[str, list[dict]] = {}  # unit id -> one entry per attempt that started
+        self.failures: list[tuple[str, str]] = []
+        self._stage_seconds: dict[str, float] = {}
+        self._cluster = ""
+
+    # ------------------------------------------------------------------ reporting
+    def describe(self) -> str:
+        return f"ray ({self._cluster or self.address or 'default address'})"
+
+    @property
+    def stage_seconds(self) -> dict[str, float]:
+        return dict(self._stage_seconds)
+
+    # ------------------------------------------------------------------ resources
+    def resources_for(self, unit: Unit, setup: Setup, model: str, cluster_gpus: float) -> dict[str, float]:
+        """The Ray resource request of one unit (``num_cpus``, ``num_gpus``)."""
+        cpus = self.cpus_per_unit[unit.stage]
+        if self.gpus_per_unit is not None:
+            gpus = self.gpus_per_unit[unit.stage]
+        elif setup.device == "cpu" or (cluster_gpus <= 0 and setup.device == "auto"):
+            gpus = 0.0
+        else:
+            gpus = DEFAULT_GPUS_PER_UNIT.get(model, 1.0)
+        return {"num_cpus": cpus, "num_gpus": gpus}
+
+    def _check_feasible(self, requests: dict[str, dict[str, float]], setup: Setup) -> None:
+        """Refuse a request no node can satisfy (Ray would wait for it forever)."""
+        import ray
+
+        nodes = [n.get("Resources") or {} for n in ray.nodes() if n.get("Alive")]
+        gpus = sum(n.get("GPU", 0.0) for n in nodes)
+        if setup.device.startswith("cuda") and gpus <= 0:
+            raise ConfigError(f"The setup asks for device {setup.device!r} but the Ray cluster has no GPUs.")
+        for stage, req in requests.items():
+            if not any(n.get("CPU", 0.0) >= req["num_cpus"] and n.get("GPU", 0.0) >= req["num_gpus"] for n in nodes):
+                biggest = max(nodes, key=lambda n: (n.get("GPU", 0.0), n.get("CPU", 0.0)), default={})
+                raise ConfigError(f"No node of the Ray cluster can run a {stage} unit: it asks for "
+                                  f"{req['num_cpus']:g} CPUs and {req['num_gpus']:g} GPUs; the largest node has "
+                                  f"{biggest.get('CPU', 0):g} CPUs and {biggest.get('GPU', 0):g} GPUs. Lower "
+                                  f"cpus_per_unit / gpus_per_unit.")
+
+    # ------------------------------------------------------------------ run
+    def run(self, setup: Setup, units: list[Unit], store: Store, ctx: RunContext,
+            on_done: Callable[[Unit, dict], None]) -> None:
+        from .pipeline import Pipeline
+        from .threads import threads_per_worker
+
+        self.submitted, self.timeline, self.attempts, self.failures = [], [], {}, []
+        self._stage_seconds = {}
+        # Lookups and failure rows only: keys never depend on the device, so the driver needs no GPU.
+        pipe = Pipeline(store, setup.replace(device="cpu"))
+        threads = self.threads or threads_per_worker()
+        _connect(self.address, self.init_options, ctx.log)
+        try:
+            self._run(setup, units, store, ctx, on_done, pipe, threads)
+        finally:
+            _release()
+
+    def _run(self, setup: Setup, units: list[Unit], store: Store, ctx: RunContext,
+             on_done: Callable[[Unit, dict], None], pipe, threads: int) -> None:
+        import ray
+
+        by_id = {u.id: u for u in units}
+        order = {u.id: i for i, u in enumerate(units)}
+        total = len(units)
+
+        @functools.lru_cache(maxsize=None)
+        def ancestors(uid: str) -> tuple[str, ...]:
+            seen: dict[str, None] = {}
+            for d in by_id[uid].deps:
+                if d is None or d not in by_id:
+                    continue
+                for a in ancestors(d) + (d,):
+                    seen.setdefault(a, None)
+            return tuple(sorted(seen, key=order.__getitem__))
+
+        # 1. Idempotency: units whose result the driver's store already holds are not recomputed; those that a
+        #    unit to compute depends on are shipped to it as verified bundles (a corrupt one is recomputed).
+        cached: dict[str, dict] = {}
+        for u in units:
+            run = _lookup(pipe, u)
+            if run is not None:
+                cached[u.id] = run
+        bundles: dict[str, dict] = {}
+        while True:
+            needed = {a for u in units if u.id not in cached for a in ancestors(u.id) if a in cached}
+            corrupt = False
+            for a in sorted(needed - set(bundles), key=order.__getitem__):
+                try:
+                    bundles[a] = store.export_runs([cached[a]["key"]])
+                except CorruptArtifact as err:
+                    ctx.log(f"{by_id[a].label}: the stored result is corrupt ({err}); recomputing it")
+                    del cached[a]
+                    corrupt = True
+            if not corrupt:
+                break
+        for u in units:
+            if u.id in cached:
+                on_done(u, _summary(u, cached[u.id], hit=True))
+        todo = [u for u in units if u.id not in cached]
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        res = ray.cluster_resources()
+        try:
+            where = ray.get_runtime_context().gcs_address or self.address or "default address"
+        except Exception:  # noqa: BLE001 - Ray Client has no GCS address here; the name is only for the log
+            where = self.address or "default address"
+        self._cluster = (f"{where}: {len(nodes)} node{'s' * (len(nodes) != 1)}, "
+                         f"{res.get('CPU', 0):g} CPUs, {res.get('GPU', 0):g} GPUs")
+        ctx.log(f"Ray cluster {self._cluster}; {len(cached)} of {total} units already in the store, "
+                f"{len(todo)} to run")
+        if not todo:
+            return
+        requests = {u.id: self.resources_for(u, setup, pipe.model_name, res.get("GPU", 0.0)) for u in todo}
+        self._check_feasible({by_id[uid].stage: r for uid, r in requests.items()}, setup)
+
+        # 2. Submit every unit at once with its dependencies as ObjectRefs: Ray starts each as soon as its inputs
+        #    exist and resources are free. Retries: crashed workers and TransientUnitError, max_retries times.
+        board = ray.remote(num_cpus=0)(_board_class()).remote()
+        # Wait until the board runs: a task blocked on it (see _run_unit) lends its CPU to another task meanwhile.
+        ray.get(board.drain.remote())
+        remote = ray.remote(max_calls=0 if self.reuse_workers else 1)(_run_unit)
+        base = {"setup": setup.to_dict(), "base_config": pipe.base_config, "threads": threads, "board": board,
+                "code": code_digest() if self.check_code else None, "worker_dir": self.worker_dir,
+                "worker_data_root": self.worker_data_root, "worker_setup": self.worker_setup}
+        refs: dict[str, Any] = {}  # unit id -> ObjectRef of its own result (what dependents receive)
+        extras: dict[str, Any] = {}
+        pending: dict[Any, str] = {}
+        for u in units:  # plan order: every dependency is submitted (or put) before its dependents
+            if u.id in cached:
+                continue
+            dep_refs = []
+            for a in ancestors(u.id):
+                if a not in refs:  # a cached dependency: its bundle goes through the object store once
+                    refs[a] = ray.put({"unit": a, "key": cached[a]["key"], "bundle": bundles[a]})
+                dep_refs.append(refs[a])
+            main, extra = remote.options(
+                name=f"forgetset {u.id}", num_returns=2, max_retries=self.max_retries,
+                retry_exceptions=[TransientUnitError], **requests[u.id],
+            ).remote({**base, "unit": u}, *dep_refs)
+            refs[u.id], extras[u.id] = main, extra
+            pending[main] = u.id
+            self.submitted.append(u.id)
+        bundles.clear()
+        # Unfinished dependents per result: the driver drops its reference to a result (so Ray frees the bundle,
+        # e.g. a ResNet's weights) once everything that needs it has finished.
+        users = {uid: 0 for uid in refs}
+        for uid in pending.values():
+            for a in ancestors(uid):
+                users[a] += 1
+
+        def release(uid: str) -> None:  # a unit's dependencies have all finished before it
+            for a in ancestors(uid):
+                users[a] -= 1
+                if users[a] == 0:
+                    refs.pop(a, None)
+            if users.get(uid) == 0:
+                refs.pop(uid, None)
+
+        # 3. Collect: import bundles as units finish, relay progress and logs, honour cancel / Ctrl-C.
+        done = len(cached)
+        running: dict[str, tuple[float, str]] = {}
+        skipped = 0
+        last_fraction = done / total
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=_POLL_S)
+                self._drain(board, running, by_id, ctx)  # first: a unit's attempts are known when it is collected
+                for ref in sorted(ready, key=lambda r: order[pending[r]]):  # dependencies before dependents
+                    uid = pending.pop(ref)
+                    running.pop(uid, None)
+                    outcome = self._collect(by_id[uid], ref, extras.pop(uid), store, pipe, ctx, on_done)
+                    release(uid)
+                    done += 1
+                    if outcome == "skipped":
+                        skipped += 1
+                    elif outcome == "failed" and self.fail_fast:
+                        raise GridUnitsFailed(self.failures, skipped, total)
+                fraction = max(last_fraction, (done + sum(f for f, _ in running.values())) / total)
+                last_fraction = fraction
+                ctx.progress(fraction, self._message(done, total, running, by_id))  # raises when cancelled
+        except BaseException:  # cancel, Ctrl-C, fail_fast, a failing callback: stop every task of the grid
+            self._cancel(list(pending), list(pending.values()), board, by_id, ctx)
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                ray.kill(board)
+        if self.failures:
+            raise GridUnitsFailed(self.failures, skipped, total)
+
+    def _collect(self, unit: Unit, ref: Any, extra_ref: Any, store: Store, pipe, ctx: RunContext,
+                 on_done: Callable[[Unit, dict], None]) -> str:
+        """Import a finished unit's bundles (or record its failure). Returns done | failed | skipped."""
+        import ray
+        from ray.exceptions import RayError
+
+        try:
+            main, extra = ray.get([ref, extra_ref])
+        except UnitError as err:  # Ray re-raises the worker's exception as a subclass of it, cause attached
+            cause = getattr(err, "cause", err)
+            if cause.unit_id != unit.id:  # Ray propagates a failed dependency's error to its dependents
+                ctx.log(f"skipped {unit.label}: it depends on {cause.unit_id}, which failed")
+                return "skipped"
+            self._record_failure(unit, cause.message, store, pipe, ctx)
+            return "failed"
+        except RayError as err:  # the worker died on every attempt, the task was cancelled, an object was lost
+            self._record_failure(unit, f"{type(err).__name__}: {str(err).strip().splitlines()[0][:500]}",
+                                 store, pipe, ctx)
+            return "failed"
+        with _defer_sigint():  # a run is imported whole or not at all (the store's claim + atomic writes)
+            store.import_runs(main["bundle"])
+            store.import_runs(extra["bundle"])
+        run = store.done_run(main["key"])
+        if run is None:  # pragma: no cover - import_runs verified it; only a concurrent deletion gets here
+            raise ForgetsetError(f"{unit.label}: its result vanished from the store after import")
+        info = main["info"]
+        for k, v in (info.get("stage_seconds") or {}).items():
+            self._stage_seconds[k] = self._stage_seconds.get(k, 0.0) + v
+        self.timeline.append({"unit": unit.id, "stage": unit.stage, "label": unit.label,
+                              "attempt": len(self.attempts.get(unit.id, [])) or 1,
+                              **{k: v for k, v in info.items() if k != "stage_seconds"}})
+        ctx.log(f"done {unit.label} on {info['host']} (pid {info['pid']}, {info['device']}) in "
+                f"{info['end'] - info['start']:.1f}s")
+        on_done(unit, _summary(unit, run, hit=False))
+        return "done"
+
+    def _record_failure(self, unit: Unit, error: str, store: Store, pipe, ctx: RunContext) -> None:
+        """A failed run row in the driver's store, as a local failure leaves (never over a finished result)."""
+        n = len(self.attempts.get(unit.id, []))
+        self.failures.append((unit.label, error))
+        ctx.log(f"FAILED {unit.label} after {n} attempt{'s' * (n != 1)}: {error}")
+        try:
+            kind, config = _unit_config(pipe, unit)
+        except (LookupError, ForgetsetError, KeyError):
+            return
+        from .config import config_key
+
+        key = config_key(config)
+        token = store.claim(key, kind, config, wait=False)
+        if token is not None:
+            store.fail(key, token, f"{error} (Ray worker, {n} attempt{'s' * (n != 1)})")
+
+    def _drain(self, board: Any, running: dict[str, tuple[float, str]], by_id: dict[str, Unit],
+               ctx: RunContext) -> None:
+        import ray
+
+        events, latest = ray.get(board.drain.remote())
+        for kind, uid, data in events:
+            if kind == "start":
+                self.attempts.setdefault(uid, []).append(data)
+                running[uid] = (0.0, "started")
+                if len(self.attempts[uid]) > 1:
+                    ctx.log(f"retrying {by_id[uid].label} (attempt {len(self.attempts[uid])}) on {data['host']}")
+            else:
+                ctx.log(f"[{by_id[uid].label}] {data}")
+        for uid, fm in latest.items():
+            if uid in running:
+                running[uid] = fm
+
+    @staticmethod
+    def _message(done: int, total: int, running: dict[str, tuple[float, str]], by_id: dict[str, Unit]) -> str:
+        shown = [f"{by_id[u].label}: {m}" for u, (_, m) in list(running.items())[:2]]
+        more = f" (+{len(running) - 2} more)" if len(running) > 2 else ""
+        return f"{done}/{total} units" + (" · running " + "; ".join(shown) + more if shown else "")
+
+    def _cancel(self, refs: list[Any], uids: list[str], board: Any, by_id: dict[str, Unit],
+                ctx: RunContext) -> None:
+        """Cancel (force: the worker process is killed) every unfinished task and wait until all have stopped,
+        so no unit is left running; nothing half-done reaches the store (only whole bundles are imported)."""
+        import ray
+
+        if not refs:
+            return
+        for ref in refs:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True, recursive=True)
+        _, not_ready = ray.wait(refs, num_returns=len(refs), timeout=_CANCEL_WAIT_S)
+        # Ray marks a cancelled task's result at once and kills its worker asynchronously, and a task being
+        # dispatched while it was cancelled can still start. So confirm on this host that no attempt of these
+        # units still runs (its worker's title names the unit), cancelling again meanwhile.
+        host, deadline, running = socket.gethostname(), time.time() + _CANCEL_WAIT_S, {}
+        while True:
+            with contextlib.suppress(Exception):
+                self._drain(board, running, by_id, ctx)
+            live = [(uid, a["pid"]) for uid in uids for a in self.attempts.get(uid, [])
+                    if a["host"] == host and _runs_unit(a["pid"], uid)]
+            if not live or time.time() > deadline:
+                break
+            for ref in refs:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True, recursive=True)
+            time.sleep(0.1)
+        if not live:  # the killed workers of this host could not clean up their unit folders: do it for them
+            _sweep_stale(_worker_parent(self.worker_dir), host)
+        ctx.log(f"cancelled {len(refs)} unfinished units" +
+                (f"; {len(not_ready)} did not confirm within {_CANCEL_WAIT_S:g}s" if not_ready else "") +
+                (f"; still running here: {live}" if live else ""))
+
+
+def _runs_unit(pid: int, uid: str) -> bool:
+    """Whether process ``pid`` on this host is a Ray worker computing unit ``uid`` (Linux; False elsewhere)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and cmd.rstrip(" \0") == f"ray::forgetset {uid}"
+
+
+register_grid_executor("ray", lambda **options: RayExecutor(**options))
+
+
+def experiment_executor(config: dict) -> dict:
+    """Validate an ``experiment`` job's executor fields; returns make_executor's options (``name`` included).
+
+    ``executor``: local (default) or ray; ``ray_address``: see :func:`check_address`; ``executor_options``:
+    the Ray executor's JSON-able options (gpus_per_unit, cpus_per_unit, max_retries, worker_dir, ...).
+    """
+    name = config.get("executor") or "local"
+    if name not in ("local", "ray"):
+        raise ConfigError(f"Unknown executor {name!r}: use local or ray.")
+    extra = {k: config[k] for k in ("ray_address", "executor_options") if config.get(k) is not None}
+    if name == "local":
+        if extra:
+            raise ConfigError(f"{', '.join(sorted(extra))} only apply with \"executor\": \"ray\".")
+        return {"name": "local"}
+    require_ray()
+    opts = config.get("executor_options") or {}
+    if not isinstance(opts, dict):
+        raise ConfigError("executor_options must be a JSON object.")
+    for k in ("worker_setup", "address"):
+        if k in opts:
+            raise ConfigError(f"executor_options cannot set {k!r}" + (" (use ray_address)" if k == "address" else
+                                                                     " (not JSON)") + ".")
+    check_options(address=config.get("ray_address"), **opts)
+    return {"name": "ray", "address": config.get("ray_address"), **opts}
+
+
+__all__ = ["RayExecutor", "UnitError", "TransientUnitError", "GridUnitsFailed", "check_options", "check_address",
+           "experiment_executor", "ray_available", "require_ray", "code_digest",
+           "DEFAULT_GPUS_PER_UNIT"]
