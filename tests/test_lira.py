@@ -86,7 +86,10 @@ def test_lira_ranks_planted_outliers_most_vulnerable(problem):
     assert roc_auc_score(is_out, score) > 0.8
     q = res.extras["attack_quality"]
     assert 0.5 < q["auc_mean"] <= 1 and 0 <= q["tpr_at_1pct_fpr_mean"] <= 1
-    assert res.extras["n_trained"] == 8 and res.extras["training"] == "vmap ensemble"
+    # model_batch=0 sizes the ensemble from a measured speed-up, so either mode is legitimate on a given
+    # machine; what must hold is that the reported mode matches the batch actually used.
+    assert res.extras["n_trained"] == 8
+    assert res.extras["training"] == ("one at a time" if res.extras["model_batch"] == 1 else "vmap ensemble")
 
 
 def test_lira_resumes_after_cancel_and_shares_shadows(problem, tmp_path):
