@@ -16,6 +16,7 @@ and Retrain metrics are cached in --cache (delete it, or use a fresh one, to re-
     python benchmarks/blo_quality.py --dataset npz:/work/shared/data/cifar10_subset.npz --model cnn --seeds 3 \\
         --cache /tmp/blo_bench
     python benchmarks/blo_quality.py ... --mode lower          # ft / ft_ga / retrain lower levels, new BLO
+    python benchmarks/blo_quality.py ... --mode steps --no-retrain   # step scales x uniform/random start
     python benchmarks/blo_quality.py ... --variant 'k1={"K": 1}' --only new,k1   # ad-hoc variants
 """
 from __future__ import annotations
@@ -27,17 +28,23 @@ import re
 import time
 from pathlib import Path
 
+import _path  # noqa: F401  (lets the script run from a checkout without installing)
 import numpy as np
 import pandas as pd
 import torch
 
-import _path  # noqa: F401  (lets the script run from a checkout without installing)
 from unlearn_core.config import forget_count
 from unlearn_core.data import load_dataset
 from unlearn_core.metrics import evaluate
 from unlearn_core.scores.base import ScoreInput
 from unlearn_core.scores.blo import blo_weights
-from unlearn_core.training import new_model, per_sample_loss, preset_for, train_model, with_overrides
+from unlearn_core.training import (
+    new_model,
+    per_sample_loss,
+    preset_for,
+    train_model,
+    with_overrides,
+)
 
 # The variants of each mode. "random" is a random forget set and "lowloss" θ_o's m lowest-loss samples (no BLO:
 # one eval pass); "long" is the long-budget converged reference every other set is compared with.
@@ -47,6 +54,10 @@ LONG = {"K": 1, "warm_start": False, "step_scale": "rank", "alpha": 1.0, "decay"
         "max_cost": 0}  # 10-20x the default's lower level per iteration, Robbins-Monro steps, no cost cap
 MODES = {
     "quality": {"random": None, "lowloss": "lowloss", "old": OLD_DEFAULT, "new": {}, "long": LONG},
+    # Step scales x starts at the default budget (use with --no-retrain: convergence and overlaps only).
+    "steps": {"lowloss": "lowloss", **{f"{init}_{scale}": {"init": init, "step_scale": scale}
+                                       for init in ("uniform", "random") for scale in ("rank", "mad", "std", "none")},
+              "long": LONG},
     "lower": {"random": None, "lowloss": "lowloss", "ft": {"lower": "ft"}, "ft_ga": {"lower": "ft_ga"}, "retrain": {"lower": "retrain"},
               "long": LONG},
 }

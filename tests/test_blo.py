@@ -8,14 +8,23 @@ import math
 import numpy as np
 import pytest
 import torch
+from _synthetic import blob_arrays
 from scipy.optimize import minimize
 
-from _synthetic import blob_arrays
 from unlearn_core.data import _from_numpy
 from unlearn_core.errors import ConfigError
 from unlearn_core.scores.base import ScoreInput, get_score
-from unlearn_core.scores.blo import (BLO_DEFAULTS, EVAL_PASS_COST, blo_score, blo_weights, class_losses,
-                                     precise_loss, project_capped_simplex, upper_loop, validate_params)
+from unlearn_core.scores.blo import (
+    BLO_DEFAULTS,
+    EVAL_PASS_COST,
+    blo_score,
+    blo_weights,
+    class_losses,
+    precise_loss,
+    project_capped_simplex,
+    upper_loop,
+    validate_params,
+)
 from unlearn_core.training import TrainConfig, make_generator, train_model
 
 TRACE_FIELDS = {"iteration", "objective", "overlap_prev", "overlap_start", "overlap_lowloss", "overlap_response",
@@ -112,18 +121,18 @@ def test_blo_recovers_the_planted_worst_set_far_from_its_start(seed, params):
 def test_paper_literal_update_stays_at_its_random_start():
     """Documents the failure the defaults fix: raw losses with α = 1e-3 cannot move a binary w."""
     n, m = 400, 40
-    planted, lower, _ = planted_lower(n, m, 0)
+    _, lower, _ = planted_lower(n, m, 0)
     start = random_start(n, m, 0)
-    w, _, trace, _ = upper_loop(lower, n, m, {"init": "random", "step_scale": "none", "max_iters": 20}, start)
+    w, _, _, _ = upper_loop(lower, n, m, {"init": "random", "step_scale": "none", "max_iters": 20}, start)
     assert float((top_mask(w, m) & start).sum()) / m >= 0.9
 
 
 @pytest.mark.parametrize("init", ["uniform", "random"])
 def test_convergence_rule_stops_early_and_reports_it(init):
     n, m = 400, 40
-    planted, lower, calls = planted_lower(n, m, 3)
+    _, lower, calls = planted_lower(n, m, 3)
     p = {**(RANDOM_START if init == "random" else {}), "max_iters": 30, "tol_overlap": 0.99, "patience": 2}
-    w, _, trace, reason = upper_loop(lower, n, m, p, random_start(n, m, 3))
+    _, _, trace, reason = upper_loop(lower, n, m, p, random_start(n, m, 3))
     assert reason == "converged" and len(trace) < 30 and calls[0] == len(trace)
     assert all(t["overlap_prev"] >= 0.99 for t in trace[-2:])
     assert trace[-3]["overlap_prev"] < 0.99 or len(trace) == 3  # it stopped at the first chance, not later
@@ -132,8 +141,8 @@ def test_convergence_rule_stops_early_and_reports_it(init):
 def test_no_convergence_runs_to_the_cap():
     n, m = 200, 20
     g = make_generator(5)
-    lower = lambda w: torch.rand(n, generator=g)  # noqa: E731  (pure noise: the set never settles)
-    w, _, trace, reason = upper_loop(lower, n, m, {"max_iters": 6, "decay": 0.0}, random_start(n, m, 5))
+    lower = lambda w: torch.rand(n, generator=g)  # pure noise: the set never settles
+    _, _, trace, reason = upper_loop(lower, n, m, {"max_iters": 6, "decay": 0.0}, random_start(n, m, 5))
     assert reason == "max_iters" and len(trace) == 6
 
 
@@ -156,7 +165,7 @@ def test_class_wise_upper_loop_uses_sums_or_means(how, expected):
     def lower(w_class):
         return class_losses(base * (1 + 0.1 * w_class[y]), y, 3, how)
 
-    w, _, trace, reason = upper_loop(lower, 3, 1, {"class_loss": how}, torch.tensor([0, 1, 0]).bool())
+    w, _, _, reason = upper_loop(lower, 3, 1, {"class_loss": how}, torch.tensor([0, 1, 0]).bool())
     assert int(torch.argmax(w)) == expected and reason == "converged"
 
 

@@ -12,24 +12,36 @@ projection. The worst-case forget set is the top-m of w, the easiest set the bot
 Lower levels (``lower``): "ft" (ℓ_f = 0, start at θ_o; the public reference code's default), "ft_ga" (ℓ_f = −ℓ,
 start at θ_o; the paper's text) and "retrain" (ℓ_f = 0, start from a random init).
 
-What changed from the paper's literal recipe, and why (numbers: docs/blo.md, ``benchmarks/blo_quality.py``):
+What changed from the paper's literal recipe, and why (numbers, commands: docs/blo.md; ``benchmarks/blo_quality.py``):
 
-* Start (``init``). The paper starts from a random binary w. With any step that moves a coordinate by less than
-  1 per iteration, a binary w can never change its top-m set (a member sits at 1 − step, a non-member at
-  0 + step), so the "worst case" is the random start. We start from the uniform w = m/N, which favours no
-  sample; ``init: random`` keeps the paper's start.
-* Step scale (``step_scale``). Losses of a well-fit model are heavy-tailed (most ~1e-3, a few ~1-10), so the
-  paper's raw step (``none``, α = 1e-3) does not move w, and dividing by the std (``std``) moves only the few
-  high-loss samples. ``rank`` replaces g by its centred ranks u ∈ (−½, ½) (lowest loss → −½), so every
-  coordinate moves and α is the largest weight change per iteration between the lowest- and highest-loss
-  samples. ``mad`` divides by a robust scale (1.4826·MAD) instead.
+* Start (``init: uniform``). The paper starts from a random binary w. A step that moves a coordinate by less than
+  1 per iteration can never change the top-m set of a binary w (a member sits at 1 − step, a non-member at
+  0 + step), so the "worst case" stays the random start: the previous default (std-scaled steps, 20 × 10
+  epochs) kept 89% of it on digits. We start from the uniform w = m/N, which favours no sample; ``init: random``
+  keeps the paper's start (it leaves its start only with α ≥ 2 and more iterations than the cost cap allows).
+* Step scale (``step_scale: rank``). Losses of a well-fit model are heavy-tailed (most ~1e-6, a few ~1-10), so
+  the paper's raw step (``none``, α = 1e-3) barely moves w (digits: no convergence, 0.83 overlap with the long
+  run) and dividing by the std moves only the few high-loss samples (from a random start: stuck, 98% kept).
+  ``rank`` replaces g by its centred ranks u ∈ (−½, ½) (lowest loss → −½): every coordinate moves, α is unit-free
+  (the largest weight change per iteration between the lowest- and highest-loss samples, whatever the loss
+  scale, fit or class sizes), and from the uniform start it converged on 3/3 digits seeds; ``mad`` and ``std``
+  give the same set within noise from the uniform start.
+* Step decay (``decay: 2``, α_t = α/t²). The lower level is stochastic, so ranks of near-equal losses reshuffle
+  every iteration and a constant α never settles; 1/t (Robbins-Monro) needs 8-40 iterations; 1/t² settles in
+  5-7, and the set is as close to a 40-iteration 1/t run with 10× the lower-level budget as two such long runs
+  are to each other.
 * Stopping. Iterate until the top-m set stops changing: top-m overlap with the previous iteration
-  ≥ ``tol_overlap`` for ``patience`` consecutive iterations, at most ``max_iters`` (``upper_iters`` = alias).
-* Budget. ``K`` is the lower-level budget per upper iteration in epochs and may be a fraction (K·N sample
-  passes); with ``warm_start`` the lower level continues from the previous iteration's θ_u instead of
-  restarting from θ_o (or a fresh init), so the fine-tuning accumulates while w settles. Cost is counted in
-  sample passes: one per training forward/backward, 1/3 per eval forward (the per-sample loss pass of each
-  iteration, and one pass of θ_o for the ``overlap_lowloss`` reference).
+  ≥ ``tol_overlap`` for ``patience`` consecutive iterations (iteration 1 is not compared), at most ``max_iters``
+  (``upper_iters`` = deprecated alias) and never beyond ``max_cost`` (default 10% of one original training).
+  "Converged" means the set stopped changing, not that it left its start: check ``overlap_start``.
+* Budget. Cost is counted in sample passes: 1 per training forward+backward, 1/3 per eval forward (the loss
+  pass of each iteration and one pass of θ_o). ``K`` is the lower-level budget per iteration in epochs and may be
+  a fraction (round(K·N / batch) ≥ 1 batches); the per-iteration eval pass is the larger part. With
+  ``warm_start`` the lower level continues from the previous θ_u (a single-loop BLO): consecutive θ_u are
+  correlated, the ranks less noisy, and the set settles sooner. From w = m/N every sample weighs the same in
+  ``ft``/``ft_ga``, so iteration 1 reuses θ_o's losses instead of running the lower level.
+* Losses are computed in float64 from the logit margins (:func:`precise_loss`): float32 cross-entropies of a
+  well-fit model are quantised near 0, so the easiest samples — the worst case — would tie and be ranked by index.
 
 Trace (``extras["trace"]``, one dict per upper iteration, floats/ints only):
 ``iteration``; ``objective`` f(w) at the w that defined θ_u; ``overlap_prev`` top-m overlap with the previous
@@ -39,8 +51,10 @@ with the same seed (the chance reference: ≈ m/N expected); ``overlap_lowloss``
 ``overlap_response`` with the m lowest-loss samples of this iteration's θ_u (1.0 = the set is its own best
 response, a fixed point); ``seconds`` wall time of the iteration; ``sample_passes`` cumulative cost;
 ``topm_overlap`` (= overlap_prev, kept for older readers), ``mean_loss_topm``, ``mean_loss_all``.
-Also ``extras["converged"]``, ``["iterations"]``, ``["cost_sample_passes"]``, ``["cost_vs_training"]``
-(cost / (recipe epochs × N)), ``["seconds"]``.
+Also ``extras["converged"]``, ``["stop_reason"]`` ("converged" | "max_iters" | "max_cost"), ``["iterations"]``,
+``["cost_sample_passes"]``, ``["cost_vs_training"]`` (cost / (recipe epochs × N)), ``["seconds"]``; arrays
+``final_loss`` (last θ_u) and ``theta_o_loss`` (per coordinate: samples, or classes). ``values`` = w with ties
+(at 0 and 1) broken by the last losses (w − 1e-6·centred rank), so bottom-m (easiest) is meaningful too.
 
 Class-wise BLO (``granularity: class``): w over classes, m = ``n_classes``; every sample of class c carries
 weight w_c in the lower level and the upper gradient is the per-class loss SUM (``class_loss: sum``, science.md;
@@ -50,7 +64,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -59,13 +73,20 @@ from ..config import forget_count
 from ..context import NULL_CONTEXT, RunContext
 from ..device import autocast
 from ..errors import ConfigError, DivergenceError
-from ..training import (clone_model, get_batch, make_generator, new_model, predict_logits, shuffled_batches,
-                        wants_augmentation)
+from ..training import (
+    clone_model,
+    get_batch,
+    make_generator,
+    new_model,
+    predict_logits,
+    shuffled_batches,
+    wants_augmentation,
+)
 from ._projection import project_capped_simplex
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 
-__all__ = ["BLO_DEFAULTS", "DEFAULT_ALPHA", "blo_weights", "blo_score", "class_losses", "project_capped_simplex", "upper_loop",
-           "validate_params"]
+__all__ = ["BLO_DEFAULTS", "DEFAULT_ALPHA", "blo_score", "blo_weights", "class_losses", "precise_loss",
+           "project_capped_simplex", "upper_loop", "validate_params"]
 
 BLO_DEFAULTS = {
     # --- lower level
