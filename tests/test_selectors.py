@@ -27,8 +27,9 @@ def test_worst_easiest_random_differ(quick_pipeline):
 def test_blo_trace_is_recorded(quick_pipeline):
     res = quick_pipeline.score("blo", 0, 0.1)
     trace = res.extras["trace"]
-    assert len(trace) == 8
-    assert {"objective", "topm_overlap", "mean_loss_topm"} <= set(trace[0])
+    assert 1 <= len(trace) == res.extras["iterations"] <= 8  # upper_iters=8 caps it; convergence may stop earlier
+    assert {"objective", "overlap_prev", "overlap_start", "overlap_lowloss", "sample_passes", "topm_overlap",
+            "mean_loss_topm"} <= set(trace[0])
     assert float(np.asarray(res.values).sum()) == pytest.approx(round(0.1 * quick_pipeline.ds.n_train), abs=1e-2)
 
 

@@ -1,164 +1,412 @@
-"""BLO worst-case forget weights (seed 000 Sec. 4, Eqs. 2-8).
+"""BLO worst-case forget weights (Fan, Liu, Hero, Liu — *Challenging Forgets: Unveiling the Worst-Case Forget
+Sets in Machine Unlearning*, ECCV 2024, Sec. 4, Eqs. 2-8).
 
 Upper level:  min_w f(w) = Σ_i w_i ℓ(θ_u(w); z_i) + γ||w||²   s.t. w ∈ [0,1]^N, 1ᵀw = m.
-Lower level:  θ_u(w) = K epochs of signSGD  θ ← θ − β·sign(∇_θ Σ_i [w_i ℓ_f(θ; z_i) + (1 − w_i) ℓ(θ; z_i)]).
+Lower level:  θ_u(w) = signSGD steps  θ ← θ − β·sign(∇_θ Σ_i [w_i ℓ_f(θ; z_i) + (1 − w_i) ℓ(θ; z_i)]).
 
 sign() has zero derivative almost everywhere, so the implicit gradient through θ_u vanishes and the upper
-gradient is ℓ_i(θ_u(w)) + 2γw_i. We take projected gradient steps w ← Proj_S(w − α·g) with the exact
-Euclidean projection onto the capped simplex (bisection on the shift μ).
+gradient is g = ℓ(θ_u(w)) + 2γw. Each upper iteration: run the lower level at the current w, compute the
+per-sample losses of θ_u(w) (one eval pass), and take w ← Proj_S(w − α·scale(g)) with the exact capped-simplex
+projection. The worst-case forget set is the top-m of w, the easiest set the bottom-m.
 
-Three lower levels (science.md): "ft" (ℓ_f = 0, start at θ_o; the public reference code's default),
-"ft_ga" (ℓ_f = −ℓ, start at θ_o; the paper's text) and "retrain" (ℓ_f = 0, start from a random init).
+Lower levels (``lower``): "ft" (ℓ_f = 0, start at θ_o; the public reference code's default), "ft_ga" (ℓ_f = −ℓ,
+start at θ_o; the paper's text) and "retrain" (ℓ_f = 0, start from a random init).
 
-Step size: the paper's α = 1e-3 applies to raw losses, which on a well-fit model are ~1e-3..1e-1, so w would
-barely move from its random start. With ``step_scale="std"`` (default) g is divided by its standard deviation
-first, making α a dimensionless step (0.2 = a sample one std below the mean gains 0.2 weight per iteration).
-``step_scale="none"`` reproduces the paper's literal update.
+What changed from the paper's literal recipe, and why (numbers, commands: docs/blo.md; ``benchmarks/blo_quality.py``):
+
+* Start (``init: uniform``). The paper starts from a random binary w. A step that moves a coordinate by less than
+  1 per iteration can never change the top-m set of a binary w (a member sits at 1 − step, a non-member at
+  0 + step), so the "worst case" stays the random start: the previous default (std-scaled steps, 20 × 10
+  epochs) kept 89% of it on digits. We start from the uniform w = m/N, which favours no sample; ``init: random``
+  keeps the paper's start (it leaves its start only with α ≥ 2 and more iterations than the cost cap allows).
+* Step scale (``step_scale: rank``). Losses of a well-fit model are heavy-tailed (most ~1e-6, a few ~1-10), so
+  the paper's raw step (``none``, α = 1e-3) barely moves w (digits: no convergence, 0.83 overlap with the long
+  run) and dividing by the std moves only the few high-loss samples (from a random start: stuck, 98% kept).
+  ``rank`` replaces g by its centred ranks u ∈ (−½, ½) (lowest loss → −½): every coordinate moves, α is unit-free
+  (the largest weight change per iteration between the lowest- and highest-loss samples, whatever the loss
+  scale, fit or class sizes), and from the uniform start it converged on 3/3 digits seeds; ``mad`` and ``std``
+  give the same set within noise from the uniform start.
+* Step decay (``decay: 2``, α_t = α/t²). The lower level is stochastic, so ranks of near-equal losses reshuffle
+  every iteration and a constant α never settles; 1/t (Robbins-Monro) needs 8-40 iterations; 1/t² settles in
+  5-7, and the set is as close to a 40-iteration 1/t run with 10× the lower-level budget as two such long runs
+  are to each other.
+* Stopping. Iterate until the top-m set stops changing: top-m overlap with the previous iteration
+  ≥ ``tol_overlap`` for ``patience`` consecutive iterations (iteration 1 is not compared), at most ``max_iters``
+  (``upper_iters`` = deprecated alias) and never beyond ``max_cost`` (default 10% of one original training).
+  "Converged" means the set stopped changing, not that it left its start: check ``overlap_start``.
+* Budget. Cost is counted in sample passes: 1 per training forward+backward, 1/3 per eval forward (the loss
+  pass of each iteration and one pass of θ_o). ``K`` is the lower-level budget per iteration in epochs and may be
+  a fraction (round(K·N / batch) ≥ 1 batches); the per-iteration eval pass is the larger part. With
+  ``warm_start`` the lower level continues from the previous θ_u (a single-loop BLO): consecutive θ_u are
+  correlated, the ranks less noisy, and the set settles sooner. From w = m/N every sample weighs the same in
+  ``ft``/``ft_ga``, so iteration 1 reuses θ_o's losses instead of running the lower level.
+* Losses are computed in float64 from the logit margins (:func:`precise_loss`): float32 cross-entropies of a
+  well-fit model are quantised near 0, so the easiest samples — the worst case — would tie and be ranked by index.
+
+Trace (``extras["trace"]``, one dict per upper iteration, floats/ints only):
+``iteration``; ``objective`` f(w) at the w that defined θ_u; ``overlap_prev`` top-m overlap with the previous
+iteration (iteration 1: with the starting reference set); ``overlap_start`` with the starting set — for
+``init: random`` the random start itself, for ``init: uniform`` the random set ``init: random`` would have drawn
+with the same seed (the chance reference: ≈ m/N expected); ``overlap_lowloss`` with θ_o's m lowest-loss samples;
+``overlap_response`` with the m lowest-loss samples of this iteration's θ_u (1.0 = the set is its own best
+response, a fixed point); ``seconds`` wall time of the iteration; ``sample_passes`` cumulative cost;
+``topm_overlap`` (= overlap_prev, kept for older readers), ``mean_loss_topm``, ``mean_loss_all``.
+Also ``extras["converged"]``, ``["stop_reason"]`` ("converged" | "max_iters" | "max_cost"), ``["iterations"]``,
+``["cost_sample_passes"]``, ``["cost_vs_training"]`` (cost / (recipe epochs × N)), ``["seconds"]``; arrays
+``final_loss`` (last θ_u) and ``theta_o_loss`` (per coordinate: samples, or classes). ``values`` = w with ties
+(at 0 and 1) broken by the last losses (w − 1e-6·centred rank), so bottom-m (easiest) is meaningful too.
+
+Class-wise BLO (``granularity: class``): w over classes, m = ``n_classes``; every sample of class c carries
+weight w_c in the lower level and the upper gradient is the per-class loss SUM (``class_loss: sum``, science.md;
+sums also count class size, so small classes are cheaper to forget) or mean (``class_loss: mean``).
 """
 from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
 from ..config import forget_count
-from ..data import ImageDataset
+from ..context import NULL_CONTEXT, RunContext
 from ..device import autocast
-from ..errors import ConfigError
-from ..training import (clone_model, get_batch, new_model, per_sample_loss, make_generator,
-                        shuffled_batches, wants_augmentation)
+from ..errors import ConfigError, DivergenceError
+from ..training import (
+    clone_model,
+    get_batch,
+    make_generator,
+    new_model,
+    predict_logits,
+    shuffled_batches,
+    wants_augmentation,
+)
+from ._projection import project_capped_simplex
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 
+__all__ = ["BLO_DEFAULTS", "DEFAULT_ALPHA", "blo_score", "blo_weights", "class_losses", "precise_loss",
+           "project_capped_simplex", "upper_loop", "validate_params"]
+
 BLO_DEFAULTS = {
-    "lower": "ft",  # ft | ft_ga | retrain (see module docstring and README for why ft is the default)
-    "upper_iters": 20,
-    "K": 10,  # lower-level epochs
-    "beta": 1e-3,  # signSGD step
-    "alpha": 0.2,
-    "gamma": 1e-4,
-    "step_scale": "std",  # std | none
+    # --- lower level
+    "lower": "ft",  # ft | ft_ga | retrain. ft: exposes the worst case as well as ft_ga at lower variance, no ascent to
+    #                 diverge; retrain cannot learn anything in a 10% budget (docs/blo.md, lower-level table)
+    "K": 0.1,  # lower-level epochs per upper iteration (fractions allowed: round(K·N / batch) ≥ 1 batches). The eval
+    #            pass (1/3 epoch) dominates an iteration; a 1-epoch lower level gives the same set within noise
+    "warm_start": True,  # continue θ_u across upper iterations (single-loop BLO): consecutive θ_u are correlated, so
+    #                      the ranks are less noisy and the set settles sooner (digits: 3/3 seeds converge vs 2/3)
+    "beta": 1e-3,  # signSGD step (paper)
+    "batch_size": 0,  # 0 = the training recipe's batch size
+    # --- upper level
+    "init": "uniform",  # uniform (w = m/N) | random (paper: random binary w, which PGD cannot leave; see docstring)
+    "step_scale": "rank",  # rank | mad | std | none (paper's literal step): rank moves every coordinate
+    "alpha": None,  # upper step; None = DEFAULT_ALPHA[step_scale]
+    "decay": 2.0,  # α_t = α / t^decay. Lower-level noise reshuffles the ranks of near-equal losses every iteration;
+    #                constant α never settles, 1/t needs 8-40 iterations, 1/t² settles in 5-7 within the budget
+    "gamma": 1e-4,  # ℓ2 regulariser of the upper objective (paper); with rank steps it only breaks ties
+    "max_iters": 20,  # cap on upper iterations (convergence or max_cost usually stop earlier)
+    "max_cost": 0.1,  # cap on the cost in units of one original training (sample passes / (epochs·N)): no
+    #                   iteration starts that would exceed it. 0 = no cap.
+    "upper_iters": None,  # deprecated alias of max_iters (older configurations); None = use max_iters
+    "tol_overlap": 0.99,  # converged when the top-m overlap with the previous iteration reaches this ...
+    "patience": 2,  # ... for this many consecutive iterations (one stable iteration can be luck)
+    # --- granularity
     "granularity": "sample",  # sample | class (w over classes: class-wise worst case)
     "n_classes": 1,  # class granularity only: how many classes to forget
-    "batch_size": 0,  # 0 = the training recipe's batch size
+    "class_loss": "sum",  # class granularity: per-class loss sum (science.md) | mean
 }
 
+# Default α per step scale. rank: u ∈ (−½, ½), so the lowest-loss sample gains α/2 and the highest loses α/2
+# relative to the median per iteration; α = 1 takes a uniform-start sample to 0 or 1 in about two iterations of a
+# consistent rank. mad/std: α in units of the robust/plain scale. none: the paper's 1e-3 on raw losses.
+DEFAULT_ALPHA = {"rank": 1.0, "mad": 0.2, "std": 0.2, "none": 1e-3}
 
-def project_capped_simplex(a: torch.Tensor, m: float, iters: int = 60) -> torch.Tensor:
-    """Euclidean projection of ``a`` onto {w ∈ [0,1]^N : Σw = m}.
+EVAL_PASS_COST = 1.0 / 3.0  # one eval forward ≈ a third of a training forward+backward (in sample passes)
+TIE_EPS = 1e-6  # ties in w (at 0 or 1) are broken by the last losses: values = w − TIE_EPS·centred_rank(loss)
 
-    The KKT conditions give w = clip(a − μ, 0, 1) for a scalar μ; Σ clip(a − μ, 0, 1) is non-increasing in μ,
-    so μ is found by bisection on [min(a) − 1, max(a)], then refined exactly on the free coordinates.
+_CHOICES = {"lower": ("ft", "ft_ga", "retrain"), "init": ("uniform", "random"),
+            "step_scale": ("rank", "mad", "std", "none"), "granularity": ("sample", "class"),
+            "class_loss": ("sum", "mean")}
+
+
+# ------------------------------------------------------------------------------------------------ parameters
+def _number(p: dict, key: str, *, integer: bool = False, lo: float | None = None, lo_open: bool = False,
+            hi: float | None = None, allow_none: bool = False):
+    v = p[key]
+    if v is None and allow_none:
+        return None
+    kind = "an integer" if integer else "a number"
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer()):
+        raise ConfigError(f"BLO parameter '{key}' must be {kind}, got {v!r}.")
+    if not math.isfinite(v):
+        raise ConfigError(f"BLO parameter '{key}' must be finite, got {v!r}.")
+    if lo is not None and (v <= lo if lo_open else v < lo):
+        raise ConfigError(f"BLO parameter '{key}' must be {'>' if lo_open else '>='} {lo}, got {v!r}.")
+    if hi is not None and v > hi:
+        raise ConfigError(f"BLO parameter '{key}' must be <= {hi}, got {v!r}.")
+    return int(v) if integer else float(v)
+
+
+def validate_params(params: dict | None) -> dict:
+    """Defaults merged with ``params``, every value checked (ConfigError with a clear message otherwise)."""
+    p = {**BLO_DEFAULTS, **(params or {})}
+    unknown = set(p) - set(BLO_DEFAULTS)
+    if unknown:
+        raise ConfigError(f"Unknown BLO parameter(s) {sorted(unknown)}. Known: {', '.join(sorted(BLO_DEFAULTS))}.")
+    for key, choices in _CHOICES.items():
+        if p[key] not in choices:
+            raise ConfigError(f"Unknown BLO {key} {p[key]!r} (use {', '.join(choices)}).")
+    if not isinstance(p["warm_start"], bool):
+        raise ConfigError(f"BLO parameter 'warm_start' must be true or false, got {p['warm_start']!r}.")
+    p["K"] = _number(p, "K", lo=0, lo_open=True)
+    p["beta"] = _number(p, "beta", lo=0, lo_open=True)
+    p["alpha"] = _number(p, "alpha", lo=0, lo_open=True, allow_none=True)
+    p["gamma"] = _number(p, "gamma", lo=0)
+    p["decay"] = _number(p, "decay", lo=0)
+    p["batch_size"] = _number(p, "batch_size", integer=True, lo=0)
+    p["max_iters"] = _number(p, "max_iters", integer=True, lo=1)
+    p["max_cost"] = _number(p, "max_cost", lo=0)
+    p["upper_iters"] = _number(p, "upper_iters", integer=True, lo=1, allow_none=True)
+    p["tol_overlap"] = _number(p, "tol_overlap", lo=0, lo_open=True, hi=1)
+    p["patience"] = _number(p, "patience", integer=True, lo=1)
+    p["n_classes"] = _number(p, "n_classes", integer=True, lo=1)
+    return p
+
+
+# ------------------------------------------------------------------------------------------------ upper level
+def _scaled(g: torch.Tensor, scale: str) -> torch.Tensor:
+    """The upper gradient in the units α applies to (constant shifts do not matter: Proj_S absorbs them)."""
+    if scale == "none":
+        return g
+    if scale == "std":
+        return g / g.std().clamp_min(1e-12)
+    if scale == "mad":
+        med = g.median()
+        return (g - med) / (1.4826 * (g - med).abs().median()).clamp_min(1e-12)
+    return centred_ranks(g)
+
+
+def centred_ranks(v: torch.Tensor) -> torch.Tensor:
+    """(rank + ½)/N − ½ ∈ (−½, ½): the smallest value gets the most negative rank; ties by index."""
+    n = v.numel()
+    r = torch.empty(n, dtype=torch.float64, device=v.device)
+    r[torch.argsort(v.double(), stable=True)] = torch.arange(n, dtype=torch.float64, device=v.device)
+    return ((r + 0.5) / n - 0.5).to(v.dtype)
+
+
+def _top_mask(v: torch.Tensor, m: int) -> torch.Tensor:
+    mask = torch.zeros(v.numel(), dtype=torch.bool, device=v.device)
+    mask[torch.topk(v, m).indices] = True
+    return mask
+
+
+def _overlap(a: torch.Tensor, b: torch.Tensor, m: int) -> float:
+    return float((a & b).sum().item()) / m
+
+
+LowerFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def upper_loop(lower: LowerFn, n: int, m: int, p: dict, start_mask: torch.Tensor,
+               lowloss_mask: torch.Tensor | None = None, cost: Callable[[], float] = lambda: 0.0,
+               ctx: RunContext = NULL_CONTEXT, first_losses: torch.Tensor | None = None,
+               iteration_cost: float = 0.0, budget: float | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, list[dict], str]:
+    """PGD on w until the top-m set stops changing.
+
+    ``lower(w)`` returns the upper gradient's loss vector ℓ(θ_u(w)) (length n) — the real signSGD lower level,
+    or a stub in tests. ``start_mask`` is the starting set (random start) or the chance reference (uniform
+    start); ``cost()`` the cumulative sample passes; ``first_losses``, if given, replaces the first call of
+    ``lower``. An iteration that would take the cost above ``budget`` (sample passes; ``iteration_cost`` each)
+    is not started. Returns (w, last losses, trace, stop reason: "converged" | "max_iters" | "max_cost").
     """
-    n = a.numel()
-    if not 0 <= m <= n:
-        raise ConfigError(f"Projection needs 0 <= m <= N, got m={m}, N={n}.")
-    a = a.double()
-    lo, hi = a.min() - 1.0, a.max()
-    for _ in range(iters):
-        mid = (lo + hi) / 2
-        s = (a - mid).clamp(0, 1).sum()
-        lo, hi = torch.where(s > m, mid, lo), torch.where(s > m, hi, mid)
-    mu = (lo + hi) / 2
-    # Exact refinement: with the set of clipped coordinates fixed, μ solves a linear equation.
-    w = (a - mu).clamp(0, 1)
-    free = (w > 0) & (w < 1)
-    n_free = free.sum()
-    if n_free > 0:
-        ones = (w >= 1).sum()
-        mu_exact = (a[free].sum() + ones - m) / n_free
-        w2 = (a - mu_exact).clamp(0, 1)
-        if torch.abs(w2.sum() - m) <= torch.abs(w.sum() - m):
-            w = w2
-    return w.float()
+    p = validate_params(p)
+    device = start_mask.device
+    w = start_mask.float() if p["init"] == "random" else torch.full((n,), m / n, device=device)
+    alpha = p["alpha"] if p["alpha"] is not None else DEFAULT_ALPHA[p["step_scale"]]
+    cap = p["upper_iters"] or p["max_iters"]
+    prev, streak, reason = start_mask, 0, "max_iters"
+    trace: list[dict] = []
+    losses = torch.zeros(n, dtype=torch.float64, device=device)
+    for t in range(1, cap + 1):
+        t0 = time.perf_counter()
+        ctx.check_cancel()
+        use_first = t == 1 and first_losses is not None
+        if not use_first and budget is not None and cost() + iteration_cost > budget * (1 + 1e-9) and trace:
+            reason = "max_cost"
+            break
+        losses = (first_losses if use_first else lower(w)).double()
+        if not torch.isfinite(losses).all():
+            raise DivergenceError("BLO lower level diverged (non-finite losses); lower beta or K.")
+        objective = float(((w * losses).sum() + p["gamma"] * (w * w).sum()).item())
+        g = losses + 2 * p["gamma"] * w
+        w = project_capped_simplex(w - alpha * t ** (-p["decay"]) * _scaled(g, p["step_scale"]), m).to(device)
+        top = _top_mask(w, m)
+        ov_prev = _overlap(top, prev, m)
+        if t >= 2:  # iteration 1 is compared with the starting reference, which says nothing about convergence
+            streak = streak + 1 if ov_prev >= p["tol_overlap"] else 0
+        prev = top
+        trace.append({
+            "iteration": t,
+            "objective": objective,
+            "overlap_prev": ov_prev,
+            "overlap_start": _overlap(top, start_mask, m),
+            "overlap_lowloss": _overlap(top, lowloss_mask, m) if lowloss_mask is not None else None,
+            "overlap_response": _overlap(top, _top_mask(-losses, m), m),
+            "seconds": time.perf_counter() - t0,
+            "sample_passes": float(cost()),
+            "topm_overlap": ov_prev,
+            "mean_loss_topm": float(losses[top].mean().item()),
+            "mean_loss_all": float(losses.mean().item()),
+        })
+        ctx.progress(t / cap, f"BLO iteration {t}/{cap}: top-m overlap with previous {ov_prev:.3f}")
+        if streak >= p["patience"]:
+            reason = "converged"
+            break
+    return w, losses, trace, reason
 
 
-def _lower_level(inp: ScoreInput, w_sample: torch.Tensor, p: dict, gen: torch.Generator) -> torch.nn.Module:
-    """θ_u(w): K epochs of signSGD on the w-weighted objective."""
-    ds: ImageDataset = inp.ds
-    device = ds.device
-    if p["lower"] == "retrain":
-        model = new_model(inp.model_name, ds, int(torch.randint(0, 2**31 - 1, (1,), generator=gen)), device)
-    else:
-        model = clone_model(inp.original)
-    model.train()
-    params = [q for q in model.parameters() if q.requires_grad]
-    forget_sign = -1.0 if p["lower"] == "ft_ga" else 0.0
-    bs = int(p["batch_size"]) or inp.train_cfg.batch_size
-    augment = wants_augmentation(ds, inp.train_cfg.augment)
-    all_idx = torch.arange(ds.n_train, device=device)
-    for _ in range(int(p["K"])):
-        inp.ctx.check_cancel()  # once per lower-level epoch: cancelling stays responsive on large data
-        for ib in shuffled_batches(all_idx, bs, gen):
-            xb, yb = get_batch(ds, ib, augment=augment, generator=gen)
+# ------------------------------------------------------------------------------------------------ lower level
+@torch.no_grad()
+def precise_loss(model: torch.nn.Module, ds, batch_size: int = 256) -> torch.Tensor:
+    """Per-sample cross-entropy of ``model`` (eval mode) on the training set, in float64 from the logit margins.
+
+    A well-fit model's float32 losses are quantised near 0 (multiples of ~1.2e-7, many exact 0s), so the ranks of
+    the easiest samples — exactly the ones the worst case is made of — would be ties broken by sample index.
+    ℓ = log(1 + Σ_{j≠y} exp(z_j − z_y)), with log1p when every margin is negative, keeps them distinct.
+    Batches of ``batch_size`` (the training batch): on a CPU a forward pass of a small CNN in batches of 2048 takes
+    as long as a whole training epoch, in batches of 256 about half of it.
+    """
+    z = predict_logits(model, ds, "train", batch_size=batch_size).double()
+    y = ds.y_train.to(z.device)
+    d = z - z.gather(1, y[:, None])
+    d.scatter_(1, y[:, None], float("-inf"))  # drop the true class: d holds z_j − z_y for j ≠ y
+    top = d.max(1).values
+    small = torch.log1p(torch.exp(d.clamp(max=0)).sum(1))
+    large = torch.logsumexp(torch.cat([torch.zeros_like(top)[:, None], d], 1), 1)
+    return torch.where(top < 0, small, large)
+
+
+def class_losses(losses: torch.Tensor, y: torch.Tensor, num_classes: int, how: str = "sum") -> torch.Tensor:
+    """Per-class loss sum (``how="sum"``, science.md) or mean of per-sample ``losses`` with labels ``y``."""
+    sums = torch.zeros(num_classes, dtype=losses.dtype, device=losses.device).index_add_(0, y, losses)
+    if how == "sum":
+        return sums
+    return sums / torch.bincount(y, minlength=num_classes).clamp_min(1).to(losses.dtype)
+
+
+class SignSGDLowerLevel:
+    """θ_u(w): ``K`` epochs (fractions allowed) of signSGD on Σ_i [w_i ℓ_f + (1 − w_i) ℓ_i] / batch, then the
+    per-sample (or per-class) losses of θ_u on the training set. Counts its cost in ``sample_passes``."""
+
+    def __init__(self, inp: ScoreInput, p: dict, gen: torch.Generator, by_class: bool):
+        self.inp, self.p, self.gen, self.by_class = inp, p, gen, by_class
+        ds = inp.ds
+        self.n_train = ds.n_train
+        self.bs = p["batch_size"] or inp.train_cfg.batch_size
+        self.steps = max(1, round(p["K"] * self.n_train / self.bs))  # K·N samples, at least one batch
+        # Sample passes of one lower level + its eval pass (the last batch of an epoch may be smaller).
+        self.iteration_cost = min(self.steps * self.bs, self.steps * self.n_train) + EVAL_PASS_COST * self.n_train
+        self.augment = wants_augmentation(ds, inp.train_cfg.augment)
+        self.forget_sign = -1.0 if p["lower"] == "ft_ga" else 0.0
+        self.model: torch.nn.Module | None = None
+        self.sample_passes = 0.0
+        self._stream = self._batches(torch.arange(self.n_train, device=ds.device))
+
+    def _batches(self, all_idx: torch.Tensor) -> Iterator[torch.Tensor]:
+        while True:  # one continuing stream of shuffled epochs: fractional budgets visit new samples each time
+            yield from shuffled_batches(all_idx, self.bs, self.gen)
+
+    def _start_model(self) -> torch.nn.Module:
+        inp = self.inp
+        if self.p["lower"] == "retrain":
+            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.gen))
+            return new_model(inp.model_name, inp.ds, seed, inp.ds.device)
+        return clone_model(inp.original)
+
+    def aggregate(self, losses: torch.Tensor) -> torch.Tensor:
+        """Per-sample losses → the upper level's coordinates (per-class sums/means for class granularity)."""
+        if not self.by_class:
+            return losses
+        ds = self.inp.ds
+        return class_losses(losses, ds.y_train, ds.num_classes, self.p["class_loss"])
+
+    def __call__(self, w: torch.Tensor) -> torch.Tensor:
+        ds, p = self.inp.ds, self.p
+        w_sample = w[ds.y_train] if self.by_class else w
+        if self.model is None or not p["warm_start"]:
+            self.model = self._start_model()
+        model = self.model
+        model.train()
+        params = [q for q in model.parameters() if q.requires_grad]
+        for s in range(self.steps):
+            if s % 32 == 0:
+                self.inp.ctx.check_cancel()
+            ib = next(self._stream)
+            xb, yb = get_batch(ds, ib, augment=self.augment, generator=self.gen)
             wb = w_sample[ib]
-            with autocast(device):
+            with autocast(ds.device):
                 losses = F.cross_entropy(model(xb), yb, reduction="none").float()
-            # Σ_i [w_i ℓ_f + (1 − w_i) ℓ]: ℓ_f = −ℓ (ft_ga) or 0 (ft, retrain).
-            obj = ((1 - wb) * losses + forget_sign * wb * losses).sum() / len(ib)
+            obj = ((1 - wb) * losses + self.forget_sign * wb * losses).sum() / len(ib)
             grads = torch.autograd.grad(obj, params, allow_unused=True)
             with torch.no_grad():
                 for q, g in zip(params, grads):
                     if g is not None:
                         q.sub_(p["beta"] * torch.sign(g))
-    model.eval()
-    return model
+            self.sample_passes += len(ib)
+        model.eval()
+        self.sample_passes += EVAL_PASS_COST * self.n_train
+        return self.aggregate(precise_loss(model, ds, self.bs))
 
 
+# ------------------------------------------------------------------------------------------------ entry points
 def blo_weights(inp: ScoreInput, m: int, params: dict | None = None) -> ScoreResult:
-    """Run the BLO and return w (continuous, Σw = m) with its convergence trace."""
-    p = {**BLO_DEFAULTS, **(params or {})}
-    if p["lower"] not in ("ft", "ft_ga", "retrain"):
-        raise ConfigError(f"Unknown BLO lower level '{p['lower']}' (use ft, ft_ga or retrain).")
-    if p["step_scale"] not in ("std", "none"):
-        raise ConfigError("step_scale must be 'std' or 'none'.")
+    """Run the BLO and return w (continuous, Σw = m; ties broken by the last losses) with its trace."""
+    p = validate_params(params)
     ds = inp.ds
     device = ds.device
     by_class = p["granularity"] == "class"
     n = ds.num_classes if by_class else ds.n_train
-    if not 1 <= m < n:
-        raise ConfigError(f"The forget set must hold between 1 and {n - 1} {'classes' if by_class else 'samples'}, "
-                          f"got m={m}.")
+    what = "classes" if by_class else "samples"
+    if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m < n:
+        raise ConfigError(f"The forget set must hold between 1 and {n - 1} {what}, got m={m}.")
+    t_start = time.perf_counter()
     gen = make_generator(inp.seed + 7919)
-    # Start from a random binary w (seed 000 Sec. 4).
-    w = torch.zeros(n, device=device)
-    w[torch.randperm(n, generator=gen)[:m].to(device)] = 1.0
-    y = ds.y_train
-    counts = torch.bincount(y, minlength=ds.num_classes).clamp_min(1).float()
-    trace: list[dict] = []
-    prev_top = None
-    iters = int(p["upper_iters"])
-    for t in range(iters):
-        w_sample = w[y] if by_class else w
-        theta_u = _lower_level(inp, w_sample, p, gen)
-        losses = per_sample_loss(theta_u, ds, "train").float()
-        if by_class:  # per-class mean loss (sums scale with class size; means keep classes comparable)
-            losses = torch.zeros(n, device=device).index_add_(0, y, losses) / counts
-        if not torch.isfinite(losses).all():
-            raise ConfigError("BLO lower level diverged (non-finite losses); lower beta.")
-        objective = (w * losses).sum() + p["gamma"] * (w * w).sum()
-        g = losses + 2 * p["gamma"] * w
-        if p["step_scale"] == "std":
-            g = g / g.std().clamp_min(1e-12)
-        w = project_capped_simplex(w - p["alpha"] * g, m).to(device)
-        top = torch.topk(w, m).indices
-        top_mask = torch.zeros(n, dtype=torch.bool, device=device)
-        top_mask[top] = True
-        overlap = float((top_mask & prev_top).sum().item() / m) if prev_top is not None else float("nan")
-        prev_top = top_mask
-        trace.append({"iteration": t + 1, "objective": float(objective.item()),
-                      "topm_overlap": overlap, "mean_loss_topm": float(losses[top].mean().item()),
-                      "mean_loss_all": float(losses.mean().item()),
-                      "w_binary_fraction": float(((w < 1e-6) | (w > 1 - 1e-6)).float().mean().item())})
-        inp.ctx.progress((t + 1) / iters, f"BLO iteration {t + 1}/{iters}")
-    return ScoreResult(to_numpy(w), extras={"trace": trace, "m": m, "params": p, "granularity": p["granularity"]})
+    # The random start (init: random) or, for the uniform start, the set it would have drawn: the chance reference.
+    start_mask = torch.zeros(n, dtype=torch.bool, device=device)
+    start_mask[torch.randperm(n, generator=gen)[:m].to(device)] = True
+    lower = SignSGDLowerLevel(inp, p, gen, by_class)
+    theta_o_losses = lower.aggregate(precise_loss(inp.original, ds, lower.bs))
+    lower.sample_passes += EVAL_PASS_COST * ds.n_train
+    lowloss_mask = _top_mask(-theta_o_losses, m)
+    # From w = m/N every sample weighs the same in ft/ft_ga, so θ_u(w_0) is θ_o fine-tuned on everything alike:
+    # iteration 1 reuses θ_o's losses (already computed) instead of running the lower level.
+    first = theta_o_losses if p["init"] == "uniform" and p["lower"] in ("ft", "ft_ga") else None
+    one_training = inp.train_cfg.epochs * ds.n_train
+    budget = p["max_cost"] * one_training if p["max_cost"] > 0 and one_training > 0 else None
+    w, losses, trace, reason = upper_loop(lower, n, m, p, start_mask, lowloss_mask, cost=lambda: lower.sample_passes,
+                                          ctx=inp.ctx, first_losses=first, iteration_cost=lower.iteration_cost,
+                                          budget=budget)
+    values = w.double() - TIE_EPS * centred_ranks(losses).double()  # centred ranks sum to 0: Σ values = m
+    extras = {
+        "trace": trace, "m": m, "params": p, "granularity": p["granularity"], "converged": reason == "converged",
+        "stop_reason": reason,
+        "iterations": len(trace), "cost_sample_passes": float(lower.sample_passes),
+        "cost_vs_training": float(lower.sample_passes / one_training) if one_training > 0 else None,
+        "seconds": time.perf_counter() - t_start,
+    }
+    return ScoreResult(to_numpy(values), extras=extras,
+                       arrays={"final_loss": to_numpy(losses), "theta_o_loss": to_numpy(theta_o_losses)})
 
 
 @register_score("blo", label="BLO worst-case weight", hard_end="high", defaults=BLO_DEFAULTS, depends_on_ratio=True,
-                description="Bi-level optimisation weight w_i (seed 000): top-m = worst-case (hardest to forget) "
-                            "set, bottom-m = easiest set. Depends on the forget ratio (m = ratio·N).")
+                description="Bi-level optimisation weight w_i (Fan et al., Challenging Forgets): top-m = worst-case "
+                            "(hardest to forget) set, bottom-m = easiest set. Depends on the forget ratio (m = ratio·N).")
 def blo_score(inp: ScoreInput) -> ScoreResult:
-    p = {**BLO_DEFAULTS, **inp.params}
+    p = validate_params(inp.params)
     if p["granularity"] == "class":
-        return blo_weights(inp, int(p["n_classes"]), p)
+        return blo_weights(inp, p["n_classes"], p)
     if inp.ratio is None:
         raise ConfigError("The BLO score needs a forget ratio.")
     return blo_weights(inp, forget_count(inp.ratio, inp.ds.n_train), p)
