@@ -65,12 +65,15 @@ def test_nan_weights_in_a_cached_original_are_recomputed(tmp_path):
                    meta=pipe._checkpoint_meta(), metrics={"train_acc": 0.0, "test_acc": 0.0})
     nan_digest = pipe.store.done_run(pipe.original_key(0))["artifacts"]["main"]["sha256"][:24]
     fresh = _pipe(tmp_path)  # a new process: nothing memoised
+    row = fresh.run("ft", "random", 0.1, 0, {"epochs": 1})  # the first thing it touches is a derived result
+    assert np.isfinite(row["UA"])
+    run = fresh.store.done_run(fresh.original_key(0))
+    digest = run["artifacts"]["main"]["sha256"][:24]
+    assert digest != nan_digest and run["metrics"]["train_acc"] > 50
+    # the run is keyed by the θ_o it started from (the recomputed one), never by the NaN one
+    assert fresh.store.get_run(row["key"])["config"]["original"] == digest
     model = fresh.original(0)
     assert all(torch.isfinite(p).all() for p in model.parameters())
-    run = fresh.store.done_run(fresh.original_key(0))
-    assert run["artifacts"]["main"]["sha256"][:24] != nan_digest and run["metrics"]["train_acc"] > 50
-    row = fresh.run("ft", "random", 0.1, 0, {"epochs": 1})
-    assert np.isfinite(row["UA"])
     assert not fresh.store.list_runs(status="running")
 
 
@@ -118,20 +121,26 @@ def test_a_damaged_row_is_never_served(tmp_path):
 
 
 def test_damaged_database_pages_are_moved_aside(tmp_path):
-    """quick_check's answer is checked (it reports damaged pages as a row instead of raising): the damaged file is
-    moved aside at open instead of failing every later query."""
+    """quick_check's answer is checked (it reports damaged pages as a row instead of raising): a file with a damaged
+    data page is moved aside at open instead of failing every later query."""
+    import shutil
+
     from _bad_inputs import make_good_db
 
-    make_good_db(tmp_path, rows=300)
-    db = tmp_path / "forgetset.db"
-    data = bytearray(db.read_bytes())
+    src = tmp_path / "src"
+    make_good_db(src, rows=300)
+    data = (src / "forgetset.db").read_bytes()
     page = 4096
-    assert len(data) > 8 * page
-    data[5 * page: 6 * page] = b"\xff" * page  # one b-tree page of the runs table
-    db.write_bytes(bytes(data))
-    store = Store(tmp_path)
-    assert store.notices and "moved to" in store.notices[0]
-    assert store.list_runs() == []
+    assert len(data) > 45 * page
+    for p in (10, 20, 40):  # leaf pages of the runs table (a damaged one opens fine but fails every listing)
+        root = tmp_path / f"p{p}"
+        shutil.copytree(src, root)
+        damaged = bytearray(data)
+        damaged[p * page: (p + 1) * page] = b"\xff" * page
+        (root / "forgetset.db").write_bytes(bytes(damaged))
+        store = Store(root)
+        assert store.notices and "moved to" in store.notices[0], p
+        assert store.list_runs() == []
 
 
 def test_cancelled_duplicate_job_never_demotes_a_finished_result(tmp_path):
