@@ -838,15 +838,22 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     Returns (state_dict, metadata). Raises :class:`CheckpointError` for missing, corrupt or non-state-dict files.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"Checkpoint '{path}' is a folder; give the weights file (.safetensors or .pt).")
     if not path.is_file():
-        raise CheckpointError(f"Checkpoint '{path}' does not exist.")
+        raise CheckpointError(f"Checkpoint '{path}' does not exist (or is not a regular file).")
     try:
-        if path.suffix == ".safetensors":
+        with open(path, "rb") as fh:
+            head = fh.read(9)
+        # By content, not by name: a safetensors file starts with an 8-byte header length and a JSON header.
+        if path.suffix == ".safetensors" or (len(head) == 9 and head[8:9] == b"{"):
             from safetensors import safe_open
 
             with safe_open(str(path), framework="pt") as f:
                 meta = json.loads((f.metadata() or {}).get("forgetset", "{}"))
                 state = {k: f.get_tensor(k) for k in f.keys()}
+            if not isinstance(meta, dict):
+                raise CheckpointError(f"Checkpoint '{path}' carries unreadable forgetset metadata.")
             return state, meta
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:
