@@ -136,3 +136,29 @@ def test_model_too_deep_for_the_images_is_refused_with_alternatives():
     check_model_fits("mlp", (1, 8, 8), 10)
     with pytest.raises(ConfigError, match=r"at least 32x32.*mlp, cnn"):
         check_model_fits("vgg16_bn", (1, 8, 8), 10)
+
+
+def test_job_submit_checks_use_the_same_layer(tmp_path):
+    """The dashboard's jobs are refused at submit time with the messages the CLI gives."""
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    mgr = JobManager(Store(tmp_path), max_cpu_workers=1, gpu_ids=[], persist_interval=0.2)
+    try:
+        bad = [("score", {"score": "blo", "params": {"K": 0}}, "'K' must be in"),
+               ("score", {"score": "blo", "setup": {"blo": {"granularity": "pixel"}}}, "granularity"),
+               ("train_original", {"setup": {"train": {"epochs": "ten"}}}, "epochs must be an integer"),
+               ("train_original", {"setup": {"model": "resnet9000"}}, "Unknown model"),
+               ("train_original", {"seed": 2**32}, "seed"),
+               ("experiment", {"spec": {"methods": ["ft"], "method_params": {"ft": {"epochs": "x"}}}}, "integer"),
+               ("experiment", {"spec": {"methods": ["ft"], "method_params": {"ft": {"lr": True}}}}, "number"),
+               ("experiment", {"spec": {"methods": ["retrain"], "method_params": {"retrain": {"epochs": 2}}}},
+                "no hyperparameters"),
+               ("experiment", {"spec": {"methods": ["ft"], "seeds": list(range(10_001))}}, "limit"),
+               ("view_coreset", {"fractions": [0.5], "seeds": [-1]}, "seed")]
+        for kind, config, message in bad:
+            with pytest.raises(ConfigError, match=message):
+                mgr.submit(kind, config)
+        assert mgr.list_jobs() == []
+    finally:
+        mgr.shutdown(wait=True, timeout=10)
