@@ -381,6 +381,11 @@ def all_cases(fx: dict[str, str], cache: str, work: Path, readonly_ok: bool) -> 
         for v in ("0", "1", "-0.1", "1.5", "nan", "inf", "abc", "0.00001", "150%", ""):
             add(f"{cmd}: --ratio {v!r}", with_base(cmd, "--ratio", v, cache=cache),
                 tags=("ratio",) if cmd == "select" else ())
+    add("score: --ratio for a score without one", with_base("score", "--ratio", "0.2", cache=cache), tags=("ratio",))
+    add("select: --ratio for a class-wise selector", with_base("select", "--selector", "class:3", "--ratio", "0.2",
+                                                               cache=cache), tags=("ratio",))
+    add("unlearn: --ratio for a class-wise selector", with_base("unlearn", "--selector", "class:3", "--ratio", "0.2",
+                                                                cache=cache))
     add("score: blo --ratio tiny (empty forget set)", with_base("score", "--score", "blo", "--ratio", "0.0001",
                                                                  "--blo", FAST_BLO, cache=cache))
 

@@ -187,12 +187,31 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _selector_ratio(args) -> None:
+    """--ratio defaults to 0.1; given to a class-wise selector (which takes whole classes) it is refused."""
+    from .errors import ConfigError
+    from .selectors import parse_selector
+
+    spec = parse_selector(args.selector)
+    if spec.class_wise and args.ratio is not None:
+        raise ConfigError(f"Selector '{args.selector}' forgets whole classes and takes no --ratio; leave it out.")
+    if not spec.class_wise and args.ratio is None:
+        args.ratio = 0.1
+
+
 def cmd_score(args) -> int:
     import numpy as np
     import pandas as pd
 
+    from .errors import ConfigError
+    from .scores import get_score
+
     _outputs((args.out, "--out"))
     params = _json_arg(args.params)
+    if get_score(args.score).depends_on_ratio:
+        args.ratio = 0.1 if args.ratio is None else args.ratio
+    elif args.ratio is not None:
+        raise ConfigError(f"Score '{args.score}' does not depend on the forget ratio; leave --ratio out.")
     pipe = _pipeline(args)
     with _Bar(args.quiet, f"score {args.score}") as bar:
         res = pipe.score(args.score, args.seed, args.ratio, params, bar.ctx())
@@ -213,6 +232,7 @@ def cmd_select(args) -> int:
 
     _outputs((args.out, "--out"))
     parse_selector(args.selector)
+    _selector_ratio(args)
     pipe = _pipeline(args)
     with _Bar(args.quiet, f"select {args.selector}") as bar:
         fs = pipe.forget_set(args.selector, args.ratio, args.seed, bar.ctx())
@@ -231,6 +251,7 @@ def cmd_unlearn(args) -> int:
     params = _json_arg(args.params)
     validate_method_params(args.method, params)
     parse_selector(args.selector)
+    _selector_ratio(args)
     pipe = _pipeline(args)
     with _Bar(args.quiet, f"unlearn {args.method}") as bar:
         row = pipe.run(args.method, args.selector, args.ratio, args.seed, params, bar.ctx())
@@ -352,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="compute a per-sample score (loss, entropy, blo, ...)")
     _common(p)
     p.add_argument("--score", default="blo")
-    p.add_argument("--ratio", type=ratio, default=0.1, help="forget ratio (BLO only)")
+    p.add_argument("--ratio", type=ratio, default=None, help="forget ratio (scores that depend on it: blo; default 0.1)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--params", default=None, help="score parameters as JSON")
     p.add_argument("--out", default=None, help="write index,score CSV")
@@ -361,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("select", help="build a forget set")
     _common(p)
     p.add_argument("--selector", default="worst")
-    p.add_argument("--ratio", type=ratio, default=0.1)
+    p.add_argument("--ratio", type=ratio, default=None, help="forget ratio (default 0.1; not for class-wise selectors)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default=None, help="write the forget indices, one per line")
     p.set_defaults(fn=cmd_select)
@@ -370,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--method", default="ft")
     p.add_argument("--selector", default="random")
-    p.add_argument("--ratio", type=ratio, default=0.1)
+    p.add_argument("--ratio", type=ratio, default=None, help="forget ratio (default 0.1; not for class-wise selectors)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"epochs": 5}\'')
     p.set_defaults(fn=cmd_unlearn)
