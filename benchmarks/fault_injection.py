@@ -5,7 +5,8 @@
 A small digits grid (Retrain / FT / GA × random / worst-case × 2 seeds, short recipe and BLO) is first run on a
 fresh cache: its per-run CSV is the reference. Then every trial damages a cache and re-runs ``compare`` to the end:
 
-- ``kill``: SIGKILL at a random moment of a compare on a fresh cache (then ``runs`` must still list the cache);
+- ``kill``: SIGKILL during a compare on a fresh cache, after a random number of its results are recorded (so every
+  stage is hit), plus a random jitter (then ``runs`` must still list the cache);
 - ``flip`` / ``truncate`` / ``delete``: a random artifact of a finished cache gets a bit flip, is cut, or vanishes;
 - ``db-garbage`` / ``db-truncate`` / ``db-flips`` / ``db-row``: the database is replaced by garbage, cut, gets random
   bit flips, or a finished row's metric is altered in place;
@@ -69,6 +70,15 @@ def leftover_rows(cache: Path) -> str:
     return out.strip(", ")
 
 
+def done_count(cache: Path) -> int:
+    """Finished results in a cache that another process may be writing (0 while it has no database yet)."""
+    try:
+        with sqlite3.connect(f"file:{cache / 'forgetset.db'}?mode=ro", uri=True, timeout=5) as con:
+            return con.execute("SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def artifacts(cache: Path) -> list[Path]:
     return sorted(p for p in (cache / "artifacts").rglob("*") if p.is_file())
 
@@ -113,24 +123,27 @@ def main() -> int:
         record(kind, not problem and not left, f"{what}: " + (problem or (f"left {left}" if left else
                                                                       "identical to the clean run")) + note)
 
-    # ---- kill -9 at random moments of a compare on a fresh cache
-    print(f"kill -9 during compare ({args.kills} trials)", flush=True)
+    # ---- kill -9 at random moments of a compare on a fresh cache: after a random number k of results are done
+    # (0 .. all but one, so every stage is hit: θ_o, scores, forget sets, runs) plus a random jitter.
+    with sqlite3.connect(ref_cache / "forgetset.db") as con:
+        n_rows = con.execute("SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
+    print(f"kill -9 during compare ({args.kills} trials; the clean run records {n_rows} results)", flush=True)
     for i in range(args.kills):
         cache = work / f"kill{i}"
-        delay = rng.uniform(0.3, max(1.0, t_clean * 0.95))
+        target, jitter = rng.randrange(n_rows), rng.uniform(0.0, 0.4)
         proc = subprocess.Popen([sys.executable, "-m", "unlearn_core", *GRID, "--cache-dir", str(cache)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=str(REPO))
-        time.sleep(delay)
+        t_start, done = time.time(), 0
+        while proc.poll() is None and done < target:
+            time.sleep(0.05)
+            done = done_count(cache)
+        time.sleep(jitter)
         finished_first = proc.poll() is not None
         if not finished_first:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        done = 0
-        if (cache / "forgetset.db").exists():
-            with sqlite3.connect(cache / "forgetset.db") as con:
-                done = con.execute("SELECT COUNT(*) FROM runs WHERE status='done'").fetchone()[0]
-        check_rerun("kill", cache, f"SIGKILL after {delay:4.1f}s ({done} results done"
-                    + (", it had finished" if finished_first else "") + ")")
+        check_rerun("kill", cache, f"SIGKILL at {time.time() - t_start:4.1f}s after {done_count(cache)}/{n_rows} "
+                    f"results" + (" (it had finished first)" if finished_first else ""))
 
     # ---- damaged artifacts of a finished cache
     print("damaged artifacts", flush=True)
