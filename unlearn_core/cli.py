@@ -2,12 +2,16 @@
 
 Commands: ``train``, ``score``, ``select``, ``unlearn``, ``compare`` (the grid; with no arguments the default
 demo: digits, Retrain/FT/GA/RL/ℓ1-sparse, random vs worst-case, 10%, 3 seeds), ``runs`` and ``list``.
-Progress bars go to stderr; tables to stdout. Bad input prints ``error: ...`` and exits with status 2.
+Progress bars go to stderr; tables to stdout. Everything that can be checked is checked before any compute starts
+(arguments, output folders, the cache, the data, the model's fit to the image size, every hyperparameter). Any
+failure prints one ``error: ...`` line saying what to do and exits with status 2 (130 for Ctrl-C); an unexpected
+exception prints a short message with the path of a saved traceback, never a traceback itself
+(``FORGETSET_TRACEBACK=1`` prints it too, for debugging).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import sys
 import time
@@ -20,28 +24,47 @@ def _csv_list(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
 
 
-def _ratios(s: str) -> list[float]:
+def _arg_type(fn, what: str):
+    """An argparse ``type=`` from a validator: its ConfigError message becomes argparse's (exit 2, usage line)."""
     from .errors import ConfigError
 
-    try:
-        return [float(x) for x in _csv_list(s)]
-    except ValueError:
-        raise ConfigError(f"--ratios must be comma-separated numbers such as 0.01,0.1; got '{s}'.") from None
+    def convert(text: str):
+        try:
+            return fn(text)
+        except ConfigError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    convert.__name__ = what
+    return convert
 
 
-def _seeds(s: str) -> list[int]:
-    """'3' -> seeds 0,1,2; '0,5,7' -> those seeds."""
+def _seed(text: str) -> int:
     from .errors import ConfigError
+    from .validation import check_seed
 
     try:
-        if "," in s:
-            return [int(x) for x in _csv_list(s)]
-        n = int(s)
+        value = int(text.strip())
     except ValueError:
-        raise ConfigError(f"--seeds must be a count (3) or a list (0,1,2); got '{s}'.") from None
-    if n < 1:
-        raise ConfigError("--seeds must be at least 1.")
-    return list(range(n))
+        raise ConfigError(f"a seed must be an integer between 0 and 4294967295, got '{text}'.") from None
+    return check_seed(value)
+
+
+def _ratio(text: str) -> float:
+    from .config import parse_ratio
+
+    return parse_ratio(text)
+
+
+def _epochs(text: str) -> int:
+    from .errors import ConfigError
+    from .validation import MAX_EPOCHS
+
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ConfigError(f"--epochs must be a whole number between 0 and {MAX_EPOCHS}, got '{text}'.") from None
+    if not 0 <= value <= MAX_EPOCHS:
+        raise ConfigError(f"--epochs must be between 0 and {MAX_EPOCHS}, got {value}.")
+    return value
 
 
 def _positive_int(s: str, flag: str) -> int:
@@ -52,18 +75,10 @@ def _positive_int(s: str, flag: str) -> int:
     return int(s)
 
 
-def _json_arg(s: str | None) -> dict:
-    from .errors import ConfigError
+def _json_arg(s: str | None, what: str = "--params") -> dict:
+    from .config import parse_json_object
 
-    if not s:
-        return {}
-    try:
-        v = json.loads(s)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"Expected a JSON object, e.g. '{{\"epochs\": 5}}'; got {s!r} ({err}).") from None
-    if not isinstance(v, dict):
-        raise ConfigError("Expected a JSON object.")
-    return v
+    return parse_json_object(s, what)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -76,13 +91,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", default=None, help="folder holding torchvision data sets (default ./data)")
     p.add_argument("--download", action="store_true", help="download torchvision data sets into --data-root")
     p.add_argument("--preset", default="auto", help="training preset: auto, small, image, quick")
-    p.add_argument("--epochs", type=int, default=None, help="override the training preset's epochs")
+    p.add_argument("--epochs", type=_arg_type(_epochs, "epochs"), default=None,
+                   help="override the training preset's epochs (0..1000)")
     p.add_argument("--blo", default=None, help='BLO parameters as JSON, e.g. \'{"lower": "ft", "upper_iters": 20}\'')
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 class _Bar:
-    """tqdm progress bar on stderr fed by RunContext callbacks."""
+    """tqdm progress bar on stderr fed by RunContext callbacks; a context manager, so an error never leaves a
+    half-drawn bar in front of its message."""
 
     def __init__(self, quiet: bool, desc: str):
         self.bar = None
@@ -106,40 +123,70 @@ class _Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
+
+    def __enter__(self) -> "_Bar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _setup(args):
+    """The command's Setup, validated without loading anything (names, recipe overrides, BLO parameters)."""
     from .config import Setup
 
     return Setup(dataset=args.dataset, model=args.model, preset=args.preset,
-                 train={"epochs": args.epochs} if args.epochs is not None else {}, blo=_json_arg(args.blo),
-                 data_root=args.data_root, download=args.download, device=args.device)
+                 train={"epochs": args.epochs} if args.epochs is not None else {},
+                 blo=_json_arg(args.blo, "--blo"), data_root=args.data_root, download=args.download,
+                 device=args.device).validate()
 
 
 def _store(args):
+    from .errors import ConfigError
     from .store import Store
 
+    if args.cache_dir is not None and not str(args.cache_dir).strip():
+        raise ConfigError("--cache-dir is empty; give a folder, e.g. --cache-dir ./cache.")
     store = Store(args.cache_dir)
     for notice in store.notices:
         print(f"note: {notice}", file=sys.stderr)
     return store
 
 
-def _pipeline(args):
+def _pipeline(args, setup=None):
+    """Store first (an unusable cache is reported before the data is loaded), then the setup resolved: data
+    checked, model fitted to the image size, device available."""
     from .pipeline import Pipeline
 
-    return Pipeline(_store(args), _setup(args))
+    setup = setup or _setup(args)
+    return Pipeline(_store(args), setup)
+
+
+def _outputs(*pairs: tuple[str | None, str]) -> None:
+    """Output files must be writable before any compute starts (a typo must not cost a whole grid)."""
+    from .validation import check_output_file
+
+    for path, what in pairs:
+        check_output_file(path, what)
 
 
 def cmd_train(args) -> int:
-    pipe = _pipeline(args)
-    bar = _Bar(args.quiet, "train")
-    t0 = time.time()
+    from .errors import ConfigError
+    from .validation import check_input_file
+
+    if args.confirm_dataset is not None and not args.checkpoint:
+        raise ConfigError("--confirm-dataset only applies with --checkpoint (it confirms the data set of an imported "
+                          "checkpoint).")
     if args.checkpoint:
-        pipe.import_checkpoint(args.checkpoint, args.seed, args.confirm_dataset)
-    else:
-        pipe.original(args.seed, bar.ctx())
-    bar.close()
+        check_input_file(args.checkpoint, "Checkpoint")
+    pipe = _pipeline(args)
+    t0 = time.time()
+    with _Bar(args.quiet, "train") as bar:
+        if args.checkpoint:
+            pipe.import_checkpoint(args.checkpoint, args.seed, args.confirm_dataset)
+        else:
+            pipe.original(args.seed, bar.ctx())
     run = pipe.find_original(args.seed)
     m = run["metrics"]
     print(f"{pipe.dataset_name} / {pipe.model_name} seed {args.seed}: train acc {m['train_acc']:.2f}%, "
@@ -148,14 +195,34 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _selector_ratio(args) -> None:
+    """--ratio defaults to 0.1; given to a class-wise selector (which takes whole classes) it is refused."""
+    from .errors import ConfigError
+    from .selectors import parse_selector
+
+    spec = parse_selector(args.selector)
+    if spec.class_wise and args.ratio is not None:
+        raise ConfigError(f"Selector '{args.selector}' forgets whole classes and takes no --ratio; leave it out.")
+    if not spec.class_wise and args.ratio is None:
+        args.ratio = 0.1
+
+
 def cmd_score(args) -> int:
     import numpy as np
     import pandas as pd
 
+    from .errors import ConfigError
+    from .scores import get_score
+
+    _outputs((args.out, "--out"))
+    params = _json_arg(args.params)
+    if get_score(args.score).depends_on_ratio:
+        args.ratio = 0.1 if args.ratio is None else args.ratio
+    elif args.ratio is not None:
+        raise ConfigError(f"Score '{args.score}' does not depend on the forget ratio; leave --ratio out.")
     pipe = _pipeline(args)
-    bar = _Bar(args.quiet, f"score {args.score}")
-    res = pipe.score(args.score, args.seed, args.ratio, _json_arg(args.params), bar.ctx())
-    bar.close()
+    with _Bar(args.quiet, f"score {args.score}") as bar:
+        res = pipe.score(args.score, args.seed, args.ratio, params, bar.ctx())
     v = np.asarray(res.values)
     print(f"{args.score}: n={len(v)} mean={v.mean():.4g} std={v.std():.4g} min={v.min():.4g} max={v.max():.4g}")
     trace = res.extras.get("trace")
@@ -169,10 +236,14 @@ def cmd_score(args) -> int:
 
 
 def cmd_select(args) -> int:
+    from .selectors import parse_selector
+
+    _outputs((args.out, "--out"))
+    parse_selector(args.selector)
+    _selector_ratio(args)
     pipe = _pipeline(args)
-    bar = _Bar(args.quiet, f"select {args.selector}")
-    fs = pipe.forget_set(args.selector, args.ratio, args.seed, bar.ctx())
-    bar.close()
+    with _Bar(args.quiet, f"select {args.selector}") as bar:
+        fs = pipe.forget_set(args.selector, args.ratio, args.seed, bar.ctx())
     print(f"{args.selector} @ {args.ratio} seed {args.seed}: {fs.size} samples; per class: "
           f"{fs.info.get('class_histogram')}" + (f"; classes {fs.forget_classes}" if fs.forget_classes else ""))
     if args.out:
@@ -182,10 +253,16 @@ def cmd_select(args) -> int:
 
 
 def cmd_unlearn(args) -> int:
+    from .selectors import parse_selector
+    from .validation import validate_method_params
+
+    params = _json_arg(args.params)
+    validate_method_params(args.method, params)
+    parse_selector(args.selector)
+    _selector_ratio(args)
     pipe = _pipeline(args)
-    bar = _Bar(args.quiet, f"unlearn {args.method}")
-    row = pipe.run(args.method, args.selector, args.ratio, args.seed, _json_arg(args.params), bar.ctx())
-    bar.close()
+    with _Bar(args.quiet, f"unlearn {args.method}") as bar:
+        row = pipe.run(args.method, args.selector, args.ratio, args.seed, params, bar.ctx())
     print(f"{args.method} on {args.selector} @ {args.ratio} seed {args.seed}: UA {row['UA']:.2f}  "
           f"RA {row['RA']:.2f}  TA {row['TA']:.2f}  MIA {row['MIA']:.2f}  ({row['runtime_s']:.2f}s)")
     return 0
@@ -200,30 +277,36 @@ def _write_atomic(path: str, text: str) -> None:
 def cmd_compare(args) -> int:
     import pandas as pd
 
-    from .grid import ExperimentSpec, run_experiment
+    from .errors import ConfigError
+    from .grid import ExperimentSpec, make_executor, preflight, run_experiment
     from .results import RUN_COLUMNS, STD_LABEL, format_table3, table3
+    from .validation import check_names, parse_ratios, parse_seeds
 
+    _outputs((args.out, "--out"), (args.table_out, "--table-out"))
+    if args.out and args.table_out and Path(args.out).resolve() == Path(args.table_out).resolve():
+        raise ConfigError("--out and --table-out name the same file; give two different files.")
+    if args.ray_address and args.executor != "ray":
+        raise ConfigError("--ray-address only applies with --executor ray.")
     params = _json_arg(args.params)
-    spec = ExperimentSpec(setup=_setup(args), selectors=_csv_list(args.selectors), methods=_csv_list(args.methods),
-                          ratios=_ratios(args.ratios), seeds=_seeds(args.seeds), method_params=params).validate()
+    spec = ExperimentSpec(setup=_setup(args), selectors=check_names(_csv_list(args.selectors), "selectors"),
+                          methods=check_names(_csv_list(args.methods), "methods"), ratios=parse_ratios(args.ratios),
+                          seeds=parse_seeds(args.seeds), method_params=params).validate()
+    workers = None if args.workers == "auto" else _positive_int(args.workers, "--workers")
+    if workers is not None and args.executor != "local":
+        raise ConfigError("--workers only applies with --executor local (Ray schedules its own workers).")
     store = _store(args)
-    from .cost import describe_actual, estimate_grid, fmt_seconds
-    from .grid import make_executor
+    preflight(spec)  # data, model size, every method's hyperparameters and every forget-set size, before compute
+    from .cost import auto_workers, describe_actual, estimate_grid, fmt_seconds
 
     est = estimate_grid(spec, store)
     options: dict = {"address": args.ray_address} if args.ray_address else {}
     if args.executor == "local":
-        from .cost import auto_workers
-
-        options["workers"] = auto_workers(est) if args.workers == "auto" else _positive_int(args.workers, "--workers")
+        options["workers"] = auto_workers(est) if workers is None else workers
     executor = make_executor(args.executor, **options)
     print(f"estimate: {est.summary()} · {executor.describe()}", file=sys.stderr, flush=True)
-    bar = _Bar(args.quiet, "compare")
     t0 = time.time()
-    try:
+    with _Bar(args.quiet, "compare") as bar:
         df = run_experiment(spec, store, bar.ctx(), executor=executor, estimate=est)
-    finally:
-        bar.close()
     elapsed = time.time() - t0
     rest = [c for c in df.columns if c not in RUN_COLUMNS]
     out = df[RUN_COLUMNS + rest]
@@ -260,10 +343,10 @@ def cmd_compare(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from .reproduce import ReproduceConfig, reproduce, summary_frame
+    from .validation import parse_seeds
 
-    cfg = ReproduceConfig(setup=_setup(args), seeds=_seeds(args.seeds), ratio=float(args.ratio),
-                          findings=[int(x) for x in _csv_list(args.findings)] if args.findings else [1, 2, 3, 4, 5, 6]
-                          ).validate()
+    cfg = ReproduceConfig(setup=_setup(args), seeds=parse_seeds(args.seeds), ratio=_ratio(args.ratio),
+                          findings=_findings(args.findings)).validate()
     out_dir = Path(args.out) if args.out else None
     store = _store(args)
     if out_dir is None:
@@ -274,17 +357,13 @@ def cmd_reproduce(args) -> int:
     from .grid import make_executor
 
     executor = make_executor("local", workers=1 if args.workers == "auto" else _positive_int(args.workers, "--workers"))
-    bar = _Bar(args.quiet, "reproduce")
     t0 = time.time()
 
     def on_finding(f) -> None:
         print(f"finding {f.number} ({f.title}): {f.verdict}  [{f.seconds:.0f}s]", file=sys.stderr, flush=True)
 
-    ctx = bar.ctx()
-    try:
-        findings = reproduce(cfg, store, ctx, executor=executor, on_finding=on_finding)
-    finally:
-        bar.close()
+    with _Bar(args.quiet, "reproduce") as bar:
+        findings = reproduce(cfg, store, bar.ctx(), executor=executor, on_finding=on_finding)
     wall = time.time() - t0
     from dashboard.report import write_report
 
@@ -294,6 +373,18 @@ def cmd_reproduce(args) -> int:
     print(summary_frame(findings).to_string(index=False))
     print(f"wall time {wall:.0f}s · report: {path}")
     return 0
+
+
+def _findings(text: str | None) -> list[int]:
+    """'--findings 1,3' -> [1, 3]; default all six."""
+    from .errors import ConfigError
+
+    if not text:
+        return [1, 2, 3, 4, 5, 6]
+    items = _csv_list(text)
+    if not items or not all(x.isdigit() and 1 <= int(x) <= 6 for x in items):
+        raise ConfigError(f"--findings must be a comma list of numbers from 1 to 6, got '{text}'.")
+    return sorted({int(x) for x in items})
 
 
 def _check_writable_dir(path: Path) -> None:
@@ -306,6 +397,9 @@ def _check_writable_dir(path: Path) -> None:
         raise ConfigError(f"Cannot create the output folder '{path}': {err.strerror or err}.") from None
     if not os.access(path, os.W_OK):
         raise ConfigError(f"The output folder '{path}' is not writable.")
+
+
+RUN_KINDS = ("original", "score", "forget_set", "unlearn", "predictions")
 
 
 def cmd_runs(args) -> int:
@@ -350,10 +444,12 @@ def cmd_list(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m unlearn_core", description=DESCRIPTION)
     sub = ap.add_subparsers(dest="command", required=True)
+    seed = _arg_type(_seed, "seed")
+    ratio = _arg_type(_ratio, "ratio")
 
     p = sub.add_parser("train", help="train (or import) the original model")
     _common(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--checkpoint", default=None, help="import weights (.safetensors or .pt state dict) as θ_o")
     p.add_argument("--confirm-dataset", default=None, metavar="NAME",
                    help="a checkpoint without forgetset metadata is only used when this names the data set")
@@ -362,8 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="compute a per-sample score (loss, entropy, blo, ...)")
     _common(p)
     p.add_argument("--score", default="blo")
-    p.add_argument("--ratio", type=float, default=0.1, help="forget ratio (BLO only)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ratio", type=ratio, default=None, help="forget ratio (scores that depend on it: blo; default 0.1)")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--params", default=None, help="score parameters as JSON")
     p.add_argument("--out", default=None, help="write index,score CSV")
     p.set_defaults(fn=cmd_score)
@@ -371,8 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("select", help="build a forget set")
     _common(p)
     p.add_argument("--selector", default="worst")
-    p.add_argument("--ratio", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ratio", type=ratio, default=None, help="forget ratio (default 0.1; not for class-wise selectors)")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default=None, help="write the forget indices, one per line")
     p.set_defaults(fn=cmd_select)
 
@@ -380,8 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--method", default="ft")
     p.add_argument("--selector", default="random")
-    p.add_argument("--ratio", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ratio", type=ratio, default=None, help="forget ratio (default 0.1; not for class-wise selectors)")
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"epochs": 5}\'')
     p.set_defaults(fn=cmd_unlearn)
 
@@ -412,8 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("runs", help="list runs in the store")
     p.add_argument("--cache-dir", default=None)
-    p.add_argument("--kind", default=None, help="original, score, unlearn")
-    p.add_argument("--status", default=None, help="done, running, failed, cancelled, interrupted")
+    p.add_argument("--kind", default=None, choices=RUN_KINDS, help="original, score, forget_set, unlearn, ...")
+    p.add_argument("--status", default=None, choices=("done", "running", "failed", "cancelled", "interrupted",
+                                                      "legacy", "corrupt"))
     p.add_argument("--mark-interrupted", action="store_true", help="mark runs left 'running' as interrupted")
     p.set_defaults(fn=cmd_runs)
 
@@ -422,22 +519,100 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
+# ---------------------------------------------------------------------------------------------- failures
+def _save_crash(err: BaseException, argv: list[str]) -> str | None:
+    """Write the traceback of an unexpected error to a file; returns its path (None if it cannot be written)."""
+    import platform
+    import tempfile
+    import traceback
+
+    text = (f"forgetset internal error\ncommand: python -m unlearn_core {' '.join(argv)}\n"
+            f"python {platform.python_version()} on {platform.platform()}\ntime: {time.ctime()}\n\n"
+            + "".join(traceback.format_exception(type(err), err, err.__traceback__)))
+    try:
+        fd, path = tempfile.mkstemp(prefix=f"forgetset-crash-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return path
+    except OSError:
+        return None
+
+
+def _oneline(err: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def explain(err: BaseException, argv: list[str]) -> tuple[str, int]:
+    """(message, exit status) for an exception that reached the top level; never a traceback."""
+    import errno
+    import pickle
+    import sqlite3
+    import zipfile
+
     from .errors import ForgetsetError
 
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted; finished runs are kept in the cache, the interrupted one is not.", 130
+    if isinstance(err, ForgetsetError):
+        return f"error: {err}", 2
+    try:
+        import torch
+
+        oom = (torch.cuda.OutOfMemoryError,)
+    except (ImportError, AttributeError):  # pragma: no cover - torch is a dependency
+        oom = ()
+    if isinstance(err, (MemoryError, *oom)):
+        return ("error: out of memory. Use a smaller request: fewer seeds or ratios, a smaller batch size or model, "
+                "or a smaller data set (--device cpu if the GPU is the one that is full)."), 2
+    if isinstance(err, sqlite3.Error):
+        if "locked" in str(err):
+            return (f"error: the cache database is locked by another process ({_oneline(err)}). Wait for it to "
+                    f"finish or use another --cache-dir."), 2
+        return (f"error: the cache database failed ({type(err).__name__}: {_oneline(err)}). Run the command again "
+                f"(a damaged database is moved aside when the cache opens), or use another --cache-dir."), 2
+    if isinstance(err, (zipfile.BadZipFile, pickle.UnpicklingError, EOFError)):
+        return (f"error: a file could not be read: it is truncated or not in the expected format "
+                f"({type(err).__name__}: {_oneline(err)}). Check the file named in your command."), 2
+    if isinstance(err, OSError):
+        where = f" '{err.filename}'" if getattr(err, "filename", None) else ""
+        reason = err.strerror or _oneline(err)
+        if err.errno == errno.ENOSPC:
+            return f"error: the disk is full{where}. Free some space or use another --cache-dir / --out.", 2
+        if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return (f"error: no permission to write or read{where} ({reason}). Use a folder you can write "
+                    f"(--cache-dir, --out)."), 2
+        return f"error: {reason}{where}. Check the paths in your command.", 2
+    if type(err).__module__.startswith("PIL"):
+        return f"error: an image could not be read ({_oneline(err)}). Remove or replace it.", 2
+    path = _save_crash(err, argv)
+    where = f" Details: {path}" if path else ""
+    return (f"error: internal error ({type(err).__name__}: {_oneline(err, 200)}). This is a bug in forgetset, not "
+            f"in your input; please report it.{where}"), 2
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # usage errors: argparse prints "error: ..." and exits with status 2
     from .threads import apply_thread_policy
 
     apply_thread_policy()  # one torch thread per worker: measured faster on shared cores (threads.py)
     try:
         return int(args.fn(args) or 0)
-    except ForgetsetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; finished runs are kept in the cache, the interrupted one is not.", file=sys.stderr)
-        return 130
+    except BrokenPipeError:  # stdout closed early (| head): nothing left to say
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return 141
+    except (Exception, KeyboardInterrupt) as err:  # noqa: BLE001 - the one place that turns failures into messages
+        if os.environ.get("FORGETSET_TRACEBACK"):
+            import traceback
+
+            traceback.print_exc()
+        message, code = explain(err, argv)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        print(message, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover

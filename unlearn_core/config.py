@@ -122,18 +122,39 @@ class Setup:
     def replace(self, **changes: Any) -> "Setup":
         return replace(self, **changes)
 
-    # ---------------------------------------------------------------- resolution
-    def resolve(self) -> "ResolvedSetup":
-        """Load the data set (memoised per process) and resolve the model, the recipe and the BLO parameters."""
-        from .data import default_model_for, load_dataset
+    # ---------------------------------------------------------------- validation and resolution
+    def validate(self) -> "Setup":
+        """Everything checkable without loading the data: names (model, preset, device, data set), the training
+        overrides' types and ranges and the BLO parameters. Raises :class:`ConfigError`; returns self."""
+        from .data import DATASETS
+        from .device import check_device_name
         from .models import MODELS
+        from .scores import get_score
+        from .training import TRAIN_PRESETS, TrainConfig, recipe_with
+
+        if not (self.dataset in DATASETS or self.dataset.startswith(("npz:", "folder:"))):
+            raise unknown_name("data set", self.dataset, list(DATASETS) + ["npz:PATH", "folder:PATH"])
+        if self.model is not None and self.model not in MODELS:
+            raise unknown_name("model", self.model, list(MODELS))
+        if self.preset != "auto" and self.preset not in TRAIN_PRESETS:
+            raise unknown_name("training preset", self.preset, ["auto", *TRAIN_PRESETS])
+        check_device_name(self.device)
+        recipe_with(TrainConfig(), self.train)  # types and ranges of the overrides (the preset needs the data)
+        get_score("blo").resolve_params(dict(self.blo))
+        return self
+
+    def resolve(self) -> "ResolvedSetup":
+        """Load the data set (memoised per process) and resolve the model, the recipe and the BLO parameters;
+        a model too deep for the images is refused here, before anything trains."""
+        from .data import default_model_for, load_dataset
+        from .models import check_model_fits
         from .scores import get_score
         from .training import preset_for, preset_name_for, recipe_with
 
+        self.validate()
         ds = load_dataset(self.dataset, root=self.data_root, download=self.download)
         model = self.model or default_model_for(ds)
-        if model not in MODELS:
-            raise unknown_name("model", model, list(MODELS))
+        check_model_fits(model, ds.input_shape, ds.num_classes)
         recipe = recipe_with(preset_for(ds, self.preset, model), self.train)
         blo = get_score("blo").resolve_params(dict(self.blo))
         return ResolvedSetup(self, ds, model, recipe, blo, ds.fingerprint(), preset_name_for(ds, self.preset, model))

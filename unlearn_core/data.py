@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -100,35 +102,120 @@ class ImageDataset:
         return h.hexdigest()[:16]
 
 
+MAX_CLASSES = 10_000  # a stray label such as 100000 must be refused, not turned into a 100,001-class model
+MAX_CHANNELS = 4
+MAX_SIDE = 4096  # pixels per image side
+
+
+def _uint8_hint(x: np.ndarray) -> str:
+    """What to do with images that are not uint8."""
+    if x.dtype.kind == "f":
+        try:
+            lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+        except ValueError:
+            lo, hi = 0.0, 0.0
+        if 0 <= lo and hi <= 1:
+            return " They look like floats in [0, 1]: save (x * 255).round().astype(np.uint8)."
+        return " Save them as x.clip(0, 255).round().astype(np.uint8) (pixel values 0..255)."
+    if x.dtype.kind in "iub":
+        return " Save them as x.astype(np.uint8) if the values are 0..255."
+    return " Save uint8 pixel arrays (0..255) with numpy.savez."
+
+
+def _check_images(name: str, split: str, x: Any, layout: str) -> np.ndarray:
+    """uint8 images in ``layout`` (NHWC, or NHW for grayscale; NCHW for SVHN's native layout), as NHWC."""
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    if x.dtype != np.uint8:
+        raise ConfigError(f"{name}: x_{split} must hold uint8 images (pixel values 0..255), got dtype {x.dtype}."
+                          + _uint8_hint(x))
+    if x.ndim == 3:
+        x = x[:, :, :, None] if layout == "NHWC" else x[:, None]
+    if x.ndim != 4:
+        raise ConfigError(f"{name}: x_{split} must have shape (N, H, W) or (N, H, W, C), got {x.shape}.")
+    if layout == "NCHW":
+        x = x.transpose(0, 2, 3, 1)
+    n, h, w, c = x.shape
+    if n == 0:
+        raise ConfigError(f"{name}: x_{split} holds no images; the train and test sets must both be non-empty.")
+    if h < 1 or w < 1:
+        raise ConfigError(f"{name}: x_{split} has {h}x{w} images; images need at least 1x1 pixels.")
+    if max(h, w) > MAX_SIDE:
+        raise ConfigError(f"{name}: x_{split} has {h}x{w} images; the limit is {MAX_SIDE} pixels per side. "
+                          f"Resize them first.")
+    if not 1 <= c <= MAX_CHANNELS:
+        raise ConfigError(f"{name}: x_{split} has {c} channels in its last axis; images must be channels-last "
+                          f"(N, H, W, C) with C = 1 (gray) or 3 (RGB). If they are (N, C, H, W), save "
+                          f"x.transpose(0, 2, 3, 1).")
+    return x
+
+
+def _check_labels(name: str, split: str, y: Any, n: int) -> np.ndarray:
+    """Integer class ids (any integer-valued numeric dtype), one per image."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.dtype.kind not in "biuf" or y.ndim != 1:
+        raise ConfigError(f"{name}: y_{split} must be a 1-D array of integer class ids, got dtype {y.dtype} and "
+                          f"shape {y.shape}.")
+    if len(y) != n:
+        raise ConfigError(f"{name}: {n} images but {len(y)} labels in the {split} set; give one label per image.")
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not (y == np.round(y)).all():
+            raise ConfigError(f"{name}: y_{split} must hold integer class ids (0, 1, 2, ...); it holds non-integer "
+                              f"or non-finite values such as {y[~(np.isfinite(y) & (y == np.round(y)))][0]}.")
+    if len(y) and (y.min() < 0 or y.max() >= MAX_CLASSES):
+        bad = y[(y < 0) | (y >= MAX_CLASSES)][0]
+        raise ConfigError(f"{name}: y_{split} holds the label {bad}; class ids must be between 0 and "
+                          f"{MAX_CLASSES - 1} (0..K-1 for K classes).")
+    return y.astype(np.int64)
+
+
+def check_arrays(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any, classes: list | None,
+                 layout: str = "NHWC") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Validate a data set given as arrays; returns (x_train, y_train, x_test, y_test) with NHWC uint8 images and
+    int64 labels, and the class names. Every problem is a :class:`ConfigError` saying how to fix the data."""
+    xtr = _check_images(name, "train", x_train, layout)
+    xte = _check_images(name, "test", x_test, layout)
+    if xtr.shape[1:] != xte.shape[1:]:
+        raise ConfigError(f"{name}: train images are {xtr.shape[1]}x{xtr.shape[2]}x{xtr.shape[3]} (HxWxC) but test "
+                          f"images are {xte.shape[1]}x{xte.shape[2]}x{xte.shape[3]}; both must have the same size "
+                          f"and channels.")
+    ytr = _check_labels(name, "train", y_train, len(xtr))
+    yte = _check_labels(name, "test", y_test, len(xte))
+    k = int(ytr.max()) + 1
+    if classes is not None:
+        classes = [str(c) for c in classes]
+        if len(classes) != len(set(classes)):
+            raise ConfigError(f"{name}: the class names are not unique.")
+        if len(classes) < k:
+            raise ConfigError(f"{name}: {len(classes)} class names for {k} classes (labels 0..{k - 1}).")
+        k = len(classes)
+    present = np.bincount(ytr, minlength=k)
+    if k < 2 or (present > 0).sum() < 2:
+        raise ConfigError(f"{name}: the training set has {(present > 0).sum()} class(es); classification needs at "
+                          f"least 2.")
+    missing = np.flatnonzero(present == 0)
+    if len(missing):
+        raise ConfigError(f"{name}: classes must be numbered 0..K-1 with every class in the training set; class ids "
+                          f"{missing[:10].tolist()}{' ...' if len(missing) > 10 else ''} have no training sample "
+                          f"(K = {k}). Renumber the labels (e.g. np.unique(y, return_inverse=True)).")
+    if yte.max() >= k:
+        raise ConfigError(f"{name}: the test set has label {int(yte.max())}, which no training sample has (classes "
+                          f"0..{k - 1}).")
+    names = classes if classes is not None else [str(i) for i in range(k)]
+    return xtr, ytr, xte, yte, names
+
+
 def _from_numpy(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                 classes: list[str] | None, layout: str = "NHWC", **kw) -> ImageDataset:
-    """Build an ImageDataset from uint8 arrays (NHWC or NHW for grayscale)."""
-    def to_nchw(x: np.ndarray) -> torch.Tensor:
-        x = np.asarray(x)
-        if x.dtype != np.uint8:
-            raise ConfigError(f"{name}: images must be uint8, got {x.dtype}.")
-        if x.ndim == 3:
-            x = x[:, :, :, None] if layout == "NHWC" else x[:, None]
-        if x.ndim != 4:
-            raise ConfigError(f"{name}: images must have 3 or 4 dimensions, got shape {x.shape}.")
-        t = torch.from_numpy(np.ascontiguousarray(x))
-        return t.permute(0, 3, 1, 2).contiguous() if layout == "NHWC" else t.contiguous()
+    """Build an ImageDataset from uint8 arrays (NHWC or NHW for grayscale; NCHW for SVHN), validated."""
+    xtr, ytr, xte, yte, names = check_arrays(name, x_train, y_train, x_test, y_test, classes, layout)
 
-    y_train = np.asarray(y_train).astype(np.int64).reshape(-1)
-    y_test = np.asarray(y_test).astype(np.int64).reshape(-1)
-    if len(y_train) != len(x_train) or len(y_test) != len(x_test):
-        raise ConfigError(f"{name}: image and label counts differ ({len(x_train)} vs {len(y_train)} train, "
-                          f"{len(x_test)} vs {len(y_test)} test).")
-    if len(y_train) == 0 or len(y_test) == 0:
-        raise ConfigError(f"{name}: the train and test sets must both be non-empty.")
-    n_cls = int(max(y_train.max(), y_test.max())) + 1
-    if y_train.min() < 0 or y_test.min() < 0:
-        raise ConfigError(f"{name}: labels must be non-negative integers.")
-    classes = [str(c) for c in classes] if classes is not None else [str(i) for i in range(n_cls)]
-    if len(classes) < n_cls:
-        raise ConfigError(f"{name}: {len(classes)} class names for {n_cls} classes.")
-    return ImageDataset(name, to_nchw(x_train), torch.from_numpy(y_train), to_nchw(x_test),
-                        torch.from_numpy(y_test), classes, **kw)
+    def to_nchw(x: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+    return ImageDataset(name, to_nchw(xtr), torch.from_numpy(ytr), to_nchw(xte), torch.from_numpy(yte), names, **kw)
 
 
 def load_digits_dataset(test_fraction: float = 0.2, split_seed: int = 0) -> ImageDataset:
@@ -237,41 +324,103 @@ def _load_celeba(root: str, download: bool, size: int = 64, max_train: int | Non
                        description="CelebA Blond_Hair vs not; spurious attribute Male")
 
 
+NPZ_FORMAT = ("an .npz archive written by numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...) "
+              "with uint8 images (N, H, W[, C]) and integer labels")
+
+
+def _npz_error(path: str, err: BaseException) -> ConfigError:
+    """What went wrong reading an npz, in words a user can act on (never the advice to unpickle anything)."""
+    text = str(err)
+    if isinstance(err, ValueError) and ("pickle" in text.lower() or "object arrays" in text.lower()):
+        what = ("holds Python objects (dtype=object, e.g. ragged lists or mixed types), which are never loaded: "
+                "unpickling can run arbitrary code")
+    elif isinstance(err, (zipfile.BadZipFile, EOFError, zlib.error)) or "zip" in text.lower():
+        what = f"is truncated or corrupt ({type(err).__name__}: {text[:120]})"
+    elif isinstance(err, MemoryError):
+        what = "is too large to load into memory"
+    else:
+        what = f"could not be read ({type(err).__name__}: {text[:160]})"
+    return ConfigError(f"npz file '{path}' {what}. It must be {NPZ_FORMAT}.")
+
+
 def _load_npz(path: str) -> ImageDataset:
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"'{path}' is a folder, not an npz file. For a folder of images use --dataset folder:{path}.")
     if not p.is_file():
         raise DataNotFoundError(f"npz file '{path}' does not exist.")
+    with open(p, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise ConfigError(f"'{path}' is a single .npy array, not an .npz archive. It must be {NPZ_FORMAT}.")
+    if magic[:2] != b"PK":
+        raise ConfigError(f"'{path}' is not an .npz archive (it does not start like a zip file). It must be "
+                          f"{NPZ_FORMAT}.")
     try:
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
             if missing:
-                raise ConfigError(f"npz file '{path}' lacks the arrays {missing}; it needs x_train (NHWC uint8), "
-                                  f"y_train, x_test, y_test and optionally classes.")
-            classes = [str(c) for c in z["classes"]] if "classes" in z.files else None
-            return _from_numpy(f"npz:{p.name}", z["x_train"], z["y_train"], z["x_test"], z["y_test"], classes,
-                               description=str(p))
-    except (ValueError, OSError) as err:
-        raise ConfigError(f"Could not read npz file '{path}': {err}") from err
+                raise ConfigError(f"npz file '{path}' lacks the arrays {missing} (it has {z.files[:8]}). It must be "
+                                  f"{NPZ_FORMAT}; optionally also classes (names).")
+            arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+            classes = z["classes"] if "classes" in z.files else None
+    except ConfigError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, MemoryError) as err:
+        raise _npz_error(path, err) from None
+    if classes is not None and (classes.ndim != 1 or classes.dtype.kind not in "USiu"):
+        raise ConfigError(f"npz file '{path}': classes must be a 1-D array of names (strings), got dtype "
+                          f"{classes.dtype} and shape {classes.shape}.")
+    return _from_numpy(f"npz:{p.name}", arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
+                       None if classes is None else [str(c) for c in classes], description=str(p))
+
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
 def _load_folder(path: str) -> ImageDataset:
-    """torchvision ImageFolder layout: PATH/train/<class>/*.png and PATH/test/<class>/*.png."""
+    """torchvision ImageFolder layout: PATH/train/<class>/*.png and PATH/test/<class>/*.png (resized to the size of
+    the first training image)."""
     from PIL import Image
     import torchvision.datasets as tvd
 
     root = Path(path)
+    if root.is_file():
+        raise ConfigError(f"'{path}' is a file, not a folder." + (f" For an npz file use --dataset npz:{path}."
+                                                                     if root.suffix == ".npz" else ""))
     for sub in ("train", "test"):
         if not (root / sub).is_dir():
             raise DataNotFoundError(f"folder data set '{path}' needs sub-folders train/ and test/ "
                                     f"(ImageFolder layout: train/<class>/<image>).")
-    tr, te = tvd.ImageFolder(str(root / "train")), tvd.ImageFolder(str(root / "test"))
+    sets = {}
+    for sub in ("train", "test"):
+        try:
+            sets[sub] = tvd.ImageFolder(str(root / sub))
+        except (FileNotFoundError, OSError) as err:  # no class folders, or class folders without images
+            raise ConfigError(f"folder data set '{path}': {sub}/ holds no usable images ({str(err)[:160]}). It needs "
+                              f"{sub}/<class>/<image> files with one of the extensions "
+                              f"{', '.join(IMAGE_EXTENSIONS)}.") from None
+    tr, te = sets["train"], sets["test"]
     if tr.classes != te.classes:
-        raise ConfigError(f"train/ and test/ of '{path}' have different class folders.")
-    first = Image.open(tr.samples[0][0]).convert("RGB")
-    size = first.size
+        raise ConfigError(f"train/ and test/ of '{path}' have different class folders "
+                          f"({tr.classes[:5]} vs {te.classes[:5]}).")
+
+    def open_rgb(f: str):
+        try:
+            with Image.open(f) as im:
+                return im.convert("RGB")
+        except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as err:
+            # PIL raises UnidentifiedImageError (an OSError) for garbage, OSError for truncated files.
+            raise ConfigError(f"folder data set '{path}': cannot read the image '{f}' ({type(err).__name__}: "
+                              f"{str(err)[:120]}). Remove or replace it.") from None
+
+    size = open_rgb(tr.samples[0][0]).size
+    if max(size) > MAX_SIDE:
+        raise ConfigError(f"folder data set '{path}': the first image is {size[0]}x{size[1]}; the limit is {MAX_SIDE} "
+                          f"pixels per side. Resize the images first.")
 
     def read(ds) -> tuple[np.ndarray, np.ndarray]:
-        xs = np.stack([np.asarray(Image.open(f).convert("RGB").resize(size)) for f, _ in ds.samples])
+        xs = np.stack([np.asarray(open_rgb(f).resize(size)) for f, _ in ds.samples])
         return xs.astype(np.uint8), np.array(ds.targets)
 
     (xtr, ytr), (xte, yte) = read(tr), read(te)

@@ -21,11 +21,11 @@ from .errors import ConfigError
 from .methods import get_method, method_names
 from .selectors import parse_selector
 from .store import Store
+from .validation import MAX_RATIOS, MAX_SEED, check_names, check_seed_list, validate_method_params  # noqa: F401
 
 DEFAULT_METHODS = ["retrain", "ft", "ga", "rl", "l1_sparse"]
 DEFAULT_SELECTORS = ["random", "worst"]
 MAX_GRID_RUNS = 20_000  # a bound on a typed grid (a typo like --seeds 100000 must be refused, not planned)
-MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -40,8 +40,11 @@ class ExperimentSpec:
     method_params: dict[str, dict] = field(default_factory=dict)
 
     def validate(self) -> "ExperimentSpec":
+        """Everything checkable without the data: names, seeds (0..2^32-1, at most MAX_SEEDS), ratios, every
+        method's hyperparameters (types and ranges of its presets), the setup and the grid's size."""
         if not isinstance(self.setup, Setup):
             raise ConfigError("The grid's setup must be a Setup.")
+        self.setup.validate()
         for name in ("selectors", "methods", "ratios", "seeds"):
             if not isinstance(getattr(self, name), (list, tuple)):
                 raise ConfigError(f"The grid's {name} must be a list.")
@@ -51,16 +54,17 @@ class ExperimentSpec:
             raise ConfigError("Choose at least one forget-set selector.")
         if not self.seeds:
             raise ConfigError("Choose at least one seed.")
-        if self.methods == ["all"]:
+        if list(self.methods) == ["all"]:
             self.methods = method_names()
-        self.methods = list(dict.fromkeys(str(m) for m in self.methods))
-        self.selectors = list(dict.fromkeys(str(s) for s in self.selectors))
-        for s in self.seeds:
-            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
-                raise ConfigError(f"Seeds must be integers between 0 and 2^32-1, got {s!r}.")
-        self.seeds = list(dict.fromkeys(int(s) for s in self.seeds))
+        self.methods = check_names(self.methods, "methods")
+        self.selectors = check_names(self.selectors, "selectors")
+        if not self.methods or not self.selectors:
+            raise ConfigError("Choose at least one unlearning method and one forget-set selector.")
+        self.seeds = check_seed_list(self.seeds)
         if not self.ratios and not all(parse_selector(s).class_wise for s in self.selectors):
             raise ConfigError("Choose at least one forget ratio.")
+        if len(self.ratios) > MAX_RATIOS:
+            raise ConfigError(f"{len(self.ratios)} forget ratios is more than the limit of {MAX_RATIOS}.")
         for m in self.methods:
             get_method(m)
         for s in self.selectors:
@@ -76,6 +80,7 @@ class ExperimentSpec:
             if not isinstance(p, dict):
                 raise ConfigError(f"Hyperparameters of '{m}' must be a JSON object such as {{\"epochs\": 5}}, "
                                   f"got {json.dumps(p)}.")
+            self.method_params[m] = validate_method_params(m, p)
         if self.n_runs() > MAX_GRID_RUNS:
             raise ConfigError(f"This grid has {self.n_runs()} runs; the limit is {MAX_GRID_RUNS}. Split it.")
         return self
@@ -422,12 +427,35 @@ def make_executor(name: str | GridExecutor | None = None, **options: Any) -> Gri
         return name
     name = name or "local"
     if name == "ray" and "ray" not in GRID_EXECUTORS:
-        from . import cluster  # noqa: F401 - registers the Ray backend (needs the optional 'cluster' extra)
+        try:
+            from . import cluster  # noqa: F401 - registers the Ray backend (needs the optional 'cluster' extra)
+        except ImportError as err:
+            raise ConfigError(f"The ray executor is not available here ({err}). Install the optional extra "
+                              f"(pip install 'forgetset[cluster]') or use --executor local.") from None
     if name not in GRID_EXECUTORS:
         from .errors import unknown_name
 
         raise unknown_name("executor", name, list(GRID_EXECUTORS) + ["ray"])
     return GRID_EXECUTORS[name](**options)
+
+
+def preflight(spec: ExperimentSpec):
+    """Everything about a grid that needs the data but no compute: the data set loads and passes its checks, the
+    model fits the image size, the device exists, every method's hyperparameters fit its preset for this data set,
+    and every (selector, ratio) gives a usable forget set. Returns the resolved setup."""
+    from .device import resolve_device
+    from .selectors import check_selector_for
+
+    spec.validate()
+    resolved = spec.setup.resolve()
+    resolve_device(spec.setup.device)
+    for m in dict.fromkeys(["retrain", *spec.methods]):
+        method = get_method(m)
+        if not method.exact:
+            method.resolve_params(resolved.ds, spec.method_params.get(m))
+    for sel, ratio in spec.forget_sets():
+        check_selector_for(sel, resolved.ds, ratio)
+    return resolved
 
 
 def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CONTEXT,
@@ -438,6 +466,7 @@ def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CO
     ``estimate`` (:func:`unlearn_core.cost.estimate_grid`) makes progress proportional to the expected time."""
     from .results import with_gaps
 
+    preflight(spec)
     units = plan(spec)
     ex = make_executor(executor)
     if estimate is not None:

@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .errors import unknown_name
+from .errors import ConfigError, unknown_name
 
 
 class Classifier(nn.Module):
@@ -100,3 +100,38 @@ def build_model(name: str, in_shape: tuple[int, int, int], num_classes: int) -> 
     if name not in MODELS:
         raise unknown_name("model", name, list(MODELS))
     return MODELS[name](tuple(in_shape), int(num_classes))
+
+
+_FITS: dict[tuple, str | None] = {}
+
+
+def _fit_error(name: str, in_shape: tuple[int, int, int], num_classes: int) -> str | None:
+    """Why ``name`` cannot classify images of ``in_shape`` (None if it can). A forward pass of one zero image on the
+    meta device: shapes only, no memory, no random draws (the global RNG is untouched)."""
+    key = (name, tuple(in_shape), int(num_classes))
+    if key not in _FITS:
+        try:
+            with torch.device("meta"):
+                out = build_model(name, in_shape, num_classes).eval()(torch.zeros(1, *in_shape))
+            _FITS[key] = None if tuple(out.shape) == (1, num_classes) else f"it outputs shape {tuple(out.shape)}"
+        except (RuntimeError, ValueError) as err:  # torch: "Output size is too small", "Expected more than ..."
+            _FITS[key] = str(err).split("\n")[0][:160]
+    return _FITS[key]
+
+
+def check_model_fits(name: str, in_shape: tuple[int, int, int], num_classes: int) -> None:
+    """Refuse a model too deep for the image size (e.g. vgg16_bn on 8x8) before anything trains, naming the
+    smallest size it needs and the models that do fit."""
+    if name not in MODELS:
+        raise unknown_name("model", name, list(MODELS))
+    why = _fit_error(name, in_shape, num_classes)
+    if why is None:
+        return
+    c, h, w = in_shape
+    need = next((s for s in (2, 4, 8, 16, 32, 64, 128, 256) if s >= min(h, w)
+                 and _fit_error(name, (c, s, s), num_classes) is None), None)
+    fits = [m for m in MODELS if m != name and _fit_error(m, in_shape, num_classes) is None]
+    raise ConfigError(f"Model '{name}' does not fit {h}x{w} images ({why})."
+                      + (f" It needs images of at least {need}x{need}." if need else "")
+                      + (f" Models that fit: {', '.join(fits)} (--model NAME)." if fits else
+                         " No model fits images this small; use larger images."))

@@ -25,9 +25,10 @@ from .methods import UnlearnInput, get_method
 from .metrics import evaluate
 from .models import Classifier, build_model
 from .scores import ScoreInput, ScoreResult, get_score
-from .selectors import ForgetSet, parse_selector, select_forget_set
+from .selectors import ForgetSet, check_selector_for, parse_selector, select_forget_set
 from .store import Cached, Computed, Store, load_state_into, read_checkpoint
 from .training import TrainConfig, accuracy, new_model, predict_logits, train_model
+from .validation import check_input_file, check_seed, validate_method_params
 
 
 class Pipeline:
@@ -68,7 +69,7 @@ class Pipeline:
 
     # ------------------------------------------------------------------ original model
     def original_config(self, seed: int) -> dict:
-        return {"kind": "original", **self.base_config, "seed": int(seed)}
+        return {"kind": "original", **self.base_config, "seed": check_seed(seed)}
 
     def original_key(self, seed: int) -> str:
         return config_key(self.original_config(seed))
@@ -103,10 +104,10 @@ class Pipeline:
         return self.original_cached(seed, ctx).value
 
     def original_digest(self, seed: int, ctx: RunContext = NULL_CONTEXT) -> str:
-        """SHA-256 of θ_o's weights (trains θ_o if needed): the part of every derived key that names θ_o."""
-        run = self.store.done_run(self.original_key(seed))
-        if run is not None and (run.get("artifacts") or {}).get("main"):
-            return run["artifacts"]["main"]["sha256"][:24]
+        """SHA-256 of θ_o's weights (trains θ_o if needed): the part of every derived key that names θ_o.
+
+        Taken from θ_o as loaded and verified (checksum, finite weights), not from its row: a θ_o that turns out
+        corrupt is recomputed first, so nothing derived is ever keyed by weights that are not the ones used."""
         return self.original_cached(seed, ctx).digest
 
     def find_original(self, seed: int) -> dict | None:
@@ -122,6 +123,8 @@ class Pipeline:
         ``confirm_dataset`` names the setup's data set (the user's explicit "yes, it was trained on this").
         Everything derived from θ_o is keyed by its weights' hash, so no result of the old θ_o is reused.
         """
+        check_seed(seed)
+        check_input_file(path, "Checkpoint")
         state, meta = read_checkpoint(path)
         if "dataset" not in meta:
             if confirm_dataset != self.setup.dataset:
@@ -159,11 +162,12 @@ class Pipeline:
     def score_config(self, name: str, seed: int, ratio: float | None, params: dict | None, original: str) -> dict:
         p = self._score_params(name, params)
         return {"kind": "score", "score": name, "params": p, "ratio": self._score_ratio(name, ratio, p),
-                "seed": int(seed), "original": original, **self.base_config}
+                "seed": check_seed(seed), "original": original, **self.base_config}
 
     def score_cached(self, name: str, seed: int, ratio: float | None = None, params: dict | None = None,
                      ctx: RunContext = NULL_CONTEXT) -> Cached:
         spec = get_score(name)
+        self.score_config(name, seed, ratio, params, "")  # validate the request before θ_o is trained
         cfg = self.score_config(name, seed, ratio, params, self.original_digest(seed, ctx.sub(0, 0.2)))
         p = cfg["params"]
 
@@ -234,7 +238,8 @@ class Pipeline:
 
     def forget_set_cached(self, selector: str, ratio: float | None, seed: int,
                           ctx: RunContext = NULL_CONTEXT) -> Cached:
-        spec = parse_selector(selector)
+        spec = check_selector_for(selector, self.ds, ratio)  # before any score it needs is computed
+        check_seed(seed)
         ratio = None if spec.class_wise else ratio
         inputs = self._selector_inputs(selector, ratio, seed,
                                        lambda n, r, p: self.score_cached(n, seed, r, p, ctx).digest)
@@ -313,6 +318,13 @@ class Pipeline:
     def _run_cached(self, method: str, selector: str, ratio: float | None, seed: int, params: dict | None,
                     ctx: RunContext, keep_model: bool, need_model: bool) -> Cached:
         m = get_method(method)
+        # Validate the whole request before θ_o, the scores or the forget set are computed.
+        if m.exact:
+            validate_method_params(method, params)
+        else:
+            m.resolve_params(self.ds, params)
+        check_selector_for(selector, self.ds, ratio)
+        check_seed(seed)
         fs_res = self.forget_set_cached(selector, ratio, seed, ctx.sub(0, 0.3))
         fs = fs_res.value
         o_digest = None if m.exact else self.original_digest(seed, ctx.sub(0, 0.3))

@@ -116,6 +116,26 @@ def parse_selector(name: str) -> SelectorSpec:
     raise ConfigError(f"Unknown selector '{name}'. Use one of: {', '.join(SELECTOR_HELP)}.")
 
 
+def check_selector_for(selector: str, ds: ImageDataset, ratio: float | None) -> SelectorSpec:
+    """Everything about a selector that can be checked against the data set before any score is computed: class
+    ids in range, k below the number of classes, and the ratio giving a forget set of 1..N-1 samples."""
+    spec = parse_selector(selector)
+    if spec.kind == "class":
+        classes = [int(c) for c in spec.arg.split(",")]
+        bad = [c for c in classes if not 0 <= c < ds.num_classes]
+        if bad:
+            raise ConfigError(f"Class ids {bad} are out of range (the data set has classes 0..{ds.num_classes - 1}).")
+        if len(classes) >= ds.num_classes:
+            raise ConfigError("Class-wise forgetting cannot remove every class.")
+    elif spec.kind == "worst_class":
+        if int(spec.arg) >= ds.num_classes:
+            raise ConfigError(f"worst_class:{spec.arg} would remove every class (the data set has {ds.num_classes}); "
+                              f"use worst_class:1 .. worst_class:{ds.num_classes - 1}.")
+    else:
+        forget_count(ratio, ds.n_train)
+    return spec
+
+
 def _top_m(values: np.ndarray, m: int, highest: bool, y: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
     """Indices of the m highest (or lowest) values; ties broken randomly; per class if ``y`` is given."""
     jitter = rng.random(len(values)) * 1e-12  # random tie-breaking without changing the order of distinct values
@@ -144,18 +164,12 @@ def select_forget_set(selector: str, ds: ImageDataset, ratio: float | None, seed
     info: dict = {"selector_kind": spec.kind}
     classes: list[int] | None = None
 
+    check_selector_for(selector, ds, ratio)
     if spec.kind == "class":
         classes = [int(c) for c in spec.arg.split(",")]
-        bad = [c for c in classes if not 0 <= c < ds.num_classes]
-        if bad:
-            raise ConfigError(f"Class ids {bad} are out of range (the data set has classes 0..{ds.num_classes - 1}).")
-        if len(classes) >= ds.num_classes:
-            raise ConfigError("Class-wise forgetting cannot remove every class.")
         idx = np.flatnonzero(np.isin(y, classes))
     elif spec.kind == "worst_class":
         k = int(spec.arg)
-        if k >= ds.num_classes:
-            raise ConfigError(f"worst_class:{k} would remove every class.")
         w = score_fn("blo", None, {"granularity": "class", "n_classes": k})
         classes = sorted(int(c) for c in np.argsort(-w, kind="stable")[:k])
         idx = np.flatnonzero(np.isin(y, classes))

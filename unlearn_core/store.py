@@ -40,8 +40,8 @@ import torch
 from .config import config_key
 from .errors import CancelledError, CheckpointError, ConfigError, ForgetsetError
 
-SCHEMA_VERSION = 2
-RUN_STATES = ("running", "done", "failed", "cancelled", "interrupted", "legacy")
+SCHEMA_VERSION = 3
+RUN_STATES = ("running", "done", "failed", "cancelled", "interrupted", "legacy", "corrupt")
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 # A claim held by a process on another host counts as dead when its row has not been touched for this long.
 REMOTE_CLAIM_TIMEOUT_S = 3600.0
@@ -122,7 +122,7 @@ class Cached:
 
 
 # ---------------------------------------------------------------------------------------------- schema
-_SCHEMA_V2 = """
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     key TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -136,7 +136,8 @@ CREATE TABLE IF NOT EXISTS runs (
     artifacts TEXT,
     claim TEXT,
     owner TEXT,
-    updated REAL
+    updated REAL,
+    digest TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_kind ON runs(kind, status);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT);
@@ -193,7 +194,29 @@ def _migrate_1_to_2(store: "Store", con: sqlite3.Connection) -> None:
     con.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
 
 
-MIGRATIONS: dict[int, Callable[["Store", sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+def _migrate_2_to_3(store: "Store", con: sqlite3.Connection) -> None:
+    """Release 2 → 3: finished runs carry a checksum of their row (:func:`row_digest`), so a damaged database
+    cell (a flipped digit in a metric) is detected instead of served. Existing finished rows are trusted once."""
+    cols = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    if "digest" not in cols:
+        con.execute("ALTER TABLE runs ADD COLUMN digest TEXT")
+    for row in con.execute("SELECT * FROM runs WHERE status='done'").fetchall():
+        con.execute("UPDATE runs SET digest=? WHERE key=?", (row_digest(row), row["key"]))
+
+
+MIGRATIONS: dict[int, Callable[["Store", sqlite3.Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+_DIGEST_FIELDS = ("key", "kind", "status", "config", "metrics", "timings", "artifacts")
+
+
+def row_digest(row: Any) -> str:
+    """SHA-256 of what a finished run's row says (key, kind, status, configuration, metrics, timings, artifact
+    records), in the stored text itself: any damaged cell changes it."""
+    h = hashlib.sha256()
+    for k in _DIGEST_FIELDS:
+        v = row[k]
+        h.update(b"\x00" if v is None else str(v).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1f")
+    return h.hexdigest()
 
 
 def _owner_alive(owner: str | None, updated: float | None) -> bool:
@@ -230,7 +253,14 @@ class Store:
         self._check_root()
         self.db_path = self.root / self.DB_NAME
         self.artifact_dir = self.root / "artifacts"
-        self.artifact_dir.mkdir(exist_ok=True)
+        try:
+            self.artifact_dir.mkdir(exist_ok=True)
+        except OSError as err:
+            raise ConfigError(f"Cannot use '{self.artifact_dir}' as the artifact folder ({err.strerror or err}). Move "
+                              f"it away or use another --cache-dir.") from None
+        if not self.artifact_dir.is_dir() or not os.access(self.artifact_dir, os.R_OK | os.W_OK | os.X_OK):
+            raise ConfigError(f"The artifact folder '{self.artifact_dir}' is not a writable folder. Fix its "
+                              f"permissions, move it away or use another --cache-dir.")
         self._open_schema()
 
     # ------------------------------------------------------------------ opening
@@ -268,17 +298,25 @@ class Store:
 
     def _move_aside(self, why: str) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        moved = self.db_path.with_name(f"{self.DB_NAME}.corrupt-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(self.db_path) + suffix)
-            if src.exists():
-                os.replace(src, Path(str(moved) + suffix))
+        moved = self.db_path.with_name(f"{self.DB_NAME}.corrupt-{stamp}-{os.getpid()}")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(self.db_path) + suffix)
+                if src.exists():
+                    os.replace(src, Path(str(moved) + suffix))
+        except OSError as err:
+            raise ConfigError(f"The database {self.db_path} is damaged ({why}) and cannot be moved aside "
+                              f"({err.strerror or err}). Move it away by hand or use another --cache-dir.") from None
         self.notices.append(f"The database {self.db_path} could not be read ({why}); it was moved to {moved} and a "
                             f"fresh one started. Cached artifacts are recomputed as needed.")
 
     def _init_schema(self) -> None:
         with self.connect() as con:
-            con.execute("PRAGMA quick_check(1)").fetchone()
+            # quick_check reports damage as rows (it raises only when the header is unreadable); any answer but
+            # "ok" means pages are damaged and later queries would fail one by one, so the file is moved aside.
+            check = con.execute("PRAGMA quick_check(1)").fetchone()
+            if check is None or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check[0] if check else 'no answer'}")
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             version = None
             if "meta" in tables:
@@ -290,12 +328,12 @@ class Store:
                 raise ConfigError(f"The cache {self.db_path} was made by a newer forgetset (schema {version}; this "
                                   f"release reads up to {SCHEMA_VERSION}). Upgrade, or use another --cache-dir.")
             if version is not None and version < SCHEMA_VERSION:
-                con.executescript(_SCHEMA_V2.replace("CREATE INDEX IF NOT EXISTS runs_kind ON runs(kind, status);", ""))
+                con.executescript(_SCHEMA.replace("CREATE INDEX IF NOT EXISTS runs_kind ON runs(kind, status);", ""))
                 for v in range(version, SCHEMA_VERSION):
                     MIGRATIONS[v](self, con)
                 self.notices.append(f"The cache {self.db_path} was migrated from schema {version} to "
                                     f"{SCHEMA_VERSION}.")
-            con.executescript(_SCHEMA_V2)
+            con.executescript(_SCHEMA)
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     @contextlib.contextmanager
@@ -306,6 +344,9 @@ class Store:
         except sqlite3.OperationalError as err:
             raise ConfigError(f"Cannot open the database '{self.db_path}': {err}.") from None
         con.row_factory = sqlite3.Row
+        # A damaged text cell must not make every query of its table fail: it decodes with replacement characters,
+        # and the row's JSON / checksum checks then treat the row as unusable.
+        con.text_factory = lambda b: b.decode("utf-8", "replace")
         try:
             con.execute("PRAGMA busy_timeout=30000")
             with contextlib.suppress(sqlite3.OperationalError):
@@ -342,9 +383,10 @@ class Store:
             now = time.time()
             with self.connect() as con:
                 con.execute("BEGIN IMMEDIATE")
-                row = con.execute("SELECT status, owner, updated FROM runs WHERE key=?", (key,)).fetchone()
-                busy = row is not None and row["status"] == "running" and _owner_alive(row["owner"], row["updated"])
-                if row is not None and row["status"] == "done" and not replace:
+                row = con.execute("SELECT * FROM runs WHERE key=?", (key,)).fetchone()
+                status = _row_to_dict(row)["status"] if row is not None else None  # a damaged 'done' is 'corrupt'
+                busy = status == "running" and _owner_alive(row["owner"], row["updated"])
+                if status == "done" and not replace:
                     return None
                 if not busy:
                     con.execute(
@@ -364,12 +406,20 @@ class Store:
                artifacts: dict | None = None) -> bool:
         """Mark a claimed run done (one transaction). False if the claim was lost (nothing is changed then)."""
         now = time.time()
+        m_txt = json.dumps(_finite(metrics), default=_json_default)
+        t_txt, a_txt = json.dumps(timings or {}, default=float), json.dumps(artifacts or {})
         with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            row = con.execute("SELECT kind, config FROM runs WHERE key=? AND status='running' AND claim=?",
+                              (key, token)).fetchone()
+            if row is None:
+                return False  # the claim was lost: another worker's row is left as it is
+            digest = row_digest({"key": key, "kind": row["kind"], "status": "done", "config": row["config"],
+                                 "metrics": m_txt, "timings": t_txt, "artifacts": a_txt})
             cur = con.execute(
-                "UPDATE runs SET status='done', metrics=?, timings=?, artifacts=?, finished=?, updated=?, error=NULL "
-                "WHERE key=? AND status='running' AND claim=?",
-                (json.dumps(_finite(metrics), default=_json_default), json.dumps(timings or {}, default=float),
-                 json.dumps(artifacts or {}), now, now, key, token))
+                "UPDATE runs SET status='done', metrics=?, timings=?, artifacts=?, finished=?, updated=?, error=NULL, "
+                "digest=? WHERE key=? AND status='running' AND claim=?",
+                (m_txt, t_txt, a_txt, now, now, digest, key, token))
             return cur.rowcount == 1
 
     def fail(self, key: str, token: str, error: str, status: str = "failed") -> bool:
@@ -401,7 +451,8 @@ class Store:
             args.append(status)
         with self.connect() as con:
             rows = con.execute(q + " ORDER BY created", args).fetchall()
-        return [_row_to_dict(r) for r in rows]
+        out = [_row_to_dict(r) for r in rows]
+        return [r for r in out if r["status"] == status] if status else out
 
     def delete_run(self, key: str) -> None:
         with self.connect() as con:
@@ -513,7 +564,9 @@ class Store:
                 try:
                     payload, meta = self.decode(fmt, run)
                     return Cached(decode(payload, meta) if decode else payload, True, run, meta)
-                except CorruptArtifact as err:
+                except (CorruptArtifact, CheckpointError) as err:
+                    # CheckpointError: the payload decodes but is unusable (NaN or absurd weights, another model's
+                    # tensors, forget-set indices out of range): as untrustworthy as a failed checksum.
                     corrupt = True  # re-claimed below even though its row says done
                     if on_log:
                         on_log(f"cached {kind} {key[:10]} is corrupt ({err}); recomputing it")
@@ -722,13 +775,21 @@ def _json_default(o):
 
 
 def _row_to_dict(row: sqlite3.Row) -> dict:
+    """A run row as a dict with its JSON decoded. A finished row whose checksum does not match (a damaged database
+    cell) or whose JSON does not decode is reported as status ``corrupt``: never served, recomputed when needed."""
     d = dict(row)
+    damaged = d.get("status") == "done" and d.get("digest") != row_digest(d)
     for k in ("config", "metrics", "timings", "artifacts"):
         if d.get(k):
             try:
                 d[k] = json.loads(d[k])
             except (TypeError, ValueError):
                 d[k] = {}
+                damaged = damaged or d.get("status") == "done"
+    if damaged:
+        d["status"] = "corrupt"
+        d["error"] = "its database row fails its checksum (damaged); it is recomputed when needed"
+    d.pop("digest", None)
     return d
 
 
@@ -776,15 +837,22 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     Returns (state_dict, metadata). Raises :class:`CheckpointError` for missing, corrupt or non-state-dict files.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"Checkpoint '{path}' is a folder; give the weights file (.safetensors or .pt).")
     if not path.is_file():
-        raise CheckpointError(f"Checkpoint '{path}' does not exist.")
+        raise CheckpointError(f"Checkpoint '{path}' does not exist (or is not a regular file).")
     try:
-        if path.suffix == ".safetensors":
+        with open(path, "rb") as fh:
+            head = fh.read(9)
+        # By content, not by name: a safetensors file starts with an 8-byte header length and a JSON header.
+        if path.suffix == ".safetensors" or (len(head) == 9 and head[8:9] == b"{"):
             from safetensors import safe_open
 
             with safe_open(str(path), framework="pt") as f:
                 meta = json.loads((f.metadata() or {}).get("forgetset", "{}"))
                 state = {k: f.get_tensor(k) for k in f.keys()}
+            if not isinstance(meta, dict):
+                raise CheckpointError(f"Checkpoint '{path}' carries unreadable forgetset metadata.")
             return state, meta
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:

@@ -14,18 +14,20 @@ import numpy as np
 
 from ..config import Setup, forget_count
 from ..errors import ConfigError
+from ..validation import MAX_SEED, check_input_file, check_seed_list  # noqa: F401 - MAX_SEED re-exported
+from ..validation import check_seed as _check_seed
 from .registry import JobEnv, register_job_kind
-
-MAX_SEED = 2**32 - 1
 
 
 # ---------------------------------------------------------------------------------------------- shared checks
 def setup_of(config: dict) -> Setup:
-    """The job's setup (``config["setup"]``, a Setup dict); validated."""
+    """The job's setup (``config["setup"]``, a Setup dict); validated (names, recipe overrides, BLO parameters)."""
+    if not isinstance(config, dict):
+        raise ConfigError("A job's configuration must be a JSON object.")
     s = config.get("setup")
     if s is not None and not isinstance(s, dict):
         raise ConfigError("The job's setup must be a JSON object.")
-    return Setup.from_dict(s)
+    return Setup.from_dict(s).validate()
 
 
 def pipeline_for(config: dict, env: JobEnv):
@@ -45,16 +47,12 @@ def setup_label(config: dict) -> str:
 
 
 def check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"A seed must be an integer between 0 and 2^32-1, got {seed!r}.")
-    return int(seed)
+    """A job's seed (validation.check_seed: an integer in 0..2^32-1)."""
+    return _check_seed(seed)
 
 
 def check_seeds(config: dict, default=(0,)) -> list[int]:
-    seeds = config.get("seeds", list(default))
-    if not isinstance(seeds, (list, tuple)) or not seeds:
-        raise ConfigError("Choose at least one seed.")
-    return [check_seed(s) for s in seeds]
+    return check_seed_list(config.get("seeds", list(default)))
 
 
 def check_ratio(config: dict, default: float | None = 0.1) -> float | None:
@@ -74,8 +72,13 @@ def _check_train(config: dict) -> None:
     _check_setup(config)
     check_seed(config.get("seed", 0))
     ck = config.get("checkpoint")
-    if ck is not None and not os.path.isfile(str(ck)):
-        raise ConfigError("The checkpoint file does not exist (upload it again).")
+    if ck is not None:
+        if not isinstance(ck, str) or not os.path.isfile(ck):
+            raise ConfigError("The checkpoint file does not exist (upload it again).")
+        check_input_file(ck, "Checkpoint")
+    cd = config.get("confirm_dataset")
+    if cd is not None and not isinstance(cd, str):
+        raise ConfigError("confirm_dataset must be the name of the data set the checkpoint was trained on.")
 
 
 def _job_train_original(config: dict, env: JobEnv) -> dict:
@@ -196,8 +199,10 @@ def _check_coreset(config: dict) -> None:
     _check_setup(config)
     check_seeds(config)
     fr = config.get("fractions") or []
-    if not fr:
+    if not isinstance(fr, (list, tuple)) or not fr:
         raise ConfigError("Choose at least one kept fraction.")
+    if len(fr) > 100:
+        raise ConfigError(f"{len(fr)} kept fractions is more than the limit of 100.")
     bad = [f for f in fr if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < float(f) < 1]
     if bad:
         raise ConfigError(f"Kept fractions must be strictly between 0 and 1 (e.g. 0.9 keeps 90%); got {bad}.")

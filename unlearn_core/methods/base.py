@@ -90,25 +90,21 @@ class UnlearnMethod:
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     preset_notes: ClassVar[str] = ""  # how the presets were chosen (papers' values, tuning on digits, ...)
     uses_test_data: ClassVar[str] = ""  # non-empty if the method touches the test split (says how)
+    # Ranges / choices of hyperparameters beyond what validation.name_rule infers from names, e.g.
+    # {"k": {"min": 1, "max": 8}, "mode": {"choices": ["a", "b"]}, "shift": {"min": None}} (see validation.Rule).
+    param_rules: ClassVar[dict[str, Any]] = {}
 
     def default_params(self, ds: ImageDataset) -> dict[str, Any]:
         fam = family_of(ds)
         return dict(self.presets.get(fam) or self.presets.get("small") or {})
 
     def resolve_params(self, ds: ImageDataset, overrides: dict[str, Any] | None) -> dict[str, Any]:
-        """Preset for the data set family updated with user overrides; unknown keys are an error."""
-        params = self.default_params(ds)
-        for k, v in (overrides or {}).items():
-            if k not in params:
-                raise ConfigError(f"Method '{self.name}' has no hyperparameter '{k}'. "
-                                  f"Known: {', '.join(sorted(params)) or 'none'}.")
-            if isinstance(params[k], bool):
-                params[k] = _parse_bool(k, v)
-            elif params[k] is not None and v is not None:
-                params[k] = type(params[k])(v)
-            else:
-                params[k] = v
-        return params
+        """Preset for the data set family updated with user overrides, validated (see :mod:`..validation`):
+        unknown names, wrong types (typed by the preset value) and out-of-range values are a ConfigError."""
+        from ..validation import check_params, method_rules
+
+        return check_params(f"Method '{self.name}'", overrides, self.default_params(ds), method_rules(self),
+                            noun="hyperparameter")
 
     def test_indices_used(self, ds: ImageDataset, params: dict[str, Any], seed: int) -> torch.Tensor | None:
         """Test-split indices the method trains or tunes on (None = none). Evaluation leaves them out of TA and
@@ -127,19 +123,6 @@ class UnlearnMethod:
             "lowers_forget_accuracy": cls.lowers_forget_accuracy, "why_not_lower": cls.why_not_lower,
             "presets": cls.presets, "preset_notes": cls.preset_notes, "uses_test_data": cls.uses_test_data,
         }
-
-
-def _parse_bool(key: str, v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, (int, float)) and v in (0, 1):
-        return bool(v)
-    s = str(v).strip().lower()
-    if s in ("1", "true", "yes", "on"):
-        return True
-    if s in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"Hyperparameter '{key}' must be true or false, got {v!r}.")
 
 
 METHODS: dict[str, UnlearnMethod] = {}

@@ -15,7 +15,7 @@ import torch
 
 from ..context import NULL_CONTEXT, RunContext
 from ..data import ImageDataset
-from ..errors import ConfigError, unknown_name
+from ..errors import unknown_name
 from ..models import Classifier
 from ..training import TrainConfig
 
@@ -55,14 +55,17 @@ class ScoreSpec:
     # Sample passes of one computation, cost(params, n_train, recipe, m) (see unlearn_core.cost); None = one
     # evaluation pass over the training set.
     cost: Callable[[dict, int, Any, "int | None"], float] | None = None
+    # Ranges / choices of parameters: {name: {"min": 1, "max": 100} | {"choices": [...]} | validation.Rule}. Types
+    # come from ``defaults``; undeclared parameters get the rules by name (validation.name_rule) and the generic
+    # ones (finite, >= 0). See :mod:`unlearn_core.validation`.
+    param_rules: dict[str, Any] = field(default_factory=dict)
 
     def resolve_params(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
-        params = dict(self.defaults)
-        for k, v in (overrides or {}).items():
-            if k not in params:
-                raise ConfigError(f"Score '{self.name}' has no parameter '{k}'. Known: {', '.join(sorted(params))}.")
-            params[k] = v
-        return params
+        """Defaults updated with validated overrides (unknown names, wrong types and out-of-range values are a
+        ConfigError before anything is computed)."""
+        from ..validation import check_params, score_rules
+
+        return check_params(f"Score '{self.name}'", overrides, self.defaults, score_rules(self))
 
 
 SCORES: dict[str, ScoreSpec] = {}
@@ -70,7 +73,13 @@ SCORES: dict[str, ScoreSpec] = {}
 
 def register_score(name: str, *, label: str, description: str, hard_end: str, defaults: dict[str, Any] | None = None,
                    depends_on_ratio: bool = False, expensive: bool = False,
-                   cost: Callable[[dict, int, Any, "int | None"], float] | None = None):
+                   cost: Callable[[dict, int, Any, "int | None"], float] | None = None,
+                   param_rules: dict[str, Any] | None = None):
+    """Register a score function. ``cost(params, n_train, recipe, m)`` = sample passes of one computation (see
+    :mod:`unlearn_core.cost`; None = one evaluation pass). ``param_rules`` declares ranges / choices of its
+    parameters, e.g. ``{"K": {"min": 1, "max": 1000}, "lower": {"choices": ["ft", "ft_ga"]}}`` (validation.Rule
+    fields); until a score declares its own, :data:`unlearn_core.validation.SCORE_PARAM_RULES` holds the built-in
+    scores' rules."""
     if hard_end not in ("low", "high"):
         raise ValueError("hard_end must be 'low' or 'high'")
 
@@ -78,7 +87,7 @@ def register_score(name: str, *, label: str, description: str, hard_end: str, de
         if name in SCORES:
             raise ValueError(f"score '{name}' registered twice")
         SCORES[name] = ScoreSpec(name, fn, label, description, hard_end, dict(defaults or {}), depends_on_ratio,
-                                 expensive, cost)
+                                 expensive, cost, dict(param_rules or {}))
         return fn
 
     return deco
