@@ -198,6 +198,10 @@ def check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Ma
         raise ConfigError(f"{where} must be a single value, got {_type_name(value)}.")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{where} must be a finite number, got {value}.")
+    if rule is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        _check_range(where, float(value), default, rule)  # e.g. BLO's alpha: null = automatic, else a range
+    elif rule is not None and rule.choices is not None and value not in rule.choices:
+        raise ConfigError(f"{where} must be one of {', '.join(map(str, rule.choices))}; got {_show(value)}.")
     return value
 
 
