@@ -335,6 +335,7 @@ class Pipeline:
                 original = new_model(self.model_name, self.ds, seed, self.device).eval()
             inp = UnlearnInput(original, self.model_name, self.ds, forget_t, retain_t, self.train_cfg, seed,
                                ctx.sub(0.3, 0.95), fs.forget_classes)
+            inp.store = self.store  # wrappers that rank D_f by a stored score (RUM: the LiRA bank) read it here
             t0 = time.time()
             model = m.unlearn(inp, cfg["params"])
             if self.device.type == "cuda":
