@@ -211,6 +211,8 @@ def why_hard(pipe, forget: Any, quantities: Sequence[str] = WHY_QUANTITIES, n_re
         if ref is not None:
             ent_rows += [{"group": "random, same size", "draw": int(r.draw), "es": float(r.es)}
                          for r in ref.itertuples(index=False)]
+        else:
+            missing.append("entanglement_reference")
     else:
         missing.append("entanglement")
     ent = pd.DataFrame(ent_rows, columns=["group", "draw", "es"])

@@ -2,7 +2,7 @@
 about it*, §5) — a wrapper around any unlearning method.
 
 Refinement: the forget set is split into k homogeneous groups (``rum_groups``, default 3: low / medium / high) by a
-per-sample score (``rum_score``): Feldman & Zhang memorization from the LiRA shadow bank by default (the paper's
+per-sample score (``rum_score``, with ``rum_score_params`` e.g. {"n_shadow": 64}): Feldman & Zhang memorization from the LiRA shadow bank by default (the paper's
 choice), or a cheap proxy when no LiRA bank is wanted — the learning-event confidence ``le_confidence`` (recorded
 while θ_o trained; Zhao & Triantafillou 2024), ``loss``, or any registered per-sample score. Scores are oriented by
 the registry's ``hard_end`` so that group 1 is always the easiest (lowest memorization) and group k the hardest;
@@ -42,8 +42,8 @@ from ..models import Classifier
 from .base import UnlearnInput, UnlearnMethod, get_method, register_wrapper
 
 ORDERS = {"rum": "easy_to_hard", "rum_reverse": "hard_to_easy", "rum_oneshot": "one_shot"}
-RUM_DEFAULTS: dict[str, Any] = {"rum_groups": 3, "rum_score": "memorization", "rum_methods": [],
-                                "rum_group_params": [], "rum_retain": "final"}
+RUM_DEFAULTS: dict[str, Any] = {"rum_groups": 3, "rum_score": "memorization", "rum_score_params": {},
+                                "rum_methods": [], "rum_group_params": [], "rum_retain": "final"}
 SKIP = ("none", "nothing", "skip")
 MAX_GROUPS = 10
 
@@ -77,7 +77,7 @@ def rum_groups(hardness: np.ndarray, forget_idx: np.ndarray, k: int) -> list[np.
     return [ordered[b:e] for b, e in zip(starts, ends)]
 
 
-def forget_hardness(inp: UnlearnInput, score: str) -> np.ndarray:
+def forget_hardness(inp: UnlearnInput, score: str, score_params: dict | None = None) -> np.ndarray:
     """Per-forget-sample scores of θ_o oriented so that higher = harder to unlearn (by the score's ``hard_end``).
 
     Scores that train models (memorization, LiRA) read the store the pipeline hands to the method; without one
@@ -94,7 +94,7 @@ def forget_hardness(inp: UnlearnInput, score: str) -> np.ndarray:
         raise ConfigError(f"RUM by '{score}' needs the store holding its shadow models: run it through the pipeline "
                           f"(CLI unlearn/compare, a dashboard job), or choose rum_score='le_confidence' or 'loss'.")
     res = spec.fn(ScoreInput(inp.theta_o, inp.model_name, inp.ds, inp.train_cfg, seed=inp.seed, ratio=None,
-                             params=spec.resolve_params(None), ctx=inp.ctx.sub(0.0, 0.05), store=store))
+                             params=spec.resolve_params(score_params), ctx=inp.ctx.sub(0.0, 0.05), store=store))
     vals = np.asarray(res.values, dtype=np.float64)[inp.forget_idx.detach().cpu().numpy()]
     return vals if spec.hard_end == "high" else -vals
 
@@ -151,7 +151,15 @@ class RUM(UnlearnMethod):
         if isinstance(p["rum_groups"], bool) or not 1 <= k <= MAX_GROUPS:
             raise ConfigError(f"rum_groups must be between 1 and {MAX_GROUPS}, got {p['rum_groups']!r}.")
         score = str(p["rum_score"])
-        get_score(score)  # a clear error for an unknown score
+        sp = p["rum_score_params"]
+        if isinstance(sp, str):
+            try:
+                sp = json.loads(sp) if sp.strip() else {}
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"rum_score_params: not valid JSON ({err.msg}).") from None
+        if not isinstance(sp, dict):
+            raise ConfigError(f"rum_score_params must be a JSON object, got {sp!r}.")
+        score_params = get_score(score).resolve_params(sp)  # unknown score or parameter: a clear error
         if p["rum_retain"] not in ("final", "sequential"):
             raise ConfigError(f"rum_retain must be 'final' or 'sequential', got {p['rum_retain']!r}.")
         methods = _as_list(p["rum_methods"], "rum_methods")
@@ -176,7 +184,7 @@ class RUM(UnlearnMethod):
                 out_methods.append("none")
                 out_params.append({})
                 continue
-            m = get_method(name)
+            m = self._method(name)
             if isinstance(m, RUM) or ":" in name:
                 raise ConfigError(f"RUM groups take plain methods, not wrappers ('{name}').")
             if m.exact:
@@ -187,7 +195,8 @@ class RUM(UnlearnMethod):
             else:
                 out_params.append(m.resolve_params(ds, gp))
             out_methods.append(m.name)
-        return {**inner, "rum_groups": k, "rum_score": score, "rum_methods": out_methods,
+        return {**inner, "rum_groups": k, "rum_score": score, "rum_score_params": score_params,
+                "rum_methods": out_methods,
                 "rum_group_params": out_params, "rum_retain": p["rum_retain"]}
 
     def metadata(self) -> dict[str, Any]:  # type: ignore[override]
@@ -198,6 +207,9 @@ class RUM(UnlearnMethod):
             "why_not_lower": self.why_not_lower, "presets": self.presets, "preset_notes": self.preset_notes,
             "uses_test_data": self.uses_test_data, "wraps": self.inner.name, "order": self.order,
         }
+
+    def _method(self, name: str) -> UnlearnMethod:
+        return self.inner if name == self.inner.name else get_method(name)
 
     def _group_steps(self, params: dict) -> list[tuple[str, dict]]:
         """(method name, its params) per group, easiest group first ("none" = skip)."""
@@ -216,7 +228,7 @@ class RUM(UnlearnMethod):
         inner = {k: v for k, v in params.items() if k not in RUM_DEFAULTS}
         if self.order == "one_shot" or "rum_methods" not in params:
             return self.inner.test_indices_used(ds, inner, seed)
-        used = [get_method(n).test_indices_used(ds, p, seed) for n, p in self._group_steps(params) if n != "none"]
+        used = [self._method(n).test_indices_used(ds, p, seed) for n, p in self._group_steps(params) if n != "none"]
         used = [torch.as_tensor(u).reshape(-1).cpu() for u in used if u is not None]
         return torch.unique(torch.cat(used)) if used else None
 
@@ -237,7 +249,7 @@ class RUM(UnlearnMethod):
         f = inp.forget_idx.detach().cpu().numpy()
         if self.order == "one_shot":
             return [(0, f)]
-        hard = forget_hardness(inp, str(params["rum_score"]))
+        hard = forget_hardness(inp, str(params["rum_score"]), params.get("rum_score_params") or None)
         groups = rum_groups(hard, f, int(params["rum_groups"]))
         pos = {int(i): j for j, i in enumerate(f)}
         for g, idx in enumerate(groups):
@@ -269,7 +281,7 @@ class RUM(UnlearnMethod):
             step_inp = replace(inp, original=model, anchor=inp.theta_o,
                                forget_idx=torch.as_tensor(np.sort(idx), device=dev), retain_idx=retain,
                                seed=inp.seed + 101 * t, ctx=sub)
-            model = get_method(name).unlearn(step_inp, gp)
+            model = self._method(name).unlearn(step_inp, gp)
             inp.ctx.progress(0.05 + 0.95 * (t + 1) / len(plan), f"{self.label}: group {g + 1} done")
         if model is inp.original:  # every group left alone: hand back a copy, never θ_o itself
             model = inp.copy_original()
