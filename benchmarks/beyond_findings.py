@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from unlearn_core.analysis.entanglement import entanglement, random_reference
-from unlearn_core.analysis.hardness import CORRELATION_QUANTITIES, hardness_correlation, score_values
+from unlearn_core.analysis.hardness import (CORRELATION_QUANTITIES, hardness_correlation, percentile_ranks,
+                                           score_values)
 from unlearn_core.config import Setup
 from unlearn_core.context import RunContext
 from unlearn_core.pipeline import Pipeline
@@ -87,8 +88,7 @@ def findings(pipe: Pipeline, seeds: list[int], ratio: float, n_reference: int) -
                 v = vals[q].to_numpy()
                 row[q] = float(v[fs.forget_idx].mean())
                 # mean percentile of the set's samples within the training set (50 = typical)
-                pct = 100.0 * (np.argsort(np.argsort(v, kind="stable"), kind="stable") + 0.5) / len(v)
-                row[f"{q}_pct"] = float(pct[fs.forget_idx].mean())
+                row[f"{q}_pct"] = float(percentile_ranks(v)[fs.forget_idx].mean())  # ties share their rank
             row["memorized_share"] = float((vals["memorization"].to_numpy()[fs.forget_idx] >= 0.5).mean())
             rows.append(row)
     per_set = pd.DataFrame(rows)

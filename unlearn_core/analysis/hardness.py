@@ -146,6 +146,15 @@ def hardness_correlation(pipe, seeds: Sequence[int], quantities: Sequence[str] =
 
 
 # ---------------------------------------------------------------------------------------------- one set
+def percentile_ranks(values: np.ndarray) -> np.ndarray:
+    """Percentile rank of every value in (0, 100), ties sharing their average rank (memorization is mostly ties
+    at 0: an index-order tie-break would place a set anywhere inside the tied block)."""
+    from scipy.stats import rankdata
+
+    v = np.asarray(values, dtype=np.float64)
+    return 100.0 * (rankdata(v, method="average") - 0.5) / len(v)
+
+
 @dataclass
 class WhyHard:
     """The frames of the "Why is it hard?" panel (columns documented in docs/beyond.md)."""
@@ -189,7 +198,7 @@ def why_hard(pipe, forget: Any, quantities: Sequence[str] = WHY_QUANTITIES, n_re
     for q in present:
         v = vals[q].to_numpy(dtype=float)
         spec = get_score(q)
-        pct = 100.0 * (np.argsort(np.argsort(v, kind="stable"), kind="stable") + 0.5) / n  # percentile rank
+        pct = percentile_ranks(v)
         set_pct = float(pct[in_set].mean())
         hard_side = set_pct > 50 if spec.hard_end == "high" else set_pct < 50
         rows.append({"quantity": q, "label": spec.label, "hard_end": spec.hard_end,

@@ -2,11 +2,13 @@
 about it*, §5) — a wrapper around any unlearning method.
 
 Refinement: the forget set is split into k homogeneous groups (``rum_groups``, default 3: low / medium / high) by a
-per-sample score (``rum_score``, with ``rum_score_params`` e.g. {"n_shadow": 64}): Feldman & Zhang memorization from the LiRA shadow bank by default (the paper's
-choice), or a cheap proxy when no LiRA bank is wanted — the learning-event confidence ``le_confidence`` (recorded
-while θ_o trained; Zhao & Triantafillou 2024), ``loss``, or any registered per-sample score. Scores are oriented by
-the registry's ``hard_end`` so that group 1 is always the easiest (lowest memorization) and group k the hardest;
-groups are equal-count quantiles *of the forget set* (ties broken by sample index).
+per-sample score (``rum_score``, with ``rum_score_params`` such as {"n_shadow": 64}): Feldman & Zhang memorization
+from the LiRA shadow bank by default (the paper's choice), or a cheap proxy when no LiRA bank is wanted — the
+learning-event confidence ``le_confidence`` (recorded while θ_o trained; Zhao & Triantafillou 2024), ``loss``, or any
+registered per-sample score. Scores are oriented by the registry's ``hard_end`` so that group 1 is always the easiest
+(lowest memorization) and group k the hardest; groups are equal-count quantiles *of the forget set*. Ties — the rule
+with memorization from 16 shadow models, which takes 17 values and is 0 for most samples — are broken by θ_o's loss
+(higher = treated as more memorized: the two correlate positively), then by sample index.
 
 Meta-unlearning: a method per group (``rum_methods``: one name per group, "" = the wrapped method, "none" = leave
 the group alone — the paper's best CIFAR-10 pipeline is "nothing → FT → SalUn" from low to high memorization) with
@@ -65,12 +67,16 @@ def _as_list(value: Any, what: str) -> list:
     return list(value)
 
 
-def rum_groups(hardness: np.ndarray, forget_idx: np.ndarray, k: int) -> list[np.ndarray]:
+def rum_groups(hardness: np.ndarray, forget_idx: np.ndarray, k: int, tiebreak: np.ndarray | None = None
+               ) -> list[np.ndarray]:
     """Split ``forget_idx`` into ``k`` equal-count groups by ``hardness`` (aligned; higher = harder), easiest
-    first; ties broken by sample index."""
+    first; ties broken by ``tiebreak`` (higher = harder), then by sample index."""
     n = len(forget_idx)
     k = max(1, min(int(k), n))
-    order = np.lexsort((np.asarray(forget_idx), np.asarray(hardness, dtype=np.float64)))
+    keys = [np.asarray(forget_idx)]
+    if tiebreak is not None:
+        keys.append(np.asarray(tiebreak, dtype=np.float64))
+    order = np.lexsort((*keys, np.asarray(hardness, dtype=np.float64)))
     ordered = np.asarray(forget_idx)[order]
     ends = [math.ceil(n * (t + 1) / k) for t in range(k)]
     starts = [0] + ends[:-1]
@@ -250,7 +256,12 @@ class RUM(UnlearnMethod):
         if self.order == "one_shot":
             return [(0, f)]
         hard = forget_hardness(inp, str(params["rum_score"]), params.get("rum_score_params") or None)
-        groups = rum_groups(hard, f, int(params["rum_groups"]))
+        tiebreak = None
+        if params["rum_score"] != "loss":  # memorization from 16 models is mostly ties at 0: θ_o's loss orders them
+            from .rsu import fp32_losses
+
+            tiebreak = fp32_losses(inp.theta_o, inp.ds, inp.forget_idx).detach().cpu().numpy()
+        groups = rum_groups(hard, f, int(params["rum_groups"]), tiebreak)
         pos = {int(i): j for j, i in enumerate(f)}
         for g, idx in enumerate(groups):
             h = hard[[pos[int(i)] for i in idx]]
