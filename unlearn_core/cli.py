@@ -1,7 +1,8 @@
 """Command line: ``python -m unlearn_core <command> ...``.
 
 Commands: ``train``, ``score``, ``select``, ``unlearn``, ``compare`` (the grid; with no arguments the default
-demo: digits, Retrain/FT/GA/RL/ℓ1-sparse, random vs worst-case, 10%, 3 seeds), ``runs`` and ``list``.
+demo: digits, Retrain/FT/GA/RL/ℓ1-sparse, random vs worst-case, 10%, 3 seeds), ``reproduce`` (the papers'
+headline findings as a report), ``tune`` (tune a method on random sets, apply it to others), ``runs`` and ``list``.
 Progress bars go to stderr; tables to stdout. Everything that can be checked is checked before any compute starts
 (arguments, output folders, the cache, the data, the model's fit to the image size, every hyperparameter). Any
 failure prints one ``error: ...`` line saying what to do and exits with status 2 (130 for Ctrl-C); an unexpected
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -387,6 +389,51 @@ def _findings(text: str | None) -> list[int]:
     return sorted({int(x) for x in items})
 
 
+def cmd_tune(args) -> int:
+    """The tuning protocol (unlearn_core/tuning.py): grid on random sets → chosen values → applied elsewhere."""
+    import pandas as pd
+
+    from .cost import fmt_seconds
+    from .grid import make_executor
+    from .results import STD_LABEL, format_table3
+    from .config import parse_ratio
+    from .tuning import TuneSpec, estimate_tuning, tune
+    from .validation import parse_seeds
+
+    grid = _json_arg(args.grid) or None
+    ts = TuneSpec(setup=_setup(args), method=args.method, grid=grid, selector=args.selector,
+                  ratio=parse_ratio(args.ratio), seeds=parse_seeds(args.seeds), apply_to=_csv_list(args.apply_to or ""),
+                  base_params=_json_arg(args.params))
+    store = _store(args)
+    workers = 1 if args.workers == "auto" else _positive_int(args.workers, "--workers")
+    executor = make_executor("local", workers=workers)
+    est = estimate_tuning(ts, store)
+    print(f"estimate: {est.summary()} · {executor.describe()}", file=sys.stderr, flush=True)
+    t0 = time.time()
+    with _Bar(args.quiet, f"tune {args.method}") as bar:
+        res = tune(ts, store, bar.ctx(), executor=executor, on_log=lambda m: print(m, file=sys.stderr, flush=True))
+    rec = res.record
+    cands = res.candidates()
+    print(f"{args.method}: grid {json.dumps(rec['grid'])} on {rec['selector']} {100 * rec['ratio']:g}% · seeds "
+          f"{','.join(map(str, rec['seeds']))} · objective = Avg. gap to Retrain (lower is better)")
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(cands.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    pre = rec["preset"]["avg_gap"]
+    print(f"chosen: {json.dumps(rec['chosen']['overrides']) if rec['chosen']['overrides'] else '(the preset)'} → "
+          f"{json.dumps(rec['chosen']['params'], sort_keys=True)} · Avg. gap {rec['chosen']['avg_gap']:.3f}"
+          + (f" (preset {pre:.3f})" if pre is not None else "") + f" · tuning run {res.key[:12]}"
+          + (" (from the cache)" if res.cache_hit else ""))
+    if not res.applied.empty:
+        print(f"Table 3 on {', '.join(ts.apply_to)} {100 * ts.ratio:g}% · tuned vs preset · mean ± {STD_LABEL} "
+              f"(gap to Retrain)")
+        shown = format_table3(res.applied)
+        shown.insert(0, "variant", res.applied["variant"].values)
+        with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 40):
+            print(shown.to_string(index=False))
+    print(f"took {fmt_seconds(time.time() - t0)} (estimate {fmt_seconds(est.seconds)}) · cache: {store.root}")
+    return 0
+
+
 def _check_writable_dir(path: Path) -> None:
     """The output folder exists (or can be made) and is writable — checked before any computation."""
     from .errors import ConfigError
@@ -505,6 +552,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", default="1", help="worker processes for the grids (default 1)")
     p.add_argument("--out", default=None, help="report folder (default CACHE/reports/<time>-<data set>)")
     p.set_defaults(fn=cmd_reproduce)
+
+    p = sub.add_parser("tune", help="tune a method on random forget sets (min Avg. gap to Retrain), apply it elsewhere")
+    _common(p)
+    p.add_argument("--method", default="ft")
+    p.add_argument("--grid", default=None,
+                   help='JSON {hyperparameter: [values]}, e.g. \'{"lr": [0.01, 0.02], "epochs": [5, 10]}\' '
+                        "(default: the preset's lr x 0.25/0.5/1/2 and epochs E/2, E)")
+    p.add_argument("--selector", default="random", help="forget sets the grid is searched on (default random)")
+    p.add_argument("--ratio", default="0.1")
+    p.add_argument("--seeds", default="3", help="count (3 = seeds 0,1,2) or list")
+    p.add_argument("--apply-to", default="worst", help="comma list of selectors to run the chosen values on "
+                   "(with the preset for comparison); empty = none")
+    p.add_argument("--params", default=None, help="fixed hyperparameters every candidate shares (JSON)")
+    p.add_argument("--workers", default="1", help="local worker processes (default 1)")
+    p.set_defaults(fn=cmd_tune)
 
     p = sub.add_parser("runs", help="list runs in the store")
     p.add_argument("--cache-dir", default=None)

@@ -81,10 +81,14 @@ class Pipeline:
             if key in self._memo:
                 return self._memo[key]
 
+        from .scores.learning_events import EventRecorder, store_events
+
+        events = EventRecorder(self.ds.n_train, self.device)  # learning-event proxies, from the training passes
+
         def compute() -> Computed:
             t0 = time.time()
             model = train_model(self.model_name, self.ds, torch.arange(self.ds.n_train), self.train_cfg, seed,
-                                ctx=ctx, what=f"original model (seed {seed})")
+                                ctx=ctx, what=f"original model (seed {seed})", on_outputs=events)
             self._add_time("original model", time.time() - t0)
             return Computed(model, {"train_acc": 100 * accuracy(model, self.ds, "train"),
                                     "test_acc": 100 * accuracy(model, self.ds, "test")},
@@ -98,6 +102,7 @@ class Pipeline:
             self._memo[key] = res
         if not res.hit:
             self.predictions(seed)  # per-sample predictions for the dashboard, stored with every new θ_o
+            store_events(self.store, self.ds, self.model_name, self.train_cfg, seed, res.value, events)
         return res
 
     def original(self, seed: int, ctx: RunContext = NULL_CONTEXT) -> Classifier:
@@ -342,6 +347,7 @@ class Pipeline:
                 original = new_model(self.model_name, self.ds, seed, self.device).eval()
             inp = UnlearnInput(original, self.model_name, self.ds, forget_t, retain_t, self.train_cfg, seed,
                                ctx.sub(0.3, 0.95), fs.forget_classes)
+            inp.store = self.store  # wrappers that rank D_f by a stored score (RUM: the LiRA bank) read it here
             t0 = time.time()
             model = m.unlearn(inp, cfg["params"])
             if self.device.type == "cuda":

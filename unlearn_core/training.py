@@ -241,17 +241,28 @@ def ce_loss(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, ib: torch.Tens
     return F.cross_entropy(model(xb), yb)
 
 
+# (epoch, sample indices, training-mode logits, labels) of one batch's forward pass; see train_loop's on_outputs.
+OutputsHook = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
+
+
 def train_loop(model: nn.Module, ds: ImageDataset, idx, cfg: TrainConfig, seed: int,
                loss_fn: LossFn = ce_loss, params=None, ctx: RunContext = NULL_CONTEXT,
                after_step: Callable[[], None] | None = None, labels: torch.Tensor | None = None,
-               what: str = "training", optimizer: torch.optim.Optimizer | None = None) -> nn.Module:
+               what: str = "training", optimizer: torch.optim.Optimizer | None = None,
+               on_outputs: OutputsHook | None = None) -> nn.Module:
     """Train ``model`` for ``cfg.epochs`` epochs over the training samples ``idx``.
 
     ``loss_fn(model, x, y, idx)`` gives the batch loss (default cross-entropy); ``labels`` overrides the
     training labels (indexed by sample index, e.g. random labels for RL); ``params`` restricts what is
     optimised; ``after_step`` runs after each optimizer step (e.g. SalUn re-imposing its mask).
+    ``on_outputs(epoch, idx, logits, labels)`` receives the (detached, training-mode) logits of every batch's
+    own forward pass — no extra pass, and the loss and every update are exactly those of the default
+    cross-entropy (so it needs the default ``loss_fn``); e.g. the learning-event recorder of
+    ``scores/learning_events.py``.
     """
     cfg.validate()
+    if on_outputs is not None and loss_fn is not ce_loss:
+        raise ConfigError(f"{what}: on_outputs records the cross-entropy forward pass; it needs the default loss.")
     device = ds.device
     idx_t = as_index_tensor(idx, device)
     if idx_t.numel() == 0:
@@ -268,7 +279,13 @@ def train_loop(model: nn.Module, ds: ImageDataset, idx, cfg: TrainConfig, seed: 
             if labels is not None:
                 yb = labels[ib]
             with autocast(device):
-                loss = loss_fn(model, xb, yb, ib)
+                if on_outputs is None:
+                    loss = loss_fn(model, xb, yb, ib)
+                else:  # the same computation as ce_loss, keeping the logits for the hook
+                    logits = model(xb)
+                    loss = F.cross_entropy(logits, yb)
+            if on_outputs is not None:
+                on_outputs(epoch, ib, logits.detach(), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -283,10 +300,12 @@ def train_loop(model: nn.Module, ds: ImageDataset, idx, cfg: TrainConfig, seed: 
 
 
 def train_model(model_name: str, ds: ImageDataset, idx, cfg: TrainConfig, seed: int,
-                ctx: RunContext = NULL_CONTEXT, what: str = "training") -> Classifier:
-    """Train a fresh ``model_name`` on training samples ``idx`` with the recipe ``cfg`` (seeded)."""
+                ctx: RunContext = NULL_CONTEXT, what: str = "training",
+                on_outputs: OutputsHook | None = None) -> Classifier:
+    """Train a fresh ``model_name`` on training samples ``idx`` with the recipe ``cfg`` (seeded).
+    ``on_outputs``: see :func:`train_loop` (records per-batch outputs; the trained weights are unchanged)."""
     model = new_model(model_name, ds, seed, ds.device)
-    return train_loop(model, ds, idx, cfg, seed, ctx=ctx, what=what)
+    return train_loop(model, ds, idx, cfg, seed, ctx=ctx, what=what, on_outputs=on_outputs)
 
 
 @torch.no_grad()

@@ -288,6 +288,79 @@ def _job_embedding(config: dict, env: JobEnv) -> dict:
     return {"key": df.attrs["key"], "n_points": len(df), "cache_hit": bool(df.attrs["cache_hit"])}
 
 
+# ---------------------------------------------------------------------------------------------- beyond the papers
+def tune_spec_of(config: dict):
+    """The job's TuneSpec: {setup, method, grid, selector, ratio, seeds, apply_to, base_params}."""
+    from ..tuning import TuneSpec
+
+    return TuneSpec.from_dict({k: v for k, v in config.items() if k in TuneSpec.__dataclass_fields__})
+
+
+def _check_tune(config: dict) -> None:
+    tune_spec_of(config).validate()
+
+
+def _describe_tune(c: dict) -> str:
+    ts = tune_spec_of(c)
+    where = f"{ts.selector} {100 * float(ts.ratio):g}%"
+    apply = f" → {', '.join(ts.apply_to)}" if ts.apply_to else ""
+    return f"Tune {ts.method} on {where}{apply} · {setup_label(c)} · {len(ts.seeds)} seed(s)"
+
+
+def _job_tune(config: dict, env: JobEnv) -> dict:
+    from ..tuning import estimate_tuning, tune
+
+    ts = tune_spec_of(config)
+    if env.device.startswith("cuda"):
+        ts.setup = ts.setup.replace(device=env.device)
+    env.ctx.log(f"estimate: {estimate_tuning(ts, env.store).summary()}")
+    res = tune(ts, env.store, env.ctx, on_log=env.ctx.log)
+    ch = res.record["chosen"]
+    env.ctx.log(f"chosen {ch['overrides'] or '(the preset)'}: Avg. gap {ch['avg_gap']:.3f} "
+                f"(preset {res.record['preset']['avg_gap']})")
+    return {"tuning_key": res.key, "chosen": ch["params"], "avg_gap": ch["avg_gap"], "cache_hit": res.cache_hit}
+
+
+def _check_entanglement(config: dict) -> None:
+    _check_setup(config)
+    if config.get("seed") is not None:
+        check_seed(config["seed"])
+
+
+def _job_entanglement(config: dict, env: JobEnv) -> dict:
+    from ..analysis.entanglement import entanglement_frame
+
+    pipe = pipeline_for(config, env)
+    df = entanglement_frame(pipe, config.get("seed"), compute_if_missing=True, ctx=env.ctx)
+    for r in df.itertuples(index=False):
+        env.ctx.log(f"{r.name}: ES {r.es:.4g}")
+    return {"n_sets": int(len(df))}
+
+
+def _check_why_hard(config: dict) -> None:
+    from ..selectors import parse_selector
+
+    _check_setup(config)
+    check_seed(config.get("seed", 0))
+    parse_selector(str(config.get("selector", "")))
+    check_ratio(config)
+
+
+def _job_why_hard(config: dict, env: JobEnv) -> dict:
+    """Computes what the "Why is it hard?" panel reads: the set, memorization (LiRA bank), loss, LiRA ASR, the
+    learning-event proxies, the BLO weight, and the entanglement of the set and of random reference sets."""
+    from ..analysis.hardness import why_hard
+
+    pipe = pipeline_for(config, env)
+    sel, ratio, seed = config["selector"], config.get("ratio"), int(config.get("seed", 0))
+    pipe.forget_set(sel, ratio, seed, env.ctx.sub(0, 0.2))
+    w = why_hard(pipe, (sel, ratio, seed), compute_if_missing=True, ctx=env.ctx.sub(0.2, 1.0))
+    for r in w.summary.itertuples(index=False):
+        env.ctx.log(f"{r.quantity}: set mean {r.set_mean:.4g} vs training {r.train_mean:.4g} "
+                    f"(mean percentile {r.set_mean_percentile:.0f}: leans {r.leans})")
+    return {"name": w.name, "missing": w.missing}
+
+
 def register_all() -> None:
     """Register every job kind of the project (explicitly, in one place)."""
     from . import demo
@@ -313,4 +386,12 @@ def register_all() -> None:
         _job_composition)
     register_job_kind("view_embedding", title="Embedding (UMAP/PCA)", check=_check_embedding,
                       describe=_describe_embedding)(_job_embedding)
+    register_job_kind("tune", title="Tune a method (random sets → worst case)", check=_check_tune,
+                      describe=_describe_tune)(_job_tune)
+    register_job_kind("view_entanglement", title="Entanglement of forget sets", check=_check_entanglement,
+                      describe=lambda c: f"Entanglement of every forget set · {setup_label(c)}"
+                      + (f" · seed {c['seed']}" if c.get("seed") is not None else ""))(_job_entanglement)
+    register_job_kind("view_why_hard", title="Why is this set hard?", check=_check_why_hard,
+                      describe=lambda c: f"Why hard · {c.get('selector')} @ {100 * float(c.get('ratio', 0.1)):g}% · "
+                      f"{setup_label(c)} · seed {c.get('seed', 0)}")(_job_why_hard)
     demo.register()
