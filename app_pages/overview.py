@@ -1,21 +1,23 @@
-"""Overview: what worst-case forget sets are, one picture, and the guided teaching demo."""
+"""Overview: what worst-case forget sets are, one picture, the guided teaching demo and the reproduction report."""
+import time
+
 import streamlit as st
 
-from dashboard import charts, common
+from dashboard import charts, common, progress, style
+from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
 from unlearn_core.config import Setup
 from unlearn_core.jobs import ACTIVE
-from unlearn_core.jobs.demo import DEMO_DEFAULTS
 
 common.page_guard()
 st.title("Which training samples are hard to unlearn?")
 
-INTRO = """
+INTRO = f"""
 Machine **unlearning** removes the influence of a *forget set* of training samples from a trained model
 without retraining it from scratch. Methods are usually judged on a **random** forget set. But some samples are
-much harder to forget than others: the **worst-case forget set** (Fan et al., *Challenging Forgets*) is found by a bi-level optimisation
-(BLO) that searches for the samples whose removal an unlearning step erases least — typically clean,
-confidently learned, low-loss samples.
+much harder to forget than others: the **worst-case forget set** ({style.PAPERS["fan"]}) is found by a bi-level
+optimisation (**BLO**) that searches for the samples whose removal an unlearning step erases least — typically
+clean, confidently learned, low-loss samples.
 
 This dashboard trains an original model, scores every sample (loss, entropy, BLO weight and any other
 registered score), builds random / worst-case / score-based forget sets, runs unlearning methods on them and
@@ -35,9 +37,10 @@ def headline_figure():
         return None, ""
     r0 = 0.1 if (d["ratio"] == 0.1).any() else d["ratio"].dropna().iloc[0]
     agg = res.aggregate(d[d["ratio"] == r0])
-    return charts.headline(agg), (f"**Your results** · {setups['setup'].iloc[0]} · {r0:.0%} forget set · "
-                                  f"seeds {agg['seeds'].iloc[0]} · Retrain's unlearning accuracy (UA) and MIA "
-                                  f"on the two kinds of set")
+    ns = ", ".join(f"{style.selector_label(s)} n = {n}" for s, n in zip(agg["selector"], agg["n"]))
+    return charts.headline(agg), (f"**Your results** · {md_escape(setups['setup'].iloc[0])} · {r0:.0%} forget set · "
+                                  f"{ns} seed(s) · Retrain's unlearning accuracy (UA) and MIA on the two kinds of "
+                                  f"set (mean ± sample std; no bar whisker when n = 1)")
 
 
 fig, caption = headline_figure()
@@ -46,55 +49,115 @@ if fig is not None:
     left.markdown(INTRO)
     with right:
         st.markdown(caption)
-        st.plotly_chart(fig, key="overview_picture")
+        common.plot(fig, key="overview_picture")
 else:
     st.markdown(INTRO)
     st.markdown("**The pipeline** — each step is a page in the sidebar:")
-    st.plotly_chart(charts.pipeline_schematic(), key="overview_picture")
+    common.plot(charts.pipeline_schematic(), key="overview_picture")
+
+with st.expander("What the abbreviations mean"):
+    st.markdown(style.glossary_markdown())
+    st.caption("Papers: " + style.PAPERS["fan"] + "; " + style.PAPERS["chen"] + ".")
 
 st.divider()
 st.subheader(":material/school: Teaching demo")
+variant = common.demo_variant()
+cfg = common.demo_config(variant)
+rows0, total0, src0 = common.demo_timeline(None)
+demo_setup = Setup.from_dict(cfg["setup"])
 st.markdown(
-    "One click runs the default digits pipeline as a background job (a few minutes on a laptop CPU; the first "
-    "pictures appear after a few seconds) and then walks you through the result pages step by step. Results are "
-    "cached: running it again is instant."
-)
+    "One click runs the default digits pipeline as a background job and then walks you through the result pages "
+    "step by step: θ_o → loss, entropy and BLO → random / worst-case / easiest sets → Retrain, FT, GA, RL and "
+    f"ℓ1-sparse on random vs worst-case sets (seeds {', '.join(map(str, cfg['seeds']))}) → ratio sweep "
+    f"({', '.join(style.ratio_label(r) for r in [cfg['ratio'], *cfg['sweep_ratios']])}). Each page unlocks as its "
+    f"stage lands; the first Compare table comes after about "
+    f"{progress.fmt_duration(sum(common.DEMO_TYPICAL_S[n] for n in ('original', 'scores', 'blo', 'sets', 'seed0')))}"
+    f" ({src0}). Results are cached: running it again is instant.")
+if variant != "full":
+    st.caption(f"Variant from the address bar: **{common.DEMO_VARIANTS[variant]['title']}**.")
+if demo_setup != common.setup():
+    st.caption(f"Starting it switches your active setup to {md_escape(common.setup_name(demo_setup))} (you will be "
+               "told; change it back on Data & model).")
 mgr = common.manager()
-demo = common.latest_job("teaching_demo")
-c1, c2, _ = st.columns([1.3, 1.3, 3])
+demo = common.demo_job()
 running = demo is not None and demo["status"] in ACTIVE
+c1, c2, c3, _ = st.columns([1.3, 1.3, 1, 2])
 if c1.button("Run the teaching demo", icon=":material/play_arrow:", type="primary", disabled=running, key="demo_start"):
-    common.use_setup(Setup.from_dict(DEMO_DEFAULTS["setup"]), seed=0, why="the teaching demo runs on digits")
-    jid = common.submit("teaching_demo", dict(DEMO_DEFAULTS))
+    common.use_setup(demo_setup, seed=cfg["seeds"][0], why="the teaching demo runs on digits")
+    jid = common.submit("teaching_demo", cfg)
     if jid:
         common.start_tour(jid)
+        st.session_state["_demo_t0"] = time.time()
         st.rerun()
 if demo is not None and c2.button("Take the guided tour →", key="demo_tour"):
-    common.use_setup(Setup.from_dict(DEMO_DEFAULTS["setup"]), seed=0, why="the tour shows the demo's digits results")
+    common.use_setup(Setup.from_dict((demo.get("config") or {}).get("setup") or cfg["setup"]),
+                     seed=((demo.get("config") or {}).get("seeds") or [0])[0],
+                     why="the tour shows the demo's digits results")
     common.start_tour(demo["id"])
     st.switch_page(common.PAGES["data"])
 
 
 @st.fragment(run_every=common.POLL_S if running else None)
 def demo_progress():
-    job = common.latest_job("teaching_demo")
+    job = common.demo_job()
     if job is None:
-        st.caption("Not run yet.")
-        return
-    common.job_card(job)
+        st.caption(f"Not run yet. Expected: about {progress.fmt_duration(total0)} in all ({src0}).")
+        rows, left, src = rows0, total0, src0
+    else:
+        common.job_card(job)
+        rows, left, src = common.demo_timeline(job)
+        if job["status"] in ACTIVE:
+            a, b = st.columns([1, 4])
+            if a.button("Cancel the demo", key="demo_cancel", icon=":material/stop:"):
+                mgr.cancel(job["id"])
+                st.rerun()
+            b.caption(f"About {progress.fmt_duration(left)} left ({src}). Finished stages stay stored; you can "
+                      "look at them while the rest runs." if left else "Finished stages stay stored.")
     icons = common.STATUS_ICON
-    links = {"original": "data", "scores": "scores", "blo": "scores", "sets": "sets", "seed0": "compare",
-             "seeds": "compare", "sweep": "compare"}
-    for name, title, state in common.demo_stage_states(job):
-        a, b = st.columns([5, 1.2])
-        a.markdown(f"{icons.get(state, '•')} {title}")
-        if state == "done":
-            b.page_link(common.PAGES[links[name]], label="open →")
-    if running and job["status"] not in ACTIVE:
+    for r in rows:
+        a, b, c = st.columns([5, 1.6, 1.2])
+        a.markdown(f"{icons.get(r.state, '•')} {md_escape(r.title)}")
+        if r.state == "done":
+            b.caption(f"took {progress.fmt_duration(r.took_s)}" if r.took_s is not None else "done")
+            c.page_link(common.PAGES[common.STAGE_PAGE[r.name]], label="open →")
+        elif r.state == "running":
+            b.caption(f"{100 * r.fraction:.0f}% · ~{progress.fmt_duration(r.left_s)} left" if r.left_s else "running")
+        elif r.state == "pending":
+            b.caption(f"ready in ~{progress.fmt_duration(r.left_s)}" if r.left_s else "pending")
+        else:
+            b.caption(r.state)
+    if running and (job is None or job["status"] not in ACTIVE):
         st.rerun()
 
 
 demo_progress()
+
+# ------------------------------------------------------------------ reproduction report
+st.divider()
+st.subheader(":material/description: Reproduction report")
+rep = common.newest_report()
+if rep is None:
+    st.markdown("No report yet. Make one from a terminal in this folder (it runs the experiments the report needs, "
+                "reusing everything already cached, and writes `cache/reports/<name>/report.md` and `report.html`):")
+    st.code("python -m unlearn_core reproduce", language="bash")
+    st.caption("See `python -m unlearn_core reproduce --help` for its options. The newest report found under "
+               f"{code_span(common.cache_root() + '/reports')} is linked here.")
+else:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rep["time"]))
+    st.markdown(f"Newest report: **{md_escape(rep['name'])}** · written {when} · {code_span(rep['dir'])}")
+    cols = st.columns(3)
+    if "html" in rep["files"]:
+        cols[0].download_button("Open / download report.html", rep["files"]["html"].read_bytes(),
+                                file_name=f"{rep['name']}-report.html", mime="text/html", key="rep_html",
+                                icon=":material/download:")
+    if "md" in rep["files"]:
+        md = rep["files"]["md"].read_text(errors="replace")
+        cols[1].download_button("Download report.md", md.encode(), file_name=f"{rep['name']}-report.md",
+                                mime="text/markdown", key="rep_md", icon=":material/download:")
+        with st.expander("Read the report here"):
+            # the report is written by this project; still, no remote images or raw HTML from it reach the browser
+            st.markdown(md.replace("![", "!\\[").replace("<", "&lt;"))
+    st.caption("Make a new one with `python -m unlearn_core reproduce`.")
 
 st.divider()
 ICONS = {"data": ":material/dataset:", "scores": ":material/bar_chart:", "sets": ":material/target:",
@@ -106,7 +169,7 @@ for i, (page, label, text) in enumerate([
     ("scores", "Scores", "per-sample loss, entropy, BLO weight (+ others), galleries"),
     ("sets", "Forget sets", "build sets with any selector and compare them"),
     ("experiments", "Experiments", "selectors × methods × ratios × seeds grids"),
-    ("compare", "Compare", "Table 3: random vs worst case, gaps to Retrain, ratio sweep"),
+    ("compare", "Compare", "methods vs Retrain on random and worst-case sets, ratio sweep"),
     ("runs", "Runs", "every job: progress, log, cancel, re-run, export"),
 ]):
     with cols[i % 2]:
