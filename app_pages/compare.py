@@ -61,7 +61,8 @@ common.keep("cmp_layout", "one row per forget set × method")
 layout = st.segmented_control("Layout", ["one row per forget set × method", "forget sets side by side"],
                               key="cmp_layout", label_visibility="collapsed")
 wide = layout == "forget sets side by side"
-disp, gaps = (tables.table3_wide if wide else tables.table3_stacked)(d_ratio, selectors)
+disp, gaps = tables.table3_wide(d_ratio, selectors, compact=True) if wide else \
+    tables.table3_stacked(d_ratio, selectors)
 if disp.empty:
     st.warning("No runs for this choice.")
     st.stop()
@@ -69,37 +70,59 @@ ns = sorted(set(res.table3(d_ratio, selectors)["n"].astype(int)))
 mixed = len(ns) > 1
 st.caption(f"{md_escape(labels[setup_id].split(' · ')[0])} · forget ratio "
            f"{ratio if isinstance(ratio, str) else style.ratio_label(ratio)} · metrics in % as mean ± "
-           f"{res.STD_LABEL}; **n = the seeds behind each row** (column n, which seeds in column seeds); ‘—’ = one "
-           f"seed, no spread · brackets: gap to Retrain (|mean − Retrain's mean over the same seeds|) · MIA = "
-           f"confidence-feature SVC efficacy · darker red = larger gap · hover a column title for its definition. "
-           f"Select a row for its seeds and exact configuration."
+           f"{res.STD_LABEL}; **n = the seeds behind each row**"
+           + (" (the seeds themselves: in the other layout)" if wide else " (which ones in column seeds)")
+           + "; ‘—’ = one seed, no spread · "
+           + ("cell colour: gap to Retrain (|mean − Retrain's mean over the same seeds|; the numbers are in the other "
+              "layout and the heatmap below)" if wide else
+              "brackets: gap to Retrain (|mean − Retrain's mean over the same seeds|)")
+           + " · MIA = confidence-feature SVC efficacy · darker shading = larger gap · hover a column title for its "
+             "definition."
+           + ("" if wide else " Select a row for its seeds and exact configuration.")
            + (f" **Rows differ in n ({', '.join(map(str, ns))}): compare their spreads with care.**" if mixed else ""))
 gvals = gaps.to_numpy(dtype=float)
 gmax = float(np.nanmax(gvals)) if np.isfinite(gvals).any() else 1.0
 method_ids = disp.attrs["methods"]
 
 
-def _colors(_):
-    out = pd.DataFrame("", index=disp.index, columns=disp.columns)
-    for c in gaps.columns:
-        for k, i in enumerate(gaps.index):
-            g = gaps.iloc[k][c]
-            if g == g and g > 0:
-                out.iloc[k, out.columns.get_loc(c)] = (
-                    f"background-color: {style.rgba('#D55E00', 0.06 + 0.5 * min(1.0, g / max(gmax, 1e-9)))}")
-    retrain = np.array([m == "retrain" for m in method_ids])
-    out.loc[retrain] = "font-weight: bold; background-color: #eef3fb"
-    return out
+def _styled(frame: pd.DataFrame, gap: pd.DataFrame):
+    """Cells shaded by their gap to Retrain; Retrain's own row bold on blue."""
+    def _colors(_):
+        out = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for c in gap.columns:
+            for k in range(len(gap)):
+                g = gap.iloc[k][c]
+                if g == g and g > 0:
+                    out.iloc[k, out.columns.get_loc(c)] = (
+                        f"background-color: {style.rgba('#D55E00', 0.06 + 0.5 * min(1.0, g / max(gmax, 1e-9)))}")
+        retrain = np.array([m == "retrain" for m in method_ids])
+        out.loc[retrain] = "font-weight: bold; background-color: #eef3fb"
+        return out
+
+    return frame.style.apply(_colors, axis=None)
 
 
-ev = common.table(disp.style.apply(_colors, axis=None), key=f"cmp_table_{int(wide)}", on_select="rerun",
-                  selection_mode="single-row", hide_index=not wide, max_rows=None,
-                  column_config=tables.column_help(disp.columns))
-sel_rows = ev.selection.rows
+sel_rows, sel_here = [], []
+if wide:  # one table per forget set, next to each other (short columns: nothing is cut off)
+    cols = st.columns(min(len(selectors), 3))
+    for j, sel in enumerate(selectors):
+        name = style.selector_label(sel)
+        part = disp[[c for c in disp.columns if c.startswith(f"{name} · ") and not c.endswith(" · seeds")]]
+        part = part.rename(columns=lambda c: c.split(" · ", 1)[1])
+        gpart = gaps[[c for c in gaps.columns if c.startswith(f"{name} · ")]].rename(
+            columns=lambda c: c.split(" · ", 1)[1])
+        with cols[j % len(cols)]:
+            st.markdown(f"**{md_escape(name)} sets**")
+            common.table(_styled(part, gpart), key=f"cmp_table_wide_{j}", hide_index=False, max_rows=None,
+                         column_config=tables.column_help(part.columns))
+else:
+    ev = common.table(_styled(disp, gaps), key="cmp_table_0", on_select="rerun", selection_mode="single-row",
+                      max_rows=None, column_config=tables.column_help(disp.columns))
+    sel_rows = ev.selection.rows
+    sel_here = [disp.attrs["selectors"][sel_rows[0]]] if sel_rows else []
 if sel_rows:
     r = sel_rows[0]
     method = method_ids[r]
-    sel_here = selectors if wide else [disp.attrs["selectors"][r]]
     runs = d_ratio[(d_ratio["method"] == method) & d_ratio["selector"].isin(sel_here)]
     with st.container(border=True):
         st.markdown(f"**{md_escape(style.method_label(method))}** on "

@@ -79,7 +79,8 @@ if not ready:
 ready = [(m, t, dv.membership(dv.with_scores(df))) for m, t, df in ready]
 base = ready[0][2]
 color_opts = [c for c in base.columns if c not in ("index", "x", "y", "label_name", "prediction_name")]
-pref = next((c for c in base.columns if c.startswith("in:worst")), "label")
+pref = next((c for c in base.columns if c.startswith(f"in:worst-case 10% · seed {seed}")),
+            next((c for c in base.columns if c.startswith("in:worst")), "label"))
 common.keep("emb_color", _from_url("color", pref, color_opts), valid=lambda v: v if v in color_opts else pref)
 color = st.selectbox("Colour by", color_opts, key="emb_color", format_func=style.column_label,
                      help="label / prediction / correctness, a score (continuous scale) or membership of a built "

@@ -44,9 +44,10 @@ if unknown:
 common.keep("exp_methods", [m for m in url_methods if m in all_methods],
             valid=lambda v: [m for m in (v or []) if m in all_methods])
 methods = st.multiselect("Unlearning methods", all_methods, key="exp_methods",
-                         format_func=lambda m: style.method_label(m) + ("" if style.method_label(m).lower() == m
-                                                                        else f" ({m})"),
-                         help="Every registered method; Retrain is always added (the gaps need it).")
+                         format_func=style.method_label,
+                         help="Every registered method (their command-line names: "
+                              + ", ".join(f"{style.method_label(m)} = {m}" for m in all_methods)
+                              + "); Retrain is always added (the gaps need it).")
 
 c1, c2, c3 = st.columns([2, 1.2, 1.2])
 url_sels = _qp_list("selectors", list(DEFAULT_SELECTORS))
@@ -82,7 +83,7 @@ if editable:
     for tab, m in zip(tabs, editable):
         with tab:
             meta = get_method(m).metadata()
-            st.caption(meta["description"] + (" · relabeling" if meta["relabeling"] else ""))
+            st.caption(md_escape(style.cite(meta["description"])) + (" · relabeling" if meta["relabeling"] else ""))
             frame = res.method_param_frame(m, ds)
             edited = st.data_editor(frame, key=f"exp_params_{m}", hide_index=True, disabled=["parameter"],
                                     width="stretch",

@@ -1,4 +1,6 @@
 """Forget sets: build sets with any selector and ratio; compare overlap, classes, score distributions, images."""
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
@@ -71,10 +73,15 @@ if not default_rows:  # random vs worst case at the active seed, 10% if built
     if (pool["ratio"] == 0.1).any():
         pool = pool[pool["ratio"] == 0.1]
     default_rows = list(pool.index[:2]) or [len(cat) - 1]
-ev = common.table(view, key="fs_table", on_select="rerun", selection_mode="multi-row", max_rows=12,
+# The selection is remembered by set (not by row position): when a job adds sets, rows move but the chosen sets
+# stay chosen. The table's key changes with the catalogue so Streamlit never re-applies stale row numbers.
+
+cat_id = hashlib.sha1("|".join(cat["key"]).encode()).hexdigest()[:10]
+ev = common.table(view, key=f"fs_table_{cat_id}", on_select="rerun", selection_mode="multi-row", max_rows=12,
                   selection_default={"selection": {"rows": default_rows}},
                   column_config={"ratio (%)": st.column_config.NumberColumn(format="%g%%")})
 rows = ev.selection.rows if ev.selection.rows else default_rows
+st.session_state["fs_selected_keys"] = [cat["key"].iloc[r] for r in rows if r < len(cat)]
 chosen = cat.iloc[rows]
 sets = {}
 set_sel = {}

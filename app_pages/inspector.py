@@ -9,6 +9,7 @@ from dashboard import common, style
 from dashboard import views as dv
 from dashboard.charts import INSPECTOR_CAPTION
 from dashboard.safety import md_escape
+from unlearn_core import results as res
 
 common.page_guard()
 st.title("Sample inspector")
@@ -30,10 +31,11 @@ common.keep("insp_index", 0, valid=lambda v: min(max(int(v), 0), n - 1))
 c1, c2 = st.columns([1, 3])
 idx = int(c1.number_input(f"Training sample (0 … {n - 1})", 0, n - 1, step=1, key="insp_index"))
 st.query_params["sample"] = str(idx)
+st.session_state["_insp_qp"] = str(idx)  # the address now says what is shown: not a new request next run
 df_s = common.samples()
 hard_col = next((c for c in ("blo@0.1",) if c in df_s), next((c for c in df_s.columns if c.startswith("blo@")), None))
 if hard_col is not None:
-    hardest = int(df_s.sort_values(hard_col, ascending=False)["index"].iloc[0])
+    hardest = int(res.hardest(df_s, hard_col, "high", 1)["index"].iloc[0])  # ties (weights at the cap): lowest loss
 
 
     def _go_hardest():

@@ -63,16 +63,18 @@ st.divider()
 st.subheader(":material/school: Teaching demo")
 variant = common.demo_variant()
 cfg = common.demo_config(variant)
-rows0, total0, src0 = common.demo_timeline(None)
+rows0, total0, src0 = common.demo_timeline(None, cfg)
 demo_setup = Setup.from_dict(cfg["setup"])
+seeds_txt = (f"seed {cfg['seeds'][0]}" if len(cfg["seeds"]) == 1
+             else f"seeds {', '.join(map(str, cfg['seeds']))}")
+first_cmp = sum(r.left_s or 0 for r in rows0 if r.name == "seed0")
 st.markdown(
     "One click runs the default digits pipeline as a background job and then walks you through the result pages "
-    "step by step: θ_o → loss, entropy and BLO → random / worst-case / easiest sets → Retrain, FT, GA, RL and "
-    f"ℓ1-sparse on random vs worst-case sets (seeds {', '.join(map(str, cfg['seeds']))}) → ratio sweep "
-    f"({', '.join(style.ratio_label(r) for r in [cfg['ratio'], *cfg['sweep_ratios']])}). Each page unlocks as its "
-    f"stage lands; the first Compare table comes after about "
-    f"{progress.fmt_duration(sum(common.DEMO_TYPICAL_S[n] for n in ('original', 'scores', 'blo', 'sets', 'seed0')))}"
-    f" ({src0}). Results are cached: running it again is instant.")
+    "step by step: θ_o → loss, entropy and BLO → random / worst-case / easiest sets → "
+    f"{', '.join(style.method_label(m) for m in cfg['methods'])} on random vs worst-case sets ({seeds_txt}) → ratio "
+    f"sweep ({', '.join(style.ratio_label(r) for r in sorted([cfg['ratio'], *cfg['sweep_ratios']]))}). Each page "
+    f"unlocks as its stage lands: the first Compare table after about {progress.fmt_duration(first_cmp)}, all of it "
+    f"after about {progress.fmt_duration(total0)} ({src0}). Results are cached: running it again is instant.")
 if variant != "full":
     st.caption(f"Variant from the address bar: **{common.DEMO_VARIANTS[variant]['title']}**.")
 if demo_setup != common.setup():
@@ -104,13 +106,13 @@ def demo_progress():
         st.caption(f"Not run yet. Expected: about {progress.fmt_duration(total0)} in all ({src0}).")
         rows, left, src = rows0, total0, src0
     else:
-        common.job_card(job)
+        common.job_card(job, eta=False)  # the stage list below says what is left
         rows, left, src = common.demo_timeline(job)
         if job["status"] in ACTIVE:
             a, b = st.columns([1, 4])
             if a.button("Cancel the demo", key="demo_cancel", icon=":material/stop:"):
                 mgr.cancel(job["id"])
-                st.rerun()
+                st.rerun(scope="fragment")
             b.caption(f"About {progress.fmt_duration(left)} left ({src}). Finished stages stay stored; you can "
                       "look at them while the rest runs." if left else "Finished stages stay stored.")
     icons = common.STATUS_ICON
@@ -118,7 +120,8 @@ def demo_progress():
         a, b, c = st.columns([5, 1.6, 1.2])
         a.markdown(f"{icons.get(r.state, '•')} {md_escape(r.title)}")
         if r.state == "done":
-            b.caption(f"took {progress.fmt_duration(r.took_s)}" if r.took_s is not None else "done")
+            b.caption(("took < 1 s" if r.took_s < 1 else f"took {progress.fmt_duration(r.took_s)}")
+                      if r.took_s is not None else "done")
             c.page_link(common.PAGES[common.STAGE_PAGE[r.name]], label="open →")
         elif r.state == "running":
             b.caption(f"{100 * r.fraction:.0f}% · ~{progress.fmt_duration(r.left_s)} left" if r.left_s else "running")
@@ -126,8 +129,7 @@ def demo_progress():
             b.caption(f"ready in ~{progress.fmt_duration(r.left_s)}" if r.left_s else "pending")
         else:
             b.caption(r.state)
-    if running and (job is None or job["status"] not in ACTIVE):
-        st.rerun()
+    # when the demo ends, the sidebar's job list redraws the page (no second app rerun from here)
 
 
 demo_progress()

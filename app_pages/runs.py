@@ -20,6 +20,11 @@ st.caption(f"Executor: {slots['executor']} · GPU slots: {', '.join(slots['gpu_s
            f"CPU slots: {slots['cpu_slots']} (jobs beyond that wait in a queue) · cache: {code_span(mgr.store.root)}")
 
 
+KIND_NAMES = {"original": "original models θ_o", "predictions": "θ_o's predictions", "score": "scores",
+              "forget_set": "forget sets", "unlearn": "unlearning runs", "view_coreset_point": "coreset models",
+              "view_embedding": "embeddings (PCA / UMAP)", "view_composition": "compositions"}
+
+
 def kind_title(kind: str) -> str:
     try:
         return get_job_kind(kind).title
@@ -35,7 +40,7 @@ def jobs_frame(jobs: list[dict]) -> pd.DataFrame:
         "now": (common.queue_text(j) if j["status"] == "queued" else (j["message"] or ""))[:100],
         "created": pd.to_datetime(j["created"], unit="s"),
         "took": progress.fmt_duration((j["finished"] or now) - j["started"]) if j["started"] else "—",
-        "error": (j["error"] or "")[:160] or "—", "kind": kind_title(j["kind"]), "id": j["id"]} for j in jobs])
+        "error": (j["error"] or "")[:160] or "—"} for j in jobs])
 
 
 active = mgr.has_active()
@@ -59,11 +64,8 @@ def job_list():
                                 "created": st.column_config.DatetimeColumn("created", format="HH:mm:ss",
                                                                            width="small"),
                                 "took": st.column_config.TextColumn("took", width="small"),
-                                "error": st.column_config.TextColumn("error", width="medium"),
-                                "kind": st.column_config.TextColumn("kind", width="small"),
-                                "id": st.column_config.TextColumn("id", width="small")})
-    if active and not mgr.has_active():
-        st.rerun()
+                                "error": st.column_config.TextColumn("error", width="medium")})
+    # when the last job ends the sidebar's job list redraws the page
 
 
 st.subheader("Jobs")
@@ -101,7 +103,7 @@ def job_details(job_id: str):
     if j["status"] in ACTIVE:
         if b[0].button("Cancel", key=f"cancel_{job_id}", type="primary"):
             mgr.cancel(job_id)
-            st.rerun()
+            st.rerun(scope="fragment")
     else:
         if b[0].button("Re-run", key=f"rerun_{job_id}", type="primary"):
             try:
@@ -124,8 +126,6 @@ def job_details(job_id: str):
                          file_name=f"job-{job_id}.json", mime="application/json", key=f"export_{job_id}")
     if j.get("rerun_of"):
         b[3].caption(f"re-run of {j['rerun_of']}")
-    if job["status"] in ACTIVE and j["status"] not in ACTIVE:
-        st.rerun()  # it just ended: refresh the whole page (list, labels, buttons)
     t1, t2, t3 = st.tabs(["Log", "Configuration", "Result"])
     with t1:
         st.code("\n".join(j.get("log", [])[-300:]) or "(empty)", language=None, height=320)
@@ -187,6 +187,7 @@ else:
     runs = runs.assign(what=runs["what"].astype(str).map(lambda w: style.method_label(w) if w else w),
                        error=runs["error"].replace("", "—"))
     runs = runs.rename(columns={"seconds": "took (s)"})
+    runs["kind"] = runs["kind"].map(lambda k: KIND_NAMES.get(k, k))
     summary = runs.groupby(["kind", "status"]).size().unstack(fill_value=0)
     common.table(summary, key="store_summary", hide_index=False)
     bad = runs[runs["status"].isin(["failed", "interrupted", "cancelled"])]

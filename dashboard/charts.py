@@ -107,7 +107,7 @@ def score_histograms(df: pd.DataFrame, columns: list[str], hard_ends: dict[str, 
         fig.update_xaxes(title_text=f"log10 {score_label(c)}" if log else score_label(c), row=r + 1, col=k + 1)
         fig.update_yaxes(title_text="samples", row=r + 1, col=k + 1)
         if c.startswith("blo"):
-            fig.update_yaxes(type="log", title_text="samples (log)", row=r + 1, col=k + 1)
+            fig.update_yaxes(type="log", dtick=1, title_text="samples (log)", row=r + 1, col=k + 1)
     return _layout(fig, 300 * nrows, margin=dict(l=10, r=10, t=70, b=10))
 
 
@@ -198,7 +198,7 @@ def set_score_box(df: pd.DataFrame, selectors: dict[str, str] | None = None) -> 
                                  legendgroup=name, showlegend=j == 0), 1, j + 1)
         fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
         if log:
-            fig.update_yaxes(type="log", row=1, col=j + 1)
+            fig.update_yaxes(type="log", dtick=1, row=1, col=j + 1)
     return _layout(fig, 400, title="Score distributions inside each set")
 
 
@@ -350,11 +350,12 @@ EMBEDDINGS_CAPTION = (
 # ---- inspector caption
 
 INSPECTOR_CAPTION = (
-    "One training sample. Scores: its value under each computed score, its rank (1 = highest value), its "
-    "percentile among all training samples, and its rank from the hard-to-forget end of that score (1 = the "
-    "hardest sample, e.g. lowest loss or highest BLO weight). Forget sets: which of the chosen sets hold it. "
-    "Predictions: the class each model predicts and its confidence, and the probability of the true label. A "
-    "sample that was forgotten well should look the way it does under Retrain (which never saw it)."
+    "One training sample and why it is hard (or easy) to forget: (1) the built forget sets that hold it and the "
+    "unlearning runs made on each; (2) its loss (−log p(true label)) and confidence under θ_o and every stored "
+    "unlearned model, marked where the model had to forget it — forgotten well means it looks the way it does under "
+    "Retrain on the same set; (3) the training samples nearest to it in θ_o's penultimate features, which keep "
+    "teaching the model what it taught if they stay in the retain set; (4) every computed score with its rank from "
+    "the hard-to-forget end (1 = hardest, e.g. lowest loss or highest BLO weight) and its percentile."
 )
 
 
@@ -379,17 +380,21 @@ def coreset_figure(result: CoresetResult, title: str | None = "Coreset test accu
         x = (100 * d["kept_fraction"]).tolist()
         hi = (d["test_acc_mean"] + d["test_acc_std"]).tolist()
         lo = (d["test_acc_mean"] - d["test_acc_std"]).tolist()
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=_rgba(colour, 0.18),
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], mode="lines", fill="toself",
+                                 fillcolor=_rgba(colour, 0.18),
                                  line=dict(width=0), hoverinfo="skip", showlegend=False,
                                  legendgroup=strategy, name=f"{strategy} ± std"))
         fig.add_trace(go.Scatter(
             x=x, y=d["test_acc_mean"], mode="lines+markers", name=d["label"].iloc[0], legendgroup=strategy,
-            line=dict(color=colour), customdata=np.stack([d["test_acc_std"], d["n_seeds"]], axis=1),
-            hovertemplate="keep %{x:.0f}%<br>test acc %{y:.2f} ± %{customdata[0]:.2f} "
-                          "(%{customdata[1]} seeds)<extra>%{fullData.name}</extra>"))
+            line=dict(color=colour),
+            customdata=np.stack([["—" if v != v or n < 2 else f"{v:.2f}" for v, n in
+                                  zip(d["test_acc_std"], d["n_seeds"])], d["n_seeds"]], axis=1),
+            hovertemplate="keep %{x:.0f}%<br>test acc %{y:.2f}% ± %{customdata[0]} "
+                          "(n = %{customdata[1]} seeds; sample std)<extra>%{fullData.name}</extra>"))
     if np.isfinite(result.full_acc_mean):
         fig.add_hline(y=result.full_acc_mean, line_dash="dash", line_color="black",
-                      annotation_text=f"full data {result.full_acc_mean:.2f}", annotation_position="bottom right")
+                      annotation_text=f"all training data: {result.full_acc_mean:.2f}%",
+                      annotation_position="top left")
     fig.update_layout(title=title, xaxis_title="kept fraction of the training set (%)",
                       yaxis_title="test accuracy (%)", hovermode="closest", legend_title_text="coreset")
     return fig

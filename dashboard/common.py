@@ -395,7 +395,7 @@ def mosaic(idx, ncols: int = 12, size: int = 48, labels=None):
         pipe, _ = pipeline()
         if pipe is not None:
             y = pipe.ds.y_train.cpu().numpy()
-            labels = [f"#{i} {pipe.ds.classes[int(y[i])]}" for i in idx]
+            labels = [f"{pipe.ds.classes[int(y[i])]} · #{i}" for i in idx]
     return _mosaic(cache_root(), setup_json(), tuple(idx), ncols, size,
                    tuple(str(x) for x in labels) if labels is not None else None)
 
@@ -470,7 +470,7 @@ def job_eta(job: dict) -> str:
     return f"about {progress.fmt_duration(left)} left ({src})"
 
 
-def job_card(job: dict, compact: bool = False) -> None:
+def job_card(job: dict, compact: bool = False, eta: bool = True) -> None:
     """One job: status, label, progress bar, message, queue place or ETA; the error message if it failed."""
     icon = STATUS_ICON.get(job["status"], "•")
     label = md_escape(job["label"])
@@ -489,9 +489,9 @@ def job_card(job: dict, compact: bool = False) -> None:
     if job["status"] in ACTIVE:
         text = job["message"] if job["status"] == "running" else queue_text(job)
         st.progress(float(job["progress"] or 0), text=md_escape(text or job["status"]))
-        eta = job_eta(job)
-        if eta:
-            st.caption(eta)
+        left = job_eta(job) if eta else ""
+        if left:
+            st.caption(left)
     elif job["status"] == "failed":
         error(job["error"] or "failed", icon=":material/cancel:")
     elif job["status"] in ("cancelled", "interrupted"):
@@ -520,8 +520,9 @@ def watch_job(job_id: str | None, key: str, done_text: str = "Finished.") -> Non
         if j["status"] in ACTIVE and c1.button("Cancel", key=f"{key}_cancel_{job_id}"):
             mgr.cancel(job_id)
         c2.page_link(PAGES["runs"], label="Log and details on **Runs**", icon=":material/list_alt:")
-        if running and j["status"] not in ACTIVE:
-            st.rerun()
+        # No st.rerun() here when the job ends: the sidebar's job list (the one timed fragment that may redraw the
+        # whole app) does that. Several timed fragments each restarting the app at once left the browser with
+        # updates for containers that no longer existed ("Bad delta path") and a blank page.
 
     _watch()
 
@@ -543,7 +544,7 @@ def setup_config() -> dict:
 def table_height(n_rows: int, row_height: int = 35, max_rows: int | None = 40) -> int:
     """Pixels that show ``n_rows`` rows without an inner scroll bar (up to ``max_rows``)."""
     n = n_rows if max_rows is None else min(n_rows, max_rows)
-    return 38 + row_height * max(n, 1) + 3
+    return 40 + row_height * max(n, 1) + 6
 
 
 def table(df: pd.DataFrame, key: str, max_rows: int | None = 40, **kw):
@@ -664,15 +665,44 @@ def demo_job() -> dict | None:
 
 
 @st.cache_data(show_spinner=False, ttl=60)
-def _demo_history(root: str) -> dict[str, float]:
+def _demo_history(root: str, cfg_json: str) -> dict[str, float]:
+    """Median stage durations of this server's earlier finished demos with the same configuration."""
+    cfg = json.loads(cfg_json)
     jobs = [manager().get(j["id"]) for j in manager().list_jobs(limit=50) if j["kind"] == "teaching_demo"
-            and j["status"] == "done"][:5]
+            and j["status"] == "done" and {**DEMO_DEFAULTS, **(j.get("config") or {})} == cfg][:5]
     return progress.history([j for j in jobs if j], DEMO_STAGES)
 
 
-def demo_timeline(job: dict | None):
-    """(rows, seconds left, source) of the demo's stages (see dashboard/progress.py)."""
-    return progress.timeline(job, DEMO_STAGES, DEMO_TYPICAL_S, _demo_history(cache_root()))
+def demo_stages(cfg: dict | None) -> list[tuple]:
+    """The demo's stages with titles that say what this configuration runs (seeds, ratios, methods)."""
+    c = {**DEMO_DEFAULTS, **(cfg or {})}
+    seeds = [int(s) for s in c["seeds"]]
+    methods = ", ".join(style.method_label(m) for m in c["methods"])
+    sweep = ", ".join(style.ratio_label(r) for r in c["sweep_ratios"])
+    titles = {
+        "original": f"Train the original model θ_o ({setup_name(Setup.from_dict(c['setup']))})",
+        "sets": f"Build the random, worst-case and easiest forget sets ({style.ratio_label(c['ratio'])})",
+        "seed0": f"Unlearn with {methods} on random vs worst-case sets (seed {seeds[0]})",
+        "seeds": (f"Repeat for seed{'s' if len(seeds) > 2 else ''} {', '.join(map(str, seeds[1:]))} (mean ± std)"
+                  if len(seeds) > 1 else "Further seeds (none in this variant)"),
+        "sweep": f"Ratio sweep: {sweep} forget sets" if sweep else "Ratio sweep (none in this variant)",
+    }
+    return [(n, titles.get(n, t), lo, hi) for n, t, lo, hi in DEMO_STAGES]
+
+
+def demo_timeline(job: dict | None, cfg: dict | None = None):
+    """(rows, seconds left, source) of the demo's stages (see dashboard/progress.py). Stages this configuration
+    skips (one seed: no further seeds) expect no time."""
+    c = {**DEMO_DEFAULTS, **(cfg or (job or {}).get("config") or demo_config())}
+    typical = dict(DEMO_TYPICAL_S)
+    n_seeds, n_sweep = len(c["seeds"]), len(c["sweep_ratios"])
+    typical["seeds"] = typical["seeds"] * max(0, n_seeds - 1) / 2
+    typical["sweep"] = typical["sweep"] * n_seeds * n_sweep / 6
+    if (c.get("setup") or {}).get("train") or (c.get("setup") or {}).get("blo"):
+        scale = min(1.0, float(((c.get("setup") or {}).get("train") or {}).get("epochs", 30)) / 30)
+        typical = {k: v * max(scale, 0.2) for k, v in typical.items()}  # a shorter recipe: shorter stages
+    return progress.timeline(job, demo_stages(c), typical,
+                             _demo_history(cache_root(), json.dumps(c, sort_keys=True)))
 
 
 def stage_done(job: dict | None, stage: str | None) -> bool:
@@ -714,8 +744,8 @@ def start_tour(job_id: str | None) -> None:
 
 
 def tour_banner(page: str) -> None:
-    """The teaching-demo guide for this page (only while the tour is on). Its status line refreshes itself while
-    the demo runs, and the Next button unlocks when the stage the next page needs has landed."""
+    """The teaching-demo guide for this page (only while the tour is on): what to look at, the demo's progress
+    and a Next button that unlocks when the stage the next page needs has landed."""
     tour = st.session_state.get("tour")
     if not tour or not tour.get("active"):
         return
@@ -724,46 +754,46 @@ def tour_banner(page: str) -> None:
         return
     i = names.index(page)
     _, title, text = TOUR[i]
-    job0 = manager().get(tour["job"], with_log=False) if tour.get("job") else None
-    live = job0 is not None and job0["status"] in ACTIVE
+    job0 = manager().get(tour["job"]) if tour.get("job") else None
+    nxt = TOUR[i + 1][0] if i + 1 < len(TOUR) else None
+    need = TOUR_NEEDS.get(nxt) if nxt else None
+    ready = nxt is None or stage_done(job0, need) or (job0 is not None and job0["status"] not in ACTIVE)
     with st.container(border=True):
         st.markdown(f":material/school: **Teaching demo — {title}**  ({i + 1}/{len(TOUR)})")
         st.markdown(text)
 
-        @st.fragment(run_every=POLL_S if live else None)
-        def _status():
-            job = manager().get(tour["job"]) if tour.get("job") else None
-            if job is not None and job["status"] in ACTIVE:
-                rows, left, src = demo_timeline(job)
-                cur = next((r for r in rows if r.state == "running"), None)
-                st.caption(f"Demo running: {md_escape(cur.title if cur else job['message'])} "
-                           f"({100 * float(job['progress'] or 0):.0f}% overall"
-                           + (f", about {progress.fmt_duration(left)} left, {src}" if left else "") + ").")
-            elif job is not None and job["status"] in ("failed", "cancelled", "interrupted"):
-                st.caption(f"The demo {job['status']}; the pages show what it stored before that.")
-            c1, c2, _ = st.columns([1.6, 1, 3])
-            if i + 1 < len(TOUR):
-                nxt = TOUR[i + 1][0]
-                need = TOUR_NEEDS.get(nxt)
-                ready = stage_done(job, need) or (job is not None and job["status"] not in ACTIVE)
-                if c1.button(f"Next: {TOUR_PAGE_NAMES[nxt]} →", key=f"tour_next_{page}", type="primary",
-                             disabled=not ready):
-                    st.switch_page(PAGES[nxt])
-                if not ready and job is not None:
-                    rows, _, _ = demo_timeline(job)
-                    r = next(r for r in rows if r.name == need)
-                    st.caption(f"{TOUR_PAGE_NAMES[nxt]} unlocks when “{r.title}” has finished"
-                               + (f" (in about {progress.fmt_duration(r.left_s)})." if r.left_s else "."))
-                if live and job is not None and job["status"] not in ACTIVE:
-                    st.rerun()
-            else:
-                if c1.button("Back to Overview", key="tour_back", type="primary"):
-                    st.switch_page(PAGES["overview"])
-            if c2.button("End tour", key=f"tour_end_{page}"):
-                st.session_state["tour"]["active"] = False
-                st.rerun(scope="app")
-
-        _status()
+        # The status is drawn with the page (no timed fragment here): while the demo runs, the sidebar's job list
+        # redraws the page whenever a stage stores results, which also unlocks the Next button. A second timed
+        # fragment on every tour page raced with those redraws and left the browser blank ("Bad delta path").
+        job = job0
+        lines = []
+        if job is not None and job["status"] in ACTIVE:
+            rows, left, src = demo_timeline(job)
+            cur = next((r for r in rows if r.state == "running"), None)
+            lines.append(f"Demo running: {md_escape(cur.title if cur else job['message'])} "
+                         f"({100 * float(job['progress'] or 0):.0f}% overall"
+                         + (f", about {progress.fmt_duration(left)} left, {src}" if left else "") + ").")
+            if not ready and need is not None:
+                r = next(r for r in rows if r.name == need)
+                lines.append(f"{TOUR_PAGE_NAMES[nxt]} unlocks when “{md_escape(r.title)}” has finished"
+                             + (f" (in about {progress.fmt_duration(r.left_s)})." if r.left_s else ".")
+                             + ("" if st.session_state.get("live_refresh", True) else
+                                " Live refresh is off: reload the page to check."))
+        elif job is not None and job["status"] in ("failed", "cancelled", "interrupted"):
+            lines.append(f"The demo {job['status']}; the pages show what it stored before that.")
+        elif job is not None:
+            lines.append("The demo has finished: every page shows its results.")
+        st.caption("  \n".join(lines) or " ")  # always one element: the buttons below keep their place
+        c1, c2, _ = st.columns([1.6, 1, 3])
+        if nxt is not None:
+            if c1.button(f"Next: {TOUR_PAGE_NAMES[nxt]} →", key=f"tour_next_{page}", type="primary",
+                         disabled=not ready):
+                st.switch_page(PAGES[nxt])
+        elif c1.button("Back to Overview", key="tour_back", type="primary"):
+            st.switch_page(PAGES["overview"])
+        if c2.button("End tour", key=f"tour_end_{page}"):
+            st.session_state["tour"]["active"] = False
+            st.rerun()
 
 
 def demo_stage_states(job: dict | None) -> list[tuple[str, str, str]]:

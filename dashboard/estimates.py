@@ -36,10 +36,10 @@ class Estimate:
         parts = ", ".join(f"{k} ×{v}" for k, v in self.steps.items())
         out = []
         if self.basis:
-            out.append(f"about {progress.fmt_duration(self.seconds)}" + (" for the timed part" if self.unknown else "")
+            out.append(f"About {progress.fmt_duration(self.seconds)}" + (" for the timed part" if self.unknown else "")
                        + f" (median times of {self.basis} earlier runs on this server)")
         if self.unknown:
-            out.append("no timing yet for " + ", ".join(f"{k} ×{v}" for k, v in self.unknown.items())
+            out.append(("no" if out else "No") + " timing yet for " + ", ".join(f"{k} ×{v}" for k, v in self.unknown.items())
                        + " (nothing of that kind has run on this setup yet)")
         return f"To compute: {parts}. " + "; ".join(out) + "."
 

@@ -38,8 +38,9 @@ def image_mosaic(ds, idx, ncols: int = 12, size: int = 48, pad: int = 6, split: 
     h, w = thumbs[0].shape[:2]
     ncols = max(1, min(ncols, len(thumbs)))
     nrows = (len(thumbs) + ncols - 1) // ncols
-    text_h = 12 if labels is not None else 0
-    cell_w = max(w, 6 * max((len(str(t)) for t in labels), default=0) + 2) if labels is not None else w
+    font = _font(11) if labels is not None else None
+    text_h = 14 if labels is not None else 0
+    cell_w = max(w, max((_text_width(font, str(t)) for t in labels), default=0) + 4) if labels is not None else w
     out = np.full((nrows * (h + text_h + pad) + pad, ncols * (cell_w + pad) + pad, 3), 255, np.uint8)
     for i, t in enumerate(thumbs):
         r, c = divmod(i, ncols)
@@ -52,11 +53,27 @@ def image_mosaic(ds, idx, ncols: int = 12, size: int = 48, pad: int = 6, split: 
         draw = ImageDraw.Draw(img)
         for i, text in enumerate(labels[:len(thumbs)]):
             r, c = divmod(i, ncols)
-            tw = draw.textlength(str(text))
+            tw = _text_width(font, str(text))
             x = pad + c * (cell_w + pad) + max(0, (cell_w - tw) / 2)
-            draw.text((x, pad + r * (h + text_h + pad) + h + 1), str(text), fill=(40, 40, 40))
+            draw.text((x, pad + r * (h + text_h + pad) + h + 1), str(text), fill=(30, 30, 30), font=font)
         out = np.asarray(img)
     return out
+
+
+def _font(size: int):
+    """PIL's built-in font at ``size`` px (a scalable one in Pillow >= 10.1; the old bitmap font otherwise)."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # pragma: no cover - Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def _text_width(font, text: str) -> int:
+    from PIL import Image, ImageDraw
+
+    return int(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(text, font=font)) + 1
 
 
 def app_icon(size: int = 64):

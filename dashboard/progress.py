@@ -109,9 +109,8 @@ def stage_durations(job: dict, stages: list[tuple]) -> dict[str, float]:
     for i, st in enumerate(stages):
         if i not in marks:
             continue
-        nxt = marks.get(i + 1)
-        if nxt is None and i == len(stages) - 1 and job.get("status") == "done" and end:
-            nxt = end
+        later = [marks[k] for k in range(i + 1, len(stages)) if k in marks]  # a skipped stage logs no mark
+        nxt = later[0] if later else (end if job.get("status") == "done" else None)
         if nxt is not None:
             out[st[0]] = max(0.0, nxt - marks[i])
     return out
@@ -171,7 +170,8 @@ def timeline(job: dict | None, stages: list[tuple], typical: dict[str, float],
         row = StageRow(name, title, state, fraction=0.0 if hi <= lo else min(1.0, max(0.0, (p - lo) / (hi - lo))))
         if state == "done":
             row.fraction = 1.0
-            start, end = marks.get(i), marks.get(i + 1) or (job.get("finished") if i == len(stages) - 1 else None)
+            later = [marks[k] for k in range(i + 1, len(stages)) if k in marks]  # a skipped stage logs no mark
+            start, end = marks.get(i), (later[0] if later else job.get("finished"))
             if start is not None and end is not None:
                 row.took_s = max(0.0, end - start)
                 if name in base and base[name] >= 5:

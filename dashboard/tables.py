@@ -39,8 +39,16 @@ def table3_stacked(d: pd.DataFrame, selectors: list[str]) -> tuple[pd.DataFrame,
     return disp, gaps
 
 
-def table3_wide(d: pd.DataFrame, selectors: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows = methods, columns = selector × (UA, MIA, RA, TA, Avg. gap, n, seeds)."""
+def _compact(mean: float, std: float, n: int) -> str:
+    """'6.9±2.1', '6.9±—' (one seed), '—' (missing): short enough for forget sets side by side."""
+    if mean != mean:
+        return "—"
+    return f"{mean:.1f}±" + ("—" if n < 2 or std != std else f"{std:.1f}")
+
+
+def table3_wide(d: pd.DataFrame, selectors: list[str], compact: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows = methods, columns = selector × (UA, MIA, RA, TA, Avg. gap, n, seeds). ``compact``: cells without the
+    gap in brackets (the cell colour shows it), so one table per forget set fits next to the others."""
     t3 = res.table3(d, selectors)
     if t3.empty:
         return pd.DataFrame(), pd.DataFrame()
@@ -52,8 +60,9 @@ def table3_wide(d: pd.DataFrame, selectors: list[str]) -> tuple[pd.DataFrame, pd
         name = selector_label(sel)
         for m in METRICS:
             col = f"{name} · {m}"
-            disp[col] = [_cell(a.at[x, f"{m}_mean"], a.at[x, f"{m}_std"], a.at[x, "n"], a.at[x, f"gap_{m}"])
-                         if x in a.index else "—" for x in methods]
+            cell = (lambda x: _compact(a.at[x, f"{m}_mean"], a.at[x, f"{m}_std"], a.at[x, "n"])) if compact else \
+                (lambda x: _cell(a.at[x, f"{m}_mean"], a.at[x, f"{m}_std"], a.at[x, "n"], a.at[x, f"gap_{m}"]))
+            disp[col] = [cell(x) if x in a.index else "—" for x in methods]
             gaps[col] = [a.at[x, f"gap_{m}"] if x in a.index else np.nan for x in methods]
         col = f"{name} · Avg. gap"
         disp[col] = [f"{a.at[x, 'avg_gap']:.2f}" if x in a.index and a.at[x, "avg_gap"] == a.at[x, "avg_gap"]

@@ -147,6 +147,8 @@ def test_table3_one_seed_and_three_seed_rows_side_by_side():
     wide, _ = tables.table3_wide(d, ["random", "worst"])
     assert list(wide.loc["FT", ["random · n", "worst-case · n"]]) == [3, 1]
     assert "± —" in wide.loc["FT", "worst-case · UA"] and "± 1.00" in wide.loc["FT", "random · UA"]
+    compact, _ = tables.table3_wide(d, ["random", "worst"], compact=True)
+    assert compact.loc["FT", "worst-case · UA"] == "1.0±—" and compact.loc["FT", "random · UA"] == "4.0±1.0"
 
 
 def test_ratio_sweep_faceted_hollow_single_seed_points_and_no_joined_bands():
