@@ -48,7 +48,7 @@ def _checkout(tmp: Path) -> Path:
     """A copy of the app as a user has it: the app files, the config and a big .venv folder inside."""
     co = tmp / "forgetset"
     co.mkdir()
-    for name in ("app.py", "pages", "dashboard", ".streamlit"):
+    for name in ("app.py", "app_pages", "dashboard", ".streamlit"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy2)(src, co / name)
     site = co / ".venv" / "lib" / "python3" / "site-packages"
