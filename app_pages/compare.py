@@ -175,8 +175,9 @@ else:
     nrange = f"{sweep['n'].min()}" if sweep["n"].nunique() == 1 else f"{sweep['n'].min()}–{sweep['n'].max()}"
     st.caption(f"One panel per forget set, one colour per method (the same colours everywhere). Lines: mean over "
                f"the seeds of each point (n = {nrange} seeds per point; hover a point for n and its seeds); bands: "
-               f"± sample std, drawn only between points with n ≥ 2. **Hollow points have one seed: no spread.** "
-               "Click a point for its runs."
+               f"± sample std, drawn only between points with n ≥ 2."
+               + (" **Hollow points have one seed: no spread.**" if (sweep["n"] < 2).any() else "")
+               + " Click a point for its runs."
                + (f" Not drawn (run at one ratio only): {', '.join(style.method_label(m) for m in single)}."
                   if single else ""))
     pts = [cd for cd in common.selected_points(ev2) if len(cd) >= 3]

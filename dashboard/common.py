@@ -459,6 +459,10 @@ def job_eta(job: dict) -> str:
     """'about 3 min left (reported by the job)' / '(at the current pace)' for a running job, '' if unknown."""
     if job.get("status") != "running":
         return ""
+    if job.get("kind") == "teaching_demo":  # the stage model (the same numbers as the Overview and the tour)
+        full = manager().get(job["id"]) or job
+        _, left, src = demo_timeline(full)
+        return f"about {progress.fmt_duration(left)} left ({src})" if left else ""
     left, _ = progress.reported_estimate(job)
     src = "reported by the job"
     if left is None:
@@ -623,10 +627,11 @@ def _sidebar_jobs() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- teaching demo
-# Seconds per stage of the default demo, measured cold on the 2-core development box (digits, default recipe;
-# see docs/dashboard.md). Only the last resort of the ETA: the job's own estimate, its pace and earlier runs on
-# this server come first (dashboard/progress.py).
-DEMO_TYPICAL_S = {"original": 30, "scores": 2, "blo": 30, "sets": 2, "seed0": 85, "seeds": 270, "sweep": 600}
+# Seconds per stage of the default demo, measured cold on the shared 2-core development box with other work on it
+# (load ≈ 4; benchmarks/demo_timing.py: 395 s in all; the same demo took 127 s in the browser on a quieter box).
+# Only the last resort of the ETA: the job's own estimate, its pace and earlier runs on this server come first
+# (dashboard/progress.py).
+DEMO_TYPICAL_S = {"original": 4, "scores": 1, "blo": 27, "sets": 1, "seed0": 23, "seeds": 129, "sweep": 211}
 # Which page each tour step opens, and the demo stage that must have finished first.
 STAGE_PAGE = {"original": "data", "scores": "scores", "blo": "scores", "sets": "sets", "seed0": "compare",
               "seeds": "compare", "sweep": "compare"}

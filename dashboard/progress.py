@@ -147,7 +147,7 @@ def timeline(job: dict | None, stages: list[tuple], typical: dict[str, float],
     :func:`history`."""
     now = time.time() if now is None else now
     base = {**typical, **(past or {})}
-    source = "earlier runs on this server" if past else "typical on a 2-core laptop CPU"
+    source = "earlier runs on this server" if past else "typical on a busy 2-core CPU"
     if job is None:
         rows = [StageRow(n, t, "pending", left_s=None) for n, t, *_ in stages]
         acc = 0.0

@@ -117,10 +117,14 @@ def test_data_and_model(cache_dir):
     assert any("data root" in e.value and "Only data folder" in e.value for e in at.error)
 
 
-def test_upload_limit_and_checkpoint_confirmation_text(cache_dir):
+def test_server_config_upload_limit_and_checkpoint_confirmation_text(cache_dir):
     import tomllib
 
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["address"] == "127.0.0.1"  # this machine only (README: how to share a classroom server)
+    assert cfg["server"]["fileWatcherType"] == "none"  # nothing re-scanned while idle (tests/test_dashboard_idle.py)
+    assert cfg["client"]["showErrorDetails"] == "none" and cfg["client"]["toolbarMode"] == "minimal"  # no Deploy
+    assert cfg["browser"]["gatherUsageStats"] is False
     at = _app("app_pages/data_model.py")
     text = _texts(at)
     assert f"up to {cfg['server']['maxUploadSize']} MB" in text  # the UI states the configured limit

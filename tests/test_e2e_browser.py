@@ -180,7 +180,7 @@ def test_demo_tour_to_compare_then_seeds_sweep_and_inspector(server):
         # the ratio sweep: one panel per forget set, hollow one-seed points
         sweep = page.locator('[data-testid="stPlotlyChart"]').last
         sweep.scroll_into_view_if_needed()
-        expect(page.get_by_text("Hollow points have one seed").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Hollow points have one seed").first).to_be_visible(timeout=30_000)  # 5%: seed 0
         expect(sweep.locator(".main-svg").first).to_be_visible()
         page.wait_for_timeout(1000)
         sweep.screenshot(path=str(SHOTS / "08_ratio_sweep.png"))
