@@ -1,6 +1,6 @@
 """forgetset dashboard: ``streamlit run app.py``.
 
-Multipage app (st.Page + st.navigation, pages in pages/). The sidebar always shows the session's active data set /
+Multipage app (st.Page + st.navigation, pages in app_pages/). The sidebar always shows the session's active data set /
 model and the running jobs. All computation runs as background jobs in unlearn_core.jobs (one manager per server,
 held by st.cache_resource); pages only read finished results from the store.
 """
@@ -8,30 +8,31 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, images
 
-st.set_page_config(page_title="forgetset · hard-to-unlearn samples", page_icon=":material/psychology:", layout="wide")
+# The icon is drawn locally: a Material-icon page icon makes the browser fetch it from a font CDN (fails offline).
+st.set_page_config(page_title="forgetset · hard-to-unlearn samples", page_icon=images.app_icon(), layout="wide")
 
 pages = {
     "Learn": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
     ],
     "Pipeline": [
-        st.Page("pages/data_model.py", title="Data & model", icon=":material/dataset:", url_path="data"),
-        st.Page("pages/scores.py", title="Scores", icon=":material/bar_chart:", url_path="scores"),
-        st.Page("pages/forget_sets.py", title="Forget sets", icon=":material/target:", url_path="forget-sets"),
-        st.Page("pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/balance:", url_path="compare"),
+        st.Page("app_pages/data_model.py", title="Data & model", icon=":material/dataset:", url_path="data"),
+        st.Page("app_pages/scores.py", title="Scores", icon=":material/bar_chart:", url_path="scores"),
+        st.Page("app_pages/forget_sets.py", title="Forget sets", icon=":material/target:", url_path="forget-sets"),
+        st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
+        st.Page("app_pages/compare.py", title="Compare", icon=":material/balance:", url_path="compare"),
     ],
     "Analysis": [
-        st.Page("pages/coreset.py", title="Coreset curves", icon=":material/show_chart:", url_path="coreset"),
-        st.Page("pages/composition.py", title="Composition", icon=":material/stacked_bar_chart:",
+        st.Page("app_pages/coreset.py", title="Coreset curves", icon=":material/show_chart:", url_path="coreset"),
+        st.Page("app_pages/composition.py", title="Composition", icon=":material/stacked_bar_chart:",
                 url_path="composition"),
-        st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
-        st.Page("pages/inspector.py", title="Sample inspector", icon=":material/search:", url_path="inspector"),
+        st.Page("app_pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
+        st.Page("app_pages/inspector.py", title="Sample inspector", icon=":material/search:", url_path="inspector"),
     ],
     "Jobs": [
-        st.Page("pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
+        st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),
     ],
 }
 nav = st.navigation(pages)
@@ -41,6 +42,7 @@ common.apply_query_params()
 common.manager()  # start the job manager (marks jobs of a dead server as interrupted)
 common.flash()
 if st.session_state.get("_qp_error"):
-    st.warning(st.session_state.pop("_qp_error"))
+    common.warning(st.session_state.pop("_qp_error"))
+common.sync_url()  # the setup in the address bar (pages add their own choices)
 common.sidebar()
 nav.run()

@@ -1,1 +1,1 @@
-"""Streamlit-side helpers of the forgetset dashboard (app.py and pages/ use them; unlearn_core never does)."""
+"""Streamlit-side helpers of the forgetset dashboard (app.py and app_pages/ use them; unlearn_core never does)."""

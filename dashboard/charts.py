@@ -1,6 +1,8 @@
 """Plotly figure builders for the dashboard (pure functions of data frames; no Streamlit, no computation)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -9,21 +11,23 @@ from plotly.subplots import make_subplots
 
 from unlearn_core.analysis import CompositionResult, CoresetResult
 from unlearn_core.analysis.composition import TRAIN_SET
+from unlearn_core.errors import ConfigError
 
-SELECTOR_COLORS = {"random": "#4C78A8", "worst": "#E45756", "easiest": "#54A24B"}
-PALETTE = px.colors.qualitative.Safe + px.colors.qualitative.Set2
+from . import style
+from .style import method_color, method_label, score_color, score_label, selector_color, selector_label
+
+SELECTOR_COLORS = style.SELECTOR_COLORS
+PALETTE = style.CLASS_COLORS + style.TOL_MUTED
 
 
 def _layout(fig: go.Figure, height: int = 360, **kw) -> go.Figure:
-    layout = dict(height=height, margin=dict(l=10, r=10, t=75 if "title" in kw else 40, b=10),
-                  legend=dict(orientation="h", y=-0.18))
+    """Common layout: legend below, room at the top for titles (and for the toolbar, shown on hover)."""
+    titled = "title" in kw or any(getattr(a, "text", None) for a in (fig.layout.annotations or ()))
+    layout = dict(height=height, margin=dict(l=10, r=10, t=80 if "title" in kw else 60 if titled else 30, b=10),
+                  legend=dict(orientation="h", y=-0.18), font=dict(size=13))
     layout.update(kw)
     fig.update_layout(**layout)
     return fig
-
-
-def selector_color(sel: str, i: int = 0) -> str:
-    return SELECTOR_COLORS.get(sel.split(" ")[0].split("+")[0], PALETTE[i % len(PALETTE)])
 
 
 def pipeline_schematic() -> go.Figure:
@@ -52,24 +56,28 @@ def pipeline_schematic() -> go.Figure:
     fig.add_trace(go.Scatter(x=pts_x, y=pts_y, mode="markers", marker=dict(size=7, color="#bbb"),
                              hoverinfo="skip", showlegend=False))
     fig.add_trace(go.Scatter(x=pts_x[randm], y=pts_y[randm], mode="markers", name="random set",
-                             marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color=SELECTOR_COLORS["random"],
+                             marker=dict(size=10, color="rgba(0,0,0,0)", line=dict(color=style.SELECTOR_COLORS["random"],
                                                                                     width=2))))
     fig.add_trace(go.Scatter(x=pts_x[hard], y=pts_y[hard], mode="markers", name="worst-case set (hardest to forget)",
-                             marker=dict(size=8, color=SELECTOR_COLORS["worst"])))
+                             marker=dict(size=8, color=style.SELECTOR_COLORS["worst"])))
     fig.update_xaxes(visible=False, range=[-0.1, len(steps) * (w + gap)])
     fig.update_yaxes(visible=False, range=[-0.02, 1.05])
     return _layout(fig, 280, plot_bgcolor="white", legend=dict(orientation="h", y=-0.02, x=0.35))
 
 
 def headline(agg: pd.DataFrame, metrics=("UA", "MIA")) -> go.Figure:
-    """Retrain's UA and MIA on random vs worst-case sets (mean ± std over seeds)."""
+    """Retrain's UA and MIA on random vs worst-case sets (mean ± sample std over seeds; no whisker for n = 1)."""
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[f"Retrain · {m} (%)" for m in metrics])
     for j, m in enumerate(metrics):
-        for i, (_, r) in enumerate(agg.iterrows()):
-            fig.add_trace(go.Bar(x=[r["selector"]], y=[r[f"{m}_mean"]], error_y=dict(type="data", array=[r[f"{m}_std"]]),
-                                 marker_color=selector_color(r["selector"], i), showlegend=False,
-                                 hovertemplate=f"{r['selector']}: %{{y:.2f}} ± {r[f'{m}_std']:.2f} "
-                                               f"(seeds {r['seeds']})<extra></extra>"), 1, j + 1)
+        for _, r in agg.iterrows():
+            n, sd = int(r["n"]), r[f"{m}_std"]
+            spread = "— (one seed)" if n < 2 or sd != sd else f"{sd:.2f}"
+            fig.add_trace(go.Bar(x=[selector_label(r["selector"])], y=[r[f"{m}_mean"]],
+                                 error_y=dict(type="data", array=[0 if sd != sd else sd], visible=n >= 2),
+                                 marker_color=selector_color(r["selector"]), showlegend=False,
+                                 hovertemplate=f"{selector_label(r['selector'])}: %{{y:.2f}}% ± {spread} "
+                                               f"(n = {n}; seeds {r['seeds']})<extra></extra>"), 1, j + 1)
+        fig.update_yaxes(ticksuffix="%", rangemode="tozero", row=1, col=j + 1)
     return _layout(fig, 300)
 
 
@@ -86,18 +94,21 @@ def score_histograms(df: pd.DataFrame, columns: list[str], hard_ends: dict[str, 
     n = len(columns)
     ncols = min(3, n)
     nrows = (n + ncols - 1) // ncols
-    titles = [f"{c}  (hard to forget: {'low' if hard_ends.get(c) == 'low' else 'high'} end)" for c in columns]
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles)
+    titles = [f"{score_label(c)}<br><sup>hard to forget: {'low' if hard_ends.get(c) == 'low' else 'high'} end</sup>"
+              for c in columns]
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, vertical_spacing=0.22 if nrows > 1 else 0.1)
     for i, c in enumerate(columns):
         r, k = divmod(i, ncols)
         v = df[c].to_numpy(dtype=float)
         log = use_log10(v) and not c.startswith("blo")  # BLO weights live in [0, 1]: linear, log counts instead
         fig.add_trace(go.Histogram(x=np.log10(np.clip(v, 1e-8, None)) if log else v, nbinsx=50,
-                                   marker_color=PALETTE[i % len(PALETTE)], showlegend=False, name=c), r + 1, k + 1)
-        fig.update_xaxes(title_text=f"log10 {c}" if log else c, row=r + 1, col=k + 1)
+                                   marker_color=score_color(c), showlegend=False, name=score_label(c)),
+                      r + 1, k + 1)
+        fig.update_xaxes(title_text=f"log10 {score_label(c)}" if log else score_label(c), row=r + 1, col=k + 1)
+        fig.update_yaxes(title_text="samples", row=r + 1, col=k + 1)
         if c.startswith("blo"):
-            fig.update_yaxes(type="log", title_text="count (log)", row=r + 1, col=k + 1)
-    return _layout(fig, 280 * nrows)
+            fig.update_yaxes(type="log", dtick=1, title_text="samples (log)", row=r + 1, col=k + 1)
+    return _layout(fig, 300 * nrows, margin=dict(l=10, r=10, t=70, b=10))
 
 
 def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log_y: bool,
@@ -110,24 +121,28 @@ def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log
     if log_y:
         d[y] = np.clip(d[y].to_numpy(dtype=float), 1e-8, None)
     fig = px.scatter(d, x=x, y=y, color="_color", custom_data=["index"], hover_data=hover, log_x=log_x, log_y=log_y,
-                     opacity=0.7, color_discrete_sequence=PALETTE, labels={"_color": color},
+                     opacity=0.7, color_discrete_sequence=PALETTE,
+                     labels={"_color": style.column_label(color), x: score_label(x), y: score_label(y),
+                             "index": "sample", "pred": "prediction"},
                      category_orders={"_color": sorted(d["_color"].unique(), key=lambda s: (len(s), s))})
     fig.update_traces(marker=dict(size=6))
     if selected:
         s = d[d["index"].isin(selected)]
         fig.add_trace(go.Scatter(x=s[x], y=s[y], mode="markers", name="selected", hoverinfo="skip",
-                                 marker=dict(size=14, color="rgba(0,0,0,0)", line=dict(color="black", width=2))))
+                                 marker=dict(size=14, color="rgba(0,0,0,0)",
+                                             line=dict(color=style.SELECTED_COLOR, width=2))))
     return _layout(fig, 460, dragmode="select")
 
 
 def blo_trace(trace: pd.DataFrame) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("upper objective f(w)", "top-m overlap with previous iteration"))
-    fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["objective"], mode="lines+markers", name="objective"), 1, 1)
+    fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["objective"], mode="lines+markers", name="objective",
+                             line=dict(color=style.OKABE_ITO["blue"])), 1, 1)
     fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["topm_overlap"], mode="lines+markers", name="overlap",
-                             line=dict(color="#E45756")), 1, 2)
+                             line=dict(color=style.SELECTOR_COLORS["worst"])), 1, 2)
     if "mean_loss_topm" in trace:
         fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["mean_loss_topm"], mode="lines", name="mean loss, top-m",
-                                 line=dict(dash="dot")), 1, 1)
+                                 line=dict(dash="dot", color=style.OKABE_ITO["sky"])), 1, 1)
     fig.update_xaxes(title_text="upper iteration")
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
     return _layout(fig, 340, legend=dict(orientation="h", y=-0.3))
@@ -140,80 +155,161 @@ def overlap_heatmap(m: pd.DataFrame) -> go.Figure:
     return _layout(fig, 120 + 45 * len(m), title="Overlap |A∩B| / min(|A|,|B|)")
 
 
-def class_histogram(df: pd.DataFrame) -> go.Figure:
-    fig = px.bar(df, x="class", y="count", color="set", barmode="group", color_discrete_sequence=PALETTE,
-                 hover_data=["share"])
+def set_colors(names: list[str], selectors: dict[str, str] | None = None) -> dict[str, str]:
+    """A colour per forget set: the colour of its selector (sets of one selector at other ratios/seeds get the
+    Tol colours); the whole training set grey."""
+    out, used = {}, set()
+    extra = iter(style.TOL_MUTED * 4)
+    for n in names:
+        if n in ("all training samples", TRAIN_SET):
+            out[n] = style.TRAINING_SET_COLOR
+            continue
+        sel = (selectors or {}).get(n)
+        c = style.selector_color(sel) if sel else None
+        if c is None or c in used or c == style.OKABE_ITO["grey"]:
+            c = next(extra)
+        used.add(c)
+        out[n] = c
+    return out
+
+
+def class_histogram(df: pd.DataFrame, selectors: dict[str, str] | None = None) -> go.Figure:
+    names = list(dict.fromkeys(df["set"]))
+    fig = px.bar(df, x="class", y="count", color="set", barmode="group",
+                 color_discrete_map=set_colors(names, selectors), hover_data=["share"],
+                 labels={"count": "samples", "class": "class", "set": "forget set"})
+    fig.update_xaxes(type="category", tickmode="linear")
     return _layout(fig, 340, title="Samples per class")
 
 
-def set_score_box(df: pd.DataFrame) -> go.Figure:
+def set_score_box(df: pd.DataFrame, selectors: dict[str, str] | None = None) -> go.Figure:
     """One panel per score: a box per set (the whole training set first). Wide-ranged scores on a log axis."""
     scores = list(dict.fromkeys(df["score"]))
     sets = list(dict.fromkeys(df["set"]))
-    fig = make_subplots(rows=1, cols=len(scores), subplot_titles=scores)
+    colors = set_colors(sets, selectors)
+    fig = make_subplots(rows=1, cols=len(scores), subplot_titles=[score_label(c) for c in scores])
     for j, sc in enumerate(scores):
         sub = df[df["score"] == sc]
         log = use_log10(sub["value"].to_numpy(dtype=float)) and not sc.startswith("blo")
-        for i, name in enumerate(sets):
+        for name in sets:
             v = sub.loc[sub["set"] == name, "value"].to_numpy(dtype=float)
             v = np.clip(v, 1e-8, None) if log else v
-            fig.add_trace(go.Box(y=v, name=name, marker_color=PALETTE[i % len(PALETTE)], boxpoints=False,
+            fig.add_trace(go.Box(y=v, name=name, marker_color=colors[name], boxpoints=False,
                                  legendgroup=name, showlegend=j == 0), 1, j + 1)
         fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
         if log:
-            fig.update_yaxes(type="log", row=1, col=j + 1)
-    return _layout(fig, 380, title="Score distributions inside each set")
+            fig.update_yaxes(type="log", dtick=1, row=1, col=j + 1)
+    return _layout(fig, 400, title="Score distributions inside each set")
 
 
 def gap_heatmap(gl: pd.DataFrame, methods: list[str]) -> go.Figure:
+    """Gap to Retrain per method × metric, one panel per selector; hover names n and the seeds of each cell."""
     sels = list(dict.fromkeys(gl["selector"]))
-    metrics = ["UA", "MIA", "RA", "TA", "Avg.Gap"]
+    metrics = ["UA", "MIA", "RA", "TA", "Avg. gap"]
     zmax = float(np.nanmax(gl["gap"].to_numpy())) if len(gl) else 1.0
-    fig = make_subplots(rows=1, cols=len(sels), subplot_titles=[f"{s} set" for s in sels], shared_yaxes=True)
+    fig = make_subplots(rows=1, cols=len(sels), subplot_titles=[f"{selector_label(s)} set" for s in sels],
+                        shared_yaxes=True)
     for j, sel in enumerate(sels):
-        sub = gl[gl["selector"] == sel].pivot_table(index="method", columns="metric", values="gap")
-        sub = sub.reindex(index=[m for m in methods if m in sub.index], columns=metrics)
-        fig.add_trace(go.Heatmap(z=sub.values, x=metrics, y=list(sub.index), zmin=0, zmax=max(zmax, 1e-9),
-                                 colorscale="Reds", text=[["" if v != v else f"{v:.2f}" for v in row] for row in sub.values],
+        g = gl[gl["selector"] == sel]
+        sub = g.pivot_table(index="method", columns="metric", values="gap")
+        order = [m for m in methods if m in sub.index]
+        sub = sub.reindex(index=order, columns=metrics)
+        info = g.drop_duplicates("method").set_index("method")
+        custom = [[[int(info.at[m, "n"]), str(info.at[m, "seeds"])] for _ in metrics] for m in order]
+        fig.add_trace(go.Heatmap(z=sub.values, x=metrics, y=[method_label(m) for m in order], zmin=0,
+                                 zmax=max(zmax, 1e-9), colorscale=style.GAP_SCALE, customdata=custom,
+                                 text=[["" if v != v else f"{v:.2f}" for v in row] for row in sub.values],
                                  texttemplate="%{text}", showscale=j == len(sels) - 1,
-                                 colorbar=dict(title="gap"),
-                                 hovertemplate="%{y} · %{x}: gap %{z:.2f}<extra>" + sel + "</extra>"), 1, j + 1)
+                                 colorbar=dict(title="gap (pp)"),
+                                 hovertemplate="%{y} · %{x}: gap %{z:.2f} percentage points<br>n = %{customdata[0]} "
+                                               "(seeds %{customdata[1]})<extra>" + selector_label(sel) + "</extra>"),
+                      1, j + 1)
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, 130 + 40 * max(1, len(methods)))
+    return _layout(fig, 150 + 40 * max(1, len(methods)))
+
+
+def _segments(mask: np.ndarray) -> list[np.ndarray]:
+    """Runs of consecutive True positions (where a band may be drawn)."""
+    out, cur = [], []
+    for i, m in enumerate(mask):
+        if m:
+            cur.append(i)
+        elif cur:
+            out.append(np.array(cur))
+            cur = []
+    if cur:
+        out.append(np.array(cur))
+    return out
 
 
 def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure:
-    fig = go.Figure()
-    dashes = ["solid", "dash", "dot", "dashdot"]
+    """Metric vs forget ratio, one panel per selector, one colour per method (the same in every panel).
+
+    Lines are means over the seeds of each point; bands (±1 sample std) are drawn only across points with n ≥ 2
+    and never join a one-seed point; one-seed points are hollow. Methods with a single ratio are left out (they
+    are not lines: the caller lists them)."""
     sels = list(dict.fromkeys(agg["selector"]))
-    for i, m in enumerate(methods):
-        color = PALETTE[i % len(PALETTE)]
-        for j, sel in enumerate(sels):
+    pct = metric != "ToW"
+    fig = make_subplots(rows=1, cols=max(1, len(sels)), shared_yaxes=True,
+                        subplot_titles=[f"{selector_label(s)} sets" for s in sels], horizontal_spacing=0.04)
+    lo_all, hi_all = [], []
+    for j, sel in enumerate(sels):
+        for m in methods:
             d = agg[(agg["method"] == m) & (agg["selector"] == sel)].sort_values("ratio")
             if d.empty:
                 continue
+            color = method_color(m)
             x = 100 * d["ratio"].to_numpy(dtype=float)
             mu, sd = d[f"{metric}_mean"].to_numpy(dtype=float), d[f"{metric}_std"].to_numpy(dtype=float)
-            rgba = px.colors.hex_to_rgb(color) if color.startswith("#") else px.colors.unlabel_rgb(color)
-            fill = f"rgba({int(rgba[0])},{int(rgba[1])},{int(rgba[2])},0.15)"
-            fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mu + sd, (mu - sd)[::-1]]),
-                                     mode="lines", fill="toself", fillcolor=fill, line=dict(width=0), hoverinfo="skip",
-                                     showlegend=False, legendgroup=f"{m}{sel}"))
-            fig.add_trace(go.Scatter(x=x, y=mu, mode="lines+markers", name=f"{m} · {sel}", legendgroup=f"{m}{sel}",
-                                     line=dict(color=color, dash=dashes[j % len(dashes)]),
-                                     customdata=np.stack([d["method"], d["selector"], d["ratio"], d["seeds"]], -1),
-                                     hovertemplate=f"{m} · {sel} · %{{x:.0f}}%: %{{y:.2f}} ± "
-                                                   "%{text}<br>seeds %{customdata[3]}<extra></extra>",
-                                     text=[f"{v:.2f}" for v in sd]))
-    fig.update_xaxes(title_text="forget ratio (%)")
-    fig.update_yaxes(title_text=metric)
-    return _layout(fig, 420, title=f"{metric} vs forget ratio (mean ± std over seeds; dashed = other selector)")
+            n = d["n"].to_numpy(dtype=int)
+            ok = (n >= 2) & np.isfinite(sd)
+            for seg in _segments(ok):
+                xs, up, dn = x[seg], (mu + sd)[seg], (mu - sd)[seg]
+                if len(seg) == 1:  # a lone multi-seed point: an error bar, not a band
+                    continue
+                fig.add_trace(go.Scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([up, dn[::-1]]),
+                                         mode="lines", fill="toself", fillcolor=style.rgba(color, 0.15),
+                                         line=dict(width=0), hoverinfo="skip", showlegend=False,
+                                         legendgroup=m), 1, j + 1)
+            lone = np.array([k for k in range(len(x)) if ok[k] and not any(
+                len(s) > 1 and k in s for s in _segments(ok))], dtype=int)
+            err = np.where(np.isin(np.arange(len(x)), lone), np.nan_to_num(sd), 0.0)
+            spread = ["— (one seed)" if not o else f"{v:.2f}" for o, v in zip(ok, sd)]
+            fig.add_trace(go.Scatter(
+                x=x, y=mu, mode="lines+markers", name=method_label(m), legendgroup=m, showlegend=j == 0,
+                line=dict(color=color, width=2.2),
+                marker=dict(size=9, color=[color if o else "white" for o in ok], line=dict(color=color, width=2),
+                            symbol="circle"),
+                error_y=dict(type="data", array=err, visible=bool(len(lone)), color=color, thickness=1.2),
+                customdata=np.stack([d["method"], d["selector"], d["ratio"], d["seeds"], n, spread], -1),
+                hovertemplate=f"{method_label(m)} · {selector_label(sel)} · %{{x:g}}%: %{{y:.2f}}"
+                              + ("%" if pct else "") + " ± %{customdata[5]}<br>n = %{customdata[4]} (seeds "
+                              "%{customdata[3]})<extra></extra>"), 1, j + 1)
+            lo_all += list(mu - np.nan_to_num(sd))
+            hi_all += list(mu + np.nan_to_num(sd))
+    fig.update_xaxes(title_text="forget ratio", ticksuffix="%", type="log" if _wide_ratios(agg) else "linear")
+    ylabel = {"UA": "UA", "MIA": "MIA-efficacy", "RA": "RA", "TA": "TA", "ToW": "ToW"}.get(metric, metric)
+    if lo_all:
+        lo, hi = float(np.nanmin(lo_all)), float(np.nanmax(hi_all))
+        padv = max(1.0 if pct else 0.02, 0.06 * (hi - lo))
+        fig.update_yaxes(range=[lo - padv, hi + padv])  # lines at 0 (or 100) stay visible
+    fig.update_yaxes(title_text=f"{ylabel} (%)" if pct else ylabel, ticksuffix="%" if pct else "", row=1, col=1)
+    if pct:
+        fig.update_yaxes(ticksuffix="%")
+    return _layout(fig, 440, legend=dict(orientation="h", y=-0.22, title_text="method"))
+
+
+def _wide_ratios(agg: pd.DataFrame) -> bool:
+    r = agg["ratio"].dropna().to_numpy(dtype=float)
+    return len(r) > 0 and r.min() > 0 and r.max() / r.min() >= 10
 
 
 def class_counts(y: np.ndarray, classes: list[str]) -> go.Figure:
     counts = np.bincount(y, minlength=len(classes))
-    fig = px.bar(x=classes, y=counts, labels={"x": "class", "y": "training samples"})
-    return _layout(fig, 240)
+    fig = px.bar(x=[str(c) for c in classes], y=counts, labels={"x": "class", "y": "training samples"},
+                 color_discrete_sequence=[style.OKABE_ITO["blue"]])
+    fig.update_xaxes(type="category", tickmode="linear")
+    return _layout(fig, 260)
 
 
 # ============================================================================ analysis pages (moved from the core)
@@ -254,24 +350,22 @@ EMBEDDINGS_CAPTION = (
 # ---- inspector caption
 
 INSPECTOR_CAPTION = (
-    "One training sample. Scores: its value under each computed score, its rank (1 = highest value), its "
-    "percentile among all training samples, and its rank from the hard-to-forget end of that score (1 = the "
-    "hardest sample, e.g. lowest loss or highest BLO weight). Forget sets: which of the chosen sets hold it. "
-    "Predictions: the class each model predicts and its confidence, and the probability of the true label. A "
-    "sample that was forgotten well should look the way it does under Retrain (which never saw it)."
+    "One training sample and why it is hard (or easy) to forget: (1) the built forget sets that hold it and the "
+    "unlearning runs made on each; (2) its loss (−log p(true label)) and confidence under θ_o and every stored "
+    "unlearned model, marked where the model had to forget it — forgotten well means it looks the way it does under "
+    "Retrain on the same set; (3) the training samples nearest to it in θ_o's penultimate features, which keep "
+    "teaching the model what it taught if they stay in the retain set; (4) every computed score with its rank from "
+    "the hard-to-forget end (1 = hardest, e.g. lowest loss or highest BLO weight) and its percentile."
 )
 
 
 # ---- coreset
 
-_COLOURS = {"worst": "#d62728", "random": "#7f7f7f", "el2n": "#1f77b4", "grand": "#2ca02c"}
-_EXTRA = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e"]
-
-
-def _rgba(hex_colour: str, alpha: float) -> str:
-    h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
+_COLOURS = {"worst": style.SELECTOR_COLORS["worst"], "random": style.SELECTOR_COLORS["random"],
+            "easiest": style.SELECTOR_COLORS["easiest"], "el2n": style.SCORE_COLORS["el2n"],
+            "grand": style.SCORE_COLORS["grand"]}
+_EXTRA = list(style.TOL_MUTED)
+_rgba = style.rgba
 
 
 def coreset_figure(result: CoresetResult, title: str | None = "Coreset test accuracy"):
@@ -286,17 +380,21 @@ def coreset_figure(result: CoresetResult, title: str | None = "Coreset test accu
         x = (100 * d["kept_fraction"]).tolist()
         hi = (d["test_acc_mean"] + d["test_acc_std"]).tolist()
         lo = (d["test_acc_mean"] - d["test_acc_std"]).tolist()
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], fill="toself", fillcolor=_rgba(colour, 0.18),
+        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], mode="lines", fill="toself",
+                                 fillcolor=_rgba(colour, 0.18),
                                  line=dict(width=0), hoverinfo="skip", showlegend=False,
                                  legendgroup=strategy, name=f"{strategy} ± std"))
         fig.add_trace(go.Scatter(
             x=x, y=d["test_acc_mean"], mode="lines+markers", name=d["label"].iloc[0], legendgroup=strategy,
-            line=dict(color=colour), customdata=np.stack([d["test_acc_std"], d["n_seeds"]], axis=1),
-            hovertemplate="keep %{x:.0f}%<br>test acc %{y:.2f} ± %{customdata[0]:.2f} "
-                          "(%{customdata[1]} seeds)<extra>%{fullData.name}</extra>"))
+            line=dict(color=colour),
+            customdata=np.stack([["—" if v != v or n < 2 else f"{v:.2f}" for v, n in
+                                  zip(d["test_acc_std"], d["n_seeds"])], d["n_seeds"]], axis=1),
+            hovertemplate="keep %{x:.0f}%<br>test acc %{y:.2f}% ± %{customdata[0]} "
+                          "(n = %{customdata[1]} seeds; sample std)<extra>%{fullData.name}</extra>"))
     if np.isfinite(result.full_acc_mean):
         fig.add_hline(y=result.full_acc_mean, line_dash="dash", line_color="black",
-                      annotation_text=f"full data {result.full_acc_mean:.2f}", annotation_position="bottom right")
+                      annotation_text=f"all training data: {result.full_acc_mean:.2f}%",
+                      annotation_position="top left")
     fig.update_layout(title=title, xaxis_title="kept fraction of the training set (%)",
                       yaxis_title="test accuracy (%)", hovermode="closest", legend_title_text="coreset")
     return fig
@@ -304,8 +402,8 @@ def coreset_figure(result: CoresetResult, title: str | None = "Coreset test accu
 
 # ---- composition
 
-_SET_COLOURS = {TRAIN_SET: "#7f7f7f", "worst": "#d62728", "easiest": "#2ca02c", "random": "#1f77b4"}
-_EXTRA = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e"]
+_SET_COLOURS = {TRAIN_SET: style.TRAINING_SET_COLOR, "worst": style.SELECTOR_COLORS["worst"],
+                "easiest": style.SELECTOR_COLORS["easiest"], "random": style.SELECTOR_COLORS["random"]}
 
 
 def composition_figure(result: CompositionResult, title: str | None = None):
@@ -336,10 +434,10 @@ def composition_figure(result: CompositionResult, title: str | None = None):
 # ---- embeddings
 
 def embedding_figure(df: pd.DataFrame, color: str = "label", title: str | None = None,
-                     hover: Sequence[str] | None = None, marker_size: int = 6):
+                     hover: Sequence[str] | None = None, marker_size: int = 6, set_selector: str | None = None):
     """Plotly scattergl of x/y coloured by ``color``: categories (label, prediction, bool membership) get one
-    trace each (members of a forget set drawn last, on top); numbers get a continuous colour scale."""
-    
+    trace each (members of a forget set drawn last, on top, in the colour of the set's selector); numbers get a
+    continuous colour scale. ``set_selector``: the selector of the set an ``in:…`` column refers to."""
     if color not in df.columns:
         raise ConfigError(f"No column '{color}' to colour by. Columns: {', '.join(df.columns)}.")
     hover = list(hover) if hover is not None else [c for c in ("label_name", "prediction_name", "confidence")
@@ -350,43 +448,48 @@ def embedding_figure(df: pd.DataFrame, color: str = "label", title: str | None =
         if pd.api.types.is_float_dtype(cd[c]):
             cd[c] = cd[c].round(3)
     custom = cd.to_numpy(dtype=object) if len(df) else None
+    clabel = style.column_label(color)
     tmpl = "sample %{customdata[0]}<br>" + "<br>".join(
-        f"{c}: %{{customdata[{i + 1}]}}" for i, c in enumerate(hover)) + f"<br>{color}: %{{marker.color}}"
+        f"{style.column_label(c)}: %{{customdata[{i + 1}]}}" for i, c in enumerate(hover)) \
+        + f"<br>{clabel}: %{{marker.color}}"
     col = df[color]
     fig = go.Figure()
     numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) \
         and color not in ("label", "prediction") and col.nunique() > 12
     if numeric:
         fig.add_trace(go.Scattergl(
-            x=df["x"], y=df["y"], mode="markers", name=color, customdata=custom,
-            marker=dict(size=marker_size, color=col, colorscale="Viridis", showscale=True,
-                        colorbar=dict(title=color)),
+            x=df["x"], y=df["y"], mode="markers", name=clabel, customdata=custom,
+            marker=dict(size=marker_size, color=col, colorscale=style.SEQUENTIAL, showscale=True,
+                        colorbar=dict(title=clabel[:24])),
             hovertemplate=tmpl + "<extra></extra>"))
     else:
         cats = list(dict.fromkeys(sorted(col.unique(), key=lambda v: (str(type(v)), v))))
         if pd.api.types.is_bool_dtype(col):
             cats = [False, True]
-        for cat in cats:
+        for i, cat in enumerate(cats):
             m = (col == cat).to_numpy()
             if not m.any():
                 continue
             name = value = str(cat)
+            mstyle = dict(size=marker_size, color=PALETTE[i % len(PALETTE)])
             if pd.api.types.is_bool_dtype(col):
                 value = "yes" if cat else "no"
-                name = f"{color}: {value}"
+                name = f"{clabel}: {value}"
+                mstyle = dict(size=marker_size, color=style.OKABE_ITO["blue"] if cat else style.OKABE_ITO["grey"])
             elif color in ("label", "prediction") and "label_name" in df:
                 name = df.loc[m, "label_name" if color == "label" else "prediction_name"].iloc[0]
-            style = dict(size=marker_size)
-            if pd.api.types.is_bool_dtype(col) and color.startswith("in:"):  # forget-set members on top, red
-                style = dict(size=marker_size + (2 if cat else 0), color="#d62728" if cat else "#c7c7c7",
-                             opacity=1.0 if cat else 0.5)
+                mstyle = dict(size=marker_size, color=style.CLASS_COLORS[int(cat) % len(style.CLASS_COLORS)])
+            if pd.api.types.is_bool_dtype(col) and color.startswith("in:"):  # forget-set members on top
+                member = style.selector_color(set_selector) if set_selector else style.SELECTOR_COLORS["worst"]
+                name = "in the set" if cat else "not in the set"
+                mstyle = dict(size=marker_size + (2 if cat else 0), color=member if cat else "#c7c7c7",
+                              opacity=1.0 if cat else 0.5)
             fig.add_trace(go.Scattergl(
-                x=df.loc[m, "x"], y=df.loc[m, "y"], mode="markers", name=name, marker=style,
+                x=df.loc[m, "x"], y=df.loc[m, "y"], mode="markers", name=name, marker=mstyle,
                 customdata=custom[m] if custom is not None else None,
                 hovertemplate=tmpl.replace("%{marker.color}", value) + "<extra></extra>"))
     reducer = str(df.attrs.get("reducer", "")).upper()
     fig.update_layout(title=title or f"{reducer} of penultimate features — {df.attrs.get('model', '')}",
-                      xaxis_title=f"{reducer} 1", yaxis_title=f"{reducer} 2", legend_title_text=color,
+                      xaxis_title=f"{reducer} 1", yaxis_title=f"{reducer} 2", legend_title_text=clabel[:40],
                       hovermode="closest")
     return fig
-

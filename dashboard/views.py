@@ -16,7 +16,7 @@ import streamlit as st
 from unlearn_core import results as res
 from unlearn_core.analysis import ModelRef, embedding, inspect_sample
 
-from . import common
+from . import common, style
 
 SPURIOUS_DATASETS = ("biased_digits", "celeba")
 BIASED_DIGITS_NOTE = (
@@ -51,8 +51,17 @@ def model_refs(pipe, runs: pd.DataFrame) -> dict[str, tuple]:
         except Exception:  # noqa: BLE001 - an unreadable run is left out of the menu, never breaks the page
             continue
         t = (ref.method, ref.selector, ref.ratio, ref.seed) + ((ref.params,) if ref.params else ())
-        out[ref.label] = t
+        out[model_label(ref)] = t
     return out
+
+
+def model_label(ref) -> str:
+    """'FT on worst-case 10% · seed 0' (θ_o: 'original θ_o · seed 0')."""
+    if ref.is_original:
+        return f"original θ_o · seed {ref.seed}"
+    where = style.selector_label(ref.selector) + ("" if ref.ratio is None else f" {style.ratio_label(ref.ratio)}")
+    return (f"{style.method_label(ref.method)} on {where} · seed {ref.seed}"
+            + (" (custom hyperparameters)" if ref.params else ""))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -121,3 +130,80 @@ def with_scores(frame: pd.DataFrame) -> pd.DataFrame:
 
 def inspector_link(index: int) -> str:
     return f"inspector?sample={int(index)}"
+
+
+# ---------------------------------------------------------------------------------------------- inspector: why
+MAX_FEATURE_SAMPLES = 20_000  # above this, neighbours come from a stored 2-D embedding instead of the features
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _features(root: str, setup_js: str, seed: int, digest: str):
+    """θ_o's penultimate features of every training sample (one batched forward pass of the stored model)."""
+    from unlearn_core.analysis._common import penultimate_features
+
+    pipe = common._pipeline(root, setup_js)
+    model = ModelRef(seed=seed).load(pipe, train_if_missing=False)
+    if model is None:
+        return None
+    feats, _ = penultimate_features(model, pipe.ds, "train")
+    return feats.astype(np.float32)
+
+
+def neighbours(pipe, index: int, k: int = 8) -> tuple[pd.DataFrame | None, str]:
+    """The ``k`` training samples nearest to ``index`` in θ_o's penultimate feature space (Euclidean), with
+    their label, θ_o's prediction and every computed score; (None, why) when they cannot be had without a job."""
+    seed = common.seed()
+    run = pipe.find_original(seed)
+    if run is None:
+        return None, "θ_o is not trained."
+    space = "θ_o's penultimate features"
+    if pipe.ds.n_train <= MAX_FEATURE_SAMPLES:
+        feats = _features(common.cache_root(), common.setup_json(), seed, run["artifacts"]["main"]["sha256"][:24])
+        if feats is None:
+            return None, "θ_o's weights are not in the store."
+        pos = np.arange(len(feats))
+    else:  # large data: neighbours in a stored 2-D map (no forward pass over the whole set on the page)
+        emb = None
+        for red in ("umap", "pca"):
+            emb = embedding_frame("original", red, None)
+            if emb is not None:
+                break
+        if emb is None or int(index) not in set(emb["index"]):
+            return None, ("This data set is large: compute θ_o's embedding (PCA or UMAP, a job) on the Embeddings "
+                          "page, then its neighbours are shown here.")
+        feats, pos = emb[["x", "y"]].to_numpy(np.float32), emb["index"].to_numpy()
+        space = f"θ_o's stored {str(emb.attrs.get('reducer', '')).upper()} map"
+    row = int(np.flatnonzero(pos == int(index))[0])
+    d = np.linalg.norm(feats - feats[row], axis=1)
+    d[row] = np.inf
+    near = np.argsort(d, kind="stable")[:k]
+    s = common.samples()
+    out = s.set_index("index").loc[pos[near]].reset_index()
+    out.insert(1, "distance", d[near])
+    out.attrs["space"] = space
+    return out, space
+
+
+def runs_on_sets(pipe, index: int) -> pd.DataFrame:
+    """Every built forget set of the active setup: whether it holds sample ``index`` and the unlearning runs (methods
+    and their count) stored for it."""
+    cat = common.catalog()
+    if cat.empty:
+        return pd.DataFrame(columns=["forget set", "holds this sample", "size", "runs on it", "methods"])
+    runs = active_results(pipe)
+    rows = []
+    for r in cat.itertuples():
+        idx = common.forget_idx(r.key)
+        holds = bool(idx is not None and np.isin(int(index), idx))
+        if not runs.empty:
+            same_ratio = (runs["ratio"].isna() if r.ratio is None or r.ratio != r.ratio
+                          else np.isclose(runs["ratio"].astype(float).fillna(-1), float(r.ratio)))
+            m = runs[(runs["selector"] == r.selector) & (runs["seed"] == r.seed) & same_ratio]
+        else:
+            m = runs
+        meths = list(dict.fromkeys(m["method"])) if len(m) else []
+        rows.append({"forget set": r.name, "holds this sample": "yes" if holds else "no", "size": r.size,
+                     "runs on it": int(len(m)),
+                     "methods": ", ".join(style.method_label(x) for x in meths) or "—",
+                     "key_selector": r.selector, "key_ratio": r.ratio, "key_seed": int(r.seed), "key_holds": holds})
+    return pd.DataFrame(rows)

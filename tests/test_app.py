@@ -84,7 +84,7 @@ def test_overview_and_pages_with_an_empty_store(cache_dir, tmp_path, monkeypatch
     assert not at.exception, [e.value for e in at.exception]
     assert _n_charts(at) == 1  # the pipeline schematic
     assert "The pipeline" in _texts(at)
-    for page in ["pages/scores.py", "pages/forget_sets.py", "pages/compare.py", "pages/runs.py"]:
+    for page in ["app_pages/scores.py", "app_pages/forget_sets.py", "app_pages/compare.py", "app_pages/runs.py"]:
         at.switch_page(page)
         at.run()
         assert not at.exception, (page, [e.value for e in at.exception])
@@ -92,31 +92,105 @@ def test_overview_and_pages_with_an_empty_store(cache_dir, tmp_path, monkeypatch
 
 
 def test_data_and_model(cache_dir):
-    at = _app("pages/data_model.py")
+    at = _app("app_pages/data_model.py")
     labels = [m.label for m in at.metric]
     assert "Train accuracy" in labels and "Test accuracy" in labels
     assert float(at.metric[1].value.rstrip("%")) > 50
     assert len(at.image) >= 1
     assert at.button(key="train_btn")
-    # bad input: an npz file that does not exist gives a clear error, and the old setup stays active
-    at.selectbox[0].set_value("npz file…")
-    at.text_input[1].set_value("/nonexistent/data.npz")
-    at.button[0].click()  # the form's submit button
-    at.run()
-    assert not at.exception
-    assert any("does not exist" in e.value for e in at.error), [e.value for e in at.error]
-    assert at.session_state["setup"]["dataset"] == "digits"
+    # bad input: an npz path outside the data root is refused (without saying whether it exists); the old setup stays
+    msgs = []
+    for path in ["/nonexistent/data.npz", "/etc/shadow"]:
+        at.selectbox[0].set_value("npz file…")
+        at.text_input[1].set_value(path)
+        at.button[0].click()  # the form's submit button
+        at.run()
+        assert not at.exception
+        msgs.append([e.value for e in at.error if "data root" in e.value])
+        assert msgs[-1], [e.value for e in at.error]
+        assert at.session_state["setup"]["dataset"] == "digits"
+    assert msgs[0] == msgs[1]  # a missing file and an existing one get the same answer
     at.text_input[0].set_value("/no/such/data/root")  # the data root
     at.selectbox[0].set_value("digits")
     at.button[0].click()
     at.run()
-    assert any("Data root '/no/such/data/root' does not exist" in e.value for e in at.error)
+    assert any("data root" in e.value and "Only data folder" in e.value for e in at.error)
+
+
+def test_server_config_upload_limit_and_checkpoint_confirmation_text(cache_dir):
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["address"] == "127.0.0.1"  # this machine only (README: how to share a classroom server)
+    assert cfg["server"]["fileWatcherType"] == "none"  # nothing re-scanned while idle (tests/test_dashboard_idle.py)
+    assert cfg["client"]["showErrorDetails"] == "none" and cfg["client"]["toolbarMode"] == "minimal"  # no Deploy
+    assert cfg["browser"]["gatherUsageStats"] is False
+    at = _app("app_pages/data_model.py")
+    text = _texts(at)
+    assert f"up to {cfg['server']['maxUploadSize']} MB" in text  # the UI states the configured limit
+    box = at.checkbox(key="ckpt_confirm")
+    assert "digits" in box.label  # the confirmation names the data set
+
+
+def test_checkpoint_path_box_reads_nothing_outside_the_data_root(cache_dir, monkeypatch, tmp_path):
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    monkeypatch.setenv("FORGETSET_DATA_ROOT", str(tmp_path / "data"))
+    at = _app("app_pages/data_model.py")
+    n_jobs = len(JobManager.shared(Store(cache_dir)).list_jobs())
+    errors = []
+    for path in ["/etc/passwd", "/nope/model.pt"]:
+        at.text_input(key="ckpt_path").set_value(path)
+        at.button(key="import_btn").click()
+        at.run()
+        assert not at.exception
+        errors.append([e.value for e in at.error])
+    assert errors[0] == errors[1] and "data root" in errors[0][0]
+    assert len(JobManager.shared(Store(cache_dir)).list_jobs()) == n_jobs  # nothing was submitted
+
+
+def test_checkpoint_without_metadata_needs_the_confirmation(cache_dir, monkeypatch, tmp_path):
+    """A plain state dict says nothing about its data set: refused unless the box naming the data set is ticked."""
+    import torch
+
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.pipeline import Pipeline
+    from unlearn_core.store import Store
+
+    from unlearn_core.config import Setup
+
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("FORGETSET_DATA_ROOT", str(data))
+    store = Store(cache_dir)
+    model = Pipeline(store, Setup(train={"epochs": EPOCHS}, blo=BLO)).original(0)
+    torch.save(model.state_dict(), data / "plain.pt")
+    mgr = JobManager.shared(store)
+    for confirm, expect in ((False, "failed"), (True, "done")):
+        at = _app("app_pages/data_model.py")
+        at.session_state["seed"] = 7  # a seed of its own: the shared θ_o of seed 0 stays untouched
+        at.run()
+        at.text_input(key="ckpt_path").set_value("plain.pt")  # relative to the data root
+        if confirm:
+            at.checkbox(key="ckpt_confirm").check()
+        at.button(key="import_btn").click()
+        at.run()
+        assert not at.exception
+        assert all("metadata" in e.value for e in at.error), [e.value for e in at.error]  # only the job's own error
+        job = mgr.wait(at.session_state["train_job"], 60)
+        assert job["status"] == expect, job.get("error")
+        if not confirm:
+            assert "no metadata" in job["error"]
+        else:
+            assert job["config"]["confirm_dataset"] == "digits"
 
 
 def test_scores(cache_dir):
-    at = _app("pages/scores.py")
+    at = _app("app_pages/scores.py")
     text = _texts(at)
-    assert "loss" in text and "entropy" in text and "blo@0.1" in text
+    assert "Loss" in text and "Entropy" in text and "BLO worst-case weight (10% set)" in text
+    assert "blo@0.1" not in text  # ids never reach the user
     assert len(at.tabs) >= 4
     assert _n_charts(at) >= 3  # histograms, scatter, BLO trace
     assert len(at.dataframe) >= 2  # hardest / easiest galleries
@@ -128,7 +202,7 @@ def test_scores(cache_dir):
 
 
 def test_scores_bad_ratio_shows_error(cache_dir):
-    at = _app("pages/scores.py")
+    at = _app("app_pages/scores.py")
     at.multiselect(key="score_pick").set_value(["blo"])
     at.text_input(key="score_ratio").set_value("1.5")
     at.button(key="score_go").click()
@@ -138,10 +212,10 @@ def test_scores_bad_ratio_shows_error(cache_dir):
 
 
 def test_forget_sets(cache_dir):
-    at = _app("pages/forget_sets.py")
+    at = _app("app_pages/forget_sets.py")
     assert len(at.dataframe) >= 1
     assert _n_charts(at) >= 2  # overlap heatmap / class histogram / score boxes
-    assert "random @ 0.1 · seed 0" in _texts(at) or len(at.image) >= 1
+    assert "random 10% · seed 0" in _texts(at) or len(at.image) >= 1
     # build a new set from cached scores (no job needed)
     at.selectbox(key="fs_pick").set_value("top:loss")
     at.button(key="fs_build").click()
@@ -156,7 +230,7 @@ def test_forget_sets(cache_dir):
 def test_experiments_estimate_and_errors(cache_dir):
     from unlearn_core.grid import ExperimentSpec
 
-    at = _app("pages/experiments.py")
+    at = _app("app_pages/experiments.py")
     assert at.button(key="exp_launch")
     runs = next(m for m in at.metric if m.label == "Unlearning runs")
     expected = ExperimentSpec(methods=at.multiselect(key="exp_methods").value, seeds=[0, 1, 2],
@@ -173,10 +247,10 @@ def test_experiments_launch_cached_grid(cache_dir):
     from unlearn_core.jobs import JobManager
     from unlearn_core.store import Store
 
-    at = _app("pages/experiments.py")
+    at = _app("app_pages/experiments.py")
     at.multiselect(key="exp_methods").set_value(["retrain", "ft"])
     at.multiselect(key="exp_seeds").set_value([0])
-    at.multiselect(key="exp_ratios").set_value(["0.1"])
+    at.text_input(key="exp_ratios_txt").set_value("0.1")
     at.run()
     assert next(m for m in at.metric if m.label == "Already cached").value == "4"
     at.button(key="exp_launch").click()
@@ -188,12 +262,57 @@ def test_experiments_launch_cached_grid(cache_dir):
 
 
 def test_compare(cache_dir):
-    at = _app("pages/compare.py")
+    import io
+
+    import pandas as pd
+
+    at = _app("app_pages/compare.py")
     assert len(at.dataframe) >= 1
     assert _n_charts(at) >= 2  # gap heatmap + ratio sweep
     text = _texts(at)
-    assert "Table 3" in text and "seeds 0" in text
+    assert "Methods vs Retrain" in text and "Challenging Forgets" in text and "n = the seeds behind each row" in text
+    assert "seed 000" not in text and "Table 3 view" not in text
+    table = at.dataframe[0].value
+    assert {"n", "seeds", "forget set", "method"} <= set(table.columns)
+    assert set(table["method"]) <= {"Retrain", "FT"} and "worst-case" in set(table["forget set"])
+    assert all("± —" in v for v in table["UA"])  # one seed: no spread, never '± 0.00'
     assert len(at.get("download_button")) >= 2
+    # the Table-3 export is numbers: mean, std, n and gap in their own columns
+    csv = res_csv(at)
+    t = pd.read_csv(io.StringIO(csv), comment="#")
+    assert {"UA_mean", "UA_std", "n", "gap_UA", "seeds", "method_name"} <= set(t.columns)
+    assert pd.api.types.is_float_dtype(t["UA_mean"]) and pd.api.types.is_integer_dtype(t["n"])
+    assert "Unnamed: 0" not in t.columns
+
+
+def res_csv(at) -> str:
+    """The data behind Compare's 'Download this table' button (the page's own export function)."""
+    import os
+
+    from dashboard import tables
+    from unlearn_core import results as res
+    from unlearn_core.store import Store
+
+    df = res.results_frame(Store(os.environ["FORGETSET_CACHE_DIR"]))
+    d = res.results_for_setup(df, at.session_state["cmp_setup"])
+    return tables.table3_export(d[d["ratio"] == 0.1], ["random", "worst"])
+
+
+def test_compare_side_by_side_and_sweep_labels(cache_dir):
+    at = _app("app_pages/compare.py")
+    at.segmented_control(key="cmp_layout").set_value("forget sets side by side").run()
+    assert not at.exception
+    random_t, worst_t = at.dataframe[0].value, at.dataframe[1].value  # one table per forget set, side by side
+    assert {"UA", "MIA", "RA", "TA", "Avg. gap", "n"} <= set(random_t.columns) == set(worst_t.columns)
+    assert all(v.endswith("±—") for v in worst_t["UA"])  # one seed: no spread
+    assert "worst\\-case sets" in _texts(at)  # (Markdown-escaped in the page source)
+    sweep = at.get("plotly_chart")[-1]
+    import json
+
+    fig = json.loads(sweep.proto.spec)
+    assert fig["layout"]["xaxis"]["ticksuffix"] == "%"
+    names = {t.get("name") for t in fig["data"] if t.get("mode") == "lines+markers"}
+    assert names <= {"Retrain", "FT"}  # display names, not ids
 
 
 def test_runs_shows_failed_job_message(cache_dir):
@@ -203,7 +322,7 @@ def test_runs_shows_failed_job_message(cache_dir):
     mgr = JobManager.shared(Store(cache_dir))
     jid = mgr.submit("train_original", {"setup": {"train": {"epochs": 2, "lr": 1e5}}, "seed": 3})
     assert mgr.wait(jid, 60)["status"] == "failed"
-    at = _app("pages/runs.py")
+    at = _app("app_pages/runs.py")
     assert len(at.dataframe) >= 1
     at.selectbox(key="runs_pick").set_value(jid)
     at.run()
@@ -213,25 +332,149 @@ def test_runs_shows_failed_job_message(cache_dir):
 
 
 def test_teaching_demo_button_starts_job(cache_dir):
+    """The demo says it switches the setup, unlocks the tour page by page and can be cancelled on the Overview."""
     from unlearn_core.jobs import JobManager
     from unlearn_core.store import Store
 
     at = _app()
+    assert "switches your active setup" in _texts(at)  # the session's setup (5 epochs, quick BLO) is not the demo's
     at.button(key="demo_start").click()
     at.run()
+    at.run()  # the button's st.rerun (AppTest does not follow it by itself)
     assert not at.exception
     assert at.session_state["tour"]["active"]
+    assert at.session_state["_setup_note"][0].startswith("Active setup switched from")  # said, not silent
     mgr = JobManager.shared(Store(cache_dir))
     jid = at.session_state["tour"]["job"]
     assert mgr.get(jid)["kind"] == "teaching_demo"
-    at.switch_page("pages/data_model.py")
+    assert at.button(key="demo_cancel")  # Cancel on the Overview
+    txt = _texts(at)
+    assert "ready in" in txt or "left" in txt  # per-stage ETAs
+    at.switch_page("app_pages/data_model.py")
     at.run()
     assert "Teaching demo" in _texts(at)  # the tour banner
-    mgr.cancel(jid)
+    nxt = at.button(key="tour_next_data")
+    assert nxt.disabled and "unlocks when" in _texts(at)  # Scores needs the BLO stage: locked until it lands
+    at.switch_page("app_pages/overview.py")
+    at.run()
+    at.button(key="demo_cancel").click()
+    at.run()
     assert mgr.wait(jid, 30)["status"] == "cancelled"
     t0 = time.time()
     at = _app()  # the overview shows the cancelled demo without errors
     assert time.time() - t0 < 30
+
+
+def test_url_parameters_are_checked_clamped_and_shown_as_text(cache_dir):
+    from unlearn_core.config import Setup
+
+    def fresh(**params):
+        at = AppTest.from_file(APP, default_timeout=60)
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at, "\n".join(w.value for w in at.warning if "URL" in w.value)
+
+    at, warn = fresh(epochs="5000")
+    assert "outside 1…200" in warn and at.session_state["setup"] == Setup().to_dict()
+    at, warn = fresh(seed="-3")
+    assert "seed" in warn and at.session_state.get("seed", 0) == 0
+    _, w1 = fresh(dataset="npz:/etc/shadow")
+    _, w2 = fresh(dataset="npz:/nope/missing.npz")
+    assert "data root" in w1 and w1.replace("etc/shadow", "X") == w2.replace("nope/missing.npz", "X")
+    at, warn = fresh(dataset="![x](http://127.0.0.1:9/a.png)")
+    assert "![" not in warn and "](" not in warn  # escaped: shown as text, never an image
+    assert at.session_state["setup"]["dataset"] == "digits"
+    at, warn = fresh(dataset="digits", epochs="7", seed="2")
+    assert at.session_state["setup"]["train"] == {"epochs": 7} and at.session_state["seed"] == 2 and not warn
+    assert at.query_params["epochs"] == "7" and at.query_params["seed"] == "2"  # kept in the address
+
+
+def test_new_sessions_start_from_the_defaults(cache_dir):
+    from unlearn_core.config import Setup
+
+    a = _app()
+    a.session_state["setup"] = Setup(dataset="biased_digits").to_dict()
+    a.run()
+    b = AppTest.from_file(APP, default_timeout=60)
+    b.run()
+    assert b.session_state["setup"] == Setup().to_dict()
+
+
+def test_queued_jobs_say_their_place_and_why(cache_dir):
+    import threading
+
+    from dashboard import common
+    from unlearn_core.jobs import JobManager, register_job_kind
+    from unlearn_core.store import Store
+
+    gate = threading.Event()
+
+    @register_job_kind("test_block", title="Blocking test job", resource="cpu", replace=True)
+    def _block(config, env):
+        while not gate.wait(0.05):
+            env.ctx.progress(0.5, "waiting for the gate")
+        return {}
+
+    mgr = JobManager(Store(cache_dir / "queue_test"), max_cpu_workers=1)
+    try:
+        first = mgr.submit("test_block", {})
+        second = mgr.submit("test_block", {})
+        time.sleep(0.3)
+        job = mgr.get(second, with_log=False)
+        text = common.queue_text(job)
+        assert job["status"] == "queued" and text.startswith("#1 in the queue") and "Blocking test job" in text
+    finally:
+        gate.set()
+        mgr.wait(first, 10)
+        mgr.wait(second, 10)
+        mgr.shutdown()
+
+
+def test_reproduction_report_link(cache_dir):
+    at = _app()
+    assert "python -m unlearn_core reproduce" in "\n".join(c.value for c in at.code)
+    rep = cache_dir / "reports" / "paper"
+    rep.mkdir(parents=True)
+    (rep / "report.md").write_text("# Reproduction\n\n![remote](http://127.0.0.1:9/x.png) Retrain UA 0.00\n")
+    (rep / "report.html").write_text("<html><body>report</body></html>")
+    try:
+        at = _app()
+        txt = _texts(at)
+        assert "Newest report: **paper**" in txt
+        assert "Retrain UA 0.00" in txt and "![remote]" not in txt  # no remote image from the report
+        assert len(at.get("download_button")) >= 2
+    finally:
+        import shutil
+
+        shutil.rmtree(cache_dir / "reports")
+
+
+def test_experiment_grid_persists_and_ratios_are_typed_exactly(cache_dir):
+    at = _app("app_pages/experiments.py")
+    at.text_input(key="exp_ratios_txt").set_value("0").run()
+    assert any("strictly between 0 and 1" in e.value for e in at.error)  # never completed to 0.2 / 0.01 / 0.05
+    assert at.button(key="exp_launch").disabled
+    at.text_input(key="exp_ratios_txt").set_value("0.05, 10%").run()
+    at.multiselect(key="exp_methods").set_value(["retrain", "ga"]).run()
+    assert not at.error
+    assert at.query_params["ratios"] == "0.05,0.1" and at.query_params["methods"] == "retrain,ga"
+    at.switch_page("app_pages/compare.py")
+    at.run()
+    at.switch_page("app_pages/experiments.py")
+    at.run()
+    assert at.multiselect(key="exp_methods").value == ["retrain", "ga"]  # kept for the session
+    assert at.text_input(key="exp_ratios_txt").value == "0.05, 10%"
+    # a reload (new session) rebuilds the grid from the address
+    b = AppTest.from_file(APP, default_timeout=60)
+    for k in ("methods", "ratios"):
+        b.query_params[k] = at.query_params[k]
+    b.run()
+    b.switch_page("app_pages/experiments.py")
+    b.run()
+    assert b.multiselect(key="exp_methods").value == ["retrain", "ga"]
+    assert b.text_input(key="exp_ratios_txt").value == "0.05, 0.1"
 
 
 # ---------------------------------------------------------------------------------------------- analysis views
@@ -256,18 +499,18 @@ def test_view_job_kinds_registered():
 
 
 def test_coreset_page(cache_dir):
-    at = _app("pages/coreset.py")
+    at = _app("app_pages/coreset.py")
     assert at.title[0].value == "Coreset curves"
     assert at.button(key="cs_go").label == "Compute coreset curves"
     _run_job(cache_dir, "view_coreset", {"setup": _setup_cfg(), "strategies": ["random", "worst"],
                                          "fractions": [0.9], "seeds": [0]})
-    at = _app("pages/coreset.py")
+    at = _app("app_pages/coreset.py")
     assert _n_charts(at) == 1
     assert "dashed line" in _texts(at)  # the caption says how to read the chart
 
 
 def test_composition_page(cache_dir):
-    at = _app("pages/composition.py")  # digits: no spurious attribute -> explained, with a switch button
+    at = _app("app_pages/composition.py")  # digits: no spurious attribute -> explained, with a switch button
     assert "no spurious attribute" in _texts(at)
     assert at.button(key="comp_switch").label == "Switch to biased_digits"
     _run_job(cache_dir, "view_composition", {"setup": _setup_cfg(dataset="biased_digits"), "selectors": ["random"],
@@ -280,7 +523,7 @@ def test_composition_page(cache_dir):
 
 
 def test_embeddings_page(cache_dir):
-    at = _app("pages/embeddings.py")
+    at = _app("app_pages/embeddings.py")
     assert at.title[0].value == "Feature embeddings"
     assert _n_charts(at) == 1  # PCA of θ_o, instantly
     assert "penultimate" in _texts(at)
@@ -290,6 +533,13 @@ def test_embeddings_page(cache_dir):
     at.segmented_control(key="emb_reducer").set_value("umap").run()
     assert not at.exception
     assert at.button(key="emb_umap_go").label.startswith("Compute UMAP")
+    # the choice survives a visit to another page, and is in the address
+    at.switch_page("app_pages/compare.py")
+    at.run()
+    at.switch_page("app_pages/embeddings.py")
+    at.run()
+    assert at.segmented_control(key="emb_reducer").value == "umap"
+    assert at.query_params["proj"] == "umap"
 
 
 def test_inspector_page(cache_dir):
@@ -299,24 +549,57 @@ def test_inspector_page(cache_dir):
     at.session_state["setup"] = Setup.from_dict(_setup_cfg()).to_dict()
     at.query_params["sample"] = "7"
     at.run()
-    at.switch_page("pages/inspector.py")
+    at.switch_page("app_pages/inspector.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.number_input(key="insp_index").value == 7
     txt = _texts(at)
-    assert "Sample #7" in txt and "Predictions" in txt
-    preds = at.dataframe
-    assert len(preds) >= 3
-    models = " ".join(str(d.value) for d in preds)
-    assert "original" in models and "retrain" in models and "ft" in models
+    assert "Sample #7" in txt and "Which forget sets and runs held it" in txt
+    assert "nearest neighbours" in txt.lower()
+    frames = [d.value for d in at.dataframe]
+    preds = next(v for v in frames if "in its forget set" in v.columns)
+    assert {"loss", "p(true label)", "predicts"} <= set(preds.columns)
+    models = " ".join(preds["model"])
+    assert "original θ_o" in models and "Retrain" in models and "FT" in models
+    sets = next(v for v in frames if "holds this sample" in v.columns)
+    assert {"runs on it", "methods"} <= set(sets.columns)
+    nn = next(v for v in frames if "distance" in v.columns)
+    assert len(nn) == 8 and 7 not in set(nn["sample"])
+    # the hardest sample to forget: its row in the worst-case set is marked, with the runs that unlearned it
+    at.button(key="insp_hardest").click().run()
+    assert not at.exception
+    sets = next(d.value for d in at.dataframe if "holds this sample" in d.value.columns)
+    worst = sets[sets["forget set"].str.startswith("worst-case 10%")]
+    assert (worst["holds this sample"] == "yes").all() and "Retrain" in worst["methods"].iloc[0]
+
+
+def test_runs_experiment_result_is_a_table(cache_dir):
+    from unlearn_core.grid import ExperimentSpec
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.config import Setup
+    from unlearn_core.store import Store
+
+    spec = ExperimentSpec(setup=Setup(train={"epochs": EPOCHS}, blo=BLO), methods=["retrain", "ft"], seeds=[0],
+                          ratios=[0.1])
+    mgr = JobManager.shared(Store(cache_dir))
+    jid = mgr.submit("experiment", {"spec": spec.to_dict()})
+    assert mgr.wait(jid, 120)["status"] == "done"
+    at = _app("app_pages/runs.py")
+    at.selectbox(key="runs_pick").set_value(jid).run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "forget set" in d.value.columns)
+    assert set(table["method"]) == {"Retrain", "FT"} and {"UA", "n", "seeds"} <= set(table.columns)
+    runs_table = at.dataframe[0].value
+    assert "duration_s" not in runs_table.columns and "kind" not in runs_table.columns
+    assert "took" in runs_table.columns and "now / queue" in runs_table.columns or "now" in runs_table.columns
 
 
 def test_experiments_cache_count_uses_the_grid_s_own_blo(cache_dir):
     """'Already cached' is computed with the grid's BLO parameters, not the page pipeline's (a fixed bug)."""
-    at = _app("pages/experiments.py")
+    at = _app("app_pages/experiments.py")
     at.multiselect(key="exp_methods").set_value(["retrain", "ft"])
     at.multiselect(key="exp_seeds").set_value([0])
-    at.multiselect(key="exp_ratios").set_value(["0.1"])
+    at.text_input(key="exp_ratios_txt").set_value("0.1")
     at.run()
     assert next(m for m in at.metric if m.label == "Already cached").value == "4"
     at.text_area(key="exp_blo").set_value('{"upper_iters": 4, "K": 2}').run()
@@ -332,8 +615,8 @@ def test_deleting_jobs_keeps_every_chart(cache_dir):
 
     _run_job(cache_dir, "view_coreset", {"setup": _setup_cfg(), "strategies": ["random"], "fractions": [0.8],
                                          "seeds": [0]})
-    pages = ["pages/compare.py", "pages/coreset.py", "pages/scores.py", "pages/forget_sets.py",
-             "pages/embeddings.py", "pages/overview.py"]
+    pages = ["app_pages/compare.py", "app_pages/coreset.py", "app_pages/scores.py", "app_pages/forget_sets.py",
+             "app_pages/embeddings.py", "app_pages/overview.py"]
     before = {p: _n_charts(_app(p)) for p in pages}
     assert all(before[p] >= 1 for p in pages), before
     mgr = JobManager.shared(Store(cache_dir))

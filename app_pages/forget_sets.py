@@ -1,8 +1,11 @@
 """Forget sets: build sets with any selector and ratio; compare overlap, classes, score distributions, images."""
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, common
+from dashboard import charts, common, style
+from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
 from unlearn_core.config import forget_count, parse_ratio
 from unlearn_core.errors import ForgetsetError
@@ -17,7 +20,8 @@ seed = common.seed()
 # ------------------------------------------------------------------ build
 with st.expander("Build a forget set", expanded=common.catalog().empty):
     c1, c2, c3 = st.columns([2, 2, 1])
-    pick = c1.selectbox("Selector", common.COMMON_SELECTORS + ["custom…"], key="fs_pick")
+    pick = c1.selectbox("Selector", common.COMMON_SELECTORS + ["custom…"], key="fs_pick",
+                        format_func=lambda x: x if x == "custom…" else f"{style.selector_label(x)} ({x})")
     custom = c2.text_input("Custom selector", key="fs_custom", placeholder="e.g. top:entropy+strat, class:1,7",
                            disabled=pick != "custom…")
     ratio_txt = c3.text_input("Forget ratio", value="0.1", key="fs_ratio", help="0 < ratio < 1, e.g. 0.1 or 10%")
@@ -33,7 +37,7 @@ with st.expander("Build a forget set", expanded=common.catalog().empty):
             if not spec.class_wise:
                 forget_count(ratio, pipe.ds.n_train)
         except ForgetsetError as err:
-            st.error(str(err), icon=":material/error:")
+            common.error(str(err))
         else:
             missing = [n for n, _ in spec.needs_scores()
                        if pipe.find_score(n, seed, ratio if not spec.class_wise else None,
@@ -42,7 +46,7 @@ with st.expander("Build a forget set", expanded=common.catalog().empty):
             if pipe.find_original(seed) is None:
                 missing.insert(0, "the original model")
             if missing:
-                st.info(f"`{selector}` needs {', '.join(missing)} first: the job computes them.",
+                st.info(f"{code_span(selector)} needs {md_escape(', '.join(missing))} first: the job computes them.",
                         icon=":material/hourglass_top:")
             jid = common.submit("forget_set", {"setup": common.setup_config(), "selector": selector,
                                                "ratio": ratio, "seed": seed})
@@ -60,23 +64,32 @@ if cat.empty:
 # ------------------------------------------------------------------ choose sets to compare
 st.subheader("Built sets")
 view = cat[["name", "selector", "ratio", "seed", "size"]].copy()
-view["ratio"] = view["ratio"].astype(float)
+view["selector"] = view["selector"].map(style.selector_label)
+view["ratio"] = view["ratio"].astype(float) * 100
+view = view.rename(columns={"name": "forget set", "ratio": "ratio (%)"})
 default_rows = [i for i, k in enumerate(cat["key"]) if k in st.session_state.get("fs_selected_keys", [])]
 if not default_rows:  # random vs worst case at the active seed, 10% if built
     pool = cat[(cat["seed"] == seed) & cat["selector"].isin(["random", "worst"])]
     if (pool["ratio"] == 0.1).any():
         pool = pool[pool["ratio"] == 0.1]
     default_rows = list(pool.index[:2]) or [len(cat) - 1]
-ev = st.dataframe(view, hide_index=True, key="fs_table", on_select="rerun", selection_mode="multi-row",
+# The selection is remembered by set (not by row position): when a job adds sets, rows move but the chosen sets
+# stay chosen. The table's key changes with the catalogue so Streamlit never re-applies stale row numbers.
+
+cat_id = hashlib.sha1("|".join(cat["key"]).encode()).hexdigest()[:10]
+ev = common.table(view, key=f"fs_table_{cat_id}", on_select="rerun", selection_mode="multi-row", max_rows=12,
                   selection_default={"selection": {"rows": default_rows}},
-                  column_config={"ratio": st.column_config.NumberColumn(format="%.3f")})
+                  column_config={"ratio (%)": st.column_config.NumberColumn(format="%g%%")})
 rows = ev.selection.rows if ev.selection.rows else default_rows
+st.session_state["fs_selected_keys"] = [cat["key"].iloc[r] for r in rows if r < len(cat)]
 chosen = cat.iloc[rows]
 sets = {}
-for name, key in zip(chosen["name"], chosen["key"]):
+set_sel = {}
+for name, key, sel in zip(chosen["name"], chosen["key"], chosen["selector"]):
     idx = common.forget_idx(key)
     if idx is not None:
         sets[name] = idx
+        set_sel[name] = sel
 st.caption(f"Comparing {len(sets)} set(s) — select rows in the table to change which.")
 if not sets:
     st.stop()
@@ -89,31 +102,35 @@ y = pipe.ds.y_train.cpu().numpy()
 c1, c2 = st.columns(2)
 with c1:
     if len(sets) > 1:
-        st.plotly_chart(charts.overlap_heatmap(res.overlap_matrix(sets)), key="fs_overlap")
+        common.plot(charts.overlap_heatmap(res.overlap_matrix(sets)), key="fs_overlap")
     else:
         st.info("Select two or more sets to see their overlap.")
 with c2:
-    st.plotly_chart(charts.class_histogram(res.class_histogram_frame(sets, y, pipe.ds.classes)), key="fs_classes")
+    common.plot(charts.class_histogram(res.class_histogram_frame(sets, y, pipe.ds.classes), set_sel),
+                key="fs_classes")
 
 if score_cols:
     ratio_cols = [f"blo@{r:g}" for r in chosen["ratio"].dropna().unique()]
     pref = [c for c in ["loss", "entropy"] + ratio_cols if c in score_cols]
-    show = st.multiselect("Scores", score_cols, default=pref or score_cols[:3], key="fs_scores")
+    show = st.multiselect("Scores", score_cols, default=pref or score_cols[:3], key="fs_scores",
+                          format_func=style.score_label)
     if show:
-        st.plotly_chart(charts.set_score_box(res.set_score_frame(sets, df, show)), key="fs_box")
+        common.plot(charts.set_score_box(res.set_score_frame(sets, df, show), set_sel), key="fs_box")
 else:
     st.caption("Compute scores on the Scores page to compare the sets' score distributions.")
 
 st.subheader("Images")
 order_opts = ["index"] + score_cols
 order = st.selectbox("Order images by", order_opts, index=order_opts.index("loss") if "loss" in order_opts else 0,
-                     key="fs_order")
+                     key="fs_order", format_func=lambda c: "sample number" if c == "index" else style.score_label(c))
 n_img = st.slider("Images per set", 12, 120, 48, step=12, key="fs_nimg")
 hard = {e["column"]: e["hard_end"] for e in entries}
 for name, idx in sets.items():
     sub = df.iloc[idx]
     if order != "index":
         sub = sub.sort_values(order, ascending=hard.get(order) == "low")
-    st.markdown(f"**{name}** · {len(idx)} samples" + (f" · ordered by {order}, hardest first" if order != "index"
-                                                       else ""))
-    st.image(common.mosaic(sub["index"].to_numpy()[:n_img], ncols=24, size=36))
+    st.markdown(f"**{md_escape(name)}** · {len(idx)} samples"
+                + (f" · ordered by {style.score_label(order)}, hardest first" if order != "index" else ""))
+    shown = sub["index"].to_numpy()[:n_img]
+    st.image(common.mosaic(shown, ncols=16, size=40),
+             caption=f"first {len(shown)} of {len(idx)}: sample number and class under each image")

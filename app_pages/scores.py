@@ -3,7 +3,8 @@ import json
 
 import streamlit as st
 
-from dashboard import charts, common
+from dashboard import charts, common, style
+from dashboard.safety import md_escape
 from unlearn_core import results as res
 from unlearn_core.config import parse_json_object, parse_ratio
 from unlearn_core.errors import ForgetsetError
@@ -35,7 +36,7 @@ with st.expander("Compute scores", expanded=not per_sample):
         help="Every score registered in unlearn_core.scores is listed.")
     for n in chosen:
         spec = get_score(n)
-        st.caption(f"**{spec.label}** — {spec.description} Hard to forget: **{spec.hard_end}** end."
+        st.caption(f"**{spec.label}** — {style.cite(spec.description)} Hard to forget: **{spec.hard_end}** end."
                    + (" ⏱️ trains extra models: can take long." if spec.expensive else ""))
     c1, c2 = st.columns([1, 3])
     ratio_txt = c1.text_input("Forget ratio (for ratio-dependent scores such as BLO)", value="0.1", key="score_ratio")
@@ -52,7 +53,7 @@ with st.expander("Compute scores", expanded=not per_sample):
                 raise ForgetsetError("Choose at least one score.")
             ratio = parse_ratio(ratio_txt) if any(get_score(n).depends_on_ratio for n in chosen) else None
         except ForgetsetError as err:
-            st.error(str(err), icon=":material/error:")
+            common.error(str(err))
         else:
             ids = []
             for n in chosen:
@@ -75,8 +76,8 @@ if not per_sample:
 df = common.samples()
 cols = [e["column"] for e in per_sample if e["column"] in df]
 hard_ends = {e["column"]: e["hard_end"] for e in per_sample}
-st.caption(f"{len(df)} training samples · θ_o seed {seed} · cached scores: " + ", ".join(
-    f"`{c}`" for c in cols))
+st.caption(f"{len(df)} training samples · θ_o of seed {seed} · computed scores: " + ", ".join(
+    style.score_label(c) for c in cols) + ". " + style.GLOSSARY["BLO"])
 
 
 def sample_panel(idx: int, key: str) -> None:
@@ -86,35 +87,43 @@ def sample_panel(idx: int, key: str) -> None:
         a, b = st.columns([1, 3])
         a.image(common.thumbs([idx], 160)[0], caption=f"sample #{idx}")
         with b:
-            pred = f" · θ_o predicts **{pipe.ds.classes[d['pred']]}** (p_y = {d['p_y']:.3f})" if "pred" in d else ""
-            st.markdown(f"**Sample #{idx}** · label **{d['class']}**{pred}")
-            st.dataframe(d["scores"], hide_index=True, key=f"{key}_scores",
+            pred = (f" · θ_o predicts **{md_escape(pipe.ds.classes[d['pred']])}** (p(true label) = {d['p_y']:.3f})"
+                    if "pred" in d else "")
+            st.markdown(f"**Sample #{idx}** · label **{md_escape(d['class'])}**{pred}")
+            sc = d["scores"].copy()
+            if not sc.empty:
+                sc["score"] = sc["score"].map(style.score_label)
+            common.table(sc, key=f"{key}_scores",
                          column_config={"value": st.column_config.NumberColumn(format="%.4g"),
                                         "percentile": st.column_config.NumberColumn(format="%.1f")})
             cat = common.catalog()
             member = [n for n, k in zip(cat["name"], cat["key"]) if (common.forget_idx(k) == idx).any()] \
                 if not cat.empty else []
-            st.caption("In forget sets: " + (", ".join(member) if member else "none of the built ones"))
+            st.caption("In forget sets: " + (md_escape(", ".join(member)) if member else "none of the built ones"))
+            st.page_link(common.PAGES["inspector"], label="Why? Open it in the **Sample inspector**",
+                         icon=":material/search:", query_params={"sample": str(idx)})
 
 
 tab_h, tab_s, tab_b, tab_g = st.tabs(["Distributions", "Score vs score", "BLO convergence", "Hardest / easiest"])
 
 with tab_h:
-    st.plotly_chart(charts.score_histograms(df, cols, hard_ends), key="score_hist")
-    st.caption("Loss (Chen et al.): **low** loss = hard to forget. BLO weight (Fan et al.): **high** weight = in the "
-               "worst-case set. Axes are log10 (clipped at 1e-8) when the values span orders of magnitude.")
+    common.plot(charts.score_histograms(df, cols, hard_ends), key="score_hist")
+    st.caption(f"Loss ({style.PAPERS['chen']}): **low** loss = hard to forget. BLO weight ({style.PAPERS['fan']}): "
+               "**high** weight = in the worst-case set. Axes are log10 (clipped at 1e-8) when the values span "
+               "orders of magnitude.")
 
 with tab_s:
     c1, c2, c3, c4 = st.columns([2, 2, 2, 1])
-    x = c1.selectbox("x", cols, index=res.preferred_column(cols, ("loss",), "loss"), key="sc_x")
-    y = c2.selectbox("y", cols, index=res.preferred_column(cols), key="sc_y")
+    x = c1.selectbox("x", cols, index=res.preferred_column(cols, ("loss",), "loss"), key="sc_x",
+                     format_func=style.score_label)
+    y = c2.selectbox("y", cols, index=res.preferred_column(cols), key="sc_y", format_func=style.score_label)
     color_opts = [c for c in ["class", "correct"] + list(pipe.ds.attributes) if c in df]
-    color = c3.selectbox("colour", color_opts, key="sc_color")
+    color = c3.selectbox("colour", color_opts, key="sc_color", format_func=style.column_label)
     logs = c4.multiselect("log", ["x", "y"], default=[a for a, c in (("x", x), ("y", y))
                                                        if charts.use_log10(df[c].to_numpy()) and not c.startswith("blo")],
                           key="sc_log")
-    event = st.plotly_chart(charts.score_scatter(df, x, y, color, "x" in logs, "y" in logs),
-                            key="score_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    event = common.plot(charts.score_scatter(df, x, y, color, "x" in logs, "y" in logs),
+                        key="score_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
     picked = list(dict.fromkeys(int(cd[0]) for cd in common.selected_points(event)))
     st.caption(f"Pearson r = {df[x].corr(df[y]):.3f} · Spearman ρ = {df[x].corr(df[y], method='spearman'):.3f}. "
                "Click a point (or drag a box / lasso) to see the sample.")
@@ -122,9 +131,13 @@ with tab_s:
         sample_panel(picked[0], "scatter_one")
     elif picked:
         st.markdown(f"**{len(picked)} selected samples**")
-        st.image(common.mosaic(picked[:96], ncols=16, size=40))
+        st.image(common.mosaic(picked[:96], ncols=12, size=40), caption="first 96 selected: sample number and class")
         sub = df[df["index"].isin(picked)]
-        ev = st.dataframe(sub, hide_index=True, key="scatter_table", on_select="rerun", selection_mode="single-row")
+        shown = sub.drop(columns=[c for c in ("label",) if c in sub])
+        if "pred" in shown:
+            shown["pred"] = [pipe.ds.classes[int(p)] for p in shown["pred"]]
+        ev = common.table(shown.rename(columns={c: style.column_label(c) for c in shown.columns}), key="scatter_table",
+                          on_select="rerun", selection_mode="single-row", max_rows=15)
         if ev.selection.rows:
             sample_panel(int(sub.iloc[ev.selection.rows[0]]["index"]), "scatter_table_one")
 
@@ -134,41 +147,46 @@ with tab_b:
         st.info("No BLO score yet: compute it above (it gives the worst-case forget set).")
     else:
         blo_cols = [e["column"] for e in blo]
-        pick = st.selectbox("BLO run", blo_cols, index=res.preferred_column(blo_cols), key="blo_pick")
+        pick = st.selectbox("BLO run", blo_cols, index=res.preferred_column(blo_cols), key="blo_pick",
+                            format_func=style.score_label)
         e = next(b for b in blo if b["column"] == pick)
         trace = res.trace_frame(common.score_extras(e["key"]))
         if trace.empty:
             st.warning("This BLO result carries no convergence trace.")
         else:
-            st.plotly_chart(charts.blo_trace(trace), key="blo_trace")
+            common.plot(charts.blo_trace(trace), key="blo_trace")
             last = trace.iloc[-1]
             st.caption(f"After {int(last['iteration'])} upper iterations: objective {last['objective']:.4g}, "
                        f"top-m overlap with the previous iteration {last['topm_overlap']:.2f} (1.0 = the set stopped "
                        f"changing), mean loss in the top-m {last.get('mean_loss_topm', float('nan')):.3g} vs "
                        f"{last.get('mean_loss_all', float('nan')):.3g} overall.")
             with st.expander("Trace table and parameters"):
-                st.dataframe(trace, hide_index=True, key="blo_trace_table")
+                common.table(trace, key="blo_trace_table", max_rows=25)
                 st.json(e["params"], expanded=False)
 
 with tab_g:
     c1, c2 = st.columns([2, 1])
-    gcol = c1.selectbox("Order by", cols, index=res.preferred_column(cols), key="gal_score")
+    gcol = c1.selectbox("Order by", cols, index=res.preferred_column(cols), key="gal_score",
+                        format_func=style.score_label)
     n = c2.slider("Samples", 6, 48, 18, step=6, key="gal_n")
-    st.caption(f"Hard to forget = the **{hard_ends[gcol]}** end of `{gcol}`" + (" (ties broken by loss)" if
-               "loss" in df and gcol != "loss" else "") + ". Select a row in a table to open the sample.")
+    st.caption(f"Hard to forget = the **{hard_ends[gcol]}** end of {style.score_label(gcol)}"
+               + (" (ties broken by loss)" if "loss" in df and gcol != "loss" else "")
+               + ". Select a row in a table to open the sample.")
     extra_cols = [c for c in cols if c != gcol][:2]
     for title, easiest, key in [("Hardest to forget", False, "hard"), ("Easiest to forget", True, "easy")]:
         st.markdown(f"#### {title}")
         top = res.hardest(df, gcol, hard_ends[gcol], n, easiest=easiest)
         imgs = common.thumbs(top["index"], 64)
-        caps = [f"#{i} y={pipe.ds.classes[l]}" + (f" ŷ={pipe.ds.classes[p]}" if "pred" in top else "")
-                + f" {v:.3g}" for i, l, p, v in zip(top["index"], top["label"],
-                                                   top["pred"] if "pred" in top else top["label"], top[gcol])]
+        caps = [f"#{i} label {pipe.ds.classes[l]}" + (f" → {pipe.ds.classes[p]}" if "pred" in top and p != l else "")
+                + f" · {v:.3g}" for i, l, p, v in zip(top["index"], top["label"],
+                                                     top["pred"] if "pred" in top else top["label"], top[gcol])]
         st.image(imgs, caption=caps, width=84)
         table = top[["index", "class"] + (["pred", "p_y"] if "pred" in top else []) + [gcol] + extra_cols].copy()
+        if "pred" in table:
+            table["pred"] = [pipe.ds.classes[int(p)] for p in table["pred"]]
         table.insert(0, "image", common.data_uris(top["index"], 40))
-        ev = st.dataframe(table, hide_index=True, key=f"gal_{key}", on_select="rerun", selection_mode="single-row",
-                          column_config={"image": st.column_config.ImageColumn("image", width="small")},
-                          row_height=44)
+        ev = common.table(table.rename(columns={c: style.column_label(c) for c in table.columns if c != "image"}),
+                          key=f"gal_{key}", on_select="rerun", selection_mode="single-row", row_height=44,
+                          max_rows=None, column_config={"image": st.column_config.ImageColumn("image", width="small")})
         if ev.selection.rows:
             sample_panel(int(table.iloc[ev.selection.rows[0]]["index"]), f"gal_{key}_one")

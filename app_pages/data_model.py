@@ -1,10 +1,9 @@
 """Data & model: choose the data set / model / training recipe, train or import θ_o, look at the data."""
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
-from dashboard import charts, common
+from dashboard import charts, common, safety
+from dashboard.safety import md_escape
 from unlearn_core import results as res
 from unlearn_core.errors import ForgetsetError
 from unlearn_core.models import MODELS
@@ -18,10 +17,17 @@ s = common.setup()
 # ------------------------------------------------------------------ choose the setup
 with st.expander("Choose data set, model and training recipe", expanded=st.session_state.get("_setup_open", False)):
     with st.form("setup_form"):
+        roots = safety.allowed_roots(common.cache_root())
         data_root = st.text_input("Data root for torchvision data sets", value=s.data_root or "",
-                                  placeholder="./data (or $FORGETSET_DATA_ROOT)",
-                                  help="Folder holding CIFAR-10/100, MNIST, Fashion-MNIST, SVHN or CelebA.")
-        opts = res.dataset_options(data_root or None)
+                                  placeholder=str(roots[0]),
+                                  help="Folder holding CIFAR-10/100, MNIST, Fashion-MNIST, SVHN or CelebA. From the "
+                                       "browser only folders under the server's data root can be named "
+                                       f"({', '.join(map(str, roots))}; set FORGETSET_DATA_ROOT when starting it).")
+        try:
+            root_ok = safety.check_server_path(data_root, common.cache_root(), "folder") if data_root.strip() else None
+        except ForgetsetError:
+            root_ok = None
+        opts = res.dataset_options(root_ok)
         available = [o["name"] for o in opts if o["available"]]
         choices = available + ["npz file…", "image folder…"]
         cur = s.dataset
@@ -35,7 +41,8 @@ with st.expander("Choose data set, model and training recipe", expanded=st.sessi
         path = c2.text_input("Path (for npz file / image folder)",
                              value=cur.split(":", 1)[1] if cur.startswith(("npz:", "folder:")) else "",
                              help="npz with x_train (NHWC uint8), y_train, x_test, y_test[, classes]; or a folder "
-                                  "with train/<class>/*.png and test/<class>/*.png.")
+                                  "with train/<class>/*.png and test/<class>/*.png. It must lie under the data "
+                                  "root (paths relative to it are fine).")
         missing = [o for o in opts if not o["available"]]
         if missing:
             st.caption("Not available here: " + ", ".join(f"{o['name']} ({o['note']})" for o in missing)
@@ -55,20 +62,19 @@ with st.expander("Choose data set, model and training recipe", expanded=st.sessi
         seed_v = c4.number_input("Seed", min_value=0, max_value=10_000, value=common.seed())
         applied = st.form_submit_button("Use this setup", type="primary")
     if applied:
-        if data_root.strip() and not Path(data_root.strip()).is_dir():
-            st.error(f"Data root '{data_root.strip()}' does not exist (or is not a folder). Create it and put the "
-                     f"data set there, or leave the field empty for ./data.", icon=":material/error:")
-            st.stop()
-        if ds_choice in ("npz file…", "image folder…"):
-            if not path.strip():
-                st.error("Enter the path of the npz file / image folder.")
-                st.stop()
-            name = ("npz:" if ds_choice == "npz file…" else "folder:") + path.strip()
-        else:
-            name = ds_choice
+        new, err_text = None, ""
         try:
+            root = safety.check_server_path(data_root, common.cache_root(), "data folder") \
+                if data_root.strip() else None
+            if ds_choice in ("npz file…", "image folder…"):
+                if not path.strip():
+                    raise ForgetsetError("Enter the path of the npz file / image folder.")
+                name = safety.check_dataset_name(("npz:" if ds_choice == "npz file…" else "folder:") + path.strip(),
+                                                 common.cache_root())
+            else:
+                name = ds_choice
             new = s.replace(dataset=name, model=None if model == "auto" else model, preset=preset,
-                            train={"epochs": int(epochs)} if epochs else {}, data_root=data_root.strip() or None)
+                            train={"epochs": int(epochs)} if epochs else {}, data_root=root)
         except ForgetsetError as err:
             new, err_text = None, str(err)
         if new is not None:
@@ -80,7 +86,7 @@ with st.expander("Choose data set, model and training recipe", expanded=st.sessi
                 new = None
         if new is None:
             st.session_state["_setup_open"] = True
-            st.error(f"Cannot use this setup: {err_text}", icon=":material/error:")
+            common.error(f"Cannot use this setup: {err_text}")
         else:
             st.session_state["_setup_open"] = False
             st.rerun()
@@ -103,6 +109,8 @@ if run is not None:
     with st.expander("Exact configuration and checkpoint"):
         st.json(run["config"], expanded=False)
         st.code(str(pipe.store.root / run["artifacts"]["main"]["file"]), language=None)
+    if run["config"].get("imported_from") or m.get("imported"):
+        st.caption("θ_o was imported from a checkpoint.")
 else:
     st.info(f"No original model for this setup and seed {seed} yet. Train it (a few seconds for digits) or import "
             "a checkpoint.", icon=":material/info:")
@@ -118,33 +126,45 @@ with c1:
             st.session_state["train_job"] = jid
             st.rerun()
 with c2:
-    st.markdown("**Import a checkpoint** (.safetensors or a .pt state dict) as θ_o")
+    limit_mb = int(st.get_option("server.maxUploadSize"))
+    st.markdown(f"**Import a checkpoint** (.safetensors or a .pt state dict, up to {limit_mb} MB) as θ_o")
     up = st.file_uploader("Checkpoint file", type=["safetensors", "pt", "pth"], key="ckpt_upload",
-                          label_visibility="collapsed")
-    ck_path = st.text_input("…or a path on the server", key="ckpt_path", placeholder="/path/to/model.safetensors")
+                          label_visibility="collapsed", help=f"Up to {limit_mb} MB (the server's upload limit). "
+                          "Kept in a folder of this browser session only and deleted after "
+                          f"{safety.ttl_seconds() / 3600:g} h.")
+    ck_path = st.text_input("…or a path on the server (under the data root)", key="ckpt_path",
+                            placeholder=str(safety.allowed_roots(common.cache_root())[0] / "model.safetensors"),
+                            help="Only files under the server's data root can be named from the browser.")
+    confirm = st.checkbox(f"I confirm this checkpoint was trained on {pipe.dataset_name}", key="ckpt_confirm",
+                          help="Needed for a checkpoint that does not say which data set it was made for (e.g. a "
+                               "plain PyTorch state dict). Checkpoints saved by forgetset carry that themselves.")
     if st.button("Import checkpoint", key="import_btn"):
-        target = None
-        if up is not None:
-            dest = Path(pipe.store.root) / "uploads" / Path(up.name).name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(up.getvalue())
-            target = str(dest)
-        elif ck_path.strip():
-            target = ck_path.strip()
+        target, err_text = None, None
+        try:
+            if up is not None:
+                target = safety.save_upload(common.cache_root(), common.session_id(), up.name, up.getvalue())
+            elif ck_path.strip():
+                target = safety.check_server_path(ck_path, common.cache_root(), "checkpoint file")
+            else:
+                err_text = "Upload a checkpoint file or enter its path."
+        except ForgetsetError as err:
+            err_text = str(err)
         if target is None:
-            st.error("Upload a checkpoint file or enter its path.")
+            common.error(err_text or "Upload a checkpoint file or enter its path.")
         else:
-            jid = common.submit("train_original", {"setup": common.setup_config(), "seed": seed,
-                                                   "checkpoint": target})
+            cfg = {"setup": common.setup_config(), "seed": seed, "checkpoint": target}
+            if confirm:
+                cfg["confirm_dataset"] = pipe.setup.dataset
+            jid = common.submit("train_original", cfg)
             if jid:
                 st.session_state["train_job"] = jid
                 st.rerun()
 common.watch_job(st.session_state.get("train_job"), "train", "θ_o is ready.")
 
 # ------------------------------------------------------------------ the data
-st.subheader(f"The data · {pipe.dataset_name}")
-st.caption(f"{ds.description or pipe.dataset_name} · {ds.n_train} training and {ds.x_test.shape[0]} test images "
-           f"· shape {tuple(ds.input_shape)} · {ds.num_classes} classes")
+st.subheader(f"The data · {md_escape(pipe.dataset_name)}")
+st.caption(f"{md_escape(ds.description or pipe.dataset_name)} · {ds.n_train} training and {ds.x_test.shape[0]} test "
+           f"images · shape {tuple(ds.input_shape)} · {ds.num_classes} classes")
 y = ds.y_train.cpu().numpy()
 per_class = st.slider("Images per class", 1, 12, 6, key="imgs_per_class")
 rng = np.random.default_rng(seed)
@@ -153,7 +173,6 @@ idx = np.concatenate([rng.choice(np.flatnonzero(y == c), size=min(per_class, int
 c1, c2 = st.columns([2, 1])
 with c1:
     st.image(common.mosaic(idx, ncols=per_class * 2 if ds.num_classes > 2 else 12, size=48),
-             caption=f"{per_class} random training images per class (rows ordered by class: "
-                     f"{', '.join(ds.classes[:10])}{'…' if ds.num_classes > 10 else ''})")
+             caption=f"{per_class} random training images per class, each labelled with its sample number and class")
 with c2:
-    st.plotly_chart(charts.class_counts(y, ds.classes), key="class_counts")
+    common.plot(charts.class_counts(y, ds.classes), key="class_counts")

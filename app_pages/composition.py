@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import common
 from dashboard import views as dv
 from dashboard.charts import COMPOSITION_CAPTION, composition_figure
+from dashboard.safety import code_span
 from unlearn_core.analysis import composition
 from unlearn_core.analysis.composition import stored_choices
 
@@ -13,7 +14,7 @@ pipe = common.require_pipeline()
 seed = common.seed()
 
 if not pipe.ds.attributes:
-    st.warning(f"The active data set `{pipe.dataset_name}` has no spurious attribute. This view needs one: "
+    st.warning(f"The active data set {code_span(pipe.dataset_name)} has no spurious attribute. This view needs one: "
                "`biased_digits` (offline) or `celeba` (when its files are present).", icon=":material/warning:")
     st.markdown(dv.BIASED_DIGITS_NOTE)
     c1, c2 = st.columns([1, 3])
@@ -59,9 +60,15 @@ if result is None:
             "which the job does on the way).", icon=":material/info:")
     st.stop()
 table = result.table
-st.plotly_chart(composition_figure(result), key="comp_fig")
+fig = composition_figure(result)
+fig.update_layout(margin=dict(l=10, r=10, t=70, b=10))
+fig.update_yaxes(ticksuffix="%")
+common.plot(fig, key="comp_fig")
 st.caption(COMPOSITION_CAPTION)
 maj = table[table["majority"]].groupby("set", sort=False)["percent"].sum()
 st.markdown("**Share in the majority (bias-aligned) groups:** " + " · ".join(f"{k}: {v:.1f}%" for k, v in maj.items()))
 with st.expander("Table (groups × sets, % of the set)"):
-    st.dataframe(result.wide("percent").round(1), key="comp_wide")
+    w = result.wide("percent").round(1)
+    common.table(w, key="comp_wide", hide_index=False, max_rows=None)
+    st.download_button("Download (CSV: % of each set)", w.to_csv().encode(), file_name="composition.csv",
+                       mime="text/csv", key="comp_dl")

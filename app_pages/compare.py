@@ -1,0 +1,193 @@
+"""Compare: methods vs Retrain on random and worst-case sets (Table 3 of Fan et al., Challenging Forgets), gap
+heatmap, ratio sweep, numeric CSV exports."""
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, common, style, tables
+from dashboard.safety import md_escape
+from unlearn_core import results as res
+
+common.page_guard()
+st.title("Compare unlearning methods")
+common.tour_banner("compare")
+
+df_all = common.results()
+if df_all.empty:
+    tour = st.session_state.get("tour") or {}
+    if tour.get("active"):
+        st.info("The teaching demo has not stored its first unlearning runs yet: this page fills in as soon as the "
+                "“seed 0” stage lands (see the progress on the Overview).", icon=":material/hourglass_top:")
+    else:
+        st.info("No finished unlearning runs yet. Launch a grid on **Experiments** or run the teaching demo on the "
+                "Overview page.", icon=":material/info:")
+    st.page_link(common.PAGES["experiments"], label="Go to **Experiments**", icon=":material/science:")
+    st.stop()
+
+# ------------------------------------------------------------------ which results
+setups = res.setups_in(df_all)
+pipe, _ = common.pipeline()
+active_id = pipe.setup_key if pipe is not None else None
+ids = list(setups["setup_id"])
+labels = {r.setup_id: f"{r.setup} · {r.n_runs} runs" + (" (active setup)" if r.setup_id == active_id else "")
+          for r in setups.itertuples()}
+common.keep("cmp_setup", lambda: active_id if active_id in ids else ids[0],
+            valid=lambda v: v if v in ids else (active_id if active_id in ids else ids[0]))
+c1, c2, c3 = st.columns([3, 1, 2])
+setup_id = c1.selectbox("Results of", ids, format_func=labels.get, key="cmp_setup")
+df = res.results_for_setup(df_all, setup_id)
+ratios = sorted(df["ratio"].dropna().unique().tolist())
+has_classwise = df["ratio"].isna().any()
+ratio_opts = ratios + (["class-wise"] if has_classwise else [])
+common.keep("cmp_ratio", lambda: 0.1 if 0.1 in ratio_opts else ratio_opts[0],
+            valid=lambda v: v if v in ratio_opts else (0.1 if 0.1 in ratio_opts else ratio_opts[0]))
+ratio = c2.selectbox("Forget ratio", ratio_opts, key="cmp_ratio",
+                     format_func=lambda r: r if isinstance(r, str) else style.ratio_label(r))
+d_ratio = df[df["ratio"].isna()] if ratio == "class-wise" else df[np.isclose(df["ratio"].astype(float), float(ratio))]
+sels_here = list(dict.fromkeys(d_ratio["selector"]))
+pref = [s for s in ("random", "worst") if s in sels_here] or sels_here[:2]
+common.keep("cmp_selectors", pref, valid=lambda v: [s for s in (v or []) if s in sels_here] or pref)
+selectors = c3.multiselect("Forget sets (selectors)", sels_here, key="cmp_selectors", format_func=style.selector_label)
+if not selectors:
+    st.warning("Choose at least one selector.")
+    st.stop()
+
+# ------------------------------------------------------------------ Table 3
+st.subheader("Methods vs Retrain")
+st.caption(f"The layout of Table 3 in {style.PAPERS['fan']}.")
+common.keep("cmp_layout", "one row per forget set × method")
+layout = st.segmented_control("Layout", ["one row per forget set × method", "forget sets side by side"],
+                              key="cmp_layout", label_visibility="collapsed")
+wide = layout == "forget sets side by side"
+disp, gaps = tables.table3_wide(d_ratio, selectors, compact=True) if wide else \
+    tables.table3_stacked(d_ratio, selectors)
+if disp.empty:
+    st.warning("No runs for this choice.")
+    st.stop()
+ns = sorted(set(res.table3(d_ratio, selectors)["n"].astype(int)))
+mixed = len(ns) > 1
+st.caption(f"{md_escape(labels[setup_id].split(' · ')[0])} · forget ratio "
+           f"{ratio if isinstance(ratio, str) else style.ratio_label(ratio)} · metrics in % as mean ± "
+           f"{res.STD_LABEL}; **n = the seeds behind each row**"
+           + (" (the seeds themselves: in the other layout)" if wide else " (which ones in column seeds)")
+           + "; ‘—’ = one seed, no spread · "
+           + ("cell colour: gap to Retrain (|mean − Retrain's mean over the same seeds|; the numbers are in the other "
+              "layout and the heatmap below)" if wide else
+              "brackets: gap to Retrain (|mean − Retrain's mean over the same seeds|)")
+           + " · MIA = confidence-feature SVC efficacy · darker shading = larger gap · hover a column title for its "
+             "definition."
+           + ("" if wide else " Select a row for its seeds and exact configuration.")
+           + (f" **Rows differ in n ({', '.join(map(str, ns))}): compare their spreads with care.**" if mixed else ""))
+gvals = gaps.to_numpy(dtype=float)
+gmax = float(np.nanmax(gvals)) if np.isfinite(gvals).any() else 1.0
+method_ids = disp.attrs["methods"]
+
+
+def _styled(frame: pd.DataFrame, gap: pd.DataFrame):
+    """Cells shaded by their gap to Retrain; Retrain's own row bold on blue."""
+    def _colors(_):
+        out = pd.DataFrame("", index=frame.index, columns=frame.columns)
+        for c in gap.columns:
+            for k in range(len(gap)):
+                g = gap.iloc[k][c]
+                if g == g and g > 0:
+                    out.iloc[k, out.columns.get_loc(c)] = (
+                        f"background-color: {style.rgba('#D55E00', 0.06 + 0.5 * min(1.0, g / max(gmax, 1e-9)))}")
+        retrain = np.array([m == "retrain" for m in method_ids])
+        out.loc[retrain] = "font-weight: bold; background-color: #eef3fb"
+        return out
+
+    return frame.style.apply(_colors, axis=None)
+
+
+sel_rows, sel_here = [], []
+if wide:  # one table per forget set, next to each other (short columns: nothing is cut off)
+    cols = st.columns(min(len(selectors), 3))
+    for j, sel in enumerate(selectors):
+        name = style.selector_label(sel)
+        part = disp[[c for c in disp.columns if c.startswith(f"{name} · ") and not c.endswith(" · seeds")]]
+        part = part.rename(columns=lambda c: c.split(" · ", 1)[1])
+        gpart = gaps[[c for c in gaps.columns if c.startswith(f"{name} · ")]].rename(
+            columns=lambda c: c.split(" · ", 1)[1])
+        with cols[j % len(cols)]:
+            st.markdown(f"**{md_escape(name)} sets**")
+            common.table(_styled(part, gpart), key=f"cmp_table_wide_{j}", hide_index=False, max_rows=None,
+                         column_config=tables.column_help(part.columns))
+else:
+    ev = common.table(_styled(disp, gaps), key="cmp_table_0", on_select="rerun", selection_mode="single-row",
+                      max_rows=None, column_config=tables.column_help(disp.columns))
+    sel_rows = ev.selection.rows
+    sel_here = [disp.attrs["selectors"][sel_rows[0]]] if sel_rows else []
+if sel_rows:
+    r = sel_rows[0]
+    method = method_ids[r]
+    runs = d_ratio[(d_ratio["method"] == method) & d_ratio["selector"].isin(sel_here)]
+    with st.container(border=True):
+        st.markdown(f"**{md_escape(style.method_label(method))}** on "
+                    f"{md_escape(' / '.join(style.selector_label(s) for s in sel_here))} — {len(runs)} runs (seeds "
+                    f"{', '.join(map(str, sorted(runs['seed'].unique())))})")
+        common.table(tables.run_rows(runs.sort_values(["selector", "seed"])), key="cmp_runs",
+                     column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                    for c in ["UA", "MIA", "RA", "TA", "ToW", "time (s)"]})
+        cfgs = res.run_configs(common.store(), runs["key"].tolist()[:1])
+        if cfgs:
+            st.markdown("Exact configuration (first run; the others differ only in selector / seed):")
+            st.json(cfgs[0]["config"], expanded=False)
+
+c1, c2 = st.columns(2)
+c1.download_button("Download this table (CSV: numbers — mean, std, n, seeds, gap columns)",
+                   tables.table3_export(d_ratio, selectors).encode(), file_name="table3.csv", mime="text/csv",
+                   key="dl_table")
+cols_out = [c for c in df.columns if c not in ("finished",)]
+c2.download_button("Download every run of this setup (CSV, one row per run)", df[cols_out].to_csv(index=False).encode(),
+                   file_name="runs.csv", mime="text/csv", key="dl_runs")
+
+# ------------------------------------------------------------------ gap heatmap
+st.subheader("Gap to Retrain · method × metric")
+gl = res.gap_long(d_ratio[d_ratio["selector"].isin(selectors)], None)
+if gl.empty:
+    st.info("Only Retrain has run here, so there are no gaps to show.")
+else:
+    common.plot(charts.gap_heatmap(gl, res.method_order(gl["method"].unique())), key="cmp_heatmap")
+    st.caption("|mean − Retrain's mean| in percentage points, each cell over the seeds of its own row (hover for n "
+               f"and the seeds; Table 3 of {style.PAPERS['fan']}). White = matches Retrain.")
+
+# ------------------------------------------------------------------ ratio sweep
+st.subheader("Ratio sweep")
+sweep = res.sweep_frame(df[df["selector"].isin(selectors)])
+if sweep.empty or sweep["ratio"].nunique() < 2:
+    st.info("Run the grid with two or more forget ratios (Experiments page) to see metrics against the ratio. "
+            "The teaching demo runs 5%, 10% and 20%.")
+else:
+    n_ratios = sweep.groupby("method")["ratio"].nunique()
+    lines = [m for m in res.method_order(sweep["method"].unique()) if n_ratios.get(m, 0) >= 2]
+    single = [m for m in res.method_order(sweep["method"].unique()) if n_ratios.get(m, 0) < 2]
+    c1, c2 = st.columns([1, 3])
+    common.keep("cmp_metric", "UA", valid=lambda v: v if v in ["UA", "MIA", "RA", "TA", "ToW"] else "UA")
+    metric = c1.selectbox("Metric", ["UA", "MIA", "RA", "TA", "ToW"], key="cmp_metric",
+                          help="\n\n".join(f"**{k}**: {style.GLOSSARY[k]}" for k in ["UA", "MIA", "RA", "TA", "ToW"]))
+    common.keep("cmp_sweep_methods", lines[:6], valid=lambda v: [m for m in (v or []) if m in lines] or lines[:6])
+    methods = c2.multiselect("Methods", lines, key="cmp_sweep_methods", format_func=style.method_label)
+    ev2 = common.plot(charts.ratio_sweep(sweep, metric, methods), key="cmp_sweep", on_select="rerun",
+                      selection_mode="points")
+    nrange = f"{sweep['n'].min()}" if sweep["n"].nunique() == 1 else f"{sweep['n'].min()}–{sweep['n'].max()}"
+    st.caption(f"One panel per forget set, one colour per method (the same colours everywhere). Lines: mean over "
+               f"the seeds of each point (n = {nrange} seeds per point; hover a point for n and its seeds); bands: "
+               f"± sample std, drawn only between points with n ≥ 2."
+               + (" **Hollow points have one seed: no spread.**" if (sweep["n"] < 2).any() else "")
+               + " Click a point for its runs."
+               + (f" Not drawn (run at one ratio only): {', '.join(style.method_label(m) for m in single)}."
+                  if single else ""))
+    pts = [cd for cd in common.selected_points(ev2) if len(cd) >= 3]
+    if pts:
+        m, sel, r = pts[0][:3]
+        runs = df[(df["method"] == m) & (df["selector"] == sel) & np.isclose(df["ratio"].astype(float), float(r))]
+        st.markdown(f"**{md_escape(style.method_label(m))} · {md_escape(style.selector_label(sel))} · "
+                    f"{style.ratio_label(r)}** — runs per seed")
+        common.table(tables.run_rows(runs), key="cmp_sweep_runs")
+
+with st.expander("All runs of this setup"):
+    common.table(tables.run_rows(df), key="cmp_all", max_rows=25)
+    st.caption("Training recipe of this setup: " + md_escape(json.dumps(json.loads(df["train"].iloc[0]))))

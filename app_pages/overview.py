@@ -1,0 +1,178 @@
+"""Overview: what worst-case forget sets are, one picture, the guided teaching demo and the reproduction report."""
+import time
+
+import streamlit as st
+
+from dashboard import charts, common, progress, style
+from dashboard.safety import code_span, md_escape
+from unlearn_core import results as res
+from unlearn_core.config import Setup
+from unlearn_core.jobs import ACTIVE
+
+common.page_guard()
+st.title("Which training samples are hard to unlearn?")
+
+INTRO = f"""
+Machine **unlearning** removes the influence of a *forget set* of training samples from a trained model
+without retraining it from scratch. Methods are usually judged on a **random** forget set. But some samples are
+much harder to forget than others: the **worst-case forget set** ({style.PAPERS["fan"]}) is found by a bi-level
+optimisation (**BLO**) that searches for the samples whose removal an unlearning step erases least — typically
+clean, confidently learned, low-loss samples.
+
+This dashboard trains an original model, scores every sample (loss, entropy, BLO weight and any other
+registered score), builds random / worst-case / score-based forget sets, runs unlearning methods on them and
+compares each method with the gold standard **Retrain** (train again without the forget set).
+"""
+
+
+def headline_figure():
+    """Retrain on random vs worst-case sets from the most recent results, or None."""
+    df = common.results()
+    if df.empty:
+        return None, ""
+    setups = res.setups_in(df)
+    d = res.results_for_setup(df, setups["setup_id"].iloc[0])
+    d = d[(d["method"] == "retrain") & d["selector"].isin(["random", "worst"])]
+    if d.empty or d["selector"].nunique() < 2:
+        return None, ""
+    r0 = 0.1 if (d["ratio"] == 0.1).any() else d["ratio"].dropna().iloc[0]
+    agg = res.aggregate(d[d["ratio"] == r0])
+    ns = ", ".join(f"{style.selector_label(s)} n = {n}" for s, n in zip(agg["selector"], agg["n"]))
+    return charts.headline(agg), (f"**Your results** · {md_escape(setups['setup'].iloc[0])} · {r0:.0%} forget set · "
+                                  f"{ns} seed(s) · Retrain's unlearning accuracy (UA) and MIA on the two kinds of "
+                                  f"set (mean ± sample std; no bar whisker when n = 1)")
+
+
+fig, caption = headline_figure()
+if fig is not None:
+    left, right = st.columns([1.05, 1])
+    left.markdown(INTRO)
+    with right:
+        st.markdown(caption)
+        common.plot(fig, key="overview_picture")
+else:
+    st.markdown(INTRO)
+    st.markdown("**The pipeline** — each step is a page in the sidebar:")
+    common.plot(charts.pipeline_schematic(), key="overview_picture")
+
+with st.expander("What the abbreviations mean"):
+    st.markdown(style.glossary_markdown())
+    st.caption("Papers: " + style.PAPERS["fan"] + "; " + style.PAPERS["chen"] + ".")
+
+st.divider()
+st.subheader(":material/school: Teaching demo")
+variant = common.demo_variant()
+cfg = common.demo_config(variant)
+rows0, total0, src0 = common.demo_timeline(None, cfg)
+demo_setup = Setup.from_dict(cfg["setup"])
+seeds_txt = (f"seed {cfg['seeds'][0]}" if len(cfg["seeds"]) == 1
+             else f"seeds {', '.join(map(str, cfg['seeds']))}")
+first_cmp = sum(r.left_s or 0 for r in rows0 if r.name == "seed0")
+st.markdown(
+    "One click runs the default digits pipeline as a background job and then walks you through the result pages "
+    "step by step: θ_o → loss, entropy and BLO → random / worst-case / easiest sets → "
+    f"{', '.join(style.method_label(m) for m in cfg['methods'])} on random vs worst-case sets ({seeds_txt}) → ratio "
+    f"sweep ({', '.join(style.ratio_label(r) for r in sorted([cfg['ratio'], *cfg['sweep_ratios']]))}). Each page "
+    f"unlocks as its stage lands: the first Compare table after about {progress.fmt_duration(first_cmp)}, all of it "
+    f"after about {progress.fmt_duration(total0)} ({src0}). Results are cached: running it again is instant.")
+if variant != "full":
+    st.caption(f"Variant from the address bar: **{common.DEMO_VARIANTS[variant]['title']}**.")
+if demo_setup != common.setup():
+    st.caption(f"Starting it switches your active setup to {md_escape(common.setup_name(demo_setup))} (you will be "
+               "told; change it back on Data & model).")
+mgr = common.manager()
+demo = common.demo_job()
+running = demo is not None and demo["status"] in ACTIVE
+c1, c2, c3, _ = st.columns([1.3, 1.3, 1, 2])
+if c1.button("Run the teaching demo", icon=":material/play_arrow:", type="primary", disabled=running, key="demo_start"):
+    common.use_setup(demo_setup, seed=cfg["seeds"][0], why="the teaching demo runs on digits")
+    jid = common.submit("teaching_demo", cfg)
+    if jid:
+        common.start_tour(jid)
+        st.session_state["_demo_t0"] = time.time()
+        st.rerun()
+if demo is not None and c2.button("Take the guided tour →", key="demo_tour"):
+    common.use_setup(Setup.from_dict((demo.get("config") or {}).get("setup") or cfg["setup"]),
+                     seed=((demo.get("config") or {}).get("seeds") or [0])[0],
+                     why="the tour shows the demo's digits results")
+    common.start_tour(demo["id"])
+    st.switch_page(common.PAGES["data"])
+
+
+@st.fragment(run_every=common.POLL_S if running else None)
+def demo_progress():
+    job = common.demo_job()
+    if job is None:
+        st.caption(f"Not run yet. Expected: about {progress.fmt_duration(total0)} in all ({src0}).")
+        rows, left, src = rows0, total0, src0
+    else:
+        common.job_card(job, eta=False)  # the stage list below says what is left
+        rows, left, src = common.demo_timeline(job)
+        if job["status"] in ACTIVE:
+            a, b = st.columns([1, 4])
+            if a.button("Cancel the demo", key="demo_cancel", icon=":material/stop:"):
+                mgr.cancel(job["id"])
+                st.rerun(scope="fragment")
+            b.caption(f"About {progress.fmt_duration(left)} left ({src}). Finished stages stay stored; you can "
+                      "look at them while the rest runs." if left else "Finished stages stay stored.")
+    icons = common.STATUS_ICON
+    for r in rows:
+        a, b, c = st.columns([5, 1.6, 1.2])
+        a.markdown(f"{icons.get(r.state, '•')} {md_escape(r.title)}")
+        if r.state == "done":
+            b.caption(("took < 1 s" if r.took_s < 1 else f"took {progress.fmt_duration(r.took_s)}")
+                      if r.took_s is not None else "done")
+            c.page_link(common.PAGES[common.STAGE_PAGE[r.name]], label="open →")
+        elif r.state == "running":
+            b.caption(f"{100 * r.fraction:.0f}% · ~{progress.fmt_duration(r.left_s)} left" if r.left_s else "running")
+        elif r.state == "pending":
+            b.caption(f"ready in ~{progress.fmt_duration(r.left_s)}" if r.left_s else "pending")
+        else:
+            b.caption(r.state)
+    # when the demo ends, the sidebar's job list redraws the page (no second app rerun from here)
+
+
+demo_progress()
+
+# ------------------------------------------------------------------ reproduction report
+st.divider()
+st.subheader(":material/description: Reproduction report")
+rep = common.newest_report()
+if rep is None:
+    st.markdown("No report yet. Make one from a terminal in this folder (it runs the experiments the report needs, "
+                "reusing everything already cached, and writes `cache/reports/<name>/report.md` and `report.html`):")
+    st.code("python -m unlearn_core reproduce", language="bash")
+    st.caption("See `python -m unlearn_core reproduce --help` for its options. The newest report found under "
+               f"{code_span(common.cache_root() + '/reports')} is linked here.")
+else:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rep["time"]))
+    st.markdown(f"Newest report: **{md_escape(rep['name'])}** · written {when} · {code_span(rep['dir'])}")
+    cols = st.columns(3)
+    if "html" in rep["files"]:
+        cols[0].download_button("Open / download report.html", rep["files"]["html"].read_bytes(),
+                                file_name=f"{rep['name']}-report.html", mime="text/html", key="rep_html",
+                                icon=":material/download:")
+    if "md" in rep["files"]:
+        md = rep["files"]["md"].read_text(errors="replace")
+        cols[1].download_button("Download report.md", md.encode(), file_name=f"{rep['name']}-report.md",
+                                mime="text/markdown", key="rep_md", icon=":material/download:")
+        with st.expander("Read the report here"):
+            # the report is written by this project; still, no remote images or raw HTML from it reach the browser
+            st.markdown(md.replace("![", "!\\[").replace("<", "&lt;"))
+    st.caption("Make a new one with `python -m unlearn_core reproduce`.")
+
+st.divider()
+ICONS = {"data": ":material/dataset:", "scores": ":material/bar_chart:", "sets": ":material/target:",
+         "experiments": ":material/science:", "compare": ":material/balance:", "runs": ":material/list_alt:"}
+st.subheader("Pages")
+cols = st.columns(2)
+for i, (page, label, text) in enumerate([
+    ("data", "Data & model", "choose the data set and model, train or import θ_o"),
+    ("scores", "Scores", "per-sample loss, entropy, BLO weight (+ others), galleries"),
+    ("sets", "Forget sets", "build sets with any selector and compare them"),
+    ("experiments", "Experiments", "selectors × methods × ratios × seeds grids"),
+    ("compare", "Compare", "methods vs Retrain on random and worst-case sets, ratio sweep"),
+    ("runs", "Runs", "every job: progress, log, cancel, re-run, export"),
+]):
+    with cols[i % 2]:
+        st.page_link(common.PAGES[page], label=f"**{label}** — {text}", icon=ICONS[page])

@@ -1,0 +1,210 @@
+"""The dashboard's one visual language: colours, display names, units and the glossary.
+
+Every chart and table takes its colours and names from here, so "random", "worst-case", "Retrain" or "FT" look
+and read the same on every page. Colours are colour-blind safe: Okabe & Ito's eight colours, then Paul Tol's
+"muted" set for further methods. Names come from the registries (``get_method(m).metadata()["label"]``,
+``get_score(s).label``, ``selectors.selector_label``); ids such as ``l1_sparse`` or ``blo@0.1`` never reach a user.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from unlearn_core import results as res
+
+# ------------------------------------------------------------------------------------------------ colours
+OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999"}
+TOL_MUTED = ["#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499"]
+
+# Forget-set selectors (also the sets built by them, coreset strategies that remove them, composition bars).
+SELECTOR_COLORS = {
+    "random": OKABE_ITO["blue"],
+    "worst": OKABE_ITO["vermillion"],
+    "easiest": OKABE_ITO["green"],
+    "mixed": OKABE_ITO["purple"],
+    "top": OKABE_ITO["orange"],
+    "bottom": OKABE_ITO["sky"],
+    "class": OKABE_ITO["yellow"],
+    "worst_class": "#882255",
+}
+TRAINING_SET_COLOR = OKABE_ITO["grey"]  # "all training samples" / "training set" next to the forget sets
+SELECTED_COLOR = OKABE_ITO["black"]
+# Unlearning methods: Retrain (the gold standard) black, the default five first, the rest in registry order.
+_METHOD_FIXED = {"retrain": OKABE_ITO["black"], "ft": OKABE_ITO["orange"], "ga": OKABE_ITO["sky"],
+                 "rl": OKABE_ITO["purple"], "l1_sparse": OKABE_ITO["green"]}
+_METHOD_CYCLE = [OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["yellow"]] + TOL_MUTED
+# Per-sample scores (histograms, coreset baselines).
+SCORE_COLORS = {"loss": OKABE_ITO["blue"], "entropy": OKABE_ITO["sky"], "blo": OKABE_ITO["vermillion"],
+                "el2n": OKABE_ITO["orange"], "grand": OKABE_ITO["green"], "lira_asr": OKABE_ITO["purple"],
+                "lira_score": "#882255"}
+# Classes (labels / predictions) in scatter plots: ten distinct colour-blind-safe colours.
+CLASS_COLORS = [OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["green"], OKABE_ITO["vermillion"],
+                OKABE_ITO["purple"], OKABE_ITO["sky"], OKABE_ITO["yellow"], "#332288", "#999933", OKABE_ITO["black"]]
+SEQUENTIAL = "Viridis"  # continuous values (scores on maps)
+GAP_SCALE = "Reds"  # gaps to Retrain (0 = white)
+
+
+def selector_base(selector: str) -> str:
+    """'worst+strat {...}' -> 'worst'; 'top:loss' -> 'top'."""
+    return str(selector).split(" ")[0].split("+")[0].split(":")[0]
+
+
+def selector_color(selector: str) -> str:
+    return SELECTOR_COLORS.get(selector_base(selector), OKABE_ITO["grey"])
+
+
+def method_base(method: str) -> str:
+    return str(method).split(" ")[0]
+
+
+def method_color(method: str) -> str:
+    base = method_base(method)
+    if base in _METHOD_FIXED:
+        return _METHOD_FIXED[base]
+    from unlearn_core.methods import method_names
+
+    names = [m for m in method_names() if m not in _METHOD_FIXED]
+    i = names.index(base) if base in names else sum(map(ord, base))  # stable across processes
+    return _METHOD_CYCLE[i % len(_METHOD_CYCLE)]
+
+
+def score_color(column: str) -> str:
+    return SCORE_COLORS.get(re.split(r"[@ \[]", str(column))[0], OKABE_ITO["grey"])
+
+
+def rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# ------------------------------------------------------------------------------------------------ names
+def _params_text(params: str | dict) -> str:
+    """'{"lr": 0.01, "epochs": 5}' -> 'epochs=5, lr=0.01'."""
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except (json.JSONDecodeError, TypeError):
+            return str(params)
+    if not isinstance(params, dict):
+        return str(params)
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+def method_label(method: str) -> str:
+    """Display name of a method id, also of a variant 'ft {"lr": 0.01}' -> 'FT (lr=0.01)'."""
+    from unlearn_core.errors import ForgetsetError
+    from unlearn_core.methods import get_method
+
+    base, _, rest = str(method).partition(" ")
+    try:
+        name = get_method(base).metadata()["label"]
+    except (ForgetsetError, KeyError, ValueError):
+        name = base
+    return name + (f" ({_params_text(rest)})" if rest.strip() else "")
+
+
+def selector_label(selector: str) -> str:
+    """Display name of a selector, also of a BLO variant 'worst {"K": 2}' -> 'worst-case (BLO K=2)'."""
+    from unlearn_core.selectors import selector_label as core_label
+
+    base, _, rest = str(selector).partition(" ")
+    return core_label(base) + (f" (BLO {_params_text(rest)})" if rest.strip() else "")
+
+
+def ratio_label(ratio) -> str:
+    if ratio is None or ratio != ratio:
+        return "class-wise"
+    r = float(ratio)
+    return f"{100 * r:g}%"
+
+
+def score_label(column: str) -> str:
+    """Display name of a score column: 'blo@0.1' -> 'BLO worst-case weight (10% set)', 'loss' -> 'Loss'."""
+    from unlearn_core.errors import ForgetsetError
+    from unlearn_core.scores import get_score
+
+    col = str(column)
+    m = re.match(r"^([a-z0-9_]+)(?:@([0-9.eE-]+))?(?:\[class k=(\d+)\])?(?: (.*))?$", col)
+    if not m:
+        return col
+    name, ratio, k, extra = m.groups()
+    try:
+        label = get_score(name).label
+    except (ForgetsetError, KeyError, ValueError):
+        return col
+    if ratio:
+        label += f" ({100 * float(ratio):g}% set)"
+    if k:
+        label += f" (class level, k={k})"
+    if extra:
+        label += f" ({extra.replace(',', ', ')})"
+    return label
+
+
+def set_label(name: str) -> str:
+    """Name of a membership column 'in:worst-case 10% · seed 0' -> 'in worst-case 10% · seed 0'."""
+    return f"member of {name[3:]}" if str(name).startswith("in:") else str(name)
+
+
+def column_label(column: str) -> str:
+    """Readable name of any per-sample column (scores, membership, the frame's own columns)."""
+    own = {"label": "label", "label_name": "label", "prediction": "prediction", "prediction_name": "prediction",
+           "confidence": "confidence", "correct": "correct", "p_y": "p(true label)", "p_true": "p(true label)",
+           "pred": "prediction", "class": "label", "index": "sample", "red_ink": "red ink (attribute)"}
+    if column in own:
+        return own[column]
+    if str(column).startswith("in:"):
+        return set_label(column)
+    return score_label(column)
+
+
+# ------------------------------------------------------------------------------------------------ glossary
+GLOSSARY = {
+    **{k: v for k, v in res.METRIC_HELP.items()},
+    "Avg. gap": res.METRIC_HELP["avg_gap"],
+    "BLO": "Bi-level optimisation (Fan et al., Challenging Forgets): finds the forget set whose removal an "
+           "unlearning step erases least — the worst case. Its per-sample weight is high for hard-to-forget "
+           "samples; the top-m weights are the worst-case set, the bottom-m the easiest set.",
+    "n": "Number of seeds (independent runs: own θ_o, own BLO, own forget set) behind the row. Spread needs n ≥ 2; "
+         "'—' means one seed.",
+    "seeds": "The seeds actually behind this row.",
+    "std": f"Spread = {res.STD_LABEL}.",
+    "θ_o": "The original model, trained on all training samples; everything is measured against it.",
+    "Retrain": "Train again from scratch without the forget set: the gold standard every method is compared to.",
+}
+PAPERS = {
+    "fan": "Fan, Liu, Hero, Liu — *Challenging Forgets: Unveiling the Worst-Case Forget Sets in Machine "
+           "Unlearning* (ECCV 2024)",
+    "chen": "Chen et al. — *Machine Unlearning in Forgetting Sequence*",
+}
+
+
+_SEED_CITES = {"000": "Fan et al., Challenging Forgets", "001": "Chen et al., Machine Unlearning in Forgetting Sequence",
+               "002": "Akbari et al., Machine Unlearning", "003": "Sharma et al., Discriminative Adversarial Unlearning"}
+
+
+def cite(text: str) -> str:
+    """Text from the core (method descriptions, notes) with the project's internal paper numbers ('seed 000')
+    replaced by how papers are cited to users (authors and title)."""
+    return re.sub(r"\bseeds? (00[0-3])\b", lambda m: _SEED_CITES[m.group(1)], str(text))
+
+
+def glossary_markdown(keys=("UA", "MIA", "RA", "TA", "Avg. gap", "ToW", "BLO", "n")) -> str:
+    return "\n".join(f"- **{k}** — {GLOSSARY[k]}" for k in keys if k in GLOSSARY)
+
+
+# ------------------------------------------------------------------------------------------------ plotly
+PLOTLY_CONFIG = {"displaylogo": False, "displayModeBar": "hover",
+                 "modeBarButtonsToRemove": ["toImage", "autoScale2d", "toggleSpikelines", "hoverClosestCartesian",
+                                            "hoverCompareCartesian"]}
+
+
+def percent_axis(fig, axis: str = "y", title: str | None = None, **kw):
+    """An axis of values in % (0–100): '%' tick suffix; lines lying at 0 stay visible (range padded below 0)."""
+    upd = dict(ticksuffix="%", **kw)
+    if title is not None:
+        upd["title_text"] = title
+    (fig.update_yaxes if axis == "y" else fig.update_xaxes)(**upd)
+    return fig
