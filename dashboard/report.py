@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from unlearn_core.reproduce import FAILS, HOLDS, INCONCLUSIVE, Finding, summary_frame
 from unlearn_core.store import atomic_write_bytes
 
-from . import charts
+from . import charts, style
 
 VERDICT_COLOR = {HOLDS: "#1a7f37", FAILS: "#cf222e", INCONCLUSIVE: "#9a6700"}
 
@@ -24,7 +24,7 @@ def _bars(t: pd.DataFrame, x: str, cols: list[str], title: str, ytitle: str) -> 
     fig = make_subplots(rows=1, cols=len(cols), subplot_titles=cols)
     for j, c in enumerate(cols):
         fig.add_trace(go.Bar(x=t[x], y=t[f"{c}_mean"], error_y=dict(type="data", array=t[f"{c}_std"].fillna(0)),
-                             marker_color=[charts.selector_color(s, i) for i, s in enumerate(t[x])], showlegend=False),
+                             marker_color=[style.selector_color(str(s)) for s in t[x]], showlegend=False),
                       1, j + 1)
     fig.update_yaxes(title_text=ytitle, row=1, col=1)
     fig.update_layout(title=title, height=360, margin=dict(t=60, l=50, r=20, b=40))

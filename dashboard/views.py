@@ -15,6 +15,7 @@ import streamlit as st
 
 from unlearn_core import results as res
 from unlearn_core.analysis import ModelRef, embedding, inspect_sample
+from unlearn_core.store import run_digest
 
 from . import common, style
 
@@ -158,7 +159,7 @@ def neighbours(pipe, index: int, k: int = 8) -> tuple[pd.DataFrame | None, str]:
         return None, "θ_o is not trained."
     space = "θ_o's penultimate features"
     if pipe.ds.n_train <= MAX_FEATURE_SAMPLES:
-        feats = _features(common.cache_root(), common.setup_json(), seed, run["artifacts"]["main"]["sha256"][:24])
+        feats = _features(common.cache_root(), common.setup_json(), seed, run_digest(run))
         if feats is None:
             return None, "θ_o's weights are not in the store."
         pos = np.arange(len(feats))

@@ -2,7 +2,6 @@
 ETAs (progress), the palette and names (style), honest Table-3 cells (tables) and the ratio-sweep figure (charts)."""
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np

@@ -162,7 +162,8 @@ def test_demo_tour_to_compare_then_seeds_sweep_and_inspector(server):
         page.get_by_text("forget sets side by side", exact=True).click()
         # the grid is drawn on a canvas; its column headers are in the accessible (hidden) table
         try:
-            expect(page.get_by_text("worst-case sets", exact=True)).to_be_visible(timeout=30_000)
+            # the caption in bold (a chart annotation below carries the same words)
+            expect(page.locator("strong", has_text="worst-case sets").first).to_be_visible(timeout=30_000)
             expect(page.locator('[data-testid="stDataFrame"]').nth(1)).to_be_visible(timeout=30_000)
         except AssertionError:
             _shot(page, "FAILED_compare_side_by_side", full_page=True)

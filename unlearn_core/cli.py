@@ -297,7 +297,8 @@ def cmd_compare(args) -> int:
     if workers is not None and args.executor != "local":
         raise ConfigError("--workers only applies with --executor local (Ray schedules its own workers).")
     store = _store(args)
-    preflight(spec)  # data, model size, every method's hyperparameters and every forget-set size, before compute
+    # data, model size, device, every method's hyperparameters and every forget-set size, before compute
+    preflight(spec, check_device=args.executor == "local")
     from .cost import auto_workers, describe_actual, estimate_grid, fmt_seconds
 
     est = estimate_grid(spec, store)
@@ -385,7 +386,7 @@ def _findings(text: str | None) -> list[int]:
         return [1, 2, 3, 4, 5, 6]
     items = _csv_list(text)
     if not items or not all(x.isdigit() and 1 <= int(x) <= 6 for x in items):
-        raise ConfigError(f"--findings must be a comma list of numbers from 1 to 6, got '{text}'.")
+        raise ConfigError(f"--findings must be a comma list of findings 1-6, e.g. 1,3; got '{text}'.")
     return sorted({int(x) for x in items})
 
 

@@ -42,7 +42,7 @@ from .config import Setup
 from .context import RunContext
 from .errors import ConfigError, DataNotFoundError, DivergenceError, ForgetsetError
 from .grid import GridExecutor, Unit, execute_unit, register_grid_executor
-from .store import CorruptArtifact, Store, sha256_bytes
+from .store import CorruptArtifact, Store, run_digest, sha256_bytes
 
 STAGES = ("original", "score", "forget_set", "run")
 # GPU fraction per unit by model when the setup may use a GPU and the caller gives none: small models share a
@@ -401,7 +401,7 @@ def _unit_config(pipe, unit: Unit) -> tuple[str, dict]:
     def digest(run: dict | None) -> str:
         if run is None:
             raise LookupError
-        return run["artifacts"]["main"]["sha256"][:24]
+        return run_digest(run)
 
     if unit.stage == "original":
         return "original", pipe.original_config(unit.seed)
@@ -435,6 +435,8 @@ class RayExecutor(GridExecutor):
     ``num_cpus`` for ``local`` or a ``runtime_env``), ``reuse_workers`` (keep worker processes between units; on
     by default, also for GPU units), ``check_code`` (refuse workers running another version of this code).
     """
+
+    computes_here = False  # units run on the cluster's nodes: their devices are checked there
 
     name = "ray"
 

@@ -208,6 +208,9 @@ class GridExecutor:
     respects the dependencies) and leave every unit's results in ``store`` exactly as a local run would."""
 
     name = "base"
+    # Whether units compute in this process's machine (then the setup's device must exist here); a cluster
+    # backend checks its own nodes' devices instead.
+    computes_here = True
 
     def run(self, setup: Setup, units: list[Unit], store: Store, ctx: RunContext,
             on_done: Callable[[Unit, dict], None]) -> None:  # pragma: no cover - interface
@@ -439,16 +442,18 @@ def make_executor(name: str | GridExecutor | None = None, **options: Any) -> Gri
     return GRID_EXECUTORS[name](**options)
 
 
-def preflight(spec: ExperimentSpec):
+def preflight(spec: ExperimentSpec, check_device: bool = True):
     """Everything about a grid that needs the data but no compute: the data set loads and passes its checks, the
-    model fits the image size, the device exists, every method's hyperparameters fit its preset for this data set,
-    and every (selector, ratio) gives a usable forget set. Returns the resolved setup."""
+    model fits the image size, the device exists (``check_device``: on this machine; a cluster checks its nodes),
+    every method's hyperparameters fit its preset for this data set, and every (selector, ratio) gives a usable
+    forget set. Returns the resolved setup."""
     from .device import resolve_device
     from .selectors import check_selector_for
 
     spec.validate()
     resolved = spec.setup.resolve()
-    resolve_device(spec.setup.device)
+    if check_device:
+        resolve_device(spec.setup.device)
     for m in dict.fromkeys(["retrain", *spec.methods]):
         method = get_method(m)
         if not method.exact:
@@ -466,9 +471,9 @@ def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CO
     ``estimate`` (:func:`unlearn_core.cost.estimate_grid`) makes progress proportional to the expected time."""
     from .results import with_gaps
 
-    preflight(spec)
-    units = plan(spec)
     ex = make_executor(executor)
+    preflight(spec, check_device=ex.computes_here)
+    units = plan(spec)
     if estimate is not None:
         ex.weights = {u.unit_id: (0.0 if u.cached else u.seconds) for u in estimate.units}
     rows: dict[str, dict] = {}

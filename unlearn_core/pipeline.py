@@ -26,7 +26,7 @@ from .metrics import evaluate
 from .models import Classifier, build_model
 from .scores import ScoreInput, ScoreResult, get_score
 from .selectors import ForgetSet, check_selector_for, parse_selector, select_forget_set
-from .store import Cached, Computed, Store, load_state_into, read_checkpoint
+from .store import Cached, Computed, Store, load_state_into, read_checkpoint, run_digest
 from .training import TrainConfig, accuracy, new_model, predict_logits, train_model
 from .validation import check_input_file, check_seed, validate_method_params
 
@@ -215,7 +215,7 @@ class Pipeline:
         if o is None:
             return None
         try:
-            cfg = self.score_config(name, seed, ratio, params, o["artifacts"]["main"]["sha256"][:24])
+            cfg = self.score_config(name, seed, ratio, params, run_digest(o))
         except ForgetsetError:
             return None
         run = self.store.done_run(config_key(cfg))
@@ -286,7 +286,7 @@ class Pipeline:
             run = self.find_score(n, seed, r, p)
             if run is None:
                 raise LookupError
-            return run["artifacts"]["main"]["sha256"][:24]
+            return run_digest(run)
 
         try:
             cfg = self.forget_set_config(selector, ratio, seed, self._selector_inputs(selector, ratio, seed, digest_of))
@@ -439,9 +439,9 @@ class Pipeline:
             orun = self.find_original(seed)
             if orun is None:
                 return None
-            o = orun["artifacts"]["main"]["sha256"][:24]
+            o = run_digest(orun)
         try:
-            cfg = self.run_config(method, selector, ratio, seed, params, fs["artifacts"]["main"]["sha256"][:24], o)
+            cfg = self.run_config(method, selector, ratio, seed, params, run_digest(fs), o)
         except ForgetsetError:
             return None
         return self.store.done_run(config_key(cfg))
@@ -452,7 +452,7 @@ class Pipeline:
         orun = self.find_original(seed)
         if orun is None:
             return None
-        cfg = {"kind": "predictions", "original": orun["artifacts"]["main"]["sha256"][:24], **self.base_config,
+        cfg = {"kind": "predictions", "original": run_digest(orun), **self.base_config,
                "seed": int(seed)}
 
         def compute() -> Computed:

@@ -21,7 +21,7 @@ import pandas as pd
 from .config import recipe_label, setup_key
 from .errors import ForgetsetError
 from .metrics import GAP_METRICS, tug_of_war
-from .store import CorruptArtifact, Store
+from .store import CorruptArtifact, Store, run_digest
 
 METRICS = list(GAP_METRICS)  # UA, MIA, RA, TA: the Table-3 metrics
 METRIC_HELP = {
@@ -301,7 +301,7 @@ def cached_scores(pipe, seed: int) -> list[dict]:
     orun = pipe.find_original(seed)
     if orun is None:
         return []
-    digest = orun["artifacts"]["main"]["sha256"][:24]
+    digest = run_digest(orun)
     out = []
     for r in pipe.store.list_runs("score", "done"):
         c = r["config"]
@@ -367,7 +367,7 @@ def original_predictions(pipe, seed: int) -> dict[str, np.ndarray] | None:
     orun = pipe.find_original(seed)
     if orun is None:
         return None
-    cfg = {"kind": "predictions", "original": orun["artifacts"]["main"]["sha256"][:24], **pipe.base_config,
+    cfg = {"kind": "predictions", "original": run_digest(orun), **pipe.base_config,
            "seed": int(seed)}
     got = pipe.store.lookup("predictions", cfg, "arrays")
     return None if got is None else got[0]

@@ -79,6 +79,17 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def weights_digest(model: torch.nn.Module) -> str:
+    """Content hash of a model's weights and buffers (names, dtypes, shapes, values): names a θ_o whatever the
+    artifact format it was stored in."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        a = np.ascontiguousarray(t.detach().cpu().numpy())
+        h.update(f"{name}|{a.dtype.str}|{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:24]
+
+
 def array_digest(a: np.ndarray | torch.Tensor) -> str:
     """Content hash of an array (dtype, shape and bytes): keys of results derived from it."""
     arr = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
@@ -118,7 +129,15 @@ class Cached:
     @property
     def digest(self) -> str:
         """Content hash of the main artifact (the key part of everything derived from this result)."""
-        return ((self.run.get("artifacts") or {}).get("main") or {}).get("sha256", "")[:24]
+        return run_digest(self.run)
+
+
+def run_digest(run: dict) -> str:
+    """The content hash that keys everything derived from a finished run: for array artifacts the hash of the
+    arrays alone (names, dtypes, shapes, bytes), so timings in their metadata never change a derived key; else
+    the SHA-256 of the artifact file."""
+    rec = (run.get("artifacts") or {}).get("main") or {}
+    return (rec.get("content") or rec.get("sha256", ""))[:24]
 
 
 # ---------------------------------------------------------------------------------------------- schema
@@ -504,7 +523,12 @@ class Store:
             arrays = {k: np.ascontiguousarray(v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
                       for k, v in value.items()}
             blob = save(arrays, metadata={"meta": json.dumps(meta or {}, default=_json_default)})
-            return {"main": self._write(self.artifact_path(kind, key, "safetensors"), blob)}
+            content = hashlib.sha256()
+            for name in sorted(arrays):
+                content.update(f"{name}|{arrays[name].dtype.str}|{arrays[name].shape}|".encode())
+                content.update(arrays[name].tobytes())
+            return {"main": {**self._write(self.artifact_path(kind, key, "safetensors"), blob),
+                             "content": content.hexdigest()}}
         if fmt == "model":
             blob = state_dict_bytes(value.state_dict() if isinstance(value, torch.nn.Module) else value, meta)
             return {"main": self._write(self.artifact_path(kind, key, "safetensors"), blob)}

@@ -23,7 +23,7 @@ import pandas as pd
 from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..selectors import parse_selector
-from ..store import Computed
+from ..store import Computed, run_digest
 from ._common import attribute_value_name, index_digest
 
 
@@ -112,7 +112,7 @@ def composition(pipe, selectors: Sequence[str] = ("worst", "easiest", "random"),
         runs = {(seed, sel): pipe.find_forget_set(sel, ratio, seed) for seed in seeds for sel in selectors}
         if any(r is None for r in runs.values()):
             return None
-        digests = {f"{sel}|{seed}": r["artifacts"]["main"]["sha256"][:24] for (seed, sel), r in runs.items()}
+        digests = {f"{sel}|{seed}": run_digest(r) for (seed, sel), r in runs.items()}
     config = {"kind": KIND, **pipe.base_config, "attribute": attribute,
               "attribute_digest": index_digest(np.asarray(ds.attributes[attribute])),
               "selectors": selectors, "ratio": ratio, "seeds": seeds, "sets": digests}

@@ -18,7 +18,7 @@ import pandas as pd
 from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..selectors import ForgetSet
-from ..store import Computed
+from ..store import Computed, run_digest
 from ._common import (ModelRef, as_model_ref, check_train_scores, named_index_sets,
                       penultimate_features)
 
@@ -106,7 +106,7 @@ def embedding(pipe, model: "ModelRef | str | tuple | None" = None, reducer: str 
         raise ConfigError(f"No stored model for {ref.label}: run that unlearning job first.")
     # θ_o is keyed by its weights' hash (trained first if missing); an unlearned model by its run's key.
     model_key = (pipe.original_digest(ref.seed, ctx.sub(0, 0.5)) if ref.is_original and run is None
-                 else run["artifacts"]["main"]["sha256"][:24] if ref.is_original else run["key"])
+                 else run_digest(run) if ref.is_original else run["key"])
     config = {"kind": KIND, **pipe.base_config, "model_key": model_key, "model": ref.label, "split": split,
               "reducer": reducer, "params": p, "seed": int(ref.seed), "max_points": cap}
 

@@ -33,7 +33,7 @@ import pandas as pd
 from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..selectors import ForgetSet
-from ..store import Computed
+from ..store import Computed, run_digest
 from ._common import index_digest, penultimate_features
 
 KIND = "view_entanglement"
@@ -129,7 +129,7 @@ def entanglement(pipe, forget: Any, seed: int | None = None, ctx: RunContext = N
         orun = pipe.find_original(s)
         if orun is None:
             return None
-        found = pipe.store.lookup(KIND, entanglement_config(pipe, orun["artifacts"]["main"]["sha256"][:24], idx, s),
+        found = pipe.store.lookup(KIND, entanglement_config(pipe, run_digest(orun), idx, s),
                                   "json")
         if found is None:
             return None

@@ -34,7 +34,6 @@ the two views relate on a given setup.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..store import weights_digest
 from ..training import train_model
 from .base import ScoreInput, ScoreResult, register_score
 
@@ -87,17 +87,6 @@ class EventRecorder:
         out = {name: means[k].astype(np.float32) for k, name in enumerate(EVENTS)}
         out["count"] = counts.astype(np.float32)
         return out
-
-
-def weights_digest(model: torch.nn.Module) -> str:
-    """Content hash of a model's weights and buffers (names, dtypes, shapes, values): names a θ_o whatever the
-    artifact format it was stored in."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        a = np.ascontiguousarray(t.detach().cpu().numpy())
-        h.update(f"{name}|{a.dtype.str}|{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:24]
 
 
 def events_config(ds, model_name: str, train_cfg, seed: int, digest: str) -> dict:
