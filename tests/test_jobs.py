@@ -5,6 +5,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -323,3 +324,51 @@ def test_stacked_training_of_originals_and_retrains_matches_one_at_a_time(tmp_pa
     # Summation order changes the float trajectory of an under-trained model a little: a few samples' predictions.
     diff = np.abs(stacked[cols].to_numpy() - one[cols].to_numpy())
     assert diff.mean() < 0.75 and diff.max() < 3.0, diff
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(p.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc")
+def test_worker_processes_exit_when_the_compare_driving_them_is_killed(tmp_path):
+    """kill -9 of a `compare --workers 2` must not leave its worker processes computing for nobody."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "unlearn_core", "compare", "--workers", "2", "--seeds", "2",
+                             "--epochs", "30", "--cache-dir", str(tmp_path), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, kids = time.time() + 120, []
+    while time.time() < deadline and len(kids) < 2 and proc.poll() is None:
+        time.sleep(0.2)
+        kids = _children(proc.pid)
+    assert len(kids) >= 2, "the workers never started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def alive() -> list[int]:
+        out = []
+        for k in kids:
+            try:
+                if "\nState:\tZ" not in Path(f"/proc/{k}/status").read_text():
+                    out.append(k)
+            except OSError:
+                continue
+        return out
+
+    deadline = time.time() + 15
+    while time.time() < deadline and alive():
+        time.sleep(0.2)
+    assert not alive(), f"workers {alive()} outlived their driver"

@@ -1,4 +1,4 @@
-"""Relearn time, F-score/epsilon (seed 002 §2.1) and the score-analysis tables (offline, CPU, seconds)."""
+"""Relearn time, F-score/epsilon (Akbari et al., Machine Unlearning §2.1) and the score-analysis tables (offline, CPU, seconds)."""
 from __future__ import annotations
 
 import math

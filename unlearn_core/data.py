@@ -7,7 +7,8 @@ can sit on the GPU as uint8 (4x smaller than float32).
 
 Names: ``digits`` (default, ships with scikit-learn), ``biased_digits`` (digits with a spurious colour
 attribute, see :func:`load_biased_digits`), ``cifar10``, ``cifar100``, ``mnist``, ``fashion_mnist``, ``svhn``,
-``celeba`` (torchvision; local root or ``download=True``), ``npz:PATH`` and ``folder:PATH``.
+``celeba`` (torchvision; local root or ``download=True``), ``tiny_imagenet`` (the official archive's layout),
+``npz:PATH`` and ``folder:PATH``.
 """
 from __future__ import annotations
 
@@ -234,7 +235,7 @@ def load_digits_dataset(test_fraction: float = 0.2, split_seed: int = 0) -> Imag
 
 
 def load_biased_digits(bias: float = 0.9, seed: int = 0) -> ImageDataset:
-    """Digits with a spurious attribute, an offline stand-in for CelebA's Blond/Male bias (seed 000 Fig. 4).
+    """Digits with a spurious attribute, an offline stand-in for CelebA's Blond/Male bias (Fan et al., Challenging Forgets Fig. 4).
 
     Task label: digit >= 5 ("high") vs < 5 ("low"). Attribute: the image is drawn in red or green ink. For a
     fraction ``bias`` of the samples the ink agrees with the label (high -> red, low -> green); the rest get the
@@ -294,6 +295,8 @@ def _load_torchvision(name: str, root: str | None, download: bool) -> ImageDatas
                                layout="NCHW")
         if name == "celeba":
             return _load_celeba(root, download)
+        if name == "tiny_imagenet":
+            return _load_tiny_imagenet(root, download)
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted. You can use download=True ..."
         raise _torchvision_missing(name, root, err) from err
     except OSError as err:
@@ -322,6 +325,58 @@ def _load_celeba(root: str, download: bool, size: int = 64, max_train: int | Non
     xte, yte, _ = load("test")
     return _from_numpy("celeba", xtr, ytr, xte, yte, ["not blond", "blond"], attributes={"male": mtr},
                        description="CelebA Blond_Hair vs not; spurious attribute Male")
+
+
+TINY_IMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
+TINY_IMAGENET_MD5 = "90528d7ca1a48142e341f4ef8d21d0de"
+
+
+def _load_tiny_imagenet(root: str, download: bool) -> ImageDataset:
+    """Tiny-ImageNet (200 classes, 64x64 RGB; 100,000 train / 10,000 val images used as the test split) from the
+    official archive's layout ``ROOT/tiny-imagenet-200/{wnids.txt, train/<wnid>/images/*.JPEG,
+    val/images/*.JPEG, val/val_annotations.txt}``. ``download`` fetches and extracts the archive into ROOT
+    (torchvision's checked download, MD5 verified). The decoded arrays are cached next to it as an npz of uint8."""
+    from PIL import Image
+
+    base = Path(root) / "tiny-imagenet-200"
+    if not base.exists() and download:
+        from torchvision.datasets.utils import download_and_extract_archive
+
+        download_and_extract_archive(TINY_IMAGENET_URL, download_root=root, md5=TINY_IMAGENET_MD5)
+    if not (base / "wnids.txt").exists():
+        raise FileNotFoundError(f"{base / 'wnids.txt'} not found (expected the tiny-imagenet-200 archive's layout)")
+    decoded = base / "forgetset_arrays.npz"
+    wnids = (base / "wnids.txt").read_text().split()
+    if decoded.exists():
+        with np.load(decoded, allow_pickle=False) as z:
+            return _from_numpy("tiny_imagenet", z["x_train"], z["y_train"], z["x_test"], z["y_test"], wnids)
+    cls = {w: i for i, w in enumerate(wnids)}
+
+    def read(paths: list[Path]) -> np.ndarray:
+        x = np.empty((len(paths), 64, 64, 3), dtype=np.uint8)
+        for i, path in enumerate(paths):  # JPEG decoding is per file; done once, then the npz above is used
+            with Image.open(path) as img:
+                x[i] = np.asarray(img.convert("RGB").resize((64, 64)))
+        return x
+
+    train = sorted((p, cls[p.parts[-3]]) for w in wnids for p in (base / "train" / w / "images").glob("*.JPEG"))
+    val = []
+    for line in (base / "val" / "val_annotations.txt").read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2 and parts[1] in cls:
+            val.append((base / "val" / "images" / parts[0], cls[parts[1]]))
+    if not train or not val:
+        raise FileNotFoundError(f"no images under {base / 'train'} or {base / 'val'}")
+    x_train, y_train = read([p for p, _ in train]), np.array([c for _, c in train], dtype=np.int64)
+    x_test, y_test = read([p for p, _ in val]), np.array([c for _, c in val], dtype=np.int64)
+    import io
+
+    from .store import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    atomic_write_bytes(decoded, buf.getvalue())
+    return _from_numpy("tiny_imagenet", x_train, y_train, x_test, y_test, wnids)
 
 
 NPZ_FORMAT = ("an .npz archive written by numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...) "
@@ -431,12 +486,12 @@ DATASETS: dict[str, Callable[..., ImageDataset]] = {
     "digits": lambda root=None, download=False: load_digits_dataset(),
     "biased_digits": lambda root=None, download=False: load_biased_digits(),
     **{n: (lambda n: lambda root=None, download=False: _load_torchvision(n, root, download))(n)
-       for n in ("cifar10", "cifar100", "mnist", "fashion_mnist", "svhn", "celeba")},
+       for n in ("cifar10", "cifar100", "mnist", "fashion_mnist", "svhn", "celeba", "tiny_imagenet")},
 }
 
 # Default model per data set family (see models.py).
 DEFAULT_MODEL = {"digits": "mlp", "biased_digits": "mlp", "mnist": "cnn", "fashion_mnist": "cnn",
-                 "cifar10": "resnet18", "cifar100": "resnet18", "svhn": "resnet18", "celeba": "resnet18"}
+                 "cifar10": "resnet18", "cifar100": "resnet18", "svhn": "resnet18", "celeba": "resnet18", "tiny_imagenet": "resnet18"}
 
 _CACHE: dict[tuple, ImageDataset] = {}
 

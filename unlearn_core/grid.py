@@ -9,6 +9,8 @@ on its configuration and seed, and is cached in the store under a key of that co
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -344,7 +346,7 @@ class ProcessExecutor(GridExecutor):
         mctx = mp.get_context("spawn")  # never fork a process whose torch/OpenMP threads are running
         progress_q = mctx.Queue()
         pool = cf.ProcessPoolExecutor(self.workers, mp_context=mctx, initializer=_worker_init,
-                                      initargs=(str(store.root), setup.to_dict(), progress_q))
+                                      initargs=(str(store.root), setup.to_dict(), progress_q, os.getpid()))
         running: dict[cf.Future, str] = {}
 
         def submit_ready() -> None:
@@ -391,10 +393,26 @@ class ProcessExecutor(GridExecutor):
 _WORKER: dict = {}
 
 
-def _worker_init(root: str, setup: dict, progress_q) -> None:
+def _exit_with_parent(parent_pid: int, period_s: float = 0.5) -> None:
+    """A worker whose driver died (killed, Ctrl-C'd twice) must not go on computing a grid nobody reads: a daemon
+    thread exits the process once it is re-parented. Its unclaimed rows stay ``running`` and are recomputed."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(period_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="forgetset-parent-watch", daemon=True).start()
+
+
+def _worker_init(root: str, setup: dict, progress_q, parent_pid: int | None = None) -> None:
     from .pipeline import Pipeline
     from .threads import apply_thread_policy
 
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     apply_thread_policy()
     _WORKER["pipe"] = Pipeline(Store(root), Setup.from_dict(setup))
     _WORKER["q"] = progress_q

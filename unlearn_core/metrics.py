@@ -1,4 +1,4 @@
-"""Unlearning metrics (seed 000 §3, seed 001 Eq. 2, seed 003 §4.1). All accuracies are reported in percent.
+"""Unlearning metrics (Fan et al., Challenging Forgets §3, Chen et al., Forgetting Sequence Eq. 2, Sharma et al., DAU §4.1). All accuracies are reported in percent.
 
 - UA  = 100·(1 − acc(θ_u; D_f))          unlearning accuracy
 - RA  = 100·acc(θ_u; D_r)                remaining accuracy
@@ -7,7 +7,7 @@
         feature of θ_u's outputs with members = retain samples (as many as the test set) and non-members = the
         test set. Five feature variants; "confidence" (p_y) is the one the papers report and the default shown.
 - Gap to Retrain: |m_u − m_retrain| per metric; Avg. gap = mean over UA, MIA, RA, TA.
-- ToW = (1 − da_f)(1 − da_r)(1 − da_t), da = |acc_u − acc_retrain| as a fraction (seed 001 Eq. 2).
+- ToW = (1 − da_f)(1 − da_r)(1 − da_t), da = |acc_u − acc_retrain| as a fraction (Chen et al., Forgetting Sequence Eq. 2).
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def gap_to_retrain(metrics: dict[str, float], retrain: dict[str, float]) -> dict
 
 
 def tug_of_war(metrics: dict[str, float], retrain: dict[str, float]) -> float:
-    """ToW = Π_{s∈{f,r,t}} (1 − |acc_u(s) − acc_retrain(s)|), accuracies as fractions (seed 001 Eq. 2)."""
+    """ToW = Π_{s∈{f,r,t}} (1 − |acc_u(s) − acc_retrain(s)|), accuracies as fractions (Chen et al., Forgetting Sequence Eq. 2)."""
     acc_f_u, acc_f_r = 1 - metrics["UA"] / 100, 1 - retrain["UA"] / 100
     da_f = abs(acc_f_u - acc_f_r)
     da_r = abs(metrics["RA"] - retrain["RA"]) / 100

@@ -1,13 +1,13 @@
-"""Privacy metrics that need more than one model evaluation: relearn time (seed 001) and the F-score / epsilon of
-seed 002 §2.1 (Eq. 2; the NeurIPS 2023 unlearning-competition metric).
+"""Privacy metrics that need more than one model evaluation: relearn time (Chen et al., Forgetting Sequence) and the F-score / epsilon of
+Akbari et al., Machine Unlearning §2.1 (Eq. 2; the NeurIPS 2023 unlearning-competition metric).
 
-Relearn time (seed 001, "Evaluation Metric")
+Relearn time (Chen et al., Forgetting Sequence, "Evaluation Metric")
     Fine-tune a copy of the unlearned model on D_f (cross-entropy, SGD) and count the optimizer steps until its
     accuracy on D_f recovers to the original model's. Few steps = the model kept knowledge of D_f. Capped at
     ``max_steps``; when never reached the cap is returned with ``reached=False``.
 
-F-score / epsilon (seed 002 §2.1)
-    For each forget sample, a scalar output (default: cross-entropy w.r.t. the true label, as seed 002 §4) of K_u
+F-score / epsilon (Akbari et al., Machine Unlearning §2.1)
+    For each forget sample, a scalar output (default: cross-entropy w.r.t. the true label, as Akbari et al., Machine Unlearning §4) of K_u
     unlearned models and K_r retrained models (different seeds) form two empirical distributions. Every threshold
     attack (predict "unlearned" when the output is above, or below, a threshold placed at each observed value)
     gives an FPR/FNR pair (positives = unlearned models), and
@@ -15,11 +15,11 @@ F-score / epsilon (seed 002 §2.1)
     As in the competition's scoring code, an attack with FPR = FNR = 0 (perfect separation) gives ε = ∞ and one
     with exactly one of them 0 is discarded (its bound is infinite only because of the finite number of models).
     Per-sample score f(ε) = 2 / 2^b with b the index of ε's bucket (width ``bin_width``, 0.5; b = 1 for
-    ε < 0.5, ..., capped at ``n_bins``); forget quality F = mean over D_f of f(ε) in [0, 1] (seed 002 writes a sum;
+    ε < 0.5, ..., capped at ``n_bins``); forget quality F = mean over D_f of f(ε) in [0, 1] (Akbari et al., Machine Unlearning writes a sum;
     the mean makes sets of different sizes comparable). Final score = F × g with the utility factor
     g = (RA_u / RA_r) · (TA_u / TA_r) (mean accuracies of the unlearned and retrained models).
     Reliability: with K models per side the smallest non-zero rate is 1/K, so identical distributions produce
-    spurious separations when K is small; seed 002 uses K = 32, the competition 512. Below ``min_models`` a
+    spurious separations when K is small; Akbari et al., Machine Unlearning uses K = 32, the competition 512. Below ``min_models`` a
     warning is issued and ``reliable=False``.
 """
 from __future__ import annotations
@@ -58,7 +58,7 @@ class RelearnResult:
 def relearn_time(unlearned_model: torch.nn.Module, original_model: torch.nn.Module, ds: ImageDataset, forget_idx,
                  lr: float = 0.01, batch_size: int = 64, momentum: float = 0.9, max_steps: int = 1000,
                  tolerance: float = 0.0, check_every: int = 10, seed: int = 0) -> RelearnResult:
-    """Steps of fine-tuning on D_f until D_f accuracy ≥ the original's − ``tolerance`` (seed 001 relearn time).
+    """Steps of fine-tuning on D_f until D_f accuracy ≥ the original's − ``tolerance`` (Chen et al., Forgetting Sequence relearn time).
 
     The unlearned model is copied, never modified. Forget accuracy is evaluated after every step on the device and
     compared on the host only every ``check_every`` steps (one sync per chunk); the reported step is still the first
@@ -115,7 +115,7 @@ STATISTICS = ("loss", "scaled_logit", "confidence")
 
 
 def output_statistic(logits: torch.Tensor, y: torch.Tensor, statistic: str = "loss") -> torch.Tensor:
-    """Scalar output per sample: cross-entropy (default, seed 002 §4), log(p_y/(1−p_y)), or p_y."""
+    """Scalar output per sample: cross-entropy (default, Akbari et al., Machine Unlearning §4), log(p_y/(1−p_y)), or p_y."""
     logits = logits.float()
     if statistic == "loss":
         return F.cross_entropy(logits, y, reduction="none")
@@ -207,7 +207,7 @@ def forget_fscore(unlearned_outputs, retrained_outputs, delta: float = 0.01, uti
         raise ConfigError(f"F-score needs (models, forget samples) outputs with the same number of samples; got "
                           f"{tuple(u.shape)} and {tuple(r.shape)}.")
     if u.shape[0] < 2 or r.shape[0] < 2:
-        raise ConfigError("F-score needs at least 2 unlearned and 2 retrained models (seed 002 uses 32).")
+        raise ConfigError("F-score needs at least 2 unlearned and 2 retrained models (Akbari et al., Machine Unlearning uses 32).")
     if u.shape[1] == 0:
         raise ConfigError("F-score needs a non-empty forget set.")
     if not (0 <= delta < 1):
@@ -216,7 +216,7 @@ def forget_fscore(unlearned_outputs, retrained_outputs, delta: float = 0.01, uti
     warning = None
     if k < min_models:
         warning = (f"F-score from {u.shape[0]} unlearned and {r.shape[0]} retrained models: fewer than {min_models} "
-                   f"per side, so ε is dominated by sampling noise (the smallest non-zero rate is 1/{k}); seed 002 "
+                   f"per side, so ε is dominated by sampling noise (the smallest non-zero rate is 1/{k}); Akbari et al., Machine Unlearning "
                    f"uses 32 models per side, the NeurIPS 2023 competition 512.")
         warnings.warn(warning, stacklevel=2)
     fpr, fnr = threshold_attack_rates(u, r)

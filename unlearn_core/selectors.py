@@ -3,12 +3,12 @@
 Selector names (strings, so the CLI and dashboard share one syntax):
 
 - ``random``                 seeded uniform sample of m = round(ratio·N) training samples
-- ``worst``                  top-m of the BLO weights w (worst case, seed 000)
+- ``worst``                  top-m of the BLO weights w (worst case, Fan et al., Challenging Forgets)
 - ``easiest``                bottom-m of w (the easiest set)
 - ``top:SCORE`` / ``bottom:SCORE``   m samples with the highest / lowest value of any registered score
 - ``class:C1,C2``            every training sample of the listed classes (class-wise forgetting; ratio ignored)
 - ``worst_class[:k]``        the k worst-case classes by class-level BLO (w over classes)
-- ``mixed:F``                the worst-case set with a fraction F of it replaced by random samples (seed 000 App. C.7)
+- ``mixed:F``                the worst-case set with a fraction F of it replaced by random samples (Fan et al., Challenging Forgets App. C.7)
 
 Append ``+strat`` (e.g. ``random+strat``, ``top:loss+strat``) to select per class, in proportion to class sizes.
 """

@@ -1,4 +1,4 @@
-"""Group composition of forget sets on a data set with a spurious attribute (seed 000 Fig. 4).
+"""Group composition of forget sets on a data set with a spurious attribute (Fan et al., Challenging Forgets Fig. 4).
 
 Data sets with a spurious attribute carry it in ``ds.attributes`` (``biased_digits``: ``red_ink``; ``celeba``:
 ``male``). Every training sample falls in one (label × attribute) group. This view counts the groups in the

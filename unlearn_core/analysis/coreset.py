@@ -1,4 +1,4 @@
-"""Coreset curves (seed 000 Fig. 3): is the complement of the worst-case forget set a good coreset?
+"""Coreset curves (Fan et al., Challenging Forgets Fig. 3): is the complement of the worst-case forget set a good coreset?
 
 For each kept fraction f, a fresh model is trained with the pipeline's recipe on the training set minus a
 forget set of ratio 1 − f, and its test accuracy is recorded:

@@ -1,4 +1,4 @@
-"""Relations between per-sample scores: Spearman correlation tables and binned relations (seed 001 Fig. 5:
+"""Relations between per-sample scores: Spearman correlation tables and binned relations (Chen et al., Forgetting Sequence Fig. 5:
 loss in 10 intervals vs mean LiRA ASR; science.md finding 5, "loss correlates positively with LiRA ASR")."""
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def score_correlation(scores: Mapping[str, np.ndarray], with_pvalues: bool = Fal
 
 
 def binned_relation(x_scores, y_scores, bins: int = 10, strategy: str = "quantile") -> pd.DataFrame:
-    """Mean and spread of ``y`` within bins of ``x`` (seed 001 Fig. 5: loss intervals vs ASR).
+    """Mean and spread of ``y`` within bins of ``x`` (Chen et al., Forgetting Sequence Fig. 5: loss intervals vs ASR).
 
     ``strategy="quantile"`` makes equal-count bins (losses of a fitted model are very skewed: most samples sit
     near zero, so equal-width bins would leave most bins almost empty); ``"uniform"`` makes equal-width bins over

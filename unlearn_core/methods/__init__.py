@@ -1,7 +1,7 @@
 """Unlearning methods: one module per method, each registering itself in ``METHODS`` (see base.py).
 
 Adding a method = one file here + one test. ``load_all()`` imports every module of this package.
-RSU (seed 001) is a wrapper around any method: ``get_method("rsu:ga")`` etc., see rsu.py.
+RSU (Chen et al., Forgetting Sequence) is a wrapper around any method: ``get_method("rsu:ga")`` etc., see rsu.py.
 """
 from __future__ import annotations
 

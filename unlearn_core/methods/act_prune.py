@@ -1,4 +1,4 @@
-"""Activation pruning (seed 002 §3.3).
+"""Activation pruning (Akbari et al., Machine Unlearning §3.3).
 
 1. Forward hooks measure, over D_f (batched, no backward pass), the mean activation of every *pruning site*: an
    activation function (ReLU, GELU, ...; f(0) = 0) whose input is directly the output of a Linear / Conv /
@@ -156,7 +156,7 @@ class ActivationPruning(UnlearnMethod):
     name = "act_prune"
     label = "Act. pruning"
     description = ("Zero the units whose mean activation on D_f is above the q-th quantile (q 0.99 early → 0.90 deep "
-                   "layers), baked into the weights, then fine-tune on D_r (seed 002 §3.3).")
+                   "layers), baked into the weights, then fine-tune on D_r (Akbari et al., Machine Unlearning §3.3).")
     partial_update = False
     presets = {"small": {"q_early": 0.99, "q_deep": 0.90, "mask": "mean", "prune_batch_size": 512, "epochs": 5,
                          "lr": 0.05},

@@ -28,7 +28,7 @@ class BadTeacher(UnlearnMethod):
     name = "bad_t"
     label = "Bad-T"
     description = ("Student θ_o distils from θ_o on D_r and from a randomly initialised teacher on D_f "
-                   "(Chundawat et al. 2023; seed 001).")
+                   "(Chundawat et al. 2023; Chen et al., Forgetting Sequence).")
     uses_lambda = "1 (forget and retain samples mixed in one KL loss)"
     presets = {"small": {"epochs": 5, "lr": 2e-4, "optimizer": "adam", "retain_fraction": 0.3, "kd_t": 1.0,
                          "weight_decay": 0.0},

@@ -7,7 +7,7 @@ the class, one dict per data set family ("small": 8x8 digits-like data; "image":
 
 Wrappers: a method may be wrapped by a *method wrapper* registered under a prefix (see
 :func:`register_wrapper`); ``get_method("PREFIX:INNER")`` builds it on demand, e.g. ``"rsu:ga"`` is RSU
-(seed 001, hard-to-easy sequential unlearning) around GA, ``"rsu_reverse:ga"`` its easy-to-hard ablation and
+(Chen et al., Forgetting Sequence, hard-to-easy sequential unlearning) around GA, ``"rsu_reverse:ga"`` its easy-to-hard ablation and
 ``"rsu_oneshot:ga"`` the one-shot order (identical to plain GA). A few such names are also registered in
 ``METHODS`` (and so listed by :func:`method_names`); any other combination is reachable through
 :func:`get_method`.
@@ -80,10 +80,10 @@ class UnlearnMethod:
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""  # display name, e.g. "ℓ1-sparse"
     description: ClassVar[str] = ""  # one line, with the paper reference
-    relabeling: ClassVar[bool] = False  # changes labels / targets of D_f (seed 000 Table 1)
+    relabeling: ClassVar[bool] = False  # changes labels / targets of D_f (Fan et al., Challenging Forgets Table 1)
     reinit: ClassVar[bool] = False  # random re-initialisation of (part of) the model
     partial_update: ClassVar[bool] = False  # updates only part of the parameters
-    uses_lambda: ClassVar[str] = ""  # the λ of seed 000 Table 1 (regulariser weight), if any
+    uses_lambda: ClassVar[str] = ""  # the λ of Fan et al., Challenging Forgets Table 1 (regulariser weight), if any
     exact: ClassVar[bool] = False  # Retrain only
     lowers_forget_accuracy: ClassVar[bool] = True  # False with a reason in `why_not_lower`
     why_not_lower: ClassVar[str] = ""
@@ -131,7 +131,7 @@ METHODS: dict[str, UnlearnMethod] = {}
 WRAPPERS: dict[str, Callable[[str, UnlearnMethod], UnlearnMethod]] = {}
 _WRAPPED: dict[str, UnlearnMethod] = {}  # wrapped methods built on demand by get_method (not listed)
 
-# Display order (seed 000 Table 1, then seeds 001-003); methods not listed here follow in registration order.
+# Display order (Fan et al., Challenging Forgets Table 1, then Chen et al., Akbari et al., Sharma et al.); methods not listed here follow in registration order.
 DISPLAY_ORDER = ["retrain", "ft", "ga", "rl", "eu_k", "cf_k", "scrub", "l1_sparse", "be", "bs", "salun", "bad_t",
                  "fisher", "influence", "soft_relabel", "grad_surgery", "act_prune", "dau"]
 

@@ -1,4 +1,4 @@
-"""BE: boundary expanding (Chen et al. 2023, "Boundary unlearning"; seed 000 Table 1).
+"""BE: boundary expanding (Chen et al. 2023, "Boundary unlearning"; Fan et al., Challenging Forgets Table 1).
 
 The head is widened by one randomly initialised "shadow" output neuron (class K); the widened model is fine-tuned
 on D_f with every forget sample labelled K, which pushes the forget samples across the decision boundary into the
@@ -44,7 +44,7 @@ class BoundaryExpanding(UnlearnMethod):
     name = "be"
     label = "BE"
     description = ("Boundary expanding: add a shadow output class, train D_f into it, then drop the shadow neuron "
-                   "(Chen et al. 2023; seed 000 Table 1).")
+                   "(Chen et al. 2023; Fan et al., Challenging Forgets Table 1).")
     relabeling = True
     reinit = True
     uses_lambda = "λ → ∞ (forget loss only: D_f relabelled to the shadow class)"

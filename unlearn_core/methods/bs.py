@@ -1,4 +1,4 @@
-"""BS: boundary shrinking (Chen et al. 2023, "Boundary unlearning"; seed 000 Table 1).
+"""BS: boundary shrinking (Chen et al. 2023, "Boundary unlearning"; Fan et al., Challenging Forgets Table 1).
 
 Each forget sample x is relabelled to the class θ_o predicts on its FGSM neighbour, computed in *pixel space*
 (images in [0, 1], as both reference implementations feed their models):
@@ -70,7 +70,7 @@ class BoundaryShrinking(UnlearnMethod):
     name = "bs"
     label = "BS"
     description = ("Boundary shrinking: relabel each forget sample to the class θ_o predicts on its FGSM neighbour "
-                   "(bound 0.1 in [0, 1] pixel units), fine-tune on them (Chen et al. 2023; seed 000 Table 1).")
+                   "(bound 0.1 in [0, 1] pixel units), fine-tune on them (Chen et al. 2023; Fan et al., Challenging Forgets Table 1).")
     relabeling = True
     uses_lambda = "λ → ∞ (forget loss only: D_f with neighbour labels)"
     presets = {"small": {"epochs": 5, "lr": 0.001, "bound": 0.1, "exclude_true_class": False, "discretize": True},

@@ -1,4 +1,4 @@
-"""CF-k: catastrophically forget with the last k layers (Goel et al. 2022; seed 000 Table 1).
+"""CF-k: catastrophically forget with the last k layers (Goel et al. 2022; Fan et al., Challenging Forgets Table 1).
 
 Fine-tune only the last ``k`` layer groups (``model.layer_groups()``, head last) of θ_o on D_r; the rest is frozen
 (frozen BatchNorm layers stay in eval mode, so their running statistics are untouched too).
@@ -16,7 +16,7 @@ class CFk(UnlearnMethod):
     name = "cf_k"
     label = "CF-k"
     description = ("Fine-tune only the last k layer groups of the original model on the retain set "
-                   "(Goel et al. 2022; seed 000 Table 1).")
+                   "(Goel et al. 2022; Fan et al., Challenging Forgets Table 1).")
     partial_update = True
     presets = {"small": {"k": 1, "epochs": 10, "lr": 0.05},
                "image": {"k": 1, "epochs": 10, "lr": 0.01}}

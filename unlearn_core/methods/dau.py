@@ -1,4 +1,4 @@
-"""DAU: discriminative adversarial unlearning (seed 003 §3, Algorithm 1).
+"""DAU: discriminative adversarial unlearning (Sharma et al., DAU §3, Algorithm 1).
 
 An attacker network A learns to tell the defender's (the model's) behaviour on D_f from its behaviour on unseen
 data D_v; the defender D is trained against it:
@@ -141,7 +141,7 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
     name = "dau"
     label = "DAU"
     description = ("Adversarial unlearning: an MIA attacker separates D_f from unseen D_v; the defender minimises CE "
-                   "on D_r + α·attacker objective + β·Barlow-Twins(D_f, D_v) (seed 003).")
+                   "on D_r + α·attacker objective + β·Barlow-Twins(D_f, D_v) (Sharma et al., DAU).")
     uses_lambda = "alpha (attacker objective weight) and beta (Barlow-Twins weight)"
     uses_test_data = ("D_v = a seeded val_fraction slice of the test split (dau.validation_indices); its labels are "
                       "used only as attacker inputs.")

@@ -1,4 +1,4 @@
-"""EU-k: exact unlearning restricted to the last k layers (Goel et al. 2022; seed 000 Table 1).
+"""EU-k: exact unlearning restricted to the last k layers (Goel et al. 2022; Fan et al., Challenging Forgets Table 1).
 
 The last ``k`` layer groups of the model (``model.layer_groups()``; the head is the last group) are
 re-initialised and trained on D_r; every other parameter stays frozen at θ_o. Frozen BatchNorm layers are kept in
@@ -28,7 +28,7 @@ class EUk(UnlearnMethod):
     name = "eu_k"
     label = "EU-k"
     description = ("Re-initialise the last k layer groups and train only them on the retain set, rest frozen "
-                   "(Goel et al. 2022; seed 000 Table 1).")
+                   "(Goel et al. 2022; Fan et al., Challenging Forgets Table 1).")
     reinit = True
     partial_update = True
     presets = {"small": {"k": 1, "epochs": 10, "lr": 0.05},

@@ -1,4 +1,4 @@
-"""Fisher forgetting (Golatkar et al. 2020, "Eternal sunshine of the spotless net"; seed 003 baseline "FF").
+"""Fisher forgetting (Golatkar et al. 2020, "Eternal sunshine of the spotless net"; Sharma et al., DAU baseline "FF").
 
 θ_u = θ_o + sqrt(α·Σ)·ε, ε ~ N(0, I), with Σ = the inverse of the diagonal Fisher information of θ_o on D_r:
 weights the retain data do not constrain get large noise (destroying whatever only D_f relied on), weights the
@@ -106,7 +106,7 @@ class FisherForgetting(UnlearnMethod):
     name = "fisher"
     label = "Fisher"
     description = ("Gaussian noise scaled by the inverse diagonal Fisher of the retain set (Golatkar et al. 2020; "
-                   "seed 003 baseline).")
+                   "Sharma et al., DAU baseline).")
     uses_lambda = "0 (uses D_r only; α scales the noise)"
     presets = {"small": {"alpha": 2e-6, "max_samples": 0, "batch_size": 32, "fisher": "reference",
                          "var_cap": 1e3, "head_var_cap": 1e2},

@@ -11,9 +11,9 @@ from .base import UnlearnInput, UnlearnMethod, register_method
 class FineTune(UnlearnMethod):
     name = "ft"
     label = "FT"
-    description = "Fine-tune the original model on the retain set only (seed 000 Table 1; Warnecke et al. 2021)."
+    description = "Fine-tune the original model on the retain set only (Fan et al., Challenging Forgets Table 1; Warnecke et al. 2021)."
     presets = {"small": {"epochs": 10, "lr": 0.02}, "image": {"epochs": 10, "lr": 0.01}}
-    preset_notes = ("Image: 10 epochs, lr 0.01 (the Unlearn-Sparse README's FT command; seed 001: lr in [0.01, 0.1]). "
+    preset_notes = ("Image: 10 epochs, lr 0.01 (the Unlearn-Sparse README's FT command; Chen et al., Forgetting Sequence: lr in [0.01, 0.1]). "
                     "Small: lr 0.02 chosen on digits random 10% sets.")
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:

@@ -17,7 +17,7 @@ class GradientAscent(UnlearnMethod):
     presets = {"small": {"epochs": 5, "lr": 0.02}, "image": {"epochs": 5, "lr": 1e-4}}
     preset_notes = ("Small: lr 0.02 chosen on digits random 10% sets (0.005 leaves D_f untouched, UA 0; 0.03 gives "
                     "UA ≈ Retrain's on average but with a TA spread of ±3 points over seeds; 0.05 drops TA to ~84%). "
-                    "GA is sharp: on class-wise sets even 0.01 collapses RA. Image: seed 001's range [1e-4, 0.01].")
+                    "GA is sharp: on class-wise sets even 0.01 collapses RA. Image: Chen et al., Forgetting Sequence's range [1e-4, 0.01].")
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         model = inp.copy_original()

@@ -1,4 +1,4 @@
-"""Gradient surgery (seed 002 §3.2; reference: Akbari et al.'s code, github.com/sachit3022/unlearning,
+"""Gradient surgery (Akbari et al., Machine Unlearning §3.2; reference: Akbari et al.'s code, github.com/sachit3022/unlearning,
 ``unl_algorithms/surgery.py``, function ``unlearning``).
 
 Phase 1 (ascent, ``ascent_epochs`` passes over D_f in batches of ``ascent_batch_size``): for each forget batch and
@@ -63,7 +63,7 @@ class GradientSurgery(UnlearnMethod):
     name = "grad_surgery"
     label = "Grad. surgery"
     description = ("Ascend the forget gradient with its component along the retain gradient removed, then fine-tune "
-                   "on D_r with an elastic-net penalty (seed 002 §3.2).")
+                   "on D_r with an elastic-net penalty (Akbari et al., Machine Unlearning §3.2).")
     uses_lambda = "l1, l2 (elastic-net weights in the descent phase)"
     presets = {"small": {"ascent_epochs": 3, "ascent_lr": 0.3, "ascent_momentum": 0.0, "ascent_batch_size": 64,
                          "ascent_clip": 2.0, "epochs": 5, "lr": 0.05, "batch_size": 64, "optimizer": "sgd",

@@ -71,7 +71,7 @@ class InfluenceUnlearning(UnlearnMethod):
     name = "influence"
     label = "IU"
     description = ("Influence unlearning: one Newton step θ_o + scale·H⁻¹·(|D_f|/N)(ḡ_f − ḡ_r), H = damped empirical "
-                   "Fisher of D_r inverted by Woodbury (WoodFisher; Izzo et al. 2021, Jia et al. 2023; seed 003 "
+                   "Fisher of D_r inverted by Woodbury (WoodFisher; Izzo et al. 2021, Jia et al. 2023; Sharma et al., DAU "
                    "baseline).")
     uses_lambda = "scale (step multiplier) and damping λ"
     presets = {"small": {"scale": 0.05, "damping": 1e-3, "hessian_samples": 256, "grad_batch_size": 64,

@@ -37,7 +37,7 @@ class L1Sparse(UnlearnMethod):
                "image": {"epochs": 10, "lr": 0.01, "alpha": 5e-4, "alpha_schedule": "epoch", "l1_params": "all"}}
     preset_notes = ("α_t = α(1 − epoch/E) and ||θ||_1 over all parameters as the reference FT.py. Image: 10 epochs, lr "
                     "0.01 (the Unlearn-Sparse README's FT_prune command); α = 5e-4 not verified against the paper's "
-                    "appendix (the README leaves it open; Unlearn-WorstCase's argparse default is 1e-3, seed 001 "
+                    "appendix (the README leaves it open; Unlearn-WorstCase's argparse default is 1e-3, Chen et al., Forgetting Sequence "
                     "quotes 1e-5). Small: lr 0.02 chosen on digits random 10% sets.")
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:

@@ -10,7 +10,7 @@ from .base import UnlearnInput, UnlearnMethod, register_method
 class Retrain(UnlearnMethod):
     name = "retrain"
     label = "Retrain"
-    description = "Train from scratch on the retain set with the original recipe (exact unlearning; seed 000 Table 1)."
+    description = "Train from scratch on the retain set with the original recipe (exact unlearning; Fan et al., Challenging Forgets Table 1)."
     reinit = True
     exact = True
     presets = {"small": {}, "image": {}}

@@ -1,4 +1,4 @@
-"""RL: random labeling (Golatkar et al. 2020; seed 000 Table 1). Fine-tune on D_f with random labels mixed with D_r.
+"""RL: random labeling (Golatkar et al. 2020; Fan et al., Challenging Forgets Table 1). Fine-tune on D_f with random labels mixed with D_r.
 
 Forget samples get uniformly random labels, the true class allowed, redrawn every epoch — as the reference code
 (SalUn / Unlearn-Sparse / Unlearn-WorstCase ``unlearn/RL.py``: ``np.random.randint(0, num_classes)`` over the forget
@@ -33,12 +33,12 @@ class RandomLabel(UnlearnMethod):
     name = "rl"
     label = "RL"
     description = ("Fine-tune on D_f relabeled with random classes (redrawn every epoch), mixed with D_r "
-                   "(seed 000 Table 1).")
+                   "(Fan et al., Challenging Forgets Table 1).")
     relabeling = True
     presets = {"small": {"epochs": 10, "lr": 0.02, "redraw_labels": True, "exclude_true_class": False},
                "image": {"epochs": 10, "lr": 0.01, "redraw_labels": True, "exclude_true_class": False}}
     preset_notes = ("Labels redrawn every epoch, true class allowed: the reference code (SalUn's unlearn/RL.py). "
-                    "Image: 10 epochs, lr 0.01 (SalUn's unlearn_lr default; seed 001: lr in [0.01, 0.1]); small: lr "
+                    "Image: 10 epochs, lr 0.01 (SalUn's unlearn_lr default; Chen et al., Forgetting Sequence: lr in [0.01, 0.1]); small: lr "
                     "0.02 chosen on digits random 10% sets.")
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:

@@ -1,7 +1,7 @@
-"""RSU: Ranking and Sequential Unlearning (seed 001, Algorithm 1) — a wrapper around any unlearning method.
+"""RSU: Ranking and Sequential Unlearning (Chen et al., Forgetting Sequence, Algorithm 1) — a wrapper around any unlearning method.
 
 Ranking module: every forget sample gets a difficulty score, by default the cross-entropy loss of θ_o (low loss =
-hard to forget; seed 001 Fig. 5), or any registered per-sample score (``rsu_score``; e.g. "entropy"; scores with
+hard to forget; Chen et al., Forgetting Sequence Fig. 5), or any registered per-sample score (``rsu_score``; e.g. "entropy"; scores with
 ``hard_end = "high"`` are negated so that low always means hard).
 
 SeqUnlearn module: T stages. With the self-paced weights of Eq. 5, v_i = 1[l_i < λ_t], and the age parameter λ_t
@@ -23,13 +23,13 @@ the early subsets are smaller than a batch). Methods without an ``epochs`` knob 
 knob named ``epochs`` is split (e.g. gradient surgery's ``ascent_epochs`` runs in full at every stage). RSU and
 its reverse always have identical budgets, which makes them the clean comparison of orders.
 
-Orders (seed 001 Fig. 7) — one wrapper prefix each, usable with any method name:
+Orders (Chen et al., Forgetting Sequence Fig. 7) — one wrapper prefix each, usable with any method name:
 
 * ``rsu:METHOD``          hard → easy (RSU proper: v_i = 1[l_i < λ], λ increasing);
 * ``rsu_reverse:METHOD``  easy → hard (the "Reverse" ablation: v_i = 1[l_i > λ], λ decreasing);
 * ``rsu_oneshot:METHOD``  one stage with all of D_f (the "Original" ablation; identical to plain METHOD).
 
-``method_names()`` lists ``rsu:`` and ``rsu_reverse:`` for the three methods seed 001 evaluates (GA, RL, Bad-T);
+``method_names()`` lists ``rsu:`` and ``rsu_reverse:`` for the three methods Chen et al., Forgetting Sequence evaluates (GA, RL, Bad-T);
 every other combination (e.g. ``rsu:salun``) is built on demand by ``get_method``.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ from . import bad_t as _bad_t, ga as _ga, rl as _rl  # noqa: F401  (the featured
 from .base import METHODS, UnlearnInput, UnlearnMethod, register_instance, register_wrapper
 
 ORDERS = {"rsu": "hard_to_easy", "rsu_reverse": "reverse", "rsu_oneshot": "one_shot"}
-FEATURED = ("ga", "rl", "bad_t")  # seed 001 Tables 5-6 / Fig. 7
+FEATURED = ("ga", "rl", "bad_t")  # Chen et al., Forgetting Sequence Tables 5-6 / Fig. 7
 
 
 def rsu_stages(scores: torch.Tensor, forget_idx: torch.Tensor, stages: int, order: str,
@@ -122,7 +122,7 @@ class RSU(UnlearnMethod):
         what = {"hard_to_easy": "in stages from hard (low loss) to easy",
                 "reverse": "in stages from easy to hard (ablation)",
                 "one_shot": "in one shot (ablation; same as the plain method)"}[self.order]
-        self.description = f"{inner.label or inner.name} applied to the forget set {what} (RSU, seed 001 Alg. 1)."
+        self.description = f"{inner.label or inner.name} applied to the forget set {what} (RSU, Chen et al., Forgetting Sequence Alg. 1)."
         self.relabeling, self.reinit = inner.relabeling, inner.reinit
         self.partial_update, self.uses_lambda = inner.partial_update, inner.uses_lambda
         self.lowers_forget_accuracy, self.why_not_lower = inner.lowers_forget_accuracy, inner.why_not_lower

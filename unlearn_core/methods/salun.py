@@ -1,4 +1,4 @@
-"""SalUn: saliency unlearning (Fan et al. 2024; seed 000 Table 1).
+"""SalUn: saliency unlearning (Fan et al. 2024; Table 1 of Fan et al., Challenging Forgets).
 
 1. Saliency: the gradient of the forget loss (cross-entropy on D_f, θ_o in eval mode, batched) w.r.t. every
    parameter; the mask keeps the top ``sparsity`` fraction of |∇| over *all* parameters (one global threshold).
@@ -45,7 +45,7 @@ class SalUn(UnlearnMethod):
     name = "salun"
     label = "SalUn"
     description = ("Gradient-saliency mask (top fraction of |∇ forget loss|) + random labeling updating only the "
-                   "masked weights (Fan et al. 2024; seed 000 Table 1).")
+                   "masked weights (Fan et al. 2024; Table 1 of Fan et al., Challenging Forgets).")
     relabeling = True
     partial_update = True
     uses_lambda = "1 (D_f with random labels and D_r mixed, as RL)"

@@ -1,4 +1,4 @@
-"""SCRUB (Kurmanji et al. 2023, "Towards unbounded machine unlearning"; seed 000 Table 1).
+"""SCRUB (Kurmanji et al. 2023, "Towards unbounded machine unlearning"; Fan et al., Challenging Forgets Table 1).
 
 Student initialised at θ_o, teacher = a frozen copy of θ_o. Each epoch alternates
 
@@ -29,7 +29,7 @@ class Scrub(UnlearnMethod):
     name = "scrub"
     label = "SCRUB"
     description = ("Teacher θ_o; alternate max-steps (maximise KL to the teacher on D_f) and min-steps (CE + KL on D_r) "
-                   "(Kurmanji et al. 2023; seed 000 Table 1).")
+                   "(Kurmanji et al. 2023; Fan et al., Challenging Forgets Table 1).")
     uses_lambda = "alpha (KL weight on D_r; the D_f max-step has weight 1)"
     presets = {
         "small": {"epochs": 5, "msteps": 2, "lr": 0.01, "alpha": 0.5, "gamma": 1.0, "kd_t": 4.0,
@@ -42,7 +42,7 @@ class Scrub(UnlearnMethod):
                     "0.99, T = 4, forget batch 32, retain batch 128). Small: 5 epochs, lr 0.01, alpha 0.5, chosen on "
                     "digits random 10% sets; the unbounded max-step makes SCRUB sharp in lr there (msteps 3 or lr "
                     "0.02 already collapse RA to 70-80%), and at the stable setting it leaves random D_f untouched "
-                    "(UA ≈ 0), as seed 000 reports for SCRUB's high variance on random sets.")
+                    "(UA ≈ 0), as Fan et al., Challenging Forgets reports for SCRUB's high variance on random sets.")
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         student = inp.copy_original()

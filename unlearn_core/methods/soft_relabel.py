@@ -1,4 +1,4 @@
-"""Soft relabeling (seed 002 §3.1).
+"""Soft relabeling (Akbari et al., Machine Unlearning §3.1).
 
 Train on D_f ∪ D_r in shuffled mixed batches. Inside each batch, every forget sample gets a *soft* target: the
 similarity-weighted mix of the one-hot labels of the retain samples in the same batch ("masked attention"),
@@ -57,7 +57,7 @@ class SoftRelabel(UnlearnMethod):
     name = "soft_relabel"
     label = "Soft relabel"
     description = ("Forget targets = similarity-weighted mix of the labels of retain samples in the batch, trained "
-                   "together with D_r (seed 002 §3.1).")
+                   "together with D_r (Akbari et al., Machine Unlearning §3.1).")
     relabeling = True
     uses_lambda = "forget_weight (soft-label loss weight vs retain CE)"
     presets = {"small": {"epochs": 10, "lr": 0.02, "tau": 0.1, "forget_weight": 0.5, "exclude_same_class": True,

@@ -3,7 +3,7 @@
 A score is one file in this package: a function decorated with ``@register_score(...)`` that takes a
 :class:`ScoreInput` and returns a :class:`ScoreResult` with one value per training sample (indexed like
 ``ds.y_train``). ``hard_end`` says which end of the score marks samples that are hard to forget ("low" for
-loss: seed 001; "high" for BLO weights: seed 000), so selectors and views can orient themselves.
+loss: Chen et al., Forgetting Sequence; "high" for BLO weights: Fan et al., Challenging Forgets), so selectors and views can orient themselves.
 """
 from __future__ import annotations
 

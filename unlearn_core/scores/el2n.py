@@ -7,8 +7,8 @@ schedule is that of ``train_cfg.epochs`` and training stops early (:func:`traini
 The seeds' models are trained together as a vmapped ensemble and stored (runs of kind ``early_model``, keyed by
 data, model, recipe, epochs and seed), which GraNd reuses (same defaults = same models).
 
-Orientation: Paul et al. keep HIGH-EL2N samples (hard / important; coresets, seed 000 Fig. 3, take the top-m).
-EL2N is an early-training error, i.e. a loss-like quantity, and seed 001 finds low loss = hard to FORGET, so the
+Orientation: Paul et al. keep HIGH-EL2N samples (hard / important; coresets, Fan et al., Challenging Forgets Fig. 3, take the top-m).
+EL2N is an early-training error, i.e. a loss-like quantity, and Chen et al., Forgetting Sequence finds low loss = hard to FORGET, so the
 registry's ``hard_end`` (hard to forget) is "low", the same orientation as the loss score.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ not one backward per sample); the squared norms of all parameter blocks are summ
 evaluated in eval mode (BatchNorm with running statistics: a per-sample gradient through batch statistics of a
 batch of one is meaningless). ``params="head"`` restricts θ to the last linear layer (much cheaper for ResNets).
 
-Orientation as EL2N: high GraNd = important to learn; hard_end="low" (loss-like, seed 001).
+Orientation as EL2N: high GraNd = important to learn; hard_end="low" (loss-like, Chen et al., Forgetting Sequence).
 """
 from __future__ import annotations
 

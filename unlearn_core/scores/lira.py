@@ -1,5 +1,5 @@
 """LiRA membership scores (Carlini et al. 2022, "Membership inference attacks from first principles";
-seed 001 Eq. 1 for the per-sample attack success rate).
+Chen et al., Forgetting Sequence Eq. 1 for the per-sample attack success rate).
 
 Shadow models
     S shadow models (``n_shadow``, default 16, even) are trained with the original model's recipe
@@ -11,7 +11,7 @@ Shadow models
 Statistic
     φ = log(p_y / (1 − p_y)) = z_y − logsumexp_{j≠y} z_j, computed directly from the logits z (no softmax, so it
     stays finite for confident predictions). ``statistic="hinge"`` gives z_y − max_{j≠y} z_j instead (the
-    "logit gap" seed 001 describes). With ``queries`` = flip, φ is also taken on the horizontally flipped image
+    "logit gap" Chen et al., Forgetting Sequence describes). With ``queries`` = flip, φ is also taken on the horizontally flipped image
     and the per-query log-likelihood ratios are averaged (Carlini et al. §VI-A).
 
 Attack on a target model f with statistic φ_f(x) (per sample x)
@@ -20,7 +20,7 @@ Attack on a target model f with statistic φ_f(x) (per sample x)
     With few shadow models the per-sample variances are noisy; ``fix_variance`` ("auto": when S < 64) uses one
     global σ (median of the per-sample σ's), as Carlini et al. recommend for small S.
 
-Per-sample ASR (seed 001 Eq. 1)
+Per-sample ASR (Chen et al., Forgetting Sequence Eq. 1)
     ASR(x) = fraction of shadow models f_t for which the attack, with Gaussians fitted on the other S − 1
     models (leave-one-model-out), predicts x's membership in f_t correctly. Online predicts IN when Λ > 0 (the
     Bayes decision: the prior of IN is exactly 1/2 by construction); offline has no natural cut-off, so one global
