@@ -306,7 +306,8 @@ def cmd_compare(args) -> int:
     if args.executor == "local":
         options["workers"] = auto_workers(est) if workers is None else workers
     executor = make_executor(args.executor, **options)
-    print(f"estimate: {est.summary()} · {executor.describe()}", file=sys.stderr, flush=True)
+    n_workers = options.get("workers", 1) if args.executor == "local" else 1
+    print(f"estimate: {est.summary(n_workers)} · {executor.describe()}", file=sys.stderr, flush=True)
     t0 = time.time()
     with _Bar(args.quiet, "compare") as bar:
         df = run_experiment(spec, store, bar.ctx(), executor=executor, estimate=est)
@@ -321,13 +322,13 @@ def cmd_compare(args) -> int:
     print(f"{len(df)} runs in {elapsed:.1f}s · cache: {store.root}")
     unit_s = df.attrs.get("unit_seconds") or {}
     if est.seconds > 0:
-        print(describe_actual(est, elapsed))
+        print(describe_actual(est, elapsed, n_workers))
         actual: dict[str, float] = {}
         for uid, sec in unit_s.items():
             actual[uid.split("/")[0]] = actual.get(uid.split("/")[0], 0.0) + sec
         rows = [f"  {st:<11s} estimate {fmt_seconds(e):>8s} · actual {fmt_seconds(actual.get(st, 0.0)):>8s}"
                 for st, e in est.by_stage().items()]
-        print("stages (estimate vs actual):\n" + "\n".join(rows))
+        print("compute time per stage, summed over workers (estimate vs actual):\n" + "\n".join(rows))
     stages = df.attrs.get("stage_seconds") or {}
     if stages:
         print("computed this time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))

@@ -42,7 +42,7 @@ from .config import Setup
 from .context import RunContext
 from .errors import ConfigError, DataNotFoundError, DivergenceError, ForgetsetError
 from .grid import GridExecutor, Unit, execute_unit, register_grid_executor
-from .store import CorruptArtifact, Store, run_digest, sha256_bytes
+from .store import CorruptArtifact, Store, pid_alive, run_digest, sha256_bytes
 
 STAGES = ("original", "score", "forget_set", "run")
 # GPU fraction per unit by model when the setup may use a GPU and the caller gives none: small models share a
@@ -214,20 +214,6 @@ def code_digest() -> str:
     return sha256_bytes(blob)[:16]  # a content digest (the store's), not a configuration key
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether a process of this host is alive (a killed worker its parent has not reaped yet is not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
-    except (OSError, IndexError):  # no /proc (not Linux): trust kill(0)
-        return True
-
-
 def _worker_parent(worker_dir: str | None) -> Path:
     """Where workers of this host put their per-unit stores."""
     return Path(worker_dir or Path(tempfile.gettempdir()) / "forgetset-ray")
@@ -237,7 +223,7 @@ def _sweep_stale(parent: Path, host: str) -> None:
     """Remove unit folders left by workers of this host that were killed (SIGKILL skips their cleanup)."""
     for d in parent.glob(f"unit-{host}-*-*"):
         pid = d.name[len(f"unit-{host}-"):].split("-")[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(d, ignore_errors=True)
 
 

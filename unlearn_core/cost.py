@@ -43,7 +43,7 @@ class Calibration:
 _CALIBRATIONS: dict[tuple, Calibration] = {}
 
 
-def calibrate(pipe, batches: int = 3, store_result: bool = True) -> Calibration:
+def calibrate(pipe, batches: int = 6, store_result: bool = True) -> Calibration:
     """Time a few training and evaluation batches of the pipeline's model on its device (cached)."""
     from .training import get_batch, make_optimizer, new_model
 
@@ -78,11 +78,14 @@ def calibrate(pipe, batches: int = 3, store_result: bool = True) -> Calibration:
 
     step(idx[0])  # warm-up (allocations, kernel selection)
     _sync(pipe.device)
-    t0 = time.perf_counter()
+    per_batch = []
     for ib in idx[1:]:
+        t0 = time.perf_counter()
         step(ib)
-    _sync(pipe.device)
-    train_s = (time.perf_counter() - t0) / (batches * bs)
+        _sync(pipe.device)
+        per_batch.append(time.perf_counter() - t0)
+    # the median batch: one batch slowed by another process's burst does not skew a whole grid's estimate
+    train_s = float(np.median(per_batch)) / bs
     model.eval()
     eb = min(2048, ds.n_train)
     with torch.no_grad():
@@ -174,6 +177,11 @@ class UnitEstimate:
     passes: float
     seconds: float
     cached: bool
+    deps: tuple[str, ...] = ()  # units that must finish first (grid.plan)
+
+
+# A worker process imports torch and loads the data before its first unit (measured 2-4 s on a CPU).
+WORKER_START_S = 3.0
 
 
 @dataclass
@@ -204,10 +212,39 @@ class Estimate:
         total = sum(max(u.seconds, 1e-3) for u in self.units) or 1.0
         return {u.unit_id: max(u.seconds, 1e-3) / total for u in self.units}
 
-    def summary(self) -> str:
+    def wall_seconds(self, workers: int = 1) -> float:
+        """Expected wall time on ``workers`` workers: the units to compute list-scheduled in plan order as their
+        dependencies finish (what the executors do), plus the workers' start-up."""
+        todo = {u.unit_id: u for u in self.units if not u.cached}
+        if not todo:
+            return 0.0
+        if workers <= 1:
+            return self.seconds
+        deps = {uid: [d for d in u.deps if d in todo] for uid, u in todo.items()}
+        free_at = [WORKER_START_S] * workers  # when each worker can take its next unit
+        finish: dict[str, float] = {}
+        remaining = list(todo)  # plan order is a topological order
+        while remaining:
+            free_at.sort()
+            worker_free = free_at.pop(0)
+            # the unit that can start soonest on this worker (its dependencies are all scheduled already)
+            best, best_start = None, math.inf
+            for uid in remaining:
+                if all(d in finish for d in deps[uid]):
+                    start = max([worker_free, *(finish[d] for d in deps[uid])])
+                    if start < best_start:
+                        best, best_start = uid, start
+            finish[best] = best_start + todo[best].seconds
+            remaining.remove(best)
+            free_at.append(finish[best])
+        return max(finish.values())
+
+    def summary(self, workers: int = 1) -> str:
         n_todo = sum(not u.cached for u in self.units)
         where = "GPU" if self.calibration.device.startswith("cuda") else "CPU"
-        return (f"≈ {fmt_seconds(self.seconds)} on this {where} ({n_todo} of {len(self.units)} units to compute, "
+        wall = self.wall_seconds(workers)
+        on = f" with {workers} workers" if workers > 1 and wall > 0 else ""
+        return (f"≈ {fmt_seconds(wall)} on this {where}{on} ({n_todo} of {len(self.units)} units to compute, "
                 f"{self.passes / max(self.one_training_passes, 1):.1f}× the work of one original training)")
 
 
@@ -257,7 +294,8 @@ def estimate_grid(spec, store, pipe=None) -> Estimate:
             passes = method_passes(u.method, mp, n_f, n - n_f, recipe)
             cached = pipe.find_run(u.method, u.selector, u.ratio, u.seed, params or None) is not None
             seconds = passes * cal.train_s_per_sample + eval_passes(n, n_test) * cal.eval_s_per_sample * 3 + svc
-        units.append(UnitEstimate(u.id, u.stage, u.label, float(passes), float(seconds), bool(cached)))
+        units.append(UnitEstimate(u.id, u.stage, u.label, float(passes), float(seconds), bool(cached),
+                                  tuple(u.deps)))
     return Estimate(units, cal, float(recipe.epochs * n))
 
 
@@ -283,10 +321,10 @@ def stage_of(unit_id: str) -> str:
     return unit_id.split("/", 1)[0]
 
 
-def describe_actual(estimate: Estimate, actual_s: float) -> str:
-    ratio = actual_s / estimate.seconds if estimate.seconds > 0 else math.nan
-    return (f"took {fmt_seconds(actual_s)} (estimate {fmt_seconds(estimate.seconds)}, actual/estimate "
-            f"{ratio:.2f})")
+def describe_actual(estimate: Estimate, actual_s: float, workers: int = 1) -> str:
+    planned = estimate.wall_seconds(workers)
+    ratio = actual_s / planned if planned > 0 else math.nan
+    return f"took {fmt_seconds(actual_s)} (estimate {fmt_seconds(planned)}, actual/estimate {ratio:.2f})"
 
 
 def as_dict(est: Estimate) -> dict[str, Any]:

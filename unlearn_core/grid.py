@@ -373,8 +373,9 @@ class ProcessExecutor(GridExecutor):
                     fraction[uid] = frac
                 for fut in done:
                     uid = running.pop(fut)
-                    result = fut.result()  # re-raises the unit's error (its run row is marked failed)
-                    self.unit_seconds[uid] = time.perf_counter() - started[uid]
+                    out = fut.result()  # re-raises the unit's error (its run row is marked failed)
+                    result = out["result"]
+                    self.unit_seconds[uid] = out["seconds"]
                     finished.add(uid)
                     for deps in waiting.values():
                         deps.discard(uid)
@@ -427,7 +428,9 @@ def _worker_run(unit: Unit) -> dict:
             last[0] = frac
             q.put((unit.id, float(frac)))
 
-    return execute_unit(_WORKER["pipe"], unit, RunContext(on_progress=on_progress))
+    t0 = time.perf_counter()
+    result = execute_unit(_WORKER["pipe"], unit, RunContext(on_progress=on_progress))
+    return {"result": result, "seconds": time.perf_counter() - t0}  # compute time, without the wait in the queue
 
 
 # name -> factory(**options) -> GridExecutor. Backends register themselves here (see make_executor).

@@ -447,13 +447,16 @@ class Pipeline:
         return self.store.done_run(config_key(cfg))
 
     # ------------------------------------------------------------------ cheap derived data
+    def predictions_config(self, original_run: dict, seed: int) -> dict:
+        """The configuration (→ store key) of θ_o's stored per-sample predictions."""
+        return {"kind": "predictions", "original": run_digest(original_run), **self.base_config, "seed": int(seed)}
+
     def predictions(self, seed: int) -> dict[str, np.ndarray] | None:
         """θ_o's prediction and confidence p_y on each training sample (from the stored θ_o; None if absent)."""
         orun = self.find_original(seed)
         if orun is None:
             return None
-        cfg = {"kind": "predictions", "original": run_digest(orun), **self.base_config,
-               "seed": int(seed)}
+        cfg = self.predictions_config(orun, seed)
 
         def compute() -> Computed:
             model = self.original(seed)

@@ -367,9 +367,7 @@ def original_predictions(pipe, seed: int) -> dict[str, np.ndarray] | None:
     orun = pipe.find_original(seed)
     if orun is None:
         return None
-    cfg = {"kind": "predictions", "original": run_digest(orun), **pipe.base_config,
-           "seed": int(seed)}
-    got = pipe.store.lookup("predictions", cfg, "arrays")
+    got = pipe.store.lookup("predictions", pipe.predictions_config(orun, seed), "arrays")
     return None if got is None else got[0]
 
 

@@ -249,15 +249,21 @@ def _owner_alive(owner: str | None, updated: float | None) -> bool:
     if not pid_s.isdigit():
         return False
     pid = int(pid_s)
-    if pid == os.getpid():
-        return True
+    return pid == os.getpid() or pid_alive(pid)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host is alive; a zombie (killed, not yet reaped by its parent) is not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (not Linux), or it exited just now
+        return not Path("/proc").exists()
 
 
 # ---------------------------------------------------------------------------------------------- the store
