@@ -463,7 +463,9 @@ def all_cases(fx: dict[str, str], cache: str, work: Path, readonly_ok: bool) -> 
     bad_score = [("blo", {"K": 0}), ("blo", {"upper_iters": -1}), ("blo", {"granularity": "foo"}),
                  ("blo", {"beta": -1}), ("blo", {"beta": 0}), ("blo", {"batch_size": -4}), ("blo", {"lower": "x"}),
                  ("blo", {"step_scale": "x"}), ("blo", {"K": "x"}), ("blo", {"n_classes": 0}),
-                 ("blo", {"gamma": -1}), ("blo", {"upper_iters": 10**8}), ("blo", {"K": 2.5}),
+                 ("blo", {"gamma": -1}), ("blo", {"upper_iters": 10**8}), ("blo", {"K": 2000}),
+                 ("blo", {"tol_overlap": 0}), ("blo", {"max_cost": -1}), ("blo", {"init": "x"}), ("blo", {"decay": -1}),
+                 ("blo", {"patience": 0}), ("blo", {"class_loss": "median"}), ("blo", {"alpha": -1}),
                  ("lira_asr", {"n_shadow": 0}), ("lira_asr", {"n_shadow": 100000}), ("lira_asr", {"variant": "x"}),
                  ("el2n", {"n_seeds": 0}), ("el2n", {"n_seeds": 1000}), ("grand", {"params": 5}),
                  ("loss", {"anything": 1}), ("entropy", {"x": None})]
@@ -471,6 +473,8 @@ def all_cases(fx: dict[str, str], cache: str, work: Path, readonly_ok: bool) -> 
         add(f"score: {score} {json.dumps(params)}",
             with_base("score", "--score", score, "--params", json.dumps(params), cache=cache),
             tags=("score",) if params in ({"K": 0}, {"granularity": "foo"}, {"n_shadow": 0}) else ())
+    add("score: blo fractional K (valid: lower-level epochs may be fractions)",
+        with_base("score", "--score", "blo", "--params", '{"K": 0.5}', cache=cache), "accept")
     add("score: unknown score", with_base("score", "--score", "nosuch", cache=cache))
     add("score: empty score name", with_base("score", "--score", "", cache=cache))
 
