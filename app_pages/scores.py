@@ -155,11 +155,7 @@ with tab_b:
             st.warning("This BLO result carries no convergence trace.")
         else:
             common.plot(charts.blo_trace(trace), key="blo_trace")
-            last = trace.iloc[-1]
-            st.caption(f"After {int(last['iteration'])} upper iterations: objective {last['objective']:.4g}, "
-                       f"top-m overlap with the previous iteration {last['topm_overlap']:.2f} (1.0 = the set stopped "
-                       f"changing), mean loss in the top-m {last.get('mean_loss_topm', float('nan')):.3g} vs "
-                       f"{last.get('mean_loss_all', float('nan')):.3g} overall.")
+            st.caption(common.blo_trace_caption(trace, common.score_extras(e["key"])))
             with st.expander("Trace table and parameters"):
                 common.table(trace, key="blo_trace_table", max_rows=25)
                 st.json(e["params"], expanded=False)

@@ -135,17 +135,25 @@ def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log
 
 
 def blo_trace(trace: pd.DataFrame) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("upper objective f(w)", "top-m overlap with previous iteration"))
+    """BLO's convergence trace: the upper objective, and the top-m set's overlap with the previous iteration (the
+    stopping rule), with the starting / chance set and with θ_o's lowest-loss set (docs/blo.md)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("upper objective f(w)", "top-m set overlap (fraction of m)"))
     fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["objective"], mode="lines+markers", name="objective",
                              line=dict(color=style.OKABE_ITO["blue"])), 1, 1)
-    fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["topm_overlap"], mode="lines+markers", name="overlap",
-                             line=dict(color=style.SELECTOR_COLORS["worst"])), 1, 2)
     if "mean_loss_topm" in trace:
         fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["mean_loss_topm"], mode="lines", name="mean loss, top-m",
                                  line=dict(dash="dot", color=style.OKABE_ITO["sky"])), 1, 1)
+    prev = "overlap_prev" if "overlap_prev" in trace else "topm_overlap"
+    lines = [(prev, "with the previous iteration", style.SELECTOR_COLORS["worst"], "solid"),
+             ("overlap_start", "with the starting / chance set", style.SELECTOR_COLORS["random"], "dash"),
+             ("overlap_lowloss", "with θ_o's lowest-loss set", style.OKABE_ITO["green"], "dot")]
+    for col, name, color, dash in lines:
+        if col in trace:
+            fig.add_trace(go.Scatter(x=trace["iteration"], y=trace[col], mode="lines+markers", name=name,
+                                     line=dict(color=color, dash=dash)), 1, 2)
     fig.update_xaxes(title_text="upper iteration")
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
-    return _layout(fig, 340, legend=dict(orientation="h", y=-0.3))
+    return _layout(fig, 360, legend=dict(orientation="h", y=-0.3))
 
 
 def overlap_heatmap(m: pd.DataFrame) -> go.Figure:

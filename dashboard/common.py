@@ -350,6 +350,28 @@ def _score_extras(root: str, key: str) -> dict:
     return loaded[1] if loaded else {}
 
 
+STOP_REASONS = {"converged": "converged (the top-m set stopped changing)",
+                "max_cost": "stopped at its cost cap (max_cost)", "max_iters": "stopped at its iteration cap"}
+
+
+def blo_trace_caption(trace, extras: dict) -> str:
+    """One sentence on how a BLO run ended: iterations, stop reason, cost, and its last overlaps."""
+    last = trace.iloc[-1]
+    prev = last.get("overlap_prev", last.get("topm_overlap", float("nan")))
+    parts = [f"{int(last['iteration'])} upper iterations"]
+    if extras.get("stop_reason"):
+        parts.append(STOP_REASONS.get(extras["stop_reason"], str(extras["stop_reason"])))
+    if extras.get("cost_vs_training") is not None:
+        parts.append(f"cost {extras['cost_vs_training']:.3f} of one original training (sample passes)")
+    text = "; ".join(parts) + f". Last iteration: objective {last['objective']:.4g}, top-m overlap with the " \
+        f"previous iteration {prev:.2f} (1.0 = the set stopped changing)"
+    if "overlap_start" in last:
+        text += f", with the starting / chance set {last['overlap_start']:.2f} (≈ m/N: the start is forgotten)"
+    if "overlap_lowloss" in last:
+        text += f", with θ_o's lowest-loss set {last['overlap_lowloss']:.2f}"
+    return text + "."
+
+
 def score_extras(key: str) -> dict:
     return _score_extras(cache_root(), key)
 

@@ -193,6 +193,9 @@ def test_scores(cache_dir):
     assert "blo@0.1" not in text  # ids never reach the user
     assert len(at.tabs) >= 4
     assert _n_charts(at) >= 3  # histograms, scatter, BLO trace
+    # the BLO trace caption says how the run ended and reads the trace's overlaps (docs/blo.md)
+    assert "upper iterations" in text and "with the starting / chance set" in text
+    assert any(w in text for w in ("converged (the top-m set", "stopped at its cost cap", "stopped at its iteration"))
     assert len(at.dataframe) >= 2  # hardest / easiest galleries
     assert len(at.image) >= 2
     ms = at.multiselect(key="score_pick")
