@@ -264,6 +264,26 @@ def test_experiments_launch_cached_grid(cache_dir):
     assert job["status"] == "done" and job["result"]["n_runs"] == 4
 
 
+def test_experiments_executor_choice(cache_dir):
+    """The experiment can run on a Ray cluster (issue: a choice on the page); a bad address is refused clearly."""
+    from unlearn_core.cluster import ray_available
+
+    at = _app("app_pages/experiments.py")
+    radio = at.radio(key="exp_executor")
+    assert radio.value == "local" and radio.disabled == (not ray_available())
+    if not ray_available():
+        assert "pip install -e '.[cluster]'" in _texts(at)
+        return
+    radio.set_value("ray")
+    at.run()
+    at.text_input(key="exp_ray_address").set_value("http://not-a-ray-address")
+    at.run()
+    at.button(key="exp_launch").click()
+    at.run()
+    assert not at.exception and any("address" in e.value.lower() for e in at.error)
+    assert not at.session_state["exp_job"] if "exp_job" in at.session_state else True
+
+
 def test_compare(cache_dir):
     import io
 
