@@ -64,6 +64,10 @@ if cat.empty:
 # ------------------------------------------------------------------ choose sets to compare
 st.subheader("Built sets")
 view = cat[["name", "selector", "ratio", "seed", "size"]].copy()
+# Entanglement (Zhao et al., "What makes unlearning hard and what to do about it", NeurIPS 2024): read-only here;
+# the "view_entanglement" job computes what is missing.
+ent = common.entanglement_by_key()
+view["entanglement (ES)"] = [ent.get(k) for k in cat["key"]]
 view["selector"] = view["selector"].map(style.selector_label)
 view["ratio"] = view["ratio"].astype(float) * 100
 view = view.rename(columns={"name": "forget set", "ratio": "ratio (%)"})
@@ -79,7 +83,13 @@ if not default_rows:  # random vs worst case at the active seed, 10% if built
 cat_id = hashlib.sha1("|".join(cat["key"]).encode()).hexdigest()[:10]
 ev = common.table(view, key=f"fs_table_{cat_id}", on_select="rerun", selection_mode="multi-row", max_rows=12,
                   selection_default={"selection": {"rows": default_rows}},
-                  column_config={"ratio (%)": st.column_config.NumberColumn(format="%g%%")})
+                  column_config={"ratio (%)": st.column_config.NumberColumn(format="%g%%"),
+                                 "entanglement (ES)": st.column_config.NumberColumn(
+                                     format="%.4g", help=style.cite(common.ES_HELP))})
+if any(v is None for v in view["entanglement (ES)"]):
+    if st.button("Compute the entanglement of every set", key="fs_ent_job", icon=":material/hub:",
+                 help="A background job: penultimate features of θ_o, then ES per set (seconds on digits)."):
+        common.submit("view_entanglement", {"setup": common.setup_config()})
 rows = ev.selection.rows if ev.selection.rows else default_rows
 st.session_state["fs_selected_keys"] = [cat["key"].iloc[r] for r in rows if r < len(cat)]
 chosen = cat.iloc[rows]
@@ -118,6 +128,33 @@ if score_cols:
         common.plot(charts.set_score_box(res.set_score_frame(sets, df, show), set_sel), key="fs_box")
 else:
     st.caption("Compute scores on the Scores page to compare the sets' score distributions.")
+
+# ------------------------------------------------------------------ why is it hard?
+st.subheader("Why is it hard?")
+st.caption("Is the set hard because it is memorized, entangled with the retain set, or low-loss? Memorization "
+           "(Feldman & Zhang 2020) comes free from the LiRA shadow-model bank once it exists; the learning-event "
+           "proxy and entanglement follow Zhao et al., *What makes unlearning hard and what to do about it* "
+           "(NeurIPS 2024); loss and LiRA ASR follow Chen et al., *Machine Unlearning in Forgetting Sequence*.")
+why_name = st.selectbox("Forget set", list(sets), key="fs_why_pick")
+why_row = chosen[chosen["name"] == why_name].iloc[0]
+why = common.why_hard(why_row["key"])
+if why is None:
+    st.info("This set is not stored any more.", icon=":material/info:")
+else:
+    if len(why.summary):
+        common.table(common.why_summary_table(why.summary), key="fs_why_table")
+        common.plot(charts.why_hard_distributions(why.distributions), key="fs_why_dist")
+    if len(why.entanglement):
+        st.caption(common.why_entanglement_caption(why.entanglement))
+    if len(why.composition):
+        common.plot(charts.why_hard_composition(why.composition), key="fs_why_comp")
+    if why.missing:
+        st.caption("Not computed yet: " + ", ".join(style.score_label(q) for q in why.missing)
+                   + " (memorization and LiRA ASR train shadow models: minutes on a CPU).")
+        if st.button("Compute what is missing", key="fs_why_job", icon=":material/play_arrow:"):
+            common.submit("view_why_hard", {"setup": common.setup_config(), "selector": why_row["selector"],
+                                            "ratio": None if why_row["ratio"] != why_row["ratio"] else
+                                            float(why_row["ratio"]), "seed": int(why_row["seed"])})
 
 st.subheader("Images")
 order_opts = ["index"] + score_cols

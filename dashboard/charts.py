@@ -156,6 +156,34 @@ def blo_trace(trace: pd.DataFrame) -> go.Figure:
     return _layout(fig, 360, legend=dict(orientation="h", y=-0.3))
 
 
+def why_hard_distributions(dist: pd.DataFrame) -> go.Figure:
+    """Per quantity, the forget set's values against the training set's (box plots, one panel per quantity)."""
+    qs = list(dict.fromkeys(dist["quantity"]))
+    fig = make_subplots(rows=1, cols=max(len(qs), 1), subplot_titles=[style.score_label(q) for q in qs])
+    for j, q in enumerate(qs):
+        d = dist[dist["quantity"] == q]
+        for group, color in (("training set", OKABE_GREY), ("forget set", style.SELECTOR_COLORS["worst"])):
+            v = d[d["group"] == group]["value"]
+            fig.add_trace(go.Box(y=v, name=group, marker_color=color, boxpoints=False, showlegend=j == 0,
+                                 legendgroup=group), 1, j + 1)
+    return _layout(fig, 320, legend=dict(orientation="h", y=-0.15))
+
+
+def why_hard_composition(comp: pd.DataFrame) -> go.Figure:
+    """Class shares of the forget set vs the training set (%)."""
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=comp["label"].astype(str), y=100 * comp["train_share"], name="training set",
+                         marker_color=OKABE_GREY))
+    fig.add_trace(go.Bar(x=comp["label"].astype(str), y=100 * comp["set_share"], name="forget set",
+                         marker_color=style.SELECTOR_COLORS["worst"]))
+    fig.update_layout(barmode="group", xaxis_title="class", yaxis_title="share of the set (%)",
+                      xaxis=dict(type="category"))
+    return _layout(fig, 300, legend=dict(orientation="h", y=-0.25))
+
+
+OKABE_GREY = style.OKABE_ITO.get("grey", "#999999")
+
+
 def overlap_heatmap(m: pd.DataFrame) -> go.Figure:
     fig = px.imshow(m.values, x=list(m.columns), y=list(m.index), zmin=0, zmax=1, color_continuous_scale="Blues",
                     text_auto=".2f", aspect="auto")

@@ -372,6 +372,59 @@ def blo_trace_caption(trace, extras: dict) -> str:
     return text + "."
 
 
+ES_HELP = ("Entanglement of the forget set with the retain set (Zhao et al., NeurIPS 2024): within-group over "
+           "between-group variance of θ_o's penultimate features, groups = retain and forget. Higher = more "
+           "entangled (harder to unlearn by their account). — = not computed yet.")
+
+
+def entanglement_by_key() -> dict:
+    """{forget-set key: ES} of the stored sets (read-only; missing ones are absent)."""
+    from unlearn_core.analysis.entanglement import entanglement_frame
+
+    pipe, _ = pipeline()
+    if pipe is None:
+        return {}
+    try:
+        df = entanglement_frame(pipe, compute_if_missing=False)
+    except ForgetsetError:
+        return {}
+    return {k: float(v) for k, v in zip(df["key"], df["es"]) if v == v}
+
+
+def why_hard(key: str):
+    """The "Why is it hard?" frames of a stored forget set (read-only; None if the set is gone)."""
+    from unlearn_core.analysis.hardness import why_hard as _why
+
+    pipe, _ = pipeline()
+    if pipe is None:
+        return None
+    try:
+        return _why(pipe, key, compute_if_missing=False)
+    except ForgetsetError:
+        return None
+
+
+def why_summary_table(summary):
+    """The per-quantity summary with readable columns."""
+    t = summary.copy()
+    t["quantity"] = [style.score_label(q) for q in t["quantity"]]
+    t["hard end"] = t["hard_end"].map({"low": "low values", "high": "high values"})
+    out = t[["quantity", "set_mean", "train_mean", "set_mean_percentile", "leans", "hard end", "n_set"]]
+    return out.rename(columns={"set_mean": "set mean", "train_mean": "training-set mean",
+                               "set_mean_percentile": "set's mean percentile", "leans": "the set leans",
+                               "n_set": "samples"})
+
+
+def why_entanglement_caption(ent) -> str:
+    own = ent[ent["group"] == "this set"]["es"]
+    ref = ent[ent["group"] != "this set"]["es"]
+    text = f"Entanglement (ES) of this set: {own.iloc[0]:.4g}" if len(own) else "Entanglement not computed"
+    if len(ref) > 1:
+        text += (f"; random sets of the same size: {ref.mean():.4g} ± {ref.std(ddof=1):.3g} (mean ± sample std over "
+                 f"{len(ref)} draws). Lower = less entangled with the retain set.")
+    return text + "."
+
+
 def score_extras(key: str) -> dict:
     return _score_extras(cache_root(), key)
 

@@ -230,6 +230,28 @@ def test_forget_sets(cache_dir):
     assert any("strictly between 0 and 1" in e.value for e in at.error)
 
 
+def test_forget_sets_why_hard_and_entanglement(cache_dir):
+    """The "Why is it hard?" panel reads the stored scores; entanglement is '—' until its job ran, then a number."""
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    at = _app("app_pages/forget_sets.py")
+    text = _texts(at)
+    assert "Why is it hard?" in text and "Feldman & Zhang" in text and "seed 000" not in text
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert "entanglement (ES)" in table.columns and table["entanglement (ES)"].isna().all()
+    at.button(key="fs_ent_job").click()
+    at.run()
+    assert not at.exception and not at.error
+    jid = at.session_state["my_jobs"][-1]
+    assert JobManager.shared(Store(cache_dir)).wait(jid, 120)["status"] == "done"
+    at = _app("app_pages/forget_sets.py")
+    es = at.dataframe[0].value["entanglement (ES)"]
+    assert es.notna().all() and (es > 0).all()
+    assert any("Entanglement (ES) of this set" in c.value for c in at.caption) or "set mean" in _texts(at)
+
+
 def test_experiments_estimate_and_errors(cache_dir):
     from unlearn_core.grid import ExperimentSpec
 
