@@ -372,3 +372,18 @@ def test_worker_processes_exit_when_the_compare_driving_them_is_killed(tmp_path)
     while time.time() < deadline and alive():
         time.sleep(0.2)
     assert not alive(), f"workers {alive()} outlived their driver"
+
+
+def test_auto_batching_never_stacks_on_a_cpu(tmp_path, monkeypatch):
+    """batch_models="auto" on a CPU trains one model at a time even where a timing would favour stacking: the
+    stored θ_o must not depend on the machine's load (stacked = sequential only to float tolerance)."""
+    import unlearn_core.training as training
+    from unlearn_core.config import Setup
+    from unlearn_core.grid import ExperimentSpec, LocalExecutor, run_experiment
+
+    monkeypatch.setattr(training, "auto_model_batch", lambda *a, **k: 8)  # "stacking measured 10x faster"
+    spec = ExperimentSpec(setup=Setup(train={"epochs": 2}, device="cpu"), methods=["retrain"], selectors=["random"],
+                          seeds=[0, 1])
+    store = Store(tmp_path)
+    run_experiment(spec, store, executor=LocalExecutor(batch_models="auto"))
+    assert not any(r["metrics"].get("batched") for r in store.list_runs("original", "done"))

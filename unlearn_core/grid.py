@@ -282,6 +282,12 @@ def _train_stacked(pipe, units: list[Unit], force: bool, ctx: RunContext) -> Non
     from .training import auto_model_batch, train_ensemble
 
     ds, recipe = pipe.ds, pipe.train_cfg
+    if not force and torch.device(pipe.device).type != "cuda":
+        # On a CPU the choice would rest on a timing that varies with the machine's load, and a stacked model
+        # equals a sequential one only to float tolerance: the same command could then store θ_o with other
+        # bytes (and keys) from one run to the next (fault-injection benchmark). Stacking pays on GPUs; on a CPU
+        # it runs only when asked for (batch_models="on").
+        return
     seeds = [u.seed for u in units if u.stage == "original" and pipe.find_original(u.seed) is None]
     k = len(seeds) if force else auto_model_batch(pipe.model_name, ds, len(seeds), recipe)
     for i in range(0, len(seeds) if k > 1 else 0, k):
