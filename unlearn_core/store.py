@@ -337,9 +337,14 @@ class Store:
 
     def _init_schema(self) -> None:
         with self.connect() as con:
-            # quick_check reports damage as rows (it raises only when the header is unreadable); any answer but
+            # The checks report damage as rows (they raise only when the header is unreadable); any answer but
             # "ok" means pages are damaged and later queries would fail one by one, so the file is moved aside.
-            check = con.execute("PRAGMA quick_check(1)").fetchone()
+            # integrity_check also matches every index against its table (quick_check does not, and bit flips
+            # there surfaced later as "database disk image is malformed" mid-command); it reads the whole file,
+            # milliseconds for a cache database, so quick_check is kept for very large ones.
+            size = self.db_path.stat().st_size if self.db_path.exists() else 0
+            pragma = "integrity_check(1)" if size < 256 * 2**20 else "quick_check(1)"
+            check = con.execute(f"PRAGMA {pragma}").fetchone()
             if check is None or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check[0] if check else 'no answer'}")
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
