@@ -7,8 +7,17 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, common, style, tables
-from dashboard.safety import md_escape
+from dashboard import views as dv
+from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
+from unlearn_core.errors import ForgetsetError
+
+TUNE_CAPTION = (
+    "Fan et al. (*Challenging Forgets*) and Chen et al. (*Machine Unlearning in Forgetting Sequence*) tune each "
+    "method's learning rate and epochs on random forget sets and reuse the values on the worst case, so a gap there "
+    "is not an artefact of tuning. The tune job runs every candidate of a grid on the tuning sets (Retrain on the "
+    "same sets), keeps the one with the smallest Avg. gap to Retrain (the preset is always a candidate), then runs "
+    "the chosen values and the preset on the sets to apply them to. Every run is an ordinary cached run.")
 
 common.page_guard()
 st.title("Compare unlearning methods")
@@ -61,8 +70,13 @@ common.keep("cmp_layout", "one row per forget set × method")
 layout = st.segmented_control("Layout", ["one row per forget set × method", "forget sets side by side"],
                               key="cmp_layout", label_visibility="collapsed")
 wide = layout == "forget sets side by side"
-disp, gaps = tables.table3_wide(d_ratio, selectors, compact=True) if wide else \
-    tables.table3_stacked(d_ratio, selectors)
+tuned = dv.tuned_lookup(setup_id)  # rows run with a tuning's chosen values are labelled "· tuned"
+# Entanglement of the forget sets (Zhao et al., NeurIPS 2024), read for the active setup (its θ_o and BLO).
+es_here = pipe is not None and setup_id == active_id
+es_seed = dv.set_entanglement(d_ratio, selectors) if es_here else None
+es = tables.entanglement_summary(es_seed) if es_seed is not None else None
+disp, gaps = tables.table3_wide(d_ratio, selectors, compact=True, tuned=tuned) if wide else \
+    tables.table3_stacked(d_ratio, selectors, tuned=tuned, es=es)
 if disp.empty:
     st.warning("No runs for this choice.")
     st.stop()
@@ -80,6 +94,26 @@ st.caption(f"{md_escape(labels[setup_id].split(' · ')[0])} · forget ratio "
              "definition."
            + ("" if wide else " Select a row for its seeds and exact configuration.")
            + (f" **Rows differ in n ({', '.join(map(str, ns))}): compare their spreads with care.**" if mixed else ""))
+if any(disp.attrs.get("tuned") or []):
+    st.caption("Rows marked **· tuned** ran with the values a tuning chose on other sets (see “Tuning protocol” "
+               "below)" + ("; the columns hyperparameters (resolved values) and tuned on say which."
+                           if not wide else "; their hyperparameters are in the one-row-per-set layout."))
+if es is not None:
+    n_no_es = tables.entanglement_missing(es_seed)
+    e1, e2 = st.columns([3, 1.3])
+    e1.caption("ES = entanglement of the row's forget sets with their retain sets (Zhao et al., *What makes "
+               "unlearning hard and what to do about it*, NeurIPS 2024), mean ± sample std over the sets' seeds "
+               "(— = one seed); higher = more entangled." + (f" {n_no_es} of these sets "
+                                                             f"{'has' if n_no_es == 1 else 'have'} no ES yet (—)."
+                                                             if n_no_es else ""))
+    if n_no_es and e2.button("Compute their entanglement", key="cmp_ent_job", icon=":material/hub:",
+                             help="A background job: θ_o's features per seed, then ES per forget set."):
+        jid = common.submit("view_entanglement", {"setup": common.setup_config()})
+        if jid:
+            st.session_state["cmp_ent_job_id"] = jid
+    common.watch_job(st.session_state.get("cmp_ent_job_id"), "cmp_ent", "Entanglement stored.")
+else:
+    st.caption("ES (entanglement of the forget sets) is shown for the active setup's results.")
 gvals = gaps.to_numpy(dtype=float)
 gmax = float(np.nanmax(gvals)) if np.isfinite(gvals).any() else 1.0
 method_ids = disp.attrs["methods"]
@@ -112,7 +146,8 @@ if wide:  # one table per forget set, next to each other (short columns: nothing
         gpart = gaps[[c for c in gaps.columns if c.startswith(f"{name} · ")]].rename(
             columns=lambda c: c.split(" · ", 1)[1])
         with cols[j % len(cols)]:
-            st.markdown(f"**{md_escape(name)} sets**")
+            st.markdown(f"**{md_escape(name)} sets**"
+                        + (f" · ES {tables.es_cell(*es[sel])}" if es is not None and sel in es else ""))
             common.table(_styled(part, gpart), key=f"cmp_table_wide_{j}", hide_index=False, max_rows=None,
                          column_config=tables.column_help(part.columns))
 else:
@@ -187,6 +222,96 @@ else:
         st.markdown(f"**{md_escape(style.method_label(m))} · {md_escape(style.selector_label(sel))} · "
                     f"{style.ratio_label(r)}** — runs per seed")
         common.table(tables.run_rows(runs), key="cmp_sweep_runs")
+
+# ------------------------------------------------------------------ tuning protocol
+st.subheader("Tuning protocol: tune on random sets, reuse on the worst case")
+st.caption(TUNE_CAPTION)
+tun = dv.tunings(setup_id)
+if tun.empty:
+    st.caption("No tuning of this setup yet.")
+else:
+    tune_labels = {r.key: f"{style.method_label(r.method)} · {r.label}" for r in tun.itertuples()}
+    tkey = st.selectbox("Tuning", list(tun["key"]), format_func=tune_labels.get, key="tune_pick")
+    rec = dv.tuning_record(tkey)
+    if rec is None:
+        common.error("This tuning's record cannot be read any more.")
+    else:
+        st.markdown(f"**Chosen for {md_escape(style.method_label(rec['method']))}:** "
+                    f"{md_escape(tables.tuning_choice_text(rec))} · resolved hyperparameters "
+                    f"{code_span(style.params_text(rec['chosen']['params']) or 'none')}")
+        cand = tables.candidates_table(rec)
+        common.table(cand.style.apply(lambda r: ["font-weight: bold; background-color: #eef3fb" if r["chosen"]
+                                                 else "" for _ in r], axis=1),
+                     key="tune_cands", max_rows=None,
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in cand.columns
+                                    if c.startswith(("Avg. gap", "gap ", "ToW"))}
+                     | {c: st.column_config.NumberColumn(format="%.2f") for c in cand.columns if c.endswith("(mean)")
+                        and not c.startswith("ToW")}
+                     | {"Avg. gap (objective)": st.column_config.NumberColumn(
+                         format="%.3f", help="Fan et al.'s Avg. gap to Retrain on the tuning sets (mean over UA, MIA, "
+                                             "RA, TA of |mean over seeds − Retrain's mean|): the smallest wins.")})
+        st.caption(f"Every candidate ran on the {md_escape(style.selector_label(rec['selector']))} "
+                   f"{style.ratio_label(rec['ratio'])} sets of seeds {', '.join(map(str, rec['seeds']))}, with Retrain "
+                   f"on the same sets; metric means in %, gaps in percentage points (n = seeds per candidate).")
+        applied, _ = tables.tuned_vs_preset(df, rec)
+        if applied.empty:
+            st.info("The chosen values have not run on other sets yet (a tune job applies them to the sets named "
+                    "in “Apply to”).", icon=":material/info:")
+        else:
+            st.markdown("**Tuned vs preset on the sets the values were applied to** (Table 3 layout)")
+            common.table(applied, key="tune_applied", max_rows=None, column_config=tables.column_help(applied.columns))
+            st.caption(f"Metrics in % as mean ± {res.STD_LABEL} over the n seeds of each row (— = one seed), gap to "
+                       "Retrain in brackets. A gap that shrinks from preset to tuned was partly a tuning artefact.")
+
+with st.expander("Tune a method", expanded=tun.empty):
+    if pipe is None or setup_id != active_id:
+        st.info("Tuning runs on the active setup: choose it under “Results of” above (or switch the active setup on "
+                "Data & model).", icon=":material/info:")
+    else:
+        from unlearn_core.methods import get_method, method_names
+        from unlearn_core.selectors import parse_selector
+        from unlearn_core.tuning import TuneSpec, default_grid
+
+        tdef = TuneSpec()
+        tunable = [m for m in method_names() if not get_method(m).metadata()["exact"]]
+        sample_wise = [x for x in common.COMMON_SELECTORS if not parse_selector(x).class_wise]
+        t1, t2, t3, t4 = st.columns([1.2, 1.2, 0.8, 1.6])
+        t_method = t1.selectbox("Method", tunable, key="tune_method", format_func=style.method_label)
+        t_sel = t2.selectbox("Tune on", sample_wise, index=sample_wise.index(tdef.selector), key="tune_selector",
+                             format_func=style.selector_label)
+        t_ratio = t3.text_input("Forget ratio", value=f"{ratio:g}" if not isinstance(ratio, str) else f"{tdef.ratio:g}",
+                                key="tune_ratio")
+        t_seeds = t4.multiselect("Seeds", list(range(10)), default=[x for x in tdef.seeds if x < 10], key="tune_seeds",
+                                 help="The objective is a mean over these seeds: three or more.")
+        a1, a2 = st.columns([1.2, 2.8])
+        t_apply = a1.multiselect("Apply to", sample_wise, default=[x for x in tdef.apply_to if x in sample_wise],
+                                 key="tune_apply", format_func=style.selector_label)
+        try:
+            grid_hint = json.dumps(default_grid(t_method, pipe.ds))
+        except ForgetsetError:
+            grid_hint = '{"<hyperparameter>": [<values>]} — this method has no lr / epochs to tune by default'
+        t_grid = a2.text_input("Grid (JSON; empty = the default around the preset)", key="tune_grid",
+                               placeholder=grid_hint)
+        spec = None
+        try:
+            from unlearn_core.config import parse_json_object, parse_ratio
+
+            spec = TuneSpec(setup=common.setup(), method=t_method,
+                            grid=parse_json_object(t_grid, "Grid") if t_grid.strip() else None, selector=t_sel,
+                            ratio=parse_ratio(t_ratio), seeds=[int(x) for x in t_seeds],
+                            apply_to=list(t_apply)).validate(pipe.ds).to_dict()
+            est_text = dv.tuning_estimate(spec)
+        except ForgetsetError as err:
+            common.error(str(err))
+            spec = None
+        else:
+            st.caption(f"Cost model (before anything runs): {md_escape(est_text)}. Cached runs cost nothing.")
+        if st.button(f"Tune {style.method_label(t_method)}", key="tune_go", type="primary", disabled=spec is None,
+                     icon=":material/tune:") and spec is not None:
+            jid = common.submit("tune", spec)
+            if jid:
+                st.session_state["tune_job"] = jid
+        common.watch_job(st.session_state.get("tune_job"), "tune", "Tuning stored: it is listed above.")
 
 with st.expander("All runs of this setup"):
     common.table(tables.run_rows(df), key="cmp_all", max_rows=25)

@@ -163,32 +163,13 @@ if spec is not None:
         st.caption("The BLO parameters differ from the active setup's; launching makes them the active ones "
                    "(you will be told).")
 
-# Where the grid's units run: here (the job runtime's worker) or on a Ray cluster (README, "Running on a cluster").
-from unlearn_core.cluster import ray_available  # noqa: E402 - cheap: does not import Ray
-
-has_ray = ray_available()
-ex1, ex2 = st.columns([1, 2])
-executor = ex1.radio("Run the units", ["local", "ray"], horizontal=True, key="exp_executor",
-                     format_func={"local": "on this machine", "ray": "on a Ray cluster"}.get,
-                     disabled=not has_ray,
-                     help="Ray runs each unit (θ_o per seed → scores → forget sets → runs) as a task of a Ray "
-                          "cluster; results land in this store exactly as local ones.")
-ray_address = None
-if not has_ray:
-    ex2.caption("Ray is not installed here: `pip install -e '.[cluster]'` enables the cluster executor.")
-elif executor == "ray":
-    ray_address = ex2.text_input("Ray address", value="auto", key="exp_ray_address",
-                                 help="auto (the cluster this machine belongs to), ray://host:10001 (Ray Client), "
-                                      "host:6379, or local (a private cluster on this machine)").strip() or None
-
-launch = st.button("Launch experiment", type="primary", disabled=spec is None, key="exp_launch")
-if launch and spec is not None:
+# Where the grid's units run: this machine (the job runtime's worker) or a Ray cluster (docs/cluster.md).
+ex_fields = common.executor_choice("exp")
+launch = st.button("Launch experiment", type="primary", disabled=spec is None or ex_fields is None, key="exp_launch")
+if launch and spec is not None and ex_fields is not None:
     if dict(spec.setup.blo) != dict(s.blo):
         common.use_setup(spec.setup, why="the experiment's BLO parameters")
-    job_cfg = {"spec": spec.to_dict()}
-    if executor == "ray" and has_ray:
-        job_cfg.update({"executor": "ray", **({"ray_address": ray_address} if ray_address else {})})
-    jid = common.submit("experiment", job_cfg)
+    jid = common.submit("experiment", {"spec": spec.to_dict(), **ex_fields})
     if jid:
         st.session_state["exp_job"] = jid
         st.rerun()

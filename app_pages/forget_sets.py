@@ -4,7 +4,8 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, common, style
+from dashboard import charts, common, style, tables
+from dashboard import views as dv
 from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
 from unlearn_core.config import forget_count, parse_ratio
@@ -65,8 +66,8 @@ if cat.empty:
 st.subheader("Built sets")
 view = cat[["name", "selector", "ratio", "seed", "size"]].copy()
 # Entanglement (Zhao et al., "What makes unlearning hard and what to do about it", NeurIPS 2024): read-only here;
-# the "view_entanglement" job computes what is missing.
-ent = common.entanglement_by_key()
+# the view_entanglement job computes the missing ones.
+ent = dv.entanglement_by_key()
 view["entanglement (ES)"] = [ent.get(k) for k in cat["key"]]
 view["selector"] = view["selector"].map(style.selector_label)
 view["ratio"] = view["ratio"].astype(float) * 100
@@ -85,11 +86,19 @@ ev = common.table(view, key=f"fs_table_{cat_id}", on_select="rerun", selection_m
                   selection_default={"selection": {"rows": default_rows}},
                   column_config={"ratio (%)": st.column_config.NumberColumn(format="%g%%"),
                                  "entanglement (ES)": st.column_config.NumberColumn(
-                                     format="%.4g", help=style.cite(common.ES_HELP))})
-if any(v is None for v in view["entanglement (ES)"]):
-    if st.button("Compute the entanglement of every set", key="fs_ent_job", icon=":material/hub:",
-                 help="A background job: penultimate features of θ_o, then ES per set (seconds on digits)."):
-        common.submit("view_entanglement", {"setup": common.setup_config()})
+                                     format="%.4g", help=style.GLOSSARY["ES"])})
+n_no_es = int(sum(k not in ent for k in cat["key"]))
+if n_no_es:
+    e1, e2 = st.columns([1.5, 3])
+    if e1.button(f"Compute the entanglement of {n_no_es} set{'s' if n_no_es != 1 else ''}", key="fs_ent_job",
+                 icon=":material/hub:", help="A background job: θ_o's penultimate features of the training set "
+                                             "(one forward pass per seed), then ES per set."):
+        jid = common.submit("view_entanglement", {"setup": common.setup_config()})
+        if jid:
+            st.session_state["fs_ent_job_id"] = jid
+    e2.caption("ES “—” = not computed yet. "
+               + md_escape(dv.compute_estimate(pipe, [("view_entanglement", "", n_no_es)]).text()))
+common.watch_job(st.session_state.get("fs_ent_job_id"), "fs_ent", "Entanglement stored.")
 rows = ev.selection.rows if ev.selection.rows else default_rows
 st.session_state["fs_selected_keys"] = [cat["key"].iloc[r] for r in rows if r < len(cat)]
 chosen = cat.iloc[rows]
@@ -131,30 +140,50 @@ else:
 
 # ------------------------------------------------------------------ why is it hard?
 st.subheader("Why is it hard?")
-st.caption("Is the set hard because it is memorized, entangled with the retain set, or low-loss? Memorization "
-           "(Feldman & Zhang 2020) comes free from the LiRA shadow-model bank once it exists; the learning-event "
-           "proxy and entanglement follow Zhao et al., *What makes unlearning hard and what to do about it* "
-           "(NeurIPS 2024); loss and LiRA ASR follow Chen et al., *Machine Unlearning in Forgetting Sequence*.")
+st.caption(charts.WHY_HARD_CAPTION)
 why_name = st.selectbox("Forget set", list(sets), key="fs_why_pick")
 why_row = chosen[chosen["name"] == why_name].iloc[0]
-why = common.why_hard(why_row["key"])
+why = dv.why_hard(why_row["key"])
 if why is None:
-    st.info("This set is not stored any more.", icon=":material/info:")
+    st.info("This set is not stored any more, or its original model is missing.", icon=":material/info:")
 else:
     if len(why.summary):
-        common.table(common.why_summary_table(why.summary), key="fs_why_table")
-        common.plot(charts.why_hard_distributions(why.distributions), key="fs_why_dist")
-    if len(why.entanglement):
-        st.caption(common.why_entanglement_caption(why.entanglement))
-    if len(why.composition):
-        common.plot(charts.why_hard_composition(why.composition), key="fs_why_comp")
+        common.table(tables.why_summary_table(why.summary), key="fs_why_table",
+                     column_config={c: st.column_config.NumberColumn(format="%.4g") for c in
+                                    ("set mean", "set median", "training-set mean", "training-set median")}
+                     | {"set's mean percentile in the training set": st.column_config.NumberColumn(
+                         format="%.0f", help="Mean percentile rank of the set's samples in the whole training set "
+                                             "(50 = typical). The set leans hard / easy by the quantity's hard end "
+                                             "(typical when close to 50).")})
+        common.plot(charts.why_hard_distributions(why.distributions, why.summary, why_row["selector"]),
+                    key="fs_why_dist")
+        if (why.info or {}).get("blo_params"):
+            st.caption(f"BLO weight: the {style.ratio_label(why.info['ratio'])} BLO of the active setup's parameters.")
+    w1, w2 = st.columns([1.2, 1])
+    with w1:
+        if len(why.entanglement):
+            common.plot(charts.why_hard_entanglement(why.entanglement, why_row["selector"]), key="fs_why_es")
+        st.caption(charts.why_entanglement_caption(why.entanglement))
+    with w2:
+        if len(why.composition):
+            common.plot(charts.why_hard_composition(why.composition, why_row["selector"]), key="fs_why_comp")
     if why.missing:
-        st.caption("Not computed yet: " + ", ".join(style.score_label(q) for q in why.missing)
-                   + " (memorization and LiRA ASR train shadow models: minutes on a CPU).")
-        if st.button("Compute what is missing", key="fs_why_job", icon=":material/play_arrow:"):
-            common.submit("view_why_hard", {"setup": common.setup_config(), "selector": why_row["selector"],
-                                            "ratio": None if why_row["ratio"] != why_row["ratio"] else
-                                            float(why_row["ratio"]), "seed": int(why_row["seed"])})
+        # the set's own ES, then (once it exists) that of the random reference sets of its size
+        todo = [("view_entanglement", "", dv.WHY_N_REFERENCE + (q == "entanglement"))
+                if q.startswith("entanglement") else ("score", q, 1) for q in why.missing]
+        st.caption("Not computed yet: " + ", ".join(tables.missing_label(q) for q in why.missing) + ". "
+                   + md_escape(dv.compute_estimate(pipe, todo).text())
+                   + " Memorization and LiRA ASR share one bank of shadow models: whichever comes first trains it, "
+                     "the other reuses it.")
+        if st.button("Compute what is missing", key="fs_why_job", icon=":material/play_arrow:",
+                     help="A background job (view_why_hard): the missing scores of this set's seed and the "
+                          "entanglement of the set and of random sets of its size."):
+            jid = common.submit("view_why_hard", {"setup": common.setup_config(), "selector": why_row["selector"],
+                                                  "ratio": None if why_row["ratio"] != why_row["ratio"] else
+                                                  float(why_row["ratio"]), "seed": int(why_row["seed"])})
+            if jid:
+                st.session_state["fs_why_job_id"] = jid
+    common.watch_job(st.session_state.get("fs_why_job_id"), "fs_why", "Stored: the panel shows it.")
 
 st.subheader("Images")
 order_opts = ["index"] + score_cols

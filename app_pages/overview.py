@@ -3,7 +3,7 @@ import time
 
 import streamlit as st
 
-from dashboard import charts, common, progress, style
+from dashboard import charts, common, progress, report, style
 from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
 from unlearn_core.config import Setup
@@ -137,24 +137,48 @@ demo_progress()
 # ------------------------------------------------------------------ reproduction report
 st.divider()
 st.subheader(":material/description: Reproduction report")
-rep = common.newest_report()
+rep = report.latest_report(common.cache_root())
 if rep is None:
-    st.markdown("No report yet. Make one from a terminal in this folder (it runs the experiments the report needs, "
-                "reusing everything already cached, and writes `cache/reports/<name>/report.md` and `report.html`):")
+    st.markdown("No report yet. `python -m unlearn_core reproduce` checks the papers' headline findings on this "
+                "machine: it runs the experiments they need (reusing everything already cached) and writes "
+                "`report.html`, `report.md` and `summary.json` into `cache/reports/<time>-<data set>/`. From a "
+                "terminal in this folder:")
     st.code("python -m unlearn_core reproduce", language="bash")
-    st.caption("See `python -m unlearn_core reproduce --help` for its options. The newest report found under "
-               f"{code_span(common.cache_root() + '/reports')} is linked here.")
+    st.caption("See `python -m unlearn_core reproduce --help` for its options (data set, seeds, ratio, which "
+               f"findings). The newest report under {code_span(common.cache_root() + '/reports')} is shown here.")
 else:
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rep["time"]))
-    st.markdown(f"Newest report: **{md_escape(rep['name'])}** · written {when} · {code_span(rep['dir'])}")
+    folder = rep.parent
+    summary = report.read_summary(folder)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rep.stat().st_mtime))
+    st.markdown(f"Newest report: **{md_escape(folder.name)}** · written {when} · {code_span(str(folder))}")
+    if summary is None:
+        st.caption("This report has no readable summary.json (written by hand or by an older version), so its "
+                   "verdicts are not listed here: open the report.")
+    else:
+        verdicts = report.verdict_frame(summary)
+        seeds = summary.get("seeds") or []
+        st.markdown(f"**Verdicts:** {md_escape(report.verdict_counts(verdicts))} — computed from the numbers "
+                    f"(mean ± sample std over {len(seeds)} seed{'s' if len(seeds) != 1 else ''}: *holds* / *does not "
+                    "hold* when the intervals do not overlap, *inconclusive* when they do or with one seed)"
+                    + (f" · wall time {progress.fmt_duration(float(summary['wall_s']))}"
+                       if isinstance(summary.get("wall_s"), (int, float)) else ""))
+        common.table(verdicts.style.apply(lambda col: [f"color: {report.VERDICT_COLOR.get(v, '#57606a')}; "
+                                                       "font-weight: bold" for v in col], subset=["verdict"]),
+                     key="rep_verdicts", max_rows=None,
+                     column_config={"finding": st.column_config.NumberColumn("#", width="small"),
+                                    "title": st.column_config.TextColumn("finding", width="medium"),
+                                    "verdict": st.column_config.TextColumn("verdict", width="small"),
+                                    "why": st.column_config.TextColumn("why (the rule applied to the numbers)",
+                                                                       width="large"),
+                                    "source": st.column_config.TextColumn("paper", width="medium")})
     cols = st.columns(3)
-    if "html" in rep["files"]:
-        cols[0].download_button("Open / download report.html", rep["files"]["html"].read_bytes(),
-                                file_name=f"{rep['name']}-report.html", mime="text/html", key="rep_html",
-                                icon=":material/download:")
-    if "md" in rep["files"]:
-        md = rep["files"]["md"].read_text(errors="replace")
-        cols[1].download_button("Download report.md", md.encode(), file_name=f"{rep['name']}-report.md",
+    cols[0].download_button("Open / download report.html", rep.read_bytes(), file_name=f"{folder.name}-report.html",
+                            mime="text/html", key="rep_html", icon=":material/download:",
+                            help="A self-contained page with a figure per finding: opens offline in any browser.")
+    md_path = folder / "report.md"
+    if md_path.is_file():
+        md = md_path.read_text(errors="replace")
+        cols[1].download_button("Download report.md", md.encode(), file_name=f"{folder.name}-report.md",
                                 mime="text/markdown", key="rep_md", icon=":material/download:")
         with st.expander("Read the report here"):
             # the report is written by this project; still, no remote images or raw HTML from it reach the browser

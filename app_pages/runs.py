@@ -5,7 +5,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard import common, progress, style, tables
+from dashboard import common, forms, progress, style, tables
 from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
 from unlearn_core.errors import ForgetsetError
@@ -99,15 +99,28 @@ def job_details(job_id: str):
                 f"{hms(j['started'])} · **finished** {hms(j['finished'])} · **took** {took} · **slot** "
                 f"{code_span(j.get('slot') or '–')} · **kind** {md_escape(kind_title(j['kind']))} · **id** "
                 f"{code_span(j['id'])}")
+    ex_fields: dict | None = {}
+    if j["kind"] == "experiment":
+        cfg = j["config"] or {}
+        ran = (j.get("result") or {}).get("executor") or cfg.get("executor") or "local"
+        st.caption(f"Units run {common.EXECUTOR_NAMES.get(ran, md_escape(str(ran)))}"
+                   + (f" (Ray address {code_span(str(cfg['ray_address']))})" if cfg.get("ray_address") else "")
+                   + ("." if j["status"] in ACTIVE else "; a re-run can use the other executor:"))
+        if j["status"] not in ACTIVE:
+            ex_fields = common.executor_choice(f"runs_{job_id}", current=cfg)
     b = st.columns([1, 1, 1, 1.3, 3])
     if j["status"] in ACTIVE:
         if b[0].button("Cancel", key=f"cancel_{job_id}", type="primary"):
             mgr.cancel(job_id)
             st.rerun(scope="fragment")
     else:
-        if b[0].button("Re-run", key=f"rerun_{job_id}", type="primary"):
+        if b[0].button("Re-run", key=f"rerun_{job_id}", type="primary", disabled=ex_fields is None):
             try:
-                new = mgr.rerun(job_id)
+                if j["kind"] == "experiment":
+                    new = mgr.submit("experiment", forms.with_executor(j["config"] or {}, ex_fields), j["label"],
+                                     rerun_of=job_id)
+                else:
+                    new = mgr.rerun(job_id)
             except ForgetsetError as err:
                 common.error(str(err))
             else:

@@ -3,7 +3,8 @@ import json
 
 import streamlit as st
 
-from dashboard import charts, common, style
+from dashboard import charts, common, style, tables
+from dashboard import views as dv
 from dashboard.safety import md_escape
 from unlearn_core import results as res
 from unlearn_core.config import parse_json_object, parse_ratio
@@ -104,7 +105,8 @@ def sample_panel(idx: int, key: str) -> None:
                          icon=":material/search:", query_params={"sample": str(idx)})
 
 
-tab_h, tab_s, tab_b, tab_g = st.tabs(["Distributions", "Score vs score", "BLO convergence", "Hardest / easiest"])
+tab_h, tab_s, tab_c, tab_b, tab_g = st.tabs(["Distributions", "Score vs score", "Correlation matrix",
+                                             "BLO convergence", "Hardest / easiest"])
 
 with tab_h:
     common.plot(charts.score_histograms(df, cols, hard_ends), key="score_hist")
@@ -141,6 +143,58 @@ with tab_s:
         if ev.selection.rows:
             sample_panel(int(sub.iloc[ev.selection.rows[0]]["index"]), "scatter_table_one")
 
+with tab_c:
+    # Memorization, learning-event proxies, loss, LiRA ASR and the BLO weight (docs/beyond.md): how the notions of
+    # "hard to forget" relate on this setup. Read-only; score jobs compute what is missing.
+    st.caption(charts.correlation_intro())
+    have_seeds = dv.original_seeds(pipe)
+    if not have_seeds:
+        st.info("No original model θ_o is stored for this setup yet.")
+    else:
+        blo_ratios = sorted({float(e["ratio"]) for e in entries if e["name"] == "blo" and e.get("ratio")})
+        ratio_opts = blo_ratios or [0.1]
+        k1, k2 = st.columns([2, 1])
+        common.keep("corr_seeds", lambda: list(have_seeds),
+                    valid=lambda v: [x for x in (v or []) if x in have_seeds] or list(have_seeds))
+        corr_seeds = k1.multiselect("Seeds (each with its own θ_o)", have_seeds, key="corr_seeds",
+                                    help="The seeds whose original model is stored for this setup.")
+        corr_ratio = k2.selectbox("BLO weight of the", ratio_opts, format_func=lambda r: f"{style.ratio_label(r)} set",
+                                  key="corr_ratio", index=ratio_opts.index(0.1) if 0.1 in ratio_opts else 0)
+        result = dv.correlation(corr_seeds, corr_ratio) if corr_seeds else None
+        if not corr_seeds:
+            st.warning("Choose at least one seed.")
+        elif result is None:
+            common.error("The stored scores of this setup could not be read.")
+        else:
+            shown = tables.correlation_frames(result)
+            if shown is None:
+                st.info("Fewer than two of these quantities are stored for the chosen seeds: compute them below.")
+            else:
+                common.plot(charts.correlation_heatmap(*shown), key="corr_heatmap")
+                st.caption(charts.correlation_caption(shown[2]))
+            todo = [(q, s_) for s_, qs in sorted(result.missing.items()) for q in qs]
+            if todo:
+                by_q: dict = {}
+                for q, s_ in todo:
+                    by_q.setdefault(q, []).append(s_)
+                est = dv.compute_estimate(pipe, [("score", q, len(v)) for q, v in by_q.items()])
+                st.caption("Not computed yet: " + "; ".join(
+                    f"{tables.missing_label(q)} (seed{'s' if len(v) > 1 else ''} {', '.join(map(str, v))})"
+                    for q, v in by_q.items()) + ". " + md_escape(est.text()))
+                if st.button(f"Compute the missing scores ({len(todo)} job{'s' if len(todo) > 1 else ''})",
+                             key="corr_go", icon=":material/play_arrow:"):
+                    ids = []
+                    for q, s_ in todo:
+                        dep = get_score(q).depends_on_ratio
+                        jid = common.submit("score", {"setup": common.setup_config(), "score": q, "seed": int(s_),
+                                                      "ratio": float(corr_ratio) if dep else None, "params": {}})
+                        if jid:
+                            ids.append(jid)
+                    st.session_state["corr_jobs"] = ids
+            for jid in st.session_state.get("corr_jobs", []):
+                common.watch_job(jid, f"corr_{jid}", "Score stored.")
+        common.remember("corr_seeds")
+
 with tab_b:
     blo = [e for e in entries if e["name"] == "blo"]
     if not blo:
@@ -155,7 +209,7 @@ with tab_b:
             st.warning("This BLO result carries no convergence trace.")
         else:
             common.plot(charts.blo_trace(trace), key="blo_trace")
-            st.caption(common.blo_trace_caption(trace, common.score_extras(e["key"])))
+            st.caption(charts.blo_trace_caption(trace, common.score_extras(e["key"])))
             with st.expander("Trace table and parameters"):
                 common.table(trace, key="blo_trace_table", max_rows=25)
                 st.json(e["params"], expanded=False)

@@ -135,53 +135,211 @@ def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log
 
 
 def blo_trace(trace: pd.DataFrame) -> go.Figure:
-    """BLO's convergence trace: the upper objective, and the top-m set's overlap with the previous iteration (the
-    stopping rule), with the starting / chance set and with θ_o's lowest-loss set (docs/blo.md)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("upper objective f(w)", "top-m set overlap (fraction of m)"))
-    fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["objective"], mode="lines+markers", name="objective",
-                             line=dict(color=style.OKABE_ITO["blue"])), 1, 1)
+    """BLO's convergence trace (docs/blo.md, "What other code reads"): left, the upper objective f(w) (and the mean
+    θ_u loss of the top-m set where stored); right, on one 0–1 axis, the top-m set's overlap with the previous
+    iteration (the stopping rule), with the starting / chance set, with θ_o's lowest-loss set and with this
+    iteration's θ_u lowest-loss set (1.0 = a fixed point). Hover shows seconds and cumulative sample passes."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("upper objective f(w)", "top-m set overlap"))
+    it = trace["iteration"]
+    extra = [c for c in ("seconds", "sample_passes") if c in trace]
+    custom = trace[extra].to_numpy(dtype=float) if extra else None
+    hover = "".join(f"<br>{'seconds' if c == 'seconds' else 'sample passes (cumulative)'}: %{{customdata[{i}]:.4g}}"
+                    for i, c in enumerate(extra))
+    fig.add_trace(go.Scatter(x=it, y=trace["objective"], mode="lines+markers", name="objective f(w)",
+                             line=dict(color=style.OKABE_ITO["blue"]), customdata=custom,
+                             hovertemplate="iteration %{x}: f(w) = %{y:.4g}" + hover + "<extra></extra>"), 1, 1)
     if "mean_loss_topm" in trace:
-        fig.add_trace(go.Scatter(x=trace["iteration"], y=trace["mean_loss_topm"], mode="lines", name="mean loss, top-m",
+        fig.add_trace(go.Scatter(x=it, y=trace["mean_loss_topm"], mode="lines", name="mean loss of the top-m set",
                                  line=dict(dash="dot", color=style.OKABE_ITO["sky"])), 1, 1)
     prev = "overlap_prev" if "overlap_prev" in trace else "topm_overlap"
-    lines = [(prev, "with the previous iteration", style.SELECTOR_COLORS["worst"], "solid"),
-             ("overlap_start", "with the starting / chance set", style.SELECTOR_COLORS["random"], "dash"),
-             ("overlap_lowloss", "with θ_o's lowest-loss set", style.OKABE_ITO["green"], "dot")]
-    for col, name, color, dash in lines:
+    for col, name, color, dash in blo_overlap_lines(prev):
         if col in trace:
-            fig.add_trace(go.Scatter(x=trace["iteration"], y=trace[col], mode="lines+markers", name=name,
-                                     line=dict(color=color, dash=dash)), 1, 2)
-    fig.update_xaxes(title_text="upper iteration")
-    fig.update_yaxes(range=[0, 1.05], row=1, col=2)
-    return _layout(fig, 360, legend=dict(orientation="h", y=-0.3))
+            fig.add_trace(go.Scatter(x=it, y=trace[col], mode="lines+markers", name=name, line=dict(color=color, dash=dash),
+                                     customdata=custom,
+                                     hovertemplate=f"iteration %{{x}}: overlap {name} %{{y:.3f}}" + hover
+                                     + "<extra></extra>"), 1, 2)
+    fig.update_xaxes(title_text="upper iteration", dtick=1 if len(trace) <= 20 else None)
+    fig.update_yaxes(title_text="f(w) = Σ wᵢ·loss + γ‖w‖² (nats)", row=1, col=1)
+    fig.update_yaxes(title_text="|top-m ∩ other set| / m (0 … 1)", range=[0, 1.05], row=1, col=2)
+    return _layout(fig, 380, legend=dict(orientation="h", y=-0.3))
 
 
-def why_hard_distributions(dist: pd.DataFrame) -> go.Figure:
-    """Per quantity, the forget set's values against the training set's (box plots, one panel per quantity)."""
+def blo_overlap_lines(prev: str = "overlap_prev") -> list[tuple[str, str, str, str]]:
+    """(trace column, legend name, colour, dash) of the overlap lines."""
+    return [(prev, "with the previous iteration", style.SELECTOR_COLORS["worst"], "solid"),
+            ("overlap_start", "with the starting / chance set", style.SELECTOR_COLORS["random"], "dash"),
+            ("overlap_lowloss", "with θ_o's lowest-loss set", style.OKABE_ITO["green"], "dot"),
+            ("overlap_response", "with this iteration's θ_u lowest-loss set", style.OKABE_ITO["purple"], "dashdot")]
+
+
+BLO_STOP_REASONS = {"converged": "converged (the top-m set stopped changing)",
+                    "max_cost": "stopped at its cost cap (max_cost)", "max_iters": "stopped at its iteration cap"}
+
+
+def blo_trace_caption(trace: pd.DataFrame, extras: dict) -> str:
+    """How a BLO run ended: iterations, stop reason, cost in units of one original training, time; its last
+    overlaps (plain text: no user input in it)."""
+    last = trace.iloc[-1]
+    iters = int(extras.get("iterations") or last["iteration"])
+    parts = [f"{iters} upper iteration{'s' if iters != 1 else ''}"]
+    reason = extras.get("stop_reason")
+    if reason:
+        parts.append(BLO_STOP_REASONS.get(reason, f"stopped: {reason}"))
+    elif "converged" in extras:
+        parts.append("converged" if extras["converged"] else "not converged")
+    cost = extras.get("cost_vs_training")
+    if cost is not None:
+        passes = extras.get("cost_sample_passes", last.get("sample_passes"))
+        parts.append(f"cost {float(cost):.3g} × one original training"
+                     + (f" ({float(passes):,.0f} sample passes)" if passes is not None and passes == passes else ""))
+    secs = extras.get("seconds", last.get("seconds"))
+    if secs is not None and secs == secs:
+        parts.append(f"took {float(secs):.1f} s" if float(secs) >= 0.1 else "took under 0.1 s")
+    prev = last.get("overlap_prev", last.get("topm_overlap", float("nan")))
+    text = "; ".join(parts) + (f". Last iteration: objective {float(last['objective']):.4g}, top-m overlap with the "
+                               f"previous iteration {float(prev):.2f} (1.0 = the set stopped changing)")
+    if "overlap_start" in last:
+        text += f", with the starting / chance set {float(last['overlap_start']):.2f} (≈ m/N: the start is forgotten)"
+    if "overlap_lowloss" in last:
+        text += f", with θ_o's lowest-loss set {float(last['overlap_lowloss']):.2f}"
+    if "overlap_response" in last:
+        text += f", with this iteration's θ_u lowest-loss set {float(last['overlap_response']):.2f} (1.0 = a fixed point)"
+    return text + ". Converged means the set stopped changing, not that it left its start: read the start overlap."
+
+
+# ---------------------------------------------------------------------------------------------- why is it hard?
+WHY_HARD_CAPTION = (
+    "Is this set hard because it is **memorized**, **entangled** with the retain set, or **low-loss**? Each panel "
+    "puts the set's values (coloured) next to the whole training set's (grey). Memorization follows Feldman & Zhang "
+    "(*What neural networks memorize and why*, 2020) and comes free once LiRA's shadow-model bank exists (it reuses "
+    "those models: one prediction pass each); the learning-event confidence and the entanglement score follow Zhao "
+    "et al., *What makes unlearning hard and what to do about it* (NeurIPS 2024), who find memorized and entangled "
+    "sets harder to unlearn; loss and LiRA ASR follow Chen et al., *Machine Unlearning in Forgetting Sequence* (low "
+    "= hard); the BLO weight follows Fan et al., *Challenging Forgets* (high = in the worst case). These notions of "
+    "difficulty can disagree: the table says which way the set leans on each.")
+
+
+def why_hard_distributions(dist: pd.DataFrame, summary: pd.DataFrame | None = None,
+                           selector: str | None = None) -> go.Figure:
+    """Per quantity, the forget set's values against the whole training set's (box plots, one panel per quantity;
+    the y axis states the unit, the title which end is hard)."""
     qs = list(dict.fromkeys(dist["quantity"]))
-    fig = make_subplots(rows=1, cols=max(len(qs), 1), subplot_titles=[style.score_label(q) for q in qs])
+    ends = dict(zip(summary["quantity"], summary["hard_end"])) if summary is not None and len(summary) else {}
+    titles = [score_label(q) + (f"<br><sup>hard: {ends[q]} end</sup>" if q in ends else "") for q in qs]
+    fig = make_subplots(rows=1, cols=max(len(qs), 1), subplot_titles=titles, horizontal_spacing=0.06)
+    set_color = selector_color(selector) if selector else SELECTOR_COLORS["worst"]
     for j, q in enumerate(qs):
         d = dist[dist["quantity"] == q]
-        for group, color in (("training set", OKABE_GREY), ("forget set", style.SELECTOR_COLORS["worst"])):
-            v = d[d["group"] == group]["value"]
-            fig.add_trace(go.Box(y=v, name=group, marker_color=color, boxpoints=False, showlegend=j == 0,
-                                 legendgroup=group), 1, j + 1)
-    return _layout(fig, 320, legend=dict(orientation="h", y=-0.15))
+        log = q in ("loss",) and use_log10(d["value"].to_numpy(dtype=float))
+        for group, color in (("training set", style.TRAINING_SET_COLOR), ("forget set", set_color)):
+            v = d.loc[d["group"] == group, "value"].to_numpy(dtype=float)
+            fig.add_trace(go.Box(y=np.clip(v, 1e-8, None) if log else v, name=group, marker_color=color,
+                                 boxpoints=False, showlegend=j == 0, legendgroup=group), 1, j + 1)
+        fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
+        unit = style.score_unit(q)
+        fig.update_yaxes(title_text=(unit or score_label(q)) + (" (log)" if log else ""), type="log" if log else None,
+                         title_font=dict(size=11), row=1, col=j + 1)
+    return _layout(fig, 380, legend=dict(orientation="h", y=-0.08), margin=dict(l=10, r=10, t=70, b=10))
 
 
-def why_hard_composition(comp: pd.DataFrame) -> go.Figure:
-    """Class shares of the forget set vs the training set (%)."""
+def why_hard_entanglement(ent: pd.DataFrame, selector: str | None = None) -> go.Figure:
+    """The set's entanglement score (a large marker) over the ES of random sets of the same size (grey points)."""
+    own = ent[ent["group"] == "this set"]
+    ref = ent[ent["group"] != "this set"]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=comp["label"].astype(str), y=100 * comp["train_share"], name="training set",
-                         marker_color=OKABE_GREY))
-    fig.add_trace(go.Bar(x=comp["label"].astype(str), y=100 * comp["set_share"], name="forget set",
-                         marker_color=style.SELECTOR_COLORS["worst"]))
+    if len(ref):
+        fig.add_trace(go.Scatter(x=ref["es"], y=["random sets, same size"] * len(ref), mode="markers",
+                                 name="random sets of the same size", marker=dict(size=10, color=style.TRAINING_SET_COLOR),
+                                 hovertemplate="random draw: ES %{x:.4g}<extra></extra>"))
+    if len(own):
+        fig.add_trace(go.Scatter(x=own["es"], y=["this set"] * len(own), mode="markers", name="this set",
+                                 marker=dict(size=16, symbol="diamond",
+                                             color=selector_color(selector) if selector else SELECTOR_COLORS["worst"]),
+                                 hovertemplate="this set: ES %{x:.4g}<extra></extra>"))
+    vals = ent["es"].to_numpy(dtype=float)
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    log = len(vals) > 1 and vals.max() / vals.min() > 20
+    fig.update_xaxes(title_text="entanglement score ES (within- / between-group variance, unitless; higher = more "
+                                "entangled)" + (", log axis" if log else ""), type="log" if log else None)
+    fig.update_yaxes(type="category")
+    return _layout(fig, 220, showlegend=False, margin=dict(l=10, r=10, t=20, b=10))
+
+
+def why_hard_composition(comp: pd.DataFrame, selector: str | None = None) -> go.Figure:
+    """Class shares of the forget set vs the training set (%), over-representation on hover."""
+    fig = go.Figure()
+    x = comp["label"].astype(str)
+    fig.add_trace(go.Bar(x=x, y=100 * comp["train_share"], name="training set", marker_color=style.TRAINING_SET_COLOR,
+                         customdata=comp[["train_count"]].to_numpy(),
+                         hovertemplate="class %{x}: %{y:.1f}% of the training set (%{customdata[0]} samples)"
+                                       "<extra></extra>"))
+    fig.add_trace(go.Bar(x=x, y=100 * comp["set_share"], name="forget set",
+                         marker_color=selector_color(selector) if selector else SELECTOR_COLORS["worst"],
+                         customdata=np.c_[comp["set_count"].to_numpy(), comp["over_representation"].to_numpy(float)],
+                         hovertemplate="class %{x}: %{y:.1f}% of the forget set (%{customdata[0]} samples; "
+                                       "%{customdata[1]:.2f}× its training share)<extra></extra>"))
     fig.update_layout(barmode="group", xaxis_title="class", yaxis_title="share of the set (%)",
                       xaxis=dict(type="category"))
-    return _layout(fig, 300, legend=dict(orientation="h", y=-0.25))
+    return _layout(fig, 300, title="Composition by class", legend=dict(orientation="h", y=-0.25))
 
 
-OKABE_GREY = style.OKABE_ITO.get("grey", "#999999")
+def why_entanglement_caption(ent: pd.DataFrame) -> str:
+    """'Entanglement (ES) of this set: 930; random sets of the same size: 1720 ± 490 (mean ± sample std over 5
+    draws)…' ('—' for the spread of a single draw)."""
+    own = ent[ent["group"] == "this set"]["es"]
+    ref = ent[ent["group"] != "this set"]["es"]
+    text = f"Entanglement (ES) of this set: {own.iloc[0]:.4g}" if len(own) else "Entanglement not computed yet"
+    if len(ref):
+        spread = f"{ref.std(ddof=1):.3g}" if len(ref) > 1 else "—"
+        text += (f"; random sets of the same size: {ref.mean():.4g} ± {spread} (mean ± sample std over {len(ref)} "
+                 f"draw{'s' if len(ref) != 1 else ''})")
+        if len(own):
+            frac = float((ref < own.iloc[0]).mean())
+            text += (f". The set is {'more' if own.iloc[0] > ref.mean() else 'less'} entangled with the retain set "
+                     f"than the average random set ({100 * frac:.0f}% of the random draws lie below it)")
+    return text + (". Higher ES = the set sits inside the retain set's cloud of θ_o features (Zhao et al., NeurIPS "
+                   "2024: harder to unlearn).")
+
+
+# ---------------------------------------------------------------------------------------------- correlations
+def correlation_intro(quantities: Sequence[str] | None = None) -> str:
+    """What the correlation matrix shows, with the papers and each quantity's hard end (from the score registry)."""
+    from unlearn_core.analysis.hardness import CORRELATION_QUANTITIES
+    from unlearn_core.scores import get_score
+
+    qs = list(quantities or CORRELATION_QUANTITIES)
+    ends = {"high": [], "low": []}
+    for q in qs:
+        ends.setdefault(get_score(q).hard_end, []).append(score_label(q))
+    return ("Spearman rank correlations over the training samples between memorization (Feldman & Zhang, *What "
+            "neural networks memorize and why*, 2020: free once LiRA's shadow-model bank exists), the learning-event "
+            "proxies of memorization (Zhao et al., *What makes unlearning hard and what to do about it*, NeurIPS "
+            "2024), θ_o's loss and LiRA ASR (Chen et al., *Machine Unlearning in Forgetting Sequence*) and the BLO "
+            "weight (Fan et al., *Challenging Forgets*). One matrix per seed (its own θ_o); each cell shows the mean "
+            "over the seeds ± the sample std (— with one seed). Positive = the two rank the samples alike. Hard to "
+            "forget at the high end: " + (", ".join(ends["high"]) or "none") + "; at the low end: "
+            + (", ".join(ends["low"]) or "none") + ".")
+
+
+def correlation_title(n_min: int, n_max: int) -> str:
+    n = f"{n_min}" if n_min == n_max else f"{n_min}–{n_max}"
+    return f"Spearman ρ, mean over {n} seed{'s' if n_max != 1 else ''} (sample std)"
+
+
+def correlation_heatmap(mean: pd.DataFrame, text: pd.DataFrame, n: pd.DataFrame) -> go.Figure:
+    """Spearman ρ between per-sample quantities: colour = mean over seeds (−1 … 1, 0 white), cell text = 'mean ±
+    sample std' ('—' with one seed), hover = n. ``mean``/``text``/``n``: square frames indexed by score names."""
+    labels = [score_label(q) for q in mean.index]
+    nn = n.to_numpy(dtype=float)
+    ok = nn[nn > 0]
+    title = correlation_title(int(ok.min()) if len(ok) else 0, int(ok.max()) if len(ok) else 0)
+    fig = go.Figure(go.Heatmap(z=mean.to_numpy(dtype=float), x=labels, y=labels, zmin=-1, zmax=1, zmid=0,
+                               colorscale=style.CORRELATION_SCALE, text=text.to_numpy(), texttemplate="%{text}",
+                               customdata=nn, colorbar=dict(title="ρ"),
+                               hovertemplate="%{y} vs %{x}: ρ = %{text}<br>n = %{customdata} seed(s)<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(tickangle=-30)
+    return _layout(fig, 140 + 48 * len(labels), title=title)
 
 
 def overlap_heatmap(m: pd.DataFrame) -> go.Figure:
@@ -529,3 +687,16 @@ def embedding_figure(df: pd.DataFrame, color: str = "label", title: str | None =
                       xaxis_title=f"{reducer} 1", yaxis_title=f"{reducer} 2", legend_title_text=clabel[:40],
                       hovermode="closest")
     return fig
+
+
+def correlation_caption(n: pd.DataFrame) -> str:
+    """How to read the matrix: n per cell, '—' with one seed, and whether cells differ in n."""
+    vals = n.to_numpy(dtype=float)
+    vals = vals[vals > 0]
+    lo, hi = (int(vals.min()), int(vals.max())) if len(vals) else (0, 0)
+    text = (f"Colour and number: Spearman ρ, mean over the seeds ± sample std; n = {lo} seed{'s' if hi != 1 else ''}"
+            if lo == hi else f"Colour and number: Spearman ρ, mean over the seeds ± sample std; cells differ in n "
+                             f"({lo}–{hi} seeds: a quantity is missing for some seeds), hover a cell for its n")
+    if lo == 1 or hi == 1:
+        text += "; ‘—’ = one seed, no spread"
+    return text + "."

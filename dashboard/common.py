@@ -350,81 +350,6 @@ def _score_extras(root: str, key: str) -> dict:
     return loaded[1] if loaded else {}
 
 
-STOP_REASONS = {"converged": "converged (the top-m set stopped changing)",
-                "max_cost": "stopped at its cost cap (max_cost)", "max_iters": "stopped at its iteration cap"}
-
-
-def blo_trace_caption(trace, extras: dict) -> str:
-    """One sentence on how a BLO run ended: iterations, stop reason, cost, and its last overlaps."""
-    last = trace.iloc[-1]
-    prev = last.get("overlap_prev", last.get("topm_overlap", float("nan")))
-    parts = [f"{int(last['iteration'])} upper iterations"]
-    if extras.get("stop_reason"):
-        parts.append(STOP_REASONS.get(extras["stop_reason"], str(extras["stop_reason"])))
-    if extras.get("cost_vs_training") is not None:
-        parts.append(f"cost {extras['cost_vs_training']:.3f} of one original training (sample passes)")
-    text = "; ".join(parts) + f". Last iteration: objective {last['objective']:.4g}, top-m overlap with the " \
-        f"previous iteration {prev:.2f} (1.0 = the set stopped changing)"
-    if "overlap_start" in last:
-        text += f", with the starting / chance set {last['overlap_start']:.2f} (≈ m/N: the start is forgotten)"
-    if "overlap_lowloss" in last:
-        text += f", with θ_o's lowest-loss set {last['overlap_lowloss']:.2f}"
-    return text + "."
-
-
-ES_HELP = ("Entanglement of the forget set with the retain set (Zhao et al., NeurIPS 2024): within-group over "
-           "between-group variance of θ_o's penultimate features, groups = retain and forget. Higher = more "
-           "entangled (harder to unlearn by their account). — = not computed yet.")
-
-
-def entanglement_by_key() -> dict:
-    """{forget-set key: ES} of the stored sets (read-only; missing ones are absent)."""
-    from unlearn_core.analysis.entanglement import entanglement_frame
-
-    pipe, _ = pipeline()
-    if pipe is None:
-        return {}
-    try:
-        df = entanglement_frame(pipe, compute_if_missing=False)
-    except ForgetsetError:
-        return {}
-    return {k: float(v) for k, v in zip(df["key"], df["es"]) if v == v}
-
-
-def why_hard(key: str):
-    """The "Why is it hard?" frames of a stored forget set (read-only; None if the set is gone)."""
-    from unlearn_core.analysis.hardness import why_hard as _why
-
-    pipe, _ = pipeline()
-    if pipe is None:
-        return None
-    try:
-        return _why(pipe, key, compute_if_missing=False)
-    except ForgetsetError:
-        return None
-
-
-def why_summary_table(summary):
-    """The per-quantity summary with readable columns."""
-    t = summary.copy()
-    t["quantity"] = [style.score_label(q) for q in t["quantity"]]
-    t["hard end"] = t["hard_end"].map({"low": "low values", "high": "high values"})
-    out = t[["quantity", "set_mean", "train_mean", "set_mean_percentile", "leans", "hard end", "n_set"]]
-    return out.rename(columns={"set_mean": "set mean", "train_mean": "training-set mean",
-                               "set_mean_percentile": "set's mean percentile", "leans": "the set leans",
-                               "n_set": "samples"})
-
-
-def why_entanglement_caption(ent) -> str:
-    own = ent[ent["group"] == "this set"]["es"]
-    ref = ent[ent["group"] != "this set"]["es"]
-    text = f"Entanglement (ES) of this set: {own.iloc[0]:.4g}" if len(own) else "Entanglement not computed"
-    if len(ref) > 1:
-        text += (f"; random sets of the same size: {ref.mean():.4g} ± {ref.std(ddof=1):.3g} (mean ± sample std over "
-                 f"{len(ref)} draws). Lower = less entangled with the retain set.")
-    return text + "."
-
-
 def score_extras(key: str) -> dict:
     return _score_extras(cache_root(), key)
 
@@ -617,6 +542,50 @@ def latest_job(kind: str, pred=None) -> dict | None:
 def setup_config() -> dict:
     """The active setup as a job's ``setup`` config (the seed travels separately)."""
     return setup().to_dict()
+
+
+EXECUTOR_NAMES = {"local": "on this machine", "ray": "on a Ray cluster"}
+RAY_INSTALL_HINT = "pip install -e '.[cluster]'"
+
+
+def executor_choice(key: str, current: dict | None = None) -> dict | None:
+    """Where an ``experiment`` job runs its units: this machine (the job runtime's worker) or a Ray cluster
+    (``unlearn_core.cluster``; ``executor_of`` in jobs/kinds.py). Returns the job-config fields to merge ({} for
+    local; ``{"executor": "ray", "ray_address": ...}``), or None when the typed address is not valid (the error is
+    shown). Without Ray installed the choice is shown disabled with the install hint. ``current``: an existing
+    job config whose choice is the default (the Runs page's re-run)."""
+    from unlearn_core.cluster import check_address, ray_available
+
+    has_ray = ray_available()
+    cur = current or {}
+    if f"{key}_executor" not in st.session_state:
+        st.session_state[f"{key}_executor"] = "ray" if has_ray and cur.get("executor") == "ray" else "local"
+    c1, c2 = st.columns([1, 2])
+    name = c1.radio("Run the units", list(EXECUTOR_NAMES), horizontal=True, key=f"{key}_executor",
+                    format_func=EXECUTOR_NAMES.get, disabled=not has_ray,
+                    help="Ray runs each unit of the grid (θ_o per seed → scores → forget sets → runs) as a task of a "
+                         "Ray cluster; results land in this store exactly as local ones, and progress is shown the "
+                         "same way.")
+    if not has_ray:
+        c2.caption(f"Ray is not installed on this server: {code_span(RAY_INSTALL_HINT)} enables the cluster "
+                   "executor.")
+        return {}
+    if name != "ray":
+        return {}
+    if f"{key}_ray_address" not in st.session_state:
+        st.session_state[f"{key}_ray_address"] = str(cur.get("ray_address") or "auto")
+    addr = c2.text_input("Ray address", key=f"{key}_ray_address",
+                         help="auto = the cluster this machine belongs to · local = a private cluster on this machine "
+                              "· ray://host:10001 = Ray Client · host:6379 = a cluster's GCS address")
+    try:
+        addr = check_address(addr)
+    except ForgetsetError as err:
+        error(str(err))
+        return None
+    out = {"executor": "ray", **({"ray_address": addr} if addr else {})}
+    if cur.get("executor") == "ray" and cur.get("executor_options"):
+        out["executor_options"] = cur["executor_options"]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- tables + charts
@@ -879,27 +848,6 @@ def tour_banner(page: str) -> None:
 def demo_stage_states(job: dict | None) -> list[tuple[str, str, str]]:
     """(stage name, title, state) with state in done / running / pending / failed, from the demo job's progress."""
     return [(r.name, r.title, r.state) for r in demo_timeline(job)[0]]
-
-
-# ---------------------------------------------------------------------------------------------- reports
-def newest_report() -> dict | None:
-    """The newest reproduction report under the cache (``reports/<name>/report.html|md``), or None."""
-    from pathlib import Path
-
-    base = Path(cache_root()) / "reports"
-    if not base.is_dir():
-        return None
-    found = []
-    for d in base.iterdir():
-        if not d.is_dir():
-            continue
-        files = {ext: d / f"report.{ext}" for ext in ("html", "md") if (d / f"report.{ext}").is_file()}
-        if files:
-            found.append((max(f.stat().st_mtime for f in files.values()), d.name, files))
-    if not found:
-        return None
-    t, name, files = max(found)
-    return {"name": name, "time": t, "files": files, "dir": str(base / name)}
 
 
 def point_customdata(point: dict) -> list:

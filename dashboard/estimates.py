@@ -36,7 +36,8 @@ class Estimate:
         parts = ", ".join(f"{k} ×{v}" for k, v in self.steps.items())
         out = []
         if self.basis:
-            out.append(f"About {progress.fmt_duration(self.seconds)}" + (" for the timed part" if self.unknown else "")
+            took = "Under a second" if self.seconds < 1 else f"About {progress.fmt_duration(self.seconds)}"
+            out.append(took + (" for the timed part" if self.unknown else "")
                        + f" (median times of {self.basis} earlier runs on this server)")
         if self.unknown:
             out.append(("no" if out else "No") + " timing yet for " + ", ".join(f"{k} ×{v}" for k, v in self.unknown.items())

@@ -143,3 +143,35 @@ def latest_report(cache_root: str | Path) -> Path | None:
     root = Path(cache_root) / "reports"
     found = sorted(root.glob("*/report.html"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
     return found[0] if found else None
+
+
+def read_summary(report_dir: str | Path) -> dict | None:
+    """The report's ``summary.json`` (title, when, wall_s, setup, seeds, findings with their verdicts), or None when
+    it is missing or unreadable (a report written by hand or by an older version)."""
+    p = Path(report_dir) / "summary.json"
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("findings"), list) else None
+
+
+def verdict_frame(summary: dict) -> pd.DataFrame:
+    """One row per finding of a report summary: finding, title, verdict, why, source (plain text)."""
+    rows = []
+    for f in summary.get("findings") or []:
+        if not isinstance(f, dict):
+            continue
+        rows.append({"finding": f.get("number"), "title": str(f.get("title", "")), "verdict": str(f.get("verdict", "")),
+                     "why": str(f.get("why", "")), "source": str(f.get("source", ""))})
+    return pd.DataFrame(rows, columns=["finding", "title", "verdict", "why", "source"])
+
+
+def verdict_counts(frame: pd.DataFrame) -> str:
+    """'3 hold · 1 does not hold · 2 inconclusive' (in the order of the verdict rule)."""
+    counts = frame["verdict"].value_counts() if len(frame) else pd.Series(dtype=int)
+    names = {HOLDS: "hold", FAILS: "do not hold", INCONCLUSIVE: "inconclusive"}
+    parts = [f"{int(counts[v])} {names[v] if counts[v] != 1 else v}" for v in (HOLDS, FAILS, INCONCLUSIVE)
+             if v in counts]
+    parts += [f"{int(c)} {v}" for v, c in counts.items() if v not in names]
+    return " · ".join(parts)

@@ -37,7 +37,9 @@ _METHOD_CYCLE = [OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["yellow"]
 # Per-sample scores (histograms, coreset baselines).
 SCORE_COLORS = {"loss": OKABE_ITO["blue"], "entropy": OKABE_ITO["sky"], "blo": OKABE_ITO["vermillion"],
                 "el2n": OKABE_ITO["orange"], "grand": OKABE_ITO["green"], "lira_asr": OKABE_ITO["purple"],
-                "lira_score": "#882255"}
+                "lira_score": "#882255", "memorization": "#332288", "le_confidence": "#44AA99",
+                "le_max_confidence": "#117733", "le_entropy": "#999933", "le_accuracy": "#DDCC77"}
+CORRELATION_SCALE = "RdBu"  # Spearman ρ in [−1, 1], 0 = white
 # Classes (labels / predictions) in scatter plots: ten distinct colour-blind-safe colours.
 CLASS_COLORS = [OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["green"], OKABE_ITO["vermillion"],
                 OKABE_ITO["purple"], OKABE_ITO["sky"], OKABE_ITO["yellow"], "#332288", "#999933", OKABE_ITO["black"]]
@@ -80,7 +82,7 @@ def rgba(hex_colour: str, alpha: float) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ names
-def _params_text(params: str | dict) -> str:
+def params_text(params: str | dict) -> str:
     """'{"lr": 0.01, "epochs": 5}' -> 'epochs=5, lr=0.01'."""
     if isinstance(params, str):
         try:
@@ -102,7 +104,7 @@ def method_label(method: str) -> str:
         name = get_method(base).metadata()["label"]
     except (ForgetsetError, KeyError, ValueError):
         name = base
-    return name + (f" ({_params_text(rest)})" if rest.strip() else "")
+    return name + (f" ({params_text(rest)})" if rest.strip() else "")
 
 
 def selector_label(selector: str) -> str:
@@ -110,7 +112,7 @@ def selector_label(selector: str) -> str:
     from unlearn_core.selectors import selector_label as core_label
 
     base, _, rest = str(selector).partition(" ")
-    return core_label(base) + (f" (BLO {_params_text(rest)})" if rest.strip() else "")
+    return core_label(base) + (f" (BLO {params_text(rest)})" if rest.strip() else "")
 
 
 def ratio_label(ratio) -> str:
@@ -143,6 +145,28 @@ def score_label(column: str) -> str:
     return label
 
 
+# What one unit of each per-sample score is (axis titles: every axis says its unit).
+SCORE_UNITS = {
+    "loss": "cross-entropy of θ_o (nats)",
+    "entropy": "softmax entropy of θ_o (nats)",
+    "blo": "BLO weight w_i (weights sum to m)",
+    "memorization": "mem = P[correct | in] − P[correct | out] (−1 … 1)",
+    "lira_asr": "LiRA attack success rate (fraction of shadow models, 0 … 1)",
+    "lira_score": "LiRA log-likelihood ratio",
+    "le_confidence": "mean p(true class) over training epochs (0 … 1)",
+    "le_max_confidence": "mean max softmax over training epochs (0 … 1)",
+    "le_entropy": "mean softmax entropy over training epochs (nats)",
+    "le_accuracy": "fraction of training epochs classified correctly (0 … 1)",
+    "el2n": "‖softmax − one-hot‖₂ early in training",
+    "grand": "‖∇θ loss‖₂ early in training",
+}
+
+
+def score_unit(column: str) -> str:
+    """The unit of a score column's values ('blo@0.1' -> the BLO weight's); '' if unknown."""
+    return SCORE_UNITS.get(re.split(r"[@ \[]", str(column))[0], "")
+
+
 def set_label(name: str) -> str:
     """Name of a membership column 'in:worst-case 10% · seed 0' -> 'in worst-case 10% · seed 0'."""
     return f"member of {name[3:]}" if str(name).startswith("in:") else str(name)
@@ -173,11 +197,19 @@ GLOSSARY = {
     "std": f"Spread = {res.STD_LABEL}.",
     "θ_o": "The original model, trained on all training samples; everything is measured against it.",
     "Retrain": "Train again from scratch without the forget set: the gold standard every method is compared to.",
+    "ES": "Entanglement score of a forget set with its retain set (Zhao et al., What makes unlearning hard and what "
+          "to do about it, NeurIPS 2024): within-group over between-group variance of θ_o's penultimate features, "
+          "the groups being the retain and the forget set; unitless. Higher = the set sits inside the retain set's "
+          "cloud = more entangled = harder to unlearn by their account. '—' = not computed yet.",
 }
 PAPERS = {
     "fan": "Fan, Liu, Hero, Liu — *Challenging Forgets: Unveiling the Worst-Case Forget Sets in Machine "
            "Unlearning* (ECCV 2024)",
     "chen": "Chen et al. — *Machine Unlearning in Forgetting Sequence*",
+    "zhao": "Zhao, Kurmanji, Bărbulescu, Triantafillou, Triantafillou — *What makes unlearning hard and what to do "
+            "about it* (NeurIPS 2024)",
+    "feldman": "Feldman & Zhang — *What neural networks memorize and why: discovering the long tail via influence "
+               "estimation* (NeurIPS 2020)",
 }
 
 

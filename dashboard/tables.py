@@ -1,14 +1,18 @@
-"""Table 3 for the Compare page: display strings and the numeric gaps that colour them (built from
-:func:`unlearn_core.results.table3`; no statistics are computed here). Methods and selectors carry their display
-names; every row says how many seeds (n) it averages and which; the spread is '—' when n = 1."""
+"""Tables for display: Table 3 for the Compare page (display strings and the numeric gaps that colour them, built
+from :func:`unlearn_core.results.table3`), the tuning protocol's tables, the "Why is it hard?" summary and the
+forget sets' entanglement. No statistics beyond means / sample stds of stored numbers are computed here. Methods,
+selectors and scores carry their display names; every row says how many seeds (n) it averages and which; the
+spread is '—' when n = 1."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
 
 from unlearn_core import results as res
 
-from .style import GLOSSARY, method_label, selector_label
+from .style import GLOSSARY, method_base, method_label, params_text, score_label, selector_label
 
 METRICS = res.METRICS
 
@@ -17,13 +21,50 @@ def _cell(mean: float, std: float, n: int, gap: float) -> str:
     return res.fmt_mean_std(mean, std, n) + ("" if gap != gap else f" ({gap:.2f})")
 
 
-def table3_stacked(d: pd.DataFrame, selectors: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per (selector, method): UA, MIA, RA, TA as 'mean ± std (gap)', Avg. gap, ToW, n, seeds."""
+TUNED_MARK = " · tuned"
+
+
+def tuned_labels(t3: pd.DataFrame, tuned: dict | None) -> list[str]:
+    """Per Table-3 row, the tuning label ('tuned on random 10% · seeds 0,1,2 (Avg. gap 1.23)') where the row's
+    method and resolved hyperparameters are a tuning's chosen values, else ''. ``tuned``: {(method, params JSON):
+    label} (:func:`dashboard.views.tuned_lookup`)."""
+    if not tuned or t3.empty or "params" not in t3:
+        return [""] * len(t3)
+    return [tuned.get((method_base(m), p), "") for m, p in zip(t3["method"], t3["params"])]
+
+
+def _hyperparameters(method: str, params: str) -> str:
+    if method == "retrain":
+        return "— (the original recipe)"
+    return params_text(params) or "—"
+
+
+def es_cell(mean: float, std: float, n: int) -> str:
+    """'930 ± 490' (mean ± sample std over n seeds), '930 ± —' for one seed, '—' when not computed."""
+    if mean != mean or not n:
+        return "—"
+    return f"{mean:.4g} ± " + ("—" if n < 2 or std != std else f"{std:.3g}")
+
+
+def table3_stacked(d: pd.DataFrame, selectors: list[str], tuned: dict | None = None,
+                   es: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per (selector, method): UA, MIA, RA, TA as 'mean ± std (gap)', Avg. gap, ToW, n, seeds.
+
+    ``tuned`` ({(method, params JSON): label}): rows run with a tuning's chosen values are named "FT · tuned" and
+    get the resolved hyperparameters and the tuning's label in their own columns. ``es`` ({selector: (mean, std,
+    n)}): the entanglement of the row's forget sets (mean ± sample std over their seeds) in a column "ES"."""
     t3 = res.table3(d, selectors)
     if t3.empty:
         return pd.DataFrame(), pd.DataFrame()
+    labels = tuned_labels(t3, tuned)
     disp = pd.DataFrame({"forget set": [selector_label(s) for s in t3["selector"]],
-                         "method": [method_label(m) for m in t3["method"]]})
+                         "method": [method_label(m) + (TUNED_MARK if lab else "") for m, lab in zip(t3["method"],
+                                                                                                 labels)]})
+    if any(labels):
+        disp["hyperparameters"] = [_hyperparameters(m, p) for m, p in zip(t3["method"], t3["params"])]
+        disp["tuned on"] = [lab or "—" for lab in labels]
+    if es is not None:
+        disp["ES"] = [es_cell(*es.get(s, (np.nan, np.nan, 0))) for s in t3["selector"]]
     gaps = pd.DataFrame(index=disp.index)
     for m in METRICS:
         disp[m] = [_cell(a, s, n, g) for a, s, n, g in zip(t3[f"{m}_mean"], t3[f"{m}_std"], t3["n"], t3[f"gap_{m}"])]
@@ -36,6 +77,7 @@ def table3_stacked(d: pd.DataFrame, selectors: list[str]) -> tuple[pd.DataFrame,
     disp["time (s)"] = t3["runtime_s_mean"].map(lambda v: "—" if v != v else f"{v:.2f}")
     disp.attrs["selectors"] = list(t3["selector"])
     disp.attrs["methods"] = list(t3["method"])
+    disp.attrs["tuned"] = labels
     return disp, gaps
 
 
@@ -46,13 +88,16 @@ def _compact(mean: float, std: float, n: int) -> str:
     return f"{mean:.1f}±" + ("—" if n < 2 or std != std else f"{std:.1f}")
 
 
-def table3_wide(d: pd.DataFrame, selectors: list[str], compact: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table3_wide(d: pd.DataFrame, selectors: list[str], compact: bool = False,
+                tuned: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows = methods, columns = selector × (UA, MIA, RA, TA, Avg. gap, n, seeds). ``compact``: cells without the
-    gap in brackets (the cell colour shows it), so one table per forget set fits next to the others."""
+    gap in brackets (the cell colour shows it), so one table per forget set fits next to the others. Methods run
+    with a tuning's chosen values are named "FT · tuned" (``tuned`` as in :func:`table3_stacked`)."""
     t3 = res.table3(d, selectors)
     if t3.empty:
         return pd.DataFrame(), pd.DataFrame()
     methods = list(dict.fromkeys(t3["method"]))
+    tuned_of = {m: lab for m, lab in zip(t3["method"], tuned_labels(t3, tuned)) if lab}
     disp = pd.DataFrame(index=methods)
     gaps = pd.DataFrame(index=methods, dtype=float)
     for sel in selectors:
@@ -72,7 +117,8 @@ def table3_wide(d: pd.DataFrame, selectors: list[str], compact: bool = False) ->
         disp[f"{name} · seeds"] = [str(a.at[x, "seeds"]).replace(",", ", ") if x in a.index else "—"
                                    for x in methods]
     disp.attrs["methods"] = methods
-    disp.index = [method_label(m) for m in methods]
+    disp.attrs["tuned"] = [tuned_of.get(m, "") for m in methods]
+    disp.index = [method_label(m) + (TUNED_MARK if m in tuned_of else "") for m in methods]
     gaps.index = disp.index
     disp.index.name = "method"
     gaps.index.name = "method"
@@ -114,3 +160,134 @@ def table3_export(d: pd.DataFrame, selectors: list[str]) -> str:
     t3 = t3.assign(method_name=[method_label(m) for m in t3["method"]],
                    selector_name=[selector_label(s) for s in t3["selector"]])
     return res.table3_csv(t3)
+
+
+# ---------------------------------------------------------------------------------------------- entanglement
+def entanglement_summary(per_seed: pd.DataFrame) -> dict[str, tuple[float, float, int]]:
+    """{selector: (mean, sample std, n)} of the ES of each selector's forget sets over their seeds (``per_seed``:
+    columns selector, seed, ES; NaN = not computed, left out of n)."""
+    out: dict[str, tuple[float, float, int]] = {}
+    if per_seed.empty:
+        return out
+    for sel, g in per_seed.groupby("selector", sort=False):
+        v = g.drop_duplicates("seed")["ES"].to_numpy(dtype=float)
+        v = v[np.isfinite(v)]
+        out[sel] = (float(v.mean()) if len(v) else np.nan, float(v.std(ddof=1)) if len(v) > 1 else np.nan, len(v))
+    return out
+
+
+def entanglement_missing(per_seed: pd.DataFrame) -> int:
+    """How many (selector, seed) forget sets have no stored ES."""
+    if per_seed.empty:
+        return 0
+    return int(per_seed.drop_duplicates(["selector", "seed"])["ES"].isna().sum())
+
+
+# ---------------------------------------------------------------------------------------------- why is it hard?
+MISSING_NAMES = {"entanglement": "entanglement of this set",
+                 "entanglement_reference": "entanglement of random reference sets"}
+
+
+def missing_label(name: str) -> str:
+    """Display name of something the "Why is it hard?" panel or the correlation matrix still needs."""
+    return MISSING_NAMES.get(name) or score_label(name)
+
+
+def why_summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The per-quantity summary of :func:`unlearn_core.analysis.hardness.why_hard` with readable columns (numbers
+    stay numbers)."""
+    t = summary.copy()
+    t["quantity"] = [score_label(q) for q in t["quantity"]]
+    t["hard end"] = t["hard_end"].map({"low": "low values", "high": "high values"})
+    out = t[["quantity", "set_mean", "set_median", "train_mean", "train_median", "set_mean_percentile", "leans",
+             "hard end", "n_set"]]
+    return out.rename(columns={"set_mean": "set mean", "set_median": "set median", "train_mean": "training-set mean",
+                               "train_median": "training-set median",
+                               "set_mean_percentile": "set's mean percentile in the training set",
+                               "leans": "the set leans", "n_set": "samples"})
+
+
+# ---------------------------------------------------------------------------------------------- tuning protocol
+def _json(params) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+def candidates_table(record: dict) -> pd.DataFrame:
+    """A tuning's candidates (:func:`unlearn_core.tuning.candidates_frame`) for display: the grid's
+    hyperparameters, whether it is the preset / the chosen one, the objective (Avg. gap on the tuning sets) and its
+    per-metric parts (numbers stay numbers)."""
+    from unlearn_core.tuning import candidates_frame
+
+    cands = candidates_frame(record)
+    grid_keys = list(record.get("grid") or {})
+    if cands.empty:
+        return cands
+    out = pd.DataFrame({"candidate": cands["candidate"].astype(int) + 1})
+    for k in grid_keys:
+        out[k] = cands[k] if k in cands else np.nan
+    out["chosen"] = ["✓ chosen" if c else "" for c in cands["chosen"]]
+    out["preset"] = ["preset" if p else "" for p in cands["is_preset"]]
+    out["Avg. gap (objective)"] = cands["avg_gap"].astype(float)
+    for m in res.METRICS:
+        out[f"gap {m}"] = cands[f"gap_{m}"].astype(float)
+    for m in res.METRICS:
+        out[f"{m} (mean)"] = cands[f"{m}_mean"].astype(float)
+    out["ToW (mean)"] = cands["ToW_mean"].astype(float)
+    out["n (seeds)"] = cands["n"].astype(int)
+    return out
+
+
+def tuning_choice_text(record: dict) -> str:
+    """'lr = 0.04, epochs = 10 (Avg. gap 0.611 on the tuning sets; the preset's 0.975)' — plain text."""
+    ch = record["chosen"]
+    what = ", ".join(f"{k} = {v}" for k, v in sorted((ch.get("overrides") or {}).items())) or "the preset"
+    pre = (record.get("preset") or {}).get("avg_gap")
+    return (f"{what} (Avg. gap {ch['avg_gap']:.3f} on the tuning sets"
+            + (f"; the preset's {pre:.3f})" if pre is not None and pre == pre else ")"))
+
+
+def tuned_vs_preset(d: pd.DataFrame, record: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 3 on the sets a tuning was applied to: Retrain, the method with the chosen values ("tuned") and with
+    its preset ("preset"), at the tuning's ratio over its seeds, read from the stored runs (``d``: one setup's
+    :func:`unlearn_core.results.results_for_setup`). Returns (display frame, numeric Table 3 with ``variant``)."""
+    empty = pd.DataFrame(), pd.DataFrame()
+    if d.empty:
+        return empty
+    method, ratio = record["method"], float(record["ratio"])
+    chosen, preset = _json(record["chosen"]["params"]), _json((record.get("preset") or {}).get("params") or {})
+    base = d["method_name"] if "method_name" in d else d["method"].map(method_base)
+    dr = d[np.isclose(d["ratio"].astype(float).fillna(-1.0), ratio) & d["seed"].isin(record["seeds"])]
+    base = base.loc[dr.index]
+    applied = [s for s in dict.fromkeys(dr.loc[(base == method) & (dr["params"] == chosen), "selector"])
+               if s != record["selector"]]
+    if not applied:
+        return empty
+    keep = dr["selector"].isin(applied) & ((base == "retrain") | ((base == method) & dr["params"].isin([chosen, preset])))
+    t3 = res.table3(dr[keep], applied)
+    if t3.empty:
+        return empty
+    same = chosen == preset
+    t3.insert(0, "variant", ["Retrain" if m == "retrain" else ("tuned (= preset)" if same else "tuned")
+                             if p == chosen else "preset" for m, p in zip(t3["method"], t3["params"])])
+    disp = pd.DataFrame({"forget set": [selector_label(s) for s in t3["selector"]], "variant": t3["variant"],
+                         "method": [method_label(method_base(m)) for m in t3["method"]],
+                         "hyperparameters": [_hyperparameters(method_base(m), p) for m, p in
+                                             zip(t3["method"], t3["params"])]})
+    for m in METRICS:
+        disp[m] = [_cell(a, s_, n, g) for a, s_, n, g in zip(t3[f"{m}_mean"], t3[f"{m}_std"], t3["n"],
+                                                             t3[f"gap_{m}"])]
+    disp["Avg. gap"] = t3["avg_gap"].map(lambda v: "—" if v != v else f"{v:.2f}")
+    disp["n"] = t3["n"].astype(int)
+    disp["seeds"] = t3["seeds"].astype(str).str.replace(",", ", ")
+    return disp, t3
+
+
+# ---------------------------------------------------------------------------------------------- correlations
+def correlation_frames(result) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """(mean, 'mean ± std' text, n) of a ``CorrelationResult`` restricted to the quantities stored for at least one
+    seed (their correlation with another quantity exists); None when fewer than two are."""
+    n = result.n
+    keep = [q for q in result.quantities if (n.loc[q].drop(q) > 0).any()]
+    if len(keep) < 2:
+        return None
+    return (result.mean.loc[keep, keep], result.formatted().loc[keep, keep], n.loc[keep, keep])

@@ -208,3 +208,171 @@ def runs_on_sets(pipe, index: int) -> pd.DataFrame:
                      "methods": ", ".join(style.method_label(x) for x in meths) or "—",
                      "key_selector": r.selector, "key_ratio": r.ratio, "key_seed": int(r.seed), "key_holds": holds})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------- beyond the papers
+# Readers for the panels of docs/beyond.md: entanglement, "Why is it hard?", score correlations, tunings. All
+# read-only (``compute_if_missing=False``); the job kinds view_entanglement, view_why_hard, score and tune compute.
+def _quiet(fn, default):
+    """``fn()``, or ``default`` when the store cannot answer (a setup that no longer loads, a damaged run)."""
+    from unlearn_core.errors import ForgetsetError
+
+    try:
+        return fn()
+    except (ForgetsetError, LookupError, OSError):
+        return default
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _entanglement_frame(root: str, setup_js: str, ver: tuple) -> pd.DataFrame:
+    from unlearn_core.analysis.entanglement import entanglement_frame
+
+    return entanglement_frame(common._pipeline(root, setup_js), compute_if_missing=False)
+
+
+def entanglement_by_key() -> dict[str, float]:
+    """{forget-set key: ES} of the active setup's stored sets whose entanglement is stored (others are absent)."""
+    df = _quiet(lambda: _entanglement_frame(common.cache_root(), common.setup_json(), common.version()), None)
+    if df is None or df.empty:
+        return {}
+    return {k: float(v) for k, v in zip(df["key"], df["es"]) if v == v}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _why_hard(root: str, setup_js: str, key: str, ver: tuple):
+    from unlearn_core.analysis.hardness import why_hard as _why
+
+    return _why(common._pipeline(root, setup_js), key, compute_if_missing=False)
+
+
+def why_hard(key: str):
+    """The "Why is it hard?" frames (``WhyHard``) of a stored forget set, read-only; None if the set is gone."""
+    return _quiet(lambda: _why_hard(common.cache_root(), common.setup_json(), key, common.version()), None)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _set_entanglement(root: str, setup_js: str, rows_json: str, ver: tuple) -> pd.DataFrame:
+    from unlearn_core.analysis.entanglement import entanglement_for_results
+
+    rows = pd.DataFrame(json.loads(rows_json), columns=["selector", "ratio", "seed"])
+    return entanglement_for_results(common._pipeline(root, setup_js), rows, compute_if_missing=False)
+
+
+def set_entanglement(runs: pd.DataFrame, selectors: list[str]) -> pd.DataFrame:
+    """ES of the forget sets behind ``runs`` (rows of the active setup's results: selector, ratio, seed) for
+    ``selectors``: columns selector, ratio, seed, ES (NaN = not stored)."""
+    d = runs[runs["selector"].isin(selectors)][["selector", "ratio", "seed"]].drop_duplicates()
+    rows = [[s, None if r != r else float(r), int(k)] for s, r, k in zip(d["selector"], d["ratio"], d["seed"])]
+    empty = pd.DataFrame(columns=["selector", "ratio", "seed", "ES"])
+    if not rows:
+        return empty
+    return _quiet(lambda: _set_entanglement(common.cache_root(), common.setup_json(), json.dumps(rows),
+                                            common.version()), empty)
+
+
+def original_seeds(pipe) -> list[int]:
+    """Seeds whose θ_o is stored for the active setup (ascending)."""
+    seeds = set()
+    for r in pipe.store.list_runs("original", "done"):
+        s = (r.get("config") or {}).get("seed")
+        if isinstance(s, int) and r["key"] == pipe.original_key(s) and pipe.find_original(s) is not None:
+            seeds.add(s)
+    return sorted(seeds)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _correlation(root: str, setup_js: str, seeds: tuple, ratio: float | None, ver: tuple):
+    from unlearn_core.analysis.hardness import hardness_correlation
+
+    return hardness_correlation(common._pipeline(root, setup_js), list(seeds), ratio=ratio, compute_if_missing=False)
+
+
+def correlation(seeds: list[int], ratio: float | None):
+    """Spearman matrices of memorization, the learning-event proxies, loss, LiRA ASR and the BLO weight (at
+    ``ratio``) over ``seeds`` (``CorrelationResult``), read-only; None when the store cannot answer."""
+    return _quiet(lambda: _correlation(common.cache_root(), common.setup_json(), tuple(int(s) for s in seeds), ratio,
+                                       common.version()), None)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _history(root: str, setup_js: str, ver: tuple):
+    from . import estimates
+
+    return estimates.history(common.store(), common._pipeline(root, setup_js))
+
+
+def compute_estimate(pipe, todo: list[tuple[str, str, int]]):
+    """Time estimate (``estimates.Estimate``) of computing ``todo`` = [(kind, what, count)], e.g. ("score",
+    "memorization", 2), from this server's earlier runs (median per kind; unknown steps are named, not timed)."""
+    from . import estimates
+
+    hist = _history(common.cache_root(), common.setup_json(), common.version())
+    est = estimates.Estimate()
+    for kind, what, count in todo:
+        each, n = estimates.typical(hist, kind, what)
+        name = style.score_label(what) if kind == "score" else ("entanglement (ES)" if kind == "view_entanglement"
+                                                                   else what or kind)
+        est.add(name, int(count), each, n)
+    return est
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _tunings(root: str, setup_id: str, ver: tuple) -> pd.DataFrame:
+    from unlearn_core.tuning import find_tunings
+
+    return find_tunings(common.store(), setup_id)
+
+
+def tunings(setup_id: str) -> pd.DataFrame:
+    """Finished tunings of a setup, newest first (``unlearn_core.tuning.find_tunings``)."""
+    found = _quiet(lambda: _tunings(common.cache_root(), setup_id, common.version()), None)
+    return found if found is not None else pd.DataFrame(columns=["key", "setup_id", "method", "chosen_params",
+                                                                 "label"])
+
+
+def tuned_lookup(setup_id: str) -> dict[tuple[str, str], str]:
+    """{(method, chosen params JSON): tuning label} of a setup's tunings (the newest label wins), for marking
+    Table-3 rows that ran with tuned values."""
+    out: dict[tuple[str, str], str] = {}
+    t = tunings(setup_id)
+    for r in t.iloc[::-1].itertuples(index=False) if not t.empty else []:
+        out[(r.method, r.chosen_params)] = r.label
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _tuning_record(root: str, key: str) -> dict | None:
+    from unlearn_core.tuning import load_tuning
+
+    return load_tuning(common.store(), key)
+
+
+def tuning_record(key: str) -> dict | None:
+    return _quiet(lambda: _tuning_record(common.cache_root(), key), None)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _tuning_estimate(root: str, setup_js: str, spec_json: str, ver: tuple) -> str:
+    from unlearn_core.tuning import TuneSpec, estimate_tuning
+
+    pipe = common._pipeline(root, setup_js)
+    ts = TuneSpec.from_dict(json.loads(spec_json))
+    return estimate_tuning(ts, pipe.store, pipe).summary()
+
+
+def tuning_estimate(spec: dict) -> str:
+    """The cost model's estimate of a tuning (``estimate_tuning(...).summary()``); raises ForgetsetError for a bad
+    spec (the page shows it)."""
+    return _tuning_estimate(common.cache_root(), common.setup_json(), json.dumps(spec, sort_keys=True),
+                            common.version())
+
+
+def _why_n_reference() -> int:
+    import inspect
+
+    from unlearn_core.analysis.hardness import why_hard as _why
+
+    return int(inspect.signature(_why).parameters["n_reference"].default)
+
+
+WHY_N_REFERENCE = _why_n_reference()  # random reference sets the "Why is it hard?" panel compares ES against

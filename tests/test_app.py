@@ -42,11 +42,11 @@ def _use_cache_dir(cache_dir, monkeypatch):
     monkeypatch.setenv("FORGETSET_CACHE_DIR", str(cache_dir))
 
 
-def _app(page: str | None = None) -> AppTest:
+def _app(page: str | None = None, setup=None) -> AppTest:
     from unlearn_core.config import Setup
 
     at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["setup"] = Setup(train={"epochs": EPOCHS}, blo=BLO).to_dict()
+    at.session_state["setup"] = (setup or Setup(train={"epochs": EPOCHS}, blo=BLO)).to_dict()
     at.run()
     if page is not None:
         at.switch_page(page)
@@ -194,7 +194,7 @@ def test_scores(cache_dir):
     assert len(at.tabs) >= 4
     assert _n_charts(at) >= 3  # histograms, scatter, BLO trace
     # the BLO trace caption says how the run ended and reads the trace's overlaps (docs/blo.md)
-    assert "upper iterations" in text and "with the starting / chance set" in text
+    assert "upper iteration" in text and "with the starting / chance set" in text and "× one original training" in text
     assert any(w in text for w in ("converged (the top-m set", "stopped at its cost cap", "stopped at its iteration"))
     assert len(at.dataframe) >= 2  # hardest / easiest galleries
     assert len(at.image) >= 2
@@ -202,6 +202,61 @@ def test_scores(cache_dir):
     from unlearn_core.scores import score_names
 
     assert set(ms.options) >= {f for f in score_names()} or len(ms.options) == len(score_names())
+
+
+def test_scores_blo_trace_reads_the_trace_fields(cache_dir):
+    """docs/blo.md "What other code reads": overlaps as lines on one 0–1 axis, the objective on another; the
+    caption states the stop reason, the iterations and the cost in units of one original training."""
+    from dashboard import style
+
+    at = _app("app_pages/scores.py")
+    fig = _chart(at, lambda f: "top-m set overlap" in _titles(f))
+    names = {t["name"] for t in fig["data"]}
+    assert {"with the previous iteration", "with the starting / chance set", "with θ_o's lowest-loss set",
+            "with this iteration's θ_u lowest-loss set", "objective f(w)"} <= names
+    overlaps = [t for t in fig["data"] if t["name"].startswith("with ")]
+    assert {t["yaxis"] for t in overlaps} == {"y2"} and fig["layout"]["yaxis2"]["range"] == [0, 1.05]
+    assert next(t for t in fig["data"] if t["name"] == "objective f(w)").get("yaxis", "y") == "y"
+    assert "(nats)" in fig["layout"]["yaxis"]["title"]["text"] and "upper iteration" in _titles(fig)
+    assert "sample passes (cumulative)" in next(t for t in overlaps)["hovertemplate"]
+    assert next(t for t in overlaps if t["name"] == "with the previous iteration")["line"]["color"] == \
+        style.SELECTOR_COLORS["worst"]
+    cap = next(c.value for c in at.caption if "upper iteration" in c.value)
+    assert "× one original training" in cap and "sample passes" in cap
+    assert any(r in cap for r in ("converged (the top-m set", "stopped at its cost cap", "stopped at its iteration"))
+
+
+def test_scores_correlation_matrix(cache_dir):
+    """Spearman ρ of memorization, the learning-event proxies, loss, LiRA ASR and the BLO weight: a heatmap with the
+    numbers, "mean over n seeds (sample std)", '—' for the spread of one seed; score jobs compute what is missing."""
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    at = _app("app_pages/scores.py")
+    assert 0 in at.multiselect(key="corr_seeds").value  # every seed with a stored θ_o
+    at.multiselect(key="corr_seeds").set_value([0]).run()
+    fig = _chart(at, lambda f: "Spearman ρ" in _titles(f))
+    assert "Spearman ρ, mean over 1 seed (sample std)" in _titles(fig)
+    if _has_button(at, "corr_go"):
+        assert "Not computed yet:" in _texts(at)
+        at.button(key="corr_go").click().run()
+        assert not at.exception and not at.error
+        mgr = JobManager.shared(Store(cache_dir))
+        jobs = [mgr.wait(j, 240) for j in at.session_state["corr_jobs"]]
+        assert jobs and all(j["status"] == "done" and j["kind"] == "score" for j in jobs), [j["error"] for j in jobs]
+        at = _app("app_pages/scores.py")
+        at.multiselect(key="corr_seeds").set_value([0]).run()
+        fig = _chart(at, lambda f: "Spearman ρ" in _titles(f))
+    assert not _has_button(at, "corr_go")
+    hm = fig["data"][0]
+    labels = list(hm["x"])
+    assert len(labels) == 8 and "Memorization (Feldman & Zhang)" in labels and "Loss" in labels
+    assert not any(x in labels for x in ("memorization", "le_confidence", "lira_asr", "blo"))  # display names
+    i, j = labels.index("Loss"), labels.index("BLO worst-case weight")
+    assert hm["text"][i][i] == "1.00 ± —" and hm["text"][i][j].endswith("± —")  # one seed: no spread
+    z = _plotly_array(hm["z"])
+    assert z.shape == (8, 8) and -1 <= z[i, j] <= 1 and z[i, i] == 1 and hm["zmin"] == -1 and hm["zmax"] == 1
+    assert "n = 1 seed" in _texts(at)
 
 
 def test_scores_bad_ratio_shows_error(cache_dir):
@@ -230,26 +285,103 @@ def test_forget_sets(cache_dir):
     assert any("strictly between 0 and 1" in e.value for e in at.error)
 
 
-def test_forget_sets_why_hard_and_entanglement(cache_dir):
-    """The "Why is it hard?" panel reads the stored scores; entanglement is '—' until its job ran, then a number."""
+def _chart(at: AppTest, pred) -> dict:
+    """The first plotly figure (as JSON) for which ``pred(fig)`` holds."""
+    import json
+
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    found = [f for f in figs if pred(f)]
+    assert found, [f["layout"].get("title") for f in figs]
+    return found[0]
+
+
+def _plotly_array(v):
+    """A plotly JSON array (a list, or a typed array {"dtype", "bdata", "shape"}) as numpy."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        return a.reshape([int(x) for x in str(v.get("shape", len(a))).split(",")])
+    return np.asarray(v, dtype=float)
+
+
+def _has_button(at: AppTest, key: str) -> bool:
+    return any(b.key == key for b in at.button)
+
+
+def _titles(fig: dict) -> str:
+    """Every axis title and subplot title of a figure, as one text."""
+    out = [str(v.get("title", {}).get("text", "")) for k, v in fig["layout"].items() if k.startswith(("xaxis", "yaxis"))]
+    out += [a.get("text", "") for a in fig["layout"].get("annotations", [])]
+    out.append(str((fig["layout"].get("title") or {}).get("text", "")))
+    return "\n".join(out)
+
+
+def test_forget_sets_entanglement_column(cache_dir):
+    """Entanglement (ES) next to every set: '—' until the view_entanglement job stored it, then a number."""
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    at = _app("app_pages/forget_sets.py")
+    table = at.dataframe[0].value
+    assert "entanglement (ES)" in table.columns
+    if table["entanglement (ES)"].isna().any():
+        assert "not computed yet" in _texts(at)
+        at.button(key="fs_ent_job").click().run()
+        assert not at.exception and not at.error
+        jid = at.session_state["fs_ent_job_id"]
+        assert JobManager.shared(Store(cache_dir)).wait(jid, 120)["status"] == "done"
+        at = _app("app_pages/forget_sets.py")
+    es = at.dataframe[0].value["entanglement (ES)"]
+    assert es.notna().all() and (es > 0).all()
+    assert not _has_button(at, "fs_ent_job")
+
+
+def test_forget_sets_why_hard_panel(cache_dir):
+    """"Why is it hard?": the stored quantities against the training set's; a job computes what is missing, after
+    which every quantity, the set's ES against random sets of its size and the class composition are shown."""
     from unlearn_core.jobs import JobManager
     from unlearn_core.store import Store
 
     at = _app("app_pages/forget_sets.py")
     text = _texts(at)
-    assert "Why is it hard?" in text and "Feldman & Zhang" in text and "seed 000" not in text
-    assert not at.exception
-    table = at.dataframe[0].value
-    assert "entanglement (ES)" in table.columns and table["entanglement (ES)"].isna().all()
-    at.button(key="fs_ent_job").click()
-    at.run()
-    assert not at.exception and not at.error
-    jid = at.session_state["my_jobs"][-1]
-    assert JobManager.shared(Store(cache_dir)).wait(jid, 120)["status"] == "done"
-    at = _app("app_pages/forget_sets.py")
-    es = at.dataframe[0].value["entanglement (ES)"]
-    assert es.notna().all() and (es > 0).all()
-    assert any("Entanglement (ES) of this set" in c.value for c in at.caption) or "set mean" in _texts(at)
+    assert "Why is it hard?" in text and "seed 000" not in text and "seed 001" not in text
+    assert "Feldman & Zhang" in text and "comes free once LiRA's shadow-model bank exists" in text
+    assert "*What makes unlearning hard and what to do about it* (NeurIPS 2024)" in text
+    worst = next(o for o in at.selectbox(key="fs_why_pick").options if o.startswith("worst-case 10%"))
+    at.selectbox(key="fs_why_pick").set_value(worst).run()
+    summary = next(d.value for d in at.dataframe if "the set leans" in d.value.columns)
+    assert "Loss" in set(summary["quantity"]) and "BLO worst-case weight" in set(summary["quantity"])
+    if _has_button(at, "fs_why_job"):
+        assert "Not computed yet:" in _texts(at)
+        at.button(key="fs_why_job").click().run()
+        assert not at.exception and not at.error
+        job = JobManager.shared(Store(cache_dir)).wait(at.session_state["fs_why_job_id"], 240)
+        assert job["status"] == "done", job.get("error")
+        assert (job["config"]["selector"], job["config"]["ratio"], job["config"]["seed"]) == ("worst", 0.1, 0)
+        at = _app("app_pages/forget_sets.py")
+        at.selectbox(key="fs_why_pick").set_value(worst).run()
+    assert not _has_button(at, "fs_why_job") and "Not computed yet:" not in _texts(at)
+    summary = next(d.value for d in at.dataframe if "the set leans" in d.value.columns)
+    assert set(summary["quantity"]) == {"Memorization (Feldman & Zhang)", "Loss", "LiRA ASR",
+                                        "Learning-event confidence", "BLO worst-case weight"}  # display names
+    assert set(summary["the set leans"]) <= {"hard", "easy", "typical"}
+    assert summary["samples"].iloc[0] == round(0.1 * 1437)  # the 10% set
+    dist = _chart(at, lambda f: "hard: high end" in _titles(f))
+    axes = _titles(dist)
+    assert "(nats)" in axes and "mem = P[correct | in] − P[correct | out]" in axes  # units on the axes
+    names = {t["name"] for t in dist["data"]}
+    assert names == {"training set", "forget set"}
+    colors = {t["name"]: t["marker"]["color"] for t in dist["data"]}
+    from dashboard import style
+
+    assert colors == {"training set": style.TRAINING_SET_COLOR, "forget set": style.SELECTOR_COLORS["worst"]}
+    es = _chart(at, lambda f: "entanglement score ES" in _titles(f))
+    assert {t["name"] for t in es["data"]} == {"this set", "random sets of the same size"}
+    assert "random sets of the same size:" in _texts(at) and "mean ± sample std over 5 draws" in _texts(at)
+    _chart(at, lambda f: "Composition by class" in _titles(f))
 
 
 def test_experiments_estimate_and_errors(cache_dir):
@@ -286,24 +418,65 @@ def test_experiments_launch_cached_grid(cache_dir):
     assert job["status"] == "done" and job["result"]["n_runs"] == 4
 
 
-def test_experiments_executor_choice(cache_dir):
-    """The experiment can run on a Ray cluster (issue: a choice on the page); a bad address is refused clearly."""
-    from unlearn_core.cluster import ray_available
+def test_experiments_executor_choice(cache_dir, monkeypatch):
+    """Issue "--executor ray on the CLI and a choice on the Runs page": the grid runs on this machine or on a Ray
+    cluster; a bad Ray address is refused on the page (nothing submitted); without Ray the choice is disabled and
+    the page says how to install it."""
+    import unlearn_core.cluster as cluster
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
 
+    n_jobs = len(JobManager.shared(Store(cache_dir)).list_jobs())
+    if cluster.ray_available():
+        at = _app("app_pages/experiments.py")
+        radio = at.radio(key="exp_executor")
+        assert radio.value == "local" and not radio.disabled and radio.options == ["on this machine",
+                                                                                   "on a Ray cluster"]
+        radio.set_value("ray").run()
+        assert at.text_input(key="exp_ray_address").value == "auto" and not at.button(key="exp_launch").disabled
+        at.text_input(key="exp_ray_address").set_value("http://not-a-ray-address![x](y)").run()
+        assert not at.exception
+        err = [e.value for e in at.error if "Ray address" in e.value]
+        assert err and "![" not in err[0]  # the typed text is shown as text
+        assert at.button(key="exp_launch").disabled  # nothing can be submitted with it
+        at.text_input(key="exp_ray_address").set_value("ray://head.example:10001").run()
+        assert not [e for e in at.error if "Ray address" in e.value] and not at.button(key="exp_launch").disabled
+    monkeypatch.setattr(cluster, "ray_available", lambda: False)
     at = _app("app_pages/experiments.py")
     radio = at.radio(key="exp_executor")
-    assert radio.value == "local" and radio.disabled == (not ray_available())
-    if not ray_available():
-        assert "pip install -e '.[cluster]'" in _texts(at)
-        return
-    radio.set_value("ray")
-    at.run()
-    at.text_input(key="exp_ray_address").set_value("http://not-a-ray-address")
-    at.run()
-    at.button(key="exp_launch").click()
-    at.run()
-    assert not at.exception and any("address" in e.value.lower() for e in at.error)
-    assert not at.session_state["exp_job"] if "exp_job" in at.session_state else True
+    assert radio.value == "local" and radio.disabled
+    assert "pip install -e '.[cluster]'" in _texts(at)
+    assert len(JobManager.shared(Store(cache_dir)).list_jobs()) == n_jobs
+
+
+def test_runs_rerun_chooses_the_executor(cache_dir):
+    """The Runs page re-runs an experiment on the executor chosen there (the job's own by default)."""
+    from unlearn_core.cluster import ray_available
+    from unlearn_core.config import Setup
+    from unlearn_core.grid import ExperimentSpec
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    spec = ExperimentSpec(setup=Setup(train={"epochs": EPOCHS}, blo=BLO), methods=["retrain"], seeds=[0],
+                          ratios=[0.1], selectors=["random"])
+    mgr = JobManager.shared(Store(cache_dir))
+    jid = mgr.submit("experiment", {"spec": spec.to_dict()})
+    assert mgr.wait(jid, 120)["status"] == "done"
+    at = _app("app_pages/runs.py")
+    at.selectbox(key="runs_pick").set_value(jid).run()
+    assert "Units run on this machine" in _texts(at)
+    radio = at.radio(key=f"runs_{jid}_executor")
+    assert radio.value == "local"
+    if ray_available():
+        radio.set_value("ray").run()
+        at.text_input(key=f"runs_{jid}_ray_address").set_value("not an address").run()
+        assert at.button(key=f"rerun_{jid}").disabled and any("Ray address" in e.value for e in at.error)
+        at.radio(key=f"runs_{jid}_executor").set_value("local").run()
+    at.button(key=f"rerun_{jid}").click().run()
+    assert not at.exception
+    new = next(j for j in mgr.list_jobs() if j.get("rerun_of") == jid)
+    assert mgr.wait(new["id"], 120)["status"] == "done"
+    assert "executor" not in new["config"] and new["config"]["spec"] == spec.to_dict()
 
 
 def test_compare(cache_dir):
@@ -328,6 +501,74 @@ def test_compare(cache_dir):
     assert {"UA_mean", "UA_std", "n", "gap_UA", "seeds", "method_name"} <= set(t.columns)
     assert pd.api.types.is_float_dtype(t["UA_mean"]) and pd.api.types.is_integer_dtype(t["n"])
     assert "Unnamed: 0" not in t.columns
+
+
+def test_compare_entanglement_column(cache_dir):
+    """Table 3 shows the entanglement of each row's forget sets (mean ± sample std over their seeds; '—' until the
+    view_entanglement job stored it, with a button for that job)."""
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    at = _app("app_pages/compare.py")
+    table = at.dataframe[0].value
+    assert "ES" in table.columns
+    if (table["ES"] == "—").any():
+        at.button(key="cmp_ent_job").click().run()
+        assert not at.exception and not at.error
+        assert JobManager.shared(Store(cache_dir)).wait(at.session_state["cmp_ent_job_id"], 120)["status"] == "done"
+        at = _app("app_pages/compare.py")
+        table = at.dataframe[0].value
+    assert not (table["ES"] == "—").any() and table["ES"].str.endswith("± —").all()  # one seed: no spread
+    assert not _has_button(at, "cmp_ent_job") and "Zhao et al." in _texts(at)
+    # the same ES for every method on one forget set
+    assert table.groupby("forget set")["ES"].nunique().eq(1).all()
+
+
+def test_compare_tuning_protocol(cache_dir):
+    """One click tunes a method (job 'tune'; the cost model's estimate is shown first); then the candidates, the
+    chosen values and Table 3 "tuned vs preset" on the applied sets are shown, and Table 3's rows that ran with
+    the tuned values are labelled as tuned with their resolved hyperparameters."""
+    from unlearn_core.config import Setup
+    from unlearn_core.grid import ExperimentSpec, run_experiment
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    # a setup of its own (4 epochs): the tuning's extra GA runs stay out of the other tests' tables
+    setup = Setup(train={"epochs": EPOCHS - 1}, blo=BLO)
+    run_experiment(ExperimentSpec(setup=setup, methods=["retrain"], seeds=[0], ratios=[0.1]), Store(cache_dir))
+    at = _app("app_pages/compare.py", setup)
+    assert at.selectbox(key="cmp_setup").value == at.session_state["cmp_setup"]
+    assert "(active setup)" in at.selectbox(key="cmp_setup").format_func(at.selectbox(key="cmp_setup").value)
+    assert "Challenging Forgets" in _texts(at) and "No tuning of this setup yet." in _texts(at)
+    at.selectbox(key="tune_method").set_value("ga")
+    at.multiselect(key="tune_seeds").set_value([0])
+    at.text_input(key="tune_grid").set_value('{"lr": [0.001, 0.05], "epochs": ').run()
+    assert not at.exception and any("Grid" in e.value for e in at.error) and at.button(key="tune_go").disabled
+    at.text_input(key="tune_grid").set_value('{"lr": [0.001, 0.05], "epochs": [2]}').run()
+    assert not at.error
+    cap = next(c.value for c in at.caption if c.value.startswith("Cost model"))
+    assert "≈" in cap and "3 candidates" in cap  # two grid points + the preset
+    at.button(key="tune_go").click().run()
+    assert not at.exception and not at.error
+    job = JobManager.shared(Store(cache_dir)).wait(at.session_state["tune_job"], 240)
+    assert job["status"] == "done", job.get("error")
+    assert job["config"]["method"] == "ga" and job["config"]["apply_to"] == ["worst"]
+    at = _app("app_pages/compare.py", setup)
+    text = _texts(at)
+    assert "Chosen for GA:" in text and "Avg. gap" in text
+    cands = next(d.value for d in at.dataframe if "Avg. gap (objective)" in d.value.columns)
+    assert len(cands) == 3 and (cands["chosen"] == "✓ chosen").sum() == 1 and (cands["preset"] == "preset").sum() == 1
+    assert {"lr", "epochs", "n (seeds)"} <= set(cands.columns)
+    applied = next(d.value for d in at.dataframe if "variant" in d.value.columns)
+    assert set(applied["forget set"]) == {"worst-case"} and "Retrain" in set(applied["variant"])
+    assert set(applied["variant"]) - {"Retrain"} in ({"tuned", "preset"}, {"tuned (= preset)"})
+    assert applied["UA"].str.contains("± —").all() and (applied["n"] == 1).all()
+    table = at.dataframe[0].value
+    tuned = table[table["method"] == "GA · tuned"]
+    assert len(tuned) >= 1 and "worst-case" in set(tuned["forget set"])
+    assert tuned["hyperparameters"].str.contains("lr=").all() and tuned["tuned on"].str.startswith(
+        "tuned on random 10%").all()
+    assert (table.loc[table["method"] != "GA · tuned", "tuned on"] == "—").all()
 
 
 def res_csv(at) -> str:
@@ -478,22 +719,40 @@ def test_queued_jobs_say_their_place_and_why(cache_dir):
 
 
 def test_reproduction_report_link(cache_dir):
+    """The Overview shows the newest report of `python -m unlearn_core reproduce` (dashboard.report.latest_report):
+    its verdicts per finding and links to its HTML / Markdown; without one, the command that makes it."""
+    import os
+    import shutil
+
+    from dashboard.report import write_report
+    from unlearn_core.reproduce import FAILS, HOLDS, INCONCLUSIVE, Finding
+
     at = _app()
     assert "python -m unlearn_core reproduce" in "\n".join(c.value for c in at.code)
-    rep = cache_dir / "reports" / "paper"
-    rep.mkdir(parents=True)
-    (rep / "report.md").write_text("# Reproduction\n\n![remote](http://127.0.0.1:9/x.png) Retrain UA 0.00\n")
-    (rep / "report.html").write_text("<html><body>report</body></html>")
+    assert "No report yet" in _texts(at)
+    older, newest = cache_dir / "reports" / "20260101-000000-digits", cache_dir / "reports" / "paper"
     try:
+        write_report([Finding(98, "Old", "c", "s", FAILS, "w", {})], older, "old", {"wall_s": 1.0, "seeds": [0]})
+        findings = [Finding(98, "Retrain's UA is near 0 on the worst case", "claim", "Fan et al.", HOLDS,
+                            "intervals separate", {}),
+                    Finding(99, "RL drifts in MIA", "claim", "Fan et al.", INCONCLUSIVE, "one seed <b>x</b>", {})]
+        write_report(findings, newest, "Reproduction", {"wall_s": 75.0, "seeds": [0, 1, 2]})
+        os.utime(older / "report.html", (1, 1))  # the other one is newer
+        (newest / "report.md").write_text("# Reproduction\n\n![remote](http://127.0.0.1:9/x.png) Retrain UA 0.00\n")
         at = _app()
         txt = _texts(at)
         assert "Newest report: **paper**" in txt
+        assert "1 holds · 1 inconclusive" in txt and "over 3 seeds" in txt
+        verdicts = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+        assert list(verdicts["verdict"]) == [HOLDS, INCONCLUSIVE]
+        assert list(verdicts["title"]) == ["Retrain's UA is near 0 on the worst case", "RL drifts in MIA"]
         assert "Retrain UA 0.00" in txt and "![remote]" not in txt  # no remote image from the report
         assert len(at.get("download_button")) >= 2
+        (newest / "summary.json").unlink()  # a report without its summary: still linked, verdicts not listed
+        at = _app()
+        assert "no readable summary.json" in _texts(at) and len(at.get("download_button")) >= 2
     finally:
-        import shutil
-
-        shutil.rmtree(cache_dir / "reports")
+        shutil.rmtree(cache_dir / "reports", ignore_errors=True)
 
 
 def test_experiment_grid_persists_and_ratios_are_typed_exactly(cache_dir):

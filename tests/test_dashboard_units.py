@@ -1,7 +1,10 @@
 """Fast tests of the dashboard's Streamlit-free helpers: escaping and server paths (safety), stage timelines and
-ETAs (progress), the palette and names (style), honest Table-3 cells (tables) and the ratio-sweep figure (charts)."""
+ETAs (progress), the palette and names (style), honest Table-3 cells (tables), the ratio-sweep figure (charts), and
+the panels beyond the papers: tuned rows, tuning tables, entanglement cells, the correlation matrix, the BLO trace,
+the reproduction report's verdicts and the executor fields of an experiment job."""
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -170,3 +173,120 @@ def test_ratio_sweep_faceted_hollow_single_seed_points_and_no_joined_bands():
         assert min(b.x) >= 10  # bands only between the multi-seed points (10%, 20%)
     assert fig.layout.yaxis.range[0] < 0  # a line at 0 stays visible
     assert fig.layout.xaxis.ticksuffix == "%" and fig.layout.yaxis.ticksuffix == "%"
+
+
+# ---------------------------------------------------------------------------------------------- beyond the papers
+def test_tuned_rows_are_labelled_with_their_resolved_hyperparameters():
+    d = _runs([(sel, m, 0, 1.0) for sel in ("random", "worst") for m in ("retrain", "ga")])
+    d.loc[d["method"] == "ga", "params"] = '{"epochs": 2, "lr": 0.05}'
+    tuned = {("ga", '{"epochs": 2, "lr": 0.05}'): "tuned on random 10% · seeds 0 (Avg. gap 0.10)"}
+    disp, _ = tables.table3_stacked(d, ["random", "worst"], tuned=tuned,
+                                    es={"random": (1700.0, 400.0, 3), "worst": (900.0, np.nan, 1)})
+    ga = disp[disp["method"] == "GA · tuned"]
+    assert len(ga) == 2 and (ga["hyperparameters"] == "epochs=2, lr=0.05").all()
+    assert ga["tuned on"].str.startswith("tuned on random 10%").all()
+    assert set(disp.loc[disp["method"] == "Retrain", "tuned on"]) == {"—"}
+    assert list(disp["ES"]) == ["1700 ± 400", "1700 ± 400", "900 ± —", "900 ± —"]  # n = 1: no spread
+    plain, _ = tables.table3_stacked(d, ["random"])
+    assert "tuned on" not in plain and "ES" not in plain and "GA" in set(plain["method"])
+    wide, _ = tables.table3_wide(d, ["random", "worst"], compact=True, tuned=tuned)
+    assert "GA · tuned" in wide.index and "Retrain" in wide.index
+
+
+def test_tuned_vs_preset_and_candidates_tables():
+    chosen, preset = {"epochs": 2, "lr": 0.05}, {"epochs": 5, "lr": 0.02}
+    rows = [("random", "retrain", 0, 2.0), ("worst", "retrain", 0, 0.0), ("worst", "ga", 0, 1.0),
+            ("worst", "ga", 0, 3.0), ("random", "ga", 0, 2.5)]
+    d = _runs(rows)
+    d["params"] = ["{}", "{}", json.dumps(chosen, sort_keys=True), json.dumps(preset, sort_keys=True),
+                   json.dumps(chosen, sort_keys=True)]
+    d["method_name"] = d["method"]
+    d["method"] = [m if p in ("{}", json.dumps(chosen, sort_keys=True)) else f"{m} {p}"
+                   for m, p in zip(d["method"], d["params"])]
+    cand = lambda i, c, gap, p: {"candidate": i, "overrides": c, "params": p, "is_preset": p == preset,  # noqa: E731
+                                 "avg_gap": gap, "n": 1, "ToW_mean": 0.9,
+                                 **{f"gap_{m}": gap for m in ("UA", "MIA", "RA", "TA")},
+                                 **{f"{m}_mean": 1.0 for m in ("UA", "MIA", "RA", "TA")}}
+    record = {"method": "ga", "selector": "random", "ratio": 0.1, "seeds": [0], "grid": {"lr": [0.05], "epochs": [2]},
+              "candidates": [cand(0, {"lr": 0.05, "epochs": 2}, 0.1, chosen), cand(1, {}, 0.7, preset)],
+              "chosen": {"candidate": 0, "overrides": {"lr": 0.05, "epochs": 2}, "params": chosen, "avg_gap": 0.1},
+              "preset": {"params": preset, "avg_gap": 0.7}}
+    disp, t3 = tables.tuned_vs_preset(d, record)
+    assert list(disp["variant"]) == ["Retrain", "tuned", "preset"] and set(disp["forget set"]) == {"worst-case"}
+    assert disp.loc[disp["variant"] == "tuned", "hyperparameters"].iloc[0] == "epochs=2, lr=0.05"
+    assert disp.loc[disp["variant"] == "preset", "UA"].iloc[0] == "3.00 ± — (3.00)"  # gap to Retrain in brackets
+    c = tables.candidates_table(record)
+    assert list(c["candidate"]) == [1, 2] and list(c["chosen"]) == ["✓ chosen", ""]
+    assert list(c["preset"]) == ["", "preset"] and c["Avg. gap (objective)"].dtype == float
+    assert tables.tuning_choice_text(record).startswith("epochs = 2, lr = 0.05 (Avg. gap 0.100")
+
+
+def test_entanglement_summary_and_missing():
+    per_seed = pd.DataFrame({"selector": ["random", "random", "worst", "worst"], "seed": [0, 1, 0, 1],
+                             "ES": [10.0, 14.0, 5.0, np.nan]})
+    s = tables.entanglement_summary(per_seed)
+    assert s["random"][0] == 12.0 and s["random"][1] == pytest.approx(np.std([10, 14], ddof=1)) and s["random"][2] == 2
+    assert s["worst"][2] == 1 and np.isnan(s["worst"][1])
+    assert tables.entanglement_missing(per_seed) == 1
+    assert tables.es_cell(*s["worst"]) == "5 ± —" and tables.es_cell(np.nan, np.nan, 0) == "—"
+    assert tables.missing_label("entanglement_reference") == "entanglement of random reference sets"
+    assert tables.missing_label("le_confidence") == "Learning-event confidence"
+
+
+def test_correlation_frames_drop_quantities_missing_everywhere():
+    from unlearn_core.analysis.hardness import CorrelationResult
+
+    q = ["memorization", "loss", "blo"]
+    mean = pd.DataFrame([[1, np.nan, np.nan], [np.nan, 1, -0.8], [np.nan, -0.8, 1]], index=q, columns=q, dtype=float)
+    n = pd.DataFrame([[0, 0, 0], [0, 2, 2], [0, 2, 2]], index=q, columns=q)
+    std = pd.DataFrame(0.05, index=q, columns=q)
+    res_ = CorrelationResult({}, mean, std, n, q, {0: ["memorization"], 1: ["memorization"]})
+    m, text, nn = tables.correlation_frames(res_)
+    assert list(m.index) == ["loss", "blo"] and text.loc["loss", "blo"] == "-0.80 ± 0.05"
+    fig = charts.correlation_heatmap(m, text, nn)
+    assert fig.layout.title.text == "Spearman ρ, mean over 2 seeds (sample std)"
+    assert list(fig.data[0].x) == ["Loss", "BLO worst-case weight"] and fig.data[0].zmid == 0
+    assert "n = 2 seeds" in charts.correlation_caption(nn)
+
+
+def test_blo_trace_caption_and_figure_read_the_trace_fields():
+    trace = pd.DataFrame([{"iteration": i, "objective": 10.0 / i, "overlap_prev": 0.5 + 0.1 * i, "overlap_start": 0.1,
+                           "overlap_lowloss": 0.9, "overlap_response": 0.8, "seconds": 0.5 * i,
+                           "sample_passes": 100.0 * i} for i in (1, 2, 3)])
+    extras = {"stop_reason": "converged", "iterations": 3, "cost_vs_training": 0.091, "cost_sample_passes": 300.0,
+              "seconds": 1.5, "converged": True}
+    cap = charts.blo_trace_caption(trace, extras)
+    assert cap.startswith("3 upper iterations; converged (the top-m set stopped changing); cost 0.091 × one "
+                          "original training (300 sample passes); took 1.5 s")
+    assert "previous iteration 0.80" in cap and "θ_u lowest-loss set 0.80" in cap
+    fig = charts.blo_trace(trace)
+    overl = [t for t in fig.data if t.name.startswith("with ")]
+    assert len(overl) == 4 and {t.yaxis for t in overl} == {"y2"} and tuple(fig.layout.yaxis2.range) == (0, 1.05)
+    old = trace.rename(columns={"overlap_prev": "topm_overlap"}).drop(columns=["overlap_response", "seconds",
+                                                                              "sample_passes"])
+    assert "previous iteration 0.80" in charts.blo_trace_caption(old, {})  # an older trace still reads
+
+
+def test_report_verdicts(tmp_path):
+    from dashboard import report
+    from unlearn_core.reproduce import FAILS, HOLDS, Finding
+
+    assert report.latest_report(tmp_path) is None and report.read_summary(tmp_path) is None
+    out = tmp_path / "reports" / "r1"
+    report.write_report([Finding(98, "A", "c", "s", HOLDS, "why a", {}), Finding(99, "B", "c", "s", FAILS, "w", {})],
+                        out, "t", {"wall_s": 3.0, "seeds": [0, 1]})
+    assert report.latest_report(tmp_path) == out / "report.html"
+    v = report.verdict_frame(report.read_summary(out))
+    assert list(v["verdict"]) == [HOLDS, FAILS] and list(v["why"]) == ["why a", "w"]
+    assert report.verdict_counts(v) == "1 holds · 1 does not hold"
+    (out / "summary.json").write_text("{not json")
+    assert report.read_summary(out) is None
+
+
+def test_executor_fields_replace_the_old_ones():
+    from dashboard.forms import with_executor
+
+    cfg = {"spec": {"methods": ["ft"]}, "executor": "ray", "ray_address": "auto", "executor_options": {"max_retries": 1}}
+    assert with_executor(cfg, {}) == {"spec": {"methods": ["ft"]}}
+    assert with_executor({"spec": {}}, {"executor": "ray", "ray_address": "local", "other": 1}) == {
+        "spec": {}, "executor": "ray", "ray_address": "local"}
