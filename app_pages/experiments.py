@@ -83,7 +83,7 @@ if editable:
     for tab, m in zip(tabs, editable):
         with tab:
             meta = get_method(m).metadata()
-            st.caption(md_escape(style.cite(meta["description"])) + (" · relabeling" if meta["relabeling"] else ""))
+            st.caption(md_escape(meta["description"]) + (" · relabeling" if meta["relabeling"] else ""))
             frame = res.method_param_frame(m, ds)
             edited = st.data_editor(frame, key=f"exp_params_{m}", hide_index=True, disabled=["parameter"],
                                     width="stretch",

@@ -37,7 +37,7 @@ with st.expander("Compute scores", expanded=not per_sample):
         help="Every score registered in unlearn_core.scores is listed.")
     for n in chosen:
         spec = get_score(n)
-        st.caption(f"**{spec.label}** — {style.cite(spec.description)} Hard to forget: **{spec.hard_end}** end."
+        st.caption(f"**{spec.label}** — {spec.description} Hard to forget: **{spec.hard_end}** end."
                    + (" ⏱️ trains extra models: can take long." if spec.expensive else ""))
     c1, c2 = st.columns([1, 3])
     ratio_txt = c1.text_input("Forget ratio (for ratio-dependent scores such as BLO)", value="0.1", key="score_ratio")

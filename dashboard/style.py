@@ -213,16 +213,6 @@ PAPERS = {
 }
 
 
-_SEED_CITES = {"000": "Fan et al., Challenging Forgets", "001": "Chen et al., Machine Unlearning in Forgetting Sequence",
-               "002": "Akbari et al., Machine Unlearning", "003": "Sharma et al., Discriminative Adversarial Unlearning"}
-
-
-def cite(text: str) -> str:
-    """Text from the core (method descriptions, notes) with the project's internal paper numbers ('seed 000')
-    replaced by how papers are cited to users (authors and title)."""
-    return re.sub(r"\bseeds? (00[0-3])\b", lambda m: _SEED_CITES[m.group(1)], str(text))
-
-
 def glossary_markdown(keys=("UA", "MIA", "RA", "TA", "Avg. gap", "ToW", "BLO", "n")) -> str:
     return "\n".join(f"- **{k}** — {GLOSSARY[k]}" for k in keys if k in GLOSSARY)
 

@@ -90,3 +90,18 @@ def test_no_other_module_hashes_a_configuration():
                 if "hashlib" in names and rel not in allowed:
                     offenders.append(rel)
     assert not offenders, offenders
+
+
+def test_user_facing_registry_text_cites_papers_by_authors():
+    """Descriptions and preset notes shown in the CLI and the dashboard never use the project's internal paper
+    numbers ('seed 000'); they cite authors and title."""
+    import re
+
+    from unlearn_core.methods import get_method, method_names
+    from unlearn_core.scores import get_score, score_names
+
+    texts = [get_score(s).description for s in score_names()]
+    for m in method_names():
+        meta = get_method(m).metadata()
+        texts += [meta["description"], str(meta.get("preset_notes", ""))]
+    assert not [t for t in texts if re.search(r"\bseeds? 00[0-3]\b", t)]
