@@ -188,12 +188,8 @@ class RSU(UnlearnMethod):
         return model
 
 
-def _factory(prefix: str, inner: UnlearnMethod) -> UnlearnMethod:
-    return RSU(prefix, inner)
-
-
 for _p in ORDERS:
-    register_wrapper(_p, _factory)
+    register_wrapper(_p, RSU)  # the class is the factory: RSU(prefix, inner)
 
 for _prefix in ("rsu", "rsu_reverse"):
     for _m in FEATURED:

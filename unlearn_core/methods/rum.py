@@ -299,9 +299,5 @@ class RUM(UnlearnMethod):
         return model
 
 
-def _factory(prefix: str, inner: UnlearnMethod) -> UnlearnMethod:
-    return RUM(prefix, inner)
-
-
 for _p in ORDERS:
-    register_wrapper(_p, _factory)
+    register_wrapper(_p, RUM)  # the class is the factory: RUM(prefix, inner)
