@@ -158,11 +158,12 @@ else:
         verdicts = report.verdict_frame(summary)
         seeds = summary.get("seeds") or []
         st.markdown(f"**Verdicts:** {md_escape(report.verdict_counts(verdicts))} — computed from the numbers "
-                    f"(mean ± sample std over {len(seeds)} seed{'s' if len(seeds) != 1 else ''}: *holds* / *does not "
-                    "hold* when the intervals do not overlap, *inconclusive* when they do or with one seed)"
+                    f"(seed-paired differences with 95% t-intervals over {len(seeds)} seed{'s' if len(seeds) != 1 else ''}: "
+                    "*holds* / *partly holds* / *does not hold* as all / some / none of a finding's comparisons are "
+                    "clear of zero in the paper's direction; *inconclusive* with fewer than 3 seeds)"
                     + (f" · wall time {progress.fmt_duration(float(summary['wall_s']))}"
                        if isinstance(summary.get("wall_s"), (int, float)) else ""))
-        common.table(verdicts.style.apply(lambda col: [f"color: {report.VERDICT_COLOR.get(v, '#57606a')}; "
+        common.table(verdicts.style.apply(lambda col: [f"color: {report.VERDICT_COLOR.get(report.verdict_kind(v), '#57606a')}; "
                                                        "font-weight: bold" for v in col], subset=["verdict"]),
                      key="rep_verdicts", max_rows=None,
                      column_config={"finding": st.column_config.NumberColumn("#", width="small"),

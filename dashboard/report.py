@@ -12,12 +12,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from unlearn_core.reproduce import FAILS, HOLDS, INCONCLUSIVE, Finding, summary_frame
+from unlearn_core.reproduce import (FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, PARTLY, Finding, summary_frame,
+                                    verdict_kind)
 from unlearn_core.store import atomic_write_bytes
 
 from . import charts, style
 
-VERDICT_COLOR = {HOLDS: "#1a7f37", FAILS: "#cf222e", INCONCLUSIVE: "#9a6700"}
+VERDICT_COLOR = {HOLDS: "#1a7f37", PARTLY: "#6e7781", FAILS: "#cf222e", INCONCLUSIVE: "#9a6700",
+                 NOT_APPLICABLE: "#57606a"}
 
 
 def _bars(t: pd.DataFrame, x: str, cols: list[str], title: str, ytitle: str) -> go.Figure:
@@ -34,15 +36,18 @@ def _bars(t: pd.DataFrame, x: str, cols: list[str], title: str, ytitle: str) -> 
 def figure(f: Finding) -> go.Figure | None:
     """The figure of one finding (from its tables)."""
     t = f.tables
+    if "verdict" not in t:  # not applicable and not computed: no numbers to draw
+        return None
     if f.number == 1:
         return _bars(t["retrain"], "selector", ["UA", "MIA", "RA", "TA"], "Retrain on random vs worst-case sets "
                      "(mean ± sample std over seeds)", "%")
     if f.number == 2:
-        g = t["gaps"].sort_values("gap_MIA")
-        fig = go.Figure(go.Bar(x=g["method"], y=g["gap_MIA"], error_y=dict(type="data", array=g["gap_MIA_spread"].fillna(0)),
+        g = t["gaps"].sort_values("paired_gap_MIA_mean")
+        fig = go.Figure(go.Bar(x=g["method"], y=g["paired_gap_MIA_mean"],
+                               error_y=dict(type="data", array=g["paired_gap_MIA_std"].fillna(0)),
                                marker_color=["#E45756" if r else "#4C78A8" for r in g["relabeling"]]))
-        fig.update_layout(title="MIA gap to Retrain on the worst-case set (red = relabeling methods)",
-                          yaxis_title="|MIA − Retrain's MIA| (points)", height=360)
+        fig.update_layout(title="Per-seed MIA gap to Retrain on the worst-case set, mean ± sample std over seeds "
+                                "(red = relabeling methods)", yaxis_title="|MIA − Retrain's MIA| (points)", height=360)
         return fig
     if f.number == 3:
         from unlearn_core.analysis.coreset import CoresetResult
@@ -58,7 +63,7 @@ def figure(f: Finding) -> go.Figure | None:
         return charts.composition_figure(CompositionResult(comp, pd.DataFrame(), pd.DataFrame(), "", None, True))
     if f.number == 5:
         fig = make_subplots(rows=1, cols=2, subplot_titles=["Spearman(loss, LiRA ASR) per seed",
-                                                            "Retrain UA on the highest- vs lowest-ASR set"])
+                                                            "Retrain UA on the highest-ASR vs a random set"])
         sp = t["spearman"]
         fig.add_trace(go.Bar(x=[f"seed {s}" for s in sp["seed"]], y=sp["spearman_loss_asr"], showlegend=False,
                              marker_color="#4C78A8"), 1, 1)
@@ -69,7 +74,8 @@ def figure(f: Finding) -> go.Figure | None:
         fig.update_layout(height=360)
         return fig
     if f.number == 6:
-        tow = t["tow"]
+        tow = pd.concat([t[k].assign(method=t[k]["method"] + " · " + t[k]["selector"])
+                         for k in ("tow_fig7", "tow_table6") if k in t], ignore_index=True)
         fig = go.Figure()
         for col, name, color in (("hard_to_easy", "hard → easy (RSU)", "#E45756"), ("one_shot", "one shot", "#4C78A8"),
                                  ("easy_to_hard", "easy → hard", "#54A24B")):
@@ -78,6 +84,9 @@ def figure(f: Finding) -> go.Figure | None:
         fig.update_layout(barmode="group", title="ToW by unlearning order (1 = matches Retrain)", yaxis_title="ToW",
                           height=360)
         return fig
+    if f.number == 7:
+        return _bars(t["retrain"], "selector", ["UA", "MIA", "RA", "TA"], "Retrain on the worst-case vs the "
+                     "lowest-loss set (mean ± sample std over seeds)", "%")
     return None
 
 
@@ -94,15 +103,17 @@ def write_report(findings: list[Finding], out_dir: str | Path, title: str, meta:
     out.mkdir(parents=True, exist_ok=True)
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p>{html.escape(meta.get('when', time.strftime('%Y-%m-%d %H:%M')))} · wall time "
-             f"{meta.get('wall_s', 0):.0f} s · verdicts are computed from the numbers: <b>holds</b> / <b>does not "
-             f"hold</b> when the mean ± sample-std intervals over seeds do not overlap (in / against the paper's "
-             f"direction), <b>inconclusive</b> when they overlap or there is one seed.</p>",
+             f"{meta.get('wall_s', 0):.0f} s · verdicts are computed from seed-paired differences with 95% "
+             f"t-intervals: a comparison <b>holds</b> when its interval is clear of zero in the paper's direction; a "
+             f"finding <b>holds</b> when all its comparisons do, <b>partly holds</b> when some do, <b>does not "
+             f"hold</b> when none does; <b>inconclusive (n &lt; 3)</b> with fewer than three seeds; <b>not "
+             f"applicable</b> when the data lack what it needs or θ_o does not fit its training set.</p>",
              _table_html(summary_frame(findings))]
     md = [f"# {title}", "", f"Wall time {meta.get('wall_s', 0):.0f} s. Verdicts are computed from the numbers "
-          "(non-overlapping mean ± sample std over seeds).", "", summary_frame(findings).to_markdown(index=False)
+          "(seed-paired differences with 95% t-intervals, n ≥ 3).", "", summary_frame(findings).to_markdown(index=False)
           if _has_tabulate() else summary_frame(findings).to_string(index=False), ""]
     for f in findings:
-        color = VERDICT_COLOR.get(f.verdict, "#57606a")
+        color = VERDICT_COLOR.get(verdict_kind(f.verdict), "#57606a")
         parts.append(f"<h2>{f.number}. {html.escape(f.title)} — <span style='color:{color}'>{f.verdict}</span></h2>")
         parts.append(f"<p><i>{html.escape(f.claim)}</i> ({html.escape(f.source)})</p>")
         parts.append(f"<p>{html.escape(f.why)}</p>")
@@ -169,9 +180,9 @@ def verdict_frame(summary: dict) -> pd.DataFrame:
 
 def verdict_counts(frame: pd.DataFrame) -> str:
     """'3 hold · 1 does not hold · 2 inconclusive' (in the order of the verdict rule)."""
-    counts = frame["verdict"].value_counts() if len(frame) else pd.Series(dtype=int)
-    names = {HOLDS: "hold", FAILS: "do not hold", INCONCLUSIVE: "inconclusive"}
-    parts = [f"{int(counts[v])} {names[v] if counts[v] != 1 else v}" for v in (HOLDS, FAILS, INCONCLUSIVE)
-             if v in counts]
+    counts = frame["verdict"].map(verdict_kind).value_counts() if len(frame) else pd.Series(dtype=int)
+    names = {HOLDS: "hold", PARTLY: "partly hold", FAILS: "do not hold", INCONCLUSIVE: INCONCLUSIVE,
+             NOT_APPLICABLE: NOT_APPLICABLE}
+    parts = [f"{int(counts[v])} {names[v] if counts[v] != 1 else v}" for v in names if v in counts]
     parts += [f"{int(c)} {v}" for v, c in counts.items() if v not in names]
     return " · ".join(parts)

@@ -350,7 +350,8 @@ def cmd_reproduce(args) -> int:
     from .validation import parse_seeds
 
     cfg = ReproduceConfig(setup=_setup(args), seeds=parse_seeds(args.seeds), ratio=_ratio(args.ratio),
-                          findings=_findings(args.findings)).validate()
+                          findings=_findings(args.findings), force=args.force,
+                          table6=not args.no_table6).validate()
     out_dir = Path(args.out) if args.out else None
     store = _store(args)
     if out_dir is None:
@@ -380,14 +381,15 @@ def cmd_reproduce(args) -> int:
 
 
 def _findings(text: str | None) -> list[int]:
-    """'--findings 1,3' -> [1, 3]; default all six."""
+    """'--findings 1,3' -> [1, 3]; default all seven."""
     from .errors import ConfigError
+    from .reproduce import N_FINDINGS
 
     if not text:
-        return [1, 2, 3, 4, 5, 6]
+        return list(range(1, N_FINDINGS + 1))
     items = _csv_list(text)
-    if not items or not all(x.isdigit() and 1 <= int(x) <= 6 for x in items):
-        raise ConfigError(f"--findings must be a comma list of findings 1-6, e.g. 1,3; got '{text}'.")
+    if not items or not all(x.isdigit() and 1 <= int(x) <= N_FINDINGS for x in items):
+        raise ConfigError(f"--findings must be a comma list of findings 1-{N_FINDINGS}, e.g. 1,3; got '{text}'.")
     return sorted({int(x) for x in items})
 
 
@@ -546,11 +548,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --executor ray: auto (a running cluster), ray://host:port, or local (start one here)")
     p.set_defaults(fn=cmd_compare)
 
-    p = sub.add_parser("reproduce", help="run the papers' six headline findings and write a report with verdicts")
+    p = sub.add_parser("reproduce", help="run the papers' headline findings (seven) and write a report with verdicts")
     _common(p)
     p.add_argument("--seeds", default="3", help="count (3 = seeds 0,1,2) or list")
     p.add_argument("--ratio", default="0.1", help="forget ratio of the findings' sets")
-    p.add_argument("--findings", default=None, help="comma list of findings to run (1-6; default all)")
+    p.add_argument("--findings", default=None, help="comma list of findings to run (1-7; default all)")
+    p.add_argument("--force", action="store_true",
+                   help="compute the findings even when θ_o does not fit its training set (RA < 95%%; the verdicts "
+                        "stay 'not applicable')")
+    p.add_argument("--no-table6", action="store_true",
+                   help="finding 6: skip the random-set (Chen et al. Table-6) analogue for GA, RL and Bad-T")
     p.add_argument("--workers", default="1", help="worker processes for the grids (default 1)")
     p.add_argument("--out", default=None, help="report folder (default CACHE/reports/<time>-<data set>)")
     p.set_defaults(fn=cmd_reproduce)
