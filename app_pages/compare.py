@@ -23,7 +23,10 @@ common.page_guard()
 st.title("Compare unlearning methods")
 common.tour_banner("compare")
 
-df_all = common.results()
+show_superseded = st.sidebar.toggle("Show superseded results", key="cmp_superseded",
+                                    help="Runs made with a θ_o that is no longer current (e.g. before an import): "
+                                         "marked 'superseded' and never paired with Retrain.")
+df_all = common.results(include_superseded=show_superseded)
 if df_all.empty:
     tour = st.session_state.get("tour") or {}
     if tour.get("active"):

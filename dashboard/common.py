@@ -314,12 +314,13 @@ def version() -> tuple:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _results(root: str, ver: tuple):
-    return res.results_frame(_store(root))
+def _results(root: str, ver: tuple, include_superseded: bool = False):
+    return res.results_frame(_store(root), include_superseded=include_superseded)
 
 
-def results():
-    return _results(cache_root(), version())
+def results(include_superseded: bool = False):
+    """Finished unlearning runs; rows made with a θ_o that is no longer current only on request (flagged)."""
+    return _results(cache_root(), version(), include_superseded)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -39,6 +39,63 @@ STD_LABEL = "sample std over n seeds (ddof = 1)"
 RUN_COLUMNS = ["dataset", "model", "selector", "method", "ratio", "seed", "UA", "RA", "TA", "MIA", "runtime_s"]
 
 
+# ---------------------------------------------------------------------------------------------- provenance
+class Provenance:
+    """Which θ_o every stored result was made with, and which θ_o is current (pairing by content).
+
+    The current θ_o of a (setup, seed) is the finished ``original`` run under its key (an import replaces it). An
+    unlearning run names the θ_o digest it started from (``original``; Retrain has none) and the forget-set digest
+    it used; a forget set depends on θ_o through the scores it was selected by (``inputs`` → score runs →
+    their ``original``), or on none (random, class-wise). A run is *superseded* when any θ_o it depends on is not
+    the current one, or when its provenance is unknown (rows stored before runs carried digests).
+    """
+
+    def __init__(self, store: Store):
+        self.current: dict[tuple[str, int], str] = {}
+        for r in store.list_runs("original", "done"):
+            try:
+                self.current[(setup_key(r["config"]), int(r["config"]["seed"]))] = run_digest(r)
+            except (ForgetsetError, KeyError, TypeError, ValueError):
+                continue
+        score_theta: dict[str, str] = {}
+        for r in store.list_runs("score", "done"):
+            score_theta[run_digest(r)] = str(r["config"].get("original") or "")
+        self.forget_theta: dict[str, frozenset[str] | None] = {}
+        for r in store.list_runs("forget_set", "done"):
+            inputs = r["config"].get("inputs") or {}
+            deps = [score_theta.get(str(d)) for d in inputs.values()]
+            self.forget_theta[run_digest(r)] = None if any(d is None for d in deps) else frozenset(d for d in deps if d)
+
+    def of_run(self, cfg: dict) -> tuple[str, bool, str]:
+        """(θ_o digest the run depends on — "" when none, superseded?, why) for an unlearning run's config."""
+        fs = cfg.get("forget_set")
+        if not fs:
+            return "", True, "unknown provenance (stored before runs carried their forget-set digest)"
+        try:
+            cur = self.current.get((setup_key(cfg), int(cfg["seed"])))
+        except (ForgetsetError, KeyError, TypeError, ValueError):
+            return "", True, "unknown setup"
+        deps = set()
+        if cfg.get("original"):
+            deps.add(str(cfg["original"]))
+        fs_deps = self.forget_theta.get(str(fs))
+        if fs_deps is None:
+            from .selectors import parse_selector
+
+            try:
+                needs = bool(parse_selector(cfg["selector"]).needs_scores())
+            except ForgetsetError:
+                needs = True
+            if needs:
+                return next(iter(deps), ""), True, "its forget set's provenance is unknown"
+        else:
+            deps |= set(fs_deps)
+        theta = ",".join(sorted(deps))
+        if cur is not None and any(d != cur for d in deps):
+            return theta, True, "made with a θ_o that is no longer current"
+        return theta, False, ""
+
+
 # ---------------------------------------------------------------------------------------------- runs
 def run_row(run: dict) -> dict:
     """One finished unlearning run as a flat row (identity, metrics, setup id, configuration)."""
@@ -54,38 +111,63 @@ def run_row(run: dict) -> dict:
     row["train"] = json.dumps(cfg.get("train", {}), sort_keys=True)
     row["key"] = run["key"]
     row["finished"] = run.get("finished")
+    row["forget_set_digest"] = str(cfg.get("forget_set") or "")
+    row["theta_o"] = str(cfg.get("original") or "")  # the θ_o the method started from ("" for Retrain)
     return row
 
 
-def results_frame(store: Store, setup_id: str | None = None) -> pd.DataFrame:
-    """Every finished unlearning run, one row each (the newest of identical configurations), with per-seed gaps."""
-    rows = [run_row(r) for r in store.list_runs("unlearn", "done")]
-    df = pd.DataFrame(rows)
+def results_frame(store: Store, setup_id: str | None = None, include_superseded: bool = False) -> pd.DataFrame:
+    """Every finished unlearning run, one row each (the newest of identical configurations made with the same θ_o
+    and forget set), with per-seed gaps paired by content (:func:`with_gaps`).
+
+    Columns ``theta_o`` (the θ_o digest(s) the run depends on, through its start point or its forget set),
+    ``forget_set_digest``, ``superseded`` and ``superseded_why`` (:class:`Provenance`). Superseded rows are never
+    paired with Retrain and are left out unless ``include_superseded``."""
+    runs = store.list_runs("unlearn", "done")
+    df = pd.DataFrame([run_row(r) for r in runs])
     if df.empty:
         return df
+    prov = Provenance(store)
+    marks = [prov.of_run(r["config"]) for r in runs]
+    df["theta_o"] = [m[0] for m in marks]
+    df["superseded"] = [m[1] for m in marks]
+    df["superseded_why"] = [m[2] for m in marks]
     if setup_id is not None:
         df = df[df["setup_id"] == setup_id]
-    ident = ["setup_id", "method", "params", "selector", "ratio", "seed", "blo"]
+    ident = ["setup_id", "method", "params", "selector", "ratio", "seed", "blo", "theta_o", "forget_set_digest"]
     df = (df.assign(_r=df["ratio"].fillna(-1.0)).sort_values("finished")
           .drop_duplicates([c if c != "ratio" else "_r" for c in ident], keep="last").drop(columns="_r"))
+    if not include_superseded:
+        df = df[~df["superseded"]]
     return with_gaps(df.reset_index(drop=True))
+
+
+def _pairable(df: pd.DataFrame) -> pd.Series:
+    return ~df["superseded"].astype(bool) if "superseded" in df else pd.Series(True, index=df.index)
 
 
 def with_gaps(df: pd.DataFrame) -> pd.DataFrame:
     """Per-run columns ``gap_<metric>`` = |m − m_Retrain| for Retrain of the same setup, selector, ratio and seed
-    (the *per-seed* gap), their mean ``avg_gap``, and ToW."""
+    (the *per-seed* gap), their mean ``avg_gap``, and ToW.
+
+    Pairing is by content where the rows carry it: Retrain must have used the same forget set
+    (``forget_set_digest``), and a row flagged ``superseded`` (made with a θ_o that is no longer current) is never
+    paired, on either side (its gaps are NaN)."""
     if df.empty:
         return df
     df = df.copy()
     setup_col = "setup_id" if "setup_id" in df else "dataset"
     df["ratio_key"] = df["ratio"].fillna(-1.0)
     keys = [setup_col, "model", "selector", "ratio_key", "seed"]
-    retrain = df[df["method"] == "retrain"].drop_duplicates(keys, keep="last").set_index(keys)
+    if "forget_set_digest" in df:
+        keys.append("forget_set_digest")
+    ok = _pairable(df)
+    retrain = df[(df["method"] == "retrain") & ok].drop_duplicates(keys, keep="last").set_index(keys)
     cols = {f"gap_{k}": [] for k in GAP_METRICS}
     cols["avg_gap"], cols["ToW"] = [], []
-    for row in df.itertuples(index=False):
+    for row, pairable in zip(df.itertuples(index=False), ok):
         k = tuple(getattr(row, c) for c in keys)
-        if k in retrain.index:
+        if pairable and k in retrain.index:
             r = retrain.loc[k]
             gaps = [abs(getattr(row, m) - r[m]) for m in GAP_METRICS]
             for m, g in zip(GAP_METRICS, gaps):
@@ -116,9 +198,11 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         d["params"] = ""
     d["_rk"] = d["ratio"].fillna(-1.0)
     keys = ["setup_id", "dataset", "model", "selector", "_rk", "method", "params"]
+    if "superseded" in d:  # superseded rows are their own groups, never averaged with current ones nor paired
+        keys.append("superseded")
     stat_cols = [c for c in METRICS + ["ToW", "runtime_s"] if c in d]
     out_rows = []
-    retrain = d[d["method"] == "retrain"]
+    retrain = d[(d["method"] == "retrain") & _pairable(d)]
     for ident, g in d.groupby(keys, sort=False, dropna=False):
         row: dict[str, Any] = dict(zip(keys, ident))
         seeds = sorted(int(s) for s in g["seed"])
@@ -134,6 +218,10 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         r = retrain[(retrain["setup_id"] == row["setup_id"]) & (retrain["model"] == row["model"])
                     & (retrain["selector"] == row["selector"]) & (retrain["_rk"] == row["_rk"])
                     & (retrain["seed"].isin(seeds))]
+        if "forget_set_digest" in g:  # Retrain on the very forget sets this group used
+            r = r[r["forget_set_digest"].isin(set(g["forget_set_digest"]))]
+        if not _pairable(g).all():
+            r = r.iloc[0:0]
         for m in METRICS:
             row[f"gap_{m}"] = abs(row[f"{m}_mean"] - float(r[m].mean())) if len(r) else np.nan
         row["n_retrain"] = int(len(r))
@@ -169,7 +257,8 @@ def table3(df: pd.DataFrame, selectors: Iterable[str] | None = None, ratio: floa
     for m in METRICS:
         cols += [f"{m}_mean", f"{m}_std", f"gap_{m}"]
     cols += ["avg_gap", "ToW_mean", "ToW_std"] + [f"paired_gap_{m}" for m in METRICS] + ["paired_avg_gap",
-                                                                                         "runtime_s_mean"]
+                                                                                         "runtime_s_mean",
+                                                                                         "superseded"]
     order = method_order(agg["method"].unique())
     agg = agg.assign(_m=agg["method"].map({m: i for i, m in enumerate(order)}))
     sel_order = list(selectors) if selectors is not None else list(dict.fromkeys(agg["selector"]))
@@ -235,6 +324,8 @@ def results_for_setup(df: pd.DataFrame, setup_id: str) -> pd.DataFrame:
             for p in ps:
                 variants[(m, p)] = m if p == common else f"{m} {p}"
     d["method"] = [variants.get((m, p), m) for m, p in zip(d["method"], d["params"])]
+    if "superseded" in d and d["superseded"].any():  # never averaged with, or named like, current rows
+        d["method"] = [f"{m} superseded" if sup else m for m, sup in zip(d["method"], d["superseded"])]
     blos = [b for b in d["blo"].unique() if b]
     if len(blos) > 1:
         common = d.loc[d["blo"] != "", "blo"].value_counts().index[0]
@@ -275,8 +366,10 @@ def run_configs(store: Store, keys: list[str]) -> list[dict]:
 
 
 def store_runs_frame(store: Store) -> pd.DataFrame:
-    """Every run in the store (originals, scores, forget sets, unlearning runs, banks, analyses)."""
+    """Every run in the store (originals, scores, forget sets, unlearning runs, banks, analyses); unlearning runs
+    made with a θ_o that is no longer current are flagged ``superseded`` (:class:`Provenance`)."""
     rows = []
+    prov = Provenance(store)
     for r in store.list_runs():
         c = r["config"]
         what = c.get("method") or c.get("score") or c.get("selector") or c.get("model")
@@ -284,7 +377,8 @@ def store_runs_frame(store: Store) -> pd.DataFrame:
                      "selector": c.get("selector"), "ratio": c.get("ratio"), "seed": c.get("seed"),
                      "created": pd.to_datetime(r["created"], unit="s"),
                      "seconds": (r.get("timings") or {}).get("total_s"),
-                     "error": r.get("error") or "", "key": r["key"]})
+                     "error": r.get("error") or "", "key": r["key"],
+                     "superseded": r["kind"] == "unlearn" and r["status"] == "done" and prov.of_run(c)[1]})
     return pd.DataFrame(rows)
 
 
