@@ -68,3 +68,33 @@ def test_pairing_requires_the_same_forget_set():
     assert g.at["ft", "gap_UA"] == 1.0 and np.isnan(g.at["ga", "gap_UA"])
     agg = res.aggregate(res.with_gaps(df)).set_index("method")
     assert agg.at["ft", "gap_UA"] == 1.0 and np.isnan(agg.at["ga", "gap_UA"])
+
+
+def test_dau_is_compared_with_retrain_on_the_same_test_samples(tmp_path):
+    """DAU looks at D_v (half of the test split), so its TA and MIA leave D_v out; its gap to Retrain must use
+    Retrain's TA and MIA on the same remaining test samples, not on the whole split."""
+    import torch
+
+    from unlearn_core.methods import get_method
+    from unlearn_core.metrics import evaluate
+
+    store = Store(tmp_path / "cache")
+    setup = Setup(**SETUP)
+    df = run_experiment(ExperimentSpec(setup=setup, selectors=["random"], methods=["retrain", "dau"], ratios=[0.1],
+                                       seeds=[0], method_params={"dau": {"epochs": 1, "attacker_pretrain_steps": 5}}),
+                        store)
+    pipe = Pipeline(store, setup)
+    dau, rt = (df[df["method"] == m].iloc[0] for m in ("dau", "retrain"))
+    params = get_method("dau").resolve_params(pipe.ds, {"epochs": 1, "attacker_pretrain_steps": 5})
+    keep = np.ones(pipe.ds.x_test.shape[0], dtype=bool)
+    keep[get_method("dau").test_indices_used(pipe.ds, params, 0).cpu().numpy()] = False
+    fs = pipe.forget_set("random", 0.1, 0)
+    retain = np.setdiff1d(np.arange(pipe.ds.n_train), fs.forget_idx)
+    want = evaluate(pipe.unlearned_model("retrain", "random", 0.1, 0), pipe.ds, torch.as_tensor(fs.forget_idx),
+                    torch.as_tensor(retain), seed=0, test_idx=np.flatnonzero(keep))
+    assert dau["retrain_same_split_TA"] == want["TA"] and dau["retrain_same_split_MIA"] == want["MIA"]
+    assert dau["test_split_size"] == keep.sum() < pipe.ds.x_test.shape[0]
+    assert dau["gap_TA"] == abs(dau["TA"] - want["TA"]) and dau["gap_MIA"] == abs(dau["MIA"] - want["MIA"])
+    agg = res.aggregate(df).set_index("method")
+    assert agg.at["dau", "gap_TA"] == abs(dau["TA"] - want["TA"])
+    assert rt["TA"] != want["TA"] or rt["MIA"] != want["MIA"]  # the whole split would have been another number

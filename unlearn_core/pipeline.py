@@ -355,6 +355,9 @@ class Pipeline:
             runtime = time.time() - t0
             self._add_time(f"unlearn {method}", runtime)
             metrics = self._evaluate(method, model, fs, forget_t, retain_t, test_idx)
+            if not m.exact and m.test_indices_used(self.ds, cfg["params"], seed) is not None:
+                metrics.update(self._retrain_on_split(selector, ratio, seed, fs, forget_t, retain_t, test_idx,
+                                                      ctx.sub(0.95, 1.0)))
             ctx.progress(1.0, f"{method} on {selector} done")
             value = model if keep_model or need_model else {"metrics": metrics}
             return Computed(value, metrics, {"runtime_s": runtime}, self._checkpoint_meta())
@@ -363,6 +366,18 @@ class Pipeline:
         return self.store.cached("unlearn", cfg, compute, fmt=fmt, on_log=ctx.log, cancel=ctx.check_cancel,
                                  decode=(lambda st, meta: self._build(st, meta, f"Cached unlearned model {key[:10]}"))
                                  if fmt == "model" else None)
+
+    def _retrain_on_split(self, selector: str, ratio: float | None, seed: int, fs: ForgetSet, forget_t, retain_t,
+                          test_idx, ctx: RunContext) -> dict:
+        """Retrain (same forget set) evaluated on the test samples a method that looked at part of the test split
+        (DAU's D_v) is evaluated on, stored with that method's run as ``retrain_same_split_<metric>``: its gap to
+        Retrain compares TA and MIA on the same samples (``results.with_gaps``)."""
+        retrain = self.unlearned_model("retrain", selector, ratio, seed, None, ctx)
+        rm = self._evaluate("retrain", retrain, fs, forget_t, retain_t, test_idx)
+        n_test = int(self.ds.x_test.shape[0])
+        out = {f"retrain_same_split_{k}": float(rm[k]) for k in ("UA", "MIA", "RA", "TA")}
+        out["test_split_size"] = float(n_test if test_idx is None else len(test_idx))
+        return out
 
     def _split(self, fs: ForgetSet, m, params: dict, seed: int):
         """(forget, retain, test indices) of a run: class-wise TA on the remaining classes; never evaluate on

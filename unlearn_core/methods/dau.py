@@ -28,7 +28,8 @@ D_v (the paper's separate validation split) is a seeded ``val_fraction`` (defaul
 the only data θ_o never trained on (a held-out slice of D_r would be members, the opposite of what the attacker
 must contrast with). Test labels are only an attacker input, never a classification target; but TA and the
 MIA (whose non-members are the test set) then see data DAU looked at. :func:`validation_indices` gives the slice
-so evaluations can exclude it.
+so evaluations can exclude it; the Retrain it is compared with is evaluated on the same remaining test samples
+(``Pipeline._retrain_on_split``; the run stores them as ``retrain_same_split_<metric>``).
 """
 from __future__ import annotations
 
