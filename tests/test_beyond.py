@@ -406,3 +406,52 @@ def test_why_hard_frames_and_correlation_matrix(pipe):
     assert m.loc["le_confidence", "le_entropy"] < -0.5  # confident over training = low entropy
     assert m.loc["le_confidence", "loss"] < 0
     assert c.std.isna().all().all() and set(c.long().columns) == {"a", "b", "rho_mean", "rho_std", "n"}
+
+
+def test_memorization_groups_are_data_set_level_as_in_zhao_et_als_code():
+    """high = the most memorized samples of the whole training set, low = the least, mid = closest to 0.5; a
+    mem:mix forget set takes a third of each, and RUM's data-set-level grouping recovers exactly those groups,
+    where splitting the forget set into terciles would not (a low-memorization forget set stays one group)."""
+    from unlearn_core.methods.rum import dataset_groups, rum_groups
+    from unlearn_core.scores.memorization import memorization_groups, mix_sizes, resolution_text
+
+    rng = np.random.default_rng(0)
+    mem = rng.uniform(-0.2, 1.0, 600)  # distinct values: the groups are unambiguous
+    g = memorization_groups(mem, {"low": 20, "mid": 20, "high": 20}, np.random.default_rng(1))
+    assert set(g["high"]) == set(np.argsort(-mem)[:20]) and set(g["low"]) == set(np.argsort(mem)[:20])
+    assert np.abs(mem[g["mid"]] - 0.5).max() <= np.sort(np.abs(np.delete(mem, np.r_[g["low"], g["high"]]) - 0.5))[19]
+    seed = 7
+    f_groups = memorization_groups(mem, mix_sizes(61), np.random.default_rng(seed + 104729))
+    assert [len(f_groups[k]) for k in ("low", "mid", "high")] == [21, 20, 20]
+    forget = np.sort(np.concatenate(list(f_groups.values())))
+    got = dataset_groups(mem, forget, 3, seed, memorization=True)
+    assert [set(x) for x in got] == [set(f_groups[k]) for k in ("low", "mid", "high")]
+    # a forget set made only of low-memorization samples: one data-set-level group, but three terciles
+    low_only = np.sort(memorization_groups(mem, {"low": 30}, np.random.default_rng(3))["low"])
+    assert [len(x) for x in dataset_groups(mem, low_only, 3, seed, memorization=True)] == [30, 0, 0]
+    assert [len(x) for x in rum_groups(mem[low_only], low_only, 3)] == [10, 10, 10]
+    assert resolution_text(16) == "resolution 1/8 (16 shadow models)"
+    assert resolution_text(64) == "resolution 1/32 (64 shadow models)"
+
+
+def test_mem_selector_and_rum_shadow_bank_option(world):
+    from unlearn_core.selectors import parse_selector, select_forget_set, selector_label
+    from unlearn_core.scores.memorization import memorization_groups, mix_sizes
+
+    spec = parse_selector("mem:mix:64")
+    assert spec.needs_scores() == [("memorization", False)] and spec.score_params() == {"n_shadow": 64}
+    assert selector_label("mem:mix") == "memorization mix (low + mid + high)"
+    for bad in ("mem:medium", "mem:mix:7", "mem:mix:x"):
+        with pytest.raises(ConfigError):
+            parse_selector(bad)
+    values = np.random.default_rng(5).uniform(0, 1, world.ds.n_train)
+    fs = select_forget_set("mem:mix", world.ds, 0.1, 3, lambda name, r, p: values)
+    want = memorization_groups(values, mix_sizes(fs.size), np.random.default_rng(3 + 104729))
+    assert set(fs.forget_idx) == set(np.concatenate(list(want.values())))
+    assert fs.info["mem_groups"]["high"]["min"] >= fs.info["mem_groups"]["mid"]["max"]
+    m = get_method("rum:ft")
+    p = m.resolve_params(world.ds, {"rum_n_shadow": 64})
+    assert p["rum_score_params"]["n_shadow"] == 64 and p["rum_grouping"] == "dataset"
+    for bad in ({"rum_n_shadow": 7}, {"rum_n_shadow": 64, "rum_score": "loss"}, {"rum_grouping": "x"}):
+        with pytest.raises(ConfigError):
+            m.resolve_params(world.ds, bad)

@@ -175,7 +175,7 @@ def plan(spec: ExperimentSpec) -> list[Unit]:
             sspec = parse_selector(sel)
             score_ids = []
             for name, by_ratio in sspec.needs_scores():
-                params = {"granularity": "class", "n_classes": int(sspec.arg)} if sspec.kind == "worst_class" else {}
+                params = sspec.score_params()
                 r = ratio if (by_ratio and not sspec.class_wise) else None
                 score_ids.append(add(Unit("score", seed, score=name, ratio=r, params=json.dumps(params, sort_keys=True),
                                           deps=(o,))))

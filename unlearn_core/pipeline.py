@@ -227,9 +227,10 @@ class Pipeline:
         spec = parse_selector(selector)
         inputs: dict[str, str] = {}
         for name, by_ratio in spec.needs_scores():
-            params = {"granularity": "class", "n_classes": int(spec.arg)} if spec.kind == "worst_class" else {}
+            params = spec.score_params()
             r = ratio if (by_ratio and not spec.class_wise) else None
-            label = name + (f"@{r:g}" if r is not None else "") + ("[class]" if params else "")
+            label = name + (f"@{r:g}" if r is not None else "") + (
+                "[class]" if spec.kind == "worst_class" else f"[n_shadow={params['n_shadow']}]" if params else "")
             inputs[label] = digest_of(name, r, params)
         return inputs
 

@@ -434,7 +434,12 @@ def cached_scores(pipe, seed: int) -> list[dict]:
             col = f"{spec.name}[class k={params.get('n_classes')}]"
         elif nondefault:
             col += " " + ",".join(f"{k}={v}" for k, v in sorted(nondefault.items()))
-        out.append({"name": spec.name, "label": spec.label, "ratio": ratio, "params": params, "key": r["key"],
+        label = spec.label
+        if spec.name == "memorization" and params.get("n_shadow"):  # its resolution next to it (2/S)
+            from .scores.memorization import resolution_text
+
+            label = f"{label} — {resolution_text(int(params['n_shadow']))}"
+        out.append({"name": spec.name, "label": label, "ratio": ratio, "params": params, "key": r["key"],
                     "column": col, "per_sample": per_sample, "hard_end": spec.hard_end,
                     "finished": r.get("finished"), "time_s": (r.get("timings") or {}).get("score_s"), "run": r})
     by_col: dict[str, dict] = {}

@@ -9,6 +9,9 @@ Selector names (strings, so the CLI and dashboard share one syntax):
 - ``class:C1,C2``            every training sample of the listed classes (class-wise forgetting; ratio ignored)
 - ``worst_class[:k]``        the k worst-case classes by class-level BLO (w over classes)
 - ``mixed:F``                the worst-case set with a fraction F of it replaced by random samples (Fan et al., Challenging Forgets App. C.7)
+- ``mem:G[:S]``              Zhao et al.'s data-set-level memorization groups (G = low, mid, high, or mix = a third
+  of each), memorization from S shadow models (default: the score's 16); see
+  :func:`unlearn_core.scores.memorization.memorization_groups`
 
 Append ``+strat`` (e.g. ``random+strat``, ``top:loss+strat``) to select per class, in proportion to class sizes.
 """
@@ -34,7 +37,9 @@ SELECTOR_HELP = {
     "class:C[,C]": "Whole classes (class-wise forgetting)",
     "worst_class[:k]": "k worst-case classes (class-level BLO)",
     "mixed:F": "Worst-case set with a fraction F replaced by random samples",
+    "mem:G[:S]": "Memorization group low / mid / high, or mix (a third of each; Zhao et al.), from S shadow models",
 }
+MEM_CHOICES = ("low", "mid", "high", "mix")
 
 
 @dataclass
@@ -69,7 +74,17 @@ class SelectorSpec:
             return [(self.arg, False)]
         if self.kind == "worst_class":
             return [("blo", False)]
+        if self.kind == "mem":
+            return [("memorization", False)]
         return []
+
+    def score_params(self) -> dict:
+        """Parameters of the score the selector reads (the shadow-bank size of ``mem:G:S``)."""
+        if self.kind == "worst_class":
+            return {"granularity": "class", "n_classes": int(self.arg)}
+        if self.kind == "mem" and ":" in (self.arg or ""):
+            return {"n_shadow": int(self.arg.split(":")[1])}
+        return {}
 
 
 def parse_selector(name: str) -> SelectorSpec:
@@ -105,6 +120,14 @@ def parse_selector(name: str) -> SelectorSpec:
         if not k.isdigit() or int(k) < 1:
             raise ConfigError(f"Selector '{name}': k must be a positive integer (worst_class:2).")
         return SelectorSpec("worst_class", k, False)
+    if kind == "mem":
+        group, _, shadows = arg.partition(":")
+        if group not in MEM_CHOICES:
+            raise ConfigError(f"Selector '{name}': the memorization group must be one of {', '.join(MEM_CHOICES)} "
+                              f"(e.g. mem:mix or mem:mix:64).")
+        if shadows and (not shadows.isdigit() or int(shadows) < 4 or int(shadows) % 2):
+            raise ConfigError(f"Selector '{name}': the shadow-model count must be an even number ≥ 4 (e.g. mem:mix:64).")
+        return SelectorSpec("mem", group + (f":{int(shadows)}" if shadows else ""), stratified)
     if kind == "mixed":
         try:
             frac = float(arg)
@@ -186,6 +209,20 @@ def select_forget_set(selector: str, ds: ImageDataset, ratio: float | None, seed
         elif spec.kind in ("top", "bottom"):
             values = score_fn(spec.arg, None, {})
             idx = _top_m(values, m, highest=spec.kind == "top", y=strat_y, rng=rng)
+        elif spec.kind == "mem":
+            from .scores.memorization import MEM_GROUPS, memorization_groups, mix_sizes
+
+            if spec.stratified:
+                raise ConfigError(f"Selector '{selector}': memorization groups are data-set-level (no +strat).")
+            group = spec.arg.split(":")[0]
+            values = score_fn("memorization", None, spec.score_params())
+            sizes = mix_sizes(m) if group == "mix" else {group: m}
+            groups = memorization_groups(values, sizes, rng)
+            idx = np.concatenate([groups[g] for g in MEM_GROUPS])
+            info["mem_groups"] = {g: {"size": int(len(groups[g])),
+                                      "min": float(values[groups[g]].min()) if len(groups[g]) else None,
+                                      "max": float(values[groups[g]].max()) if len(groups[g]) else None}
+                                  for g in MEM_GROUPS}
         elif spec.kind == "mixed":
             frac = float(spec.arg)
             w = score_fn("blo", ratio, {})
@@ -206,7 +243,8 @@ def select_forget_set(selector: str, ds: ImageDataset, ratio: float | None, seed
 
 
 SELECTOR_NAMES = {"random": "random", "worst": "worst-case", "easiest": "easiest", "mixed": "mixed",
-                  "top": "highest", "bottom": "lowest", "class": "class", "worst_class": "worst-case classes"}
+                  "top": "highest", "bottom": "lowest", "class": "class", "worst_class": "worst-case classes",
+                  "mem": "memorization"}
 
 
 def selector_label(selector: str) -> str:
@@ -224,6 +262,10 @@ def selector_label(selector: str) -> str:
         base = f"{spec.arg} worst-case class" + ("es" if spec.arg != "1" else "")
     elif spec.kind == "mixed":
         base = f"worst-case with {float(spec.arg):.0%} random"
+    elif spec.kind == "mem":
+        group, _, shadows = spec.arg.partition(":")
+        base = ("memorization mix (low + mid + high)" if group == "mix" else f"{group} memorization") + (
+            f", {shadows} shadow models" if shadows else "")
     return base + (" (stratified)" if spec.stratified else "")
 
 

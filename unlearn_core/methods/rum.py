@@ -2,13 +2,26 @@
 about it*, §5) — a wrapper around any unlearning method.
 
 Refinement: the forget set is split into k homogeneous groups (``rum_groups``, default 3: low / medium / high) by a
-per-sample score (``rum_score``, with ``rum_score_params`` such as {"n_shadow": 64}): Feldman & Zhang memorization
-from the LiRA shadow bank by default (the paper's choice), or a cheap proxy when no LiRA bank is wanted — the
-learning-event confidence ``le_confidence`` (recorded while θ_o trained; Zhao & Triantafillou 2024), ``loss``, or any
-registered per-sample score. Scores are oriented by the registry's ``hard_end`` so that group 1 is always the easiest
-(lowest memorization) and group k the hardest; groups are equal-count quantiles *of the forget set*. Ties — the rule
-with memorization from 16 shadow models, which takes 17 values and is 0 for most samples — are broken by θ_o's loss
-(higher = treated as more memorized: the two correlate positively), then by sample index.
+per-sample score (``rum_score``, with ``rum_score_params`` such as {"n_shadow": 64}; ``rum_n_shadow`` sets the
+shadow-bank size directly — 16 is the LiRA default, 64 or more research grade, and memorization from S models has a
+resolution of 2/S, logged next to the groups): Feldman & Zhang memorization from the LiRA shadow bank by default
+(the paper's choice), or a cheap proxy when no LiRA bank is wanted — the learning-event confidence
+``le_confidence`` (recorded while θ_o trained; Zhao & Triantafillou 2024), ``loss``, or any registered per-sample
+score. Scores are oriented by the registry's ``hard_end`` so that group 1 is always the easiest (lowest
+memorization) and group k the hardest.
+
+Groups (``rum_grouping``):
+
+* ``"dataset"`` (default) — as Zhao et al.'s public code builds them (``main_forget.py``, reading of the code, not a
+  copy): the groups are defined on the *whole training set*: ``high`` = the samples with the highest memorization,
+  ``low`` = the lowest, ``mid`` = those closest to 0.5 (the median for a proxy score, as their proxy code does), each
+  of |D_f|/3 samples (:func:`unlearn_core.scores.memorization.memorization_groups`, with the forget-set selector's
+  seeded tie-breaking, so on a ``mem:mix`` forget set — a third drawn from each group, their "mix" set — the groups
+  are exactly the ones the set was drawn from). A forget sample outside all three (e.g. of a random forget set) joins
+  the group whose mean score is nearest. With k ≠ 3: equal-count quantile bins of the whole training set.
+* ``"forget_set"`` (ablation, this project's earlier reading) — equal-count quantiles *of the forget set*, ties — the
+  rule with memorization from 16 shadow models, which takes 17 values and is 0 for most samples — broken by θ_o's
+  loss (higher = treated as more memorized: the two correlate positively), then by sample index.
 
 Meta-unlearning: a method per group (``rum_methods``: one name per group, "" = the wrapped method, "none" = leave
 the group alone — the paper's best CIFAR-10 pipeline is "nothing → FT → SalUn" from low to high memorization) with
@@ -45,7 +58,10 @@ from .base import UnlearnInput, UnlearnMethod, get_method, register_wrapper
 
 ORDERS = {"rum": "easy_to_hard", "rum_reverse": "hard_to_easy", "rum_oneshot": "one_shot"}
 RUM_DEFAULTS: dict[str, Any] = {"rum_groups": 3, "rum_score": "memorization", "rum_score_params": {},
-                                "rum_methods": [], "rum_group_params": [], "rum_retain": "final"}
+                                "rum_methods": [], "rum_group_params": [], "rum_retain": "final",
+                                "rum_grouping": "dataset", "rum_n_shadow": 0}
+GROUPINGS = ("dataset", "forget_set")
+SHADOW_CHOICES = (0, 16, 32, 64, 128, 256)  # 0 = the score's default (16); ≥ 64 research grade
 SKIP = ("none", "nothing", "skip")
 MAX_GROUPS = 10
 
@@ -81,6 +97,50 @@ def rum_groups(hardness: np.ndarray, forget_idx: np.ndarray, k: int, tiebreak: n
     ends = [math.ceil(n * (t + 1) / k) for t in range(k)]
     starts = [0] + ends[:-1]
     return [ordered[b:e] for b, e in zip(starts, ends)]
+
+
+def dataset_groups(hardness: np.ndarray, forget_idx: np.ndarray, k: int, seed: int, memorization: bool
+                   ) -> list[np.ndarray]:
+    """Split ``forget_idx`` by data-set-level groups of ``hardness`` (all N training samples, higher = harder),
+    easiest group first (module docstring, ``rum_grouping = "dataset"``)."""
+    from ..scores.memorization import MEM_GROUPS, memorization_groups, mix_sizes
+
+    f = np.asarray(forget_idx, dtype=np.int64)
+    h = np.asarray(hardness, dtype=np.float64)
+    if k == 3:
+        rng = np.random.default_rng(seed + 104729)  # the forget-set selectors' generator: same tie-breaking
+        ref = memorization_groups(h, mix_sizes(len(f)), rng, 0.5 if memorization else None)
+        label = np.full(len(h), -1, dtype=np.int64)
+        for g, name in enumerate(MEM_GROUPS):  # low = easiest … high = hardest
+            label[ref[name]] = g
+        centres = np.array([h[ref[name]].mean() for name in MEM_GROUPS])
+    else:
+        edges = np.quantile(h, np.linspace(0, 1, k + 1)[1:-1])
+        label = np.searchsorted(edges, h, side="right").astype(np.int64)  # every sample falls in a bin
+        centres = np.zeros(k)
+    lf = label[f]
+    free = lf < 0
+    if free.any():  # outside every data-set-level group: the group whose mean score is nearest
+        lf[free] = np.nanargmin(np.abs(h[f[free]][:, None] - centres[None, :]), axis=1)
+    return [np.sort(f[lf == g]) for g in range(k)]
+
+
+def score_values(inp: UnlearnInput, score: str, score_params: dict | None = None) -> tuple[np.ndarray, dict]:
+    """(scores of every training sample oriented so that higher = harder, the score's extras)."""
+    from ..scores import ScoreInput, get_score
+
+    spec = get_score(score)
+    if spec.depends_on_ratio:
+        raise ConfigError(f"RUM cannot split by '{score}': it depends on the forget ratio. Use a per-sample score "
+                          f"such as memorization, le_confidence or loss.")
+    store = getattr(inp, "store", None)
+    if spec.expensive and store is None:
+        raise ConfigError(f"RUM by '{score}' needs the store holding its shadow models: run it through the pipeline "
+                          f"(CLI unlearn/compare, a dashboard job), or choose rum_score='le_confidence' or 'loss'.")
+    res = spec.fn(ScoreInput(inp.theta_o, inp.model_name, inp.ds, inp.train_cfg, seed=inp.seed, ratio=None,
+                             params=spec.resolve_params(score_params), ctx=inp.ctx.sub(0.0, 0.05), store=store))
+    vals = np.asarray(res.values, dtype=np.float64)
+    return (vals if spec.hard_end == "high" else -vals), dict(res.extras or {})
 
 
 def forget_hardness(inp: UnlearnInput, score: str, score_params: dict | None = None) -> np.ndarray:
@@ -168,6 +228,20 @@ class RUM(UnlearnMethod):
         score_params = get_score(score).resolve_params(sp)  # unknown score or parameter: a clear error
         if p["rum_retain"] not in ("final", "sequential"):
             raise ConfigError(f"rum_retain must be 'final' or 'sequential', got {p['rum_retain']!r}.")
+        if p["rum_grouping"] not in GROUPINGS:
+            raise ConfigError(f"rum_grouping must be one of {', '.join(GROUPINGS)}, got {p['rum_grouping']!r}.")
+        try:
+            n_shadow = int(p["rum_n_shadow"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"rum_n_shadow must be an integer, got {p['rum_n_shadow']!r}.") from None
+        if isinstance(p["rum_n_shadow"], bool) or n_shadow not in SHADOW_CHOICES:
+            raise ConfigError(f"rum_n_shadow must be one of {SHADOW_CHOICES} (0 = the score's default; 64 or more "
+                              f"is research grade), got {p['rum_n_shadow']!r}.")
+        if n_shadow:
+            if "n_shadow" not in get_score(score).defaults:
+                raise ConfigError(f"rum_n_shadow applies to scores built on shadow models (memorization, LiRA), "
+                                  f"not to '{score}'.")
+            score_params = get_score(score).resolve_params({**sp, "n_shadow": n_shadow})
         methods = _as_list(p["rum_methods"], "rum_methods")
         gparams = _as_list(p["rum_group_params"], "rum_group_params")
         if methods and len(methods) != k:
@@ -203,7 +277,8 @@ class RUM(UnlearnMethod):
             out_methods.append(m.name)
         return {**inner, "rum_groups": k, "rum_score": score, "rum_score_params": score_params,
                 "rum_methods": out_methods,
-                "rum_group_params": out_params, "rum_retain": p["rum_retain"]}
+                "rum_group_params": out_params, "rum_retain": p["rum_retain"], "rum_grouping": p["rum_grouping"],
+                "rum_n_shadow": n_shadow}
 
     def metadata(self) -> dict[str, Any]:  # type: ignore[override]
         return {
@@ -255,18 +330,25 @@ class RUM(UnlearnMethod):
         f = inp.forget_idx.detach().cpu().numpy()
         if self.order == "one_shot":
             return [(0, f)]
-        hard = forget_hardness(inp, str(params["rum_score"]), params.get("rum_score_params") or None)
-        tiebreak = None
-        if params["rum_score"] != "loss":  # memorization from 16 models is mostly ties at 0: θ_o's loss orders them
-            from .rsu import fp32_losses
+        score = str(params["rum_score"])
+        values, extras = score_values(inp, score, params.get("rum_score_params") or None)
+        k = int(params["rum_groups"])
+        if params.get("rum_grouping", "forget_set") == "dataset":
+            groups = dataset_groups(values, f, k, inp.seed, score == "memorization")
+        else:
+            hard = values[f]
+            tiebreak = None
+            if score != "loss":  # memorization from 16 models is mostly ties at 0: θ_o's loss orders them
+                from .rsu import fp32_losses
 
-            tiebreak = fp32_losses(inp.theta_o, inp.ds, inp.forget_idx).detach().cpu().numpy()
-        groups = rum_groups(hard, f, int(params["rum_groups"]), tiebreak)
-        pos = {int(i): j for j, i in enumerate(f)}
+                tiebreak = fp32_losses(inp.theta_o, inp.ds, inp.forget_idx).detach().cpu().numpy()
+            groups = rum_groups(hard, f, k, tiebreak)
+        res_note = f", {extras['resolution_text']}" if extras.get("resolution_text") else ""
         for g, idx in enumerate(groups):
-            h = hard[[pos[int(i)] for i in idx]]
+            h = values[idx]
+            span = f"{h.min():.3g} .. {h.max():.3g}" if len(idx) else "—"
             inp.ctx.log(f"{self.name}: group {g + 1}/{len(groups)} ({params['rum_methods'][g]}): {len(idx)} samples, "
-                        f"{params['rum_score']} hardness {h.min():.3g} .. {h.max():.3g}")
+                        f"{score} hardness {span}{res_note}")
         order = list(enumerate(groups))
         return order[::-1] if self.order == "hard_to_easy" else order
 

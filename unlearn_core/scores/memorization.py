@@ -132,6 +132,53 @@ def memorization_from(mask: np.ndarray, correct: np.ndarray) -> dict[str, np.nda
             "p_out": p_out.astype(np.float32), "n_in": n_in.astype(np.float32), "n_out": n_out.astype(np.float32)}
 
 
+MEM_GROUPS = ("low", "mid", "high")
+
+
+def resolution(n_shadow: int) -> float:
+    """The step of the memorization estimate: each sample is IN for S/2 shadow models and OUT for S/2, so p_in and
+    p_out (and mem) move in steps of 2/S (1/8 with 16 models, 1/32 with 64)."""
+    return 2.0 / int(n_shadow)
+
+
+def resolution_text(n_shadow: int) -> str:
+    """'resolution 1/8 (16 shadow models)': shown next to the score wherever it is used."""
+    return f"resolution 1/{int(n_shadow) // 2} ({int(n_shadow)} shadow models)"
+
+
+def memorization_groups(values: np.ndarray, sizes: dict[str, int], rng: np.random.Generator,
+                        mid_value: float | None = 0.5) -> dict[str, np.ndarray]:
+    """Zhao et al.'s data-set-level memorization groups (their public code, ``main_forget.py``: the memorization of
+    the *whole training set* is sorted once): ``high`` = the samples with the highest memorization, ``low`` = the
+    lowest, ``mid`` = those closest to 0.5 (for a proxy score their code uses the median: ``mid_value=None``).
+    ``sizes`` gives each group's size. The groups are made disjoint here (high, then low, then mid from what is
+    left; their code relies on the groups not meeting, which holds on CIFAR-10). Ties — most samples have
+    memorization exactly 0 with few shadow models — are broken at random (``rng``)."""
+    v = np.asarray(values, dtype=np.float64)
+    jitter = rng.random(len(v)) * 1e-9  # random order among equal values, distinct values keep their order
+    taken = np.zeros(len(v), dtype=bool)
+    out: dict[str, np.ndarray] = {}
+    centre = float(np.median(v)) if mid_value is None else float(mid_value)
+    for name, key in (("high", -(v + jitter)), ("low", v + jitter), ("mid", np.abs(v - centre) + jitter)):
+        k = int(sizes.get(name, 0))
+        if k <= 0:
+            out[name] = np.empty(0, dtype=np.int64)
+            continue
+        order = np.argsort(np.where(taken, np.inf, key), kind="stable")[:k]
+        if taken[order].any():
+            raise ConfigError(f"The memorization groups need {sum(sizes.values())} distinct samples; the training "
+                              f"set has {len(v)}.")
+        taken[order] = True
+        out[name] = np.sort(order.astype(np.int64))
+    return {g: out.get(g, np.empty(0, dtype=np.int64)) for g in MEM_GROUPS}
+
+
+def mix_sizes(m: int) -> dict[str, int]:
+    """Zhao et al.'s "mix" forget set of m samples: a third from each group (low gets the remainder first)."""
+    base, rem = divmod(int(m), 3)
+    return {g: base + (1 if i < rem else 0) for i, g in enumerate(MEM_GROUPS)}
+
+
 @contextlib.contextmanager
 def _with_store(inp: ScoreInput):
     """``inp`` with a store: its own, or a temporary one (the shadow models then live only for this call)."""
@@ -154,7 +201,9 @@ def mem_cost(params: dict, n: int, recipe, m: int | None) -> float:
                 description="mem = P[correct | sample in training] − P[correct | not in training] (Feldman & Zhang "
                             "2020), estimated from LiRA's shadow models (each holds a random half); standard error in "
                             "the 'se' array. Free once the LiRA bank exists (reuses its shadow models). High = "
-                            "memorized = harder to unlearn for most methods (Zhao et al. 2024).")
+                            "memorized = harder to unlearn for most methods (Zhao et al. 2024). Resolution 2/S with "
+                            "S shadow models (1/8 with the default 16: most samples are exactly 0); n_shadow = 64 "
+                            "or more for research-grade estimates.")
 def memorization_score(inp: ScoreInput) -> ScoreResult:
     p = {**MEM_DEFAULTS, **inp.params}
     try:
@@ -166,6 +215,8 @@ def memorization_score(inp: ScoreInput) -> ScoreResult:
     y = inp.ds.y_train.cpu().numpy()
     est = memorization_from(mask, pred == y[None, :])
     extras = {**info, "params": p, "mean_mem": float(est["mem"].mean()), "mean_se": float(est["se"].mean()),
+              "resolution": resolution(p["n_shadow"]), "resolution_text": resolution_text(p["n_shadow"]),
+              "share_exactly_zero": float((est["mem"] == 0).mean()),
               "bank": "LiRA shadow models (complementary random halves)",
               "reference": "Feldman & Zhang 2020, Eq. 1"}
     arrays = {"se": est["se"], "p_in": est["p_in"], "p_out": est["p_out"], "n_in": est["n_in"], "n_out": est["n_out"]}
