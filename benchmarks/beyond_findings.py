@@ -178,7 +178,9 @@ def main(argv=None) -> int:
     ap.add_argument("--ratio", type=float, default=0.1)
     ap.add_argument("--blo", default=None, help="BLO parameters (JSON); default: the setup's defaults")
     ap.add_argument("--n-reference", type=int, default=5, help="random sets of the same size for the ES reference")
-    ap.add_argument("--selector", default="mixed:0.5", help="rum: the forget set")
+    ap.add_argument("--selector", default="mem:mix",
+                    help="rum: the forget set (default mem:mix: a third from each data-set-level memorization group, "
+                         "Zhao et al.'s 'mix' set)")
     ap.add_argument("--methods", default="ft,ga,rl", help="rum: base methods")
     ap.add_argument("--cache-dir", default="cache/beyond")
     ap.add_argument("--json", default=None, help="write the numbers here")
