@@ -249,8 +249,7 @@ CLAIMS: dict[int, tuple[str, str, str]] = {
 
 def not_applicable(number: int, reason: str, config: dict) -> Finding:
     title, claim, source = CLAIMS[number]
-    return Finding(number, title, claim, source, f"{NOT_APPLICABLE}: {reason}", reason[:1].upper() + reason[1:] + ".",
-                   config)
+    return Finding(number, title, claim, source, f"{NOT_APPLICABLE}: {reason}", f"Not applicable: {reason}.", config)
 
 
 def _selector_table(df: pd.DataFrame, selectors: Sequence[str], method: str = "retrain") -> pd.DataFrame:
