@@ -5,7 +5,7 @@
 2. Reuse: the metrics of a second method once the Retrain bank is stored (no retraining: 0 Retrain models trained).
 3. Stacked vs one at a time: the same Retrain bank members trained with ``model_batch`` = all vs 1.
 
-    python benchmarks/bench_banks.py [--n 32] [--stack-k 16] [--cache-dir /tmp/bench-banks]
+    PYTHONPATH=. python benchmarks/bench_banks.py [--n 32] [--stack-k 16] [--cache-dir /tmp/bench-banks]
 
 Times are wall-clock on this machine with one torch thread; the load average is printed (a shared machine's load
 slows everything: compare the ratios, not the absolute numbers, across runs).

@@ -6,7 +6,7 @@ seeds (``original_seeds``, the forget set still in training) against the same Re
 (the competition's threshold test, the Gaussian fit) at N = 8, 16, 32, 64, plus, on synthetic Gaussians with a known
 shift, the estimate vs the ε of the true distributions at the same resolution.
 
-    python benchmarks/fq_bias.py [--cache-dir /tmp/banks-bias]
+    PYTHONPATH=. python benchmarks/fq_bias.py [--cache-dir /tmp/banks-bias]
 """
 from __future__ import annotations
 

@@ -385,3 +385,56 @@ def bank_comparison(pipe, method: str, selector: str, ratio: float | None, seed:
 
 def json_params(params: dict | None) -> str:
     return json.dumps(params or {}, sort_keys=True)
+
+
+# ---------------------------------------------------------------------------------------------- read-only views
+def stored_banks(pipe) -> dict[str, dict[str, int]]:
+    """{forget-set digest: {bank: members stored from 0 without a gap}} for this setup; banks are ``retrain``,
+    ``original_seeds`` (key "*" holds it: it has no forget set) and ``METHOD`` (its preset hyperparameters only)."""
+    ident = {k: pipe.base_config[k] for k in ("dataset", "data_fingerprint", "model", "train")}
+    have: dict[str, dict[str, set[int]]] = {}
+    for r in pipe.store.list_runs("bank_member", "done"):
+        c = r["config"]
+        if any(c.get(k) != v for k, v in ident.items()):
+            continue
+        role = c.get("role")
+        fs = c.get("forget_set") or "*"
+        name = {"retrain": "retrain", "original": "original_seeds"}.get(role, c.get("method"))
+        if role == "unlearn":
+            try:
+                if c.get("params") != get_method(name).resolve_params(pipe.ds, None):
+                    continue
+            except Exception:  # noqa: BLE001 - a method whose module is gone
+                continue
+        have.setdefault(fs, {}).setdefault(name, set()).add(int(c["member"]))
+    out: dict[str, dict[str, int]] = {}
+    for fs, banks in have.items():
+        out[fs] = {}
+        for name, ks in banks.items():
+            n = 0
+            while n in ks:
+                n += 1
+            out[fs][name] = n
+    return out
+
+
+def available_n(counts: dict[str, int], method: str) -> int:
+    """The largest N a comparison of ``method`` can use with these stored counts (0 = none)."""
+    ref = counts.get("retrain", 0)
+    if method == "retrain":
+        return ref // 2 if ref >= 8 else 0  # the control needs 2N: a reference and an independent bank
+    if method == "original":
+        return ref
+    return min(ref, counts.get(method, 0))
+
+
+def forget_quality_table(pipe, selector: str, ratio: float | None, seed: int, n: int,
+                         methods: Sequence[str]) -> list[dict]:
+    """One row of bank metrics per method (``retrain`` = the control, ``original``, ``original_seeds``) that has N
+    stored models on this forget set; nothing is computed (methods without a full bank are left out)."""
+    rows = []
+    for m in methods:
+        res = bank_comparison(pipe, m, selector, ratio, seed, n)
+        if res is not None:
+            rows.append({"method": m, **res.comparison.metrics})
+    return rows
