@@ -149,3 +149,26 @@ def test_grid_plans_bank_units_with_a_cost_and_checks_eval_models(bank_pipe):
     rt = next(u for u in banks if u.method == "retrain" and u.members == "32-40")
     assert by[ga.id].passes > 0 and by[rt.id].passes > by[ga.id].passes  # 8 retrains cost more than 4 GA runs
     assert math.isfinite(est.seconds)
+
+
+def test_eps_hardness_score_is_each_samples_eps_in_its_fold(bank_pipe):
+    from unlearn_core.banks import BankContext, find_members
+    from unlearn_core.scores.eps_hardness import fold_of
+
+    params = {"method": "ft", "n_models": 4, "folds": 2}
+    res = bank_pipe.score("eps_hardness", 0, params=params)
+    v = np.asarray(res.values)
+    assert v.shape == (bank_pipe.ds.n_train,) and np.isfinite(v).all() and (v >= 0).all()
+    fold = fold_of(bank_pipe.ds.n_train, 2, 0)
+    idx = np.flatnonzero(fold == 1)
+    bc = BankContext(bank_pipe.ds, bank_pipe.model_name, bank_pipe.train_cfg, bank_pipe.store,
+                     {"dataset": bank_pipe.ds.name, "data_fingerprint": bank_pipe.ds.fingerprint(),
+                      "model": bank_pipe.model_name, "train": bank_pipe.train_cfg.to_dict()})
+    from unlearn_core.banks import digest_weights
+
+    u = find_members(bc, "unlearn", range(4), idx, "ft", None, digest_weights(bank_pipe.original(0)))
+    r = find_members(bc, "retrain", range(4), idx)
+    assert u is not None and r is not None  # the score stored its banks
+    want = fq.epsilons(np.stack([o["train"][idx] for o in u]), np.stack([o["train"][idx] for o in r]), "gauss")
+    assert np.allclose(v[idx], want)
+    assert res.extras["method"] == "ft" and len(res.extras["forget_quality_per_fold"]) == 2
