@@ -125,7 +125,7 @@ def test_options_are_validated_without_ray():
         with pytest.raises(ConfigError):
             check_address(bad)
     opts = check_options(gpus_per_unit={"run": 0.25, "default": 0.5}, cpus_per_unit=0.5)
-    assert opts["gpus_per_unit"] == {"original": 0.5, "score": 0.5, "forget_set": 0.5, "run": 0.25}
+    assert opts["gpus_per_unit"] == {"original": 0.5, "score": 0.5, "forget_set": 0.5, "run": 0.25, "bank": 0.5}
     assert set(opts["cpus_per_unit"].values()) == {0.5}
     for bad in ({"gpus_per_unit": -1}, {"gpus_per_unit": 1.5}, {"gpus_per_unit": {"train": 1}},
                 {"max_retries": -1}, {"threads": 0}, {"bogus": 1}, {"worker_setup": 3}):
