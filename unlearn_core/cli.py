@@ -328,10 +328,13 @@ def cmd_compare(args) -> int:
     print(f"{spec.setup.dataset} / {out['model'].iloc[0]} · seeds {','.join(map(str, spec.seeds))} · metrics in % "
           f"· mean ± {STD_LABEL}, (gap to Retrain = |mean − Retrain's mean|) · MIA = confidence-feature SVC efficacy")
     if spec.eval_models:
+        from .forget_quality import DEFAULT_ESTIMATOR
+
         print(f"F = forgetting quality, score = F × RA/RA_r × TA/TA_r (Triantafillou et al.; ε by the "
-              f"{df['fq_estimator'].dropna().iloc[0] if 'fq_estimator' in df and df['fq_estimator'].notna().any() else 'gauss'}"
-              f" estimator), KLoM = P95 of KL of margin histograms (Georgiev et al.) on forget / retain / test; "
-              f"{spec.eval_models} models per bank; 'original' = θ_o's recipe on all data (no unlearning)")
+              f"{DEFAULT_ESTIMATOR} estimator, forget_quality_threshold in the CSV: the competition's threshold test), "
+              f"KLoM = P95 of KL of margin histograms (Georgiev et al.) on forget / retain / test; {spec.eval_models} "
+              f"models per bank; retrain = vs an independent retrain bank; original = θ_o unchanged; "
+              f"original_seeds = θ_o's recipe over {spec.eval_models} seeds (no unlearning)")
     with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_colwidth", 40):
         print(format_table3(t3).to_string(index=False))
     print(f"{len(df)} runs in {elapsed:.1f}s · cache: {store.root}")
@@ -556,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table-out", default=None, help="write the Table-3 statistics (mean, std, n, gaps) as CSV")
     p.add_argument("--eval-models", default="0", help="models per bank for the per-example distribution tests "
                    "(N retrained, N unlearned per method and forget set; adds forget_quality, score, KLoM P95 and "
-                   "n_models columns, and an 'original' baseline row); 0 = off (default)")
+                   "n_models columns, and rows for the baselines original and original_seeds); 0 = off (default)")
     p.add_argument("--executor", default="local", help="where the grid's units run: local (default) or ray")
     p.add_argument("--workers", default="auto",
                    help="local worker processes: a number, or auto (all cores when the grid is long enough to gain)")
