@@ -30,6 +30,8 @@ pages = {
                 url_path="composition"),
         st.Page("app_pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
         st.Page("app_pages/inspector.py", title="Sample inspector", icon=":material/search:", url_path="inspector"),
+        st.Page("app_pages/forget_quality.py", title="Forgetting quality", icon=":material/query_stats:",
+                url_path="forget-quality"),
     ],
     "Jobs": [
         st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),

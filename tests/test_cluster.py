@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from unlearn_core.cluster import GridUnitsFailed, check_address, check_options, experiment_executor
@@ -125,7 +126,7 @@ def test_options_are_validated_without_ray():
         with pytest.raises(ConfigError):
             check_address(bad)
     opts = check_options(gpus_per_unit={"run": 0.25, "default": 0.5}, cpus_per_unit=0.5)
-    assert opts["gpus_per_unit"] == {"original": 0.5, "score": 0.5, "forget_set": 0.5, "run": 0.25}
+    assert opts["gpus_per_unit"] == {"original": 0.5, "score": 0.5, "forget_set": 0.5, "run": 0.25, "bank": 0.5}
     assert set(opts["cpus_per_unit"].values()) == {0.5}
     for bad in ({"gpus_per_unit": -1}, {"gpus_per_unit": 1.5}, {"gpus_per_unit": {"train": 1}},
                 {"max_retries": -1}, {"threads": 0}, {"bogus": 1}, {"worker_setup": 3}):
@@ -413,3 +414,21 @@ def test_cancel_stops_every_unit_and_leaves_no_partial_result(ray_cluster, tmp_p
     assert not [d for d in (Path(tempfile.gettempdir()) / "forgetset-ray").glob("unit-*")
                 if any(f"-{p}-" in d.name for p in workers)]
     assert took < 120
+
+
+@needs_ray
+def test_model_bank_units_on_ray_equal_a_local_run(ray_cluster, tmp_path):
+    """Bank units (banks.py) run as Ray tasks: their members land in the driver's store and the bank metrics equal
+    the local executor's."""
+    from unlearn_core.cluster import RayExecutor
+
+    def spec() -> ExperimentSpec:
+        return ExperimentSpec(setup=SETUP, selectors=["random"], methods=["retrain", "ga"], seeds=[0], eval_models=4)
+
+    local_store, ray_store = Store(tmp_path / "local"), Store(tmp_path / "ray")
+    a = run_experiment(spec(), local_store).set_index("method")
+    b = run_experiment(spec(), ray_store, executor=RayExecutor()).set_index("method")
+    assert set(a.index) == set(b.index) == {"retrain", "ga", "original", "original_seeds"}
+    for col in ("forget_quality", "score", "klom_forget_p95", "klom_retain_p95", "klom_test_p95", "n_models"):
+        assert np.allclose(a.loc[sorted(a.index), col], b.loc[sorted(a.index), col]), col
+    assert len(ray_store.list_runs("bank_member", "done")) == len(local_store.list_runs("bank_member", "done")) == 16

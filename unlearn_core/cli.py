@@ -77,6 +77,15 @@ def _positive_int(s: str, flag: str) -> int:
     return int(s)
 
 
+def _eval_models(s: str) -> int:
+    from .banks import MAX_EVAL_MODELS, check_eval_models
+    from .errors import ConfigError
+
+    if not str(s).strip().isdigit():
+        raise ConfigError(f"--eval-models must be 0 (off) or an integer between 4 and {MAX_EVAL_MODELS}, got '{s}'.")
+    return check_eval_models(int(s))
+
+
 def _json_arg(s: str | None, what: str = "--params") -> dict:
     from .config import parse_json_object
 
@@ -292,7 +301,8 @@ def cmd_compare(args) -> int:
     params = _json_arg(args.params)
     spec = ExperimentSpec(setup=_setup(args), selectors=check_names(_csv_list(args.selectors), "selectors"),
                           methods=check_names(_csv_list(args.methods), "methods"), ratios=parse_ratios(args.ratios),
-                          seeds=parse_seeds(args.seeds), method_params=params).validate()
+                          seeds=parse_seeds(args.seeds), method_params=params,
+                          eval_models=_eval_models(args.eval_models)).validate()
     workers = None if args.workers == "auto" else _positive_int(args.workers, "--workers")
     if workers is not None and args.executor != "local":
         raise ConfigError("--workers only applies with --executor local (Ray schedules its own workers).")
@@ -317,7 +327,15 @@ def cmd_compare(args) -> int:
     t3 = table3(df, spec.selectors)
     print(f"{spec.setup.dataset} / {out['model'].iloc[0]} · seeds {','.join(map(str, spec.seeds))} · metrics in % "
           f"· mean ± {STD_LABEL}, (gap to Retrain = |mean − Retrain's mean|) · MIA = confidence-feature SVC efficacy")
-    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.max_colwidth", 40):
+    if spec.eval_models:
+        from .forget_quality import DEFAULT_ESTIMATOR
+
+        print(f"F = forgetting quality, score = F × RA/RA_r × TA/TA_r (Triantafillou et al.; ε by the "
+              f"{DEFAULT_ESTIMATOR} estimator, forget_quality_threshold in the CSV: the competition's threshold test), "
+              f"KLoM = P95 of KL of margin histograms (Georgiev et al.) on forget / retain / test; {spec.eval_models} "
+              f"models per bank; retrain = vs an independent retrain bank; original = θ_o unchanged; "
+              f"original_seeds = θ_o's recipe over {spec.eval_models} seeds (no unlearning)")
+    with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_colwidth", 40):
         print(format_table3(t3).to_string(index=False))
     print(f"{len(df)} runs in {elapsed:.1f}s · cache: {store.root}")
     unit_s = df.attrs.get("unit_seconds") or {}
@@ -541,6 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None, help='per-method hyperparameters as JSON: \'{"ga": {"lr": 0.01}}\'')
     p.add_argument("--out", default=None, help="write one CSV row per run")
     p.add_argument("--table-out", default=None, help="write the Table-3 statistics (mean, std, n, gaps) as CSV")
+    p.add_argument("--eval-models", default="0", help="models per bank for the per-example distribution tests "
+                   "(N retrained, N unlearned per method and forget set; adds forget_quality, score, KLoM P95 and "
+                   "n_models columns, and rows for the baselines original and original_seeds); 0 = off (default)")
     p.add_argument("--executor", default="local", help="where the grid's units run: local (default) or ray")
     p.add_argument("--workers", default="auto",
                    help="local worker processes: a number, or auto (all cores when the grid is long enough to gain)")

@@ -38,13 +38,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .config import Setup
+from .banks import chunk_config, parse_members
+from .config import Setup, config_key
 from .context import RunContext
 from .errors import ConfigError, DataNotFoundError, DivergenceError, ForgetsetError
 from .grid import GridExecutor, Unit, execute_unit, register_grid_executor
 from .store import CorruptArtifact, Store, pid_alive, run_digest, sha256_bytes
 
-STAGES = ("original", "score", "forget_set", "run")
+STAGES = ("original", "score", "forget_set", "run", "bank")
 # GPU fraction per unit by model when the setup may use a GPU and the caller gives none: small models share a
 # GPU (several units train at once), large ones get more of it. A model not listed gets a whole GPU.
 DEFAULT_GPUS_PER_UNIT = {"mlp": 0.125, "cnn": 0.125, "resnet18": 0.25, "resnet50": 0.5, "vgg16_bn": 0.5}
@@ -365,7 +366,17 @@ def _lookup(pipe, unit: Unit) -> dict | None:
         return pipe.find_score(unit.score, unit.seed, unit.ratio, json.loads(unit.params))
     if unit.stage == "forget_set":
         return pipe.find_forget_set(unit.selector, unit.ratio, unit.seed)
+    if unit.stage == "bank":
+        cfg = _bank_chunk_config(pipe, unit, compute=False)
+        return None if cfg is None else pipe.store.done_run(config_key(cfg))
     return pipe.find_run(unit.method, unit.selector, unit.ratio, unit.seed, json.loads(unit.params) or None)
+
+
+def _bank_chunk_config(pipe, unit: Unit, compute: bool) -> dict | None:
+    import json
+
+    return chunk_config(pipe, unit.method, unit.selector, unit.ratio, unit.seed, json.loads(unit.params) or None,
+                        parse_members(unit.members), compute)
 
 
 def _summary(unit: Unit, run: dict, hit: bool) -> dict:
@@ -398,6 +409,11 @@ def _unit_config(pipe, unit: Unit) -> tuple[str, dict]:
         inputs = pipe._selector_inputs(  # the same score digests the worker's pipeline put in the key
             unit.selector, unit.ratio, unit.seed, lambda n, r, p: digest(pipe.find_score(n, unit.seed, r, p)))
         return "forget_set", pipe.forget_set_config(unit.selector, unit.ratio, unit.seed, inputs)
+    if unit.stage == "bank":
+        cfg = _bank_chunk_config(pipe, unit, compute=False)
+        if cfg is None:
+            raise LookupError
+        return "bank_chunk", cfg
     from .methods import get_method
 
     exact = get_method(unit.method).exact

@@ -280,6 +280,9 @@ def estimate_grid(spec, store, pipe=None) -> Estimate:
             seconds = passes * cal.train_s_per_sample
         elif u.stage == "forget_set":
             passes, cached, seconds = 0.0, pipe.find_forget_set(u.selector, u.ratio, u.seed) is not None, 0.05
+        elif u.stage == "bank":
+            passes, cached = bank_passes(pipe, u, n)
+            seconds = passes * cal.train_s_per_sample
         else:
             from .methods import get_method
             from .selectors import parse_selector
@@ -297,6 +300,29 @@ def estimate_grid(spec, store, pipe=None) -> Estimate:
         units.append(UnitEstimate(u.id, u.stage, u.label, float(passes), float(seconds), bool(cached),
                                   tuple(u.deps)))
     return Estimate(units, cal, float(recipe.epochs * n))
+
+
+def bank_passes(pipe, unit, n: int) -> tuple[float, bool]:
+    """(sample passes, all stored?) of a grid unit of a model bank (banks.py): its members' training (Retrain's
+    recipe on D_r, the original recipe on D, or the method's own passes) plus one evaluation pass each. A member
+    stored already costs nothing; for an unlearned bank whose θ_o or forget set is not computed yet all count."""
+    from .banks import chunk_config, parse_members
+    from .methods import get_method
+    from .selectors import parse_selector
+
+    members = parse_members(unit.members)
+    params = json.loads(unit.params) or None
+    cfg = chunk_config(pipe, unit.method, unit.selector, unit.ratio, unit.seed, params, members, compute=False)
+    todo = len(members) if cfg is None else sum(pipe.store.done_run(k) is None for k in cfg["members"])
+    ev = (n + int(pipe.ds.x_test.shape[0])) * EVAL_PASS
+    if unit.method == "original_seeds":
+        return todo * (pipe.train_cfg.epochs * n + ev), todo == 0
+    sel = parse_selector(unit.selector)
+    n_f = int(round(n / pipe.ds.num_classes)) if sel.class_wise else forget_count(unit.ratio, n)
+    if unit.method == "retrain":
+        return todo * (pipe.train_cfg.epochs * (n - n_f) + ev), todo == 0
+    mp = get_method(unit.method).resolve_params(pipe.ds, params)
+    return todo * (method_passes(unit.method, mp, n_f, n - n_f, pipe.train_cfg) + ev), todo == 0
 
 
 # A worker process costs a few seconds to start (it imports torch and loads the data): below this much estimated

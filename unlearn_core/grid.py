@@ -20,6 +20,7 @@ import pandas as pd
 from .config import Setup, forget_count
 from .context import NULL_CONTEXT, RunContext
 from .errors import ConfigError
+from .banks import PSEUDO_METHODS, check_eval_models, member_chunks, parse_members, run_bank_unit
 from .methods import get_method, method_names
 from .selectors import parse_selector
 from .store import Store
@@ -40,6 +41,8 @@ class ExperimentSpec:
     ratios: list[float] = field(default_factory=lambda: [0.1])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     method_params: dict[str, dict] = field(default_factory=dict)
+    # Models per bank for the per-example distribution tests (forget_quality.py, banks.py); 0 = off.
+    eval_models: int = 0
 
     def validate(self) -> "ExperimentSpec":
         """Everything checkable without the data: names, seeds (0..2^32-1, at most MAX_SEEDS), ratios, every
@@ -83,6 +86,7 @@ class ExperimentSpec:
                 raise ConfigError(f"Hyperparameters of '{m}' must be a JSON object such as {{\"epochs\": 5}}, "
                                   f"got {json.dumps(p)}.")
             self.method_params[m] = validate_method_params(m, p)
+        check_eval_models(self.eval_models)
         if self.n_runs() > MAX_GRID_RUNS:
             raise ConfigError(f"This grid has {self.n_runs()} runs; the limit is {MAX_GRID_RUNS}. Split it.")
         return self
@@ -123,7 +127,8 @@ class ExperimentSpec:
 # ---------------------------------------------------------------------------------------------- units
 @dataclass(frozen=True)
 class Unit:
-    """One independent piece of a grid. ``stage`` is original | score | forget_set | run."""
+    """One independent piece of a grid. ``stage`` is original | score | forget_set | run | bank (``members`` "a-b":
+    members a..b−1 of ``method``'s model bank on the forget set, see banks.py)."""
 
     stage: str
     seed: int
@@ -133,9 +138,12 @@ class Unit:
     score: str | None = None
     params: str = "{}"  # JSON of the score's or method's parameter overrides
     deps: tuple[str, ...] = ()
+    members: str = ""
 
     @property
     def id(self) -> str:
+        if self.stage == "bank":
+            return f"bank/{self.method}/{self.selector}/{self.ratio}/{self.params}/{self.seed}/{self.members}"
         if self.stage == "original":
             return f"original/{self.seed}"
         if self.stage == "score":
@@ -151,7 +159,11 @@ class Unit:
         if self.stage == "score":
             return f"score {self.score}" + (f" @ {self.ratio:g}" if self.ratio is not None else "") + \
                 f" · seed {self.seed}"
+        if self.stage == "bank" and self.method == "original_seeds":
+            return f"original bank members {self.members}"
         where = self.selector + (f" @ {self.ratio:g}" if self.ratio is not None else "")
+        if self.stage == "bank":
+            return f"{self.method} bank members {self.members} · {where} · seed {self.seed}"
         if self.stage == "forget_set":
             return f"forget set {where} · seed {self.seed}"
         return f"{self.method} · {where} · seed {self.seed}"
@@ -184,6 +196,20 @@ def plan(spec: ExperimentSpec) -> list[Unit]:
                 deps = (f,) if get_method(m).exact else (f, o)
                 params = json.dumps(spec.method_params.get(m) or {}, sort_keys=True)
                 add(Unit("run", seed, selector=sel, ratio=ratio, method=m, params=params, deps=deps))
+            if spec.eval_models:
+                n = spec.eval_models
+                # the reference retrain bank (members 0..N-1) and the independent one Retrain is evaluated with
+                for part in member_chunks(2 * n):
+                    add(Unit("bank", seed, selector=sel, ratio=ratio, method="retrain", members=part, deps=(f,)))
+                for m in methods:
+                    if not get_method(m).exact:
+                        params = json.dumps(spec.method_params.get(m) or {}, sort_keys=True)
+                        for part in member_chunks(n):
+                            add(Unit("bank", seed, selector=sel, ratio=ratio, method=m, params=params, members=part,
+                                     deps=(f, o)))
+    if spec.eval_models:  # the bank of θ_o's recipe over seeds (baseline original_seeds) depends on the setup only
+        for part in member_chunks(spec.eval_models):
+            add(Unit("bank", 0, method="original_seeds", members=part))
     return list(units.values())
 
 
@@ -201,6 +227,9 @@ def execute_unit(pipe, unit: Unit, ctx: RunContext = NULL_CONTEXT) -> dict:
         return {"key": res.key, "hit": res.hit, "size": res.value.size}
     if unit.stage == "run":
         return pipe.run(unit.method, unit.selector, unit.ratio, unit.seed, params or None, ctx)
+    if unit.stage == "bank":
+        return run_bank_unit(pipe, unit.method, unit.selector, unit.ratio, unit.seed, params or None,
+                             parse_members(unit.members), ctx)
     raise ConfigError(f"Unknown unit stage '{unit.stage}'.")
 
 
@@ -514,11 +543,44 @@ def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CO
     ex.run(spec.setup, units, store, ctx, on_done)
     ctx.progress(1.0, "done")
     df = pd.DataFrame([rows[u.id] for u in units if u.id in rows])  # plan order, whatever order units finished in
+    if spec.eval_models:
+        from .pipeline import Pipeline
+
+        df = with_bank_metrics(df, spec, Pipeline(store, spec.setup.replace(device="cpu")))
     df.attrs["spec"] = spec.to_dict()
     df.attrs["stage_seconds"] = getattr(ex, "stage_seconds", {})
     df.attrs["executor"] = ex.describe()
     df.attrs["unit_seconds"] = dict(getattr(ex, "unit_seconds", {}) or {})
     return with_gaps(df)
+
+
+def with_bank_metrics(df: pd.DataFrame, spec: ExperimentSpec, pipe) -> pd.DataFrame:
+    """The run rows with the bank metrics (forget_quality.FQ_COLUMNS and their intervals) of each run's method on
+    its forget set, plus, per forget set, rows of two baselines with θ_o's UA/RA/TA/MIA: ``original`` (θ_o
+    unchanged, N times) and ``original_seeds`` (θ_o's recipe over N seeds; see banks.py). Reads stored banks only."""
+    from .banks import bank_comparison
+    from .metrics import evaluate
+
+    n = spec.eval_models
+    out = []
+    for row in df.to_dict("records"):
+        res = bank_comparison(pipe, row["method"], row["selector"], row["ratio"], int(row["seed"]), n,
+                              spec.method_params.get(row["method"]))
+        out.append({**row, **(res.comparison.metrics if res is not None else {})})
+    base = df.iloc[0].to_dict() if len(df) else {}
+    for seed in spec.seeds:
+        for sel, ratio in spec.forget_sets():
+            fs = pipe.forget_set(sel, ratio, seed)
+            keep = np.ones(pipe.ds.n_train, dtype=bool)
+            keep[fs.forget_idx] = False
+            metrics = evaluate(pipe.original(seed), pipe.ds, fs.forget_idx, np.flatnonzero(keep), seed=seed)
+            for baseline in PSEUDO_METHODS:
+                res = bank_comparison(pipe, baseline, sel, ratio, seed, n)
+                out.append({**{k: base.get(k) for k in ("dataset", "model", "setup_id", "setup", "train")},
+                            "selector": sel, "method": baseline, "ratio": ratio, "seed": seed, **metrics,
+                            "forget_size": fs.size, "runtime_s": 0.0, "params": "{}", "blo": "", "key": "",
+                            **(res.comparison.metrics if res is not None else {})})
+    return pd.DataFrame(out)
 
 
 def grid_status(spec: ExperimentSpec, store: Store) -> pd.DataFrame:

@@ -36,6 +36,9 @@ METRIC_HELP = {
            "retain and test accuracy vs Retrain; 1 = matches Retrain. Mean over seeds of the per-seed value.",
 }
 STD_LABEL = "sample std over n seeds (ddof = 1)"
+# Per-example distribution tests over model banks (forget_quality.py), present when a grid ran with eval_models.
+BANK_STAT_COLUMNS = ["forget_quality", "score", "klom_forget_p95", "klom_retain_p95", "klom_test_p95", "n_models",
+                     "forget_quality_threshold"]
 RUN_COLUMNS = ["dataset", "model", "selector", "method", "ratio", "seed", "UA", "RA", "TA", "MIA", "runtime_s"]
 
 
@@ -215,7 +218,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["setup_id", "dataset", "model", "selector", "_rk", "method", "params"]
     if "superseded" in d:  # superseded rows are their own groups, never averaged with current ones nor paired
         keys.append("superseded")
-    stat_cols = [c for c in METRICS + ["ToW", "runtime_s"] if c in d]
+    stat_cols = [c for c in METRICS + ["ToW", "runtime_s"] + BANK_STAT_COLUMNS if c in d]
     out_rows = []
     retrain = d[(d["method"] == "retrain") & _pairable(d)]
     for ident, g in d.groupby(keys, sort=False, dropna=False):
@@ -278,6 +281,7 @@ def table3(df: pd.DataFrame, selectors: Iterable[str] | None = None, ratio: floa
     cols += ["avg_gap", "ToW_mean", "ToW_std"] + [f"paired_gap_{m}" for m in METRICS] + ["paired_avg_gap",
                                                                                          "runtime_s_mean",
                                                                                          "superseded"]
+    cols += [f"{c}_{s}" for c in BANK_STAT_COLUMNS for s in ("mean", "std")]
     order = method_order(agg["method"].unique())
     agg = agg.assign(_m=agg["method"].map({m: i for i, m in enumerate(order)}))
     sel_order = list(selectors) if selectors is not None else list(dict.fromkeys(agg["selector"]))
@@ -297,6 +301,12 @@ def format_table3(t3: pd.DataFrame) -> pd.DataFrame:
     out["Avg. gap"] = t3["avg_gap"].map(lambda v: "—" if v != v else f"{v:.2f}")
     out["ToW"] = [fmt_mean_std(a, s, n, 3) for a, s, n in zip(t3["ToW_mean"], t3["ToW_std"], t3["n"])]
     out["time (s)"] = t3["runtime_s_mean"].map(lambda v: "—" if v != v else f"{v:.2f}")
+    for c, label, digits in (("forget_quality", "F", 3), ("score", "score", 3), ("klom_forget_p95", "KLoM f", 2),
+                             ("klom_retain_p95", "KLoM r", 2), ("klom_test_p95", "KLoM t", 2)):
+        if f"{c}_mean" in t3:
+            out[label] = [fmt_mean_std(a, s, n, digits) for a, s, n in zip(t3[f"{c}_mean"], t3[f"{c}_std"], t3["n"])]
+    if "n_models_mean" in t3:
+        out["n models"] = t3["n_models_mean"].map(lambda v: "—" if v != v else f"{v:.0f}")
     out["n"] = t3["n"]
     out["seeds"] = t3["seeds"]
     return out

@@ -25,6 +25,8 @@ from ..errors import ConfigError
 from .correlation import score_correlation
 
 WHY_QUANTITIES = ("memorization", "loss", "lira_asr", "le_confidence", "blo")
+# Shown when already stored, never computed for the panel nor listed as missing (expensive: model banks).
+WHY_OPTIONAL = ("eps_hardness",)
 CORRELATION_QUANTITIES = ("memorization", "le_confidence", "le_max_confidence", "le_entropy", "le_accuracy", "loss",
                           "lira_asr", "blo")
 
@@ -190,9 +192,13 @@ def why_hard(pipe, forget: Any, quantities: Sequence[str] = WHY_QUANTITIES, n_re
     ds = pipe.ds
     n = ds.n_train
     vals = score_values(pipe, seed, quantities, ratio, compute_if_missing, ctx.sub(0, 0.8))
+    optional = [q for q in WHY_OPTIONAL if q not in quantities]
+    if optional:
+        got = score_values(pipe, seed, optional, ratio)
+        vals = vals.assign(**{q: got[q].to_numpy() for q in optional if q in got})
     in_set = np.zeros(n, dtype=bool)
     in_set[idx] = True
-    present = [q for q in quantities if q in vals]
+    present = [q for q in [*quantities, *optional] if q in vals]
     missing = [q for q in quantities if q not in vals and not (q == "blo" and ratio is None)]
     rows, parts = [], []
     for q in present:

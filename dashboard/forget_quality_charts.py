@@ -1,0 +1,45 @@
+"""Figures and captions of the Forgetting quality page (per-example distribution tests over model banks)."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+FQ_CAPTION = (
+    "Per-example distribution tests compare **many** unlearned models with **many** retrained ones on every forget "
+    "example — the field's strongest check of whether a sample was forgotten. **F** (Triantafillou et al., *Are we "
+    "making progress in unlearning?*, 2024): per example, ε of the best threshold test telling the two banks apart "
+    "from the logit-scaled confidence (δ = 1e-5), points 1, ½, ¼ … per 0.5 of ε, averaged over the forget set; "
+    "1 = indistinguishable from Retrain. **score** = F × RA/RA_Retrain × TA/TA_Retrain. **KLoM** (Georgiev et al., "
+    "*Attribute-to-Delete*, 2024): the 95th percentile of the KL divergence between 20-bin histograms of the margin "
+    "under the two banks, on the forget set, a retain sample and the test set; 0 = identical. Controls: **retrain** "
+    "is Retrain against an *independent* retrain bank (should be near F = 1), **original** is θ_o unchanged (the "
+    "floor, F = 0), **original_seeds** is θ_o's recipe over N seeds (nothing unlearned). UA / MIA are the grid's "
+    "one-model-per-seed metrics of the same forget set.")
+ESTIMATOR_CAPTION = (
+    "ε estimator: **gauss** (default) fits a Gaussian to each bank per example and shrinks the mean and log-σ "
+    "differences to the edge of their 95% intervals — near 0 when the banks do not differ, at the price of missing "
+    "differences smaller than the noise of N models; **threshold** is the competition's empirical test, which at "
+    "small N finds chance extremes (two retrain banks already score F ≈ 0.1–0.2). See docs/forget_quality.md.")
+
+
+def margin_histograms(unlearned: np.ndarray, retrained: np.ndarray, method: str, sample: int) -> go.Figure:
+    """Overlaid histograms of one example's margin under the unlearned and the retrained bank."""
+    fig = go.Figure()
+    lo = float(min(unlearned.min(), retrained.min()))
+    hi = float(max(unlearned.max(), retrained.max()))
+    size = max((hi - lo) / 20, 1e-3)
+    for name, v, colour in ((f"unlearned ({method})", unlearned, "#d62728"), ("retrained", retrained, "#1f77b4")):
+        fig.add_trace(go.Histogram(x=v, name=f"{name} · n = {len(v)}", opacity=0.6, marker_color=colour,
+                                   xbins=dict(start=lo, end=hi + size, size=size)))
+    fig.update_layout(barmode="overlay", height=300, margin=dict(l=10, r=10, t=40, b=10),
+                      title=f"sample {sample}: margin z_y − logsumexp(z_others) under each model",
+                      xaxis_title="margin (= log p_y − log(1 − p_y))", yaxis_title="models",
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def eps_histogram(eps: np.ndarray, method: str, cap: float) -> go.Figure:
+    fig = go.Figure(go.Histogram(x=np.minimum(eps, cap), nbinsx=30, marker_color="#7f7f7f"))
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10), title=f"ε per forget example under {method}",
+                      xaxis_title="ε (capped)", yaxis_title="examples")
+    return fig

@@ -1,0 +1,174 @@
+"""Per-example forgetting quality (Triantafillou et al. ε / F / score, KLoM) and the model banks behind it."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from unlearn_core import forget_quality as fq
+
+
+# ---------------------------------------------------------------------------------------------- the statistics
+def test_margin_is_the_logit_scaled_confidence():
+    logits = torch.tensor([[4.0, 1.0, -2.0], [0.0, 30.0, 0.0]])
+    y = torch.tensor([0, 2])
+    p = torch.softmax(logits.double(), 1)[torch.arange(2), y]
+    want = torch.log(p) - torch.log1p(-p)
+    assert torch.allclose(fq.margins(logits, y).double(), want, atol=1e-5)
+
+
+def test_points_follow_the_competition_buckets():
+    eps = np.array([0.0, 0.49, 0.5, 0.99, 1.2, 3.6, 4.0, 50.0])
+    # N = 32: buckets up to ceil(log 31) = 4 -> 1, 1, 1/2, 1/2, 1/4, 2^-7, 0, 0
+    assert fq.points(eps, 32).tolist() == [1, 1, 0.5, 0.5, 0.25, 2.0 ** -7, 0, 0]
+
+
+def _grid_reference_eps(u: np.ndarray, r: np.ndarray, step: float = 0.01) -> float:
+    """A rival: the reference's grid search (thresholds every 0.01; intervals r − l = w ± 2 on the same grid)."""
+    pos, neg = (r, u) if np.median(r) > np.median(u) else (u, r)
+    ts = np.arange(min(u.min(), r.min()) - step, max(u.max(), r.max()) + 2 * step, step)
+    fpr = [(neg >= ts[:, None]).mean(1)]
+    fnr = [(pos < ts[:, None]).mean(1)]
+    peak, other = (pos, neg) if np.ptp(pos) < np.ptp(neg) else (neg, pos)
+    w = np.ptp(peak)
+    for right in ts:
+        left = np.arange(right - w - 2, right - w + 2 + step, step)[:, None]
+        fpr.append(((other >= left) & (other <= right)).mean(1))
+        fnr.append(1 - ((peak >= left) & (peak <= right)).mean(1))
+    return fq._eps_of_rates(np.concatenate(fpr), np.concatenate(fnr), fq.DELTA)
+
+
+def test_exact_threshold_search_matches_a_grid_search():
+    rng = np.random.default_rng(3)
+    for _ in range(2):
+        u, r = rng.normal(0.6, 1.0, 10), rng.normal(0.0, 1.3, 10)
+        exact = fq.epsilon_threshold_one(u, r)
+        grid = _grid_reference_eps(u, r)
+        # the grid can only miss tests (never find more), and misses little at 0.01 spacing
+        assert grid <= exact + 1e-9
+        assert exact - grid < 0.15
+
+
+def test_perfect_separation_and_a_peaky_bank_get_the_cap():
+    rng = np.random.default_rng(0)
+    r = rng.normal(0, 1, (16, 5))
+    assert (fq.epsilons(r + 20, r, "threshold") == fq.EPSILON_CAP).all()
+    copies = np.repeat(r[:1] + 0.1, 16, axis=0)  # the same model 16 times: zero spread
+    for est in fq.ESTIMATORS:
+        assert (fq.epsilons(copies, r, est) == fq.EPSILON_CAP).all()
+        assert fq.forget_quality(fq.epsilons(copies, r, est), 16)[0] == 0.0
+
+
+def test_threshold_test_is_biased_up_at_small_n_and_the_gaussian_fit_is_not():
+    """Two banks of the *same* distribution (the retrain-vs-retrain control): the threshold test finds chance
+    extremes (F far below 1); the Gaussian fit stays near 1, and both still see a planted shift."""
+    rng = np.random.default_rng(1)
+    n, s = 32, 150
+    u, r = rng.normal(0, 1, (n, s)), rng.normal(0, 1, (n, s))
+    f_thr = fq.forget_quality(fq.epsilons(u, r, "threshold"), n)[0]
+    f_gauss = fq.forget_quality(fq.epsilons(u, r, "gauss"), n)[0]
+    assert f_gauss >= 0.9
+    assert f_thr < 0.5 < f_gauss
+    shifted = rng.normal(2.0, 1, (n, s))
+    for est in fq.ESTIMATORS:
+        assert fq.forget_quality(fq.epsilons(shifted, r, est), n)[0] < 0.3
+
+
+def test_klom_is_zero_for_identical_banks_and_large_for_disjoint_ones():
+    rng = np.random.default_rng(2)
+    r = rng.normal(0, 1, (20, 30))
+    assert np.allclose(fq.klom(r, r), 0.0)
+    far = fq.klom(r + 50, r)
+    assert (far > 10).all()  # all mass where the oracle has none: log(1 / 1e-5) = 11.5
+    mid = fq.klom(r + 1.0, r)
+    assert (mid < far).all() and mid.mean() > fq.klom(rng.normal(0, 1, (20, 30)), r).mean()
+
+
+# ---------------------------------------------------------------------------------------------- banks on digits
+@pytest.fixture(scope="module")
+def bank_pipe(tmp_path_factory):
+    from unlearn_core.pipeline import Pipeline
+    from unlearn_core.store import Store
+
+    return Pipeline(Store(tmp_path_factory.mktemp("banks")), dataset="digits", model="mlp", device="cpu",
+                    train={"epochs": 10})
+
+
+def test_controls_on_digits_retrain_near_top_original_clearly_lower(bank_pipe):
+    """Retrain evaluated against an independent retrain bank scores near the top; θ_o unchanged scores 0 and θ_o's
+    recipe over seeds (no unlearning) clearly lower than the control."""
+    from unlearn_core.banks import bank_comparison
+
+    n = 8
+    got = {m: bank_comparison(bank_pipe, m, "random", 0.1, 0, n, compute_if_missing=True).comparison.metrics
+           for m in ("retrain", "original", "original_seeds")}
+    assert got["retrain"]["forget_quality"] >= 0.9
+    assert got["retrain"]["score"] >= 0.85
+    assert got["original"]["forget_quality"] == 0.0
+    assert got["original_seeds"]["forget_quality"] < got["retrain"]["forget_quality"] - 0.1
+    assert got["retrain"]["klom_forget_p95"] < got["original"]["klom_forget_p95"]
+    assert got["retrain"]["n_models"] == n
+
+
+def test_bank_members_are_stored_and_reused(bank_pipe):
+    from unlearn_core.banks import BankContext, ensure_members, find_members
+
+    bc = BankContext.of(bank_pipe)
+    fs = bank_pipe.forget_set("random", 0.1, 0)
+    theta = bank_pipe.original(0)
+    outs, trained = ensure_members(bc, "unlearn", [0, 1], fs.forget_idx, "ga", None, theta)
+    again, trained_again = ensure_members(bc, "unlearn", [0, 1], fs.forget_idx, "ga", None, theta)
+    assert trained == 2 and trained_again == 0
+    assert np.array_equal(outs[1]["train"], again[1]["train"])
+    assert not np.array_equal(outs[0]["train"], outs[1]["train"])  # different method seeds
+    # another forget set or another method is another bank
+    assert find_members(bc, "unlearn", [0], np.arange(10), "ga") is None
+    assert find_members(bc, "unlearn", [0], fs.forget_idx, "ft") is None
+
+
+def test_grid_plans_bank_units_with_a_cost_and_checks_eval_models(bank_pipe):
+    from unlearn_core.errors import ConfigError
+    from unlearn_core.grid import ExperimentSpec, plan
+
+    spec = ExperimentSpec(setup=bank_pipe.setup, selectors=["random"], methods=["retrain", "ga"], seeds=[0],
+                          eval_models=20)
+    banks = [u for u in plan(spec) if u.stage == "bank"]
+    members = {(u.method, u.members) for u in banks}
+    assert members == {("retrain", "0-16"), ("retrain", "16-32"), ("retrain", "32-40"), ("ga", "0-16"),
+                       ("ga", "16-20"), ("original_seeds", "0-16"), ("original_seeds", "16-20")}
+    for bad in (2, -1, 10_000, True):
+        with pytest.raises(ConfigError):
+            ExperimentSpec(setup=bank_pipe.setup, eval_models=bad).validate()
+    from unlearn_core.cost import estimate_grid
+
+    est = estimate_grid(spec, bank_pipe.store, bank_pipe)
+    by = {u.unit_id: u for u in est.units}
+    ga = next(u for u in banks if u.method == "ga" and u.members == "16-20")
+    rt = next(u for u in banks if u.method == "retrain" and u.members == "32-40")
+    assert by[ga.id].passes > 0 and by[rt.id].passes > by[ga.id].passes  # 8 retrains cost more than 4 GA runs
+    assert math.isfinite(est.seconds)
+
+
+def test_eps_hardness_score_is_each_samples_eps_in_its_fold(bank_pipe):
+    from unlearn_core.banks import BankContext, find_members
+    from unlearn_core.scores.eps_hardness import fold_of
+
+    params = {"method": "ft", "n_models": 4, "folds": 2}
+    res = bank_pipe.score("eps_hardness", 0, params=params)
+    v = np.asarray(res.values)
+    assert v.shape == (bank_pipe.ds.n_train,) and np.isfinite(v).all() and (v >= 0).all()
+    fold = fold_of(bank_pipe.ds.n_train, 2, 0)
+    idx = np.flatnonzero(fold == 1)
+    bc = BankContext(bank_pipe.ds, bank_pipe.model_name, bank_pipe.train_cfg, bank_pipe.store,
+                     {"dataset": bank_pipe.ds.name, "data_fingerprint": bank_pipe.ds.fingerprint(),
+                      "model": bank_pipe.model_name, "train": bank_pipe.train_cfg.to_dict()})
+    from unlearn_core.banks import digest_weights
+
+    u = find_members(bc, "unlearn", range(4), idx, "ft", None, digest_weights(bank_pipe.original(0)))
+    r = find_members(bc, "retrain", range(4), idx)
+    assert u is not None and r is not None  # the score stored its banks
+    want = fq.epsilons(np.stack([o["train"][idx] for o in u]), np.stack([o["train"][idx] for o in r]), "gauss")
+    assert np.allclose(v[idx], want)
+    assert res.extras["method"] == "ft" and len(res.extras["forget_quality_per_fold"]) == 2

@@ -1,0 +1,71 @@
+"""The Forgetting quality page on a tiny store with model banks (AppTest), and the CLI's bank columns."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+EPOCHS = 5
+
+
+@pytest.fixture(scope="module")
+def bank_cache(tmp_path_factory):
+    from unlearn_core.config import Setup
+    from unlearn_core.grid import ExperimentSpec, run_experiment
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    root = tmp_path_factory.mktemp("fq_cache")
+    store = Store(root)
+    spec = ExperimentSpec(setup=Setup(train={"epochs": EPOCHS}), selectors=["random"], methods=["retrain", "ga"],
+                          seeds=[0], eval_models=4)
+    df = run_experiment(spec, store)
+    yield root, df
+    JobManager.shared(store).shutdown(wait=True, timeout=30)
+
+
+def test_grid_rows_carry_bank_columns_and_baselines(bank_cache):
+    _, df = bank_cache
+    from unlearn_core.forget_quality import FQ_COLUMNS
+
+    assert set(df["method"]) == {"retrain", "ga", "original", "original_seeds"}
+    for c in FQ_COLUMNS:
+        assert df[c].notna().all(), c
+    by = df.set_index("method")
+    assert by.loc["original", "forget_quality"] == 0.0
+    assert (df["n_models"] == 4).all()
+    from unlearn_core.results import format_table3, table3
+
+    shown = format_table3(table3(df))
+    assert {"F", "score", "KLoM f", "KLoM r", "KLoM t", "n models"} <= set(shown.columns)
+
+
+def test_page_shows_the_table_and_a_sample(bank_cache, monkeypatch):
+    from unlearn_core.config import Setup
+
+    monkeypatch.setenv("FORGETSET_CACHE_DIR", str(bank_cache[0]))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["setup"] = Setup(train={"epochs": EPOCHS}).to_dict()
+    at.run()
+    at.switch_page("app_pages/forget_quality.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Forgetting quality"
+    frames = at.dataframe
+    methods = set(frames[0].value["method"])
+    assert {"retrain", "original", "ga"} <= methods
+    assert len(at.get("plotly_chart")) == 2  # ε histogram and the sample's two margin histograms
+
+
+def test_page_with_no_banks_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("FORGETSET_CACHE_DIR", str(tmp_path / "empty"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/forget_quality.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]

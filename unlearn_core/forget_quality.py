@@ -1,0 +1,318 @@
+"""Per-example forgetting quality from model banks: many unlearned vs many retrained models, per example.
+
+Inputs are (N, S) arrays: a per-example statistic of S examples under N models of a bank. The statistic is the
+logit-scaled confidence (Triantafillou et al.) which equals the margin of KLoM (Georgiev et al.):
+
+    φ(x) = log p_y − log(1 − p_y) = z_y − logsumexp_{j≠y} z_j            (stable, from the logits z)
+
+ε per example (Triantafillou et al., "Are we making progress in unlearning? Findings from the first NeurIPS
+unlearning competition", 2024; public code google-deepmind/unlearning_evaluation)
+    Two samples of φ: under N unlearned and N retrained models. "Positive" is the bank with the larger median.
+    Every test of two families is tried: single threshold (predict positive when φ ≥ t) and double threshold
+    (predict the peakier bank — the one with the smaller range — when l ≤ φ ≤ r, with r − l within ±2 of that
+    bank's range, as the reference code's grid). For each test with rates FPR, FNR:
+        ε = max(log(1 − δ − FPR) − log FNR,  log(1 − δ − FNR) − log FPR),  clipped at 0, δ = 1e-5;
+    a test with FPR = FNR = 0 (perfect separation) gives ε = ∞; a test with exactly one of them 0 is discarded
+    (too few samples to see a rate that small). ε(x) = max over tests, capped at ``EPSILON_CAP`` = 50. An
+    unlearned bank whose range is < 1% of the other's ("peaky") gets the cap, as in the reference. Tests are
+    evaluated exactly at the sample points (the reference uses a 0.01-spaced grid: the same up to that spacing).
+    With N models a finite ε is at most ≈ log(N − 1): the resolution of the test.
+
+Points and F
+    Buckets of width 0.5 from 0 up to ⌈log(N − 1)⌉: ε in [0, 0.5) scores 1, [0.5, 1) ½, [1, 1.5) ¼, ...; beyond
+    the last bucket 0. F = mean points over the forget set. Final score = F × (RA_u / RA_r) × (TA_u / TA_r), mean
+    accuracies over each bank's models. Standard error of F: sample std of the points / √S (over examples, the
+    models held fixed).
+
+The small-N estimator (``estimator="gauss"``, the default)
+    The threshold test maximises over ~2N noisy empirical rates, so two banks of *the same* distribution already
+    give ε ≈ 1.6 by chance at every N ≤ 64 (measured in docs/forget_quality.md against two independent Retrain
+    banks, benchmarks/fq_bias.py). The Gaussian fit replaces the empirical rates by those of a per-example Gaussian
+    fit of each bank, with the two parameters that separate the banks shrunk to the edge of their 95% intervals
+    nearer "no difference" (z = 1.96):
+        Δμ_c = sign(Δμ̂)·max(0, |Δμ̂| − z·√(s_u²/N_u + s_r²/N_r))
+        Δℓ_c = sign(Δℓ̂)·max(0, |Δℓ̂| − z·√(1/(2(N_u − 1)) + 1/(2(N_r − 1))))      (ℓ = log σ; Var ℓ̂ ≈ 1/(2(N − 1)))
+    The unlearned Gaussian is N(μ_r + Δμ_c, (s_r e^{Δℓ_c})²), the retrained one N(μ_r, s_r²); ε is computed from
+    the same two test families with Gaussian rates, and — to stay on the same scale as the threshold test —
+    rates below 1/N count as 0 (the resolution of N models). Points and F as above. Its null bias is ≤ 0.06; it is
+    biased *down* for real differences smaller than the noise of N models.
+
+KLoM (Georgiev et al., "Attribute-to-Delete: Machine Unlearning via Datamodel Matching", 2024; public code
+data-unlearning-bench)
+    Per example, the margins under N unlearned and N oracle (retrained) models are clipped to ±100 and binned in
+    20 equal bins over their joint range; KLoM = KL(unlearned ‖ oracle) = Σ p log(p / max(q, 1e-5)) over bins
+    with p > 0. Reported: the 95th percentile of KLoM over each split (forget, a retain sample, test), with a
+    bootstrap 95% interval over examples. (The last bin includes its right edge; the reference's digitize drops
+    values equal to the maximum.)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.stats import norm
+
+DELTA = 1e-5
+EPSILON_CAP = 50.0
+BUCKET_WIDTH = 0.5
+DOUBLE_THRESHOLD_BUFFER = 2.0  # the reference's interval widths: peaky range ± 2
+PEAKY_RATIO = 0.01
+KLOM_BINS = 20
+KLOM_CLIP = 100.0
+KLOM_EPS = 1e-5
+ESTIMATORS = ("threshold", "gauss")
+DEFAULT_ESTIMATOR = "gauss"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    label: str
+    definition: str
+    higher_is_better: bool
+    reference: str
+
+
+# The registered metrics (columns of a run row when banks are evaluated; the dashboard's help texts).
+FQ_METRICS: dict[str, MetricInfo] = {
+    "forget_quality": MetricInfo(
+        "F (forgetting quality)", "Mean over the forget set of the points of each example's ε (1 for ε < 0.5, "
+        "½ for [0.5, 1), ¼ ...), ε from the best single/double threshold test between N unlearned and N retrained "
+        "models' logit-scaled confidence (δ = 1e-5). 1 = indistinguishable from Retrain. ± = std error over "
+        "examples.", True,
+        "Triantafillou et al., Are we making progress in unlearning? (2024)"),
+    "score": MetricInfo(
+        "final score", "F × (RA_u / RA_r) × (TA_u / TA_r), accuracies averaged over each bank's models.", True,
+        "Triantafillou et al., Are we making progress in unlearning? (2024)"),
+    "klom_forget_p95": MetricInfo(
+        "KLoM P95 (forget)", "95th percentile over the forget set of KL(unlearned ‖ retrained) between 20-bin "
+        "histograms of the margin z_y − logsumexp(z_others) under N models each. 0 = identical.", False,
+        "Georgiev et al., Attribute-to-Delete (2024)"),
+    "klom_retain_p95": MetricInfo(
+        "KLoM P95 (retain)", "As KLoM (forget), over a fixed random sample of the retain set.", False,
+        "Georgiev et al., Attribute-to-Delete (2024)"),
+    "klom_test_p95": MetricInfo(
+        "KLoM P95 (test)", "As KLoM (forget), over the test set.", False,
+        "Georgiev et al., Attribute-to-Delete (2024)"),
+    "n_models": MetricInfo("n models", "Models per bank (N unlearned, N retrained).", True, ""),
+}
+FQ_COLUMNS = list(FQ_METRICS)
+
+
+# ---------------------------------------------------------------------------------------------- statistic
+def margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """φ = z_y − logsumexp_{j≠y} z_j = log p_y − log(1 − p_y), computed from the logits (stays finite)."""
+    logits = logits.float()
+    z_y = logits.gather(1, y[:, None]).squeeze(1)
+    others = logits.scatter(1, y[:, None], float("-inf"))
+    return z_y - torch.logsumexp(others, dim=1)
+
+
+# ---------------------------------------------------------------------------------------------- ε
+def _eps_of_rates(fpr: np.ndarray, fnr: np.ndarray, delta: float) -> float:
+    """max over tests of the (ε, δ) bound of one test's rates (module docstring); NaN if every test is discarded."""
+    fpr, fnr = np.asarray(fpr, float), np.asarray(fnr, float)
+    both = (fpr == 0) & (fnr == 0)
+    if both.any():
+        return math.inf
+    keep = (fpr > 0) & (fnr > 0)
+    if not keep.any():
+        return math.nan
+    f, n = fpr[keep], fnr[keep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        e1 = np.log(1 - delta - f) - np.log(n)
+        e2 = np.log(1 - delta - n) - np.log(f)
+    e = np.fmax(e1, e2)
+    return float(np.clip(np.nanmax(e), 0, None)) if np.isfinite(e).any() else math.nan
+
+
+def _peaky(u: np.ndarray, r: np.ndarray) -> float | None:
+    """The reference's guard: a bank whose range is < 1% of the other's gets the cap (None = not peaky)."""
+    du, dr = float(u.max() - u.min()), float(r.max() - r.min())
+    big, small = max(du, dr), min(du, dr)
+    if big == 0:
+        return 0.0 if u[0] == r[0] else EPSILON_CAP
+    return EPSILON_CAP if small / big < PEAKY_RATIO else None
+
+
+def epsilon_threshold_one(u: np.ndarray, r: np.ndarray, delta: float = DELTA) -> float:
+    """ε of one example from samples ``u`` (unlearned) and ``r`` (retrained): best single / double threshold test."""
+    u, r = np.asarray(u, np.float64), np.asarray(r, np.float64)
+    p = _peaky(u, r)
+    if p is not None:
+        return p
+    pos, neg = (r, u) if np.median(r) > np.median(u) else (u, r)
+    vals = np.unique(np.concatenate([pos, neg]))
+    # single threshold: predict positive when φ >= t, t at every sample value and above all of them
+    t = np.append(vals, np.inf)
+    fpr_s = 1.0 - np.searchsorted(np.sort(neg), t, side="left") / neg.size
+    fnr_s = np.searchsorted(np.sort(pos), t, side="left") / pos.size
+    # double threshold: predict the peakier bank inside [l, r]; covered sets = runs vals[i..j] whose achievable
+    # widths [v_j − v_i, v_{j+1} − v_{i−1}) meet the reference's [w − 2, w + 2]
+    peak, other = (pos, neg) if np.ptp(pos) < np.ptp(neg) else (neg, pos)
+    w = float(np.ptp(peak))
+    m = vals.size
+    cp = np.concatenate([[0], np.cumsum(_counts(vals, peak))])
+    co = np.concatenate([[0], np.cumsum(_counts(vals, other))])
+    i, j = np.triu_indices(m)
+    lo_w = vals[j] - vals[i]
+    ext = np.concatenate([[-np.inf], vals, [np.inf]])
+    hi_w = ext[j + 2] - ext[i]
+    ok = (lo_w <= w + DOUBLE_THRESHOLD_BUFFER) & (hi_w > w - DOUBLE_THRESHOLD_BUFFER)
+    i, j = i[ok], j[ok]
+    tpr_d = (cp[j + 1] - cp[i]) / peak.size
+    fpr_d = (co[j + 1] - co[i]) / other.size
+    e = _eps_of_rates(np.concatenate([fpr_s, fpr_d]), np.concatenate([fnr_s, 1.0 - tpr_d]), delta)
+    if math.isnan(e):
+        return 0.0  # no test had both rates resolvable: no evidence of a difference
+    return float(min(e, EPSILON_CAP))
+
+
+def _counts(vals: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """How many entries of ``sample`` equal each of the sorted unique ``vals``."""
+    s = np.sort(sample)
+    return np.searchsorted(s, vals, side="right") - np.searchsorted(s, vals, side="left")
+
+
+def _gauss_rates_eps(mu_u: float, sd_u: float, mu_r: float, sd_r: float, n: int, delta: float,
+                     grid: int = 160) -> float:
+    """ε of two Gaussians over the single- and double-threshold families, rates below 1/n counted as 0."""
+    if sd_u == sd_r and mu_u == mu_r:
+        return 0.0
+    (mp, sp), (mn, sn) = ((mu_r, sd_r), (mu_u, sd_u)) if mu_r > mu_u else ((mu_u, sd_u), (mu_r, sd_r))
+    lo = min(mp - 8 * sp, mn - 8 * sn)
+    hi = max(mp + 8 * sp, mn + 8 * sn)
+    t = np.linspace(lo, hi, grid)
+    floor = 1.0 / n
+
+    def snap(x):
+        return np.where(x < floor, 0.0, x)
+
+    fpr_s = snap(norm.sf(t, mn, sn))
+    fnr_s = snap(norm.cdf(t, mp, sp))
+    (mk, sk), (mo, so) = ((mp, sp), (mn, sn)) if sp < sn else ((mn, sn), (mp, sp))
+    i, j = np.triu_indices(grid, 1)
+    tpr_d = norm.cdf(t[j], mk, sk) - norm.cdf(t[i], mk, sk)
+    fpr_d = snap(norm.cdf(t[j], mo, so) - norm.cdf(t[i], mo, so))
+    fnr_d = snap(1.0 - tpr_d)
+    e = _eps_of_rates(np.concatenate([fpr_s, fpr_d]), np.concatenate([fnr_s, fnr_d]), delta)
+    return 0.0 if math.isnan(e) else float(min(e, EPSILON_CAP))
+
+
+SD_FLOOR = 1e-6
+
+
+def epsilon_gauss_one(u: np.ndarray, r: np.ndarray, delta: float = DELTA, z: float = 1.96) -> float:
+    """ε of one example from the bias-corrected per-example Gaussian fit (module docstring)."""
+    u, r = np.asarray(u, np.float64), np.asarray(r, np.float64)
+    p = _peaky(u, r)
+    if p is not None:
+        return p
+    nu, nr = u.size, r.size
+    mu_u, mu_r = u.mean(), r.mean()
+    su, sr = max(u.std(ddof=1), SD_FLOOR), max(r.std(ddof=1), SD_FLOOR)
+    d = mu_u - mu_r
+    d_c = math.copysign(max(0.0, abs(d) - z * math.sqrt(su ** 2 / nu + sr ** 2 / nr)), d)
+    lr = math.log(su / sr)
+    lr_c = math.copysign(max(0.0, abs(lr) - z * math.sqrt(0.5 / (nu - 1) + 0.5 / (nr - 1))), lr)
+    return _gauss_rates_eps(mu_r + d_c, sr * math.exp(lr_c), mu_r, sr, min(nu, nr), delta)
+
+
+def epsilons(unlearned: np.ndarray, retrained: np.ndarray, estimator: str = DEFAULT_ESTIMATOR,
+             delta: float = DELTA) -> np.ndarray:
+    """(S,) ε per example from (N_u, S) and (N_r, S) statistics."""
+    u, r = np.asarray(unlearned, np.float64), np.asarray(retrained, np.float64)
+    if u.ndim != 2 or r.ndim != 2 or u.shape[1] != r.shape[1]:
+        raise ValueError(f"banks must be (models, examples) with the same examples, got {u.shape} and {r.shape}")
+    if min(u.shape[0], r.shape[0]) < 4:
+        raise ValueError("the ε tests need at least 4 models per bank")
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r} (use {', '.join(ESTIMATORS)})")
+    one = epsilon_threshold_one if estimator == "threshold" else epsilon_gauss_one
+    return np.array([one(u[:, s], r[:, s], delta) for s in range(u.shape[1])])
+
+
+def max_epsilon(n_models: int) -> float:
+    """⌈log(N − 1)⌉: the end of the last bucket that scores points (the reference's resolution bound)."""
+    return float(math.ceil(math.log(max(n_models - 1, 2))))
+
+
+def points(eps: np.ndarray, n_models: int) -> np.ndarray:
+    """Points per example: 2^−k for ε in [k/2, (k+1)/2), 0 from ⌈log(N − 1)⌉ on."""
+    eps = np.asarray(eps, np.float64)
+    k = np.floor(eps / BUCKET_WIDTH)
+    pts = np.power(0.5, k)
+    return np.where(eps < max_epsilon(n_models), pts, 0.0)
+
+
+def forget_quality(eps: np.ndarray, n_models: int) -> tuple[float, float]:
+    """(F, standard error over examples)."""
+    pts = points(eps, n_models)
+    se = float(pts.std(ddof=1) / math.sqrt(pts.size)) if pts.size > 1 else math.nan
+    return float(pts.mean()), se
+
+
+# ---------------------------------------------------------------------------------------------- KLoM
+def klom_one(u: np.ndarray, r: np.ndarray, bins: int = KLOM_BINS, clip: float = KLOM_CLIP) -> float:
+    """KL(unlearned ‖ oracle) of 20-bin histograms over the joint clipped range (module docstring)."""
+    u = np.clip(np.asarray(u, np.float64), -clip, clip)
+    r = np.clip(np.asarray(r, np.float64), -clip, clip)
+    lo, hi = min(u.min(), r.min()), max(u.max(), r.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+    p = np.histogram(u, edges)[0] / u.size
+    q = np.histogram(r, edges)[0] / r.size
+    m = p > 0
+    return float(np.sum(p[m] * np.log(p[m] / np.maximum(q[m], KLOM_EPS))))
+
+
+def klom(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
+    """(S,) KLoM per example from (N_u, S) and (N_r, S) margins."""
+    u, r = np.asarray(unlearned), np.asarray(retrained)
+    return np.array([klom_one(u[:, s], r[:, s]) for s in range(u.shape[1])])
+
+
+def p95_interval(values: np.ndarray, seed: int = 0, n_boot: int = 200) -> tuple[float, float, float]:
+    """(95th percentile, bootstrap 2.5% and 97.5% quantiles of it over examples)."""
+    v = np.asarray(values, np.float64)
+    rng = np.random.default_rng(seed)
+    boots = np.percentile(v[rng.integers(0, v.size, (n_boot, v.size))], 95, axis=1)
+    return float(np.percentile(v, 95)), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
+
+
+# ---------------------------------------------------------------------------------------------- one comparison
+@dataclass
+class BankComparison:
+    """Everything measured between an unlearned bank and a retrained bank of the same forget set."""
+
+    eps: np.ndarray  # (S,) per forget example (the chosen estimator)
+    eps_threshold: np.ndarray  # (S,) the competition's threshold test, always reported
+    klom: dict[str, np.ndarray]  # split -> (n_split,) per example
+    metrics: dict[str, float]
+
+
+def compare_banks(u: dict[str, np.ndarray], r: dict[str, np.ndarray], acc_u: dict[str, np.ndarray],
+                  acc_r: dict[str, np.ndarray], estimator: str = DEFAULT_ESTIMATOR) -> BankComparison:
+    """Metrics of one unlearned bank against one retrained bank.
+
+    ``u``/``r``: split ("forget", "retain", "test") -> (N, n_split) margins; ``acc_u``/``acc_r``: split -> (N,)
+    accuracies in [0, 1] (retain and test over the whole split)."""
+    n = min(u["forget"].shape[0], r["forget"].shape[0])
+    eps_t = epsilons(u["forget"], r["forget"], "threshold")
+    eps = eps_t if estimator == "threshold" else epsilons(u["forget"], r["forget"], estimator)
+    f, f_se = forget_quality(eps, n)
+    f_t, f_t_se = forget_quality(eps_t, n)
+    ratio = (acc_u["retain"].mean() / max(acc_r["retain"].mean(), 1e-12)) * \
+        (acc_u["test"].mean() / max(acc_r["test"].mean(), 1e-12))
+    out = {"forget_quality": f, "forget_quality_se": f_se, "score": f * ratio, "score_se": f_se * ratio,
+           "forget_quality_threshold": f_t, "forget_quality_threshold_se": f_t_se, "score_threshold": f_t * ratio,
+           "eps_mean": float(eps.mean()), "eps_threshold_mean": float(eps_t.mean()), "n_models": float(n),
+           "fq_estimator": estimator}
+    kl = {}
+    for split in ("forget", "retain", "test"):
+        kl[split] = klom(u[split], r[split])
+        p, lo, hi = p95_interval(kl[split])
+        out[f"klom_{split}_p95"], out[f"klom_{split}_p95_lo"], out[f"klom_{split}_p95_hi"] = p, lo, hi
+    return BankComparison(eps, eps_t, kl, out)
