@@ -141,7 +141,14 @@ else:
 # ------------------------------------------------------------------ why is it hard?
 st.subheader("Why is it hard?")
 st.caption(charts.WHY_HARD_CAPTION)
-why_name = st.selectbox("Forget set", list(sets), key="fs_why_pick")
+# Opens on the most interesting set: the worst case first, then any other non-random one (a random set is the
+# reference, not the question).
+_why_names = list(sets)
+_interest = sorted(range(len(_why_names)), key=lambda i: ({"worst": 0, "random": 3}.get(
+    style.selector_base(set_sel[_why_names[i]]), 1), i))
+if st.session_state.get("fs_why_pick") not in _why_names:
+    st.session_state["fs_why_pick"] = _why_names[_interest[0]]
+why_name = st.selectbox("Forget set", _why_names, key="fs_why_pick")
 why_row = chosen[chosen["name"] == why_name].iloc[0]
 why = dv.why_hard(why_row["key"])
 if why is None:

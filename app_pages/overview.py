@@ -2,6 +2,7 @@
 import time
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from dashboard import charts, common, progress, report, style
 from dashboard.safety import code_span, md_escape
@@ -162,17 +163,18 @@ else:
                     "hold* when the intervals do not overlap, *inconclusive* when they do or with one seed)"
                     + (f" · wall time {progress.fmt_duration(float(summary['wall_s']))}"
                        if isinstance(summary.get("wall_s"), (int, float)) else ""))
-        common.table(verdicts.style.apply(lambda col: [f"color: {report.VERDICT_COLOR.get(v, '#57606a')}; "
-                                                       "font-weight: bold" for v in col], subset=["verdict"]),
-                     key="rep_verdicts", max_rows=None,
-                     column_config={"finding": st.column_config.NumberColumn("#", width="small"),
-                                    "title": st.column_config.TextColumn("finding", width="medium"),
-                                    "verdict": st.column_config.TextColumn("verdict", width="small"),
-                                    "why": st.column_config.TextColumn("why (the rule applied to the numbers)",
-                                                                       width="large"),
-                                    "source": st.column_config.TextColumn("paper", width="medium")})
+        # an HTML table: long findings and reasons wrap instead of being cut ("inconclusiv", issue 22 item 5)
+        vt = verdicts.rename(columns={"finding": "#", "title": "finding", "why": "why (the rule applied to the numbers)",
+                                      "source": "paper"})
+        st.table(vt.style.hide(axis="index").apply(
+            lambda col: [f"color: {report.VERDICT_COLOR.get(v, '#57606a')}; font-weight: bold" for v in col],
+            subset=["verdict"]))
+    with st.expander("Open report.html here", icon=":material/open_in_new:"):
+        # the report is this project's own self-contained page (figures and Plotly inlined): shown in a sandboxed
+        # frame, so it opens without a download
+        components.html(rep.read_text(errors="replace"), height=900, scrolling=True)
     cols = st.columns(3)
-    cols[0].download_button("Open / download report.html", rep.read_bytes(), file_name=f"{folder.name}-report.html",
+    cols[0].download_button("Download report.html", rep.read_bytes(), file_name=f"{folder.name}-report.html",
                             mime="text/html", key="rep_html", icon=":material/download:",
                             help="A self-contained page with a figure per finding: opens offline in any browser.")
     md_path = folder / "report.md"

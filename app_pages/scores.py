@@ -226,6 +226,10 @@ with tab_g:
     for title, easiest, key in [("Hardest to forget", False, "hard"), ("Easiest to forget", True, "easy")]:
         st.markdown(f"#### {title}")
         top = res.hardest(df, gcol, hard_ends[gcol], n, easiest=easiest)
+        tie = tables.near_tie_note(df[gcol], n, hard_ends[gcol], easiest,
+                                   "weight" if gcol.startswith("blo") else "value")
+        if tie:
+            st.caption(":material/info: " + tie, help="BLO weights live in [0, 1] and are shown clipped there.")
         imgs = common.thumbs(top["index"], 64)
         caps = [f"#{i} label {pipe.ds.classes[l]}" + (f" → {pipe.ds.classes[p]}" if "pred" in top and p != l else "")
                 + f" · {v:.3g}" for i, l, p, v in zip(top["index"], top["label"],

@@ -81,6 +81,12 @@ def headline(agg: pd.DataFrame, metrics=("UA", "MIA")) -> go.Figure:
     return _layout(fig, 300)
 
 
+# Log axes: one labelled tick per decade written as a power of ten (1e-06, 0.001, 1) — Plotly's default SI prefixes
+# read "100μ", "100n", and its minor labels "5 100 2 5 1000 2" (issue 22, item 6).
+LOG_TICKS = dict(dtick=1, exponentformat="power", showexponent="all", minor=dict(showgrid=False))
+COLORBAR_PX = 220  # colour bars of short heatmaps keep this length (ticks never overlap)
+
+
 def use_log10(v: np.ndarray) -> bool:
     """Non-negative values spanning orders of magnitude (loss, entropy of a well-fit model) read better in log10."""
     v = v[np.isfinite(v)]
@@ -107,7 +113,7 @@ def score_histograms(df: pd.DataFrame, columns: list[str], hard_ends: dict[str, 
         fig.update_xaxes(title_text=f"log10 {score_label(c)}" if log else score_label(c), row=r + 1, col=k + 1)
         fig.update_yaxes(title_text="samples", row=r + 1, col=k + 1)
         if c.startswith("blo"):
-            fig.update_yaxes(type="log", dtick=1, title_text="samples (log)", row=r + 1, col=k + 1)
+            fig.update_yaxes(type="log", title_text="samples (log)", row=r + 1, col=k + 1, **LOG_TICKS)
     return _layout(fig, 300 * nrows, margin=dict(l=10, r=10, t=70, b=10))
 
 
@@ -126,6 +132,10 @@ def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log
                              "index": "sample", "pred": "prediction"},
                      category_orders={"_color": sorted(d["_color"].unique(), key=lambda s: (len(s), s))})
     fig.update_traces(marker=dict(size=6))
+    if log_x:
+        fig.update_xaxes(**LOG_TICKS)
+    if log_y:
+        fig.update_yaxes(**LOG_TICKS)
     if selected:
         s = d[d["index"].isin(selected)]
         fig.add_trace(go.Scatter(x=s[x], y=s[y], mode="markers", name="selected", hoverinfo="skip",
@@ -238,7 +248,7 @@ def why_hard_distributions(dist: pd.DataFrame, summary: pd.DataFrame | None = No
         fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
         unit = style.score_unit(q)
         fig.update_yaxes(title_text=(unit or score_label(q)) + (" (log)" if log else ""), type="log" if log else None,
-                         title_font=dict(size=11), row=1, col=j + 1)
+                         title_font=dict(size=11), row=1, col=j + 1, **(LOG_TICKS if log else {}))
     return _layout(fig, 380, legend=dict(orientation="h", y=-0.08), margin=dict(l=10, r=10, t=70, b=10))
 
 
@@ -260,7 +270,8 @@ def why_hard_entanglement(ent: pd.DataFrame, selector: str | None = None) -> go.
     vals = vals[np.isfinite(vals) & (vals > 0)]
     log = len(vals) > 1 and vals.max() / vals.min() > 20
     fig.update_xaxes(title_text="entanglement score ES (within- / between-group variance, unitless; higher = more "
-                                "entangled)" + (", log axis" if log else ""), type="log" if log else None)
+                                "entangled)" + (", log axis" if log else ""), type="log" if log else None,
+                     **(LOG_TICKS if log else {}))
     fig.update_yaxes(type="category")
     return _layout(fig, 220, showlegend=False, margin=dict(l=10, r=10, t=20, b=10))
 
@@ -335,18 +346,21 @@ def correlation_heatmap(mean: pd.DataFrame, text: pd.DataFrame, n: pd.DataFrame)
     title = correlation_title(int(ok.min()) if len(ok) else 0, int(ok.max()) if len(ok) else 0)
     fig = go.Figure(go.Heatmap(z=mean.to_numpy(dtype=float), x=labels, y=labels, zmin=-1, zmax=1, zmid=0,
                                colorscale=style.CORRELATION_SCALE, text=text.to_numpy(), texttemplate="%{text}",
-                               customdata=nn, colorbar=dict(title="ρ"),
+                               customdata=nn, colorbar=dict(title="ρ", lenmode="pixels", len=COLORBAR_PX,
+                                                            thickness=14, tickvals=[-1, -0.5, 0, 0.5, 1]),
                                hovertemplate="%{y} vs %{x}: ρ = %{text}<br>n = %{customdata} seed(s)<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickangle=-30)
-    return _layout(fig, 140 + 48 * len(labels), title=title)
+    return _layout(fig, max(COLORBAR_PX + 120, 140 + 48 * len(labels)), title=title)
 
 
 def overlap_heatmap(m: pd.DataFrame) -> go.Figure:
     fig = px.imshow(m.values, x=list(m.columns), y=list(m.index), zmin=0, zmax=1, color_continuous_scale="Blues",
                     text_auto=".2f", aspect="auto")
-    fig.update_layout(coloraxis_colorbar=dict(title="overlap"))
-    return _layout(fig, 120 + 45 * len(m), title="Overlap |A∩B| / min(|A|,|B|)")
+    # a short heatmap squashed its colour bar into overlapping ticks: fixed length in pixels, three ticks
+    fig.update_layout(coloraxis_colorbar=dict(title="overlap", lenmode="pixels", len=COLORBAR_PX, thickness=14,
+                                              tickvals=[0, 0.5, 1], ticktext=["0", "0.5", "1"]))
+    return _layout(fig, max(COLORBAR_PX + 110, 120 + 45 * len(m)), title="Overlap |A∩B| / min(|A|,|B|)")
 
 
 def set_colors(names: list[str], selectors: dict[str, str] | None = None) -> dict[str, str]:
@@ -392,7 +406,7 @@ def set_score_box(df: pd.DataFrame, selectors: dict[str, str] | None = None) -> 
                                  legendgroup=name, showlegend=j == 0), 1, j + 1)
         fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
         if log:
-            fig.update_yaxes(type="log", dtick=1, row=1, col=j + 1)
+            fig.update_yaxes(type="log", row=1, col=j + 1, **LOG_TICKS)
     return _layout(fig, 400, title="Score distributions inside each set")
 
 
@@ -457,8 +471,10 @@ def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure
             mu, sd = d[f"{metric}_mean"].to_numpy(dtype=float), d[f"{metric}_std"].to_numpy(dtype=float)
             n = d["n"].to_numpy(dtype=int)
             ok = (n >= 2) & np.isfinite(sd)
+            # a metric in % lives in [0, 100]: the ± std band is clipped there (UA cannot go below 0%)
+            up_all, dn_all = (np.clip(mu + sd, 0, 100), np.clip(mu - sd, 0, 100)) if pct else (mu + sd, mu - sd)
             for seg in _segments(ok):
-                xs, up, dn = x[seg], (mu + sd)[seg], (mu - sd)[seg]
+                xs, up, dn = x[seg], up_all[seg], dn_all[seg]
                 if len(seg) == 1:  # a lone multi-seed point: an error bar, not a band
                     continue
                 fig.add_trace(go.Scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([up, dn[::-1]]),
@@ -468,20 +484,25 @@ def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure
             lone = np.array([k for k in range(len(x)) if ok[k] and not any(
                 len(s) > 1 and k in s for s in _segments(ok))], dtype=int)
             err = np.where(np.isin(np.arange(len(x)), lone), np.nan_to_num(sd), 0.0)
+            err_up = np.minimum(err, (up_all - mu)) if pct else err
+            err_dn = np.minimum(err, (mu - dn_all)) if pct else err
             spread = ["— (one seed)" if not o else f"{v:.2f}" for o, v in zip(ok, sd)]
             fig.add_trace(go.Scatter(
                 x=x, y=mu, mode="lines+markers", name=method_label(m), legendgroup=m, showlegend=j == 0,
                 line=dict(color=color, width=2.2),
                 marker=dict(size=9, color=[color if o else "white" for o in ok], line=dict(color=color, width=2),
                             symbol="circle"),
-                error_y=dict(type="data", array=err, visible=bool(len(lone)), color=color, thickness=1.2),
+                error_y=dict(type="data", array=np.nan_to_num(err_up), arrayminus=np.nan_to_num(err_dn),
+                             visible=bool(len(lone)), color=color, thickness=1.2),
                 customdata=np.stack([d["method"], d["selector"], d["ratio"], d["seeds"], n, spread], -1),
                 hovertemplate=f"{method_label(m)} · {selector_label(sel)} · %{{x:g}}%: %{{y:.2f}}"
                               + ("%" if pct else "") + " ± %{customdata[5]}<br>n = %{customdata[4]} (seeds "
                               "%{customdata[3]})<extra></extra>"), 1, j + 1)
-            lo_all += list(mu - np.nan_to_num(sd))
-            hi_all += list(mu + np.nan_to_num(sd))
-    fig.update_xaxes(title_text="forget ratio", ticksuffix="%", type="log" if _wide_ratios(agg) else "linear")
+            lo_all += list(np.nan_to_num(dn_all, nan=np.nanmin(mu)) if pct else mu - np.nan_to_num(sd))
+            hi_all += list(np.nan_to_num(up_all, nan=np.nanmax(mu)) if pct else mu + np.nan_to_num(sd))
+    ticks = sorted({round(100 * float(r), 6) for r in agg["ratio"].dropna()})
+    fig.update_xaxes(title_text="forget ratio", ticksuffix="%", type="log" if _wide_ratios(agg) else "linear",
+                     tickvals=ticks, ticktext=[f"{t:g}%" for t in ticks])  # the ratios run, no minor log labels
     ylabel = {"UA": "UA", "MIA": "MIA-efficacy", "RA": "RA", "TA": "TA", "ToW": "ToW"}.get(metric, metric)
     if lo_all:
         lo, hi = float(np.nanmin(lo_all)), float(np.nanmax(hi_all))

@@ -335,7 +335,7 @@ def score_entries() -> list[dict]:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _samples(root: str, setup_js: str, seed_: int, ver: tuple):
     pipe = _pipeline(root, setup_js)
-    return res.sample_frame(pipe, seed_)
+    return style.clip_weights(res.sample_frame(pipe, seed_))  # BLO weights shown in [0, 1]
 
 
 def samples():
@@ -511,6 +511,11 @@ def watch_job(job_id: str | None, key: str, done_text: str = "Finished.") -> Non
     if job is None:
         return
     running = job["status"] in ACTIVE
+    if running and not st.session_state.get("_sidebar_polls"):
+        # The job was submitted during this run, after the sidebar's job list had drawn itself as idle: without
+        # this rerun nothing redraws the page when the job ends, and the panel keeps saying "Not computed yet"
+        # under a "Stored" message (issue 22, item 2). The rerun lets the sidebar poll and redraw at the end.
+        st.rerun()
 
     @st.fragment(run_every=POLL_S if running else None)
     def _watch():
@@ -645,6 +650,7 @@ def sidebar() -> None:
 def _sidebar_jobs() -> None:
     mgr = manager()
     active = mgr.has_active()
+    st.session_state["_sidebar_polls"] = active  # watch_job reruns the page once when a job starts after this
     st.session_state["_seen_ver"] = (version(), time.time())  # what this full run has drawn
 
     @st.fragment(run_every=POLL_S if active else None)

@@ -213,6 +213,19 @@ PAPERS = {
 }
 
 
+def clip_weights(frame, columns=None):
+    """BLO weights for display: clipped to [0, 1], the range they live in (the solver's last projected step can
+    leave −5e-07 on a weight at the floor; a reader should never see a negative weight)."""
+    import numpy as np
+
+    out = frame.copy()
+    out.attrs.update(getattr(frame, "attrs", {}))
+    for c in columns or [c for c in out.columns if str(c).startswith("blo")]:
+        if c in out:
+            out[c] = np.clip(out[c].to_numpy(dtype=float), 0.0, 1.0)
+    return out
+
+
 def glossary_markdown(keys=("UA", "MIA", "RA", "TA", "Avg. gap", "ToW", "BLO", "n")) -> str:
     return "\n".join(f"- **{k}** — {GLOSSARY[k]}" for k in keys if k in GLOSSARY)
 

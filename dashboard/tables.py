@@ -193,12 +193,37 @@ def missing_label(name: str) -> str:
     return MISSING_NAMES.get(name) or score_label(name)
 
 
+TIE_TOL = 1e-6  # weights closer than this are a tie for a reader (BLO's solver leaves differences of ~1e-9)
+
+
+def near_tie_note(values, n: int, hard_end: str, easiest: bool, name: str = "weight") -> str:
+    """'' or a sentence saying that the ``n`` hardest / easiest samples were chosen among more than ``n`` samples
+    whose values lie within ``TIE_TOL`` of the extreme (e.g. ~70% of the BLO weights sit at ≈ 0): the order among
+    them comes from the tie-break (loss), not from the score."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0 or n <= 0:
+        return ""
+    low_end = (hard_end == "low") != easiest  # the end the chosen samples sit at
+    extreme = v.min() if low_end else v.max()
+    tied = int((np.abs(v - extreme) <= TIE_TOL).sum())
+    if tied <= n:
+        return ""
+    return (f"The {n} shown are chosen among {tied} samples ({100 * tied / len(v):.0f}% of {len(v)}) whose {name}s "
+            f"all lie within {TIE_TOL:g} of {extreme:.3g}: a tie, ordered by loss (the tie-break), not by the "
+            f"{name}.")
+
+
 def why_summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The per-quantity summary of :func:`unlearn_core.analysis.hardness.why_hard` with readable columns (numbers
     stay numbers)."""
     t = summary.copy()
     t["quantity"] = [score_label(q) for q in t["quantity"]]
     t["hard end"] = t["hard_end"].map({"low": "low values", "high": "high values"})
+    blo = t["quantity"].astype(str).str.startswith("BLO") | summary["quantity"].astype(str).str.startswith("blo")
+    for c in ("set_mean", "set_median", "train_mean", "train_median"):  # BLO weights are shown in [0, 1]
+        t[c] = t[c].astype(float)
+        t.loc[blo, c] = t.loc[blo, c].clip(0.0, 1.0)
     out = t[["quantity", "set_mean", "set_median", "train_mean", "train_median", "set_mean_percentile", "leans",
              "hard end", "n_set"]]
     return out.rename(columns={"set_mean": "set mean", "set_median": "set median", "train_mean": "training-set mean",

@@ -743,9 +743,18 @@ def test_reproduction_report_link(cache_dir):
         txt = _texts(at)
         assert "Newest report: **paper**" in txt
         assert "1 holds · 1 inconclusive" in txt and "over 3 seeds" in txt
-        verdicts = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+        # an HTML table (st.table): long text wraps, nothing is cut ("inconclusiv")
+        verdicts = next(d.value for d in at.table if "verdict" in d.value.columns)
         assert list(verdicts["verdict"]) == [HOLDS, INCONCLUSIVE]
-        assert list(verdicts["title"]) == ["Retrain's UA is near 0 on the worst case", "RL drifts in MIA"]
+        assert list(verdicts["finding"]) == ["Retrain's UA is near 0 on the worst case", "RL drifts in MIA"]
+        assert not [d for d in at.dataframe if "verdict" in d.value.columns]
+        # the report opens on the page (an embedded frame), and prints seconds as seconds, not "6.000"
+        frames = at.get("iframe")
+        assert frames and "Reproduction" in str(frames[0].proto)
+        html_text = (newest / "report.html").read_text()
+        from dashboard.report import fmt_number
+        assert fmt_number(6.0, seconds=True) == "6 s" and fmt_number(6.25, seconds=True) == "6.2 s"
+        assert fmt_number(300.0, seconds=True) == "5.0 min" and "6.000" not in html_text
         assert "Retrain UA 0.00" in txt and "![remote]" not in txt  # no remote image from the report
         assert len(at.get("download_button")) >= 2
         (newest / "summary.json").unlink()  # a report without its summary: still linked, verdicts not listed
