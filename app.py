@@ -30,6 +30,7 @@ pages = {
                 url_path="composition"),
         st.Page("app_pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
         st.Page("app_pages/inspector.py", title="Sample inspector", icon=":material/search:", url_path="inspector"),
+        st.Page("app_pages/attack.py", title="Attack view", icon=":material/policy:", url_path="attack"),
     ],
     "Jobs": [
         st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),

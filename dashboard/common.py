@@ -34,6 +34,7 @@ PAGES = {
     "composition": "app_pages/composition.py",
     "embeddings": "app_pages/embeddings.py",
     "inspector": "app_pages/inspector.py",
+    "attack": "app_pages/attack.py",
 }
 STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/autorenew:", "done": ":material/check_circle:",
                "failed": ":material/cancel:", "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:",

@@ -376,3 +376,41 @@ def _why_n_reference() -> int:
 
 
 WHY_N_REFERENCE = _why_n_reference()  # random reference sets the "Why is it hard?" panel compares ES against
+
+
+# ---------------------------------------------------------------------------------------------- attack view
+@st.cache_data(show_spinner=False, max_entries=16)
+def _attack(root: str, setup_js: str, method: str, selector: str, ratio: float | None, seed: int, params_js: str,
+            ver: tuple):
+    from unlearn_core.analysis.attack import attack_view
+
+    return attack_view(common._pipeline(root, setup_js), method, selector, ratio, seed,
+                       json.loads(params_js) or None)
+
+
+def attack(method: str, selector: str, ratio: float | None, seed: int, params: dict | None = None):
+    """The attack view (``unlearn_core.analysis.attack.AttackView``) of a stored run and Retrain on its set;
+    raises ConfigError when a model is missing."""
+    return _attack(common.cache_root(), common.setup_json(), method, selector, ratio, int(seed),
+                   json.dumps(params or {}, sort_keys=True), common.version())
+
+
+def attack_candidates(pipe) -> pd.DataFrame:
+    """Runs of the active setup (not Retrain) whose model, Retrain's model on the same set and θ_o are stored."""
+    runs = active_results(pipe)
+    if runs.empty:
+        return runs
+    out = []
+    for r in runs[runs["method"] != "retrain"].itertuples():
+        ratio = None if r.ratio != r.ratio else float(r.ratio)
+        params = json.loads(r.params) if isinstance(r.params, str) and r.params else None
+        try:
+            ok = (ModelRef(r.method, r.selector, ratio, int(r.seed), params).is_available(pipe)
+                  and ModelRef("retrain", r.selector, ratio, int(r.seed)).is_available(pipe)
+                  and ModelRef(seed=int(r.seed)).is_available(pipe))
+        except Exception:  # noqa: BLE001 - an unreadable run is left out of the menu
+            ok = False
+        if ok:
+            out.append({"method": r.method, "selector": r.selector, "ratio": ratio, "seed": int(r.seed),
+                        "params": params, "MIA": float(r.MIA), "UA": float(r.UA)})
+    return pd.DataFrame(out)

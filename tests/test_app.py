@@ -939,3 +939,23 @@ def test_deleting_jobs_keeps_every_chart(cache_dir):
     assert all(j["status"] in ("queued", "running") for j in mgr.list_jobs())
     after = {p: _n_charts(_app(p)) for p in pages}
     assert after == before
+
+
+def test_attack_view_page(cache_dir):
+    """The attack view draws the core's numbers: MIA-efficacy equal to the stored run's, the signal histograms, the
+    ROC, the prediction matrix and class-wise accuracy, with risk flags that link to the inspector."""
+    at = _app("app_pages/attack.py")
+    assert at.title[0].value == "Attack view"
+    summ = next(d.value for d in at.dataframe if "MIA-efficacy (%)" in d.value.columns)
+    assert list(summ["model"]) == ["θ_o", "FT", "Retrain"]
+    from unlearn_core import results as res
+    from unlearn_core.store import Store
+
+    df = res.results_frame(Store(cache_dir))
+    run = df[(df["method"] == "ft") & (df["selector"] == "worst") & (df["ratio"] == 0.1)].iloc[0]
+    assert float(summ["MIA-efficacy (%)"].iloc[1]) == pytest.approx(float(run["MIA"]), abs=1e-9)  # opens on worst 10%
+    assert _n_charts(at) >= 4  # signal, ROC, prediction matrix, class-wise accuracy
+    txt = _texts(at)
+    assert "Prediction matrix" in txt and "Class-wise accuracy" in txt and "agrees with Retrain on" in txt
+    patterns = next(d.value for d in at.dataframe if "samples" in d.value.columns and "share (%)" in d.value.columns)
+    assert int(patterns["samples"].sum()) == int(round(0.1 * 1437))
