@@ -97,7 +97,7 @@ if n_no_es:
         if jid:
             st.session_state["fs_ent_job_id"] = jid
     e2.caption("ES “—” = not computed yet. "
-               + md_escape(dv.compute_estimate(pipe, [("view_entanglement", "", n_no_es)]).text()))
+               + md_escape(dv.estimate_text([("view_entanglement", {"setup": common.setup_config()})])))
 common.watch_job(st.session_state.get("fs_ent_job_id"), "fs_ent", "Entanglement stored.")
 rows = ev.selection.rows if ev.selection.rows else default_rows
 st.session_state["fs_selected_keys"] = [cat["key"].iloc[r] for r in rows if r < len(cat)]
@@ -176,18 +176,17 @@ else:
             common.plot(charts.why_hard_composition(why.composition, why_row["selector"]), key="fs_why_comp")
     if why.missing:
         # the set's own ES, then (once it exists) that of the random reference sets of its size
-        todo = [("view_entanglement", "", dv.WHY_N_REFERENCE + (q == "entanglement"))
-                if q.startswith("entanglement") else ("score", q, 1) for q in why.missing]
+        why_cfg = {"setup": common.setup_config(), "selector": why_row["selector"],
+                   "ratio": None if why_row["ratio"] != why_row["ratio"] else float(why_row["ratio"]),
+                   "seed": int(why_row["seed"])}
         st.caption("Not computed yet: " + ", ".join(tables.missing_label(q) for q in why.missing) + ". "
-                   + md_escape(dv.compute_estimate(pipe, todo).text())
-                   + " Memorization and LiRA ASR share one bank of shadow models: whichever comes first trains it, "
-                     "the other reuses it.")
+                   + md_escape(dv.estimate_text([("view_why_hard", why_cfg)])),
+                   help="Memorization and LiRA ASR share one bank of shadow models: whichever comes first trains "
+                        "it, the other reuses it.")
         if st.button("Compute what is missing", key="fs_why_job", icon=":material/play_arrow:",
                      help="A background job (view_why_hard): the missing scores of this set's seed and the "
                           "entanglement of the set and of random sets of its size."):
-            jid = common.submit("view_why_hard", {"setup": common.setup_config(), "selector": why_row["selector"],
-                                                  "ratio": None if why_row["ratio"] != why_row["ratio"] else
-                                                  float(why_row["ratio"]), "seed": int(why_row["seed"])})
+            jid = common.submit("view_why_hard", why_cfg)
             if jid:
                 st.session_state["fs_why_job_id"] = jid
     common.watch_job(st.session_state.get("fs_why_job_id"), "fs_why", "Stored: the panel shows it.")

@@ -177,10 +177,12 @@ with tab_c:
                 by_q: dict = {}
                 for q, s_ in todo:
                     by_q.setdefault(q, []).append(s_)
-                est = dv.compute_estimate(pipe, [("score", q, len(v)) for q, v in by_q.items()])
+                est = dv.estimate_text([("score", {"setup": common.setup_config(), "score": q, "seed": int(s_),
+                                                   "ratio": float(corr_ratio) if get_score(q).depends_on_ratio
+                                                   else None, "params": {}}) for q, s_ in todo])
                 st.caption("Not computed yet: " + "; ".join(
                     f"{tables.missing_label(q)} (seed{'s' if len(v) > 1 else ''} {', '.join(map(str, v))})"
-                    for q, v in by_q.items()) + ". " + md_escape(est.text()))
+                    for q, v in by_q.items()) + ". " + md_escape(est))
                 if st.button(f"Compute the missing scores ({len(todo)} job{'s' if len(todo) > 1 else ''})",
                              key="corr_go", icon=":material/play_arrow:"):
                     ids = []

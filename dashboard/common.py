@@ -410,6 +410,33 @@ def data_uris(idx, size: int = 40) -> list[str]:
     return [_data_uri(cache_root(), setup_json(), int(i), size) for i in idx]
 
 
+# ---------------------------------------------------------------------------------------------- estimates
+@st.cache_data(show_spinner=False, max_entries=64)
+def _job_estimate(root: str, kind: str, config_json: str, ver: tuple):
+    from unlearn_core.jobs.estimate import estimate_job
+
+    return estimate_job(kind, json.loads(config_json), store())
+
+
+def job_estimate(kind: str, config: dict):
+    """The cost model's estimate (``JobEstimate``) of a job before it is submitted — the same numbers the job logs
+    and records when it runs, and the CLI prints for a grid; None for kinds it does not model."""
+    from unlearn_core.errors import ForgetsetError
+
+    try:
+        return _job_estimate(cache_root(), kind, json.dumps(config, sort_keys=True, default=str),
+                             version())
+    except (ForgetsetError, LookupError, OSError, ValueError):
+        return None
+
+
+def estimate_correction() -> tuple[float, int]:
+    """Median actual/estimate of this server's finished jobs (1.0, 0 when none recorded both)."""
+    from . import estimates
+
+    return estimates.correction(manager().list_jobs(limit=100))
+
+
 # ---------------------------------------------------------------------------------------------- jobs
 def submit(kind: str, config: dict, label: str | None = None) -> str | None:
     """Submit a job; shows the error in the app for bad input. Returns the job id (or None)."""
@@ -766,15 +793,22 @@ def demo_timeline(job: dict | None, cfg: dict | None = None):
     """(rows, seconds left, source) of the demo's stages (see dashboard/progress.py). Stages this configuration
     skips (one seed: no further seeds) expect no time."""
     c = {**DEMO_DEFAULTS, **(cfg or (job or {}).get("config") or demo_config())}
-    typical = dict(DEMO_TYPICAL_S)
-    n_seeds, n_sweep = len(c["seeds"]), len(c["sweep_ratios"])
-    typical["seeds"] = typical["seeds"] * max(0, n_seeds - 1) / 2
-    typical["sweep"] = typical["sweep"] * n_seeds * n_sweep / 6
-    if (c.get("setup") or {}).get("train") or (c.get("setup") or {}).get("blo"):
-        scale = min(1.0, float(((c.get("setup") or {}).get("train") or {}).get("epochs", 30)) / 30)
-        typical = {k: v * max(scale, 0.2) for k, v in typical.items()}  # a shorter recipe: shorter stages
-    return progress.timeline(job, demo_stages(c), typical,
-                             _demo_history(cache_root(), json.dumps(c, sort_keys=True)))
+    typical = demo_stage_estimate(c, job)
+    # one estimate for everything (issue 22): the cost model's stage times, the same the job logs and records;
+    # earlier demos on this server only inform the correction factor shown with it, not a second estimate
+    return progress.timeline(job, demo_stages(c), typical, {})
+
+
+def demo_stage_estimate(c: dict, job: dict | None = None) -> dict[str, float]:
+    """Seconds per demo stage from the cost model (the job's own estimate once it runs; before that the same
+    computation here, calibrated on this device), scaled by this server's measured actual/estimate ratio."""
+    stages = ((job or {}).get("estimate") or {}).get("stages") or ((job or {}).get("result") or {}).get(
+        "estimate", {}).get("stages")
+    if not stages:
+        est = job_estimate("teaching_demo", c)
+        stages = dict(est.stages) if est is not None else dict(DEMO_TYPICAL_S)
+    k, n = estimate_correction()
+    return {name: float(v) * (k if n else 1.0) for name, v in stages.items()}
 
 
 def stage_done(job: dict | None, stage: str | None) -> bool:

@@ -294,26 +294,18 @@ def correlation(seeds: list[int], ratio: float | None):
                                        common.version()), None)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _history(root: str, setup_js: str, ver: tuple):
+def estimate_text(jobs: list[tuple[str, dict]]) -> str:
+    """'Estimate: ≈ 40 s on this CPU (cost model …)' for one or more jobs about to be submitted."""
+    from unlearn_core.jobs.estimate import JobEstimate
+
     from . import estimates
 
-    return estimates.history(common.store(), common._pipeline(root, setup_js))
-
-
-def compute_estimate(pipe, todo: list[tuple[str, str, int]]):
-    """Time estimate (``estimates.Estimate``) of computing ``todo`` = [(kind, what, count)], e.g. ("score",
-    "memorization", 2), from this server's earlier runs (median per kind; unknown steps are named, not timed)."""
-    from . import estimates
-
-    hist = _history(common.cache_root(), common.setup_json(), common.version())
-    est = estimates.Estimate()
-    for kind, what, count in todo:
-        each, n = estimates.typical(hist, kind, what)
-        name = style.score_label(what) if kind == "score" else ("entanglement (ES)" if kind == "view_entanglement"
-                                                                   else what or kind)
-        est.add(name, int(count), each, n)
-    return est
+    parts = [common.job_estimate(k, c) for k, c in jobs]
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return "No estimate available."
+    total = JobEstimate(sum(p.total_s for p in parts), device=parts[0].device, units=sum(p.units for p in parts))
+    return "Estimate: " + estimates.job_text(total, common.estimate_correction()) + "."
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
