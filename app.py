@@ -16,6 +16,9 @@ st.set_page_config(page_title="forgetset · hard-to-unlearn samples", page_icon=
 pages = {
     "Learn": [
         st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("app_pages/glossary.py", title="Glossary", icon=":material/menu_book:", url_path="glossary"),
+        st.Page("app_pages/tour_summary.py", title="Demo summary", icon=":material/summarize:",
+                url_path="demo-summary"),
     ],
     "Pipeline": [
         st.Page("app_pages/data_model.py", title="Data & model", icon=":material/dataset:", url_path="data"),

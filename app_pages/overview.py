@@ -59,6 +59,8 @@ else:
 with st.expander("What the abbreviations mean"):
     st.markdown(style.glossary_markdown())
     st.caption("Papers: " + style.PAPERS["fan"] + "; " + style.PAPERS["chen"] + ".")
+    st.page_link(common.PAGES["glossary"], label="Every term with its formula and paper: **Glossary**",
+                 icon=":material/menu_book:")
 
 st.divider()
 st.subheader(":material/school: Teaching demo")
@@ -117,12 +119,22 @@ def demo_progress():
             b.caption(f"About {progress.fmt_duration(left)} left ({src}). Finished stages stay stored; you can "
                       "look at them while the rest runs." if left else "Finished stages stay stored.")
     icons = common.STATUS_ICON
+    est_stage = common.demo_stage_estimate({**common.DEMO_DEFAULTS, **((job or {}).get("config") or cfg)}, job)
+    if job is not None and job["status"] == "done":
+        took_all = (job["finished"] or 0) - (job["started"] or 0)
+        planned = sum(est_stage.values())
+        st.markdown(f"**Estimate vs actual:** the whole demo took **{progress.fmt_duration(took_all)}**; the cost "
+                    f"model had said **{progress.fmt_duration(planned)}** before it started (actual / estimate "
+                    f"{took_all / planned:.2f})." if planned > 0 else
+                    f"**Took** {progress.fmt_duration(took_all)} (everything was already stored).")
     for r in rows:
         a, b, c = st.columns([5, 1.6, 1.2])
         a.markdown(f"{icons.get(r.state, '•')} {md_escape(r.title)}")
         if r.state == "done":
-            b.caption(("took < 1 s" if r.took_s < 1 else f"took {progress.fmt_duration(r.took_s)}")
-                      if r.took_s is not None else "done")
+            b.caption((("took < 1 s" if r.took_s < 1 else f"took {progress.fmt_duration(r.took_s)}")
+                       if r.took_s is not None else "done")
+                      + (f" · est. {progress.fmt_duration(est_stage[r.name])}" if est_stage.get(r.name, 0) >= 1
+                         else ""))
             c.page_link(common.PAGES[common.STAGE_PAGE[r.name]], label="open →")
         elif r.state == "running":
             b.caption(f"{100 * r.fraction:.0f}% · ~{progress.fmt_duration(r.left_s)} left" if r.left_s else "running")

@@ -35,6 +35,8 @@ PAGES = {
     "embeddings": "app_pages/embeddings.py",
     "inspector": "app_pages/inspector.py",
     "attack": "app_pages/attack.py",
+    "glossary": "app_pages/glossary.py",
+    "summary": "app_pages/tour_summary.py",
 }
 STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/autorenew:", "done": ":material/check_circle:",
                "failed": ":material/cancel:", "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:",
@@ -729,7 +731,8 @@ DEMO_TYPICAL_S = {"original": 4, "scores": 1, "blo": 27, "sets": 1, "seed0": 23,
 # Which page each tour step opens, and the demo stage that must have finished first.
 STAGE_PAGE = {"original": "data", "scores": "scores", "blo": "scores", "sets": "sets", "seed0": "compare",
               "seeds": "compare", "sweep": "compare"}
-TOUR_NEEDS = {"data": "original", "scores": "blo", "sets": "sets", "compare": "seed0", "runs": None}
+TOUR_NEEDS = {"data": "original", "scores": "blo", "sets": "sets", "compare": "seed0", "runs": None,
+              "summary": "seed0"}
 # A reduced demo for tests and very slow machines (?demo=quick): 5 epochs, quick BLO, one seed, one extra ratio.
 DEMO_VARIANTS = {
     "full": {"title": "Full demo", "config": dict(DEMO_DEFAULTS)},
@@ -795,8 +798,11 @@ def demo_timeline(job: dict | None, cfg: dict | None = None):
     c = {**DEMO_DEFAULTS, **(cfg or (job or {}).get("config") or demo_config())}
     typical = demo_stage_estimate(c, job)
     # one estimate for everything (issue 22): the cost model's stage times, the same the job logs and records;
-    # earlier demos on this server only inform the correction factor shown with it, not a second estimate
-    return progress.timeline(job, demo_stages(c), typical, {})
+    # earlier jobs on this server only inform the correction factor applied to it, not a second estimate
+    k, n = estimate_correction()
+    src = "cost model, calibrated on this device" + (f", × {k:.2f} = the median actual/estimate of {n} finished "
+                                                     "jobs here" if n else "")
+    return progress.timeline(job, demo_stages(c), typical, {}, typical_source=src)
 
 
 def demo_stage_estimate(c: dict, job: dict | None = None) -> dict[str, float]:
@@ -821,7 +827,7 @@ def stage_done(job: dict | None, stage: str | None) -> bool:
 
 
 TOUR_PAGE_NAMES = {"data": "Data & model", "scores": "Scores", "sets": "Forget sets", "compare": "Compare",
-                   "runs": "Runs"}
+                   "runs": "Runs", "summary": "What we saw"}
 TOUR = [
     ("data", "Step 1 · The original model",
      "The demo trained a small MLP θ_o on scikit-learn's 8×8 digits (1,437 training images). Its accuracy is "
@@ -829,8 +835,9 @@ TOUR = [
     ("scores", "Step 2 · How hard is each sample to forget?",
      "Every training sample got a **loss** and an **entropy** under θ_o, and a **BLO weight**: the bi-level "
      "optimisation of Fan et al. (*Challenging Forgets*) pushes weight onto the samples that stay well fit even "
-     "after fine-tuning without them. The top 10% of the weight is the **worst-case forget set**. Look at the "
-     "galleries: which digits are hardest to forget, and is their loss low?"),
+     "after fine-tuning without them. The top 10% of the weight is the **worst-case forget set**. Open the last "
+     "tab below, **Hardest / easiest**: its galleries show which digits are hardest to forget — is their loss "
+     "low?"),
     ("sets", "Step 3 · Random vs worst-case forget sets",
      "Here the random and the worst-case 10% sets are compared: how much they overlap, which classes they "
      "take and how their scores are distributed."),
@@ -840,8 +847,11 @@ TOUR = [
      "MIA on the worst-case set near 0, and whether relabeling methods (RL) drift away from Retrain in MIA. Judge "
      "from your numbers, not from the paper. Rows fill in as the demo's later seeds and ratios land."),
     ("runs", "Step 5 · Every step was a job",
-     "Each computation ran as a background job with progress, a log, cancel and re-run. Results are cached: "
-     "re-running the demo reuses them."),
+     "Each computation ran as a background job with progress, a log, cancel and re-run, and its time estimate "
+     "next to the time it took (columns estimate and actual / estimate). Results are cached: re-running the demo "
+     "reuses them."),
+    ("summary", "Step 6 · What we saw",
+     "The demo in a few sentences, with the numbers of this run."),
 ]
 
 
