@@ -890,6 +890,12 @@ def test_inspector_page(cache_dir):
     sets = next(d.value for d in at.dataframe if "holds this sample" in d.value.columns)
     worst = sets[sets["forget set"].str.startswith("worst-case 10%")]
     assert (worst["holds this sample"] == "yes").all() and "Retrain" in worst["methods"].iloc[0]
+    # the answer comes first, in one line: its rank by each score, its sets, Retrain's verdict (issue 22, item 10)
+    first = at.info[0].value
+    assert first.startswith("**Why is #") and "#1 of 1437 by BLO" in first and "10% · seed 0" in first.replace("\\", "")
+    assert "Retrain" in first and "p(true label)" in first
+    # the per-model rows are collapsed under an expander, not 6,800 px of page
+    assert any(e.label.startswith("Per-model rows:") and not e.proto.expanded for e in at.expander)
 
 
 def test_runs_experiment_result_is_a_table(cache_dir):
