@@ -503,7 +503,8 @@ def test_compare(cache_dir):
     assert len(at.get("download_button")) >= 2
     # the Table-3 export is numbers: mean, std, n and gap in their own columns
     csv = res_csv(at)
-    t = pd.read_csv(io.StringIO(csv), comment="#")
+    assert not csv.startswith("#")  # a plain CSV (issue 22): the notes live in a sidecar
+    t = pd.read_csv(io.StringIO(csv))
     assert {"UA_mean", "UA_std", "n", "gap_UA", "seeds", "method_name"} <= set(t.columns)
     assert pd.api.types.is_float_dtype(t["UA_mean"]) and pd.api.types.is_integer_dtype(t["n"])
     assert "Unnamed: 0" not in t.columns
