@@ -31,7 +31,8 @@ class JobEstimate:
         where = "GPU" if self.device.startswith("cuda") else "CPU"
         if self.total_s <= 0:
             return "already stored: it finishes in seconds"
-        return (f"≈ {cost.fmt_seconds(self.total_s)} on this {where} (cost model, calibrated on this device"
+        took = "under a second" if self.total_s < 1 else f"≈ {cost.fmt_seconds(self.total_s)}"
+        return (f"{took} on this {where} (cost model, calibrated on this device"
                 + (f"; {self.units} units to compute" if self.units else "") + (f"; {self.note}" if self.note else "")
                 + ")")
 
@@ -56,15 +57,18 @@ def _score_seconds(pipe, cal, name: str, seed: int, ratio: float | None, params:
     n = pipe.ds.n_train
     m = forget_count(ratio, n) if ratio is not None else None
     p = pipe._score_params(name, params or {})
-    return cost.score_passes(name, p, n, pipe.train_cfg, m) * cal.train_s_per_sample + _original_seconds(pipe, cal,
-                                                                                                      seed)
+    factor, _ = cost.loop_calibration(pipe, cal)
+    return (cost.score_passes(name, p, n, pipe.train_cfg, m) * cal.train_s_per_sample * factor
+            + _original_seconds(pipe, cal, seed))
 
 
 def _original_seconds(pipe, cal, seed: int) -> float:
     if pipe.find_original(seed) is not None:
         return 0.0
     n = pipe.ds.n_train
-    return pipe.train_cfg.epochs * n * cal.train_s_per_sample + n * cost.EVAL_PASS * cal.eval_s_per_sample * 3
+    factor, overhead = cost.loop_calibration(pipe, cal)  # as cost.estimate_grid does for its units
+    return (pipe.train_cfg.epochs * n * cal.train_s_per_sample + n * cost.EVAL_PASS * cal.eval_s_per_sample * 3) * \
+        factor + overhead
 
 
 def _forward_seconds(pipe, cal) -> float:
