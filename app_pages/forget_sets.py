@@ -155,10 +155,13 @@ if why is None:
     st.info("This set is not stored any more, or its original model is missing.", icon=":material/info:")
 else:
     if len(why.summary):
-        common.table(tables.why_summary_table(why.summary), key="fs_why_table",
-                     column_config={c: st.column_config.NumberColumn(format="%.4g") for c in
-                                    ("set mean", "set median", "training-set mean", "training-set median")}
-                     | {"set's mean percentile in the training set": st.column_config.NumberColumn(
+        why_t = tables.why_summary_table(why.summary)
+        for c in ("set mean", "set median", "training-set mean", "training-set median"):
+            # written here, 4 significant digits: the grid's own "%.4g" drew 3.783e-06 as "0.000003783", cut to
+            # "000003783" in a narrow column (issue 22, item 5)
+            why_t[c] = why_t[c].map(tables.fmt_sig)
+        common.table(why_t, key="fs_why_table",
+                     column_config={"set's mean percentile in the training set": st.column_config.NumberColumn(
                          format="%.0f", help="Mean percentile rank of the set's samples in the whole training set "
                                              "(50 = typical). The set leans hard / easy by the quantity's hard end "
                                              "(typical when close to 50).")})

@@ -686,7 +686,7 @@ def _theta_status(pipe) -> None:
     stands still: the line said "not trained yet" while the demo's stage list showed it done, issue 22 item 8)."""
     active = manager().has_active()
 
-    @st.fragment(run_every=POLL_S * 2 if active else None)
+    @st.fragment(run_every=POLL_S if active else None)
     def _line():
         st.caption(theta_status_text(pipe, seed()), help=style.GLOSSARY["θ_o"])
 

@@ -73,8 +73,10 @@ def table3_stacked(d: pd.DataFrame, selectors: list[str], tuned: dict | None = N
     gaps["Avg. gap"] = t3["avg_gap"]
     disp["ToW"] = [res.fmt_mean_std(a, s, n, 3) for a, s, n in zip(t3["ToW_mean"], t3["ToW_std"], t3["n"])]
     disp["n"] = t3["n"].astype(int)
-    disp["seeds"] = t3["seeds"].astype(str).str.replace(",", ", ")
-    disp["time (s)"] = t3["runtime_s_mean"].map(lambda v: "—" if v != v else f"{v:.2f}")
+    # compact enough for 1400 px (issue 22, item 5: the seeds column was off-screen): seeds without spaces, and the
+    # run time is in a selected row's details and in the CSV export rather than a column of its own
+    disp["seeds"] = t3["seeds"].astype(str).str.replace(" ", "")
+    disp.attrs["runtime_s"] = list(t3["runtime_s_mean"])
     disp.attrs["selectors"] = list(t3["selector"])
     disp.attrs["methods"] = list(t3["method"])
     disp.attrs["tuned"] = labels
@@ -191,6 +193,17 @@ MISSING_NAMES = {"entanglement": "entanglement of this set",
 def missing_label(name: str) -> str:
     """Display name of something the "Why is it hard?" panel or the correlation matrix still needs."""
     return MISSING_NAMES.get(name) or score_label(name)
+
+
+def fmt_sig(v, digits: int = 4) -> str:
+    """A number in ``digits`` significant digits, in scientific notation when it is very small or large
+    (3.783e-06, 0.4123, 1.2e+05); '—' for a missing value."""
+    if v is None or v != v:
+        return "—"
+    v = float(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}g}"
 
 
 TIE_TOL = 1e-6  # weights closer than this are a tie for a reader (BLO's solver leaves differences of ~1e-9)

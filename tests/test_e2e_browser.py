@@ -80,6 +80,16 @@ def _shot(page, name: str, **kw) -> Path:
     return path
 
 
+def _settle(page, timeout_ms: int = 15_000) -> None:
+    """Wait until Streamlit has no faded (stale) elements left from a redraw: screenshots show the settled page."""
+    try:
+        page.wait_for_function("() => document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+                               timeout=timeout_ms)
+    except Exception:  # noqa: BLE001 - a page that keeps redrawing (a running job) is shot as it is
+        pass
+    page.wait_for_timeout(500)
+
+
 def _no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -184,6 +194,7 @@ def test_demo_tour_to_summary_sweep_why_hard_attack_and_inspector(server):
                 break
         assert all(m in legend for m in METHODS), legend
         assert not _cut_tables(page), _cut_tables(page)  # item 5: Compare's seeds column on screen at 1400 px
+        _settle(page)
         _shot(page, "06_tour_step4_compare_all_methods_in_sweep", full_page=True)
 
         # the rest of the tour: Runs (estimate vs actual per job), then the summary of what the class saw
@@ -200,11 +211,13 @@ def test_demo_tour_to_summary_sweep_why_hard_attack_and_inspector(server):
         expect(page.get_by_text("Retrain", exact=False).first).to_be_visible()
         expect(page.get_by_text("The whole demo took", exact=False).first).to_be_visible(timeout=30_000)
         _no_exception(page)
+        _settle(page)
         _shot(page, "08_tour_step6_summary", full_page=True)
 
         # the Overview after the demo: the estimate it promised vs what the demo took
         page.get_by_role("link", name="Overview").first.click()
         expect(page.get_by_text("Estimate vs actual:").first).to_be_visible(timeout=60_000)
+        _settle(page)
         _shot(page, "09_overview_demo_estimate_vs_actual", full_page=True)
         est_s = _seconds(promised.split("all of it after about", 1)[1])
         timings["overview_estimate_s"] = est_s
@@ -222,8 +235,12 @@ def test_demo_tour_to_summary_sweep_why_hard_attack_and_inspector(server):
         # items 2 and 7 on Forget sets / Scores (same session: no reload)
         page.get_by_role("link", name="Forget sets").first.click()
         expect(page.get_by_text("Why is it hard?").first).to_be_visible(timeout=60_000)
-        why_pick = page.locator('[data-testid="stSelectbox"]', has_text="Forget set").last
-        expect(why_pick).to_contain_text("worst-case", timeout=30_000)  # opens on the most interesting set
+        why_pick = page.get_by_role("combobox", name="Forget set").last
+        expect(why_pick).to_be_visible(timeout=30_000)
+        value = why_pick.evaluate("el => el.value || el.getAttribute('aria-valuetext') || el.innerText || ''")
+        if not value:  # the chosen option is drawn next to the combobox
+            value = why_pick.locator("xpath=ancestor::*[@data-testid='stSelectbox'][1]").inner_text()
+        assert "worst-case" in value, value  # opens on the most interesting set
         go = page.get_by_role("button", name="Compute what is missing")
         if go.count():
             go.first.click()
@@ -233,6 +250,7 @@ def test_demo_tour_to_summary_sweep_why_hard_attack_and_inspector(server):
         page.wait_for_timeout(2000)
         assert not _cut_tables(page), _cut_tables(page)
         _no_exception(page)
+        _settle(page)
         _shot(page, "10_forget_sets_why_hard_after_its_job", full_page=True)
         page.get_by_role("link", name="Scores").first.click()
         page.get_by_role("tab", name="Hardest / easiest").click()
@@ -249,6 +267,7 @@ def test_demo_tour_to_summary_sweep_why_hard_attack_and_inspector(server):
         expect(page.get_by_text("Prediction matrix").first).to_be_visible(timeout=60_000)
         page.wait_for_timeout(2500)
         _no_exception(page)
+        _settle(page)
         _shot(page, "12_attack_view", full_page=True)
         pm = page.locator('[data-testid="stPlotlyChart"]').nth(2)
         pm.scroll_into_view_if_needed()
@@ -265,6 +284,7 @@ def test_demo_tour_to_summary_sweep_why_hard_attack_and_inspector(server):
         expect(page.get_by_text("1 · Which forget sets and runs held it")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(2000)
         _no_exception(page)
+        _settle(page)
         _shot(page, "14_inspector_first_screen")
         browser.close()
     print("timings:", json.dumps({k: round(v, 2) for k, v in timings.items()}))
