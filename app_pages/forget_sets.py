@@ -156,12 +156,16 @@ if why is None:
 else:
     if len(why.summary):
         why_t = tables.why_summary_table(why.summary)
-        for c in ("set mean", "set median", "training-set mean", "training-set median"):
+        for c in ("set mean", "set median", "train mean", "train median"):
             # written here, 4 significant digits: the grid's own "%.4g" drew 3.783e-06 as "0.000003783", cut to
             # "000003783" in a narrow column (issue 22, item 5)
             why_t[c] = why_t[c].map(tables.fmt_sig)
         common.table(why_t, key="fs_why_table",
-                     column_config={"set's mean percentile in the training set": st.column_config.NumberColumn(
+                     column_config={"train mean": st.column_config.TextColumn(
+                                        help="Mean of the quantity over the whole training set."),
+                                    "train median": st.column_config.TextColumn(
+                                        help="Median of the quantity over the whole training set."),
+                                    "percentile": st.column_config.NumberColumn(
                          format="%.0f", help="Mean percentile rank of the set's samples in the whole training set "
                                              "(50 = typical). The set leans hard / easy by the quantity's hard end "
                                              "(typical when close to 50).")})

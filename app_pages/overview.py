@@ -76,8 +76,10 @@ st.markdown(
     "step by step: θ_o → loss, entropy and BLO → random / worst-case / easiest sets → "
     f"{', '.join(style.method_label(m) for m in cfg['methods'])} on random vs worst-case sets ({seeds_txt}) → ratio "
     f"sweep ({', '.join(style.ratio_label(r) for r in sorted([cfg['ratio'], *cfg['sweep_ratios']]))}). Each page "
-    f"unlocks as its stage lands: the first Compare table after about {progress.fmt_duration(first_cmp)}, all of it "
-    f"after about {progress.fmt_duration(total0)} ({src0}). Results are cached: running it again is instant.")
+    + (f"unlocks as its stage lands: the first Compare table after about {progress.fmt_duration(first_cmp)}, all of "
+       f"it after about {progress.fmt_duration(total0)} ({src0}). Results are cached: running it again is instant."
+       if total0 and total0 >= 1 else "unlocks as its stage lands. Everything it computes is already stored: it "
+       "finishes in seconds."))
 if variant != "full":
     st.caption(f"Variant from the address bar: **{common.DEMO_VARIANTS[variant]['title']}**.")
 if demo_setup != common.setup():
@@ -119,10 +121,11 @@ def demo_progress():
             b.caption(f"About {progress.fmt_duration(left)} left ({src}). Finished stages stay stored; you can "
                       "look at them while the rest runs." if left else "Finished stages stay stored.")
     icons = common.STATUS_ICON
-    est_stage = common.demo_stage_estimate({**common.DEMO_DEFAULTS, **((job or {}).get("config") or cfg)}, job)
+    est_stage = common.demo_stage_estimate({**common.DEMO_DEFAULTS, **((job or {}).get("config") or cfg)}, job,
+                                           corrected=job is None or job["status"] != "done")
     if job is not None and job["status"] == "done":
         took_all = (job["finished"] or 0) - (job["started"] or 0)
-        planned = sum(est_stage.values())
+        planned = sum(est_stage.values())  # the job's own estimate, made before it started
         st.markdown(f"**Estimate vs actual:** the whole demo took **{progress.fmt_duration(took_all)}**; the cost "
                     f"model had said **{progress.fmt_duration(planned)}** before it started (actual / estimate "
                     f"{took_all / planned:.2f})." if planned > 0 else

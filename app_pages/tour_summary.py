@@ -91,7 +91,7 @@ if ("worst", "rl") in row:
 # 5. time: estimate vs actual
 if job is not None and job["status"] == "done" and job.get("started"):
     took = (job["finished"] or 0) - job["started"]
-    est = sum(common.demo_stage_estimate(cfg, job).values())
+    est = sum(common.demo_stage_estimate(cfg, job, corrected=False).values())  # its own estimate, before it ran
     points.append(f"The whole demo took **{progress.fmt_duration(took)}** on this machine; the cost model had "
                   f"estimated {progress.fmt_duration(est)} before it started"
                   + (f" (actual / estimate {took / est:.2f})." if est > 0 else "."))

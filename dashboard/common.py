@@ -805,15 +805,16 @@ def demo_timeline(job: dict | None, cfg: dict | None = None):
     return progress.timeline(job, demo_stages(c), typical, {}, typical_source=src)
 
 
-def demo_stage_estimate(c: dict, job: dict | None = None) -> dict[str, float]:
+def demo_stage_estimate(c: dict, job: dict | None = None, corrected: bool = True) -> dict[str, float]:
     """Seconds per demo stage from the cost model (the job's own estimate once it runs; before that the same
-    computation here, calibrated on this device), scaled by this server's measured actual/estimate ratio."""
+    computation here, calibrated on this device), scaled by this server's measured actual/estimate ratio unless
+    ``corrected`` is False (estimate vs actual compares the job's own, uncorrected estimate)."""
     stages = ((job or {}).get("estimate") or {}).get("stages") or ((job or {}).get("result") or {}).get(
         "estimate", {}).get("stages")
     if not stages:
         est = job_estimate("teaching_demo", c)
         stages = dict(est.stages) if est is not None else dict(DEMO_TYPICAL_S)
-    k, n = estimate_correction()
+    k, n = estimate_correction() if corrected else (1.0, 0)
     return {name: float(v) * (k if n else 1.0) for name, v in stages.items()}
 
 
