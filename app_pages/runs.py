@@ -73,10 +73,10 @@ def job_list():
     df = jobs_frame(jobs)
     common.table(df, key="runs_live", max_rows=15,
                  column_config={"status": st.column_config.TextColumn("status", width="small"),
-                                "job": st.column_config.TextColumn("job", width="large"),
+                                "job": st.column_config.TextColumn("job", width="medium"),
                                 "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1,
                                                                             width="small"),
-                                "now": st.column_config.TextColumn("now / queue", width="medium",
+                                "now": st.column_config.TextColumn("now / queue", width="small",
                                                                    help="The running job's current step, or a "
                                                                         "queued job's place and why it waits."),
                                 "created": st.column_config.DatetimeColumn("created", format="HH:mm:ss",
@@ -88,7 +88,7 @@ def job_list():
                 "actual / estimate": st.column_config.NumberColumn(
                     "actual / estimate", format="%.2f", help="Actual time of the job's work over its estimate "
                                                             "(1 = exact; > 1 = it took longer)."),
-                                "error": st.column_config.TextColumn("error", width="medium")})
+                                "error": st.column_config.TextColumn("error", width="small")})
     # when the last job ends the sidebar's job list redraws the page
 
 
