@@ -28,8 +28,7 @@ def _label(i: int) -> str:
     r = cands.iloc[i]
     where = style.selector_label(r["selector"]) + ("" if r["ratio"] is None or r["ratio"] != r["ratio"]
                                                    else f" {style.ratio_label(r['ratio'])}")
-    return (f"{style.method_label(r['method'])} on {where} · seed {r['seed']}"
-            + (" (custom hyperparameters)" if r["params"] else ""))
+    return f"{style.method_label(r['method'])} on {where} · seed {r['seed']}"
 
 
 # opens on the most telling run: worst-case sets first, then the method whose MIA-efficacy is furthest from 100

@@ -728,6 +728,7 @@ ATTACK_MODEL_NAMES = {"original": "θ_o", "unlearned": "unlearned", "retrain": "
 ATTACK_GROUP_COLORS = {"forget": SELECTOR_COLORS["worst"], "retain": style.TRAINING_SET_COLOR,
                        "test": style.OKABE_ITO["blue"]}
 ATTACK_STAT_LABELS = {"scaled_logit": "logit-scaled confidence log(p_y / (1 − p_y))", "confidence": "confidence p_y"}
+ATTACK_AXIS_LABELS = {"scaled_logit": "log(p_y / (1 − p_y))", "confidence": "p_y"}  # short: two panels side by side
 
 
 def attack_signal(signal: pd.DataFrame, statistic: str, models: Sequence[str] = ("unlearned", "retrain")) -> go.Figure:
@@ -745,7 +746,7 @@ def attack_signal(signal: pd.DataFrame, statistic: str, models: Sequence[str] = 
             fig.add_trace(go.Histogram(x=np.clip(v, lo, hi), xbins=dict(start=lo, end=hi + size, size=size),
                                        histnorm="probability", name=f"{g} set", legendgroup=g, showlegend=j == 0,
                                        marker_color=ATTACK_GROUP_COLORS[g], opacity=0.55), 1, j + 1)
-        fig.update_xaxes(title_text=ATTACK_STAT_LABELS[statistic], row=1, col=j + 1)
+        fig.update_xaxes(title_text=ATTACK_AXIS_LABELS[statistic], row=1, col=j + 1)
     fig.update_yaxes(title_text="share of the set", row=1, col=1)
     return _layout(fig, 360, barmode="overlay", legend=dict(orientation="h", y=-0.25))
 
