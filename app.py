@@ -16,6 +16,9 @@ st.set_page_config(page_title="forgetset · hard-to-unlearn samples", page_icon=
 pages = {
     "Learn": [
         st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page("app_pages/glossary.py", title="Glossary", icon=":material/menu_book:", url_path="glossary"),
+        st.Page("app_pages/tour_summary.py", title="Demo summary", icon=":material/summarize:",
+                url_path="demo-summary"),
     ],
     "Pipeline": [
         st.Page("app_pages/data_model.py", title="Data & model", icon=":material/dataset:", url_path="data"),
@@ -32,6 +35,7 @@ pages = {
         st.Page("app_pages/inspector.py", title="Sample inspector", icon=":material/search:", url_path="inspector"),
         st.Page("app_pages/forget_quality.py", title="Forgetting quality", icon=":material/query_stats:",
                 url_path="forget-quality"),
+        st.Page("app_pages/attack.py", title="Attack view", icon=":material/policy:", url_path="attack"),
     ],
     "Jobs": [
         st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:", url_path="runs"),

@@ -206,8 +206,16 @@ else:
     common.keep("cmp_metric", "UA", valid=lambda v: v if v in ["UA", "MIA", "RA", "TA", "ToW"] else "UA")
     metric = c1.selectbox("Metric", ["UA", "MIA", "RA", "TA", "ToW"], key="cmp_metric",
                           help="\n\n".join(f"**{k}**: {style.GLOSSARY[k]}" for k in ["UA", "MIA", "RA", "TA", "ToW"]))
-    common.keep("cmp_sweep_methods", lines[:6], valid=lambda v: [m for m in (v or []) if m in lines] or lines[:6])
+    # Methods that appear after the page first drew (the demo's later stages) join the choice: only a method the
+    # user removed by hand stays out (issue 22: the sweep showed Retrain / FT / GA forever, never RL).
+    seen = set(st.session_state.get("_cmp_sweep_seen", []))
+    common.keep("cmp_sweep_methods", lines, valid=lambda v: [m for m in (v or []) if m in lines] or lines)
+    new_lines = [m for m in lines if m not in seen and m not in st.session_state["cmp_sweep_methods"]]
+    if new_lines and seen:
+        st.session_state["cmp_sweep_methods"] = [*st.session_state["cmp_sweep_methods"], *new_lines]
+    st.session_state["_cmp_sweep_seen"] = lines
     methods = c2.multiselect("Methods", lines, key="cmp_sweep_methods", format_func=style.method_label)
+    common.remember("cmp_sweep_methods")
     ev2 = common.plot(charts.ratio_sweep(sweep, metric, methods), key="cmp_sweep", on_select="rerun",
                       selection_mode="points")
     nrange = f"{sweep['n'].min()}" if sweep["n"].nunique() == 1 else f"{sweep['n'].min()}–{sweep['n'].max()}"

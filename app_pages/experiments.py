@@ -6,7 +6,8 @@ import json
 
 import streamlit as st
 
-from dashboard import common, estimates, style
+from dashboard import common, style
+from dashboard import views as dv
 from dashboard.forms import params_from_frame
 from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
@@ -139,11 +140,6 @@ def _status(spec_json: str, ver: tuple):
     return grid_status(ExperimentSpec.from_dict(json.loads(spec_json)), common.store())
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _history(root: str, setup_js: str, ver: tuple):
-    return estimates.history(common.store(), common._pipeline(root, setup_js))
-
-
 if spec is not None:
     n = spec.n_runs()
     try:
@@ -156,9 +152,8 @@ if spec is not None:
     c2.metric("Already cached", cached)
     c3.metric("Original models", len(spec.seeds), help="one θ_o per seed (cached after the first time)")
     if status is not None:
-        est = estimates.experiment_estimate(pipe, spec, status,
-                                            _history(common.cache_root(), common.setup_json(), common.version()))
-        st.caption(md_escape(est.text()))
+        # the CLI's estimate of the same grid (unlearn_core.cost.estimate_grid), before anything runs
+        st.caption(md_escape(dv.estimate_text([("experiment", {"spec": spec.to_dict()})])))
     if dict(spec.setup.blo) != dict(s.blo):
         st.caption("The BLO parameters differ from the active setup's; launching makes them the active ones "
                    "(you will be told).")

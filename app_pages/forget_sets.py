@@ -97,7 +97,7 @@ if n_no_es:
         if jid:
             st.session_state["fs_ent_job_id"] = jid
     e2.caption("ES “—” = not computed yet. "
-               + md_escape(dv.compute_estimate(pipe, [("view_entanglement", "", n_no_es)]).text()))
+               + md_escape(dv.estimate_text([("view_entanglement", {"setup": common.setup_config()})])))
 common.watch_job(st.session_state.get("fs_ent_job_id"), "fs_ent", "Entanglement stored.")
 rows = ev.selection.rows if ev.selection.rows else default_rows
 st.session_state["fs_selected_keys"] = [cat["key"].iloc[r] for r in rows if r < len(cat)]
@@ -141,17 +141,31 @@ else:
 # ------------------------------------------------------------------ why is it hard?
 st.subheader("Why is it hard?")
 st.caption(charts.WHY_HARD_CAPTION)
-why_name = st.selectbox("Forget set", list(sets), key="fs_why_pick")
+# Opens on the most interesting set: the worst case first, then any other non-random one (a random set is the
+# reference, not the question).
+_why_names = list(sets)
+_interest = sorted(range(len(_why_names)), key=lambda i: ({"worst": 0, "random": 3}.get(
+    style.selector_base(set_sel[_why_names[i]]), 1), i))
+if st.session_state.get("fs_why_pick") not in _why_names:
+    st.session_state["fs_why_pick"] = _why_names[_interest[0]]
+why_name = st.selectbox("Forget set", _why_names, key="fs_why_pick")
 why_row = chosen[chosen["name"] == why_name].iloc[0]
 why = dv.why_hard(why_row["key"])
 if why is None:
     st.info("This set is not stored any more, or its original model is missing.", icon=":material/info:")
 else:
     if len(why.summary):
-        common.table(tables.why_summary_table(why.summary), key="fs_why_table",
-                     column_config={c: st.column_config.NumberColumn(format="%.4g") for c in
-                                    ("set mean", "set median", "training-set mean", "training-set median")}
-                     | {"set's mean percentile in the training set": st.column_config.NumberColumn(
+        why_t = tables.why_summary_table(why.summary)
+        for c in ("set mean", "set median", "train mean", "train median"):
+            # written here, 4 significant digits: the grid's own "%.4g" drew 3.783e-06 as "0.000003783", cut to
+            # "000003783" in a narrow column (issue 22, item 5)
+            why_t[c] = why_t[c].map(tables.fmt_sig)
+        common.table(why_t, key="fs_why_table",
+                     column_config={"train mean": st.column_config.TextColumn(
+                                        help="Mean of the quantity over the whole training set."),
+                                    "train median": st.column_config.TextColumn(
+                                        help="Median of the quantity over the whole training set."),
+                                    "percentile": st.column_config.NumberColumn(
                          format="%.0f", help="Mean percentile rank of the set's samples in the whole training set "
                                              "(50 = typical). The set leans hard / easy by the quantity's hard end "
                                              "(typical when close to 50).")})
@@ -169,18 +183,17 @@ else:
             common.plot(charts.why_hard_composition(why.composition, why_row["selector"]), key="fs_why_comp")
     if why.missing:
         # the set's own ES, then (once it exists) that of the random reference sets of its size
-        todo = [("view_entanglement", "", dv.WHY_N_REFERENCE + (q == "entanglement"))
-                if q.startswith("entanglement") else ("score", q, 1) for q in why.missing]
+        why_cfg = {"setup": common.setup_config(), "selector": why_row["selector"],
+                   "ratio": None if why_row["ratio"] != why_row["ratio"] else float(why_row["ratio"]),
+                   "seed": int(why_row["seed"])}
         st.caption("Not computed yet: " + ", ".join(tables.missing_label(q) for q in why.missing) + ". "
-                   + md_escape(dv.compute_estimate(pipe, todo).text())
-                   + " Memorization and LiRA ASR share one bank of shadow models: whichever comes first trains it, "
-                     "the other reuses it.")
+                   + md_escape(dv.estimate_text([("view_why_hard", why_cfg)])),
+                   help="Memorization and LiRA ASR share one bank of shadow models: whichever comes first trains "
+                        "it, the other reuses it.")
         if st.button("Compute what is missing", key="fs_why_job", icon=":material/play_arrow:",
                      help="A background job (view_why_hard): the missing scores of this set's seed and the "
                           "entanglement of the set and of random sets of its size."):
-            jid = common.submit("view_why_hard", {"setup": common.setup_config(), "selector": why_row["selector"],
-                                                  "ratio": None if why_row["ratio"] != why_row["ratio"] else
-                                                  float(why_row["ratio"]), "seed": int(why_row["seed"])})
+            jid = common.submit("view_why_hard", why_cfg)
             if jid:
                 st.session_state["fs_why_job_id"] = jid
     common.watch_job(st.session_state.get("fs_why_job_id"), "fs_why", "Stored: the panel shows it.")

@@ -67,11 +67,14 @@ with b:
         st.markdown("**Hard-to-forget ranks** (1 = hardest of " + f"{n}): " + " · ".join(
             f"{md_escape(style.score_label(r.score))} #{int(r.hard_rank)}" for r in top.itertuples()))
 
+# ------------------------------------------------------------------ the answer first, in one line
+sets = dv.runs_on_sets(pipe, idx)
+st.info(dv.why_one_line(rep, sets, n), icon=":material/lightbulb:")
+
 # ------------------------------------------------------------------ why
-st.subheader("Why is it hard (or easy) to forget?")
+st.subheader("Why is it hard (or easy) to forget? The details")
 with st.container(border=True):
     st.markdown("#### 1 · Which forget sets and runs held it")
-    sets = dv.runs_on_sets(pipe, idx)
     if sets.empty:
         st.info("No forget sets built for this setup yet (Forget sets page, or run the teaching demo).")
     else:
@@ -110,11 +113,14 @@ with st.container(border=True):
     st.caption("The sample's loss (−log p(true label)) and confidence under θ_o and every stored unlearned model. "
                "Forgotten well = it looks the way it does under Retrain on the same set. Rows in orange held it in "
                "their forget set.")
-    common.table(shown.style.apply(lambda r: ["background-color: #fde0cf" if str(r["in its forget set"]).startswith(
-        "yes") else "" for _ in r], axis=1), key="insp_preds", max_rows=None,
-        column_config={"p(true label)": st.column_config.NumberColumn(format="%.3f"),
-                       "loss": st.column_config.NumberColumn(format="%.3g"),
-                       "confidence (top class)": st.column_config.NumberColumn(format="%.3f")})
+    held_rows = shown[shown["in its forget set"].astype(str).str.startswith("yes")]
+    with st.expander(f"Per-model rows: {len(shown)} models, {len(held_rows)} of which unlearned it",
+                     expanded=False):
+        common.table(shown.style.apply(lambda r: ["background-color: #fde0cf" if str(
+            r["in its forget set"]).startswith("yes") else "" for _ in r], axis=1), key="insp_preds", max_rows=None,
+            column_config={"p(true label)": st.column_config.NumberColumn(format="%.3f"),
+                           "loss": st.column_config.NumberColumn(format="%.3g"),
+                           "confidence (top class)": st.column_config.NumberColumn(format="%.3f")})
     if len(models) == 0:
         st.caption("No unlearned models stored for this setup yet: run an experiment to compare Retrain and the "
                    "methods.")
@@ -159,6 +165,8 @@ with st.container(border=True):
         st.info("No scores computed yet (Scores page).")
     else:
         sc = rep.scores.copy()
+        blo_rows = sc["score"].astype(str).str.startswith("blo")
+        sc.loc[blo_rows, "value"] = sc.loc[blo_rows, "value"].astype(float).clip(0.0, 1.0)  # weights live in [0, 1]
         sc["score"] = sc["score"].map(style.score_label)
         sc = sc.rename(columns={"hard_end": "hard end", "hard_rank": "hard-to-forget rank", "n": "of"})
         common.table(sc, key="insp_scores", column_config={"value": st.column_config.NumberColumn(format="%.4g"),

@@ -2,6 +2,7 @@
 import time
 
 import streamlit as st
+import streamlit.components.v1 as components
 
 from dashboard import charts, common, progress, report, style
 from dashboard.safety import code_span, md_escape
@@ -58,6 +59,8 @@ else:
 with st.expander("What the abbreviations mean"):
     st.markdown(style.glossary_markdown())
     st.caption("Papers: " + style.PAPERS["fan"] + "; " + style.PAPERS["chen"] + ".")
+    st.page_link(common.PAGES["glossary"], label="Every term with its formula and paper: **Glossary**",
+                 icon=":material/menu_book:")
 
 st.divider()
 st.subheader(":material/school: Teaching demo")
@@ -73,8 +76,10 @@ st.markdown(
     "step by step: θ_o → loss, entropy and BLO → random / worst-case / easiest sets → "
     f"{', '.join(style.method_label(m) for m in cfg['methods'])} on random vs worst-case sets ({seeds_txt}) → ratio "
     f"sweep ({', '.join(style.ratio_label(r) for r in sorted([cfg['ratio'], *cfg['sweep_ratios']]))}). Each page "
-    f"unlocks as its stage lands: the first Compare table after about {progress.fmt_duration(first_cmp)}, all of it "
-    f"after about {progress.fmt_duration(total0)} ({src0}). Results are cached: running it again is instant.")
+    + (f"unlocks as its stage lands: the first Compare table after about {progress.fmt_duration(first_cmp)}, all of "
+       f"it after about {progress.fmt_duration(total0)} ({src0}). Results are cached: running it again is instant."
+       if total0 and total0 >= 1 else "unlocks as its stage lands. Everything it computes is already stored: it "
+       "finishes in seconds."))
 if variant != "full":
     st.caption(f"Variant from the address bar: **{common.DEMO_VARIANTS[variant]['title']}**.")
 if demo_setup != common.setup():
@@ -116,12 +121,23 @@ def demo_progress():
             b.caption(f"About {progress.fmt_duration(left)} left ({src}). Finished stages stay stored; you can "
                       "look at them while the rest runs." if left else "Finished stages stay stored.")
     icons = common.STATUS_ICON
+    est_stage = common.demo_stage_estimate({**common.DEMO_DEFAULTS, **((job or {}).get("config") or cfg)}, job,
+                                           corrected=job is None or job["status"] != "done")
+    if job is not None and job["status"] == "done":
+        took_all = (job["finished"] or 0) - (job["started"] or 0)
+        planned = sum(est_stage.values())  # the job's own estimate, made before it started
+        st.markdown(f"**Estimate vs actual:** the whole demo took **{progress.fmt_duration(took_all)}**; the cost "
+                    f"model had said **{progress.fmt_duration(planned)}** before it started (actual / estimate "
+                    f"{took_all / planned:.2f})." if planned > 0 else
+                    f"**Took** {progress.fmt_duration(took_all)} (everything was already stored).")
     for r in rows:
         a, b, c = st.columns([5, 1.6, 1.2])
         a.markdown(f"{icons.get(r.state, '•')} {md_escape(r.title)}")
         if r.state == "done":
-            b.caption(("took < 1 s" if r.took_s < 1 else f"took {progress.fmt_duration(r.took_s)}")
-                      if r.took_s is not None else "done")
+            b.caption((("took < 1 s" if r.took_s < 1 else f"took {progress.fmt_duration(r.took_s)}")
+                       if r.took_s is not None else "done")
+                      + (f" · est. {progress.fmt_duration(est_stage[r.name])}" if est_stage.get(r.name, 0) >= 1
+                         else ""))
             c.page_link(common.PAGES[common.STAGE_PAGE[r.name]], label="open →")
         elif r.state == "running":
             b.caption(f"{100 * r.fraction:.0f}% · ~{progress.fmt_duration(r.left_s)} left" if r.left_s else "running")
@@ -163,17 +179,18 @@ else:
                     "clear of zero in the paper's direction; *inconclusive* with fewer than 3 seeds)"
                     + (f" · wall time {progress.fmt_duration(float(summary['wall_s']))}"
                        if isinstance(summary.get("wall_s"), (int, float)) else ""))
-        common.table(verdicts.style.apply(lambda col: [f"color: {report.VERDICT_COLOR.get(report.verdict_kind(v), '#57606a')}; "
-                                                       "font-weight: bold" for v in col], subset=["verdict"]),
-                     key="rep_verdicts", max_rows=None,
-                     column_config={"finding": st.column_config.NumberColumn("#", width="small"),
-                                    "title": st.column_config.TextColumn("finding", width="medium"),
-                                    "verdict": st.column_config.TextColumn("verdict", width="small"),
-                                    "why": st.column_config.TextColumn("why (the rule applied to the numbers)",
-                                                                       width="large"),
-                                    "source": st.column_config.TextColumn("paper", width="medium")})
+        # an HTML table: long findings and reasons wrap instead of being cut ("inconclusiv", issue 22 item 5)
+        vt = verdicts.rename(columns={"finding": "#", "title": "finding", "why": "why (the rule applied to the numbers)",
+                                      "source": "paper"})
+        st.table(vt.style.hide(axis="index").apply(
+            lambda col: [f"color: {report.VERDICT_COLOR.get(report.verdict_kind(v), '#57606a')}; font-weight: bold" for v in col],
+            subset=["verdict"]))
+    with st.expander("Open report.html here", icon=":material/open_in_new:"):
+        # the report is this project's own self-contained page (figures and Plotly inlined): shown in a sandboxed
+        # frame, so it opens without a download
+        components.html(rep.read_text(errors="replace"), height=900, scrolling=True)
     cols = st.columns(3)
-    cols[0].download_button("Open / download report.html", rep.read_bytes(), file_name=f"{folder.name}-report.html",
+    cols[0].download_button("Download report.html", rep.read_bytes(), file_name=f"{folder.name}-report.html",
                             mime="text/html", key="rep_html", icon=":material/download:",
                             help="A self-contained page with a figure per finding: opens offline in any browser.")
     md_path = folder / "report.md"

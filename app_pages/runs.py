@@ -32,6 +32,22 @@ def kind_title(kind: str) -> str:
         return kind
 
 
+def _estimate_of(j: dict) -> dict:
+    return j.get("estimate") or (j.get("result") or {}).get("estimate") or {}
+
+
+def _estimate_cell(j: dict) -> str:
+    """The cost model's estimate made when the job started (unlearn_core.jobs.estimate), '—' for kinds it does
+    not model."""
+    e = _estimate_of(j).get("total_s")
+    return "—" if not isinstance(e, (int, float)) else ("< 1 s" if e < 1 else progress.fmt_duration(e))
+
+
+def _ratio_cell(j: dict) -> float | None:
+    e, a = _estimate_of(j).get("total_s"), (j.get("result") or {}).get("actual_s")
+    return float(a) / float(e) if isinstance(e, (int, float)) and isinstance(a, (int, float)) and e > 0 else None
+
+
 def jobs_frame(jobs: list[dict]) -> pd.DataFrame:
     now = time.time()
     return pd.DataFrame([{
@@ -40,6 +56,8 @@ def jobs_frame(jobs: list[dict]) -> pd.DataFrame:
         "now": (common.queue_text(j) if j["status"] == "queued" else (j["message"] or ""))[:100],
         "created": pd.to_datetime(j["created"], unit="s"),
         "took": progress.fmt_duration((j["finished"] or now) - j["started"]) if j["started"] else "—",
+        "estimate": _estimate_cell(j),
+        "actual / estimate": _ratio_cell(j),
         "error": (j["error"] or "")[:160] or "—"} for j in jobs])
 
 
@@ -55,16 +73,22 @@ def job_list():
     df = jobs_frame(jobs)
     common.table(df, key="runs_live", max_rows=15,
                  column_config={"status": st.column_config.TextColumn("status", width="small"),
-                                "job": st.column_config.TextColumn("job", width="large"),
+                                "job": st.column_config.TextColumn("job", width="medium"),
                                 "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1,
                                                                             width="small"),
-                                "now": st.column_config.TextColumn("now / queue", width="medium",
+                                "now": st.column_config.TextColumn("now / queue", width="small",
                                                                    help="The running job's current step, or a "
                                                                         "queued job's place and why it waits."),
                                 "created": st.column_config.DatetimeColumn("created", format="HH:mm:ss",
                                                                            width="small"),
                                 "took": st.column_config.TextColumn("took", width="small"),
-                                "error": st.column_config.TextColumn("error", width="medium")})
+                "estimate": st.column_config.TextColumn(
+                    "estimate", help="The cost model's estimate when the job started (the same the CLI prints for "
+                                     "a grid; calibrated on this device)."),
+                "actual / estimate": st.column_config.NumberColumn(
+                    "actual / estimate", format="%.2f", help="Actual time of the job's work over its estimate "
+                                                            "(1 = exact; > 1 = it took longer)."),
+                                "error": st.column_config.TextColumn("error", width="small")})
     # when the last job ends the sidebar's job list redraws the page
 
 
@@ -95,6 +119,16 @@ def job_details(job_id: str):
         return time.strftime("%H:%M:%S", time.localtime(t)) if t else "–"
 
     took = f"{((j['finished'] or time.time()) - j['started']):.1f}s" if j["started"] else "–"
+    est = _estimate_of(j)
+    if est:
+        from unlearn_core.jobs.estimate import describe
+
+        act = (j.get("result") or {}).get("actual_s")
+        st.caption("**Estimate vs actual:** " + md_escape(describe(est, act) if act is not None else
+                                                          f"estimate {est.get('summary', '')}")
+                   + (" · per stage: " + md_escape(", ".join(f"{k} {progress.fmt_duration(v)}" for k, v in
+                                                            est["stages"].items() if v > 0))
+                      if est.get("stages") else ""))
     st.markdown(f"**Progress** {100 * (j['progress'] or 0):.0f}% · **queued** {hms(j['created'])} · **started** "
                 f"{hms(j['started'])} · **finished** {hms(j['finished'])} · **took** {took} · **slot** "
                 f"{code_span(j.get('slot') or '–')} · **kind** {md_escape(kind_title(j['kind']))} · **id** "

@@ -177,10 +177,12 @@ with tab_c:
                 by_q: dict = {}
                 for q, s_ in todo:
                     by_q.setdefault(q, []).append(s_)
-                est = dv.compute_estimate(pipe, [("score", q, len(v)) for q, v in by_q.items()])
+                est = dv.estimate_text([("score", {"setup": common.setup_config(), "score": q, "seed": int(s_),
+                                                   "ratio": float(corr_ratio) if get_score(q).depends_on_ratio
+                                                   else None, "params": {}}) for q, s_ in todo])
                 st.caption("Not computed yet: " + "; ".join(
                     f"{tables.missing_label(q)} (seed{'s' if len(v) > 1 else ''} {', '.join(map(str, v))})"
-                    for q, v in by_q.items()) + ". " + md_escape(est.text()))
+                    for q, v in by_q.items()) + ". " + md_escape(est))
                 if st.button(f"Compute the missing scores ({len(todo)} job{'s' if len(todo) > 1 else ''})",
                              key="corr_go", icon=":material/play_arrow:"):
                     ids = []
@@ -226,6 +228,10 @@ with tab_g:
     for title, easiest, key in [("Hardest to forget", False, "hard"), ("Easiest to forget", True, "easy")]:
         st.markdown(f"#### {title}")
         top = res.hardest(df, gcol, hard_ends[gcol], n, easiest=easiest)
+        tie = tables.near_tie_note(df[gcol], n, hard_ends[gcol], easiest,
+                                   "weight" if gcol.startswith("blo") else "value")
+        if tie:
+            st.caption(":material/info: " + tie, help="BLO weights live in [0, 1] and are shown clipped there.")
         imgs = common.thumbs(top["index"], 64)
         caps = [f"#{i} label {pipe.ds.classes[l]}" + (f" → {pipe.ds.classes[p]}" if "pred" in top and p != l else "")
                 + f" · {v:.3g}" for i, l, p, v in zip(top["index"], top["label"],

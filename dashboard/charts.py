@@ -81,6 +81,12 @@ def headline(agg: pd.DataFrame, metrics=("UA", "MIA")) -> go.Figure:
     return _layout(fig, 300)
 
 
+# Log axes: one labelled tick per decade written as a power of ten (1e-06, 0.001, 1) — Plotly's default SI prefixes
+# read "100μ", "100n", and its minor labels "5 100 2 5 1000 2" (issue 22, item 6).
+LOG_TICKS = dict(dtick=1, exponentformat="power", showexponent="all", minor=dict(showgrid=False))
+COLORBAR_PX = 220  # colour bars of short heatmaps keep this length (ticks never overlap)
+
+
 def use_log10(v: np.ndarray) -> bool:
     """Non-negative values spanning orders of magnitude (loss, entropy of a well-fit model) read better in log10."""
     v = v[np.isfinite(v)]
@@ -107,7 +113,7 @@ def score_histograms(df: pd.DataFrame, columns: list[str], hard_ends: dict[str, 
         fig.update_xaxes(title_text=f"log10 {score_label(c)}" if log else score_label(c), row=r + 1, col=k + 1)
         fig.update_yaxes(title_text="samples", row=r + 1, col=k + 1)
         if c.startswith("blo"):
-            fig.update_yaxes(type="log", dtick=1, title_text="samples (log)", row=r + 1, col=k + 1)
+            fig.update_yaxes(type="log", title_text="samples (log)", row=r + 1, col=k + 1, **LOG_TICKS)
     return _layout(fig, 300 * nrows, margin=dict(l=10, r=10, t=70, b=10))
 
 
@@ -126,6 +132,10 @@ def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log
                              "index": "sample", "pred": "prediction"},
                      category_orders={"_color": sorted(d["_color"].unique(), key=lambda s: (len(s), s))})
     fig.update_traces(marker=dict(size=6))
+    if log_x:
+        fig.update_xaxes(**LOG_TICKS)
+    if log_y:
+        fig.update_yaxes(**LOG_TICKS)
     if selected:
         s = d[d["index"].isin(selected)]
         fig.add_trace(go.Scatter(x=s[x], y=s[y], mode="markers", name="selected", hoverinfo="skip",
@@ -238,7 +248,7 @@ def why_hard_distributions(dist: pd.DataFrame, summary: pd.DataFrame | None = No
         fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
         unit = style.score_unit(q)
         fig.update_yaxes(title_text=(unit or score_label(q)) + (" (log)" if log else ""), type="log" if log else None,
-                         title_font=dict(size=11), row=1, col=j + 1)
+                         title_font=dict(size=11), row=1, col=j + 1, **(LOG_TICKS if log else {}))
     return _layout(fig, 380, legend=dict(orientation="h", y=-0.08), margin=dict(l=10, r=10, t=70, b=10))
 
 
@@ -260,7 +270,8 @@ def why_hard_entanglement(ent: pd.DataFrame, selector: str | None = None) -> go.
     vals = vals[np.isfinite(vals) & (vals > 0)]
     log = len(vals) > 1 and vals.max() / vals.min() > 20
     fig.update_xaxes(title_text="entanglement score ES (within- / between-group variance, unitless; higher = more "
-                                "entangled)" + (", log axis" if log else ""), type="log" if log else None)
+                                "entangled)" + (", log axis" if log else ""), type="log" if log else None,
+                     **(LOG_TICKS if log else {}))
     fig.update_yaxes(type="category")
     return _layout(fig, 220, showlegend=False, margin=dict(l=10, r=10, t=20, b=10))
 
@@ -335,18 +346,21 @@ def correlation_heatmap(mean: pd.DataFrame, text: pd.DataFrame, n: pd.DataFrame)
     title = correlation_title(int(ok.min()) if len(ok) else 0, int(ok.max()) if len(ok) else 0)
     fig = go.Figure(go.Heatmap(z=mean.to_numpy(dtype=float), x=labels, y=labels, zmin=-1, zmax=1, zmid=0,
                                colorscale=style.CORRELATION_SCALE, text=text.to_numpy(), texttemplate="%{text}",
-                               customdata=nn, colorbar=dict(title="ρ"),
+                               customdata=nn, colorbar=dict(title="ρ", lenmode="pixels", len=COLORBAR_PX,
+                                                            thickness=14, tickvals=[-1, -0.5, 0, 0.5, 1]),
                                hovertemplate="%{y} vs %{x}: ρ = %{text}<br>n = %{customdata} seed(s)<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickangle=-30)
-    return _layout(fig, 140 + 48 * len(labels), title=title)
+    return _layout(fig, max(COLORBAR_PX + 120, 140 + 48 * len(labels)), title=title)
 
 
 def overlap_heatmap(m: pd.DataFrame) -> go.Figure:
     fig = px.imshow(m.values, x=list(m.columns), y=list(m.index), zmin=0, zmax=1, color_continuous_scale="Blues",
                     text_auto=".2f", aspect="auto")
-    fig.update_layout(coloraxis_colorbar=dict(title="overlap"))
-    return _layout(fig, 120 + 45 * len(m), title="Overlap |A∩B| / min(|A|,|B|)")
+    # a short heatmap squashed its colour bar into overlapping ticks: fixed length in pixels, three ticks
+    fig.update_layout(coloraxis_colorbar=dict(title="overlap", lenmode="pixels", len=COLORBAR_PX, thickness=14,
+                                              tickvals=[0, 0.5, 1], ticktext=["0", "0.5", "1"]))
+    return _layout(fig, max(COLORBAR_PX + 110, 120 + 45 * len(m)), title="Overlap |A∩B| / min(|A|,|B|)")
 
 
 def set_colors(names: list[str], selectors: dict[str, str] | None = None) -> dict[str, str]:
@@ -392,7 +406,7 @@ def set_score_box(df: pd.DataFrame, selectors: dict[str, str] | None = None) -> 
                                  legendgroup=name, showlegend=j == 0), 1, j + 1)
         fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
         if log:
-            fig.update_yaxes(type="log", dtick=1, row=1, col=j + 1)
+            fig.update_yaxes(type="log", row=1, col=j + 1, **LOG_TICKS)
     return _layout(fig, 400, title="Score distributions inside each set")
 
 
@@ -457,8 +471,10 @@ def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure
             mu, sd = d[f"{metric}_mean"].to_numpy(dtype=float), d[f"{metric}_std"].to_numpy(dtype=float)
             n = d["n"].to_numpy(dtype=int)
             ok = (n >= 2) & np.isfinite(sd)
+            # a metric in % lives in [0, 100]: the ± std band is clipped there (UA cannot go below 0%)
+            up_all, dn_all = (np.clip(mu + sd, 0, 100), np.clip(mu - sd, 0, 100)) if pct else (mu + sd, mu - sd)
             for seg in _segments(ok):
-                xs, up, dn = x[seg], (mu + sd)[seg], (mu - sd)[seg]
+                xs, up, dn = x[seg], up_all[seg], dn_all[seg]
                 if len(seg) == 1:  # a lone multi-seed point: an error bar, not a band
                     continue
                 fig.add_trace(go.Scatter(x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([up, dn[::-1]]),
@@ -468,20 +484,25 @@ def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure
             lone = np.array([k for k in range(len(x)) if ok[k] and not any(
                 len(s) > 1 and k in s for s in _segments(ok))], dtype=int)
             err = np.where(np.isin(np.arange(len(x)), lone), np.nan_to_num(sd), 0.0)
+            err_up = np.minimum(err, (up_all - mu)) if pct else err
+            err_dn = np.minimum(err, (mu - dn_all)) if pct else err
             spread = ["— (one seed)" if not o else f"{v:.2f}" for o, v in zip(ok, sd)]
             fig.add_trace(go.Scatter(
                 x=x, y=mu, mode="lines+markers", name=method_label(m), legendgroup=m, showlegend=j == 0,
                 line=dict(color=color, width=2.2),
                 marker=dict(size=9, color=[color if o else "white" for o in ok], line=dict(color=color, width=2),
                             symbol="circle"),
-                error_y=dict(type="data", array=err, visible=bool(len(lone)), color=color, thickness=1.2),
+                error_y=dict(type="data", array=np.nan_to_num(err_up), arrayminus=np.nan_to_num(err_dn),
+                             visible=bool(len(lone)), color=color, thickness=1.2),
                 customdata=np.stack([d["method"], d["selector"], d["ratio"], d["seeds"], n, spread], -1),
                 hovertemplate=f"{method_label(m)} · {selector_label(sel)} · %{{x:g}}%: %{{y:.2f}}"
                               + ("%" if pct else "") + " ± %{customdata[5]}<br>n = %{customdata[4]} (seeds "
                               "%{customdata[3]})<extra></extra>"), 1, j + 1)
-            lo_all += list(mu - np.nan_to_num(sd))
-            hi_all += list(mu + np.nan_to_num(sd))
-    fig.update_xaxes(title_text="forget ratio", ticksuffix="%", type="log" if _wide_ratios(agg) else "linear")
+            lo_all += list(np.nan_to_num(dn_all, nan=np.nanmin(mu)) if pct else mu - np.nan_to_num(sd))
+            hi_all += list(np.nan_to_num(up_all, nan=np.nanmax(mu)) if pct else mu + np.nan_to_num(sd))
+    ticks = sorted({round(100 * float(r), 6) for r in agg["ratio"].dropna()})
+    fig.update_xaxes(title_text="forget ratio", ticksuffix="%", type="log" if _wide_ratios(agg) else "linear",
+                     tickvals=ticks, ticktext=[f"{t:g}%" for t in ticks])  # the ratios run, no minor log labels
     ylabel = {"UA": "UA", "MIA": "MIA-efficacy", "RA": "RA", "TA": "TA", "ToW": "ToW"}.get(metric, metric)
     if lo_all:
         lo, hi = float(np.nanmin(lo_all)), float(np.nanmax(hi_all))
@@ -700,3 +721,94 @@ def correlation_caption(n: pd.DataFrame) -> str:
     if lo == 1 or hi == 1:
         text += "; ‘—’ = one seed, no spread"
     return text + "."
+
+
+# ---------------------------------------------------------------------------------------------- attack view
+ATTACK_MODEL_NAMES = {"original": "θ_o", "unlearned": "unlearned", "retrain": "Retrain"}
+ATTACK_GROUP_COLORS = {"forget": SELECTOR_COLORS["worst"], "retain": style.TRAINING_SET_COLOR,
+                       "test": style.OKABE_ITO["blue"]}
+ATTACK_STAT_LABELS = {"scaled_logit": "logit-scaled confidence log(p_y / (1 − p_y))", "confidence": "confidence p_y"}
+ATTACK_AXIS_LABELS = {"scaled_logit": "log(p_y / (1 − p_y))", "confidence": "p_y"}  # short: two panels side by side
+
+
+def attack_signal(signal: pd.DataFrame, statistic: str, models: Sequence[str] = ("unlearned", "retrain")) -> go.Figure:
+    """Per model (a panel each), the distribution of the membership signal of forget, retain and test samples
+    (probability-normalised histograms on shared bins)."""
+    fig = make_subplots(rows=1, cols=len(models), shared_yaxes=True, horizontal_spacing=0.05,
+                        subplot_titles=[ATTACK_MODEL_NAMES[m] for m in models])
+    v_all = signal[statistic].to_numpy(dtype=float)
+    v_all = v_all[np.isfinite(v_all)]
+    lo, hi = (np.percentile(v_all, 0.5), np.percentile(v_all, 99.5)) if len(v_all) else (0, 1)
+    size = (hi - lo) / 40 if hi > lo else 1.0
+    for j, m in enumerate(models):
+        for g in ("retain", "test", "forget"):
+            v = signal.loc[(signal["model"] == m) & (signal["group"] == g), statistic].to_numpy(dtype=float)
+            fig.add_trace(go.Histogram(x=np.clip(v, lo, hi), xbins=dict(start=lo, end=hi + size, size=size),
+                                       histnorm="probability", name=f"{g} set", legendgroup=g, showlegend=j == 0,
+                                       marker_color=ATTACK_GROUP_COLORS[g], opacity=0.55), 1, j + 1)
+        fig.update_xaxes(title_text=ATTACK_AXIS_LABELS[statistic], row=1, col=j + 1)
+    fig.update_yaxes(title_text="share of the set", row=1, col=1)
+    return _layout(fig, 360, barmode="overlay", legend=dict(orientation="h", y=-0.25))
+
+
+def attack_roc(roc: pd.DataFrame, summary: pd.DataFrame) -> go.Figure:
+    """ROC of the threshold attack (forget = positives, test = negatives) per model, log FPR axis so the low-FPR
+    end (where an attack matters) is readable; the diagonal = chance."""
+    fig = go.Figure()
+    colors = {"original": style.OKABE_ITO["grey"], "unlearned": style.OKABE_ITO["vermillion"],
+              "retrain": style.OKABE_ITO["black"]}
+    s = summary.set_index("model")
+    for m in ("original", "unlearned", "retrain"):
+        d = roc[roc["model"] == m]
+        if d.empty:
+            continue
+        fpr = np.clip(d["fpr"].to_numpy(dtype=float), 1e-4, 1)
+        fig.add_trace(go.Scatter(x=fpr, y=d["tpr"], mode="lines", line=dict(color=colors[m], width=2.2,
+                                                                              dash="dot" if m == "original" else None),
+                                 name=f"{ATTACK_MODEL_NAMES[m]} · AUC {s.at[m, 'auc']:.2f} · TPR@1%FPR "
+                                      f"{100 * s.at[m, 'tpr@0.01']:.1f}%",
+                                 hovertemplate="FPR %{x:.3%} · TPR %{y:.1%}<extra></extra>"))
+    grid = np.logspace(-4, 0, 50)
+    fig.add_trace(go.Scatter(x=grid, y=grid, mode="lines", line=dict(color="#bbbbbb", dash="dash"), name="chance"))
+    fig.add_vline(x=0.01, line=dict(color="#999999", width=1, dash="dot"))
+    fig.update_xaxes(type="log", title_text="false-positive rate (test samples called members)", **LOG_TICKS)
+    fig.update_yaxes(title_text="true-positive rate (forget samples called members)", range=[0, 1.02])
+    return _layout(fig, 380, legend=dict(orientation="h", y=-0.3))
+
+
+PATTERN_ORDER = [(True, True, True), (True, False, False), (True, False, True), (True, True, False),
+                 (False, False, False), (False, True, True), (False, False, True), (False, True, False)]
+
+
+def prediction_matrix(pm: pd.DataFrame) -> go.Figure:
+    """Forget samples (columns, grouped by their right / wrong pattern) × models (rows: θ_o, unlearned, Retrain):
+    a cell is dark when that model classifies that sample correctly."""
+    cols = [f"{m}_correct" for m in ("original", "unlearned", "retrain")]
+    key = {p: k for k, p in enumerate(PATTERN_ORDER)}
+    order = sorted(range(len(pm)), key=lambda i: (key[tuple(bool(pm[c].iloc[i]) for c in cols)],
+                                                  int(pm["index"].iloc[i])))
+    z = np.array([[float(pm[c].iloc[i]) for i in order] for c in cols])
+    idx = [int(pm["index"].iloc[i]) for i in order]
+    fig = go.Figure(go.Heatmap(z=z, x=list(range(len(idx))), y=["θ_o", "unlearned", "Retrain"], zmin=0, zmax=1,
+                               colorscale=[[0, "#f3f3f3"], [0.5, "#f3f3f3"], [0.5, "#2b6cb0"], [1, "#2b6cb0"]],
+                               showscale=False, customdata=np.array([idx] * 3), xgap=0.3, ygap=3,
+                               hovertemplate="sample #%{customdata} · %{y}: %{z:.0f} (1 = right)<extra></extra>"))
+    fig.update_xaxes(title_text="forget samples, grouped by pattern (blue = classified right)", showticklabels=False)
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, 220, margin=dict(l=10, r=10, t=20, b=40))
+
+
+def classwise_accuracy(cw: pd.DataFrame, group: str) -> go.Figure:
+    """Accuracy per class of one set (forget / retain / test) under θ_o, the unlearned model and Retrain."""
+    d = cw[cw["group"] == group]
+    fig = go.Figure()
+    colors = {"original": style.OKABE_ITO["grey"], "unlearned": style.OKABE_ITO["vermillion"],
+              "retrain": style.OKABE_ITO["black"]}
+    for m in ("original", "unlearned", "retrain"):
+        e = d[d["model"] == m]
+        fig.add_trace(go.Bar(x=e["class"].astype(str), y=e["accuracy"], name=ATTACK_MODEL_NAMES[m],
+                             marker_color=colors[m], customdata=e[["n"]].to_numpy(),
+                             hovertemplate="class %{x}: %{y:.1f}% of %{customdata[0]} samples<extra></extra>"))
+    fig.update_layout(barmode="group", xaxis=dict(type="category", title_text="class"))
+    style.percent_axis(fig, "y", f"accuracy on the {group} set (%)", range=[0, 102])
+    return _layout(fig, 320, legend=dict(orientation="h", y=-0.25))

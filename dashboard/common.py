@@ -35,6 +35,9 @@ PAGES = {
     "embeddings": "app_pages/embeddings.py",
     "inspector": "app_pages/inspector.py",
     "forget_quality": "app_pages/forget_quality.py",
+    "attack": "app_pages/attack.py",
+    "glossary": "app_pages/glossary.py",
+    "summary": "app_pages/tour_summary.py",
 }
 STATUS_ICON = {"queued": ":material/hourglass_top:", "running": ":material/autorenew:", "done": ":material/check_circle:",
                "failed": ":material/cancel:", "cancelled": ":material/stop_circle:", "interrupted": ":material/warning:",
@@ -337,7 +340,7 @@ def score_entries() -> list[dict]:
 @st.cache_data(show_spinner=False, max_entries=16)
 def _samples(root: str, setup_js: str, seed_: int, ver: tuple):
     pipe = _pipeline(root, setup_js)
-    return res.sample_frame(pipe, seed_)
+    return style.clip_weights(res.sample_frame(pipe, seed_))  # BLO weights shown in [0, 1]
 
 
 def samples():
@@ -409,6 +412,33 @@ def _data_uri(root: str, setup_js: str, i: int, size: int) -> str:
 
 def data_uris(idx, size: int = 40) -> list[str]:
     return [_data_uri(cache_root(), setup_json(), int(i), size) for i in idx]
+
+
+# ---------------------------------------------------------------------------------------------- estimates
+@st.cache_data(show_spinner=False, max_entries=64)
+def _job_estimate(root: str, kind: str, config_json: str, ver: tuple):
+    from unlearn_core.jobs.estimate import estimate_job
+
+    return estimate_job(kind, json.loads(config_json), store())
+
+
+def job_estimate(kind: str, config: dict):
+    """The cost model's estimate (``JobEstimate``) of a job before it is submitted — the same numbers the job logs
+    and records when it runs, and the CLI prints for a grid; None for kinds it does not model."""
+    from unlearn_core.errors import ForgetsetError
+
+    try:
+        return _job_estimate(cache_root(), kind, json.dumps(config, sort_keys=True, default=str),
+                             version())
+    except (ForgetsetError, LookupError, OSError, ValueError):
+        return None
+
+
+def estimate_correction() -> tuple[float, int]:
+    """Median actual/estimate of this server's finished jobs (1.0, 0 when none recorded both)."""
+    from . import estimates
+
+    return estimates.correction(manager().list_jobs(limit=100))
 
 
 # ---------------------------------------------------------------------------------------------- jobs
@@ -513,6 +543,11 @@ def watch_job(job_id: str | None, key: str, done_text: str = "Finished.") -> Non
     if job is None:
         return
     running = job["status"] in ACTIVE
+    if running and not st.session_state.get("_sidebar_polls"):
+        # The job was submitted during this run, after the sidebar's job list had drawn itself as idle: without
+        # this rerun nothing redraws the page when the job ends, and the panel keeps saying "Not computed yet"
+        # under a "Stored" message (issue 22, item 2). The rerun lets the sidebar poll and redraw at the end.
+        st.rerun()
 
     @st.fragment(run_every=POLL_S if running else None)
     def _watch():
@@ -633,20 +668,37 @@ def sidebar() -> None:
             s = setup()
             if s.blo:
                 st.caption("BLO parameters: " + md_escape(", ".join(f"{k}={v}" for k, v in sorted(s.blo.items()))))
-            run = pipe.find_original(seed())
-            if run:
-                m = run.get("metrics") or {}
-                st.caption(f"θ_o ✓ train {m.get('train_acc', 0):.1f}% · test {m.get('test_acc', 0):.1f}%")
-            else:
-                st.caption("θ_o not trained yet")
+            _theta_status(pipe)
         st.page_link(PAGES["data"], label="Change data set / model", icon=":material/dataset:")
         st.divider()
         _sidebar_jobs()
 
 
+def theta_status_text(pipe, seed_: int) -> str:
+    """'θ_o ✓ train 99.9% · test 96.1%' or 'θ_o not trained yet' — read from the store at the moment of drawing."""
+    run = pipe.find_original(seed_)
+    if run:
+        m = run.get("metrics") or {}
+        return f"θ_o ✓ train {m.get('train_acc', 0):.1f}% · test {m.get('test_acc', 0):.1f}%"
+    return "θ_o not trained yet"
+
+
+def _theta_status(pipe) -> None:
+    """The sidebar's θ_o line. While jobs run it is re-read every few seconds (a job may train θ_o while the page
+    stands still: the line said "not trained yet" while the demo's stage list showed it done, issue 22 item 8)."""
+    active = manager().has_active()
+
+    @st.fragment(run_every=POLL_S if active else None)
+    def _line():
+        st.caption(theta_status_text(pipe, seed()), help=style.GLOSSARY["θ_o"])
+
+    _line()
+
+
 def _sidebar_jobs() -> None:
     mgr = manager()
     active = mgr.has_active()
+    st.session_state["_sidebar_polls"] = active  # watch_job reruns the page once when a job starts after this
     st.session_state["_seen_ver"] = (version(), time.time())  # what this full run has drawn
 
     @st.fragment(run_every=POLL_S if active else None)
@@ -681,7 +733,8 @@ DEMO_TYPICAL_S = {"original": 4, "scores": 1, "blo": 27, "sets": 1, "seed0": 23,
 # Which page each tour step opens, and the demo stage that must have finished first.
 STAGE_PAGE = {"original": "data", "scores": "scores", "blo": "scores", "sets": "sets", "seed0": "compare",
               "seeds": "compare", "sweep": "compare"}
-TOUR_NEEDS = {"data": "original", "scores": "blo", "sets": "sets", "compare": "seed0", "runs": None}
+TOUR_NEEDS = {"data": "original", "scores": "blo", "sets": "sets", "compare": "seed0", "runs": None,
+              "summary": "seed0"}
 # A reduced demo for tests and very slow machines (?demo=quick): 5 epochs, quick BLO, one seed, one extra ratio.
 DEMO_VARIANTS = {
     "full": {"title": "Full demo", "config": dict(DEMO_DEFAULTS)},
@@ -745,15 +798,26 @@ def demo_timeline(job: dict | None, cfg: dict | None = None):
     """(rows, seconds left, source) of the demo's stages (see dashboard/progress.py). Stages this configuration
     skips (one seed: no further seeds) expect no time."""
     c = {**DEMO_DEFAULTS, **(cfg or (job or {}).get("config") or demo_config())}
-    typical = dict(DEMO_TYPICAL_S)
-    n_seeds, n_sweep = len(c["seeds"]), len(c["sweep_ratios"])
-    typical["seeds"] = typical["seeds"] * max(0, n_seeds - 1) / 2
-    typical["sweep"] = typical["sweep"] * n_seeds * n_sweep / 6
-    if (c.get("setup") or {}).get("train") or (c.get("setup") or {}).get("blo"):
-        scale = min(1.0, float(((c.get("setup") or {}).get("train") or {}).get("epochs", 30)) / 30)
-        typical = {k: v * max(scale, 0.2) for k, v in typical.items()}  # a shorter recipe: shorter stages
-    return progress.timeline(job, demo_stages(c), typical,
-                             _demo_history(cache_root(), json.dumps(c, sort_keys=True)))
+    typical = demo_stage_estimate(c, job)
+    # one estimate for everything (issue 22): the cost model's stage times, the same the job logs and records;
+    # earlier jobs on this server only inform the correction factor applied to it, not a second estimate
+    k, n = estimate_correction()
+    src = "cost model, calibrated on this device" + (f", × {k:.2f} = the median actual/estimate of {n} finished "
+                                                     "jobs here" if n else "")
+    return progress.timeline(job, demo_stages(c), typical, {}, typical_source=src)
+
+
+def demo_stage_estimate(c: dict, job: dict | None = None, corrected: bool = True) -> dict[str, float]:
+    """Seconds per demo stage from the cost model (the job's own estimate once it runs; before that the same
+    computation here, calibrated on this device), scaled by this server's measured actual/estimate ratio unless
+    ``corrected`` is False (estimate vs actual compares the job's own, uncorrected estimate)."""
+    stages = ((job or {}).get("estimate") or {}).get("stages") or ((job or {}).get("result") or {}).get(
+        "estimate", {}).get("stages")
+    if not stages:
+        est = job_estimate("teaching_demo", c)
+        stages = dict(est.stages) if est is not None else dict(DEMO_TYPICAL_S)
+    k, n = estimate_correction() if corrected else (1.0, 0)
+    return {name: float(v) * (k if n else 1.0) for name, v in stages.items()}
 
 
 def stage_done(job: dict | None, stage: str | None) -> bool:
@@ -766,7 +830,7 @@ def stage_done(job: dict | None, stage: str | None) -> bool:
 
 
 TOUR_PAGE_NAMES = {"data": "Data & model", "scores": "Scores", "sets": "Forget sets", "compare": "Compare",
-                   "runs": "Runs"}
+                   "runs": "Runs", "summary": "What we saw"}
 TOUR = [
     ("data", "Step 1 · The original model",
      "The demo trained a small MLP θ_o on scikit-learn's 8×8 digits (1,437 training images). Its accuracy is "
@@ -774,8 +838,9 @@ TOUR = [
     ("scores", "Step 2 · How hard is each sample to forget?",
      "Every training sample got a **loss** and an **entropy** under θ_o, and a **BLO weight**: the bi-level "
      "optimisation of Fan et al. (*Challenging Forgets*) pushes weight onto the samples that stay well fit even "
-     "after fine-tuning without them. The top 10% of the weight is the **worst-case forget set**. Look at the "
-     "galleries: which digits are hardest to forget, and is their loss low?"),
+     "after fine-tuning without them. The top 10% of the weight is the **worst-case forget set**. Open the last "
+     "tab below, **Hardest / easiest**: its galleries show which digits are hardest to forget — is their loss "
+     "low?"),
     ("sets", "Step 3 · Random vs worst-case forget sets",
      "Here the random and the worst-case 10% sets are compared: how much they overlap, which classes they "
      "take and how their scores are distributed."),
@@ -785,8 +850,11 @@ TOUR = [
      "MIA on the worst-case set near 0, and whether relabeling methods (RL) drift away from Retrain in MIA. Judge "
      "from your numbers, not from the paper. Rows fill in as the demo's later seeds and ratios land."),
     ("runs", "Step 5 · Every step was a job",
-     "Each computation ran as a background job with progress, a log, cancel and re-run. Results are cached: "
-     "re-running the demo reuses them."),
+     "Each computation ran as a background job with progress, a log, cancel and re-run, and its time estimate "
+     "next to the time it took (columns estimate and actual / estimate). Results are cached: re-running the demo "
+     "reuses them."),
+    ("summary", "Step 6 · What we saw",
+     "The demo in a few sentences, with the numbers of this run."),
 ]
 
 

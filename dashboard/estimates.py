@@ -1,7 +1,11 @@
-"""Honest time estimates for the forms that launch work (Experiments, Coreset curves), from what this server
-has measured: the median ``total_s`` of earlier runs of the same kind on the same setup (falling back to the same
-data set and model with any recipe). Nothing is guessed silently: every estimate names how many timed runs it
-rests on, and a step with no history is counted and named instead of timed."""
+"""Time estimates shown by the dashboard.
+
+Every job kind the cost model knows (experiment, teaching demo, tune, θ_o, score, forget set, entanglement, "why
+hard") is estimated by the same code as the CLI: :func:`unlearn_core.jobs.estimate.estimate_job` on top of
+``unlearn_core.cost.estimate_grid`` (calibrated on this device, before the first run). :func:`job_text` formats it,
+with the median actual/estimate ratio of this server's finished jobs when there are some (each finished job keeps
+its estimate next to its actual time). Only the coreset curves (models trained on a kept fraction, no grid unit
+for them in the cost model) still use the median times of earlier runs (:func:`coreset_estimate`)."""
 from __future__ import annotations
 
 import statistics
@@ -74,30 +78,6 @@ def typical(hist: dict, kind: str, what: str = "") -> tuple[float | None, int]:
     return None, 0
 
 
-def experiment_estimate(pipe, spec, status, hist) -> Estimate:
-    """Time of an experiment grid: θ_o per seed, the scores its selectors need per (seed, ratio), and every
-    unlearning run not cached (``status`` from grid_status)."""
-    from unlearn_core.selectors import parse_selector
-
-    est = Estimate()
-    seeds_missing = [s for s in spec.seeds if pipe.find_original(s) is None]
-    each, n = typical(hist, "original")
-    est.add("θ_o", len(seeds_missing), each, n)
-    for sel in spec.selectors:
-        for name, _ in parse_selector(sel).needs_scores():
-            missing = sum(1 for s in spec.seeds for r in spec.ratios
-                          if pipe.find_score(name, s, r if name == "blo" else None) is None)
-            each, n = typical(hist, "score", name)
-            est.add("BLO" if name == "blo" else f"score {name}", missing, each, n)
-    todo = status[~status["cached"]] if len(status) else status
-    for method, k in todo.groupby("method").size().items() if len(todo) else []:
-        each, n = typical(hist, "unlearn", method)
-        from .style import method_label
-
-        est.add(f"{method_label(method)} runs", int(k), each, n)
-    return est
-
-
 def coreset_estimate(pipe, strategies: list[str], fractions: list[float], seeds: list[int], hist,
                      stored) -> Estimate:
     """Time of the coreset curves: θ_o per seed, the BLO per kept fraction and seed for worst-case strategies,
@@ -139,3 +119,33 @@ def coreset_estimate(pipe, strategies: list[str], fractions: list[float], seeds:
             est.seconds += model_s
             est.basis += n
     return est
+
+
+def actual_vs_estimate(jobs: list[dict]) -> list[tuple[str, float, float]]:
+    """(kind, estimate s, actual s) of finished jobs that recorded both (result fields ``estimate``, ``actual_s``)."""
+    out = []
+    for j in jobs:
+        r = j.get("result") or {}
+        est, act = (r.get("estimate") or {}), r.get("actual_s")
+        if j.get("status") == "done" and isinstance(act, (int, float)) and isinstance(est.get("total_s"), (int, float)):
+            out.append((j["kind"], float(est["total_s"]), float(act)))
+    return out
+
+
+def correction(jobs: list[dict], min_s: float = 2.0) -> tuple[float, int]:
+    """(median actual/estimate, n) over finished jobs whose estimate was at least ``min_s`` (1.0, 0 without any)."""
+    ratios = [a / e for _, e, a in actual_vs_estimate(jobs) if e >= min_s]
+    return (statistics.median(ratios), len(ratios)) if ratios else (1.0, 0)
+
+
+def job_text(est, corr: tuple[float, int] = (1.0, 0)) -> str:
+    """'≈ 52 s on this CPU (cost model, calibrated on this device; 14 units to compute)' plus, when finished jobs
+    measured it, the corrected figure: '; measured jobs here ran 1.3× the model (median of 6): ≈ 68 s'."""
+    if est is None:
+        return "No estimate for this kind of job."
+    text = est.summary()
+    k, n = corr
+    if n and est.total_s > 0 and abs(k - 1) > 0.1:
+        text += (f"; jobs finished on this server took {k:.2f}× their estimate (median of {n}), so expect "
+                 f"≈ {progress.fmt_duration(k * est.total_s)}")
+    return text

@@ -140,14 +140,15 @@ class StageRow:
 
 
 def timeline(job: dict | None, stages: list[tuple], typical: dict[str, float],
-             past: dict[str, float] | None = None, now: float | None = None) -> tuple[list[StageRow], float | None, str]:
+             past: dict[str, float] | None = None, now: float | None = None,
+             typical_source: str = "typical on a busy 2-core CPU") -> tuple[list[StageRow], float | None, str]:
     """Rows for every stage, the seconds left for the whole job and where the estimate comes from.
 
     ``stages``: (name, title, progress lo, progress hi). ``typical``: fallback seconds per stage; ``past``: from
     :func:`history`."""
     now = time.time() if now is None else now
     base = {**typical, **(past or {})}
-    source = "earlier runs on this server" if past else "typical on a busy 2-core CPU"
+    source = "earlier runs on this server" if past else typical_source
     if job is None:
         rows = [StageRow(n, t, "pending", left_s=None) for n, t, *_ in stages]
         acc = 0.0

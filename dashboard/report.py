@@ -90,9 +90,29 @@ def figure(f: Finding) -> go.Figure | None:
     return None
 
 
+def is_seconds_column(name) -> bool:
+    n = str(name).lower()
+    return n in ("seconds", "wall_s", "time", "runtime") or n.endswith(("_s", "(s)", " s", "seconds"))
+
+
+def fmt_number(v, seconds: bool = False) -> str:
+    """A report cell: seconds as '6 s' / '1.2 s' / '4.5 min' (never '6.000'); whole numbers without decimals;
+    other floats with 3 decimals."""
+    if v is None or v != v:
+        return "—"
+    v = float(v)
+    if seconds:
+        if v >= 90:
+            return f"{v / 60:.1f} min"
+        return f"{v:.0f} s" if v >= 10 or v == int(v) else f"{v:.1f} s"
+    return f"{v:.0f}" if v == int(v) and abs(v) < 1e15 else f"{v:.3f}"
+
+
 def _table_html(df: pd.DataFrame) -> str:
     show = df.drop(columns=[c for c in ("runs",) if c in df], errors="ignore")
-    return show.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="—", border=0, classes="num")
+    fmts = {c: (lambda v, sec=is_seconds_column(c): fmt_number(v, sec)) for c in show.columns
+            if pd.api.types.is_numeric_dtype(show[c]) and not pd.api.types.is_bool_dtype(show[c])}
+    return show.to_html(index=False, formatters=fmts, na_rep="—", border=0, classes="num")
 
 
 def write_report(findings: list[Finding], out_dir: str | Path, title: str, meta: dict) -> Path:

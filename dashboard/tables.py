@@ -73,8 +73,10 @@ def table3_stacked(d: pd.DataFrame, selectors: list[str], tuned: dict | None = N
     gaps["Avg. gap"] = t3["avg_gap"]
     disp["ToW"] = [res.fmt_mean_std(a, s, n, 3) for a, s, n in zip(t3["ToW_mean"], t3["ToW_std"], t3["n"])]
     disp["n"] = t3["n"].astype(int)
-    disp["seeds"] = t3["seeds"].astype(str).str.replace(",", ", ")
-    disp["time (s)"] = t3["runtime_s_mean"].map(lambda v: "—" if v != v else f"{v:.2f}")
+    # compact enough for 1400 px (issue 22, item 5: the seeds column was off-screen): seeds without spaces, and the
+    # run time is in a selected row's details and in the CSV export rather than a column of its own
+    disp["seeds"] = t3["seeds"].astype(str).str.replace(" ", "")
+    disp.attrs["runtime_s"] = list(t3["runtime_s_mean"])
     disp.attrs["selectors"] = list(t3["selector"])
     disp.attrs["methods"] = list(t3["method"])
     disp.attrs["tuned"] = labels
@@ -193,17 +195,54 @@ def missing_label(name: str) -> str:
     return MISSING_NAMES.get(name) or score_label(name)
 
 
+def fmt_sig(v, digits: int = 4) -> str:
+    """A number in ``digits`` significant digits, in scientific notation when it is very small or large
+    (3.783e-06, 0.4123, 1.2e+05); '—' for a missing value."""
+    if v is None or v != v:
+        return "—"
+    v = float(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.{digits - 1}e}"
+    return f"{v:.{digits}g}"
+
+
+TIE_TOL = 1e-6  # weights closer than this are a tie for a reader (BLO's solver leaves differences of ~1e-9)
+
+
+def near_tie_note(values, n: int, hard_end: str, easiest: bool, name: str = "weight") -> str:
+    """'' or a sentence saying that the ``n`` hardest / easiest samples were chosen among more than ``n`` samples
+    whose values lie within ``TIE_TOL`` of the extreme (e.g. ~70% of the BLO weights sit at ≈ 0): the order among
+    them comes from the tie-break (loss), not from the score."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0 or n <= 0:
+        return ""
+    low_end = (hard_end == "low") != easiest  # the end the chosen samples sit at
+    extreme = v.min() if low_end else v.max()
+    tied = int((np.abs(v - extreme) <= TIE_TOL).sum())
+    if tied <= n:
+        return ""
+    return (f"The {n} shown are chosen among {tied} samples ({100 * tied / len(v):.0f}% of {len(v)}) whose {name}s "
+            f"all lie within {TIE_TOL:g} of {extreme:.3g}: a tie, ordered by loss (the tie-break), not by the "
+            f"{name}.")
+
+
 def why_summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The per-quantity summary of :func:`unlearn_core.analysis.hardness.why_hard` with readable columns (numbers
     stay numbers)."""
     t = summary.copy()
     t["quantity"] = [score_label(q) for q in t["quantity"]]
     t["hard end"] = t["hard_end"].map({"low": "low values", "high": "high values"})
+    blo = t["quantity"].astype(str).str.startswith("BLO") | summary["quantity"].astype(str).str.startswith("blo")
+    for c in ("set_mean", "set_median", "train_mean", "train_median"):  # BLO weights are shown in [0, 1]
+        t[c] = t[c].astype(float)
+        t.loc[blo, c] = t.loc[blo, c].clip(0.0, 1.0)
     out = t[["quantity", "set_mean", "set_median", "train_mean", "train_median", "set_mean_percentile", "leans",
              "hard end", "n_set"]]
-    return out.rename(columns={"set_mean": "set mean", "set_median": "set median", "train_mean": "training-set mean",
-                               "train_median": "training-set median",
-                               "set_mean_percentile": "set's mean percentile in the training set",
+    # short headers (the grid fits 1400 px; issue 22 item 5): the definitions are the columns' hover help
+    return out.rename(columns={"set_mean": "set mean", "set_median": "set median", "train_mean": "train mean",
+                               "train_median": "train median",
+                               "set_mean_percentile": "percentile",
                                "leans": "the set leans", "n_set": "samples"})
 
 

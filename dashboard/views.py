@@ -18,6 +18,7 @@ from unlearn_core.analysis import ModelRef, embedding, inspect_sample
 from unlearn_core.store import run_digest
 
 from . import common, style
+from .safety import md_escape
 
 SPURIOUS_DATASETS = ("biased_digits", "celeba")
 BIASED_DIGITS_NOTE = (
@@ -294,26 +295,18 @@ def correlation(seeds: list[int], ratio: float | None):
                                        common.version()), None)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _history(root: str, setup_js: str, ver: tuple):
+def estimate_text(jobs: list[tuple[str, dict]]) -> str:
+    """'Estimate: ≈ 40 s on this CPU (cost model …)' for one or more jobs about to be submitted."""
+    from unlearn_core.jobs.estimate import JobEstimate
+
     from . import estimates
 
-    return estimates.history(common.store(), common._pipeline(root, setup_js))
-
-
-def compute_estimate(pipe, todo: list[tuple[str, str, int]]):
-    """Time estimate (``estimates.Estimate``) of computing ``todo`` = [(kind, what, count)], e.g. ("score",
-    "memorization", 2), from this server's earlier runs (median per kind; unknown steps are named, not timed)."""
-    from . import estimates
-
-    hist = _history(common.cache_root(), common.setup_json(), common.version())
-    est = estimates.Estimate()
-    for kind, what, count in todo:
-        each, n = estimates.typical(hist, kind, what)
-        name = style.score_label(what) if kind == "score" else ("entanglement (ES)" if kind == "view_entanglement"
-                                                                   else what or kind)
-        est.add(name, int(count), each, n)
-    return est
+    parts = [common.job_estimate(k, c) for k, c in jobs]
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return "No estimate available."
+    total = JobEstimate(sum(p.total_s for p in parts), device=parts[0].device, units=sum(p.units for p in parts))
+    return "Estimate: " + estimates.job_text(total, common.estimate_correction()) + "."
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -376,3 +369,88 @@ def _why_n_reference() -> int:
 
 
 WHY_N_REFERENCE = _why_n_reference()  # random reference sets the "Why is it hard?" panel compares ES against
+
+
+# ---------------------------------------------------------------------------------------------- attack view
+@st.cache_data(show_spinner=False, max_entries=16)
+def _attack(root: str, setup_js: str, method: str, selector: str, ratio: float | None, seed: int, params_js: str,
+            ver: tuple):
+    from unlearn_core.analysis.attack import attack_view
+
+    return attack_view(common._pipeline(root, setup_js), method, selector, ratio, seed,
+                       json.loads(params_js) or None)
+
+
+def attack(method: str, selector: str, ratio: float | None, seed: int, params: dict | None = None):
+    """The attack view (``unlearn_core.analysis.attack.AttackView``) of a stored run and Retrain on its set;
+    raises ConfigError when a model is missing."""
+    return _attack(common.cache_root(), common.setup_json(), method, selector, ratio, int(seed),
+                   json.dumps(params or {}, sort_keys=True), common.version())
+
+
+def attack_candidates(pipe) -> pd.DataFrame:
+    """Runs of the active setup (not Retrain) whose model, Retrain's model on the same set and θ_o are stored."""
+    runs = active_results(pipe)
+    if runs.empty:
+        return runs
+    out = []
+    for r in runs[runs["method"] != "retrain"].itertuples():
+        ratio = None if r.ratio != r.ratio else float(r.ratio)
+        params = json.loads(r.params) if isinstance(r.params, str) and r.params else None
+        try:
+            ok = (ModelRef(r.method, r.selector, ratio, int(r.seed), params).is_available(pipe)
+                  and ModelRef("retrain", r.selector, ratio, int(r.seed)).is_available(pipe)
+                  and ModelRef(seed=int(r.seed)).is_available(pipe))
+        except Exception:  # noqa: BLE001 - an unreadable run is left out of the menu
+            ok = False
+        if ok:
+            out.append({"method": r.method, "selector": r.selector, "ratio": ratio, "seed": int(r.seed),
+                        "params": params, "MIA": float(r.MIA), "UA": float(r.UA)})
+    return pd.DataFrame(out)
+
+
+def why_one_line(rep, sets: pd.DataFrame, n: int) -> str:
+    """The inspector's answer first: '**Why is #12 hard to forget?** #3 of 1437 by BLO worst-case weight (10%), #40
+    by loss · in worst-case 10% · seed 0 · Retrain on that set, which never saw it, still predicts it right (p = 0.97):
+    the rest of the data teaches it.' (its rank by each score, its set memberships, Retrain's verdict)."""
+    parts = []
+    if rep.scores is not None and not rep.scores.empty:
+        sc = rep.scores.dropna(subset=["hard_rank"]).sort_values("hard_rank")
+        parts.append(", ".join(f"#{int(r.hard_rank)} of {n} by {style.score_label(r.score)}"
+                               for r in sc.head(3).itertuples()))
+        top = sc.iloc[0] if len(sc) else None
+        hard = top is not None and int(top.hard_rank) <= max(1, n // 10)
+    else:
+        hard = None
+    inside_f = sets[sets["key_holds"].astype(bool)] if sets is not None and not sets.empty else pd.DataFrame()
+    inside = list(inside_f.itertuples()) if len(inside_f) else []
+    parts.append(("in " + md_escape(", ".join(inside_f["forget set"].astype(str)))) if inside
+                 else "in none of the built forget sets")
+    verdict = ""
+    p = rep.predictions
+    if p is not None and len(p) and inside:
+        def rkey(sel, ratio, seed_):
+            return sel, None if ratio is None or ratio != ratio else round(float(ratio), 6), int(seed_)
+
+        keys = {rkey(r.key_selector, r.key_ratio, r.key_seed) for r in inside}
+        on_set = np.array([rkey(s_, r_, sd) in keys for s_, r_, sd in zip(p["selector"], p["ratio"], p["seed"])],
+                          dtype=bool)
+        rt = p[(p["method"] == "retrain").to_numpy() & p["available"].astype(bool).to_numpy() & on_set]
+        if len(rt):
+            right = rt["correct"].astype(bool)
+            ptrue = float(rt["p_true"].astype(float).mean())
+            if right.all():
+                verdict = (f"Retrain on {'that set' if len(rt) == 1 else f'those {len(rt)} sets'}, which never saw it, "
+                           f"still predicts it right (p(true label) = {ptrue:.2f}): the rest of the data teaches it, "
+                           "so unlearning has little to remove — that is what makes it hard to forget")
+            elif not right.any():
+                verdict = (f"Retrain without it gets it wrong (p(true label) = {ptrue:.2f}): forgetting it is "
+                           "visible, so a method that still gets it right has not unlearned it")
+            else:
+                verdict = f"Retrain gets it right on {int(right.sum())} of {len(rt)} sets (mean p(true label) {ptrue:.2f})"
+    if not verdict:
+        verdict = ("no Retrain run on a set holding it yet (run one on Experiments to get Retrain's verdict)"
+                   if inside else "Retrain's verdict needs a forget set holding it")
+    head = (f"**Why is #{rep.index} {'hard' if hard else 'not especially hard' if hard is False else 'hard or easy'} "
+            f"to forget?** ")
+    return head + " · ".join(parts) + ". " + verdict[0].upper() + verdict[1:] + "."

@@ -348,6 +348,8 @@ def test_forget_sets_why_hard_panel(cache_dir):
     at = _app("app_pages/forget_sets.py")
     text = _texts(at)
     assert "Why is it hard?" in text and "seed 000" not in text and "seed 001" not in text
+    # it opens on the most interesting set: the worst case, not the random reference (issue 22, item 2)
+    assert at.selectbox(key="fs_why_pick").value.startswith("worst-case")
     assert "Feldman & Zhang" in text and "comes free once LiRA's shadow-model bank exists" in text
     assert "*What makes unlearning hard and what to do about it* (NeurIPS 2024)" in text
     worst = next(o for o in at.selectbox(key="fs_why_pick").options if o.startswith("worst-case 10%"))
@@ -358,6 +360,10 @@ def test_forget_sets_why_hard_panel(cache_dir):
         assert "Not computed yet:" in _texts(at)
         at.button(key="fs_why_job").click().run()
         assert not at.exception and not at.error
+        # the click reran the page so that the sidebar polls the new job: when it ends the page redraws and the
+        # panel shows the scores (before, it kept "Not computed yet" under "Stored: the panel shows it")
+        jm = JobManager.shared(Store(cache_dir))
+        assert at.session_state["_sidebar_polls"] or jm.get(at.session_state["fs_why_job_id"])["status"] == "done"
         job = JobManager.shared(Store(cache_dir)).wait(at.session_state["fs_why_job_id"], 240)
         assert job["status"] == "done", job.get("error")
         assert (job["config"]["selector"], job["config"]["ratio"], job["config"]["seed"]) == ("worst", 0.1, 0)
@@ -497,7 +503,8 @@ def test_compare(cache_dir):
     assert len(at.get("download_button")) >= 2
     # the Table-3 export is numbers: mean, std, n and gap in their own columns
     csv = res_csv(at)
-    t = pd.read_csv(io.StringIO(csv), comment="#")
+    assert not csv.startswith("#")  # a plain CSV (issue 22): the notes live in a sidecar
+    t = pd.read_csv(io.StringIO(csv))
     assert {"UA_mean", "UA_std", "n", "gap_UA", "seeds", "method_name"} <= set(t.columns)
     assert pd.api.types.is_float_dtype(t["UA_mean"]) and pd.api.types.is_integer_dtype(t["n"])
     assert "Unnamed: 0" not in t.columns
@@ -743,9 +750,18 @@ def test_reproduction_report_link(cache_dir):
         txt = _texts(at)
         assert "Newest report: **paper**" in txt
         assert "1 holds · 1 inconclusive" in txt and "over 3 seeds" in txt
-        verdicts = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+        # an HTML table (st.table): long text wraps, nothing is cut ("inconclusiv")
+        verdicts = next(d.value for d in at.table if "verdict" in d.value.columns)
         assert list(verdicts["verdict"]) == [HOLDS, INCONCLUSIVE]
-        assert list(verdicts["title"]) == ["Retrain's UA is near 0 on the worst case", "RL drifts in MIA"]
+        assert list(verdicts["finding"]) == ["Retrain's UA is near 0 on the worst case", "RL drifts in MIA"]
+        assert not [d for d in at.dataframe if "verdict" in d.value.columns]
+        # the report opens on the page (an embedded frame), and prints seconds as seconds, not "6.000"
+        frames = at.get("iframe")
+        assert frames and "Reproduction" in str(frames[0].proto)
+        html_text = (newest / "report.html").read_text()
+        from dashboard.report import fmt_number
+        assert fmt_number(6.0, seconds=True) == "6 s" and fmt_number(6.25, seconds=True) == "6.2 s"
+        assert fmt_number(300.0, seconds=True) == "5.0 min" and "6.000" not in html_text
         assert "Retrain UA 0.00" in txt and "![remote]" not in txt  # no remote image from the report
         assert len(at.get("download_button")) >= 2
         (newest / "summary.json").unlink()  # a report without its summary: still linked, verdicts not listed
@@ -875,6 +891,12 @@ def test_inspector_page(cache_dir):
     sets = next(d.value for d in at.dataframe if "holds this sample" in d.value.columns)
     worst = sets[sets["forget set"].str.startswith("worst-case 10%")]
     assert (worst["holds this sample"] == "yes").all() and "Retrain" in worst["methods"].iloc[0]
+    # the answer comes first, in one line: its rank by each score, its sets, Retrain's verdict (issue 22, item 10)
+    first = at.info[0].value
+    assert first.startswith("**Why is #") and "#1 of 1437 by BLO" in first and "10% · seed 0" in first.replace("\\", "")
+    assert "Retrain" in first and "p(true label)" in first
+    # the per-model rows are collapsed under an expander, not 6,800 px of page
+    assert any(e.label.startswith("Per-model rows:") and not e.proto.expanded for e in at.expander)
 
 
 def test_runs_experiment_result_is_a_table(cache_dir):
@@ -930,3 +952,161 @@ def test_deleting_jobs_keeps_every_chart(cache_dir):
     assert all(j["status"] in ("queued", "running") for j in mgr.list_jobs())
     after = {p: _n_charts(_app(p)) for p in pages}
     assert after == before
+
+
+def test_attack_view_page(cache_dir):
+    """The attack view draws the core's numbers: MIA-efficacy equal to the stored run's, the signal histograms, the
+    ROC, the prediction matrix and class-wise accuracy, with risk flags that link to the inspector."""
+    at = _app("app_pages/attack.py")
+    assert at.title[0].value == "Attack view"
+    summ = next(d.value for d in at.dataframe if "MIA-efficacy (%)" in d.value.columns)
+    assert list(summ["model"]) == ["θ_o", "FT", "Retrain"]
+    from unlearn_core import results as res
+    from unlearn_core.store import Store
+
+    df = res.results_frame(Store(cache_dir))
+    run = df[(df["method"] == "ft") & (df["selector"] == "worst") & (df["ratio"] == 0.1)].iloc[0]
+    assert float(summ["MIA-efficacy (%)"].iloc[1]) == pytest.approx(float(run["MIA"]), abs=1e-9)  # opens on worst 10%
+    assert _n_charts(at) >= 4  # signal, ROC, prediction matrix, class-wise accuracy
+    txt = _texts(at)
+    assert "Prediction matrix" in txt and "Class-wise accuracy" in txt and "agrees with Retrain on" in txt
+    patterns = next(d.value for d in at.dataframe if "samples" in d.value.columns and "share (%)" in d.value.columns)
+    assert int(patterns["samples"].sum()) == int(round(0.1 * 1437))
+
+
+def test_compare_sweep_adds_methods_that_land_later(cache_dir, tmp_path, monkeypatch):
+    """Issue 22, item 1: the ratio sweep's method choice followed the first draw (Retrain / FT) and never showed a
+    method whose runs landed later (the demo's RL). Now a method that appears joins the choice."""
+    import shutil
+
+    from unlearn_core.config import Setup
+    from unlearn_core.grid import ExperimentSpec, run_experiment
+    from unlearn_core.store import Store
+
+    root = tmp_path / "cache"
+    shutil.copytree(cache_dir, root)
+    monkeypatch.setenv("FORGETSET_CACHE_DIR", str(root))
+    at = _app("app_pages/compare.py")
+    assert at.multiselect(key="cmp_sweep_methods").value == ["retrain", "ft"]
+    run_experiment(ExperimentSpec(setup=Setup(train={"epochs": EPOCHS}, blo=BLO), methods=["ga"],
+                                  selectors=["random", "worst"], ratios=[0.05, 0.1], seeds=[0]), Store(root))
+    at.run()  # the same session redraws (as the sidebar does when a job stores results)
+    assert not at.exception
+    assert at.multiselect(key="cmp_sweep_methods").value == ["retrain", "ft", "ga"]
+    sweep = _chart(at, lambda f: any(t.get("name") == "GA" for t in f["data"]))
+    assert {t["name"] for t in sweep["data"] if t.get("showlegend") is not False and t.get("name")} >= {
+        "Retrain", "FT", "GA"}
+    # a method the user removed stays removed
+    at.multiselect(key="cmp_sweep_methods").set_value(["retrain", "ga"]).run()
+    at.run()
+    assert at.multiselect(key="cmp_sweep_methods").value == ["retrain", "ga"]
+
+
+def test_ratio_sweep_bands_stay_in_0_100():
+    """Issue 22, item 6: ± std bands of a % metric are clipped to [0, 100] (UA cannot be negative)."""
+    import pandas as pd
+
+    from dashboard import charts
+
+    agg = pd.DataFrame({"method": ["ft"] * 3, "selector": ["worst"] * 3, "ratio": [0.05, 0.1, 0.2],
+                        "seeds": ["0,1,2"] * 3, "n": [3, 3, 3]})
+    for m in ["UA", "MIA", "RA", "TA", "ToW"]:
+        agg[f"{m}_mean"], agg[f"{m}_std"] = [0.5, 1.0, 99.5], [2.0, 3.0, 2.0]
+    fig = charts.ratio_sweep(agg, "UA", ["ft"])
+    band = next(t for t in fig.data if t.fill == "toself")
+    assert min(band.y) >= 0 and max(band.y) <= 100
+    assert list(fig.layout.xaxis.ticktext) == ["5%", "10%", "20%"]  # the ratios run, no "5 100 2" minor labels
+
+
+def test_log_axes_and_colour_bars_are_readable():
+    """Issue 22, item 6: log axes are labelled in powers of ten (no SI prefixes like '100μ'); the overlap heatmap's
+    and the correlation matrix's colour bars keep a fixed length with a few ticks."""
+    import numpy as np
+    import pandas as pd
+
+    from dashboard import charts
+
+    df = pd.DataFrame({"loss": np.logspace(-8, 1, 200), "blo@0.1": np.linspace(0, 1, 200)})
+    h = charts.score_histograms(df, ["loss", "blo@0.1"], {"loss": "low", "blo@0.1": "high"})
+    logy = [ax for k, ax in h.layout.to_plotly_json().items() if k.startswith("yaxis") and ax.get("type") == "log"]
+    assert logy and all(ax["exponentformat"] == "power" for ax in logy)
+    s = charts.score_scatter(df.assign(index=range(200), cls="0"), "loss", "blo@0.1", "cls", True, False)
+    assert s.layout.xaxis.exponentformat == "power" and s.layout.xaxis.dtick == 1
+    m = pd.DataFrame(np.eye(2), index=["a", "b"], columns=["a", "b"])
+    ov = charts.overlap_heatmap(m)
+    assert ov.layout.coloraxis.colorbar.lenmode == "pixels" and len(ov.layout.coloraxis.colorbar.tickvals) == 3
+    assert ov.layout.height >= charts.COLORBAR_PX + 100
+    cm = charts.correlation_heatmap(m, m.astype(str), m)
+    assert cm.data[0].colorbar.lenmode == "pixels"
+
+
+def test_blo_weights_shown_in_0_1_with_a_tie_note(cache_dir):
+    """Issue 22, item 7: no negative BLO weight reaches the page, and the easiest gallery says when it is chosen
+    among near-ties (most weights at ≈ 0)."""
+    import numpy as np
+
+    from dashboard import tables
+
+    at = _app("app_pages/scores.py")
+    for d in at.dataframe:
+        for c in d.value.columns:
+            if "BLO" in str(c) and np.issubdtype(d.value[c].dtype, np.number):
+                assert (d.value[c].dropna() >= 0).all() and (d.value[c].dropna() <= 1).all(), c
+    v = np.r_[np.full(700, -5e-7), np.full(300, 1e-9), np.linspace(0.01, 1, 437)]
+    note = tables.near_tie_note(v, 18, "high", easiest=True)
+    assert "1000 samples" in note and "tie" in note
+    assert tables.near_tie_note(np.linspace(0, 1, 100), 18, "high", easiest=True) == ""
+
+
+def test_glossary_page_and_hover_help(cache_dir):
+    """Every term the pages use has a one-line definition (hover help) and a glossary entry with its formula and
+    the paper (authors and title)."""
+    from dashboard import style
+
+    at = _app("app_pages/glossary.py")
+    text = _texts(at)
+    for term in ["θ_o", "UA", "RA", "TA", "MIA-efficacy", "ToW", "ES", "Avg. gap", "BLO weight", "ε / forget quality"]:
+        assert f"#### {term}" in text, term
+        assert term in style.GLOSSARY and len(style.GLOSSARY[term]) > 20
+    assert len(at.get("latex")) == len(style.GLOSSARY_ENTRIES)
+    assert "Challenging Forgets" in text and "Machine Unlearning in Forgetting Sequence" in text
+    assert "seed 00" not in text  # papers by authors and title, never by internal file number
+
+
+def test_tour_ends_on_a_summary_with_this_run_s_numbers(cache_dir):
+    """The tour's last step is a summary page with the numbers of the run (Retrain's UA on random vs worst etc.)."""
+    from dashboard import common
+    from unlearn_core import results as res
+    from unlearn_core.store import Store
+
+    assert common.TOUR[-1][0] == "summary" and "Hardest / easiest" in common.TOUR[1][2]  # step 2 names the tab
+    at = AppTest.from_file(APP, default_timeout=60)
+    from unlearn_core.config import Setup
+
+    at.session_state["setup"] = Setup(train={"epochs": EPOCHS}, blo=BLO).to_dict()
+    at.session_state["tour"] = {"job": None, "active": True}
+    at.run()
+    at.switch_page("app_pages/runs.py").run()
+    assert at.button(key="tour_next_runs").label == "Next: What we saw →"
+    at.switch_page("app_pages/tour_summary.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = _texts(at)
+    t3 = res.table3(res.results_frame(Store(cache_dir)), ["random", "worst"], 0.1)
+    w = t3[(t3["selector"] == "worst") & (t3["method"] == "retrain")].iloc[-1]  # the row the page reads
+    ua_worst = res.fmt_mean_std(w["UA_mean"], w["UA_std"], int(w["n"]))  # other tests may add seeds to the store
+    assert "What we saw" in text and f"UA {ua_worst}%" in text and "median loss under θ_o" in text
+    assert "Teaching demo — Step 6" in text
+
+
+def test_runs_show_estimate_vs_actual(cache_dir):
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    mgr = JobManager.shared(Store(cache_dir))
+    jid = mgr.submit("train_original", {"setup": {"dataset": "digits", "train": {"epochs": EPOCHS}, "blo": BLO},
+                                        "seed": 0})
+    assert mgr.wait(jid, 60)["status"] == "done"
+    at = _app("app_pages/runs.py")
+    live = next(d.value for d in at.dataframe if "estimate" in d.value.columns)
+    assert "actual / estimate" in live.columns
+    assert "Estimate vs actual:" in _texts(at)

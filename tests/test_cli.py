@@ -51,7 +51,7 @@ def test_compare_writes_csv_and_is_served_from_cache(tmp_path, capsys):
     (["--dataset", "cifar10", "--data-root", "/nonexistent/forgetset-data"], "--download"),
     (["--dataset", "npz:/nonexistent/x.npz"], "does not exist"),
     (["--device", "tpu"], "Unknown device"),
-    (["--seeds", "0"], "at least 1"),
+    (["--seeds", "0"], "--seeds 1 runs seed 0"),
     (["--params", '{"ft": {"nosuch": 1}}', "--methods", "ft"], "no hyperparameter 'nosuch'"),
 ])
 def test_bad_input_gives_clear_error(tmp_path, capsys, args, message):
@@ -85,3 +85,44 @@ def test_list_and_help(capsys):
         main(["compare", "--help"])
     assert e.value.code == 0
     assert "--selectors" in capsys.readouterr().out
+
+
+def test_list_shows_the_method_wrappers(capsys):
+    """Issue 22, item 9: the error messages name rum: / rsu_oneshot: wrappers, so `list` shows them too."""
+    from unlearn_core.methods.base import WRAPPERS
+
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0 and "method wrappers" in out
+    for prefix in WRAPPERS:
+        assert f"{prefix}:METHOD" in out
+    assert {"rum", "rsu_oneshot"} <= set(WRAPPERS)
+
+
+def test_large_model_on_tiny_images_warns(tmp_path, capsys):
+    """resnet18 on 8×8 digits is accepted but warned about, naming the data set's default model."""
+    from unlearn_core.models import model_mismatch_warning
+
+    msg = model_mismatch_warning("resnet18", (1, 8, 8), 1437, "mlp")
+    assert msg and "32×32" in msg and "--model mlp" in msg and "M parameters" in msg
+    assert model_mismatch_warning("mlp", (1, 8, 8), 1437, "mlp") is None
+    assert model_mismatch_warning("resnet18", (3, 32, 32), 50_000, "resnet18") is None
+    code, _, err = run_cli(capsys, "compare", "--model", "resnet18", "--seeds", "0,", "--cache-dir", str(tmp_path),
+                           "--ratios", "0.1", "--methods", "nosuch")  # stops at the bad method: nothing trains
+    assert code == 2
+
+
+def test_progress_to_a_file_has_no_carriage_returns(tmp_path, capsys):
+    """Progress written to a file (not a terminal) is whole lines, not tqdm's carriage-return redraws; table3.csv
+    starts with its header (pandas reads it without comment='#'), its notes in a JSON sidecar."""
+    import json
+
+    table = tmp_path / "table3.csv"
+    code, out, err = run_cli(capsys, "compare", "--methods", "retrain,ga", "--selectors", "random", "--ratios", "0.1",
+                             "--seeds", "1", "--epochs", "2", "--cache-dir", str(tmp_path / "c"),
+                             "--table-out", str(table))
+    assert code == 0, err
+    assert "\r" not in err and "compare:" in err and err.count("\n") < 200
+    t = pd.read_csv(table)
+    assert list(t.columns)[:3] == ["selector", "ratio", "method"] and len(t) == 2
+    meta = json.loads((tmp_path / "table3.csv.json").read_text())
+    assert "sample std" in meta["notes"]["std"] and meta["seeds"] == [0]

@@ -143,7 +143,7 @@ def test_table3_one_seed_and_three_seed_rows_side_by_side():
               + [("worst", "retrain", 0, 0.0), ("worst", "ft", 0, 1.0)])
     disp, gaps = tables.table3_stacked(d, ["random", "worst"])
     rows = {(r["forget set"], r["method"]): r for _, r in disp.iterrows()}
-    assert rows[("random", "FT")]["n"] == 3 and rows[("random", "FT")]["seeds"] == "0, 1, 2"
+    assert rows[("random", "FT")]["n"] == 3 and rows[("random", "FT")]["seeds"] == "0,1,2"  # compact: fits 1400 px
     assert rows[("random", "FT")]["UA"].startswith("4.00 ± 1.00")  # sample std of 3, 4, 5
     assert rows[("worst-case", "FT")]["n"] == 1 and "± —" in rows[("worst-case", "FT")]["UA"]
     wide, _ = tables.table3_wide(d, ["random", "worst"])

@@ -80,6 +80,16 @@ def _shot(page, name: str, **kw) -> Path:
     return path
 
 
+def _settle(page, timeout_ms: int = 15_000) -> None:
+    """Wait until Streamlit has no faded (stale) elements left from a redraw: screenshots show the settled page."""
+    try:
+        page.wait_for_function("() => document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+                               timeout=timeout_ms)
+    except Exception:  # noqa: BLE001 - a page that keeps redrawing (a running job) is shot as it is
+        pass
+    page.wait_for_timeout(500)
+
+
 def _no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -91,7 +101,34 @@ def _demo_job(cache: Path) -> dict | None:
     return jobs[0] if jobs else None
 
 
-def test_demo_tour_to_compare_then_seeds_sweep_and_inspector(server):
+WIDTH = 1400  # the width a classroom projector / laptop shows (issue 22: nothing may be cut at 1400 px)
+METHODS = ["Retrain", "FT", "GA", "RL", "ℓ1-sparse"]  # the demo's methods, display names
+
+
+def _cut_tables(page) -> list[str]:
+    """Tables whose content does not fit at this width: an HTML table cell narrower than its text, or a data grid
+    that scrolls sideways (a column off-screen)."""
+    return page.evaluate("""() => {
+        const out = [];
+        document.querySelectorAll('[data-testid="stTable"] td, [data-testid="stTable"] th').forEach(c => {
+            if (c.scrollWidth > c.clientWidth + 1) out.push('cell: ' + c.innerText.slice(0, 40)); });
+        document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller').forEach(s => {
+            if (s.scrollWidth > s.clientWidth + 2) out.push('grid scrolls: ' + s.scrollWidth + ' > ' + s.clientWidth); });
+        return out; }""")
+
+
+def _plot_legend(page, nth: int = -1) -> list[str]:
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    chart = charts.nth(nth) if nth >= 0 else charts.last
+    return [str(t).strip() for t in chart.locator(".legendtext").evaluate_all("els => els.map(e => e.textContent)")]
+
+
+def test_demo_tour_to_summary_sweep_why_hard_attack_and_inspector(server):
+    """The teaching demo (quick variant) from the click to the tour's summary page; on the way: the ratio sweep
+    shows every method once the demo is done without leaving the page (issue 22 item 1), no table is cut at 1400 px
+    (item 5), the "Why is it hard?" panel opens on the worst case and shows its scores right after its job (item 2),
+    no negative BLO weight is shown (item 7), the Overview's estimate is within 1.5× of the measured demo; then the
+    attack view, the prediction matrix and the inspector's one-line answer."""
     from playwright.sync_api import expect, sync_playwright
 
     base, tmp = server
@@ -99,19 +136,21 @@ def test_demo_tour_to_compare_then_seeds_sweep_and_inspector(server):
     timings = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1500})
+        page = browser.new_page(viewport={"width": WIDTH, "height": 1100})
         page.on("crash", lambda *a: print("PAGE CRASHED"))
         page.on("pageerror", lambda e: print("pageerror", str(e)[:300]))
         page.goto(f"{base}/?demo=quick")
         start = page.get_by_role("button", name="Run the teaching demo")
         expect(start).to_be_enabled(timeout=60_000)
         expect(page.get_by_text("Quick demo", exact=False).first).to_be_visible()
+        # the estimate before the first run: the cost model's, calibrated on this device
+        expect(page.get_by_text("cost model, calibrated on this device").first).to_be_visible(timeout=60_000)
+        promised = page.get_by_text("all of it after about", exact=False).first.inner_text()
+        _shot(page, "01_overview_before_click", full_page=True)
         t0 = time.time()
         start.click()
-        # the stage list with times (ETAs while it runs; Cancel is checked in test_app.py: the quick demo can
-        # finish before a screenshot)
         expect(page.get_by_text("took").first).to_be_visible(timeout=60_000)
-        _shot(page, "01_overview_demo_running", full_page=True)
+        _shot(page, "02_overview_demo_running", full_page=True)
 
         # the guided tour: each Next button unlocks when the stage its page needs has landed
         page.get_by_role("button", name="Take the guided tour →").click()
@@ -124,7 +163,7 @@ def test_demo_tour_to_compare_then_seeds_sweep_and_inspector(server):
             except AssertionError:
                 _shot(page, f"FAILED_waiting_for_{nxt.replace(' ', '_')}", full_page=True)
                 raise
-            _shot(page, f"0{step}_tour_step{step - 1}", full_page=True)
+            _shot(page, f"0{step + 1}_tour_step{step - 1}", full_page=True)
             btn.click()
             expect(page.get_by_text(f"Teaching demo — Step {step}").first).to_be_visible(timeout=30_000)
             _no_exception(page)
@@ -132,80 +171,132 @@ def test_demo_tour_to_compare_then_seeds_sweep_and_inspector(server):
         expect(table).to_be_visible(timeout=120_000)
         timings["first_compare_table_s"] = time.time() - t0
         expect(page.get_by_text("Methods vs Retrain")).to_be_visible()
-        page.wait_for_timeout(1500)
-        _shot(page, "05_tour_step4_compare_first_table", full_page=True)
 
-        # a grid launched while the demo still runs waits in the queue and says why
-        grid = urllib.parse.urlencode({**QUICK, "methods": "retrain,ft", "selectors": "random", "ratios": "0.1",
-                                       "grid_seeds": "1,2"})
-        page.goto(f"{base}/experiments?{grid}")
-        launch = page.get_by_role("button", name="Launch experiment")
-        expect(launch).to_be_enabled(timeout=60_000)
-        launch.click()
-        demo = _demo_job(tmp / "cache")
-        if demo and demo["status"] in ("queued", "running"):
-            expect(page.get_by_text("#1 in the queue").first).to_be_visible(timeout=30_000)
-            page.wait_for_timeout(500)
-            _shot(page, "06_experiment_queued_behind_demo", full_page=True)
-        expect(page.get_by_text("Experiment finished")).to_be_visible(timeout=400_000)
-        _no_exception(page)
-        deadline = time.time() + 300
+        # item 1: stay on Compare while the demo's later stages land; the sweep then shows every method
+        deadline = time.time() + 400
         while (_demo_job(tmp / "cache") or {}).get("status") in ("queued", "running") and time.time() < deadline:
             time.sleep(2)
-        assert _demo_job(tmp / "cache")["status"] == "done"
-        timings["demo_total_s"] = time.time() - t0
+        demo = _demo_job(tmp / "cache")
+        assert demo["status"] == "done", demo.get("error")
+        timings["demo_total_s"] = demo["finished"] - demo["started"]
+        print("demo:", json.dumps({"total_s": timings["demo_total_s"], "estimate": (demo.get("result") or {}).get(
+            "estimate")}))
+        expect(page.get_by_text("The demo has finished").first).to_be_visible(timeout=60_000)
+        legend: list[str] = []
+        for _ in range(20):  # the page redraws once more after the last stage: read the settled chart
+            page.wait_for_timeout(1500)
+            try:
+                page.locator('[data-testid="stPlotlyChart"]').last.scroll_into_view_if_needed(timeout=5000)
+                legend = _plot_legend(page)
+            except Exception:  # noqa: BLE001 - detached while redrawing: try again
+                continue
+            if all(m in legend for m in METHODS):
+                break
+        assert all(m in legend for m in METHODS), legend
+        assert not _cut_tables(page), _cut_tables(page)  # item 5: Compare's seeds column on screen at 1400 px
+        _settle(page)
+        _shot(page, "06_tour_step4_compare_all_methods_in_sweep", full_page=True)
 
-        # Compare: random (seeds 0, 1, 2) next to worst-case (seed 0) in the same rows
-        page.goto(f"{base}/compare?{q}")
-        page.on("console", lambda m: print("console", m.type, m.text[:300]) if m.type == "error" else None)
-        expect(page.get_by_text("Methods vs Retrain")).to_be_visible(timeout=60_000)
-        page.get_by_text("forget sets side by side", exact=True).click()
-        # the grid is drawn on a canvas; its column headers are in the accessible (hidden) table
-        try:
-            # the caption in bold (a chart annotation below carries the same words)
-            expect(page.locator("strong", has_text="worst-case sets").first).to_be_visible(timeout=30_000)
-            expect(page.locator('[data-testid="stDataFrame"]').nth(1)).to_be_visible(timeout=30_000)
-        except AssertionError:
-            _shot(page, "FAILED_compare_side_by_side", full_page=True)
-            raise
-        page.wait_for_timeout(1500)
-        _shot(page, "07_compare_one_and_three_seeds_side_by_side", full_page=True)
-        from unlearn_core import results as res
-        from unlearn_core.store import Store
-
-        df = res.results_frame(Store(tmp / "cache"))
-        t3 = res.table3(df[df["ratio"] == 0.1], ["random", "worst"])
-        ft = t3[t3["method"] == "ft"].set_index("selector")
-        assert int(ft.at["random", "n"]) == 3 and int(ft.at["worst", "n"]) == 1
-
-        # the ratio sweep: one panel per forget set, hollow one-seed points
-        sweep = page.locator('[data-testid="stPlotlyChart"]').last
-        sweep.scroll_into_view_if_needed()
-        expect(page.get_by_text("Hollow points have one seed").first).to_be_visible(timeout=30_000)  # 5%: seed 0
-        expect(sweep.locator(".main-svg").first).to_be_visible()
-        page.wait_for_timeout(1000)
-        sweep.screenshot(path=str(SHOTS / "08_ratio_sweep.png"))
-        print(f"screenshot: {SHOTS / '08_ratio_sweep.png'}")
+        # the rest of the tour: Runs (estimate vs actual per job), then the summary of what the class saw
+        btn = page.locator("button:enabled", has_text="Next: Runs →").first
+        expect(btn).to_be_enabled(timeout=30_000)
+        btn.click()
+        expect(page.get_by_text("Teaching demo — Step 5").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("actual / estimate").first).to_be_attached(timeout=30_000)
+        _shot(page, "07_tour_step5_runs_estimate_vs_actual", full_page=True)
+        btn = page.locator("button:enabled", has_text="Next: What we saw →").first
+        expect(btn).to_be_enabled(timeout=30_000)
+        btn.click()
+        expect(page.get_by_text("Teaching demo — Step 6").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Retrain", exact=False).first).to_be_visible()
+        expect(page.get_by_text("The whole demo took", exact=False).first).to_be_visible(timeout=30_000)
         _no_exception(page)
+        _settle(page)
+        _shot(page, "08_tour_step6_summary", full_page=True)
 
-        # the inspector's "why" panel for the hardest sample to forget
+        # the Overview after the demo: the estimate it promised vs what the demo took
+        page.get_by_role("link", name="Overview").first.click()
+        expect(page.get_by_text("Estimate vs actual:").first).to_be_visible(timeout=60_000)
+        _settle(page)
+        _shot(page, "09_overview_demo_estimate_vs_actual", full_page=True)
+        est_s = _seconds(promised.split("all of it after about", 1)[1])
+        timings["overview_estimate_s"] = est_s
+        ratio = timings["demo_total_s"] / est_s
+        timings["actual_over_estimate"] = ratio
+        # The estimate is calibrated on this device before the click; it can only hold while the machine keeps the
+        # speed it was calibrated at, so the 1.5× check runs when the machine is not oversubscribed.
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+        timings["load_per_core"] = load
+        if load < 1.0:
+            assert 1 / 1.5 <= ratio <= 1.5, (promised, timings)
+        else:
+            print(f"estimate check not asserted: load {load:.1f} per core (actual/estimate {ratio:.2f})")
+
+        # items 2 and 7 on Forget sets / Scores (same session: no reload)
+        page.get_by_role("link", name="Forget sets").first.click()
+        expect(page.get_by_text("Why is it hard?").first).to_be_visible(timeout=60_000)
+        why_pick = page.get_by_role("combobox", name="Forget set").last
+        expect(why_pick).to_be_visible(timeout=30_000)
+        value = why_pick.evaluate("el => el.value || el.getAttribute('aria-valuetext') || el.innerText || ''")
+        if not value:  # the chosen option is drawn next to the combobox
+            value = why_pick.locator("xpath=ancestor::*[@data-testid='stSelectbox'][1]").inner_text()
+        assert "worst-case" in value, value  # opens on the most interesting set
+        go = page.get_by_role("button", name="Compute what is missing")
+        if go.count():
+            go.first.click()
+            expect(page.get_by_text("Stored: the panel shows it.").first).to_be_visible(timeout=400_000)
+            # the panel itself shows the new scores without leaving the page
+            expect(page.get_by_text("Not computed yet:")).to_have_count(0, timeout=60_000)
+        page.wait_for_timeout(2000)
+        assert not _cut_tables(page), _cut_tables(page)
+        _no_exception(page)
+        _settle(page)
+        _shot(page, "10_forget_sets_why_hard_after_its_job", full_page=True)
+        page.get_by_role("link", name="Scores").first.click()
+        page.get_by_role("tab", name="Hardest / easiest").click()
+        expect(page.get_by_text("Easiest to forget").first).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1500)
+        captions = " ".join(page.locator('[data-testid="stImageCaption"], [data-testid="stCaptionContainer"]')
+                            .all_inner_texts())
+        assert " · -" not in captions and " · −" not in captions, captions[:500]  # weights shown in [0, 1]
+        _shot(page, "11_scores_easiest_no_negative_weights", full_page=True)
+
+        # the attack view and the prediction matrix
+        page.goto(f"{base}/attack?{q}")
+        expect(page.get_by_role("heading", name="Attack view")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Prediction matrix").first).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(2500)
+        _no_exception(page)
+        _settle(page)
+        _shot(page, "12_attack_view", full_page=True)
+        pm = page.locator('[data-testid="stPlotlyChart"]').nth(2)
+        pm.scroll_into_view_if_needed()
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(SHOTS / "13_prediction_matrix.png"))
+        print(f"screenshot: {SHOTS / '13_prediction_matrix.png'}")
+
+        # the inspector's first screen: the one-line answer
         page.goto(f"{base}/inspector?{q}")
         hardest = page.get_by_role("button", name="Show the hardest sample to forget", exact=False)
         expect(hardest).to_be_visible(timeout=60_000)
         hardest.click()
-        from unlearn_core.config import Setup
-        from unlearn_core.pipeline import Pipeline
-
-        pipe = Pipeline(Store(tmp / "cache"), Setup(train={"epochs": 5}, blo={"K": 2, "upper_iters": 3}))
-        top = int(res.hardest(res.sample_frame(pipe, 0), "blo@0.1", "high", 1)["index"].iloc[0])
-        expect(page.get_by_text(f"Sample #{top} ·").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Why is #", exact=False).first).to_be_visible(timeout=30_000)
         expect(page.get_by_text("1 · Which forget sets and runs held it")).to_be_visible(timeout=30_000)
-        expect(page.get_by_text("3 · Its nearest neighbours", exact=False)).to_be_visible()
         page.wait_for_timeout(2000)
         _no_exception(page)
-        _shot(page, "09_inspector_why", full_page=True)
+        _settle(page)
+        _shot(page, "14_inspector_first_screen")
         browser.close()
-    print("timings:", json.dumps({k: round(v, 1) for k, v in timings.items()}))
+    print("timings:", json.dumps({k: round(v, 2) for k, v in timings.items()}))
+
+
+def _seconds(text: str) -> float:
+    """'52 s (…' / '3.4 min (…' → seconds."""
+    import re
+
+    m = re.search(r"([\d.]+)\s*(s|min|h)\b", text)
+    assert m, text
+    return float(m.group(1)) * {"s": 1, "min": 60, "h": 3600}[m.group(2)]
 
 
 def test_links_cannot_fetch_crash_or_lose_the_page(server):

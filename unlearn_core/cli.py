@@ -108,17 +108,24 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+PLAIN_PROGRESS_S = 10.0
+
+
 class _Bar:
     """tqdm progress bar on stderr fed by RunContext callbacks; a context manager, so an error never leaves a
     half-drawn bar in front of its message."""
 
     def __init__(self, quiet: bool, desc: str):
         self.bar = None
-        if not quiet:
+        self.desc = desc
+        self.tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        self.last_line = (-1.0, "")  # (time, text) of the last plain progress line (stderr is not a terminal)
+        if not quiet and self.tty:
             from tqdm import tqdm
 
             self.bar = tqdm(total=1000, desc=desc, file=sys.stderr, leave=False,
                             bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+        self.quiet = quiet
 
     def ctx(self):
         from .context import RunContext
@@ -128,6 +135,13 @@ class _Bar:
                 self.bar.n = int(1000 * f)
                 self.bar.set_postfix_str(msg[:60], refresh=False)
                 self.bar.refresh()
+            elif not self.quiet:
+                # a file or pipe gets whole lines (no carriage-return redraws): one when the step changes, at
+                # most one every PLAIN_PROGRESS_S seconds otherwise
+                now = time.time()
+                if msg != self.last_line[1] or now - self.last_line[0] >= PLAIN_PROGRESS_S:
+                    print(f"{self.desc}: {100 * f:5.1f}% {msg}", file=sys.stderr, flush=True)
+                    self.last_line = (now, msg)
 
         return RunContext(on_progress=on_progress)
 
@@ -171,7 +185,20 @@ def _pipeline(args, setup=None):
     from .pipeline import Pipeline
 
     setup = setup or _setup(args)
-    return Pipeline(_store(args), setup)
+    pipe = Pipeline(_store(args), setup)
+    _warn_model(pipe)
+    return pipe
+
+
+def _warn_model(pipe) -> None:
+    """Say so (stderr) when the model is far too large for the data, e.g. resnet18 on 8×8 digits."""
+    from .data import default_model_for
+    from .models import model_mismatch_warning
+
+    msg = model_mismatch_warning(pipe.model_name, tuple(pipe.ds.input_shape), pipe.ds.n_train,
+                                 default_model_for(pipe.ds))
+    if msg:
+        print(f"warning: {msg}", file=sys.stderr, flush=True)
 
 
 def _outputs(*pairs: tuple[str | None, str]) -> None:
@@ -311,7 +338,11 @@ def cmd_compare(args) -> int:
     preflight(spec, check_device=args.executor == "local")
     from .cost import auto_workers, describe_actual, estimate_grid, fmt_seconds
 
-    est = estimate_grid(spec, store)
+    from .pipeline import Pipeline
+
+    pipe = Pipeline(store, spec.setup)
+    _warn_model(pipe)
+    est = estimate_grid(spec, store, pipe)
     options: dict = {"address": args.ray_address} if args.ray_address else {}
     if args.executor == "local":
         options["workers"] = auto_workers(est) if workers is None else workers
@@ -356,10 +387,13 @@ def cmd_compare(args) -> int:
         _write_atomic(args.out, out.to_csv(index=False))
         print(f"wrote {args.out}")
     if args.table_out:
-        from .results import table3_csv
+        from .results import table3_csv, table3_metadata
 
         _write_atomic(args.table_out, table3_csv(t3))
-        print(f"wrote {args.table_out}")
+        side = str(args.table_out) + ".json"  # the notes on the statistics: a sidecar, not a '#' line in the CSV
+        _write_atomic(side, json.dumps(table3_metadata(t3, setup=spec.setup.to_dict(), seeds=spec.seeds,
+                                                       command=" ".join(sys.argv)), indent=1, default=str))
+        print(f"wrote {args.table_out} (notes on the columns: {side})")
     return 0
 
 
@@ -507,6 +541,12 @@ def cmd_list(args) -> int:
         meta = get_method(m).metadata()
         flags = ",".join(k for k in ("relabeling", "reinit", "partial_update") if meta[k])
         print(f"  {m:18s} {meta['description']}" + (f" [{flags}]" if flags else ""))
+    from .methods.base import WRAPPERS
+
+    print("method wrappers (PREFIX:METHOD around any method above, e.g. rsu:ga):")
+    for prefix, factory in WRAPPERS.items():
+        doc = (getattr(factory, "__doc__", None) or "").strip().splitlines()
+        print(f"  {prefix + ':METHOD':18s} {doc[0] if doc else ''}")
     return 0
 
 

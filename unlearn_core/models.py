@@ -135,3 +135,26 @@ def check_model_fits(name: str, in_shape: tuple[int, int, int], num_classes: int
                       + (f" It needs images of at least {need}x{need}." if need else "")
                       + (f" Models that fit: {', '.join(fits)} (--model NAME)." if fits else
                          " No model fits images this small; use larger images."))
+
+
+# Models built for 32×32 (and larger) RGB images: on tiny images they still run (adaptive pooling) but are a poor and
+# very slow choice: ResNet-18 has ~11 M parameters for 1,437 8×8 digits.
+DESIGNED_MIN_SIZE = {"resnet18": 32, "resnet50": 32, "vgg16_bn": 32}
+
+
+def model_mismatch_warning(name: str, in_shape: tuple[int, int, int], n_train: int, default: str) -> str | None:
+    """A warning when ``name`` is far too large for the data (built for ≥ 32×32 images, or more parameters than
+    1000 per training image); None when it fits. Does not refuse: a user may want it anyway."""
+    if name not in MODELS:
+        return None
+    c, h, w = in_shape
+    with torch.device("meta"):
+        n_params = sum(p.numel() for p in build_model(name, in_shape, 10).parameters())
+    small = DESIGNED_MIN_SIZE.get(name, 0) > min(h, w)
+    if not small and n_params <= 1000 * max(n_train, 1):
+        return None
+    why = f"it is built for images of at least {DESIGNED_MIN_SIZE[name]}×{DESIGNED_MIN_SIZE[name]}" if small else \
+        f"that is {n_params / max(n_train, 1):,.0f} parameters per training image"
+    return (f"model '{name}' ({n_params / 1e6:.1f} M parameters) on {h}×{w} images ({n_train:,} training images): "
+            f"{why}; training is slow and overfits. The default for this data set is '{default}' (--model "
+            f"{default}).")

@@ -317,10 +317,12 @@ def parse_seeds(text: str) -> list[int]:
     except ValueError:
         raise ConfigError(f"--seeds must be a count (3) or a comma list (0,1,2) of integers; got '{text}'.") from None
     if n < 1:
-        raise ConfigError(f"--seeds must be at least 1 (a count), got {n}. For seed 0 alone use --seeds 0, (a list).")
+        raise ConfigError(f"--seeds {n} asks for no seed: --seeds is a count (--seeds 1 runs seed 0; --seeds 3 runs "
+                          "seeds 0, 1, 2) or a comma list of seed numbers (--seeds 0,5,7).")
     if n > MAX_SEEDS:
-        raise ConfigError(f"--seeds {n} asks for {n} seeds; the limit is {MAX_SEEDS}. To run one particular seed, "
-                          f"give a list: --seeds {min(n, MAX_SEED)},")
+        raise ConfigError(f"--seeds {n} asks for {n} seeds (a count); the limit is {MAX_SEEDS}. To run seed {n} "
+                          f"alone, give it as a list of one: --seeds {min(n, MAX_SEED)}, (with the comma) — or several: "
+                          f"--seeds {min(n, MAX_SEED)},{min(n, MAX_SEED) + 1}.")
     return list(range(n))
 
 

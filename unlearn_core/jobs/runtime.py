@@ -87,8 +87,12 @@ class JobHandle:
         self.manager._on_started(self.job_id)
         try:
             RunContext(cancel_event=self.cancel_event).check_cancel()
+            est = self.manager._estimate(self.job_id, self.kind, self.config)
+            t0 = time.time()
             result = execute_job(self.kind, self.config, self.manager.store, self.context(), self.device,
                                  self.job_id)
+            if est is not None:  # estimate vs actual, kept with the result (the Runs page shows both)
+                result = {**result, "estimate": est, "actual_s": time.time() - t0}
         except BaseException as err:  # noqa: BLE001 - every failure must end the job, never the server
             self.fail(err)
         else:
@@ -154,13 +158,15 @@ class _Job:
     rerun_of: str | None = None
     slot: str | None = None
     last_persist: float = 0.0
+    estimate: dict | None = None  # the cost model's estimate, made when the job starts (unlearn_core.jobs.estimate)
     settled: threading.Event = field(default_factory=threading.Event)  # final state written to the database
 
     def as_dict(self, with_log: bool = True) -> dict:
         d = {"id": self.id, "kind": self.kind, "label": self.label, "config": self.config, "resource": self.resource,
              "status": self.status, "progress": self.progress, "message": self.message, "error": self.error,
              "result": self.result, "created": self.created, "started": self.started, "finished": self.finished,
-             "rerun_of": self.rerun_of, "slot": self.slot, "cancel_requested": self.cancel.is_set()}
+             "rerun_of": self.rerun_of, "slot": self.slot, "cancel_requested": self.cancel.is_set(),
+             "estimate": self.estimate or (self.result or {}).get("estimate")}
         if with_log:
             d["log"] = list(self.log)
         return d
@@ -439,6 +445,25 @@ class JobManager:
                 self.executor.start(h)
             except BaseException as err:  # noqa: BLE001
                 self._on_finished(h.job_id, None, err)
+
+    def _estimate(self, job_id: str, kind: str, config: dict) -> dict | None:
+        """The cost model's estimate of a job (unlearn_core.jobs.estimate), logged and kept on the job; None for
+        kinds it does not model or when it cannot be made (an estimate never stops a job)."""
+        from .estimate import estimate_job
+
+        try:
+            est = estimate_job(kind, config, self.store)
+        except Exception:  # noqa: BLE001 - the job itself reports bad input; the estimate is only a plan
+            return None
+        if est is None:
+            return None
+        d = est.as_dict()
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None:
+                job.estimate = d
+        self._on_log(job_id, f"estimate: {est.summary()}")
+        return d
 
     # ------------------------------------------------------------------ callbacks (any thread)
     def _on_started(self, job_id: str) -> None:

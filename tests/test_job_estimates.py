@@ -1,0 +1,44 @@
+"""One estimate for everything (issue 22): jobs are estimated by the CLI's cost model and keep estimate vs actual."""
+from __future__ import annotations
+
+import pytest
+
+from unlearn_core import cost
+from unlearn_core.config import Setup
+from unlearn_core.grid import ExperimentSpec
+from unlearn_core.jobs import JobManager
+from unlearn_core.jobs.demo import DEMO_DEFAULTS, DEMO_STAGES
+from unlearn_core.jobs.estimate import estimate_job
+from unlearn_core.store import Store
+
+SETUP = {"dataset": "digits", "train": {"epochs": 2}}
+
+
+def test_experiment_and_demo_estimates_are_the_cost_model_s(tmp_path):
+    store = Store(tmp_path)
+    spec = ExperimentSpec(setup=Setup.from_dict(SETUP), methods=["retrain", "ft"], selectors=["random"],
+                          ratios=[0.1], seeds=[0, 1])
+    job = estimate_job("experiment", {"spec": spec.to_dict()}, store)
+    assert job.total_s == pytest.approx(cost.estimate_grid(spec, store).seconds)  # the CLI's number
+    demo = estimate_job("teaching_demo", {**DEMO_DEFAULTS, "setup": SETUP}, store)
+    assert set(demo.stages) == {name for name, *_ in DEMO_STAGES}
+    assert demo.stages["seeds"] > 0 and demo.stages["sweep"] > demo.stages["seed0"] > 0  # 2 ratios × 3 seeds > 1 × 1
+    one_seed = estimate_job("teaching_demo", {**DEMO_DEFAULTS, "setup": SETUP, "seeds": [0]}, store)
+    assert one_seed.stages["seeds"] == 0 and one_seed.total_s < demo.total_s
+    assert estimate_job("checkpoint", {}, store) is None  # kinds the model does not know say so
+
+
+def test_a_finished_job_keeps_its_estimate_and_actual_time(tmp_path):
+    store = Store(tmp_path)
+    mgr = JobManager(store)
+    try:
+        jid = mgr.submit("train_original", {"setup": SETUP, "seed": 0})
+        job = mgr.wait(jid, timeout=120)
+        assert job["status"] == "done", job.get("error")
+        res = job["result"]
+        assert res["estimate"]["total_s"] > 0 and res["actual_s"] > 0
+        assert any("estimate: " in line and "cost model" in line for line in mgr.get(jid)["log"])
+        # once θ_o is stored, the same job costs nothing
+        assert estimate_job("train_original", {"setup": SETUP, "seed": 0}, store).total_s == 0
+    finally:
+        mgr.shutdown(wait=True)

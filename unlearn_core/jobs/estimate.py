@@ -1,0 +1,223 @@
+"""Time estimates of jobs, from the one cost model (:mod:`unlearn_core.cost`), for every job kind that computes.
+
+The CLI prints ``cost.estimate_grid(spec).summary()`` before a grid; a job gets the same number: an experiment is
+its grid, the teaching demo is the grids of its stages, a score / θ_o / forget-set / entanglement / "why hard" job
+is the units it would add to the store. Units already stored cost nothing. The estimate is computed before the job
+runs (calibrated on this device: a few timed batches, cached per process and in the store for a day), shown by the
+dashboard before the first run, logged when the job starts and stored with its result next to the actual time.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .. import cost
+from ..config import Setup, forget_count
+
+ENTANGLEMENT_SET_S = 0.02  # ES of one set from stored features: a variance over its rows (measured well under 0.1 s)
+
+
+@dataclass
+class JobEstimate:
+    """Seconds a job should take on this device (``total_s``), per stage where the job has stages."""
+
+    total_s: float
+    stages: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+    units: int = 0  # units still to compute
+    note: str = ""
+
+    def summary(self) -> str:
+        where = "GPU" if self.device.startswith("cuda") else "CPU"
+        if self.total_s <= 0:
+            return "already stored: it finishes in seconds"
+        took = "under a second" if self.total_s < 1 else f"≈ {cost.fmt_seconds(self.total_s)}"
+        return (f"{took} on this {where} (cost model, calibrated on this device"
+                + (f"; {self.units} units to compute" if self.units else "") + (f"; {self.note}" if self.note else "")
+                + ")")
+
+    def as_dict(self) -> dict:
+        return {"total_s": float(self.total_s), "stages": {k: float(v) for k, v in self.stages.items()},
+                "device": self.device, "units": int(self.units), "summary": self.summary()}
+
+
+def _pipe(store, setup: dict | Setup | None, pipe=None):
+    from ..pipeline import Pipeline
+
+    if pipe is not None:
+        return pipe
+    s = setup if isinstance(setup, Setup) else Setup.from_dict(setup or {})
+    return Pipeline(store, s)
+
+
+def _score_seconds(pipe, cal, name: str, seed: int, ratio: float | None, params: dict | None = None) -> float:
+    """Seconds of one score (0 when stored), with θ_o's training when that is missing too."""
+    if pipe.find_score(name, seed, ratio, params or {}) is not None:
+        return 0.0
+    n = pipe.ds.n_train
+    m = forget_count(ratio, n) if ratio is not None else None
+    p = pipe._score_params(name, params or {})
+    factor, _ = cost.loop_calibration(pipe, cal)
+    return (cost.score_passes(name, p, n, pipe.train_cfg, m) * cal.train_s_per_sample * factor
+            + _original_seconds(pipe, cal, seed))
+
+
+def _original_seconds(pipe, cal, seed: int) -> float:
+    if pipe.find_original(seed) is not None:
+        return 0.0
+    n = pipe.ds.n_train
+    factor, overhead = cost.loop_calibration(pipe, cal)  # as cost.estimate_grid does for its units
+    return (pipe.train_cfg.epochs * n * cal.train_s_per_sample + n * cost.EVAL_PASS * cal.eval_s_per_sample * 3) * \
+        factor + overhead
+
+
+def _forward_seconds(pipe, cal) -> float:
+    return pipe.ds.n_train * cal.eval_s_per_sample
+
+
+def grid_estimate(spec, store, pipe=None) -> JobEstimate:
+    est = cost.estimate_grid(spec, store, pipe)
+    return JobEstimate(est.seconds, est.by_stage(), est.calibration.device, sum(not u.cached for u in est.units))
+
+
+def demo_estimate(config: dict, store, pipe=None) -> JobEstimate:
+    """The teaching demo's stages (unlearn_core.jobs.demo.DEMO_STAGES) from the cost model: θ_o, loss + entropy,
+    BLO, the sets, then the grids of seed 0, the other seeds and the sweep ratios."""
+    from ..grid import ExperimentSpec
+    from .demo import demo_config
+
+    c = demo_config(config)
+    seeds = [int(s) for s in c["seeds"]]
+    ratio = float(c["ratio"])
+    sweep = [float(r) for r in c["sweep_ratios"]]
+    setup = Setup.from_dict(c["setup"])
+    pipe = _pipe(store, setup, pipe)
+    spec = ExperimentSpec(setup=setup, methods=list(c["methods"]), selectors=list(c["selectors"]),
+                          ratios=[ratio, *sweep], seeds=seeds)
+    est = cost.estimate_grid(spec, store, pipe)
+    cal = est.calibration
+    stages = {name: 0.0 for name in ("original", "scores", "blo", "sets", "seed0", "seeds", "sweep")}
+    units = 0
+    for u in est.units:
+        if u.cached:
+            continue
+        units += 1
+        uid = u.unit_id
+        seed = _unit_seed(uid)
+        r = _unit_ratio(uid)
+        at_ratio = r is None or abs(r - ratio) < 1e-9
+        if seed == seeds[0] and at_ratio and u.stage in ("original", "score", "forget_set"):
+            stage = {"original": "original", "score": "blo", "forget_set": "sets"}[u.stage]
+        elif seed == seeds[0] and at_ratio:
+            stage = "seed0"
+        elif at_ratio:
+            stage = "seeds"
+        else:
+            stage = "sweep"
+        stages[stage] += u.seconds
+    for name in ("loss", "entropy"):
+        stages["scores"] += _score_seconds(pipe, cal, name, seeds[0], None) - _original_seconds(pipe, cal, seeds[0])
+    stages["sets"] += 0.05 if pipe.find_forget_set("easiest", ratio, seeds[0]) is None else 0.0
+    return JobEstimate(sum(stages.values()), stages, cal.device, units)
+
+
+def _unit_seed(unit_id: str) -> int:
+    """Seed of a grid unit (grid.Unit.id ends with '/<seed>')."""
+    return int(unit_id.rsplit("/", 1)[1])
+
+
+def _unit_ratio(unit_id: str) -> float | None:
+    """Forget ratio of a grid unit ('score/<name>/<ratio>/…', 'forget_set/<sel>/<ratio>/…', 'run/<m>/<sel>/<ratio>/…')."""
+    parts = unit_id.split("/")
+    pos = {"score": 2, "forget_set": 2, "run": 3}.get(parts[0])
+    if pos is None:
+        return None
+    try:
+        return float(parts[pos])
+    except ValueError:  # 'None': a score that does not depend on the ratio, a class-wise set
+        return None
+
+
+def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | None:
+    """The cost model's estimate of a job (None for kinds it does not model: checkpoint import, embeddings…)."""
+    config = config or {}
+    if kind == "experiment":
+        from ..grid import ExperimentSpec
+
+        return grid_estimate(ExperimentSpec.from_dict(config.get("spec")), store, pipe)
+    if kind == "teaching_demo":
+        return demo_estimate(config, store, pipe)
+    if kind == "tune":
+        from ..tuning import TuneSpec, estimate_tuning
+
+        e = estimate_tuning(TuneSpec.from_dict(config), store, pipe)
+        return JobEstimate(e.seconds, e.by_stage(), e.calibration.device, sum(not u.cached for u in e.units))
+    if kind not in ("train_original", "score", "forget_set", "view_entanglement", "view_why_hard"):
+        return None
+    pipe = _pipe(store, config.get("setup"), pipe)
+    cal = cost.calibrate(pipe)
+    seed = int(config.get("seed", 0) or 0)
+    if kind == "train_original":
+        return JobEstimate(_original_seconds(pipe, cal, seed), device=cal.device)
+    if kind == "score":
+        from ..scores import get_score
+
+        name = config["score"]
+        ratio = config.get("ratio") if get_score(name).depends_on_ratio else None
+        return JobEstimate(_score_seconds(pipe, cal, name, seed, ratio, config.get("params")), device=cal.device)
+    if kind == "forget_set":
+        from ..selectors import parse_selector
+
+        sel = parse_selector(config["selector"])
+        ratio = None if sel.class_wise else config.get("ratio")
+        s = sum(_score_seconds(pipe, cal, name, seed, ratio if by_ratio else None)
+                for name, by_ratio in sel.needs_scores())
+        return JobEstimate(s, device=cal.device)
+    if kind == "view_entanglement":
+        from ..analysis.entanglement import entanglement_frame
+
+        frame = entanglement_frame(pipe, compute_if_missing=False)
+        todo = frame[frame["es"].isna()] if len(frame) else frame
+        seeds = sorted({int(s) for s in todo["seed"]}) if len(todo) else []
+        s = len(seeds) * _forward_seconds(pipe, cal) + len(todo) * ENTANGLEMENT_SET_S
+        return JobEstimate(s, device=cal.device, note=f"{len(todo)} sets")
+    # view_why_hard: the set's missing scores, then its ES and that of the random reference sets
+    from ..analysis.hardness import why_hard
+
+    why = why_hard(pipe, _set_key(pipe, config), compute_if_missing=False)
+    if why is None:
+        return JobEstimate(0.0, device=cal.device)
+    s = 0.0
+    ratio = config.get("ratio")
+    for q in why.missing:
+        if q.startswith("entanglement"):
+            s += _forward_seconds(pipe, cal) + (1 + _n_reference()) * ENTANGLEMENT_SET_S
+        else:
+            s += _score_seconds(pipe, cal, q, seed, ratio if q == "blo" else None)
+    return JobEstimate(s, device=cal.device, note=f"missing: {', '.join(why.missing)}" if why.missing else "")
+
+
+def _set_key(pipe, config: dict) -> str | None:
+    run = pipe.find_forget_set(config["selector"], config.get("ratio"), int(config.get("seed", 0) or 0))
+    return run["key"] if run else None
+
+
+def _n_reference() -> int:
+    import inspect
+
+    from ..analysis.hardness import why_hard
+
+    return int(inspect.signature(why_hard).parameters["n_reference"].default)
+
+
+def describe(est: dict | None, actual_s: float | None) -> str:
+    """'took 41 s · estimate 37 s (actual/estimate 1.11)' from a stored estimate dict and the actual seconds."""
+    if not est or actual_s is None:
+        return ""
+    e = float(est.get("total_s") or 0.0)
+    ratio = f" (actual/estimate {actual_s / e:.2f})" if e > 0 else ""
+    return f"took {cost.fmt_seconds(actual_s)} · estimate {cost.fmt_seconds(e)}{ratio}"
+
+
+def dumps(est: JobEstimate | None) -> str:
+    return json.dumps(est.as_dict() if est else None)
