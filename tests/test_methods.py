@@ -127,7 +127,8 @@ def test_image_family_gets_image_preset():
     ds = ImageDataset("fake32", x, y, x, y, ["a", "b"])
     for name in ("salun", "influence", "dau"):
         m = get_method(name)
-        assert m.resolve_params(ds, None) == m.presets["image"]
+        budget = {"budget": "fixed10"} if "epochs" in m.presets["image"] else {}
+        assert m.resolve_params(ds, budget) == {**m.presets["image"], **budget}
 
 
 @pytest.mark.parametrize("name", ALL)

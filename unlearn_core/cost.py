@@ -290,7 +290,7 @@ def estimate_grid(spec, store, pipe=None) -> Estimate:
                                                             else int(sel.arg))))
             else:
                 n_f = forget_count(u.ratio, n)
-            mp = get_method(u.method).resolve_params(pipe.ds, params or None)
+            mp = get_method(u.method).resolve_params(pipe.ds, params or None, recipe)
             passes = method_passes(u.method, mp, n_f, n - n_f, recipe)
             cached = pipe.find_run(u.method, u.selector, u.ratio, u.seed, params or None) is not None
             seconds = passes * cal.train_s_per_sample + eval_passes(n, n_test) * cal.eval_s_per_sample * 3 + svc
