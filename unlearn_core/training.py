@@ -22,8 +22,9 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from .context import NULL_CONTEXT, RunContext
 from .data import ImageDataset, family_of
-from .device import autocast, channels_last
+from .device import autocast
 from .errors import ConfigError, DivergenceError
+from .kernels import choose_memory_format, input_format
 from .models import Classifier, build_model
 
 
@@ -150,10 +151,14 @@ def seeded_init(seed: int) -> Iterator[None]:
 
 
 def new_model(model_name: str, ds: ImageDataset, seed: int, device: torch.device) -> Classifier:
-    """A freshly initialised model; the seed fixes the initial weights (see :func:`seeded_init`)."""
+    """A freshly initialised model; the seed fixes the initial weights (see :func:`seeded_init`). Its memory format
+    (channels_last or contiguous) is the one measured fastest for this model on this device, chosen once per
+    machine (:mod:`unlearn_core.kernels`); batches follow the model's format (:func:`get_batch`)."""
     with seeded_init(seed):
         model = build_model(model_name, ds.input_shape, ds.num_classes)
-    return channels_last(model.to(device), device)
+    fmt = choose_memory_format(model_name, lambda: build_model(model_name, ds.input_shape, ds.num_classes),
+                               ds.input_shape, ds.num_classes, device, probe=model)
+    return model.to(device).to(memory_format=fmt)
 
 
 def as_index_tensor(idx, device: torch.device) -> torch.Tensor:
@@ -199,16 +204,19 @@ def augment_crop_flip(xb: torch.Tensor, pad: int = 4, generator: torch.Generator
 
 
 def get_batch(ds: ImageDataset, ib: torch.Tensor, split: str = "train", augment: bool = False,
-              generator: torch.Generator | None = None, device: torch.device | None = None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gather, augment and normalise a batch; returns (float images, labels) on the data's device."""
+              generator: torch.Generator | None = None, device: torch.device | None = None,
+              memory_format: torch.memory_format | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gather, augment and normalise a batch; returns (float images, labels) on the data's device, in
+    ``memory_format`` when given (the model's: :func:`kernels.input_format`), else channels_last on CUDA."""
     x, y = ds.split(split)
     ib = ib.to(x.device)
     xb = x[ib]
     if augment:
         xb = augment_crop_flip(xb, generator=generator)
     xb = ds.normalize(xb)
-    if xb.is_cuda:
+    if memory_format is not None and xb.ndim == 4:
+        xb = xb.contiguous(memory_format=memory_format)
+    elif xb.is_cuda and xb.ndim == 4:
         xb = xb.contiguous(memory_format=torch.channels_last)
     return xb, y[ib]
 
@@ -277,10 +285,11 @@ def train_loop(model: nn.Module, ds: ImageDataset, idx, cfg: TrainConfig, seed: 
     opt = optimizer or make_optimizer(params if params is not None else model.parameters(), cfg)
     steps_per_epoch = math.ceil(idx_t.numel() / cfg.batch_size)
     sched = make_scheduler(opt, cfg, steps_per_epoch * cfg.epochs)
+    fmt = input_format(model)
     model.train()
     for epoch in range(cfg.epochs):
         for ib in shuffled_batches(idx_t, cfg.batch_size, gen):
-            xb, yb = get_batch(ds, ib, augment=augment, generator=gen)
+            xb, yb = get_batch(ds, ib, augment=augment, generator=gen, memory_format=fmt)
             if labels is not None:
                 yb = labels[ib]
             with autocast(device):
@@ -324,13 +333,14 @@ def predict_logits(model: nn.Module, ds: ImageDataset, split: str = "train", idx
     device = x.device
     idx_t = torch.arange(x.shape[0], device=device) if idx is None else as_index_tensor(idx, device)
     was_training = model.training
+    fmt = input_format(model)
     model.eval()
     outs = []
     # fp32 on purpose, even under a caller's autocast: every metric and score is computed from these logits;
     # autocast is for training only.
     with torch.autocast(device.type, enabled=False):
         for s in range(0, idx_t.numel(), batch_size):
-            xb, _ = get_batch(ds, idx_t[s:s + batch_size], split=split)
+            xb, _ = get_batch(ds, idx_t[s:s + batch_size], split=split, memory_format=fmt)
             outs.append(model(xb).float())
     model.train(was_training)
     if not outs:
