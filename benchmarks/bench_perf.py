@@ -155,6 +155,8 @@ def main() -> None:
                     "gflops,trainer,blo,grid,stack,workers,profile,ratio")
     ap.add_argument("--workers", type=int, default=2, help="workers of the cold grid in section 7")
     ap.add_argument("--budget", default="paper", help="unlearning budget of the grids in sections 6-7")
+    ap.add_argument("--grid-cache", default=None, help="section 7: keep the cold grid's cache in this (new) folder, "
+                    "e.g. to add the fixed10 runs to the same θ_o and Retrain afterwards")
     args = ap.parse_args()
     apply_thread_policy()
     skip = set(args.skip.split(","))
@@ -278,8 +280,11 @@ def main() -> None:
     if "ratio" not in skip:  # 7
         t_train, out_train = cli(["train", "--dataset", args.dataset, "--model", pipe.model_name, "--quiet",
                                   "--cache-dir", str(tmp / "cold_train")])
+        grid_cache = Path(args.grid_cache) if args.grid_cache else tmp / "cold_grid"
+        if grid_cache.exists() and any(grid_cache.iterdir()):
+            raise SystemExit(f"--grid-cache {grid_cache} is not empty: the grid must run cold")
         t_grid, out_grid = cli(["compare", *grid_args, "--workers", str(args.workers),
-                                "--cache-dir", str(tmp / "cold_grid")])
+                                "--cache-dir", str(grid_cache), "--table-out", str(grid_cache) + "-table3.csv"])
         fit = next((ln for ln in out_grid.splitlines() if ln.startswith("θ_o")), "")
         print(f"[7] cold compare ({args.workers} workers, budget {args.budget}) / one cold train: "
               f"{t_grid / t_train:.2f}× ({t_grid:.1f}s vs {t_train:.1f}s) · {out_train.splitlines()[0]} · {fit}")

@@ -44,14 +44,21 @@ def mlp(in_shape: tuple[int, int, int], num_classes: int, width: int = 256) -> C
     return Classifier(body, nn.Linear(width, num_classes), groups=[l1, l2])
 
 
-def cnn(in_shape: tuple[int, int, int], num_classes: int, width: int = 32) -> Classifier:
-    """Small CNN: two conv blocks (conv-BN-ReLU-pool) + a hidden dense layer."""
+def cnn(in_shape: tuple[int, int, int], num_classes: int, width: int = 32, pool: int = 4,
+        hidden: int = 256) -> Classifier:
+    """Small CNN: conv-pool-BN-ReLU, conv-BN-ReLU-avgpool to pool×pool, a hidden dense layer.
+
+    Sized by measurement for a CPU (README, "Training presets"): the first block pools *before* BatchNorm and ReLU
+    (same conv FLOPs, a quarter of the memory-bound BN/ReLU work: the step ran 1.2-2.8× faster on 2 loaded
+    cores), and a 4×4 average pool with a 256-unit hidden layer (instead of 2×2 and 128) gives the capacity to fit
+    the CIFAR-10 subset's training set (train accuracy 73% → 95% at 20 epochs) for ~3% more compute.
+    """
     c, h, w = in_shape
-    b1 = nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2))
+    b1 = nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(width), nn.ReLU())
     b2 = nn.Sequential(nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
-                       nn.AdaptiveAvgPool2d(2))
-    fc = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 4, 128), nn.ReLU())
-    return Classifier(nn.Sequential(b1, b2, fc), nn.Linear(128, num_classes), groups=[b1, b2, fc])
+                       nn.AdaptiveAvgPool2d(pool))
+    fc = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * pool * pool, hidden), nn.ReLU())
+    return Classifier(nn.Sequential(b1, b2, fc), nn.Linear(hidden, num_classes), groups=[b1, b2, fc])
 
 
 def _cifar_resnet(arch: str, in_shape: tuple[int, int, int], num_classes: int) -> Classifier:

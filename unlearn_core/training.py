@@ -82,10 +82,12 @@ class TrainConfig:
 # preset produced it (its stored configuration holds the resolved recipe).
 TRAIN_PRESETS: dict[str, TrainConfig] = {
     "small": TrainConfig(epochs=30, batch_size=128, lr=0.05),  # 8x8 digits, MLP
-    # 28-32 px images, the small CNN. Batch 64 (80 steps per epoch on 5k images: batch 256 left it at 44% test
-    # accuracy after 12 epochs) and no augmentation (the model should fit its training set, as the papers' do;
-    # crop+flip held training accuracy at the test accuracy).
-    "image_small": TrainConfig(epochs=12, batch_size=64, lr=0.05, augment="none"),
+    # 32 px RGB images, the small CNN: the fewest epochs at which θ_o fits its training set (RA >= 98%, the papers'
+    # regime: their models have RA 100), batch 64, no augmentation (crop+flip holds train accuracy at the test
+    # accuracy, so the model never memorises what unlearning is meant to remove). Evidence in PRESET_NOTES.
+    "image_small": TrainConfig(epochs=20, batch_size=64, lr=0.05, augment="none"),
+    # 28 px grayscale images (MNIST-like), the small CNN: RA >= 98% is reached in 4 epochs of 10k images.
+    "gray_small": TrainConfig(epochs=4, batch_size=64, lr=0.05, augment="none"),
     "image": TrainConfig(epochs=30, batch_size=256, lr=0.1),  # 32 px RGB, ResNet / VGG
     "quick": TrainConfig(epochs=8, batch_size=128, lr=0.05),
     # Fan et al.'s public code (and Chen et al.): SGD lr 0.1, momentum 0.9, weight decay 5e-4, lr ÷10 at 50% and
@@ -94,22 +96,27 @@ TRAIN_PRESETS: dict[str, TrainConfig] = {
 }
 PRESET_NOTES: dict[str, str] = {
     "small": "digits + MLP: test accuracy plateaus by ~30 epochs (benchmarks/recipe_plateau.py).",
-    "image_small": "small CNN on 28-32 px images, sized for a CPU: on the CIFAR-10 subset (5,085 images, 1 seed) test "
-                   "accuracy is 53.6% at 8 epochs, 59.0% at 12, 61.3% at 16 (train 57.6/63.1/68.8%), 32 s per model "
-                   "at 12 epochs on one core; batch 256 reached 43.8% and crop+flip 58.2% at 20 epochs. 12 epochs is "
-                   "within 2.3 points of 16 at 3/4 of the cost (benchmarks/recipe_plateau.py).",
+    "image_small": "small CNN on 32 px RGB images, sized so that θ_o fits its training set (RA >= 98%, the papers' "
+                   "regime) at the lowest measured cost: on the CIFAR-10 subset (5,085 images, seed 0) the previous "
+                   "12-epoch recipe and CNN fit 63.1% of the training set (TA 59.0%); with the 4x4-pool, 256-unit CNN "
+                   "20 epochs reach the fit (README, 'Training presets'); crop+flip held train accuracy at test "
+                   "accuracy (benchmarks/recipe_plateau.py reports RA and TA).",
+    "gray_small": "small CNN on 28 px grayscale images: on the 10k MNIST-format set (benchmarks/make_gray28.py, seed 0) "
+                  "4 epochs give RA 98.44%, TA 96.85% (the previous 12-epoch recipe: RA 99.2% at 3x the cost).",
     "image": "ResNet-18 on 32 px RGB: a shortened version of the papers' recipe (SGD 0.1, cosine).",
     "quick": "a fast smoke-test recipe (not converged).",
     "paper": "the papers' recipe (Fan et al.'s public code: 182 epochs, SGD 0.1, ÷10 at 50% and 75%).",
 }
 RECIPE_FOR = {("small", "mlp"): "small", ("small", "cnn"): "small", ("image", "mlp"): "image_small",
-              ("image", "cnn"): "image_small"}
+              ("image", "cnn"): "image_small", ("gray", "mlp"): "gray_small", ("gray", "cnn"): "gray_small"}
 
 
 def preset_name_for(ds: ImageDataset, name: str | None = None, model: str | None = None) -> str:
     """The preset ``auto`` resolves to for this data set and model (or ``name`` itself, validated)."""
     if name is None or name == "auto":
         fam = family_of(ds)
+        if fam == "image" and ds.input_shape[0] == 1 and ("gray", model or "") in RECIPE_FOR:
+            return RECIPE_FOR[("gray", model or "")]  # one channel: MNIST-like images fit in far fewer epochs
         return RECIPE_FOR.get((fam, model or ""), fam)
     if name not in TRAIN_PRESETS:
         from .errors import unknown_name
