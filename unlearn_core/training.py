@@ -98,7 +98,7 @@ PRESET_NOTES: dict[str, str] = {
     "small": "digits + MLP: test accuracy plateaus by ~30 epochs (benchmarks/recipe_plateau.py).",
     "image_small": "small CNN on 32 px RGB images, sized so that θ_o fits its training set (RA >= 98%, the papers' "
                    "regime) at the lowest measured cost: on the CIFAR-10 subset (5,085 images, seed 0) the previous "
-                   "12-epoch recipe and CNN fit 63.1% of the training set (TA 59.0%); 20 epochs fit 72.7% (2x2 pool, "
+                   "12-epoch recipe and CNN fit 63.1% of the training set (TA 59.0%); 20 epochs fit 72.7-73.1% (2x2 pool, "
                    "128 units) and 95.3% (4x4 pool); the 4x4-pool, 256-unit CNN fits 91.8% at 15 epochs and 99.98% at "
                    "30 (TA 63.4%). Crop+flip held train accuracy at test accuracy (benchmarks/recipe_plateau.py "
                    "reports RA and TA).",
