@@ -25,9 +25,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import shutil
 import subprocess
 import sys
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -43,9 +43,8 @@ from unlearn_core.pipeline import Pipeline
 from unlearn_core.store import Store
 from unlearn_core.threads import apply_thread_policy, cpu_count
 from unlearn_core import kernels
-from unlearn_core.data import _from_numpy
 from unlearn_core.models import build_model
-from unlearn_core.training import TrainConfig, ensemble_speedup, make_generator, new_model, train_loop
+from unlearn_core.training import ensemble_speedup, make_generator, new_model, train_loop
 
 
 def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
@@ -182,7 +181,6 @@ def main() -> None:
                   f"{r['channels_last'][0]:.1f} GFLOP/s ({100 * r['channels_last'][1]:.0f}%); 1024² matmul "
                   f"{r['matmul']:.1f} GFLOP/s; the calibration chose {ch} → trainer at "
                   f"{100 * r[ch][1]:.0f}% of matmul")
-        torch.set_num_threads(1)
 
     if "trainer" not in skip:  # 1
         idx = torch.arange(ds.n_train)
