@@ -14,6 +14,7 @@ create); every later process, worker or run reads the same answer, so runs on on
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -53,10 +54,13 @@ def has_conv(model: torch.nn.Module) -> bool:
     return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
 
-def format_key(model_name: str, in_shape, num_classes: int, device: torch.device) -> str:
+def format_key(model_name: str, in_shape, num_classes: int, device: torch.device,
+               probe: torch.nn.Module | None = None) -> str:
+    """Model (name and, when given, a hash of its architecture), input, device, torch version, threads."""
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
-    return "|".join(map(str, (model_name, tuple(in_shape), int(num_classes), device.type, where, torch.__version__,
-                              torch.get_num_threads())))
+    arch = hashlib.sha256(repr(probe).encode()).hexdigest()[:12] if probe is not None else ""
+    return "|".join(map(str, (model_name, arch, tuple(in_shape), int(num_classes), device.type, where,
+                              torch.__version__, torch.get_num_threads())))
 
 
 def _file() -> Path:
@@ -148,7 +152,7 @@ def choose_memory_format(model_name: str, build, in_shape, num_classes: int, dev
         return torch.contiguous_format
     if device.type == "cuda":
         return torch.channels_last
-    key = format_key(model_name, in_shape, num_classes, device)
+    key = format_key(model_name, in_shape, num_classes, device, probe)
     with _LOCK:
         if key not in _CHOSEN:
             stored = _read_all().get(key)
