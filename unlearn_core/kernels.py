@@ -14,7 +14,6 @@ create); every later process, worker or run reads the same answer, so runs on on
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from .config import config_key
 
 MIN_SPEEDUP = 1.05  # channels_last only when clearly faster
 CALIBRATION_BATCH = 64
@@ -58,7 +59,7 @@ def format_key(model_name: str, in_shape, num_classes: int, device: torch.device
                probe: torch.nn.Module | None = None) -> str:
     """Model (name and, when given, a hash of its architecture), input, device, torch version, threads."""
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
-    arch = hashlib.sha256(repr(probe).encode()).hexdigest()[:12] if probe is not None else ""
+    arch = config_key({"architecture": repr(probe)})[:12] if probe is not None else ""
     return "|".join(map(str, (model_name, arch, tuple(in_shape), int(num_classes), device.type, where,
                               torch.__version__, torch.get_num_threads())))
 
