@@ -379,7 +379,8 @@ def test_dau_pieces(world):
 class _Spy(UnlearnMethod):
     name = "spy"
     label = "Spy"
-    presets = {"small": {"epochs": 4}, "image": {"epochs": 4}}
+    # budget fixed10: the preset's own epochs (4), not the papers' fraction of a recipe (unlearn_core/budget.py)
+    presets = {"small": {"epochs": 4, "budget": "fixed10"}, "image": {"epochs": 4, "budget": "fixed10"}}
 
     def __init__(self):
         self.calls = []
