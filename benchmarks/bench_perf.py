@@ -1,20 +1,33 @@
 """Speed ratios that hold on any machine, measured side by side in one run (absolute times on shared machines
 vary several-fold; ratios measured back to back do not).
 
+0. the trainer's GFLOP/s per model (the setup's model, plus the small CNN on 32x32x3 and 28x28x1) in the memory format
+   the calibration chose and in the other one, and its ratio to a 1024² float32 matmul timed in the same run, one
+   thread (the issue's target: the small CNN's step at >= 50% of the matmul's GFLOP/s)
 1. trainer vs a minimal hand-written PyTorch loop (same model, data, batch size, optimizer): time ratio
 2. BLO cost in units of one original training: sample passes (from its trace) and wall time
 3. the default comparison per stage (estimate vs actual)
 4. stacked (vmap) vs one-at-a-time training of k models
 5. worker processes vs sequential on a grid
+6. where the time of a cold grid goes (retrain, ft, rl × random, worst × 3 seeds, one process, under cProfile):
+   process start and imports (fresh interpreters), training, evaluation passes, MIA SVC fits, BLO, store writes
+7. the issue's target ratio: a cold ``compare --methods retrain,ft,rl --selectors random,worst --seeds 3`` on
+   ``--workers`` (default 2) over one cold ``train`` of θ_o, both as fresh CLI processes with fresh caches
 
     python benchmarks/bench_perf.py                                   # digits
     python benchmarks/bench_perf.py --dataset npz:../shared/data/cifar10_subset.npz --model cnn
     python benchmarks/bench_perf.py --device cuda                     # the same on a GPU
+    python benchmarks/bench_perf.py --dataset npz:/tmp/gray28.npz --model cnn --skip trainer,blo,grid,stack,workers
+                                                                      # 0, 6, 7 only (benchmarks/make_gray28.py)
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +42,79 @@ from unlearn_core.grid import ExperimentSpec, LocalExecutor, ProcessExecutor, ru
 from unlearn_core.pipeline import Pipeline
 from unlearn_core.store import Store
 from unlearn_core.threads import apply_thread_policy, cpu_count
+from unlearn_core import kernels
+from unlearn_core.models import build_model
 from unlearn_core.training import ensemble_speedup, make_generator, new_model, train_loop
+
+
+def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
+    """float32 n×n matmul throughput on this thread (median of ``reps``): what the core does on dense math."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        ts.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / float(np.median(ts)) / 1e9
+
+
+def step_flops(model, x, y) -> float:
+    """FLOPs of one training step (forward + backward), counted by torch's FlopCounterMode (convs, matmuls)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return float(fc.get_total_flops())
+
+
+def trainer_gflops(model_name: str, shape: tuple, batch: int, rounds: int = 7) -> dict:
+    """The trainer's step (SGD momentum, as train_loop) in both memory formats, interleaved with the matmul."""
+    x = torch.randn(batch, *shape)
+    y = torch.randint(0, 10, (batch,))
+    out = {}
+    runs = {}
+    for name, fmt in kernels.FORMATS.items():
+        m = build_model(model_name, shape, 10).to(memory_format=fmt).train()
+        runs[name] = (m, torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9), x.contiguous(memory_format=fmt))
+    flops = step_flops(runs["contiguous"][0], x, y)
+    times = {k: [] for k in runs}
+    mm = []
+    for r in range(rounds + 1):
+        for name, (m, opt, xb) in runs.items():
+            t0 = time.perf_counter()
+            loss = F.cross_entropy(m(xb), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if r:
+                times[name].append(time.perf_counter() - t0)
+        if r:
+            mm.append(matmul_gflops(reps=1))
+    ref = float(np.median(mm))
+    for name in runs:
+        g = flops / float(np.median(times[name])) / 1e9
+        out[name] = (g, g / ref)
+    out["matmul"] = ref
+    out["flops"] = flops
+    return out
+
+
+def cli(args: list[str]) -> tuple[float, str]:
+    """Wall time and output of a fresh ``python -m unlearn_core ...`` process (start-up and imports included)."""
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "unlearn_core", *args], capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"command failed: {' '.join(args)}\n{p.stdout}\n{p.stderr}")
+    return dt, p.stdout
+
+
+def fresh_python(code: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - t0
 
 
 def minimal_loop(model, ds, idx, cfg, seed):
@@ -65,7 +150,12 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (all stages)")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: trainer,blo,grid,stack,workers")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip: "
+                    "gflops,trainer,blo,grid,stack,workers,profile,ratio")
+    ap.add_argument("--workers", type=int, default=2, help="workers of the cold grid in section 7")
+    ap.add_argument("--budget", default="paper", help="unlearning budget of the grids in sections 6-7")
+    ap.add_argument("--grid-cache", default=None, help="section 7: keep the cold grid's cache in this (new) folder, "
+                    "e.g. to add the fixed10 runs to the same θ_o and Retrain afterwards")
     args = ap.parse_args()
     apply_thread_policy()
     skip = set(args.skip.split(","))
@@ -76,6 +166,21 @@ def main() -> None:
     ds, cfg, device = pipe.ds, pipe.train_cfg, pipe.device
     print(f"{args.dataset} · {pipe.model_name} · recipe {cfg.to_dict()} · {device} · {torch.get_num_threads()} "
           f"torch thread(s) · {cpu_count()} cores")
+
+    if "gflops" not in skip:  # 0
+        torch.set_num_threads(1)
+        models = [(pipe.model_name, tuple(ds.input_shape), cfg.batch_size)]
+        models += [m for m in (("cnn", (3, 32, 32), 64), ("cnn", (1, 28, 28), 64)) if m != models[0]]
+        for name, shape, batch in models:
+            r = trainer_gflops(name, shape, batch)
+            chosen = kernels.choose_memory_format(name, lambda: build_model(name, shape, 10), shape, 10,
+                                                  torch.device("cpu"), probe=build_model(name, shape, 10))
+            ch = "channels_last" if chosen == torch.channels_last else "contiguous"
+            print(f"[0] {name} {shape} batch {batch}: {r['flops'] / 1e9:.3f} GFLOP per step; contiguous "
+                  f"{r['contiguous'][0]:.1f} GFLOP/s ({100 * r['contiguous'][1]:.0f}% of matmul), channels_last "
+                  f"{r['channels_last'][0]:.1f} GFLOP/s ({100 * r['channels_last'][1]:.0f}%); 1024² matmul "
+                  f"{r['matmul']:.1f} GFLOP/s; the calibration chose {ch} → trainer at "
+                  f"{100 * r[ch][1]:.0f}% of matmul")
 
     if "trainer" not in skip:  # 1
         idx = torch.arange(ds.n_train)
@@ -134,6 +239,54 @@ def main() -> None:
         print(f"[5] 2 worker processes vs sequential (retrain, ft × random × 4 seeds): speed-up "
               f"{res['sequential'][0] / res['2 workers'][0]:.2f}× ({res['sequential'][0]:.1f}s vs "
               f"{res['2 workers'][0]:.1f}s); metrics bit-identical: {same}")
+    grid_args = ["--dataset", args.dataset, *(["--model", pipe.model_name]), "--methods", "retrain,ft,rl",
+                 "--selectors", "random,worst", "--seeds", "3", "--budget", args.budget, "--quiet"]
+    if "profile" not in skip:  # 6
+        t_py = fresh_python("pass")
+        t_torch = fresh_python("import torch")
+        t_core = fresh_python("import unlearn_core.cli, unlearn_core.grid, unlearn_core.pipeline, unlearn_core.results")
+        t_list = cli(["list"])[0]
+        print(f"[6] process start {t_py:.2f}s · + import torch {t_torch:.2f}s · + the core (grid, pipeline) "
+              f"{t_core:.2f}s · `python -m unlearn_core list` {t_list:.2f}s")
+        from unlearn_core.cli import main as cli_main
+
+        prof = cProfile.Profile()
+        t0 = time.perf_counter()
+        prof.runcall(cli_main, ["compare", *grid_args, "--workers", "1", "--cache-dir", str(tmp / "profile")])
+        total = time.perf_counter() - t0
+        st = pstats.Stats(prof)
+        wanted = {"training (train_loop)": [("training.py", "train_loop")],
+                  "evaluation (metrics.evaluate)": [("metrics.py", "evaluate")],
+                  "  of which forward passes (predict_logits)": [("training.py", "predict_logits")],
+                  "  of which MIA SVC fits (SVC.fit)": [("svm/_base.py", "fit")],
+                  "BLO score": [("blo.py", "blo_weights")],
+                  "store artifact writes (Store.encode)": [("store.py", "encode")],
+                  "store SQLite (claim, finish)": [("store.py", "claim"), ("store.py", "finish")],
+                  "cost calibration (cost.calibrate)": [("cost.py", "calibrate")],
+                  "memory-format calibration": [("kernels.py", "measure_speedup")],
+                  "learning events + predictions of θ_o": [("learning_events.py", "store_events"),
+                                                             ("pipeline.py", "predictions")]}
+        found = {}
+        for (file, line, fn), (cc, nc, tt, ct, callers) in st.stats.items():
+            for label, targets in wanted.items():
+                if any(file.endswith(f) and fn == name for f, name in targets):
+                    found[label] = found.get(label, 0.0) + ct
+        print(f"[6] cold grid in one process ({total:.1f}s wall, cProfile cumulative seconds; nested entries overlap):")
+        for label in wanted:
+            print(f"      {label:<38s} {found.get(label, 0.0):8.2f}s  {100 * found.get(label, 0.0) / total:5.1f}%")
+
+    if "ratio" not in skip:  # 7
+        t_train, out_train = cli(["train", "--dataset", args.dataset, "--model", pipe.model_name, "--quiet",
+                                  "--cache-dir", str(tmp / "cold_train")])
+        grid_cache = Path(args.grid_cache) if args.grid_cache else tmp / "cold_grid"
+        if grid_cache.exists() and any(grid_cache.iterdir()):
+            raise SystemExit(f"--grid-cache {grid_cache} is not empty: the grid must run cold")
+        t_grid, out_grid = cli(["compare", *grid_args, "--workers", str(args.workers),
+                                "--cache-dir", str(grid_cache), "--table-out", str(grid_cache) + "-table3.csv"])
+        fit = next((ln for ln in out_grid.splitlines() if ln.startswith("θ_o")), "")
+        print(f"[7] cold compare ({args.workers} workers, budget {args.budget}) / one cold train: "
+              f"{t_grid / t_train:.2f}× ({t_grid:.1f}s vs {t_train:.1f}s) · {out_train.splitlines()[0]} · {fit}")
+        print(out_grid)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

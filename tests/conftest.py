@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 
+import os
+import tempfile
+
 import pytest
 import torch
+
+# The trainer's memory-format choice is cached per machine (unlearn_core/kernels.py); tests keep theirs private.
+os.environ.setdefault("FORGETSET_CALIBRATION_DIR", tempfile.mkdtemp(prefix="forgetset-calibration-"))
 
 # Tiny models (digits MLP) run fastest on one thread; more threads only add synchronisation overhead.
 torch.set_num_threads(1)

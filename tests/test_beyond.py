@@ -211,7 +211,8 @@ def test_entanglement_cached_per_forget_set_and_read_functions(pipe):
 class _Spy(UnlearnMethod):
     name = "spy"
     label = "Spy"
-    presets = {"small": {"epochs": 4}, "image": {"epochs": 4}}
+    # budget fixed10: the preset's own epochs (4), not the papers' fraction of a recipe (unlearn_core/budget.py)
+    presets = {"small": {"epochs": 4, "budget": "fixed10"}, "image": {"epochs": 4, "budget": "fixed10"}}
 
     def __init__(self):
         self.calls = []
@@ -246,7 +247,7 @@ def test_rum_registered_like_rsu_and_validates(world):
     m = get_method("rum:ga")
     p = m.resolve_params(world.ds, {"rum_methods": "none,,ft", "lr": 0.01})
     assert p["rum_methods"] == ["none", "ga", "ft"] and p["lr"] == 0.01
-    assert p["rum_group_params"][2] == get_method("ft").default_params(world.ds)  # another method: resolved
+    assert p["rum_group_params"][2] == get_method("ft").resolve_params(world.ds, None)  # another method: resolved
     assert m.resolve_params(world.ds, p) == p  # idempotent (a stored run's params give the same key)
     for bad in ({"rum_methods": ["ft", "ft"]}, {"rum_methods": "none,nope,ft"}, {"rum_groups": 0},
                 {"rum_score": "nope"}, {"rum_retain": "x"}, {"rum_group_params": [{"nope": 1}, {}, {}]},

@@ -127,7 +127,8 @@ def test_image_family_gets_image_preset():
     ds = ImageDataset("fake32", x, y, x, y, ["a", "b"])
     for name in ("salun", "influence", "dau"):
         m = get_method(name)
-        assert m.resolve_params(ds, None) == m.presets["image"]
+        budget = {"budget": "fixed10"} if "epochs" in m.presets["image"] else {}
+        assert m.resolve_params(ds, budget) == {**m.presets["image"], **budget}
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -378,7 +379,8 @@ def test_dau_pieces(world):
 class _Spy(UnlearnMethod):
     name = "spy"
     label = "Spy"
-    presets = {"small": {"epochs": 4}, "image": {"epochs": 4}}
+    # budget fixed10: the preset's own epochs (4), not the papers' fraction of a recipe (unlearn_core/budget.py)
+    presets = {"small": {"epochs": 4, "budget": "fixed10"}, "image": {"epochs": 4, "budget": "fixed10"}}
 
     def __init__(self):
         self.calls = []

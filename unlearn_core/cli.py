@@ -92,6 +92,31 @@ def _json_arg(s: str | None, what: str = "--params") -> dict:
     return parse_json_object(s, what)
 
 
+def _with_budget(method_params: dict, methods: list[str], budget: str) -> dict:
+    """Per-method overrides with ``budget`` (unlearn_core/budget.py) for every method that has epochs, unless the
+    user set that method's budget or epochs already. The default budget (paper) adds nothing."""
+    from .budget import DEFAULT_BUDGET
+    from .methods import get_method
+
+    if budget == DEFAULT_BUDGET:
+        return method_params
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in (method_params or {}).items()}
+    for name in methods:
+        m = get_method(name)
+        has_epochs = any("epochs" in p for p in (m.presets or {}).values())
+        own = out.get(name) if isinstance(out.get(name), dict) else {}
+        if m.exact or not has_epochs or "budget" in own or "epochs" in own:
+            continue
+        out[name] = {**own, "budget": budget}
+    return out
+
+
+def _budget_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--budget", default="paper", choices=("paper", "fixed10"),
+                   help="unlearning budget: paper (default: the papers' 10 of 182 epochs, GA 5, as a fraction of this "
+                        "recipe) or fixed10 (the presets' fixed 10 epochs, GA 5)")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (default), biased_digits, cifar10, cifar100, mnist, "
                    "fashion_mnist, svhn, celeba, npz:PATH or folder:PATH")
@@ -294,7 +319,7 @@ def cmd_unlearn(args) -> int:
     from .selectors import parse_selector
     from .validation import validate_method_params
 
-    params = _json_arg(args.params)
+    params = _with_budget({args.method: _json_arg(args.params)}, [args.method], args.budget)[args.method]
     validate_method_params(args.method, params)
     parse_selector(args.selector)
     _selector_ratio(args)
@@ -325,9 +350,15 @@ def cmd_compare(args) -> int:
         raise ConfigError("--out and --table-out name the same file; give two different files.")
     if args.ray_address and args.executor != "ray":
         raise ConfigError("--ray-address only applies with --executor ray.")
+    methods = check_names(_csv_list(args.methods), "methods")
     params = _json_arg(args.params)
+    if methods == ["all"]:
+        from .methods import method_names
+
+        methods = method_names()
+    params = _with_budget(params, methods, args.budget)
     spec = ExperimentSpec(setup=_setup(args), selectors=check_names(_csv_list(args.selectors), "selectors"),
-                          methods=check_names(_csv_list(args.methods), "methods"), ratios=parse_ratios(args.ratios),
+                          methods=methods, ratios=parse_ratios(args.ratios),
                           seeds=parse_seeds(args.seeds), method_params=params,
                           eval_models=_eval_models(args.eval_models)).validate()
     workers = None if args.workers == "auto" else _positive_int(args.workers, "--workers")
@@ -358,6 +389,13 @@ def cmd_compare(args) -> int:
     t3 = table3(df, spec.selectors)
     print(f"{spec.setup.dataset} / {out['model'].iloc[0]} · seeds {','.join(map(str, spec.seeds))} · metrics in % "
           f"· mean ± {STD_LABEL}, (gap to Retrain = |mean − Retrain's mean|) · MIA = confidence-feature SVC efficacy")
+    from .pipeline import Pipeline
+    from .results import format_original_fit, original_fit
+
+    fit = original_fit(Pipeline(store, spec.setup), spec.seeds)
+    print(format_original_fit(fit))
+    for k in ("RA_mean", "RA_std", "TA_mean", "TA_std"):
+        t3[f"theta_o_{k}"] = fit[k]
     if spec.eval_models:
         from .forget_quality import DEFAULT_ESTIMATOR
 
@@ -459,7 +497,7 @@ def cmd_tune(args) -> int:
     grid = _json_arg(args.grid) or None
     ts = TuneSpec(setup=_setup(args), method=args.method, grid=grid, selector=args.selector,
                   ratio=parse_ratio(args.ratio), seeds=parse_seeds(args.seeds), apply_to=_csv_list(args.apply_to or ""),
-                  base_params=_json_arg(args.params))
+                  base_params=_with_budget({args.method: _json_arg(args.params)}, [args.method], args.budget)[args.method])
     store = _store(args)
     workers = 1 if args.workers == "auto" else _positive_int(args.workers, "--workers")
     executor = make_executor("local", workers=workers)
@@ -470,6 +508,10 @@ def cmd_tune(args) -> int:
         res = tune(ts, store, bar.ctx(), executor=executor, on_log=lambda m: print(m, file=sys.stderr, flush=True))
     rec = res.record
     cands = res.candidates()
+    from .pipeline import Pipeline
+    from .results import format_original_fit, original_fit
+
+    print(format_original_fit(original_fit(Pipeline(store, ts.setup), ts.seeds)))
     print(f"{args.method}: grid {json.dumps(rec['grid'])} on {rec['selector']} {100 * rec['ratio']:g}% · seeds "
           f"{','.join(map(str, rec['seeds']))} · objective = Avg. gap to Retrain (lower is better)")
     with pd.option_context("display.width", 250, "display.max_columns", 30):
@@ -588,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ratio", type=ratio, default=None, help="forget ratio (default 0.1; not for class-wise selectors)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"epochs": 5}\'')
+    _budget_arg(p)
     p.set_defaults(fn=cmd_unlearn)
 
     p = sub.add_parser("compare", help="grid of selectors × methods × ratios × seeds (default: the demo)")
@@ -602,6 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-models", default="0", help="models per bank for the per-example distribution tests "
                    "(N retrained, N unlearned per method and forget set; adds forget_quality, score, KLoM P95 and "
                    "n_models columns, and rows for the baselines original and original_seeds); 0 = off (default)")
+    _budget_arg(p)
     p.add_argument("--executor", default="local", help="where the grid's units run: local (default) or ray")
     p.add_argument("--workers", default="auto",
                    help="local worker processes: a number, or auto (all cores when the grid is long enough to gain)")
@@ -635,6 +679,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apply-to", default="worst", help="comma list of selectors to run the chosen values on "
                    "(with the preset for comparison); empty = none")
     p.add_argument("--params", default=None, help="fixed hyperparameters every candidate shares (JSON)")
+    _budget_arg(p)
     p.add_argument("--workers", default="1", help="local worker processes (default 1)")
     p.set_defaults(fn=cmd_tune)
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .config import forget_count
+from .kernels import input_format
 
 EVAL_PASS = 1.0 / 3.0  # a forward pass costs about a third of forward + backward
 CALIBRATION_MAX_AGE_S = 24 * 3600
@@ -69,8 +70,10 @@ def calibrate(pipe, batches: int = 6, store_result: bool = True) -> Calibration:
     gen = torch.Generator().manual_seed(0)
     idx = [torch.randint(0, ds.n_train, (bs,), generator=gen) for _ in range(batches + 1)]
 
+    fmt = input_format(model)
+
     def step(ib):
-        xb, yb = get_batch(ds, ib.to(ds.device))
+        xb, yb = get_batch(ds, ib.to(ds.device), memory_format=fmt)
         loss = torch.nn.functional.cross_entropy(model(xb), yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -89,7 +92,7 @@ def calibrate(pipe, batches: int = 6, store_result: bool = True) -> Calibration:
     model.eval()
     eb = min(2048, ds.n_train)
     with torch.no_grad():
-        xb, _ = get_batch(ds, torch.arange(eb, device=ds.device))
+        xb, _ = get_batch(ds, torch.arange(eb, device=ds.device), memory_format=fmt)
         model(xb)
         _sync(pipe.device)
         t0 = time.perf_counter()
@@ -350,7 +353,7 @@ def estimate_grid(spec, store, pipe=None) -> Estimate:
                                                             else int(sel.arg))))
             else:
                 n_f = forget_count(u.ratio, n)
-            mp = get_method(u.method).resolve_params(pipe.ds, params or None)
+            mp = get_method(u.method).resolve_params(pipe.ds, params or None, recipe)
             passes = method_passes(u.method, mp, n_f, n - n_f, recipe)
             cached = pipe.find_run(u.method, u.selector, u.ratio, u.seed, params or None) is not None
             seconds = passes * cal.train_s_per_sample + eval_passes(n, n_test) * cal.eval_s_per_sample * 3 + svc

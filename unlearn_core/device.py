@@ -51,10 +51,3 @@ def autocast(device: torch.device):
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def channels_last(model: torch.nn.Module, device: torch.device, image_ndim: int = 4) -> torch.nn.Module:
-    """Use channels_last memory format on CUDA for conv nets (faster tensor-core convs)."""
-    if device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
-        model = model.to(memory_format=torch.channels_last)
-    return model

@@ -513,7 +513,7 @@ def preflight(spec: ExperimentSpec, check_device: bool = True):
     for m in dict.fromkeys(["retrain", *spec.methods]):
         method = get_method(m)
         if not method.exact:
-            method.resolve_params(resolved.ds, spec.method_params.get(m))
+            method.resolve_params(resolved.ds, spec.method_params.get(m), resolved.recipe)
     for sel, ratio in spec.forget_sets():
         check_selector_for(sel, resolved.ds, ratio)
     return resolved

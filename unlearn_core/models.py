@@ -44,14 +44,22 @@ def mlp(in_shape: tuple[int, int, int], num_classes: int, width: int = 256) -> C
     return Classifier(body, nn.Linear(width, num_classes), groups=[l1, l2])
 
 
-def cnn(in_shape: tuple[int, int, int], num_classes: int, width: int = 32) -> Classifier:
-    """Small CNN: two conv blocks (conv-BN-ReLU-pool) + a hidden dense layer."""
+def cnn(in_shape: tuple[int, int, int], num_classes: int, width: int = 32, pool: int = 4,
+        hidden: int = 256) -> Classifier:
+    """Small CNN: conv-pool-BN-ReLU, conv-BN-ReLU-avgpool to pool×pool, a hidden dense layer.
+
+    Sized by measurement (README, "Recipes in the papers' regime"): a 4×4 average pool and a 256-unit hidden layer
+    (instead of 2×2 and 128) give the capacity to fit the CIFAR-10 subset's training set (train accuracy 72.7% →
+    95.3% at 20 epochs with the 4×4 pool; 100.0% at 30 epochs with 256 units) for ~4% more FLOPs; the first block
+    pools *before* BatchNorm and ReLU (same conv FLOPs, a quarter of their memory-bound work), which fits as well
+    (CIFAR subset 100.0% vs 99.98%, gray-28 99.70% vs 99.65%) with a faster step.
+    """
     c, h, w = in_shape
-    b1 = nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2))
+    b1 = nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(width), nn.ReLU())
     b2 = nn.Sequential(nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(),
-                       nn.AdaptiveAvgPool2d(2))
-    fc = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * 4, 128), nn.ReLU())
-    return Classifier(nn.Sequential(b1, b2, fc), nn.Linear(128, num_classes), groups=[b1, b2, fc])
+                       nn.AdaptiveAvgPool2d(pool))
+    fc = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * pool * pool, hidden), nn.ReLU())
+    return Classifier(nn.Sequential(b1, b2, fc), nn.Linear(hidden, num_classes), groups=[b1, b2, fc])
 
 
 def _cifar_resnet(arch: str, in_shape: tuple[int, int, int], num_classes: int) -> Classifier:

@@ -19,6 +19,7 @@ import torch
 
 from .config import ResolvedSetup, Setup, config_key, forget_count
 from .context import NULL_CONTEXT, RunContext
+from .cost import method_passes
 from .device import resolve_device
 from .errors import CheckpointError, ConfigError, DivergenceError, ForgetsetError
 from .methods import UnlearnInput, get_method
@@ -314,7 +315,7 @@ class Pipeline:
     def run_config(self, method: str, selector: str, ratio: float | None, seed: int, params: dict | None,
                    forget_digest: str, original_digest: str | None) -> dict:
         m = get_method(method)
-        resolved = {} if m.exact else m.resolve_params(self.ds, params)
+        resolved = {} if m.exact else m.resolve_params(self.ds, params, self.train_cfg)
         spec = parse_selector(selector)
         return {"kind": "unlearn", **self.base_config, "method": method, "params": resolved, "selector": selector,
                 "ratio": None if spec.class_wise else float(ratio), "seed": int(seed),
@@ -328,7 +329,7 @@ class Pipeline:
         if m.exact:
             validate_method_params(method, params)
         else:
-            m.resolve_params(self.ds, params)
+            m.resolve_params(self.ds, params, self.train_cfg)
         check_selector_for(selector, self.ds, ratio)
         check_seed(seed)
         fs_res = self.forget_set_cached(selector, ratio, seed, ctx.sub(0, 0.3))
@@ -355,7 +356,7 @@ class Pipeline:
                 torch.cuda.synchronize()
             runtime = time.time() - t0
             self._add_time(f"unlearn {method}", runtime)
-            metrics = self._evaluate(method, model, fs, forget_t, retain_t, test_idx)
+            metrics = self._evaluate(method, model, fs, forget_t, retain_t, test_idx, cfg["params"])
             if not m.exact and m.test_indices_used(self.ds, cfg["params"], seed) is not None:
                 metrics.update(self._retrain_on_split(selector, ratio, seed, fs, forget_t, retain_t, test_idx,
                                                       ctx.sub(0.95, 1.0)))
@@ -395,7 +396,8 @@ class Pipeline:
             keep_test[np.asarray(used.cpu() if isinstance(used, torch.Tensor) else used, dtype=np.int64)] = False
         return forget_t, retain_t, (None if keep_test.all() else np.flatnonzero(keep_test))
 
-    def _evaluate(self, method: str, model, fs: ForgetSet, forget_t, retain_t, test_idx) -> dict:
+    def _evaluate(self, method: str, model, fs: ForgetSet, forget_t, retain_t, test_idx,
+                  params: dict | None = None) -> dict:
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise DivergenceError(f"{method}: the unlearned model has non-finite weights (diverged). "
                                   f"Lower its learning rate.")
@@ -405,6 +407,11 @@ class Pipeline:
         if not all(np.isfinite(v) for v in metrics.values()):
             raise DivergenceError(f"{method}: evaluation gave non-finite metrics {metrics}.")
         metrics["forget_size"] = fs.size
+        # The run's planned cost as a fraction of Retrain's, in sample passes (cost.method_passes): the budget the
+        # method was given (budget.py), stored with the run next to its measured runtime.
+        n_f, n_r = int(forget_t.numel()), int(retain_t.numel())
+        metrics["cost_vs_retrain_plan"] = (method_passes(method, params or {}, n_f, n_r, self.train_cfg)
+                                           / max(self.train_cfg.epochs * n_r, 1))
         return metrics
 
     # ------------------------------------------------------------------ results trained elsewhere (batched)

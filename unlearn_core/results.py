@@ -218,7 +218,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["setup_id", "dataset", "model", "selector", "_rk", "method", "params"]
     if "superseded" in d:  # superseded rows are their own groups, never averaged with current ones nor paired
         keys.append("superseded")
-    stat_cols = [c for c in METRICS + ["ToW", "runtime_s"] + BANK_STAT_COLUMNS if c in d]
+    stat_cols = [c for c in METRICS + ["ToW", "runtime_s", "cost_vs_retrain_plan"] + BANK_STAT_COLUMNS if c in d]
     out_rows = []
     retrain = d[(d["method"] == "retrain") & _pairable(d)]
     for ident, g in d.groupby(keys, sort=False, dropna=False):
@@ -247,6 +247,10 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
                 ref = float(same.mean())  # Retrain on this method's own test samples (same seeds, same sets)
             row[f"gap_{m}"] = abs(row[f"{m}_mean"] - ref) if len(r) else np.nan
         row["n_retrain"] = int(len(r))
+        # measured cost: mean runtime over Retrain's mean runtime on the same sets (the papers' run-time efficiency)
+        r_time = float(r["runtime_s"].astype(float).mean()) if len(r) and "runtime_s" in r else np.nan
+        row["cost_vs_retrain"] = (row["runtime_s_mean"] / r_time if "runtime_s_mean" in row and r_time > 0
+                                  else np.nan)
         gaps = [row[f"gap_{m}"] for m in METRICS]
         row["avg_gap"] = float(np.mean(gaps)) if len(r) else np.nan
         paired = [row[f"paired_gap_{m}"] for m in METRICS]
@@ -282,6 +286,7 @@ def table3(df: pd.DataFrame, selectors: Iterable[str] | None = None, ratio: floa
                                                                                          "runtime_s_mean",
                                                                                          "superseded"]
     cols += [f"{c}_{s}" for c in BANK_STAT_COLUMNS for s in ("mean", "std")]
+    cols += ["cost_vs_retrain", "cost_vs_retrain_plan_mean"]
     order = method_order(agg["method"].unique())
     agg = agg.assign(_m=agg["method"].map({m: i for i, m in enumerate(order)}))
     sel_order = list(selectors) if selectors is not None else list(dict.fromkeys(agg["selector"]))
@@ -301,6 +306,11 @@ def format_table3(t3: pd.DataFrame) -> pd.DataFrame:
     out["Avg. gap"] = t3["avg_gap"].map(lambda v: "—" if v != v else f"{v:.2f}")
     out["ToW"] = [fmt_mean_std(a, s, n, 3) for a, s, n in zip(t3["ToW_mean"], t3["ToW_std"], t3["n"])]
     out["time (s)"] = t3["runtime_s_mean"].map(lambda v: "—" if v != v else f"{v:.2f}")
+    plan = t3["cost_vs_retrain_plan_mean"] if "cost_vs_retrain_plan_mean" in t3 else pd.Series(np.nan, t3.index)
+    out["cost vs Retrain"] = [("—" if c != c else f"{c:.2f}×") + ("" if p != p else f" (plan {p:.2f})")
+                              for c, p in zip(t3.get("cost_vs_retrain", pd.Series(np.nan, t3.index)), plan)]
+    if "params" in t3:
+        out.insert(3, "budget", [budget_label(p) for p in t3["params"]])
     for c, label, digits in (("forget_quality", "F", 3), ("score", "score", 3), ("klom_forget_p95", "KLoM f", 2),
                              ("klom_retain_p95", "KLoM r", 2), ("klom_test_p95", "KLoM t", 2)):
         if f"{c}_mean" in t3:
@@ -318,6 +328,40 @@ TABLE3_NOTES = {
     "paired_gap": "paired_gap_<metric> = mean over seeds of the per-seed |difference| to Retrain",
     "units": "UA, MIA, RA, TA and their gaps in percent; ToW in [0, 1]; runtime_s_mean in seconds",
 }
+
+
+def budget_label(params: str | dict | None) -> str:
+    """'paper · 2 ep' — a run's unlearning budget (unlearn_core/budget.py) and its resolved epochs; '—' if none."""
+    p = json.loads(params) if isinstance(params, str) and params else (params or {})
+    if not isinstance(p, dict) or "epochs" not in p:
+        return "—"
+    return f"{p.get('budget', 'custom')} · {p['epochs']} ep"
+
+
+def original_fit(pipe, seeds: Iterable[int]) -> dict[str, Any]:
+    """θ_o's RA (train accuracy) and TA (test accuracy) over ``seeds`` of the pipeline's setup: mean, sample std, n
+    (θ_o already in the store only)."""
+    ra, ta, got = [], [], []
+    for s in seeds:
+        run = pipe.find_original(int(s))
+        if run and run.get("metrics"):
+            ra.append(float(run["metrics"]["train_acc"]))
+            ta.append(float(run["metrics"]["test_acc"]))
+            got.append(int(s))
+
+    def stat(v):
+        return (float(np.mean(v)) if v else np.nan, float(np.std(v, ddof=1)) if len(v) > 1 else np.nan)
+    (ra_m, ra_s), (ta_m, ta_s) = stat(ra), stat(ta)
+    return {"RA_mean": ra_m, "RA_std": ra_s, "TA_mean": ta_m, "TA_std": ta_s, "n": len(got), "seeds": got}
+
+
+def format_original_fit(fit: dict[str, Any]) -> str:
+    """'θ_o (seeds 0,1,2): RA 99.93 ± 0.05, TA 97.22 ± 0.31' — the model being unlearned, shown with every table."""
+    if not fit["n"]:
+        return "θ_o: not trained yet"
+    return (f"θ_o (seeds {','.join(map(str, fit['seeds']))}): RA {fmt_mean_std(fit['RA_mean'], fit['RA_std'], fit['n'])}"
+            f", TA {fmt_mean_std(fit['TA_mean'], fit['TA_std'], fit['n'])} (train / test accuracy, %, mean ± "
+            f"sample std)")
 
 
 def table3_csv(t3: pd.DataFrame) -> str:

@@ -45,14 +45,17 @@ LR_FACTORS = (0.25, 0.5, 1.0, 2.0)
 
 
 def default_grid(method: str, ds) -> dict[str, list]:
-    """The method's main hyperparameters around its preset: lr × {0.25, 0.5, 1, 2}, epochs {⌈E/2⌉, E}."""
+    """The learning rate around the method's preset, lr × {0.25, 0.5, 1, 2}, at the method's budget: the epochs
+    stay what the budget resolves them to (``paper``: the papers' fraction of the recipe; unlearn_core/budget.py),
+    so the search tunes the step size for the cost the method is allowed, not a larger budget. A method without an
+    lr tunes its epochs {⌈E/2⌉, E} instead (with budget ``custom``)."""
     from .methods import get_method
 
     preset = get_method(method).default_params(ds)
     grid: dict[str, list] = {}
     if isinstance(preset.get("lr"), (int, float)) and not isinstance(preset.get("lr"), bool):
         grid["lr"] = sorted({float(f"{preset['lr'] * f:.6g}") for f in LR_FACTORS})
-    if isinstance(preset.get("epochs"), int) and not isinstance(preset.get("epochs"), bool) and preset["epochs"] > 1:
+    elif isinstance(preset.get("epochs"), int) and not isinstance(preset.get("epochs"), bool) and preset["epochs"] > 1:
         grid["epochs"] = sorted({max(1, math.ceil(preset["epochs"] / 2)), int(preset["epochs"])})
     if not grid:
         raise ConfigError(f"Method '{method}' has no lr or epochs to tune by default; give --grid explicitly.")
@@ -125,11 +128,15 @@ class TuneSpec:
             if len(cands) > MAX_CANDIDATES:
                 raise ConfigError(f"The grid has {len(cands)} candidates; the limit is {MAX_CANDIDATES}.")
             for c in cands:
-                m.resolve_params(ds, {**self.base_params, **c})  # unknown names / wrong types: a clear error now
+                m.resolve_params(ds, {**self.base_params, **c}, self.recipe())  # unknown names / wrong types: a clear error now
         return self
 
     def resolved_grid(self, ds) -> dict[str, list]:
         return {k: list(v) for k, v in sorted((self.grid or default_grid(self.method, ds)).items())}
+
+    def recipe(self):
+        """The training recipe of the setup being tuned (the methods' budgets resolve against it)."""
+        return self.setup.resolve().recipe
 
     def candidates(self, ds) -> list[dict]:
         """Every combination of the grid (grid order), then the preset ({}) unless it is already among them."""
@@ -139,8 +146,8 @@ class TuneSpec:
         keys = list(g)
         cands = [dict(zip(keys, vals)) for vals in itertools.product(*(g[k] for k in keys))]
         m = get_method(self.method)
-        preset = m.resolve_params(ds, dict(self.base_params))
-        if all(m.resolve_params(ds, {**self.base_params, **c}) != preset for c in cands):
+        preset = m.resolve_params(ds, dict(self.base_params), self.recipe())
+        if all(m.resolve_params(ds, {**self.base_params, **c}, self.recipe()) != preset for c in cands):
             cands.append({})
         return cands
 
@@ -206,7 +213,7 @@ def tuning_config(pipe, ts: TuneSpec, ctx: RunContext = NULL_CONTEXT) -> dict:
     from .selectors import parse_selector
 
     return {"kind": KIND, **pipe.base_config, "method": ts.method, "grid": ts.resolved_grid(pipe.ds),
-            "base_params": get_method(ts.method).resolve_params(pipe.ds, dict(ts.base_params)),
+            "base_params": get_method(ts.method).resolve_params(pipe.ds, dict(ts.base_params), pipe.train_cfg),
             "selector": ts.selector, "ratio": ts.ratio, "seeds": list(ts.seeds),
             "blo": pipe.blo_params if parse_selector(ts.selector).needs_scores() else None,
             "originals": {str(s): pipe.original_digest(s, ctx) for s in ts.seeds}, "objective": "avg_gap"}
@@ -241,7 +248,7 @@ def run_search(ts: TuneSpec, store: Store, ctx: RunContext = NULL_CONTEXT, execu
     cfg = tuning_config(pipe, ts, ctx.sub(0, 0.05))
     m = get_method(ts.method)
     cands = ts.candidates(pipe.ds)
-    preset = m.resolve_params(pipe.ds, dict(ts.base_params))
+    preset = m.resolve_params(pipe.ds, dict(ts.base_params), pipe.train_cfg)
 
     def compute() -> Computed:
         t0 = time.time()
@@ -249,7 +256,7 @@ def run_search(ts: TuneSpec, store: Store, ctx: RunContext = NULL_CONTEXT, execu
         for i, c in enumerate(cands):
             sub = ctx.sub(0.05 + 0.95 * i / len(cands), 0.05 + 0.95 * (i + 1) / len(cands))
             df = run_experiment(_spec(ts, [ts.selector], {**ts.base_params, **c}), store, sub, executor=executor)
-            params = m.resolve_params(pipe.ds, {**ts.base_params, **c})
+            params = m.resolve_params(pipe.ds, {**ts.base_params, **c}, pipe.train_cfg)
             row = {"candidate": i, "overrides": c, "params": params, "is_preset": params == preset,
                    **_candidate_row(df, ts.method)}
             rows.append(row)

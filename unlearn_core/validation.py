@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .budget import BUDGETS, DEFAULT_BUDGET
 from .errors import ConfigError
 
 MAX_SEED = 2**32 - 1  # numpy's and torch's seed range
@@ -248,6 +249,7 @@ def method_rules(method: Any) -> dict[str, Any]:
     if inner is not None:
         rules.update(getattr(inner, "param_rules", None) or {})
     rules.update(getattr(method, "param_rules", None) or {})
+    rules.setdefault("budget", {"choices": list(BUDGETS)})
     return rules
 
 
@@ -274,6 +276,8 @@ def validate_method_params(name: str, params: Mapping[str, Any] | None) -> dict[
     for preset in (getattr(m, "presets", None) or {}).values():
         for k, v in preset.items():
             union.setdefault(k, v)
+    if "epochs" in union:
+        union.setdefault("budget", DEFAULT_BUDGET)
     checked = check_params(f"Method '{name}'", params, union, method_rules(m), noun="hyperparameter")
     return {k: checked[k] for k in params}
 

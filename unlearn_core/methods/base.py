@@ -20,11 +20,13 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
+from ..budget import DEFAULT_BUDGET, paper_budget_epochs
 from ..context import NULL_CONTEXT, RunContext
 from ..data import ImageDataset, family_of
 from ..errors import ConfigError, unknown_name
 from ..models import Classifier
-from ..training import TrainConfig
+from ..training import TrainConfig, preset_for
+
 
 
 @dataclass
@@ -93,18 +95,40 @@ class UnlearnMethod:
     # Ranges / choices of hyperparameters beyond what validation.name_rule infers from names, e.g.
     # {"k": {"min": 1, "max": 8}, "mode": {"choices": ["a", "b"]}, "shift": {"min": None}} (see validation.Rule).
     param_rules: ClassVar[dict[str, Any]] = {}
+    # The smallest epoch count at which the method still acts under the ``paper`` budget (unlearn_core/budget.py).
+    min_epochs: ClassVar[int] = 1
 
     def default_params(self, ds: ImageDataset) -> dict[str, Any]:
+        """The preset of the data set's family; a preset with ``epochs`` also gets ``budget`` (default paper)."""
         fam = family_of(ds)
-        return dict(self.presets.get(fam) or self.presets.get("small") or {})
+        preset = dict(self.presets.get(fam) or self.presets.get("small") or {})
+        if "epochs" in preset:
+            preset.setdefault("budget", DEFAULT_BUDGET)
+        return preset
 
-    def resolve_params(self, ds: ImageDataset, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    def resolve_params(self, ds: ImageDataset, overrides: dict[str, Any] | None,
+                       recipe: TrainConfig | None = None) -> dict[str, Any]:
         """Preset for the data set family updated with user overrides, validated (see :mod:`..validation`):
-        unknown names, wrong types (typed by the preset value) and out-of-range values are a ConfigError."""
+        unknown names, wrong types (typed by the preset value) and out-of-range values are a ConfigError.
+
+        ``epochs`` is resolved by the budget (:mod:`unlearn_core.budget`) against ``recipe``, the training recipe of
+        the model being unlearned (default: the data set's automatic recipe). Resolving resolved parameters again
+        gives the same parameters."""
         from ..validation import check_params, method_rules
 
-        return check_params(f"Method '{self.name}'", overrides, self.default_params(ds), method_rules(self),
-                            noun="hyperparameter")
+        defaults = self.default_params(ds)
+        ov = dict(overrides or {}) if isinstance(overrides, dict) else overrides
+        if isinstance(ov, dict) and "budget" in defaults and "budget" not in ov and "epochs" in ov:
+            ov["budget"] = "custom"
+        params = check_params(f"Method '{self.name}'", ov, defaults, method_rules(self), noun="hyperparameter")
+        if "budget" in params:
+            budget = params["budget"]
+            if budget == "paper":
+                rec = recipe if recipe is not None else preset_for(ds)
+                params["epochs"] = paper_budget_epochs(int(defaults["epochs"]), rec.epochs, self.min_epochs)
+            elif budget == "fixed10":
+                params["epochs"] = int(defaults["epochs"])
+        return params
 
     def test_indices_used(self, ds: ImageDataset, params: dict[str, Any], seed: int) -> torch.Tensor | None:
         """Test-split indices the method trains or tunes on (None = none). Evaluation leaves them out of TA and

@@ -197,7 +197,7 @@ class RUM(UnlearnMethod):
     def default_params(self, ds) -> dict[str, Any]:
         return {**self.inner.default_params(ds), **json.loads(json.dumps(RUM_DEFAULTS))}
 
-    def resolve_params(self, ds, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    def resolve_params(self, ds, overrides: dict[str, Any] | None, recipe=None) -> dict[str, Any]:
         """The wrapped method's resolved preset + RUM's knobs, normalised: ``rum_methods`` and
         ``rum_group_params`` become one entry per group (a group running another method carries that method's
         fully resolved hyperparameters, so the run's key changes with its preset)."""
@@ -208,7 +208,7 @@ class RUM(UnlearnMethod):
         unknown = [k for k in rum if k not in RUM_DEFAULTS]
         if unknown:  # pragma: no cover - filtered above
             raise ConfigError(f"RUM has no parameter {unknown}.")
-        inner = self.inner.resolve_params(ds, ov)
+        inner = self.inner.resolve_params(ds, ov, recipe)
         p = {**RUM_DEFAULTS, **rum}
         try:
             k = int(p["rum_groups"])
@@ -270,10 +270,10 @@ class RUM(UnlearnMethod):
             if m.exact:
                 raise ConfigError("Retrain cannot unlearn one group of a forget set; choose an approximate method.")
             if m is self.inner:
-                self.inner.resolve_params(ds, {**inner, **gp})  # validates the overrides' names and types
+                self.inner.resolve_params(ds, {**inner, **gp}, recipe)  # validates the overrides' names and types
                 out_params.append(dict(gp))
             else:
-                out_params.append(m.resolve_params(ds, gp))
+                out_params.append(m.resolve_params(ds, gp, recipe))
             out_methods.append(m.name)
         return {**inner, "rum_groups": k, "rum_score": score, "rum_score_params": score_params,
                 "rum_methods": out_methods,
