@@ -28,7 +28,6 @@ pipeline takes a pipeline object as an argument.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from .data import ImageDataset
 from .errors import ConfigError
 from .forget_quality import DEFAULT_ESTIMATOR, BankComparison, compare_banks, margins
 from .methods import UnlearnInput, get_method
+from .store import array_digest, weights_digest
 from .training import TrainConfig, auto_model_batch, predict_logits, train_ensemble, train_model
 
 ROLES = ("retrain", "unlearn", "original")
@@ -56,18 +56,10 @@ RETRAIN_SEED0 = 1000
 
 def digest_indices(idx) -> str:
     """Content hash of a sorted index set (names a forget set wherever it came from)."""
-    a = np.ascontiguousarray(np.sort(np.asarray(idx, dtype=np.int64)))
-    return hashlib.sha256(a.tobytes()).hexdigest()[:24]
+    return array_digest(np.sort(np.asarray(idx, dtype=np.int64)))
 
 
-def digest_weights(model: torch.nn.Module) -> str:
-    """Content hash of a model's weights and buffers (names θ_o in a member's key)."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        a = np.ascontiguousarray(t.detach().cpu().numpy())
-        h.update(f"{name}|{a.dtype.str}|{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:24]
+digest_weights = weights_digest  # names θ_o in a member's key (the store's one weights digest)
 
 
 def check_eval_models(n: Any) -> int:
