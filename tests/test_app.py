@@ -385,13 +385,13 @@ def test_forget_sets_why_hard_panel(cache_dir):
 
 
 def test_experiments_estimate_and_errors(cache_dir):
-    from unlearn_core.grid import ExperimentSpec
+    from unlearn_core.grid import DEFAULT_SELECTORS, ExperimentSpec
 
     at = _app("app_pages/experiments.py")
     assert at.button(key="exp_launch")
     runs = next(m for m in at.metric if m.label == "Unlearning runs")
     expected = ExperimentSpec(methods=at.multiselect(key="exp_methods").value, seeds=[0, 1, 2],
-                              selectors=["random", "worst"], ratios=[0.1]).n_runs()
+                              selectors=list(DEFAULT_SELECTORS), ratios=[0.1]).n_runs()
     assert int(runs.value) == expected
     assert len(at.data_editor) >= 1  # editable presets
     at.multiselect(key="exp_methods").set_value([])
@@ -406,6 +406,7 @@ def test_experiments_launch_cached_grid(cache_dir):
 
     at = _app("app_pages/experiments.py")
     at.multiselect(key="exp_methods").set_value(["retrain", "ft"])
+    at.multiselect(key="exp_selectors").set_value(["random", "worst"])  # the cached part of the default grid
     at.multiselect(key="exp_seeds").set_value([0])
     at.text_input(key="exp_ratios_txt").set_value("0.1")
     at.run()
@@ -902,6 +903,7 @@ def test_experiments_cache_count_uses_the_grid_s_own_blo(cache_dir):
     """'Already cached' is computed with the grid's BLO parameters, not the page pipeline's (a fixed bug)."""
     at = _app("app_pages/experiments.py")
     at.multiselect(key="exp_methods").set_value(["retrain", "ft"])
+    at.multiselect(key="exp_selectors").set_value(["random", "worst"])  # the cached part of the default grid
     at.multiselect(key="exp_seeds").set_value([0])
     at.text_input(key="exp_ratios_txt").set_value("0.1")
     at.run()
