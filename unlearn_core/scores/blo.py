@@ -1,64 +1,53 @@
 """BLO worst-case forget weights (Fan, Liu, Hero, Liu — *Challenging Forgets: Unveiling the Worst-Case Forget
-Sets in Machine Unlearning*, ECCV 2024, Sec. 4, Eqs. 2-8).
+Sets in Machine Unlearning*, ECCV 2024, Sec. 4, Eqs. 2-8), built as a search that can leave θ_o's loss ranking.
 
 Upper level:  min_w f(w) = Σ_i w_i ℓ(θ_u(w); z_i) + γ||w||²   s.t. w ∈ [0,1]^N, 1ᵀw = m.
-Lower level:  θ_u(w) = signSGD steps  θ ← θ − β·sign(∇_θ Σ_i [w_i ℓ_f(θ; z_i) + (1 − w_i) ℓ(θ; z_i)]).
+Lower level:  θ_u(w) = K epochs from θ_o on Σ_i [(1 − w_i) ℓ(θ; z_i) + w_i ℓ_f(θ; z_i)] (signSGD by default).
 
-sign() has zero derivative almost everywhere, so the implicit gradient through θ_u vanishes and the upper
-gradient is g = ℓ(θ_u(w)) + 2γw. Each upper iteration: run the lower level at the current w, compute the
-per-sample losses of θ_u(w) (one eval pass), and take w ← Proj_S(w − α·scale(g)) with the exact capped-simplex
-projection. The worst-case forget set is the top-m of w, the easiest set the bottom-m.
+The cheap rival is the sort: θ_o's m lowest-loss samples. A BLO whose first step fixes that set (the earlier
+design: iteration 1 used θ_o's losses with a unit step from the uniform w, later steps decayed as 1/t² and the
+stop rule fired when the set stopped changing) returns the sort whatever the lower level says. Here:
 
-Lower levels (``lower``): "ft" (ℓ_f = 0, start at θ_o; the public reference code's default), "ft_ga" (ℓ_f = −ℓ,
-start at θ_o; the paper's text) and "retrain" (ℓ_f = 0, start from a random init).
+* **The lower level unlearns the candidate set** (``lower_weights: set``): each iteration fine-tunes θ_o for ``K``
+  (default 1) epochs on the retain objective with weights 1 − 1_S, S = top-m(w) — the set is really removed, not
+  kept at a partial weight under which a memorized sample stays memorized. Without ``warm_start`` every call
+  starts at θ_o with the same batch order (common random numbers), so θ_u is a function of the set only.
+  ``optimizer: sign`` (the paper's signSGD, step β) raised a random 10% set's loss by 67% in one digits epoch,
+  ``recipe`` (the recipe's SGD at its base lr) by 5% (docs/blo.md): sign is the default.
+* **The upper gradient is the loss when unlearned**: e_i = the loss of θ_u(S) on i at the latest iteration with
+  i ∈ S (its current loss if i was never unlearned). The implicit term the paper drops (sign() has no derivative)
+  is exactly the rise of a sample's own loss when it is unlearned; a memorized sample (lowest θ_o loss, forgotten
+  once removed) is recognised after one try. ``lower_weights: soft`` keeps the paper's relaxation (e = ℓ(θ_u(w))).
+* **No first step fixes the answer** (``upper: fw``): Frank-Wolfe steps 1/(t+1) towards the response R = the m
+  smallest e: w is the running mean of the responses, the first one weighs 1/(T+1) after T iterations and the total
+  movement Σ 1/(t+1) diverges, so a ranking the lower level stops returning is overtaken. ``upper: pgd`` keeps
+  the projected rank steps (α/t^decay, exact capped-simplex projection); docs/blo.md measures both.
+* **Stop on a fixed point**: the set that defined θ_u equals its response (overlap ≥ ``tol_overlap``, or an
+  ε-fixed point: the response would lower the mean loss on the set by at most ``tol_gap`` × the mean loss over all
+  samples) for ``patience`` consecutive iterations AND the objective (the mean loss on the set once unlearned) has
+  not improved by more than ``tol_objective`` × that mean loss during them. The budget ``max_cost`` (in trainings)
+  is a separate, reported stop reason; ``max_iters`` another.
 
-What changed from the paper's literal recipe, and why (numbers, commands: docs/blo.md; ``benchmarks/blo_quality.py``):
+Cost is counted in sample passes: 1 per training forward+backward, 1/3 per eval forward (each iteration's loss
+pass and one pass of θ_o); ``cost_vs_training`` = passes / (recipe epochs × N). Losses are computed in float64
+from the logit margins (:func:`precise_loss`): float32 cross-entropies of a well-fit model are quantised near 0.
 
-* Start (``init: uniform``). The paper starts from a random binary w. A step that moves a coordinate by less than
-  1 per iteration can never change the top-m set of a binary w (a member sits at 1 − step, a non-member at
-  0 + step), so the "worst case" stays the random start: the previous default (std-scaled steps, 20 × 10
-  epochs) kept 89% of it on digits. We start from the uniform w = m/N, which favours no sample; ``init: random``
-  keeps the paper's start (it leaves its start only with α ≥ 2 and more iterations than the cost cap allows).
-* Step scale (``step_scale: rank``). Losses of a well-fit model are heavy-tailed (most ~1e-6, a few ~1-10), so
-  the paper's raw step (``none``, α = 1e-3) barely moves w (digits: no convergence, 0.83 overlap with the long
-  run) and dividing by the std moves only the few high-loss samples (from a random start: stuck, 98% kept).
-  ``rank`` replaces g by its centred ranks u ∈ (−½, ½) (lowest loss → −½): every coordinate moves, α is unit-free
-  (the largest weight change per iteration between the lowest- and highest-loss samples, whatever the loss
-  scale, fit or class sizes), and from the uniform start it converged on 3/3 digits seeds; ``mad`` and ``std``
-  give the same set within noise from the uniform start.
-* Step decay (``decay: 2``, α_t = α/t²). The lower level is stochastic, so ranks of near-equal losses reshuffle
-  every iteration and a constant α never settles; 1/t (Robbins-Monro) needs 8-40 iterations; 1/t² settles in
-  5-7, and the set is as close to a 40-iteration 1/t run with 10× the lower-level budget as two such long runs
-  are to each other.
-* Stopping. Iterate until the top-m set stops changing: top-m overlap with the previous iteration
-  ≥ ``tol_overlap`` for ``patience`` consecutive iterations (iteration 1 is not compared), at most ``max_iters``
-  (``upper_iters`` = deprecated alias) and never beyond ``max_cost`` (default 10% of one original training).
-  "Converged" means the set stopped changing, not that it left its start: check ``overlap_start``.
-* Budget. Cost is counted in sample passes: 1 per training forward+backward, 1/3 per eval forward (the loss
-  pass of each iteration and one pass of θ_o). ``K`` is the lower-level budget per iteration in epochs and may be
-  a fraction (round(K·N / batch) ≥ 1 batches); the per-iteration eval pass is the larger part. With
-  ``warm_start`` the lower level continues from the previous θ_u (a single-loop BLO): consecutive θ_u are
-  correlated, the ranks less noisy, and the set settles sooner. From w = m/N every sample weighs the same in
-  ``ft``/``ft_ga``, so iteration 1 reuses θ_o's losses instead of running the lower level.
-* Losses are computed in float64 from the logit margins (:func:`precise_loss`): float32 cross-entropies of a
-  well-fit model are quantised near 0, so the easiest samples — the worst case — would tie and be ranked by index.
-
-Trace (``extras["trace"]``, one dict per upper iteration, floats/ints only):
-``iteration``; ``objective`` f(w) at the w that defined θ_u; ``overlap_prev`` top-m overlap with the previous
-iteration (iteration 1: with the starting reference set); ``overlap_start`` with the starting set — for
-``init: random`` the random start itself, for ``init: uniform`` the random set ``init: random`` would have drawn
-with the same seed (the chance reference: ≈ m/N expected); ``overlap_lowloss`` with θ_o's m lowest-loss samples;
-``overlap_response`` with the m lowest-loss samples of this iteration's θ_u (1.0 = the set is its own best
-response, a fixed point); ``seconds`` wall time of the iteration; ``sample_passes`` cumulative cost;
-``topm_overlap`` (= overlap_prev, kept for older readers), ``mean_loss_topm``, ``mean_loss_all``.
-Also ``extras["converged"]``, ``["stop_reason"]`` ("converged" | "max_iters" | "max_cost"), ``["iterations"]``,
-``["cost_sample_passes"]``, ``["cost_vs_training"]`` (cost / (recipe epochs × N)), ``["seconds"]``; arrays
-``final_loss`` (last θ_u) and ``theta_o_loss`` (per coordinate: samples, or classes). ``values`` = w with ties
-(at 0 and 1) broken by the last losses (w − 1e-6·centred rank), so bottom-m (easiest) is meaningful too.
+Trace (``extras["trace"]``, one dict per iteration, JSON-safe): ``iteration``; ``objective`` (the mean loss of
+θ_u on the set that defined it; iteration 1, whose w is uniform, on its response); ``gap`` (how much the response
+would lower the mean estimate on the set, in units of the mean loss over all samples; None at iteration 1);
+``step``; ``overlap_prev`` (top-m overlap with the previous iteration); ``overlap_start`` (with the random set
+``init: random`` would have drawn: the chance reference); ``overlap_lowloss`` (with θ_o's m lowest-loss set);
+``overlap_response`` (the set that defined θ_u vs its response; 1.0 = a fixed point; None at iteration 1);
+``overlap_response_lowloss``; ``seconds``; ``sample_passes`` (cumulative); ``topm_overlap`` (= overlap_prev, for
+older readers); ``mean_loss_topm``; ``mean_loss_all``. ``extras``: ``stop_reason`` ("fixed_point" | "max_cost" |
+"max_iters"), ``converged`` (= fixed point), ``iterations``, ``cost_sample_passes``, ``cost_vs_training``,
+``seconds``, ``overlap_lowloss`` and ``sort_costs_nothing`` (overlap ≥ 0.9: :func:`sort_verdict`). ``values`` = w
+with ties broken by the latest estimates. :func:`blo_objective` gives the objective of any given sets (worst,
+lowest-loss, random) under the same lower level.
 
 Class-wise BLO (``granularity: class``): w over classes, m = ``n_classes``; every sample of class c carries
-weight w_c in the lower level and the upper gradient is the per-class loss SUM (``class_loss: sum``, science.md;
-sums also count class size, so small classes are cheaper to forget) or mean (``class_loss: mean``).
+weight w_c in the lower level and the upper gradient is the per-class loss SUM (``class_loss: sum``, science.md)
+or mean (``class_loss: mean``).
 """
 from __future__ import annotations
 
