@@ -195,7 +195,7 @@ def test_scores(cache_dir):
     assert _n_charts(at) >= 3  # histograms, scatter, BLO trace
     # the BLO trace caption says how the run ended and reads the trace's overlaps (docs/blo.md)
     assert "upper iteration" in text and "with the starting / chance set" in text and "× one original training" in text
-    assert any(w in text for w in ("converged (the top-m set", "stopped at its cost cap", "stopped at its iteration"))
+    assert any(w in text for w in ("reached a fixed point", "stopped at its cost cap", "stopped at its iteration"))
     assert len(at.dataframe) >= 2  # hardest / easiest galleries
     assert len(at.image) >= 2
     ms = at.multiselect(key="score_pick")
@@ -223,7 +223,7 @@ def test_scores_blo_trace_reads_the_trace_fields(cache_dir):
         style.SELECTOR_COLORS["worst"]
     cap = next(c.value for c in at.caption if "upper iteration" in c.value)
     assert "× one original training" in cap and "sample passes" in cap
-    assert any(r in cap for r in ("converged (the top-m set", "stopped at its cost cap", "stopped at its iteration"))
+    assert any(r in cap for r in ("reached a fixed point", "stopped at its cost cap", "stopped at its iteration"))
 
 
 def test_scores_correlation_matrix(cache_dir):
