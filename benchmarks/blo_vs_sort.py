@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--ratio", type=float, default=0.1)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--methods", default="ft,ga,rl,salun,scrub")
+    ap.add_argument("--no-retrain", action="store_true", help="skip Retrain and the methods (overlap, objective only)")
     ap.add_argument("--blo", default="{}", help="BLO parameters (JSON) for the worst-case set")
     ap.add_argument("--cache-dir", required=True)
     ap.add_argument("--out", default=None, help="write the per-seed rows as JSON")
@@ -57,7 +58,7 @@ def main() -> None:
     train = {"epochs": args.epochs} if args.epochs else {}
     pipe = Pipeline(Store(args.cache_dir), dataset=args.dataset, model=args.model, train=train,
                     blo=json.loads(args.blo))
-    methods = [m for m in args.methods.split(",") if m]
+    methods = [] if args.no_retrain else [m for m in args.methods.split(",") if m]
     print(f"{args.dataset} · {pipe.model_name} · recipe {pipe.train_cfg.to_dict()} · N={pipe.ds.n_train} · "
           f"ratio {args.ratio} · seeds {args.seeds} · BLO {json.dumps(pipe.blo_params, sort_keys=True)}", flush=True)
     rows = []
@@ -72,9 +73,12 @@ def main() -> None:
                "iterations": blo.extras["iterations"],
                "overlap_worst_lowloss": overlap(sets["worst (BLO)"], sets["lowest loss"])}
         for name, sel in SETS.items():
-            ret = pipe.run("retrain", sel, args.ratio, seed)
             row[f"{name}|objective"] = objective[name]["objective"]
             row[f"{name}|theta_o_loss"] = objective[name]["theta_o_loss"]
+            if args.no_retrain:
+                row[f"{name}|UA"] = row[f"{name}|MIA"] = float("nan")
+                continue
+            ret = pipe.run("retrain", sel, args.ratio, seed)
             row[f"{name}|UA"], row[f"{name}|MIA"] = ret["UA"], ret["MIA"]
             for meth in methods:
                 r = pipe.run(meth, sel, args.ratio, seed)
