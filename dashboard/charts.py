@@ -146,7 +146,8 @@ def blo_trace(trace: pd.DataFrame) -> go.Figure:
     custom = trace[extra].to_numpy(dtype=float) if extra else None
     hover = "".join(f"<br>{'seconds' if c == 'seconds' else 'sample passes (cumulative)'}: %{{customdata[{i}]:.4g}}"
                     for i, c in enumerate(extra))
-    fig.add_trace(go.Scatter(x=it, y=trace["objective"], mode="lines+markers", name="objective (mean loss on the set once unlearned)",
+    fig.add_trace(go.Scatter(x=it, y=trace["objective"], mode="lines+markers",
+                             name="objective (mean loss on the set once unlearned)",
                              line=dict(color=style.OKABE_ITO["blue"]), customdata=custom,
                              hovertemplate="iteration %{x}: f(w) = %{y:.4g}" + hover + "<extra></extra>"), 1, 1)
     if "mean_loss_topm" in trace:

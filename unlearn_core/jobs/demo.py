@@ -20,8 +20,9 @@ DEMO_STAGES = [  # (name, what it does, progress range)
     ("seeds", "Repeat for seeds 1 and 2 (mean ± std)", 0.5, 0.75),
     ("sweep", "Ratio sweep: 5% and 20% forget sets", 0.75, 1.0),
 ]
+# bottom:loss (θ_o's lowest-loss set) stands beside the worst case: its cheap rival, the sort
 DEMO_DEFAULTS = {"setup": {"dataset": "digits"}, "ratio": 0.1, "seeds": [0, 1, 2], "sweep_ratios": [0.05, 0.2],
-                 "methods": ["retrain", "ft", "ga", "rl", "l1_sparse"], "selectors": ["random", "worst", "bottom:loss"]}  # the worst case beside its cheap rival, the sort
+                 "methods": ["retrain", "ft", "ga", "rl", "l1_sparse"], "selectors": ["random", "worst", "bottom:loss"]}
 
 
 def demo_config(config: dict) -> dict:

@@ -239,8 +239,8 @@ def upper_loop(lower: LowerFn, n: int, m: int, p: dict, start_mask: torch.Tensor
     Stop reasons: "fixed_point" when, for ``patience`` consecutive iterations, the set that defined θ_u overlaps
     its response by ≥ ``tol_overlap`` (or swapping to the response would lower the mean estimate on the set by at
     most ``tol_gap`` × the mean loss over all samples: an ε-fixed point) AND none of those iterations lowered the
-    best objective by more than ``tol_objective`` × that mean loss; "max_cost" before an iteration that would take ``cost()`` above ``budget``
-    (``iteration_cost`` sample passes each; one iteration always runs); "max_iters" at the cap.
+    best objective by more than ``tol_objective`` × that mean loss; "max_cost" before an iteration that would take
+    ``cost()`` above ``budget`` (``iteration_cost`` sample passes each; one iteration always runs); "max_iters" at the cap.
     Objective of an iteration: the mean loss of θ_u on the set that defined it (iteration 1: on its response).
     Returns (w, last losses, trace, stop reason).
     """
