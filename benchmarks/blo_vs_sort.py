@@ -86,10 +86,11 @@ def main() -> None:
         rows.append(row)
         print(f"seed {seed}: BLO {row['iterations']} iterations, stop {row['stop']}, cost {row['cost']:.3f} "
               f"trainings; overlap worst/lowest-loss {row['overlap_worst_lowloss']:.3f} "
-              f"({time.perf_counter() - t0:.0f}s)", flush=True)
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(rows, fh, indent=1)
+              f"; BLO objective " + ", ".join(f"{k} {v['objective']:.3g}" for k, v in objective.items())
+              + f" ({time.perf_counter() - t0:.0f}s)", flush=True)
+        if args.out:  # after every seed, so a run cut short keeps what it measured
+            with open(args.out, "w") as fh:
+                json.dump(rows, fh, indent=1)
     col = lambda k: [r[k] for r in rows]  # noqa: E731
     table = {}
     for name in SETS:
