@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from unlearn_core.analysis import CompositionResult, CoresetResult
 from unlearn_core.analysis.composition import TRAIN_SET
 from unlearn_core.errors import ConfigError
+from unlearn_core.scores.blo import sort_verdict
 
 from . import style
 from .style import method_color, method_label, score_color, score_label, selector_color, selector_label
@@ -155,7 +156,8 @@ def blo_trace(trace: pd.DataFrame) -> go.Figure:
     custom = trace[extra].to_numpy(dtype=float) if extra else None
     hover = "".join(f"<br>{'seconds' if c == 'seconds' else 'sample passes (cumulative)'}: %{{customdata[{i}]:.4g}}"
                     for i, c in enumerate(extra))
-    fig.add_trace(go.Scatter(x=it, y=trace["objective"], mode="lines+markers", name="objective f(w)",
+    fig.add_trace(go.Scatter(x=it, y=trace["objective"], mode="lines+markers",
+                             name="objective (mean loss on the set once unlearned)",
                              line=dict(color=style.OKABE_ITO["blue"]), customdata=custom,
                              hovertemplate="iteration %{x}: f(w) = %{y:.4g}" + hover + "<extra></extra>"), 1, 1)
     if "mean_loss_topm" in trace:
@@ -169,7 +171,7 @@ def blo_trace(trace: pd.DataFrame) -> go.Figure:
                                      hovertemplate=f"iteration %{{x}}: overlap {name} %{{y:.3f}}" + hover
                                      + "<extra></extra>"), 1, 2)
     fig.update_xaxes(title_text="upper iteration", dtick=1 if len(trace) <= 20 else None)
-    fig.update_yaxes(title_text="f(w) = Σ wᵢ·loss + γ‖w‖² (nats)", row=1, col=1)
+    fig.update_yaxes(title_text="mean loss on the set after unlearning it (nats)", row=1, col=1)
     fig.update_yaxes(title_text="|top-m ∩ other set| / m (0 … 1)", range=[0, 1.05], row=1, col=2)
     return _layout(fig, 380, legend=dict(orientation="h", y=-0.3))
 
@@ -179,10 +181,12 @@ def blo_overlap_lines(prev: str = "overlap_prev") -> list[tuple[str, str, str, s
     return [(prev, "with the previous iteration", style.SELECTOR_COLORS["worst"], "solid"),
             ("overlap_start", "with the starting / chance set", style.SELECTOR_COLORS["random"], "dash"),
             ("overlap_lowloss", "with θ_o's lowest-loss set", style.OKABE_ITO["green"], "dot"),
-            ("overlap_response", "with this iteration's θ_u lowest-loss set", style.OKABE_ITO["purple"], "dashdot")]
+            ("overlap_response", "with its response (the best set given θ_u)", style.OKABE_ITO["purple"], "dashdot")]
 
 
-BLO_STOP_REASONS = {"converged": "converged (the top-m set stopped changing)",
+BLO_STOP_REASONS = {"fixed_point": "reached a fixed point (the set is its own best response and the objective "
+                                   "stopped improving)",
+                    "converged": "converged (the top-m set stopped changing; a result of the earlier BLO)",
                     "max_cost": "stopped at its cost cap (max_cost)", "max_iters": "stopped at its iteration cap"}
 
 
@@ -212,9 +216,11 @@ def blo_trace_caption(trace: pd.DataFrame, extras: dict) -> str:
         text += f", with the starting / chance set {float(last['overlap_start']):.2f} (≈ m/N: the start is forgotten)"
     if "overlap_lowloss" in last:
         text += f", with θ_o's lowest-loss set {float(last['overlap_lowloss']):.2f}"
-    if "overlap_response" in last:
-        text += f", with this iteration's θ_u lowest-loss set {float(last['overlap_response']):.2f} (1.0 = a fixed point)"
-    return text + ". Converged means the set stopped changing, not that it left its start: read the start overlap."
+    if "overlap_response" in last and last["overlap_response"] is not None and last["overlap_response"] == last["overlap_response"]:
+        text += f"; the set that defined θ_u vs its response {float(last['overlap_response']):.2f} (1.0 = a fixed point)"
+    text += ". A fixed point is a set that stays the easiest after BLO's lower level unlearns it."
+    verdict = sort_verdict(extras.get("overlap_lowloss", last.get("overlap_lowloss")))
+    return text + (f" **{verdict[0].upper()}{verdict[1:]}**" if verdict else "")
 
 
 # ---------------------------------------------------------------------------------------------- why is it hard?

@@ -195,7 +195,7 @@ def test_scores(cache_dir):
     assert _n_charts(at) >= 3  # histograms, scatter, BLO trace
     # the BLO trace caption says how the run ended and reads the trace's overlaps (docs/blo.md)
     assert "upper iteration" in text and "with the starting / chance set" in text and "× one original training" in text
-    assert any(w in text for w in ("converged (the top-m set", "stopped at its cost cap", "stopped at its iteration"))
+    assert any(w in text for w in ("reached a fixed point", "stopped at its cost cap", "stopped at its iteration"))
     assert len(at.dataframe) >= 2  # hardest / easiest galleries
     assert len(at.image) >= 2
     ms = at.multiselect(key="score_pick")
@@ -223,7 +223,7 @@ def test_scores_blo_trace_reads_the_trace_fields(cache_dir):
         style.SELECTOR_COLORS["worst"]
     cap = next(c.value for c in at.caption if "upper iteration" in c.value)
     assert "× one original training" in cap and "sample passes" in cap
-    assert any(r in cap for r in ("converged (the top-m set", "stopped at its cost cap", "stopped at its iteration"))
+    assert any(r in cap for r in ("reached a fixed point", "stopped at its cost cap", "stopped at its iteration"))
 
 
 def test_scores_correlation_matrix(cache_dir):
@@ -391,13 +391,13 @@ def test_forget_sets_why_hard_panel(cache_dir):
 
 
 def test_experiments_estimate_and_errors(cache_dir):
-    from unlearn_core.grid import ExperimentSpec
+    from unlearn_core.grid import DEFAULT_SELECTORS, ExperimentSpec
 
     at = _app("app_pages/experiments.py")
     assert at.button(key="exp_launch")
     runs = next(m for m in at.metric if m.label == "Unlearning runs")
     expected = ExperimentSpec(methods=at.multiselect(key="exp_methods").value, seeds=[0, 1, 2],
-                              selectors=["random", "worst"], ratios=[0.1]).n_runs()
+                              selectors=list(DEFAULT_SELECTORS), ratios=[0.1]).n_runs()
     assert int(runs.value) == expected
     assert len(at.data_editor) >= 1  # editable presets
     at.multiselect(key="exp_methods").set_value([])
@@ -412,6 +412,7 @@ def test_experiments_launch_cached_grid(cache_dir):
 
     at = _app("app_pages/experiments.py")
     at.multiselect(key="exp_methods").set_value(["retrain", "ft"])
+    at.multiselect(key="exp_selectors").set_value(["random", "worst"])  # the cached part of the default grid
     at.multiselect(key="exp_seeds").set_value([0])
     at.text_input(key="exp_ratios_txt").set_value("0.1")
     at.run()
@@ -924,6 +925,7 @@ def test_experiments_cache_count_uses_the_grid_s_own_blo(cache_dir):
     """'Already cached' is computed with the grid's BLO parameters, not the page pipeline's (a fixed bug)."""
     at = _app("app_pages/experiments.py")
     at.multiselect(key="exp_methods").set_value(["retrain", "ft"])
+    at.multiselect(key="exp_selectors").set_value(["random", "worst"])  # the cached part of the default grid
     at.multiselect(key="exp_seeds").set_value([0])
     at.text_input(key="exp_ratios_txt").set_value("0.1")
     at.run()

@@ -253,12 +253,15 @@ def test_blo_trace_caption_and_figure_read_the_trace_fields():
     trace = pd.DataFrame([{"iteration": i, "objective": 10.0 / i, "overlap_prev": 0.5 + 0.1 * i, "overlap_start": 0.1,
                            "overlap_lowloss": 0.9, "overlap_response": 0.8, "seconds": 0.5 * i,
                            "sample_passes": 100.0 * i} for i in (1, 2, 3)])
-    extras = {"stop_reason": "converged", "iterations": 3, "cost_vs_training": 0.091, "cost_sample_passes": 300.0,
+    extras = {"stop_reason": "fixed_point", "iterations": 3, "cost_vs_training": 0.091, "cost_sample_passes": 300.0,
               "seconds": 1.5, "converged": True}
     cap = charts.blo_trace_caption(trace, extras)
-    assert cap.startswith("3 upper iterations; converged (the top-m set stopped changing); cost 0.091 × one "
-                          "original training (300 sample passes); took 1.5 s")
-    assert "previous iteration 0.80" in cap and "θ_u lowest-loss set 0.80" in cap
+    assert cap.startswith("3 upper iterations; reached a fixed point (the set is its own best response and the "
+                          "objective stopped improving); cost 0.091 × one original training (300 sample passes); "
+                          "took 1.5 s")
+    assert "previous iteration 0.80" in cap and "vs its response 0.80" in cap
+    assert "the worst case is almost exactly the lowest-loss set; the sort costs nothing" in cap  # overlap 0.9
+    assert "sort costs nothing" not in charts.blo_trace_caption(trace.assign(overlap_lowloss=0.5), extras)
     fig = charts.blo_trace(trace)
     overl = [t for t in fig.data if t.name.startswith("with ")]
     assert len(overl) == 4 and {t.yaxis for t in overl} == {"y2"} and tuple(fig.layout.yaxis2.range) == (0, 1.05)

@@ -77,3 +77,23 @@ def test_unknown_or_malformed_selector(name):
 def test_class_out_of_range(digits):
     with pytest.raises(ConfigError, match="out of range"):
         select_forget_set("class:12", digits, None, 0, lambda *a: None)
+
+
+def test_worst_case_is_reported_beside_the_lowest_loss_set(quick_pipeline):
+    """The sort is a standing rival: the overlap of the worst case with bottom:loss and BLO's objective of the random,
+    worst-case and lowest-loss sets under BLO's own lower level; the plain-words verdict follows the overlap."""
+    from unlearn_core.grid import DEFAULT_SELECTORS, worst_vs_lowloss
+    from unlearn_core.scores.blo import SORT_COSTS_NOTHING, SORT_COSTS_NOTHING_TEXT
+
+    assert {"worst", "bottom:loss"} <= set(DEFAULT_SELECTORS)
+    rep = worst_vs_lowloss(quick_pipeline, 0.1, [0])
+    row = rep["per_seed"][0]
+    worst = quick_pipeline.forget_set("worst", 0.1, 0).forget_idx
+    low = quick_pipeline.forget_set("bottom:loss", 0.1, 0).forget_idx
+    assert row["overlap"] == pytest.approx(overlap(worst, low))
+    assert set(row["objective"]) == {"random", "worst", "lowest loss"}
+    # both hard sets stay far easier than a random one after BLO's lower level unlearns them
+    assert max(row["objective"]["worst"], row["objective"]["lowest loss"]) < row["objective"]["random"]
+    assert (rep["verdict"] is not None) == (rep["overlap_mean"] >= SORT_COSTS_NOTHING)
+    if rep["verdict"]:
+        assert rep["verdict"].startswith(SORT_COSTS_NOTHING_TEXT)

@@ -337,6 +337,24 @@ def _write_atomic(path: str, text: str) -> None:
     atomic_write_bytes(Path(path), text.encode())
 
 
+def _print_worst_vs_lowloss(spec, store) -> None:
+    """Beside a worst-case grid: its overlap with θ_o's lowest-loss set and BLO's objective for the three sets."""
+    if not ({"worst", "bottom:loss"} <= set(spec.selectors)):
+        return
+    from .grid import worst_vs_lowloss
+    from .pipeline import Pipeline
+
+    pipe = Pipeline(store, spec.setup)
+    for ratio in spec.ratios:
+        rep = worst_vs_lowloss(pipe, ratio, list(spec.seeds))
+        objs = [r["objective"] for r in rep["per_seed"]]
+        line = ", ".join(f"{k} {sum(o[k] for o in objs) / len(objs):.4g}" for k in objs[0]) if objs else "-"
+        print(f"worst case vs lowest-loss set (ratio {ratio}): overlap {rep['overlap_mean']:.3f} (mean over seeds); "
+              f"BLO's objective (mean loss on the set after its lower level unlearns it; lower = harder): {line}")
+        if rep["verdict"]:
+            print(rep["verdict"])
+
+
 def cmd_compare(args) -> int:
     import pandas as pd
 
@@ -407,6 +425,7 @@ def cmd_compare(args) -> int:
     with pd.option_context("display.width", 250, "display.max_columns", 40, "display.max_colwidth", 40):
         print(format_table3(t3).to_string(index=False))
     print(f"{len(df)} runs in {elapsed:.1f}s · cache: {store.root}")
+    _print_worst_vs_lowloss(spec, store)
     unit_s = df.attrs.get("unit_seconds") or {}
     if est.seconds > 0:
         print(describe_actual(est, elapsed, n_workers))
@@ -635,7 +654,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="grid of selectors × methods × ratios × seeds (default: the demo)")
     _common(p)
-    p.add_argument("--selectors", default="random,worst")
+    p.add_argument("--selectors", default="random,worst,bottom:loss",
+                   help="comma list; bottom:loss (θ_o's lowest-loss set) is the worst case's cheap rival")
     p.add_argument("--methods", default="retrain,ft,ga,rl,l1_sparse", help="comma list, or 'all'")
     p.add_argument("--ratios", default="0.1")
     p.add_argument("--seeds", default="3", help="count (3 = seeds 0,1,2) or list (0,4,7)")

@@ -22,12 +22,14 @@ from .context import NULL_CONTEXT, RunContext
 from .errors import ConfigError
 from .banks import PSEUDO_METHODS, check_eval_models, member_chunks, parse_members, run_bank_unit
 from .methods import get_method, method_names
-from .selectors import parse_selector
+from .scores.base import ScoreInput
+from .scores.blo import blo_objective, sort_verdict
+from .selectors import overlap, parse_selector
 from .store import Store
 from .validation import MAX_RATIOS, MAX_SEED, check_names, check_seed_list, validate_method_params  # noqa: F401
 
 DEFAULT_METHODS = ["retrain", "ft", "ga", "rl", "l1_sparse"]
-DEFAULT_SELECTORS = ["random", "worst"]
+DEFAULT_SELECTORS = ["random", "worst", "bottom:loss"]  # the worst case beside its cheap rival, the sort
 MAX_GRID_RUNS = 20_000  # a bound on a typed grid (a typo like --seeds 100000 must be refused, not planned)
 
 
@@ -596,3 +598,24 @@ def grid_status(spec: ExperimentSpec, store: Store) -> pd.DataFrame:
         rows.append({"method": u.method, "selector": u.selector, "ratio": u.ratio, "seed": u.seed,
                      "cached": run is not None, "key": run["key"] if run else None})
     return pd.DataFrame(rows)
+
+
+WORST_CASE_RIVALS = {"random": "random", "worst": "worst", "lowest loss": "bottom:loss"}
+
+
+def worst_vs_lowloss(pipe, ratio: float, seeds: list[int], objective: bool = True,
+                     ctx: RunContext = NULL_CONTEXT) -> dict:
+    """The worst-case set against its cheap rival, θ_o's lowest-loss set (``bottom:loss``), per seed: their overlap
+    and, with ``objective``, BLO's objective (mean loss on the set after BLO's own lower level unlearns exactly it;
+    lower = harder to forget) for the random, worst-case and lowest-loss sets. ``verdict`` is the plain-words
+    sentence when the mean overlap is ≥ SORT_COSTS_NOTHING (else None)."""
+    per_seed = []
+    for seed in seeds:
+        sets = {name: pipe.forget_set(sel, ratio, seed, ctx).forget_idx for name, sel in WORST_CASE_RIVALS.items()}
+        row: dict[str, Any] = {"seed": seed, "overlap": overlap(sets["worst"], sets["lowest loss"])}
+        if objective:
+            inp = ScoreInput(pipe.original(seed, ctx), pipe.model_name, pipe.ds, pipe.train_cfg, seed=seed, ctx=ctx)
+            row["objective"] = {k: v["objective"] for k, v in blo_objective(inp, sets, pipe.blo_params).items()}
+        per_seed.append(row)
+    mean_overlap = float(np.mean([r["overlap"] for r in per_seed])) if per_seed else None
+    return {"ratio": ratio, "per_seed": per_seed, "overlap_mean": mean_overlap, "verdict": sort_verdict(mean_overlap)}

@@ -14,13 +14,15 @@ DEMO_STAGES = [  # (name, what it does, progress range)
     ("original", "Train the original model θ_o on the digits training set", 0.0, 0.08),
     ("scores", "Score every training sample: loss and entropy", 0.08, 0.1),
     ("blo", "Find the worst-case forget set by bi-level optimisation (BLO)", 0.1, 0.3),
-    ("sets", "Build the random, worst-case and easiest forget sets (10%)", 0.3, 0.32),
-    ("seed0", "Unlearn with Retrain, FT, GA, RL and ℓ1-sparse on random vs worst-case sets (seed 0)", 0.32, 0.5),
+    ("sets", "Build the random, worst-case, lowest-loss and easiest forget sets (10%)", 0.3, 0.32),
+    ("seed0", "Unlearn with Retrain, FT, GA, RL and ℓ1-sparse on random, worst-case and lowest-loss sets (seed 0)",
+     0.32, 0.5),
     ("seeds", "Repeat for seeds 1 and 2 (mean ± std)", 0.5, 0.75),
     ("sweep", "Ratio sweep: 5% and 20% forget sets", 0.75, 1.0),
 ]
+# bottom:loss (θ_o's lowest-loss set) stands beside the worst case: its cheap rival, the sort
 DEMO_DEFAULTS = {"setup": {"dataset": "digits"}, "ratio": 0.1, "seeds": [0, 1, 2], "sweep_ratios": [0.05, 0.2],
-                 "methods": ["retrain", "ft", "ga", "rl", "l1_sparse"], "selectors": ["random", "worst"]}
+                 "methods": ["retrain", "ft", "ga", "rl", "l1_sparse"], "selectors": ["random", "worst", "bottom:loss"]}
 
 
 def demo_config(config: dict) -> dict:
@@ -61,7 +63,7 @@ def _job_teaching_demo(config: dict, env: JobEnv) -> dict:
     pipe.score("blo", seeds[0], ratio, {}, stage("blo"))
     stages_done.append("blo")
     sub = stage("sets")
-    for sel in ("random", "worst", "easiest"):
+    for sel in ("random", "worst", "bottom:loss", "easiest"):
         pipe.forget_set(sel, ratio, seeds[0], sub)
     stages_done.append("sets")
 

@@ -1,64 +1,53 @@
 """BLO worst-case forget weights (Fan, Liu, Hero, Liu — *Challenging Forgets: Unveiling the Worst-Case Forget
-Sets in Machine Unlearning*, ECCV 2024, Sec. 4, Eqs. 2-8).
+Sets in Machine Unlearning*, ECCV 2024, Sec. 4, Eqs. 2-8), built as a search that can leave θ_o's loss ranking.
 
 Upper level:  min_w f(w) = Σ_i w_i ℓ(θ_u(w); z_i) + γ||w||²   s.t. w ∈ [0,1]^N, 1ᵀw = m.
-Lower level:  θ_u(w) = signSGD steps  θ ← θ − β·sign(∇_θ Σ_i [w_i ℓ_f(θ; z_i) + (1 − w_i) ℓ(θ; z_i)]).
+Lower level:  θ_u(w) = K epochs from θ_o on Σ_i [(1 − w_i) ℓ(θ; z_i) + w_i ℓ_f(θ; z_i)] (signSGD by default).
 
-sign() has zero derivative almost everywhere, so the implicit gradient through θ_u vanishes and the upper
-gradient is g = ℓ(θ_u(w)) + 2γw. Each upper iteration: run the lower level at the current w, compute the
-per-sample losses of θ_u(w) (one eval pass), and take w ← Proj_S(w − α·scale(g)) with the exact capped-simplex
-projection. The worst-case forget set is the top-m of w, the easiest set the bottom-m.
+The cheap rival is the sort: θ_o's m lowest-loss samples. A BLO whose first step fixes that set (the earlier
+design: iteration 1 used θ_o's losses with a unit step from the uniform w, later steps decayed as 1/t² and the
+stop rule fired when the set stopped changing) returns the sort whatever the lower level says. Here:
 
-Lower levels (``lower``): "ft" (ℓ_f = 0, start at θ_o; the public reference code's default), "ft_ga" (ℓ_f = −ℓ,
-start at θ_o; the paper's text) and "retrain" (ℓ_f = 0, start from a random init).
+* **The lower level unlearns the candidate set** (``lower_weights: set``): each iteration fine-tunes θ_o for ``K``
+  (default 1) epochs on the retain objective with weights 1 − 1_S, S = top-m(w) — the set is really removed, not
+  kept at a partial weight under which a memorized sample stays memorized. Without ``warm_start`` every call
+  starts at θ_o with the same batch order (common random numbers), so θ_u is a function of the set only.
+  ``optimizer: sign`` (the paper's signSGD, step β) raised a random 10% set's loss by 67% in one digits epoch,
+  ``recipe`` (the recipe's SGD at its base lr) by 5% (docs/blo.md): sign is the default.
+* **The upper gradient is the loss when unlearned**: e_i = the loss of θ_u(S) on i at the latest iteration with
+  i ∈ S (its current loss if i was never unlearned). The implicit term the paper drops (sign() has no derivative)
+  is exactly the rise of a sample's own loss when it is unlearned; a memorized sample (lowest θ_o loss, forgotten
+  once removed) is recognised after one try. ``lower_weights: soft`` keeps the paper's relaxation (e = ℓ(θ_u(w))).
+* **No first step fixes the answer** (``upper: fw``): Frank-Wolfe steps 1/(t+1) towards the response R = the m
+  smallest e: w is the running mean of the responses, the first one weighs 1/(T+1) after T iterations and the total
+  movement Σ 1/(t+1) diverges, so a ranking the lower level stops returning is overtaken. ``upper: pgd`` keeps
+  the projected rank steps (α/t^decay, exact capped-simplex projection); docs/blo.md measures both.
+* **Stop on a fixed point**: the set that defined θ_u equals its response (overlap ≥ ``tol_overlap``, or an
+  ε-fixed point: the response would lower the mean loss on the set by at most ``tol_gap`` × the mean loss over all
+  samples) for ``patience`` consecutive iterations AND the objective (the mean loss on the set once unlearned) has
+  not improved by more than ``tol_objective`` × that mean loss during them. The budget ``max_cost`` (in trainings)
+  is a separate, reported stop reason; ``max_iters`` another.
 
-What changed from the paper's literal recipe, and why (numbers, commands: docs/blo.md; ``benchmarks/blo_quality.py``):
+Cost is counted in sample passes: 1 per training forward+backward, 1/3 per eval forward (each iteration's loss
+pass and one pass of θ_o); ``cost_vs_training`` = passes / (recipe epochs × N). Losses are computed in float64
+from the logit margins (:func:`precise_loss`): float32 cross-entropies of a well-fit model are quantised near 0.
 
-* Start (``init: uniform``). The paper starts from a random binary w. A step that moves a coordinate by less than
-  1 per iteration can never change the top-m set of a binary w (a member sits at 1 − step, a non-member at
-  0 + step), so the "worst case" stays the random start: the previous default (std-scaled steps, 20 × 10
-  epochs) kept 89% of it on digits. We start from the uniform w = m/N, which favours no sample; ``init: random``
-  keeps the paper's start (it leaves its start only with α ≥ 2 and more iterations than the cost cap allows).
-* Step scale (``step_scale: rank``). Losses of a well-fit model are heavy-tailed (most ~1e-6, a few ~1-10), so
-  the paper's raw step (``none``, α = 1e-3) barely moves w (digits: no convergence, 0.83 overlap with the long
-  run) and dividing by the std moves only the few high-loss samples (from a random start: stuck, 98% kept).
-  ``rank`` replaces g by its centred ranks u ∈ (−½, ½) (lowest loss → −½): every coordinate moves, α is unit-free
-  (the largest weight change per iteration between the lowest- and highest-loss samples, whatever the loss
-  scale, fit or class sizes), and from the uniform start it converged on 3/3 digits seeds; ``mad`` and ``std``
-  give the same set within noise from the uniform start.
-* Step decay (``decay: 2``, α_t = α/t²). The lower level is stochastic, so ranks of near-equal losses reshuffle
-  every iteration and a constant α never settles; 1/t (Robbins-Monro) needs 8-40 iterations; 1/t² settles in
-  5-7, and the set is as close to a 40-iteration 1/t run with 10× the lower-level budget as two such long runs
-  are to each other.
-* Stopping. Iterate until the top-m set stops changing: top-m overlap with the previous iteration
-  ≥ ``tol_overlap`` for ``patience`` consecutive iterations (iteration 1 is not compared), at most ``max_iters``
-  (``upper_iters`` = deprecated alias) and never beyond ``max_cost`` (default 10% of one original training).
-  "Converged" means the set stopped changing, not that it left its start: check ``overlap_start``.
-* Budget. Cost is counted in sample passes: 1 per training forward+backward, 1/3 per eval forward (the loss
-  pass of each iteration and one pass of θ_o). ``K`` is the lower-level budget per iteration in epochs and may be
-  a fraction (round(K·N / batch) ≥ 1 batches); the per-iteration eval pass is the larger part. With
-  ``warm_start`` the lower level continues from the previous θ_u (a single-loop BLO): consecutive θ_u are
-  correlated, the ranks less noisy, and the set settles sooner. From w = m/N every sample weighs the same in
-  ``ft``/``ft_ga``, so iteration 1 reuses θ_o's losses instead of running the lower level.
-* Losses are computed in float64 from the logit margins (:func:`precise_loss`): float32 cross-entropies of a
-  well-fit model are quantised near 0, so the easiest samples — the worst case — would tie and be ranked by index.
-
-Trace (``extras["trace"]``, one dict per upper iteration, floats/ints only):
-``iteration``; ``objective`` f(w) at the w that defined θ_u; ``overlap_prev`` top-m overlap with the previous
-iteration (iteration 1: with the starting reference set); ``overlap_start`` with the starting set — for
-``init: random`` the random start itself, for ``init: uniform`` the random set ``init: random`` would have drawn
-with the same seed (the chance reference: ≈ m/N expected); ``overlap_lowloss`` with θ_o's m lowest-loss samples;
-``overlap_response`` with the m lowest-loss samples of this iteration's θ_u (1.0 = the set is its own best
-response, a fixed point); ``seconds`` wall time of the iteration; ``sample_passes`` cumulative cost;
-``topm_overlap`` (= overlap_prev, kept for older readers), ``mean_loss_topm``, ``mean_loss_all``.
-Also ``extras["converged"]``, ``["stop_reason"]`` ("converged" | "max_iters" | "max_cost"), ``["iterations"]``,
-``["cost_sample_passes"]``, ``["cost_vs_training"]`` (cost / (recipe epochs × N)), ``["seconds"]``; arrays
-``final_loss`` (last θ_u) and ``theta_o_loss`` (per coordinate: samples, or classes). ``values`` = w with ties
-(at 0 and 1) broken by the last losses (w − 1e-6·centred rank), so bottom-m (easiest) is meaningful too.
+Trace (``extras["trace"]``, one dict per iteration, JSON-safe): ``iteration``; ``objective`` (the mean loss of
+θ_u on the set that defined it; iteration 1, whose w is uniform, on its response); ``gap`` (how much the response
+would lower the mean estimate on the set, in units of the mean loss over all samples; None at iteration 1);
+``step``; ``overlap_prev`` (top-m overlap with the previous iteration); ``overlap_start`` (with the random set
+``init: random`` would have drawn: the chance reference); ``overlap_lowloss`` (with θ_o's m lowest-loss set);
+``overlap_response`` (the set that defined θ_u vs its response; 1.0 = a fixed point; None at iteration 1);
+``overlap_response_lowloss``; ``seconds``; ``sample_passes`` (cumulative); ``topm_overlap`` (= overlap_prev, for
+older readers); ``mean_loss_topm``; ``mean_loss_all``. ``extras``: ``stop_reason`` ("fixed_point" | "max_cost" |
+"max_iters"), ``converged`` (= fixed point), ``iterations``, ``cost_sample_passes``, ``cost_vs_training``,
+``seconds``, ``overlap_lowloss`` and ``sort_costs_nothing`` (overlap ≥ 0.9: :func:`sort_verdict`). ``values`` = w
+with ties broken by the latest estimates. :func:`blo_objective` gives the objective of any given sets (worst,
+lowest-loss, random) under the same lower level.
 
 Class-wise BLO (``granularity: class``): w over classes, m = ``n_classes``; every sample of class c carries
-weight w_c in the lower level and the upper gradient is the per-class loss SUM (``class_loss: sum``, science.md;
-sums also count class size, so small classes are cheaper to forget) or mean (``class_loss: mean``).
+weight w_c in the lower level and the upper gradient is the per-class loss SUM (``class_loss: sum``, science.md)
+or mean (``class_loss: mean``).
 """
 from __future__ import annotations
 
@@ -66,6 +55,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -77,40 +67,51 @@ from ..training import (
     clone_model,
     get_batch,
     make_generator,
+    make_optimizer,
     new_model,
     predict_logits,
     shuffled_batches,
     wants_augmentation,
+    with_overrides,
 )
 from ._projection import project_capped_simplex
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 
-__all__ = ["BLO_DEFAULTS", "DEFAULT_ALPHA", "blo_score", "blo_weights", "class_losses", "precise_loss",
-           "project_capped_simplex", "upper_loop", "validate_params"]
+__all__ = ["BLO_DEFAULTS", "DEFAULT_ALPHA", "SORT_COSTS_NOTHING", "SORT_COSTS_NOTHING_TEXT", "LowerLevel",
+           "blo_objective", "blo_score", "blo_weights", "class_losses", "precise_loss", "project_capped_simplex",
+           "sort_verdict", "upper_loop", "validate_params"]
 
 BLO_DEFAULTS = {
-    # --- lower level
-    "lower": "ft",  # ft | ft_ga | retrain. ft: exposes the worst case as well as ft_ga at lower variance, no ascent to
-    #                 diverge; retrain cannot learn anything in a 10% budget (docs/blo.md, lower-level table)
-    "K": 0.1,  # lower-level epochs per upper iteration (fractions allowed: round(K·N / batch) ≥ 1 batches). The eval
-    #            pass (1/3 epoch) dominates an iteration; a 1-epoch lower level gives the same set within noise
-    "warm_start": True,  # continue θ_u across upper iterations (single-loop BLO): consecutive θ_u are correlated, so
-    #                      the ranks are less noisy and the set settles sooner (digits: 3/3 seeds converge vs 2/3)
+    # --- lower level: θ_u(w) = K epochs of fine-tuning from θ_o on Σ_i (1 − w_i)·ℓ_i (+ w_i·ℓ_f,i)
+    "lower": "ft",  # ft (ℓ_f = 0: fine-tune on the (1 − w)-weighted retain objective) | ft_ga (ℓ_f = −ℓ, the paper's
+    #                 text) | retrain (from a random init; learns nothing in a budget, docs/blo.md)
+    "optimizer": "sign",  # sign (signSGD with step beta, the paper) | recipe (the training recipe's optimizer and lr,
+    #                       constant). docs/blo.md: which one actually raises the loss of the set it unlearns
+    "K": 1.0,  # lower-level epochs per upper iteration (≥ 1 epoch: the lower level must unlearn the candidate set)
+    "warm_start": False,  # False: every lower level starts at θ_o with the same batch order (common random numbers),
+    #                       so θ_u is a function of w and a fixed point is well defined. True: continue θ_u (older)
     "beta": 1e-3,  # signSGD step (paper)
     "batch_size": 0,  # 0 = the training recipe's batch size
     # --- upper level
-    "init": "uniform",  # uniform (w = m/N) | random (paper: random binary w, which PGD cannot leave; see docstring)
-    "step_scale": "rank",  # rank | mad | std | none (paper's literal step): rank moves every coordinate
-    "alpha": None,  # upper step; None = DEFAULT_ALPHA[step_scale]
-    "decay": 2.0,  # α_t = α / t^decay. Lower-level noise reshuffles the ranks of near-equal losses every iteration;
-    #                constant α never settles, 1/t needs 8-40 iterations, 1/t² settles in 5-7 within the budget
-    "gamma": 1e-4,  # ℓ2 regulariser of the upper objective (paper); with rank steps it only breaks ties
-    "max_iters": 20,  # cap on upper iterations (convergence or max_cost usually stop earlier)
-    "max_cost": 0.1,  # cap on the cost in units of one original training (sample passes / (epochs·N)): no
-    #                   iteration starts that would exceed it. 0 = no cap.
+    "lower_weights": "set",  # set: the lower level unlearns the current set top-m(w) (weights 1_S) | soft: w itself
+    #                          (the paper's relaxation; a memorized sample kept at partial weight stays memorized)
+    "upper": "fw",  # fw: w = running mean of the lower level's best responses (Frank-Wolfe, step 1/(t+1)) |
+    #                 pgd: projected steps on scaled gradients (alpha, decay, step_scale, init below)
+    "init": "uniform",  # pgd only: uniform (w = m/N) | random (the paper's random binary w)
+    "step_scale": "rank",  # pgd only: rank | mad | std | none (paper's literal step)
+    "alpha": None,  # pgd only: upper step; None = DEFAULT_ALPHA[step_scale]
+    "decay": 1.0,  # pgd only: α_t = α / t^decay (≤ 1: unbounded total movement, the first ranking can be left)
+    "gamma": 1e-4,  # ℓ2 regulariser of the upper objective (paper); only breaks ties
+    "max_iters": 20,  # cap on upper iterations
+    "max_cost": 1.0,  # cost cap in units of one original training (sample passes / (epochs·N)); no iteration
+    #                   starts that would exceed it; 0 = no cap. A reported stop reason of its own ("max_cost")
     "upper_iters": None,  # deprecated alias of max_iters (older configurations); None = use max_iters
-    "tol_overlap": 0.99,  # converged when the top-m overlap with the previous iteration reaches this ...
-    "patience": 2,  # ... for this many consecutive iterations (one stable iteration can be luck)
+    "tol_overlap": 0.98,  # fixed point: the set that defined θ_u overlaps its response (the m lowest losses of θ_u)
+    #                       by at least this ...
+    "patience": 2,  # ... for this many consecutive iterations, and the objective did not improve during them
+    "tol_gap": 0.01,  # ... or (an ε-fixed point) swapping to the response would lower the mean loss on the set by at
+    #                   most this fraction of the mean loss over all samples (many near-zero losses: ranks churn)
+    "tol_objective": 0.01,  # "improved" = the best objective dropped by more than this fraction of that mean loss
     # --- granularity
     "granularity": "sample",  # sample | class (w over classes: class-wise worst case)
     "n_classes": 1,  # class granularity only: how many classes to forget
@@ -125,7 +126,9 @@ DEFAULT_ALPHA = {"rank": 1.0, "mad": 0.2, "std": 0.2, "none": 1e-3}
 EVAL_PASS_COST = 1.0 / 3.0  # one eval forward ≈ a third of a training forward+backward (in sample passes)
 TIE_EPS = 1e-6  # ties in w (at 0 or 1) are broken by the last losses: values = w − TIE_EPS·centred_rank(loss)
 
-_CHOICES = {"lower": ("ft", "ft_ga", "retrain"), "init": ("uniform", "random"),
+_CHOICES = {"lower": ("ft", "ft_ga", "retrain"), "optimizer": ("sign", "recipe"), "upper": ("fw", "pgd"),
+            "lower_weights": ("set", "soft"),
+            "init": ("uniform", "random"),
             "step_scale": ("rank", "mad", "std", "none"), "granularity": ("sample", "class"),
             "class_loss": ("sum", "mean")}
 
@@ -170,6 +173,8 @@ def validate_params(params: dict | None) -> dict:
     p["upper_iters"] = _number(p, "upper_iters", integer=True, lo=1, allow_none=True)
     p["tol_overlap"] = _number(p, "tol_overlap", lo=0, lo_open=True, hi=1)
     p["patience"] = _number(p, "patience", integer=True, lo=1)
+    p["tol_objective"] = _number(p, "tol_objective", lo=0, hi=1)
+    p["tol_gap"] = _number(p, "tol_gap", lo=0, hi=1)
     p["n_classes"] = _number(p, "n_classes", integer=True, lo=1)
     return p
 
@@ -210,61 +215,109 @@ LowerFn = Callable[[torch.Tensor], torch.Tensor]
 
 def upper_loop(lower: LowerFn, n: int, m: int, p: dict, start_mask: torch.Tensor,
                lowloss_mask: torch.Tensor | None = None, cost: Callable[[], float] = lambda: 0.0,
-               ctx: RunContext = NULL_CONTEXT, first_losses: torch.Tensor | None = None,
-               iteration_cost: float = 0.0, budget: float | None = None
+               ctx: RunContext = NULL_CONTEXT, iteration_cost: float = 0.0, budget: float | None = None
                ) -> tuple[torch.Tensor, torch.Tensor, list[dict], str]:
-    """PGD on w until the top-m set stops changing.
+    """The upper level: move w towards the lower level's best responses until the set is a fixed point.
 
-    ``lower(w)`` returns the upper gradient's loss vector ℓ(θ_u(w)) (length n) — the real signSGD lower level,
-    or a stub in tests. ``start_mask`` is the starting set (random start) or the chance reference (uniform
-    start); ``cost()`` the cumulative sample passes; ``first_losses``, if given, replaces the first call of
-    ``lower``. An iteration that would take the cost above ``budget`` (sample passes; ``iteration_cost`` each)
-    is not started. Returns (w, last losses, trace, stop reason: "converged" | "max_iters" | "max_cost").
+    ``lower(w)`` returns the per-coordinate losses of θ_u(w) (the real lower level, or a stub in tests). Every
+    iteration — the first included — calls it: no iteration uses θ_o's losses. With ``lower_weights: set`` (default)
+    it is called with 1_S, S = top-m(w) the current set (ties broken by the latest losses), so the lower level
+    unlearns exactly the candidate set; iteration 1 has no set yet (w = m/N) and calls it with the uniform w.
+    ``soft`` passes w itself (the paper's relaxation).
+
+    Upper gradient g_i = e_i + 2γw_i, e_i = sample i's loss *when unlearned*: the loss of θ_u(S) on i at the latest
+    iteration with i ∈ S, and its current loss for samples never unlearned yet (``soft``: e = the current loss).
+    A memorized sample has a low loss until it is unlearned, so ranking by current losses alone (the first-order
+    step with the implicit term dropped) keeps proposing it. The response R = the m smallest g (the linear minimiser
+    of the upper objective over the capped simplex). Steps:
+
+    * ``upper: fw`` (default): Frank-Wolfe with step 1/(t+1), w_t = (1 − 1/(t+1))·w_{t−1} + 1/(t+1)·1_R: w is the
+      running mean of the responses (fictitious play). The first response weighs 1/(T+1) after T iterations and the
+      total movement Σ 1/(t+1) diverges, so a ranking the lower level stops returning is overtaken.
+    * ``upper: pgd``: w ← Proj_S(w − α_t·scale(g)), α_t = α/t^decay (decay ≤ 1: unbounded total movement).
+
+    Stop reasons: "fixed_point" when, for ``patience`` consecutive iterations, the set that defined θ_u overlaps
+    its response by ≥ ``tol_overlap`` (or swapping to the response would lower the mean estimate on the set by at
+    most ``tol_gap`` × the mean loss over all samples: an ε-fixed point) AND none of those iterations lowered the
+    best objective by more than ``tol_objective`` × that mean loss; "max_cost" before an iteration that would take
+    ``cost()`` above ``budget`` (``iteration_cost`` sample passes each; one iteration always runs); "max_iters" at the cap.
+    Objective of an iteration: the mean loss of θ_u on the set that defined it (iteration 1: on its response).
+    Returns (w, last losses, trace, stop reason).
     """
     p = validate_params(p)
     device = start_mask.device
-    w = start_mask.float() if p["init"] == "random" else torch.full((n,), m / n, device=device)
+    fw = p["upper"] == "fw"
+    as_set = p["lower_weights"] == "set"
+    random_start = not fw and p["init"] == "random"
+    w = start_mask.double() if random_start else torch.full((n,), m / n, dtype=torch.float64, device=device)
     alpha = p["alpha"] if p["alpha"] is not None else DEFAULT_ALPHA[p["step_scale"]]
     cap = p["upper_iters"] or p["max_iters"]
+    defined = start_mask if random_start else None  # the set the next θ_u unlearns (None: w is still uniform)
+    forgotten = torch.full((n,), math.nan, dtype=torch.float64, device=device)  # loss when last unlearned
     prev, streak, reason = start_mask, 0, "max_iters"
+    best, since_best = math.inf, 0
     trace: list[dict] = []
     losses = torch.zeros(n, dtype=torch.float64, device=device)
     for t in range(1, cap + 1):
         t0 = time.perf_counter()
         ctx.check_cancel()
-        use_first = t == 1 and first_losses is not None
-        if not use_first and budget is not None and cost() + iteration_cost > budget * (1 + 1e-9) and trace:
+        if budget is not None and trace and cost() + iteration_cost > budget * (1 + 1e-9):
             reason = "max_cost"
             break
-        losses = (first_losses if use_first else lower(w)).double()
+        w_in = defined.double() if (as_set and defined is not None) else w
+        losses = lower(w_in.float()).double()
         if not torch.isfinite(losses).all():
-            raise DivergenceError("BLO lower level diverged (non-finite losses); lower beta or K.")
-        objective = float(((w * losses).sum() + p["gamma"] * (w * w).sum()).item())
-        g = losses + 2 * p["gamma"] * w
-        w = project_capped_simplex(w - alpha * t ** (-p["decay"]) * _scaled(g, p["step_scale"]), m).to(device)
-        top = _top_mask(w, m)
+            raise DivergenceError("BLO lower level diverged (non-finite losses); lower beta, lr or K.")
+        if as_set and defined is not None:
+            forgotten[defined] = losses[defined]
+        estimate = torch.where(torch.isnan(forgotten), losses, forgotten) if as_set else losses
+        g = estimate + 2 * p["gamma"] * w
+        response = _top_mask(-g, m)
+        objective = float(losses[defined if defined is not None else response].mean().item())
+        ov_response = _overlap(defined, response, m) if defined is not None else None
+        # How much the response would lower the objective, in units of the mean loss over all samples (the level of a
+        # random set): an ε-fixed point when swapping to the response gains less than tol_gap of that scale.
+        scale = max(float(losses.mean().item()), 1e-12)
+        gap = float((estimate[defined].mean() - estimate[response].mean()).item()) / scale \
+            if defined is not None else None
+        step = 1.0 / (t + 1) if fw else alpha * t ** (-p["decay"])
+        if fw:
+            w = (1 - step) * w + step * response.double()
+        else:
+            w = project_capped_simplex(w - step * _scaled(g, p["step_scale"]), m).to(device).double()
+        top = _top_mask(w - TIE_EPS * centred_ranks(g), m)
         ov_prev = _overlap(top, prev, m)
-        if t >= 2:  # iteration 1 is compared with the starting reference, which says nothing about convergence
-            streak = streak + 1 if ov_prev >= p["tol_overlap"] else 0
-        prev = top
+        improved = objective < best - p["tol_objective"] * scale
+        since_best = 0 if improved else since_best + 1
+        best = min(best, objective)
+        if ov_response is not None:  # iteration 1 (uniform w) has no set of its own to compare with its response
+            fixed = ov_response >= p["tol_overlap"] or (gap is not None and gap <= p["tol_gap"])
+            streak = streak + 1 if fixed else 0
+        prev, defined = top, top
         trace.append({
             "iteration": t,
             "objective": objective,
+            "gap": gap,
+            "step": step,
             "overlap_prev": ov_prev,
             "overlap_start": _overlap(top, start_mask, m),
             "overlap_lowloss": _overlap(top, lowloss_mask, m) if lowloss_mask is not None else None,
-            "overlap_response": _overlap(top, _top_mask(-losses, m), m),
+            "overlap_response": ov_response,
+            "overlap_response_lowloss": _overlap(response, lowloss_mask, m) if lowloss_mask is not None else None,
             "seconds": time.perf_counter() - t0,
             "sample_passes": float(cost()),
             "topm_overlap": ov_prev,
             "mean_loss_topm": float(losses[top].mean().item()),
             "mean_loss_all": float(losses.mean().item()),
         })
-        ctx.progress(t / cap, f"BLO iteration {t}/{cap}: top-m overlap with previous {ov_prev:.3f}")
-        if streak >= p["patience"]:
-            reason = "converged"
+        resp = "–" if ov_response is None else f"{ov_response:.3f}"
+        ctx.progress(t / cap, f"BLO iteration {t}/{cap}: set vs its response {resp}, objective {objective:.4g}")
+        if streak >= p["patience"] and since_best >= p["patience"]:
+            reason = "fixed_point"
             break
-    return w, losses, trace, reason
+    # Final ranking: w, ties broken by the latest estimates (lower = more worst-case-like).
+    return w - TIE_EPS * centred_ranks(torch.where(torch.isnan(forgotten), losses, forgotten) if as_set else losses), \
+        losses, trace, reason
 
 
 # ------------------------------------------------------------------------------------------------ lower level
@@ -296,12 +349,15 @@ def class_losses(losses: torch.Tensor, y: torch.Tensor, num_classes: int, how: s
     return sums / torch.bincount(y, minlength=num_classes).clamp_min(1).to(losses.dtype)
 
 
-class SignSGDLowerLevel:
-    """θ_u(w): ``K`` epochs (fractions allowed) of signSGD on Σ_i [w_i ℓ_f + (1 − w_i) ℓ_i] / batch, then the
-    per-sample (or per-class) losses of θ_u on the training set. Counts its cost in ``sample_passes``."""
+class LowerLevel:
+    """θ_u(w): ``K`` epochs (fractions allowed) from θ_o of signSGD (``optimizer: sign``, step β) or of the recipe's
+    optimizer at its base lr (``optimizer: recipe``) on Σ_i [w_i ℓ_f + (1 − w_i) ℓ_i] / batch, then the per-sample
+    (or per-class) losses of θ_u on the training set. Without ``warm_start`` every call starts at θ_o with the same
+    batch order and augmentation draws (common random numbers), so θ_u depends on w only. Counts its cost in
+    ``sample_passes``."""
 
-    def __init__(self, inp: ScoreInput, p: dict, gen: torch.Generator, by_class: bool):
-        self.inp, self.p, self.gen, self.by_class = inp, p, gen, by_class
+    def __init__(self, inp: ScoreInput, p: dict, seed: int, by_class: bool):
+        self.inp, self.p, self.seed, self.by_class = inp, p, seed, by_class
         ds = inp.ds
         self.n_train = ds.n_train
         self.bs = p["batch_size"] or inp.train_cfg.batch_size
@@ -312,17 +368,18 @@ class SignSGDLowerLevel:
         self.forget_sign = -1.0 if p["lower"] == "ft_ga" else 0.0
         self.model: torch.nn.Module | None = None
         self.sample_passes = 0.0
-        self._stream = self._batches(torch.arange(self.n_train, device=ds.device))
+        self.gen = make_generator(seed)
+        self._stream = self._batches(self.gen)
 
-    def _batches(self, all_idx: torch.Tensor) -> Iterator[torch.Tensor]:
+    def _batches(self, gen: torch.Generator) -> Iterator[torch.Tensor]:
+        all_idx = torch.arange(self.n_train, device=self.inp.ds.device)
         while True:  # one continuing stream of shuffled epochs: fractional budgets visit new samples each time
-            yield from shuffled_batches(all_idx, self.bs, self.gen)
+            yield from shuffled_batches(all_idx, self.bs, gen)
 
     def _start_model(self) -> torch.nn.Module:
         inp = self.inp
         if self.p["lower"] == "retrain":
-            seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.gen))
-            return new_model(inp.model_name, inp.ds, seed, inp.ds.device)
+            return new_model(inp.model_name, inp.ds, self.seed, inp.ds.device)
         return clone_model(inp.original)
 
     def aggregate(self, losses: torch.Tensor) -> torch.Tensor:
@@ -334,12 +391,17 @@ class SignSGDLowerLevel:
 
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
         ds, p = self.inp.ds, self.p
-        w_sample = w[ds.y_train] if self.by_class else w
+        w_sample = (w[ds.y_train] if self.by_class else w).to(torch.float32)
         if self.model is None or not p["warm_start"]:
             self.model = self._start_model()
+            if not p["warm_start"]:  # common random numbers: the same batches and draws for every w
+                self.gen = make_generator(self.seed)
+                self._stream = self._batches(self.gen)
         model = self.model
         model.train()
         params = [q for q in model.parameters() if q.requires_grad]
+        opt = make_optimizer(params, with_overrides(self.inp.train_cfg, schedule="constant")) \
+            if p["optimizer"] == "recipe" else None
         for s in range(self.steps):
             if s % 32 == 0:
                 self.inp.ctx.check_cancel()
@@ -349,18 +411,30 @@ class SignSGDLowerLevel:
             with autocast(ds.device):
                 losses = F.cross_entropy(model(xb), yb, reduction="none").float()
             obj = ((1 - wb) * losses + self.forget_sign * wb * losses).sum() / len(ib)
-            grads = torch.autograd.grad(obj, params, allow_unused=True)
-            with torch.no_grad():
-                for q, g in zip(params, grads):
-                    if g is not None:
-                        q.sub_(p["beta"] * torch.sign(g))
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+                obj.backward()
+                opt.step()
+            else:
+                grads = torch.autograd.grad(obj, params, allow_unused=True)
+                with torch.no_grad():
+                    for q, g in zip(params, grads):
+                        if g is not None:
+                            q.sub_(p["beta"] * torch.sign(g))
             self.sample_passes += len(ib)
         model.eval()
         self.sample_passes += EVAL_PASS_COST * self.n_train
         return self.aggregate(precise_loss(model, ds, self.bs))
 
 
+SignSGDLowerLevel = LowerLevel  # older name
+
+
 # ------------------------------------------------------------------------------------------------ entry points
+def _one_training(inp: ScoreInput) -> float:
+    return float(inp.train_cfg.epochs * inp.ds.n_train)
+
+
 def blo_weights(inp: ScoreInput, m: int, params: dict | None = None) -> ScoreResult:
     """Run the BLO and return w (continuous, Σw = m; ties broken by the last losses) with its trace."""
     p = validate_params(params)
@@ -373,31 +447,69 @@ def blo_weights(inp: ScoreInput, m: int, params: dict | None = None) -> ScoreRes
         raise ConfigError(f"The forget set must hold between 1 and {n - 1} {what}, got m={m}.")
     t_start = time.perf_counter()
     gen = make_generator(inp.seed + 7919)
-    # The random start (init: random) or, for the uniform start, the set it would have drawn: the chance reference.
+    # The random start (pgd, init: random) or, otherwise, the set it would have drawn: the chance reference.
     start_mask = torch.zeros(n, dtype=torch.bool, device=device)
     start_mask[torch.randperm(n, generator=gen)[:m].to(device)] = True
-    lower = SignSGDLowerLevel(inp, p, gen, by_class)
+    lower = LowerLevel(inp, p, inp.seed + 7919, by_class)
     theta_o_losses = lower.aggregate(precise_loss(inp.original, ds, lower.bs))
     lower.sample_passes += EVAL_PASS_COST * ds.n_train
     lowloss_mask = _top_mask(-theta_o_losses, m)
-    # From w = m/N every sample weighs the same in ft/ft_ga, so θ_u(w_0) is θ_o fine-tuned on everything alike:
-    # iteration 1 reuses θ_o's losses (already computed) instead of running the lower level.
-    first = theta_o_losses if p["init"] == "uniform" and p["lower"] in ("ft", "ft_ga") else None
-    one_training = inp.train_cfg.epochs * ds.n_train
+    one_training = _one_training(inp)
     budget = p["max_cost"] * one_training if p["max_cost"] > 0 and one_training > 0 else None
     w, losses, trace, reason = upper_loop(lower, n, m, p, start_mask, lowloss_mask, cost=lambda: lower.sample_passes,
-                                          ctx=inp.ctx, first_losses=first, iteration_cost=lower.iteration_cost,
-                                          budget=budget)
-    values = w.double() - TIE_EPS * centred_ranks(losses).double()  # centred ranks sum to 0: Σ values = m
+                                          ctx=inp.ctx, iteration_cost=lower.iteration_cost, budget=budget)
+    values = w.double()  # w with ties broken by the latest estimates (centred ranks sum to 0: Σ values = m)
+    final = _top_mask(values, m)
     extras = {
-        "trace": trace, "m": m, "params": p, "granularity": p["granularity"], "converged": reason == "converged",
+        "trace": trace, "m": m, "params": p, "granularity": p["granularity"], "converged": reason == "fixed_point",
         "stop_reason": reason,
         "iterations": len(trace), "cost_sample_passes": float(lower.sample_passes),
         "cost_vs_training": float(lower.sample_passes / one_training) if one_training > 0 else None,
         "seconds": time.perf_counter() - t_start,
+        "overlap_lowloss": _overlap(final, lowloss_mask, m),
+        "sort_costs_nothing": _overlap(final, lowloss_mask, m) >= SORT_COSTS_NOTHING,
     }
     return ScoreResult(to_numpy(values), extras=extras,
                        arrays={"final_loss": to_numpy(losses), "theta_o_loss": to_numpy(theta_o_losses)})
+
+
+# When the worst-case set overlaps θ_o's lowest-loss set at least this much, BLO found nothing the sort did not.
+SORT_COSTS_NOTHING = 0.9
+SORT_COSTS_NOTHING_TEXT = "on these data the worst case is almost exactly the lowest-loss set; the sort costs nothing"
+
+
+def sort_verdict(overlap_lowloss: float | None) -> str | None:
+    """The plain-words caption when the worst case is (almost) the lowest-loss set, else None."""
+    if overlap_lowloss is None or overlap_lowloss < SORT_COSTS_NOTHING:
+        return None
+    return f"{SORT_COSTS_NOTHING_TEXT} (overlap {overlap_lowloss:.2f})."
+
+
+def blo_objective(inp: ScoreInput, sets: dict[str, "np.ndarray | list[int]"], params: dict | None = None
+                  ) -> dict[str, dict]:
+    """BLO's objective for given forget sets: the mean loss on the set of θ_u(1_S), the model that BLO's own lower
+    level (same ``params``: lower, optimizer, K, batch, seed) returns when it unlearns exactly S from θ_o — lower =
+    the set stays easy after unlearning = a stronger worst case. Also θ_o's mean loss on the set (before).
+    Returns {name: {"objective", "theta_o_loss", "size", "cost_vs_training"}} (sample granularity only)."""
+    p = validate_params(params)
+    if p["granularity"] != "sample":
+        raise ConfigError("blo_objective compares sample-level forget sets (granularity: sample).")
+    ds = inp.ds
+    n = ds.n_train
+    theta_o_losses = precise_loss(inp.original, ds, p["batch_size"] or inp.train_cfg.batch_size)
+    out: dict[str, dict] = {}
+    for name, idx in sets.items():
+        idx_t = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=ds.device)
+        if idx_t.numel() == 0 or int(idx_t.min()) < 0 or int(idx_t.max()) >= n:
+            raise ConfigError(f"Forget set '{name}' must hold indices in 0..{n - 1}.")
+        lower = LowerLevel(inp, p, inp.seed + 7919, False)  # the seed blo_weights' lower level uses
+        w = torch.zeros(n, device=ds.device)
+        w[idx_t] = 1.0
+        losses = lower(w)
+        out[name] = {"objective": float(losses[idx_t].mean().item()),
+                     "theta_o_loss": float(theta_o_losses[idx_t].mean().item()), "size": int(idx_t.numel()),
+                     "cost_vs_training": float(lower.sample_passes / _one_training(inp))}
+    return out
 
 
 # Ranges checked at submit time by the shared validation layer (validate_params re-checks when the score runs).
@@ -411,19 +523,20 @@ BLO_PARAM_RULES = {
     "max_iters": {"min": 1, "max": 10_000}, "upper_iters": {"min": 1, "max": 10_000},
     "max_cost": {"min": 0, "max": 1000, "hint": "units of one original training; 0 = no cap"},
     "tol_overlap": {"min": 0, "max": 1, "min_open": True}, "patience": {"min": 1, "max": 1000},
+    "tol_objective": {"min": 0, "max": 1}, "tol_gap": {"min": 0, "max": 1},
     "n_classes": {"min": 1, "max": 10_000},
 }
 
 
 def blo_cost(params: dict, n: int, recipe, m: int | None) -> float:
-    """Expected sample passes (unlearn_core.cost): each iteration after the first trains K·N samples and evaluates N
-    (1/3 pass each); measured runs converge after 3 + patience iterations (digits, CIFAR-10 subset: 5), never above
-    ``max_cost`` of one training."""
+    """Expected sample passes (unlearn_core.cost): θ_o's loss pass, then every iteration trains K·N samples and
+    evaluates N (1/3 pass each); a fixed point needs at least 2 + patience iterations, never above ``max_cost`` of
+    one training (plus the iteration that crosses it is not started)."""
     p = validate_params(params)
     iters = p["upper_iters"] or p["max_iters"]
-    expected = min(iters, 3 + p["patience"])
+    expected = min(iters, 2 + 2 * p["patience"])
     per_iter = p["K"] * n + n / 3
-    passes = (expected - 1) * per_iter + n / 3
+    passes = expected * per_iter + n / 3
     if p["max_cost"] > 0:
         passes = min(passes, p["max_cost"] * recipe.epochs * n + per_iter)
     return passes
