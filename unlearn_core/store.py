@@ -11,8 +11,14 @@ This is the only module that writes SQL or artifact files. What it guarantees:
   a claimed key waits for it instead of computing it twice; a claim of a dead process is taken over.
 - **Integrity.** Artifacts are written atomically (temporary file + fsync + rename) *before* their row says
   ``done``; each artifact's SHA-256 and size are recorded in the row and verified on every load. A corrupt or
-  missing artifact is recomputed, never trusted and never fatal. A database that cannot be read is moved aside
-  (``forgetset.db.corrupt-<time>``) and a fresh one started, with a notice (:attr:`Store.notices`).
+  missing artifact is recomputed, never trusted and never fatal. A database that fails SQLite's integrity check
+  is moved aside (``forgetset.db.corrupt-<time>``) and a fresh one started, with a notice naming where the old
+  file went (:attr:`Store.notices`).
+- **Damage vs circumstance.** A full disk, a read-only file system, an I/O error, missing permissions or a lock
+  held by another process are *circumstances*: they are reported as such (:class:`StoreUnavailable`: what is
+  full, how much is free, what to do) and never move a database aside; only a failed integrity check does.
+- **Killed processes.** Rows left ``running`` by a process that is no longer alive (SIGKILL, SIGTERM, power loss)
+  become ``interrupted`` whenever a store is opened, whatever the stage, and are recomputed when needed.
 - **Schema versions.** ``meta.schema_version`` records the layout; older databases are migrated in place
   (:data:`MIGRATIONS`), newer ones are refused with a clear message.
 
@@ -101,6 +107,86 @@ def array_digest(a: np.ndarray | torch.Tensor) -> str:
 
 class CorruptArtifact(ForgetsetError):
     """An artifact is missing, truncated or fails its checksum (it is recomputed, never trusted)."""
+
+
+class StoreUnavailable(ConfigError):
+    """The cache cannot be written or read right now for a reason outside its contents (disk full, read-only file
+    system, I/O error, permissions, a lock): reported with what to do; the database is never moved aside."""
+
+
+# SQLite result codes (``sqlite_errorname``, Python >= 3.11) and message texts of each circumstance; an error of
+# none of these kinds is judged by the integrity check alone.
+_CIRCUMSTANCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "full": (("SQLITE_FULL",), ("disk is full", "no space left")),
+    "readonly": (("SQLITE_READONLY",), ("readonly database", "read-only file system", "read-only database")),
+    "io": (("SQLITE_IOERR",), ("disk i/o error", "input/output error")),
+    "permission": (("SQLITE_PERM", "SQLITE_CANTOPEN", "SQLITE_AUTH"),
+                   ("unable to open database file", "permission denied", "access permission")),
+    "locked": (("SQLITE_BUSY", "SQLITE_LOCKED"), ("database is locked", "database table is locked")),
+}
+_DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+_DAMAGE_TEXTS = ("malformed", "file is not a database", "integrity check failed")
+
+
+def db_circumstance(err: BaseException) -> str | None:
+    """Which circumstance (full / readonly / io / permission / locked) a database error reports, or None."""
+    if isinstance(err, OSError):
+        import errno
+
+        return {errno.ENOSPC: "full", errno.EDQUOT: "full", errno.EROFS: "readonly", errno.EIO: "io",
+                errno.EACCES: "permission", errno.EPERM: "permission"}.get(err.errno)
+    if not isinstance(err, sqlite3.Error):
+        return None
+    name = str(getattr(err, "sqlite_errorname", "") or "")
+    text = str(err).lower()
+    for kind, (codes, texts) in _CIRCUMSTANCES.items():
+        if any(name.startswith(c) for c in codes) or any(t in text for t in texts):
+            return kind
+    return None
+
+
+def db_damage(err: BaseException) -> bool:
+    """Whether a database error says the file itself is damaged (corrupt pages, not a database)."""
+    name = str(getattr(err, "sqlite_errorname", "") or "")
+    return any(name.startswith(c) for c in _DAMAGE_CODES) or any(t in str(err).lower() for t in _DAMAGE_TEXTS)
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def circumstance_message(kind: str, root: Path, err: BaseException, doing: str = "use") -> str:
+    """What happened to the cache at ``root``, in words a user can act on (the database is left as it is)."""
+    import shutil
+
+    try:
+        usage = shutil.disk_usage(root)
+        space = f"{fmt_bytes(usage.free)} free of {fmt_bytes(usage.total)}"
+    except OSError:
+        space = "free space unknown"
+    detail = f"{type(err).__name__}: {' '.join(str(err).split())[:160]}"
+    kept = "The database was not changed or moved"
+    if kind == "full":
+        return (f"the disk holding the cache {root} is full ({space}) ({detail}). Free some space on it (e.g. remove "
+                f"old forgetset.db.corrupt-* files or unused artifacts) or use another --cache-dir, then run the "
+                f"command again. {kept}; finished results are kept.")
+    if kind == "readonly":
+        return (f"the cache {root} is on a read-only file system or its database is read-only ({detail}). Remount "
+                f"it read-write, fix the file's permissions, or use another --cache-dir. {kept}.")
+    if kind == "io":
+        return (f"the disk holding the cache {root} reported an I/O error ({detail}; {space}). Check the disk or "
+                f"network mount (e.g. dmesg), then run the command again or use another --cache-dir. {kept}.")
+    if kind == "permission":
+        return (f"no permission to {doing} the cache {root} ({detail}). Fix the permissions of the folder and of "
+                f"forgetset.db* in it, or use another --cache-dir. {kept}.")
+    if kind == "locked":
+        return (f"the cache database {root / Store.DB_NAME} is locked by another process ({detail}). Wait for it to "
+                f"finish or use another --cache-dir. {kept}.")
+    return f"the cache {root} failed ({detail}). {kept}."
 
 
 @dataclass
@@ -287,6 +373,11 @@ class Store:
             raise ConfigError(f"The artifact folder '{self.artifact_dir}' is not a writable folder. Fix its "
                               f"permissions, move it away or use another --cache-dir.")
         self._open_schema()
+        # Rows left 'running' by processes that are gone (killed at any stage) are reclaimed now; a full disk
+        # just postpones this to the next opening.
+        self.reclaimed = 0
+        with contextlib.suppress(StoreUnavailable):
+            self.reclaimed = self.mark_interrupted()
 
     # ------------------------------------------------------------------ opening
     def _check_root(self) -> None:
@@ -313,15 +404,45 @@ class Store:
                               f"--cache-dir.")
 
     def _open_schema(self) -> None:
+        """Open (create, migrate) the database. A circumstance (disk full, read-only, I/O, permissions, a lock) is
+        reported and changes nothing; only a database that fails the integrity check is moved aside."""
         try:
             self._init_schema()
-        except sqlite3.DatabaseError as err:
-            if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
-                raise ConfigError(f"The database '{self.db_path}' is locked by another process ({err}).") from None
-            self._move_aside(f"{type(err).__name__}: {err}")
+            return
+        except sqlite3.Error as err:
+            kind = db_circumstance(err)
+            if kind is not None:
+                raise StoreUnavailable(circumstance_message(kind, self.root, err, "open")) from None
+            why = f"{type(err).__name__}: {err}"
+            if not db_damage(err) and not self._fails_integrity():
+                raise StoreUnavailable(f"the cache database {self.db_path} could not be opened ({why}); it passes "
+                                       f"SQLite's integrity check, so it was left as it is. Run the command again, "
+                                       f"or use another --cache-dir.") from None
+        moved = self._move_aside(why)
+        try:
             self._init_schema()
+        except sqlite3.Error as err:
+            kind = db_circumstance(err) or "other"
+            raise StoreUnavailable(f"The damaged database was moved to {moved}, but a fresh one cannot be started: "
+                                   + circumstance_message(kind, self.root, err, "create")) from None
 
-    def _move_aside(self, why: str) -> None:
+    def _fails_integrity(self) -> bool:
+        """Whether SQLite's integrity check (read-only) finds the database damaged; a circumstance while checking
+        (cannot open, I/O) is raised as :class:`StoreUnavailable`, never taken for damage."""
+        try:
+            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30.0)
+            try:
+                row = con.execute("PRAGMA integrity_check(1)").fetchone()
+            finally:
+                con.close()
+        except sqlite3.Error as err:
+            kind = db_circumstance(err)
+            if kind is not None:
+                raise StoreUnavailable(circumstance_message(kind, self.root, err, "read")) from None
+            return True
+        return row is None or row[0] != "ok"
+
+    def _move_aside(self, why: str) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         moved = self.db_path.with_name(f"{self.DB_NAME}.corrupt-{stamp}-{os.getpid()}")
         try:
@@ -330,10 +451,13 @@ class Store:
                 if src.exists():
                     os.replace(src, Path(str(moved) + suffix))
         except OSError as err:
-            raise ConfigError(f"The database {self.db_path} is damaged ({why}) and cannot be moved aside "
-                              f"({err.strerror or err}). Move it away by hand or use another --cache-dir.") from None
-        self.notices.append(f"The database {self.db_path} could not be read ({why}); it was moved to {moved} and a "
-                            f"fresh one started. Cached artifacts are recomputed as needed.")
+            raise StoreUnavailable(f"The database {self.db_path} is damaged ({why}) and cannot be moved aside "
+                                   f"({err.strerror or err}). Move it away by hand or use another --cache-dir.") \
+                from None
+        self.notices.append(f"The database {self.db_path} failed its integrity check ({why}); it was moved to "
+                            f"{moved} (keep it to inspect or recover it, or delete it) and a fresh one started. "
+                            f"Cached artifacts are recomputed as needed.")
+        return moved
 
     def _init_schema(self) -> None:
         with self.connect() as con:
@@ -364,7 +488,8 @@ class Store:
                 self.notices.append(f"The cache {self.db_path} was migrated from schema {version} to "
                                     f"{SCHEMA_VERSION}.")
             con.executescript(_SCHEMA)
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            if version != SCHEMA_VERSION:  # written only when it changes: a healthy cache opens on a full disk too
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -372,7 +497,8 @@ class Store:
         try:
             con = sqlite3.connect(self.db_path, timeout=30.0)
         except sqlite3.OperationalError as err:
-            raise ConfigError(f"Cannot open the database '{self.db_path}': {err}.") from None
+            raise StoreUnavailable(circumstance_message(db_circumstance(err) or "permission", self.root, err,
+                                                        "open")) from None
         con.row_factory = sqlite3.Row
         # A damaged text cell must not make every query of its table fail: it decodes with replacement characters,
         # and the row's JSON / checksum checks then treat the row as unusable.
@@ -383,8 +509,12 @@ class Store:
                 con.execute("PRAGMA journal_mode=WAL")
             yield con
             con.commit()
-        except BaseException:
-            con.rollback()
+        except BaseException as err:
+            with contextlib.suppress(sqlite3.Error):
+                con.rollback()
+            kind = db_circumstance(err) if isinstance(err, sqlite3.OperationalError) else None
+            if kind is not None:
+                raise StoreUnavailable(circumstance_message(kind, self.root, err)) from None
             raise
         finally:
             con.close()
@@ -510,7 +640,14 @@ class Store:
         return self.artifact_dir / kind / f"{key}.{ext}"
 
     def _write(self, path: Path, data: bytes) -> dict:
-        atomic_write_bytes(path, data)
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as err:
+            kind = db_circumstance(err)
+            if kind is None:
+                raise
+            raise StoreUnavailable(f"cannot write {path.name} ({fmt_bytes(len(data))}): "
+                                   + circumstance_message(kind, self.root, err, "write")) from None
         return {"file": str(path.relative_to(self.root)), "sha256": sha256_bytes(data), "bytes": len(data)}
 
     def _read_verified(self, run: dict, name: str = "main") -> bytes:
