@@ -45,6 +45,7 @@ import torch
 
 from .config import config_key
 from .errors import CancelledError, CheckpointError, ConfigError, ForgetsetError
+from .limits import data_limit_text, data_limit_bytes, fmt_bytes
 
 SCHEMA_VERSION = 3
 RUN_STATES = ("running", "done", "failed", "cancelled", "interrupted", "legacy", "corrupt")
@@ -149,14 +150,6 @@ def db_damage(err: BaseException) -> bool:
     """Whether a database error says the file itself is damaged (corrupt pages, not a database)."""
     name = str(getattr(err, "sqlite_errorname", "") or "")
     return any(name.startswith(c) for c in _DAMAGE_CODES) or any(t in str(err).lower() for t in _DAMAGE_TEXTS)
-
-
-def fmt_bytes(n: float) -> str:
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"  # pragma: no cover
 
 
 def circumstance_message(kind: str, root: Path, err: BaseException, doing: str = "use") -> str:
@@ -1006,37 +999,68 @@ def save_state_dict(path: Path, state: dict[str, torch.Tensor], meta: dict) -> N
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a state dict from ``.safetensors`` or a torch file, never unpickling arbitrary objects.
 
-    Returns (state_dict, metadata). Raises :class:`CheckpointError` for missing, corrupt or non-state-dict files.
+    Returns (state_dict, metadata). Raises :class:`CheckpointError` for missing, oversized, corrupt or
+    non-state-dict files, in forgetset's own words: library warnings are silenced and their texts (e.g. torch's
+    advice to retry with ``weights_only=False``, which would run the file's code) are never passed on.
     """
+    import warnings
+
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"Checkpoint '{path}' is a folder; give the weights file (.safetensors or .pt).")
     if not path.is_file():
         raise CheckpointError(f"Checkpoint '{path}' does not exist (or is not a regular file).")
+    size = path.stat().st_size
+    if size > data_limit_bytes():
+        # Both formats store tensors uncompressed, so the file's size bounds what loading it allocates.
+        raise CheckpointError(f"Checkpoint '{path}' is {fmt_bytes(size)}; {data_limit_text()}.")
     try:
         with open(path, "rb") as fh:
             head = fh.read(9)
-        # By content, not by name: a safetensors file starts with an 8-byte header length and a JSON header.
-        if path.suffix == ".safetensors" or (len(head) == 9 and head[8:9] == b"{"):
-            from safetensors import safe_open
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # By content, not by name: a safetensors file starts with an 8-byte header length and a JSON header.
+            if path.suffix == ".safetensors" or (len(head) == 9 and head[8:9] == b"{"):
+                from safetensors import safe_open
 
-            with safe_open(str(path), framework="pt") as f:
-                meta = json.loads((f.metadata() or {}).get("forgetset", "{}"))
-                state = {k: f.get_tensor(k) for k in f.keys()}
-            if not isinstance(meta, dict):
-                raise CheckpointError(f"Checkpoint '{path}' carries unreadable forgetset metadata.")
-            return state, meta
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+                with safe_open(str(path), framework="pt") as f:
+                    meta = json.loads((f.metadata() or {}).get("forgetset", "{}"))
+                    state = {k: f.get_tensor(k) for k in f.keys()}
+                if not isinstance(meta, dict):
+                    raise CheckpointError(f"Checkpoint '{path}' carries unreadable forgetset metadata.")
+                return state, meta
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
     except Exception as err:  # noqa: BLE001 - torch/safetensors raise many types for corrupt files
-        raise CheckpointError(f"Checkpoint '{path}' is corrupt or not a weights file ({type(err).__name__}: "
-                              f"{str(err)[:200]}).") from err
+        raise CheckpointError(_checkpoint_problem(path, err)) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"Checkpoint '{path}' does not hold a state dict of tensors.")
     return obj, {}
+
+
+def _checkpoint_problem(path: Path, err: BaseException) -> str:
+    """Why a checkpoint could not be read, in forgetset's words (the library's text is not repeated: torch's
+    names its site-packages paths and advises loading with ``weights_only=False``, which runs the file's code)."""
+    import pickle
+    import zipfile
+
+    text = str(err)
+    if isinstance(err, pickle.UnpicklingError) and ("weights only" in text.lower() or "weights_only" in text):
+        return (f"Checkpoint '{path}' holds Python objects, not just tensors (e.g. a whole pickled model or "
+                f"optimizer). forgetset reads only state dicts of tensors and never unpickles objects, because that "
+                f"can run code from the file. Save the weights with torch.save(model.state_dict(), path) or "
+                f"safetensors.torch.save_file, and import that file.")
+    if isinstance(err, (zipfile.BadZipFile, EOFError, pickle.UnpicklingError)) or "zip" in text.lower():
+        what = "truncated or corrupt"
+    elif isinstance(err, MemoryError):
+        what = "too large to load into memory"
+    else:
+        what = "not a weights file forgetset can read"
+    return (f"Checkpoint '{path}' is {what} ({type(err).__name__}). Give a .safetensors file or a .pt file saved "
+            f"with torch.save(model.state_dict(), path).")
 
 
 def check_weights(state: dict[str, torch.Tensor], where: str, max_abs: float = 1e6) -> None:
