@@ -30,8 +30,11 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTH
 
 
 def _rows(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
         return con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    finally:
+        con.close()
 
 
 def _filled_store(root: Path, n: int = 5) -> Store:
@@ -158,6 +161,23 @@ def test_full_tmpfs_keeps_the_database(small_tmpfs):
     store = Store(cache)
     assert len(store.list_runs(status="done")) == 13
     assert not store.notices
+
+
+def test_read_only_tmpfs_is_reported_as_read_only(small_tmpfs):
+    cache = small_tmpfs / "cache"
+    _filled_store(cache, 3)
+    con = sqlite3.connect(cache / Store.DB_NAME)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    p = subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], capture_output=True)
+    if p.returncode:
+        pytest.skip("cannot remount the tmpfs read-only here")
+    with pytest.raises(ForgetsetError, match="read-only file system"):
+        Store(cache)
+    assert not list(cache.glob("*.corrupt-*"))
+    con = sqlite3.connect(f"file:{cache / Store.DB_NAME}?immutable=1", uri=True)  # no -shm on a read-only disk
+    assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 3
+    con.close()
 
 
 # ---------------------------------------------------------------------------------------------- 3. content-keyed caches

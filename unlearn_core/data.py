@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -601,7 +602,12 @@ def _load_folder(path: str) -> ImageDataset:
         """The image, opened lazily (header only) and checked against the size limits before it is decoded."""
         try:
             im = Image.open(f)
-        except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as err:
+        except Image.DecompressionBombError as err:  # PIL refuses > 2 x MAX_IMAGE_PIXELS from the header
+            pixels = re.search(r"\((\d+) pixels\)", str(err))
+            raise ConfigError(f"folder data set '{path}': the image '{f}' has "
+                              f"{pixels.group(1) if pixels else 'too many'} pixels (read from its header, nothing "
+                              f"decoded); the limit is {MAX_SIDE} pixels per side. Resize the images first.") from None
+        except (OSError, ValueError, SyntaxError) as err:
             raise ConfigError(f"folder data set '{path}': cannot read the image '{f}' ({type(err).__name__}: "
                               f"{str(err)[:120]}). Remove or replace it.") from None
         w, h = im.size

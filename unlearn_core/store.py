@@ -317,6 +317,13 @@ def row_digest(row: Any) -> str:
     return h.hexdigest()
 
 
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # pragma: no cover - no statvfs (Windows)
+        return False
+
+
 def _owner_alive(owner: str | None, updated: float | None) -> bool:
     """Whether the process that holds a claim or a job is still alive (same host: its pid; else its heartbeat)."""
     if not owner:
@@ -386,6 +393,10 @@ class Store:
             raise ConfigError(f"Cannot create the cache folder '{root}': {err.strerror or err}. Pass --cache-dir "
                               f"to a folder you can write.") from None
         if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+            if _read_only_fs(root):
+                raise StoreUnavailable(f"the cache folder '{root}' is on a read-only file system. Remount it "
+                                       f"read-write or pass --cache-dir to a folder on a writable disk; nothing in "
+                                       f"the cache was changed or moved.")
             raise ConfigError(f"Cache folder '{root}' is not readable and writable by this user. Pass --cache-dir "
                               f"to a folder you can write.")
         db = root / self.DB_NAME
