@@ -259,7 +259,7 @@ def test_npz_wrong_dtype_is_refused_from_its_header(tmp_path, monkeypatch):
 
 
 def test_default_data_limit_follows_available_memory():
-    from unlearn_core.data import data_limit_bytes
+    from unlearn_core.limits import data_limit_bytes
 
     assert 0 < data_limit_bytes() < os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
@@ -297,6 +297,15 @@ def test_checkpoint_larger_than_the_limit_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("FORGETSET_MAX_DATA_MB", "0.5")
     with pytest.raises(CheckpointError, match="FORGETSET_MAX_DATA_MB"):
         read_checkpoint(ck)
+
+
+def test_upload_larger_than_the_limit_is_refused(tmp_path, monkeypatch):
+    from dashboard.safety import save_upload
+
+    monkeypatch.setenv("FORGETSET_MAX_DATA_MB", "0.5")
+    with pytest.raises(ConfigError, match="FORGETSET_MAX_DATA_MB"):
+        save_upload(tmp_path, "s1", "model.pt", b"\0" * 2**20)
+    assert not list((tmp_path / "uploads").rglob("model.pt*"))
 
 
 # ---------------------------------------------------------------------------------------------- 5. class names

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DataNotFoundError, unknown_name
-from .limits import check_data_bytes, data_limit_bytes, data_limit_text, fmt_bytes, max_folder_files, FOLDER_FILES_ENV
+from .limits import FOLDER_FILES_ENV, check_data_bytes, max_folder_files
 
 
 @dataclass
@@ -565,9 +565,8 @@ def scan_image_folder(path: str, split_dir: Path, root_real: str, budget: list[i
                 real = os.path.realpath(f)
                 if not _inside(real, root_real):
                     raise outside(f, real)
-                if os.path.isfile(real):
-                    samples.append((f, target))
-                    count += 1
+                samples.append((f, target))  # a broken link stays in (reading it then says so), as in ImageFolder
+                count += 1
         if count == 0:
             raise ConfigError(f"folder data set '{path}': {split_dir.name}/{cls}/ holds no usable images. It needs "
                               f"{split_dir.name}/<class>/<image> files with one of the extensions "

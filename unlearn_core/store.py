@@ -45,7 +45,7 @@ import torch
 
 from .config import config_key
 from .errors import CancelledError, CheckpointError, ConfigError, ForgetsetError
-from .limits import data_limit_text, data_limit_bytes, fmt_bytes
+from .limits import data_limit_bytes, data_limit_text, fmt_bytes
 
 SCHEMA_VERSION = 3
 RUN_STATES = ("running", "done", "failed", "cancelled", "interrupted", "legacy", "corrupt")
