@@ -378,6 +378,9 @@ class Store:
         self.reclaimed = 0
         with contextlib.suppress(StoreUnavailable):
             self.reclaimed = self.mark_interrupted()
+        if self.reclaimed:
+            self.notices.append(f"{self.reclaimed} run(s) left 'running' by a process that is no longer alive were "
+                                f"marked interrupted; they are recomputed when needed.")
 
     # ------------------------------------------------------------------ opening
     def _check_root(self) -> None:
