@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from unlearn_core.errors import ConfigError
+from unlearn_core.limits import check_data_bytes, fmt_bytes
 
 UPLOADS = "uploads"
 DEFAULT_TTL_HOURS = 24.0
@@ -148,9 +149,17 @@ def clean_uploads(cache_root: str | os.PathLike, ttl_s: float | None = None, now
 
 def save_upload(cache_root: str | os.PathLike, session_id: str, filename: str, data: bytes) -> str:
     """Write an uploaded file into the session's folder (old sessions' folders are cleaned first)."""
+    check_data_bytes(f"The upload '{safe_filename(filename)}'", len(data))  # what reading it would allocate
     clean_uploads(cache_root, keep=_SAFE_NAME.sub("", str(session_id))[:40])
     dest = session_upload_dir(cache_root, session_id) / safe_filename(filename)
     tmp = dest.with_name(dest.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(dest.parent).free if dest.parent.exists() else 0
+        raise ConfigError(f"The upload ({fmt_bytes(len(data))}) cannot be stored on the server "
+                          f"({err.strerror or err}; {fmt_bytes(free)} free). Free some space or ask the server's "
+                          f"owner.") from None
     return str(dest)

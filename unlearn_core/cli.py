@@ -767,7 +767,8 @@ def explain(err: BaseException, argv: list[str]) -> tuple[str, int]:
             return (f"error: the cache database is locked by another process ({_oneline(err)}). Wait for it to "
                     f"finish or use another --cache-dir."), 2
         return (f"error: the cache database failed ({type(err).__name__}: {_oneline(err)}). Run the command again "
-                f"(a damaged database is moved aside when the cache opens), or use another --cache-dir."), 2
+                f"(a database that fails its integrity check is moved aside when the cache opens, and the note says "
+                f"where), or use another --cache-dir."), 2
     if isinstance(err, (zipfile.BadZipFile, pickle.UnpicklingError, EOFError)):
         return (f"error: a file could not be read: it is truncated or not in the expected format "
                 f"({type(err).__name__}: {_oneline(err)}). Check the file named in your command."), 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DataNotFoundError, unknown_name
+from .limits import FOLDER_FILES_ENV, check_data_bytes, max_folder_files
 
 
 @dataclass
@@ -204,8 +206,32 @@ def check_arrays(name: str, x_train: Any, y_train: Any, x_test: Any, y_test: Any
     if yte.max() >= k:
         raise ConfigError(f"{name}: the test set has label {int(yte.max())}, which no training sample has (classes "
                           f"0..{k - 1}).")
-    names = classes if classes is not None else [str(i) for i in range(k)]
+    names = check_class_names(name, classes) if classes is not None else [str(i) for i in range(k)]
     return xtr, ytr, xte, yte, names
+
+
+MAX_CLASS_NAME = 100  # characters
+
+
+def check_class_names(name: str, classes: list[str]) -> list[str]:
+    """Class names must each be one printable line of 1..MAX_CLASS_NAME characters: they label charts, tables and
+    the image mosaics (a line break there crashed every page that draws one)."""
+    for i, c in enumerate(classes):
+        shown = repr(c[:40] + ("..." if len(c) > 40 else ""))
+        if not c.strip():
+            raise ConfigError(f"{name}: class name {i} is empty; give every class a name (one line, at most "
+                              f"{MAX_CLASS_NAME} characters).")
+        if "\n" in c or "\r" in c or "\u2028" in c or "\u2029" in c:
+            raise ConfigError(f"{name}: class name {i} ({shown}) spans several lines; class names must be one line "
+                              f"of printable characters, at most {MAX_CLASS_NAME} long.")
+        if not c.isprintable():
+            bad = next(ch for ch in c if not ch.isprintable())
+            raise ConfigError(f"{name}: class name {i} ({shown}) holds the non-printable character U+{ord(bad):04X}; "
+                              f"class names must be one line of printable characters, at most {MAX_CLASS_NAME} long.")
+        if len(c) > MAX_CLASS_NAME:
+            raise ConfigError(f"{name}: class name {i} ({shown}) has {len(c)} characters; class names must be one "
+                              f"line of at most {MAX_CLASS_NAME} characters.")
+    return list(classes)
 
 
 def _from_numpy(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
@@ -398,6 +424,56 @@ def _npz_error(path: str, err: BaseException) -> ConfigError:
     return ConfigError(f"npz file '{path}' {what}. It must be {NPZ_FORMAT}.")
 
 
+NPZ_ARRAYS = ("x_train", "y_train", "x_test", "y_test", "classes")
+
+
+def npz_headers(path: str | os.PathLike) -> dict[str, tuple[tuple[int, ...], np.dtype, int]]:
+    """{array name: (shape, dtype, bytes declared by the zip entry)} of an npz, read from the .npy headers inside
+    the zip (only the first bytes of each entry are inflated). Arrays other than :data:`NPZ_ARRAYS` are skipped."""
+    from numpy.lib import format as npy
+
+    out = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if name not in NPZ_ARRAYS:
+                continue
+            with zf.open(info) as f:
+                version = npy.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = npy.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = npy.read_array_header_2_0(f)
+                else:
+                    shape, _, dtype = npy._read_array_header(f, version)  # (3, 0): utf-8 field names
+            out[name] = (tuple(int(d) for d in shape), np.dtype(dtype), int(info.file_size))
+    return out
+
+
+def _check_npz_headers(path: str, p: Path) -> None:
+    """Shapes, dtypes and sizes of an npz's arrays from its headers, before anything is inflated: Python objects
+    are refused, images must be uint8, and the arrays must fit the data limit (``limits.data_limit_bytes``)."""
+    headers = npz_headers(p)
+    total = 0
+    for name, (shape, dtype, declared) in headers.items():
+        if dtype.hasobject:
+            raise ValueError("Object arrays cannot be loaded when allow_pickle=False")  # -> the pickle message
+        n_bytes = max(int(np.prod(shape, dtype=np.float64)) * dtype.itemsize, declared)
+        total += n_bytes
+        if name.startswith("x_"):
+            if dtype != np.uint8:
+                raise ConfigError(f"npz file '{path}': {name} must hold uint8 images (pixel values 0..255), got "
+                                  f"dtype {dtype} (read from the file's header, nothing loaded). Floats in [0, 1]: "
+                                  f"save (x * 255).round().astype(np.uint8); values 0..255: save "
+                                  f"x.clip(0, 255).round().astype(np.uint8).")
+            if len(shape) in (3, 4):
+                n, rest = shape[0], "x".join(str(d) for d in shape[1:])
+                check_data_bytes(f"npz file '{path}': {name}", n_bytes,
+                                 f"{n} images x {rest} pixel values, read from the file's header")
+        check_data_bytes(f"npz file '{path}': {name}", n_bytes, f"shape {shape}, dtype {dtype}")
+    check_data_bytes(f"npz file '{path}'", total, "all its arrays together")
+
+
 def _load_npz(path: str) -> ImageDataset:
     p = Path(path)
     if p.is_dir():
@@ -412,6 +488,7 @@ def _load_npz(path: str) -> ImageDataset:
         raise ConfigError(f"'{path}' is not an .npz archive (it does not start like a zip file). It must be "
                           f"{NPZ_FORMAT}.")
     try:
+        _check_npz_headers(path, p)
         with np.load(p, allow_pickle=False) as z:
             missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in z.files]
             if missing:
@@ -423,6 +500,8 @@ def _load_npz(path: str) -> ImageDataset:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, MemoryError) as err:
         raise _npz_error(path, err) from None
+    except Exception as err:  # noqa: BLE001 - a damaged header can make numpy raise anything (SyntaxError, ...)
+        raise _npz_error(path, err) from None
     if classes is not None and (classes.ndim != 1 or classes.dtype.kind not in "USiu"):
         raise ConfigError(f"npz file '{path}': classes must be a 1-D array of names (strings), got dtype "
                           f"{classes.dtype} and shape {classes.shape}.")
@@ -433,11 +512,73 @@ def _load_npz(path: str) -> ImageDataset:
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def scan_image_folder(path: str, split_dir: Path, root_real: str, budget: list[int]) -> tuple[list[str], list[tuple[str, int]]]:
+    """(classes, [(file, class id)]) of an ImageFolder split, in torchvision's ImageFolder order (classes sorted,
+    ``sorted(os.walk(class_dir, followlinks=True))``, files sorted), so sample indices match earlier releases.
+
+    Every folder and file is resolved with symbolic links followed and must lie inside ``root_real`` (the data
+    set's own folder, resolved): a link that leads out of it is refused, never read. ``budget`` (a one-item list)
+    is the number of image files still allowed; scanning stops as soon as it is exceeded.
+    """
+    try:
+        classes = sorted(e.name for e in os.scandir(split_dir) if e.is_dir())
+    except OSError as err:
+        raise ConfigError(f"folder data set '{path}': cannot list {split_dir.name}/ ({err.strerror or err}).") from None
+    if not classes:
+        raise ConfigError(f"folder data set '{path}': {split_dir.name}/ holds no class folders. It needs "
+                          f"{split_dir.name}/<class>/<image> files with one of the extensions "
+                          f"{', '.join(IMAGE_EXTENSIONS)}.")
+
+    def outside(p: str, real: str) -> ConfigError:
+        return ConfigError(f"folder data set '{path}': '{os.path.relpath(p, str(Path(path)))}' is a symbolic link "
+                           f"that leads outside the data set's folder; only files inside it are read. Copy the file "
+                           f"into the folder (or link to a place inside it).")
+
+    samples: list[tuple[str, int]] = []
+    limit = max_folder_files()
+    for target, cls in enumerate(classes):
+        class_dir = str(split_dir / cls)
+        visited: set[str] = set()
+        walked = []
+        for dirpath, dirnames, fnames in os.walk(class_dir, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if not _inside(real, root_real):
+                raise outside(dirpath, real)
+            if real in visited:  # a link back to a folder already walked (a loop)
+                dirnames[:] = []
+                continue
+            visited.add(real)
+            images = [f for f in fnames if f.lower().endswith(IMAGE_EXTENSIONS)]
+            budget[0] -= len(images)
+            if budget[0] < 0:
+                raise ConfigError(f"folder data set '{path}': more than {limit} image files (the limit; set "
+                                  f"{FOLDER_FILES_ENV} to change it). Point folder: at a smaller tree.")
+            walked.append((dirpath, dirnames, images))
+        count = 0
+        for dirpath, _, images in sorted(walked):
+            for fname in sorted(images):
+                f = os.path.join(dirpath, fname)
+                real = os.path.realpath(f)
+                if not _inside(real, root_real):
+                    raise outside(f, real)
+                samples.append((f, target))  # a broken link stays in (reading it then says so), as in ImageFolder
+                count += 1
+        if count == 0:
+            raise ConfigError(f"folder data set '{path}': {split_dir.name}/{cls}/ holds no usable images. It needs "
+                              f"{split_dir.name}/<class>/<image> files with one of the extensions "
+                              f"{', '.join(IMAGE_EXTENSIONS)}.")
+    return classes, samples
+
+
 def _load_folder(path: str) -> ImageDataset:
     """torchvision ImageFolder layout: PATH/train/<class>/*.png and PATH/test/<class>/*.png (resized to the size of
-    the first training image)."""
+    the first training image). Limits are checked before decoding: the number of files, each image's size (from
+    its header) and the whole data set's bytes; symbolic links never lead out of PATH."""
     from PIL import Image
-    import torchvision.datasets as tvd
 
     root = Path(path)
     if root.is_file():
@@ -447,39 +588,57 @@ def _load_folder(path: str) -> ImageDataset:
         if not (root / sub).is_dir():
             raise DataNotFoundError(f"folder data set '{path}' needs sub-folders train/ and test/ "
                                     f"(ImageFolder layout: train/<class>/<image>).")
-    sets = {}
-    for sub in ("train", "test"):
-        try:
-            sets[sub] = tvd.ImageFolder(str(root / sub))
-        except (FileNotFoundError, OSError) as err:  # no class folders, or class folders without images
-            raise ConfigError(f"folder data set '{path}': {sub}/ holds no usable images ({str(err)[:160]}). It needs "
-                              f"{sub}/<class>/<image> files with one of the extensions "
-                              f"{', '.join(IMAGE_EXTENSIONS)}.") from None
-    tr, te = sets["train"], sets["test"]
-    if tr.classes != te.classes:
+    root_real = os.path.realpath(root)
+    budget = [max_folder_files()]
+    found = {sub: scan_image_folder(path, root / sub, root_real, budget) for sub in ("train", "test")}
+    (tr_classes, tr_samples), (te_classes, te_samples) = found["train"], found["test"]
+    if tr_classes != te_classes:
         raise ConfigError(f"train/ and test/ of '{path}' have different class folders "
-                          f"({tr.classes[:5]} vs {te.classes[:5]}).")
+                          f"({tr_classes[:5]} vs {te_classes[:5]}).")
+    n_files = len(tr_samples) + len(te_samples)
+
+    def open_checked(f: str):
+        """The image, opened lazily (header only) and checked against the size limits before it is decoded."""
+        try:
+            im = Image.open(f)
+        except Image.DecompressionBombError as err:  # PIL refuses > 2 x MAX_IMAGE_PIXELS from the header
+            pixels = re.search(r"\((\d+) pixels\)", str(err))
+            raise ConfigError(f"folder data set '{path}': the image '{f}' has "
+                              f"{pixels.group(1) if pixels else 'too many'} pixels (read from its header, nothing "
+                              f"decoded); the limit is {MAX_SIDE} pixels per side. Resize the images first.") from None
+        except (OSError, ValueError, SyntaxError) as err:
+            raise ConfigError(f"folder data set '{path}': cannot read the image '{f}' ({type(err).__name__}: "
+                              f"{str(err)[:120]}). Remove or replace it.") from None
+        w, h = im.size
+        if max(w, h) > MAX_SIDE:
+            im.close()
+            raise ConfigError(f"folder data set '{path}': the image '{f}' is {w}x{h}; the limit is {MAX_SIDE} "
+                              f"pixels per side (read from its header, nothing decoded). Resize the images first.")
+        return im
 
     def open_rgb(f: str):
+        im = open_checked(f)
         try:
-            with Image.open(f) as im:
+            with im:
                 return im.convert("RGB")
         except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as err:
             # PIL raises UnidentifiedImageError (an OSError) for garbage, OSError for truncated files.
             raise ConfigError(f"folder data set '{path}': cannot read the image '{f}' ({type(err).__name__}: "
                               f"{str(err)[:120]}). Remove or replace it.") from None
 
-    size = open_rgb(tr.samples[0][0]).size
-    if max(size) > MAX_SIDE:
-        raise ConfigError(f"folder data set '{path}': the first image is {size[0]}x{size[1]}; the limit is {MAX_SIDE} "
-                          f"pixels per side. Resize the images first.")
+    with open_checked(tr_samples[0][0]) as first:
+        size = first.size
+    check_data_bytes(f"folder data set '{path}'", n_files * size[0] * size[1] * 3,
+                     f"{n_files} images x {size[0]}x{size[1]}x3 pixel values at the first image's size")
 
-    def read(ds) -> tuple[np.ndarray, np.ndarray]:
-        xs = np.stack([np.asarray(open_rgb(f).resize(size)) for f, _ in ds.samples])
-        return xs.astype(np.uint8), np.array(ds.targets)
+    def read(samples: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
+        xs = np.empty((len(samples), size[1], size[0], 3), dtype=np.uint8)
+        for i, (f, _) in enumerate(samples):
+            xs[i] = np.asarray(open_rgb(f).resize(size))
+        return xs, np.array([t for _, t in samples], dtype=np.int64)
 
-    (xtr, ytr), (xte, yte) = read(tr), read(te)
-    return _from_numpy(f"folder:{root.name}", xtr, ytr, xte, yte, tr.classes, description=str(root))
+    (xtr, ytr), (xte, yte) = read(tr_samples), read(te_samples)
+    return _from_numpy(f"folder:{root.name}", xtr, ytr, xte, yte, tr_classes, description=str(root))
 
 
 DATASETS: dict[str, Callable[..., ImageDataset]] = {
@@ -496,13 +655,41 @@ DEFAULT_MODEL = {"digits": "mlp", "biased_digits": "mlp", "mnist": "cnn", "fashi
 _CACHE: dict[tuple, ImageDataset] = {}
 
 
+def source_signature(name: str) -> tuple:
+    """What an ``npz:`` / ``folder:`` data set's files are now (resolved path, size, modification time and inode of
+    every file), so a memo never serves data that was replaced under the same name; () for built-in data sets."""
+    kind, _, path = name.partition(":")
+    if kind not in ("npz", "folder") or not path:
+        return ()
+    try:
+        if kind == "npz":
+            st = os.stat(path)
+            return (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+        h = hashlib.sha256()
+        for dirpath, dirnames, fnames in os.walk(path, followlinks=True):
+            dirnames.sort()
+            for f in sorted(fnames):
+                full = os.path.join(dirpath, f)
+                try:
+                    st = os.stat(full)
+                except OSError:
+                    continue
+                h.update(f"{full}|{os.path.realpath(full)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}\n".encode())
+        return (os.path.realpath(path), h.hexdigest())
+    except OSError:
+        return ()  # missing: the loader says so
+
+
 def load_dataset(name: str, root: str | None = None, download: bool = False) -> ImageDataset:
-    """Load a data set by name (see module docstring). Results are memoised per process."""
+    """Load a data set by name (see module docstring). Results are memoised per process, keyed by the files'
+    signature (:func:`source_signature`) for npz / folder data, so a replaced file is loaded again."""
     if not name or not isinstance(name, str):
         raise ConfigError("A data set name is required, e.g. 'digits'.")
-    key = (name, root, download)
+    key = (name, root, download, source_signature(name))
     if key in _CACHE:
         return _CACHE[key]
+    for old in [k for k in _CACHE if k[:3] == key[:3]]:
+        del _CACHE[old]  # an older version of the same files
     if name.startswith("npz:"):
         ds = _load_npz(name[4:])
     elif name.startswith("folder:"):

@@ -50,7 +50,9 @@ class Pipeline:
         self.blo_params: dict = dict(resolved.blo)
         self.base_config: dict = resolved.base_config()
         self.setup_key: str = resolved.key
-        self._memo: dict[str, Any] = {}
+        # θ_o in memory, keyed by the content hash of its weights (never by its key): a θ_o imported or recomputed
+        # by another Pipeline or process changes the stored digest, so the next call loads the new one.
+        self._memo: dict[str, Cached] = {}
         self._lock = threading.RLock()
         # Wall time per stage computed in this process (cache hits cost ~0), for the CLI's stage summary.
         self.stage_seconds: dict[str, float] = {}
@@ -78,9 +80,12 @@ class Pipeline:
     def original_cached(self, seed: int, ctx: RunContext = NULL_CONTEXT) -> Cached:
         """θ_o for ``seed`` (trained on the whole training set with the recipe, or loaded), with its run row."""
         key = self.original_key(seed)
-        with self._lock:
-            if key in self._memo:
-                return self._memo[key]
+        stored = self.find_original(seed)  # one small query: the digest of the θ_o the store holds now
+        if stored is not None:
+            with self._lock:
+                hit = self._memo.get(run_digest(stored))
+            if hit is not None and hit.key == key:
+                return hit
 
         from .scores.learning_events import EventRecorder, store_events
 
@@ -99,12 +104,18 @@ class Pipeline:
                                 decode=lambda st, meta: self._build(st, meta, f"Cached original model {key[:10]}"),
                                 on_log=ctx.log, cancel=ctx.check_cancel)
         res.value.eval()
-        with self._lock:
-            self._memo[key] = res
+        self._remember(res)
         if not res.hit:
             self.predictions(seed)  # per-sample predictions for the dashboard, stored with every new θ_o
             store_events(self.store, self.ds, self.model_name, self.train_cfg, seed, res.value, events)
         return res
+
+    def _remember(self, res: Cached) -> None:
+        """Keep ``res`` in memory under its content digest (older θ_o of the same key are dropped)."""
+        with self._lock:
+            for digest in [d for d, r in self._memo.items() if r.key == res.key]:
+                del self._memo[digest]
+            self._memo[res.digest] = res
 
     def original(self, seed: int, ctx: RunContext = NULL_CONTEXT) -> Classifier:
         return self.original_cached(seed, ctx).value
@@ -147,8 +158,9 @@ class Pipeline:
                        metrics={"train_acc": 100 * accuracy(model, self.ds, "train"),
                                 "test_acc": 100 * accuracy(model, self.ds, "test"), "imported": True},
                        meta=self._checkpoint_meta(), config_override=cfg)
-        with self._lock:
-            self._memo.pop(key, None)
+        with self._lock:  # not needed for correctness (the memo is keyed by content), only to free memory
+            for digest in [d for d, r in self._memo.items() if r.key == key]:
+                del self._memo[digest]
         self.predictions(seed)
         return model
 

@@ -11,8 +11,14 @@ This is the only module that writes SQL or artifact files. What it guarantees:
   a claimed key waits for it instead of computing it twice; a claim of a dead process is taken over.
 - **Integrity.** Artifacts are written atomically (temporary file + fsync + rename) *before* their row says
   ``done``; each artifact's SHA-256 and size are recorded in the row and verified on every load. A corrupt or
-  missing artifact is recomputed, never trusted and never fatal. A database that cannot be read is moved aside
-  (``forgetset.db.corrupt-<time>``) and a fresh one started, with a notice (:attr:`Store.notices`).
+  missing artifact is recomputed, never trusted and never fatal. A database that fails SQLite's integrity check
+  is moved aside (``forgetset.db.corrupt-<time>``) and a fresh one started, with a notice naming where the old
+  file went (:attr:`Store.notices`).
+- **Damage vs circumstance.** A full disk, a read-only file system, an I/O error, missing permissions or a lock
+  held by another process are *circumstances*: they are reported as such (:class:`StoreUnavailable`: what is
+  full, how much is free, what to do) and never move a database aside; only a failed integrity check does.
+- **Killed processes.** Rows left ``running`` by a process that is no longer alive (SIGKILL, SIGTERM, power loss)
+  become ``interrupted`` whenever a store is opened, whatever the stage, and are recomputed when needed.
 - **Schema versions.** ``meta.schema_version`` records the layout; older databases are migrated in place
   (:data:`MIGRATIONS`), newer ones are refused with a clear message.
 
@@ -39,6 +45,7 @@ import torch
 
 from .config import config_key
 from .errors import CancelledError, CheckpointError, ConfigError, ForgetsetError
+from .limits import data_limit_bytes, data_limit_text, fmt_bytes
 
 SCHEMA_VERSION = 3
 RUN_STATES = ("running", "done", "failed", "cancelled", "interrupted", "legacy", "corrupt")
@@ -101,6 +108,78 @@ def array_digest(a: np.ndarray | torch.Tensor) -> str:
 
 class CorruptArtifact(ForgetsetError):
     """An artifact is missing, truncated or fails its checksum (it is recomputed, never trusted)."""
+
+
+class StoreUnavailable(ConfigError):
+    """The cache cannot be written or read right now for a reason outside its contents (disk full, read-only file
+    system, I/O error, permissions, a lock): reported with what to do; the database is never moved aside."""
+
+
+# SQLite result codes (``sqlite_errorname``, Python >= 3.11) and message texts of each circumstance; an error of
+# none of these kinds is judged by the integrity check alone.
+_CIRCUMSTANCES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "full": (("SQLITE_FULL",), ("disk is full", "no space left")),
+    "readonly": (("SQLITE_READONLY",), ("readonly database", "read-only file system", "read-only database")),
+    "io": (("SQLITE_IOERR",), ("disk i/o error", "input/output error")),
+    "permission": (("SQLITE_PERM", "SQLITE_CANTOPEN", "SQLITE_AUTH"),
+                   ("unable to open database file", "permission denied", "access permission")),
+    "locked": (("SQLITE_BUSY", "SQLITE_LOCKED"), ("database is locked", "database table is locked")),
+}
+_DAMAGE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+_DAMAGE_TEXTS = ("malformed", "file is not a database", "integrity check failed")
+
+
+def db_circumstance(err: BaseException) -> str | None:
+    """Which circumstance (full / readonly / io / permission / locked) a database error reports, or None."""
+    if isinstance(err, OSError):
+        import errno
+
+        return {errno.ENOSPC: "full", errno.EDQUOT: "full", errno.EROFS: "readonly", errno.EIO: "io",
+                errno.EACCES: "permission", errno.EPERM: "permission"}.get(err.errno)
+    if not isinstance(err, sqlite3.Error):
+        return None
+    name = str(getattr(err, "sqlite_errorname", "") or "")
+    text = str(err).lower()
+    for kind, (codes, texts) in _CIRCUMSTANCES.items():
+        if any(name.startswith(c) for c in codes) or any(t in text for t in texts):
+            return kind
+    return None
+
+
+def db_damage(err: BaseException) -> bool:
+    """Whether a database error says the file itself is damaged (corrupt pages, not a database)."""
+    name = str(getattr(err, "sqlite_errorname", "") or "")
+    return any(name.startswith(c) for c in _DAMAGE_CODES) or any(t in str(err).lower() for t in _DAMAGE_TEXTS)
+
+
+def circumstance_message(kind: str, root: Path, err: BaseException, doing: str = "use") -> str:
+    """What happened to the cache at ``root``, in words a user can act on (the database is left as it is)."""
+    import shutil
+
+    try:
+        usage = shutil.disk_usage(root)
+        space = f"{fmt_bytes(usage.free)} free of {fmt_bytes(usage.total)}"
+    except OSError:
+        space = "free space unknown"
+    detail = f"{type(err).__name__}: {' '.join(str(err).split())[:160]}"
+    kept = "The database was not changed or moved"
+    if kind == "full":
+        return (f"the disk holding the cache {root} is full ({space}) ({detail}). Free some space on it (e.g. remove "
+                f"old forgetset.db.corrupt-* files or unused artifacts) or use another --cache-dir, then run the "
+                f"command again. {kept}; finished results are kept.")
+    if kind == "readonly":
+        return (f"the cache {root} is on a read-only file system or its database is read-only ({detail}). Remount "
+                f"it read-write, fix the file's permissions, or use another --cache-dir. {kept}.")
+    if kind == "io":
+        return (f"the disk holding the cache {root} reported an I/O error ({detail}; {space}). Check the disk or "
+                f"network mount (e.g. dmesg), then run the command again or use another --cache-dir. {kept}.")
+    if kind == "permission":
+        return (f"no permission to {doing} the cache {root} ({detail}). Fix the permissions of the folder and of "
+                f"forgetset.db* in it, or use another --cache-dir. {kept}.")
+    if kind == "locked":
+        return (f"the cache database {root / Store.DB_NAME} is locked by another process ({detail}). Wait for it to "
+                f"finish or use another --cache-dir. {kept}.")
+    return f"the cache {root} failed ({detail}). {kept}."
 
 
 @dataclass
@@ -238,6 +317,13 @@ def row_digest(row: Any) -> str:
     return h.hexdigest()
 
 
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # pragma: no cover - no statvfs (Windows)
+        return False
+
+
 def _owner_alive(owner: str | None, updated: float | None) -> bool:
     """Whether the process that holds a claim or a job is still alive (same host: its pid; else its heartbeat)."""
     if not owner:
@@ -287,6 +373,14 @@ class Store:
             raise ConfigError(f"The artifact folder '{self.artifact_dir}' is not a writable folder. Fix its "
                               f"permissions, move it away or use another --cache-dir.")
         self._open_schema()
+        # Rows left 'running' by processes that are gone (killed at any stage) are reclaimed now; a full disk
+        # just postpones this to the next opening.
+        self.reclaimed = 0
+        with contextlib.suppress(StoreUnavailable):
+            self.reclaimed = self.mark_interrupted()
+        if self.reclaimed:
+            self.notices.append(f"{self.reclaimed} run(s) left 'running' by a process that is no longer alive were "
+                                f"marked interrupted; they are recomputed when needed.")
 
     # ------------------------------------------------------------------ opening
     def _check_root(self) -> None:
@@ -302,6 +396,10 @@ class Store:
             raise ConfigError(f"Cannot create the cache folder '{root}': {err.strerror or err}. Pass --cache-dir "
                               f"to a folder you can write.") from None
         if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+            if _read_only_fs(root):
+                raise StoreUnavailable(f"the cache folder '{root}' is on a read-only file system. Remount it "
+                                       f"read-write or pass --cache-dir to a folder on a writable disk; nothing in "
+                                       f"the cache was changed or moved.")
             raise ConfigError(f"Cache folder '{root}' is not readable and writable by this user. Pass --cache-dir "
                               f"to a folder you can write.")
         db = root / self.DB_NAME
@@ -313,15 +411,45 @@ class Store:
                               f"--cache-dir.")
 
     def _open_schema(self) -> None:
+        """Open (create, migrate) the database. A circumstance (disk full, read-only, I/O, permissions, a lock) is
+        reported and changes nothing; only a database that fails the integrity check is moved aside."""
         try:
             self._init_schema()
-        except sqlite3.DatabaseError as err:
-            if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
-                raise ConfigError(f"The database '{self.db_path}' is locked by another process ({err}).") from None
-            self._move_aside(f"{type(err).__name__}: {err}")
+            return
+        except sqlite3.Error as err:
+            kind = db_circumstance(err)
+            if kind is not None:
+                raise StoreUnavailable(circumstance_message(kind, self.root, err, "open")) from None
+            why = f"{type(err).__name__}: {err}"
+            if not db_damage(err) and not self._fails_integrity():
+                raise StoreUnavailable(f"the cache database {self.db_path} could not be opened ({why}); it passes "
+                                       f"SQLite's integrity check, so it was left as it is. Run the command again, "
+                                       f"or use another --cache-dir.") from None
+        moved = self._move_aside(why)
+        try:
             self._init_schema()
+        except sqlite3.Error as err:
+            kind = db_circumstance(err) or "other"
+            raise StoreUnavailable(f"The damaged database was moved to {moved}, but a fresh one cannot be started: "
+                                   + circumstance_message(kind, self.root, err, "create")) from None
 
-    def _move_aside(self, why: str) -> None:
+    def _fails_integrity(self) -> bool:
+        """Whether SQLite's integrity check (read-only) finds the database damaged; a circumstance while checking
+        (cannot open, I/O) is raised as :class:`StoreUnavailable`, never taken for damage."""
+        try:
+            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30.0)
+            try:
+                row = con.execute("PRAGMA integrity_check(1)").fetchone()
+            finally:
+                con.close()
+        except sqlite3.Error as err:
+            kind = db_circumstance(err)
+            if kind is not None:
+                raise StoreUnavailable(circumstance_message(kind, self.root, err, "read")) from None
+            return True
+        return row is None or row[0] != "ok"
+
+    def _move_aside(self, why: str) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         moved = self.db_path.with_name(f"{self.DB_NAME}.corrupt-{stamp}-{os.getpid()}")
         try:
@@ -330,10 +458,13 @@ class Store:
                 if src.exists():
                     os.replace(src, Path(str(moved) + suffix))
         except OSError as err:
-            raise ConfigError(f"The database {self.db_path} is damaged ({why}) and cannot be moved aside "
-                              f"({err.strerror or err}). Move it away by hand or use another --cache-dir.") from None
-        self.notices.append(f"The database {self.db_path} could not be read ({why}); it was moved to {moved} and a "
-                            f"fresh one started. Cached artifacts are recomputed as needed.")
+            raise StoreUnavailable(f"The database {self.db_path} is damaged ({why}) and cannot be moved aside "
+                                   f"({err.strerror or err}). Move it away by hand or use another --cache-dir.") \
+                from None
+        self.notices.append(f"The database {self.db_path} failed its integrity check ({why}); it was moved to "
+                            f"{moved} (keep it to inspect or recover it, or delete it) and a fresh one started. "
+                            f"Cached artifacts are recomputed as needed.")
+        return moved
 
     def _init_schema(self) -> None:
         with self.connect() as con:
@@ -364,7 +495,8 @@ class Store:
                 self.notices.append(f"The cache {self.db_path} was migrated from schema {version} to "
                                     f"{SCHEMA_VERSION}.")
             con.executescript(_SCHEMA)
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            if version != SCHEMA_VERSION:  # written only when it changes: a healthy cache opens on a full disk too
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -372,7 +504,8 @@ class Store:
         try:
             con = sqlite3.connect(self.db_path, timeout=30.0)
         except sqlite3.OperationalError as err:
-            raise ConfigError(f"Cannot open the database '{self.db_path}': {err}.") from None
+            raise StoreUnavailable(circumstance_message(db_circumstance(err) or "permission", self.root, err,
+                                                        "open")) from None
         con.row_factory = sqlite3.Row
         # A damaged text cell must not make every query of its table fail: it decodes with replacement characters,
         # and the row's JSON / checksum checks then treat the row as unusable.
@@ -383,8 +516,12 @@ class Store:
                 con.execute("PRAGMA journal_mode=WAL")
             yield con
             con.commit()
-        except BaseException:
-            con.rollback()
+        except BaseException as err:
+            with contextlib.suppress(sqlite3.Error):
+                con.rollback()
+            kind = db_circumstance(err) if isinstance(err, sqlite3.OperationalError) else None
+            if kind is not None:
+                raise StoreUnavailable(circumstance_message(kind, self.root, err)) from None
             raise
         finally:
             con.close()
@@ -510,7 +647,14 @@ class Store:
         return self.artifact_dir / kind / f"{key}.{ext}"
 
     def _write(self, path: Path, data: bytes) -> dict:
-        atomic_write_bytes(path, data)
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as err:
+            kind = db_circumstance(err)
+            if kind is None:
+                raise
+            raise StoreUnavailable(f"cannot write {path.name} ({fmt_bytes(len(data))}): "
+                                   + circumstance_message(kind, self.root, err, "write")) from None
         return {"file": str(path.relative_to(self.root)), "sha256": sha256_bytes(data), "bytes": len(data)}
 
     def _read_verified(self, run: dict, name: str = "main") -> bytes:
@@ -869,37 +1013,68 @@ def save_state_dict(path: Path, state: dict[str, torch.Tensor], meta: dict) -> N
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a state dict from ``.safetensors`` or a torch file, never unpickling arbitrary objects.
 
-    Returns (state_dict, metadata). Raises :class:`CheckpointError` for missing, corrupt or non-state-dict files.
+    Returns (state_dict, metadata). Raises :class:`CheckpointError` for missing, oversized, corrupt or
+    non-state-dict files, in forgetset's own words: library warnings are silenced and their texts (e.g. torch's
+    advice to retry with ``weights_only=False``, which would run the file's code) are never passed on.
     """
+    import warnings
+
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"Checkpoint '{path}' is a folder; give the weights file (.safetensors or .pt).")
     if not path.is_file():
         raise CheckpointError(f"Checkpoint '{path}' does not exist (or is not a regular file).")
+    size = path.stat().st_size
+    if size > data_limit_bytes():
+        # Both formats store tensors uncompressed, so the file's size bounds what loading it allocates.
+        raise CheckpointError(f"Checkpoint '{path}' is {fmt_bytes(size)}; {data_limit_text()}.")
     try:
         with open(path, "rb") as fh:
             head = fh.read(9)
-        # By content, not by name: a safetensors file starts with an 8-byte header length and a JSON header.
-        if path.suffix == ".safetensors" or (len(head) == 9 and head[8:9] == b"{"):
-            from safetensors import safe_open
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # By content, not by name: a safetensors file starts with an 8-byte header length and a JSON header.
+            if path.suffix == ".safetensors" or (len(head) == 9 and head[8:9] == b"{"):
+                from safetensors import safe_open
 
-            with safe_open(str(path), framework="pt") as f:
-                meta = json.loads((f.metadata() or {}).get("forgetset", "{}"))
-                state = {k: f.get_tensor(k) for k in f.keys()}
-            if not isinstance(meta, dict):
-                raise CheckpointError(f"Checkpoint '{path}' carries unreadable forgetset metadata.")
-            return state, meta
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+                with safe_open(str(path), framework="pt") as f:
+                    meta = json.loads((f.metadata() or {}).get("forgetset", "{}"))
+                    state = {k: f.get_tensor(k) for k in f.keys()}
+                if not isinstance(meta, dict):
+                    raise CheckpointError(f"Checkpoint '{path}' carries unreadable forgetset metadata.")
+                return state, meta
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
     except Exception as err:  # noqa: BLE001 - torch/safetensors raise many types for corrupt files
-        raise CheckpointError(f"Checkpoint '{path}' is corrupt or not a weights file ({type(err).__name__}: "
-                              f"{str(err)[:200]}).") from err
+        raise CheckpointError(_checkpoint_problem(path, err)) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"Checkpoint '{path}' does not hold a state dict of tensors.")
     return obj, {}
+
+
+def _checkpoint_problem(path: Path, err: BaseException) -> str:
+    """Why a checkpoint could not be read, in forgetset's words (the library's text is not repeated: torch's
+    names its site-packages paths and advises loading with ``weights_only=False``, which runs the file's code)."""
+    import pickle
+    import zipfile
+
+    text = str(err)
+    if isinstance(err, pickle.UnpicklingError) and ("weights only" in text.lower() or "weights_only" in text):
+        return (f"Checkpoint '{path}' holds Python objects, not just tensors (e.g. a whole pickled model or "
+                f"optimizer). forgetset reads only state dicts of tensors and never unpickles objects, because that "
+                f"can run code from the file. Save the weights with torch.save(model.state_dict(), path) or "
+                f"safetensors.torch.save_file, and import that file.")
+    if isinstance(err, (zipfile.BadZipFile, EOFError, pickle.UnpicklingError)) or "zip" in text.lower():
+        what = "truncated or corrupt"
+    elif isinstance(err, MemoryError):
+        what = "too large to load into memory"
+    else:
+        what = "not a weights file forgetset can read"
+    return (f"Checkpoint '{path}' is {what} ({type(err).__name__}). Give a .safetensors file or a .pt file saved "
+            f"with torch.save(model.state_dict(), path).")
 
 
 def check_weights(state: dict[str, torch.Tensor], where: str, max_abs: float = 1e6) -> None:

@@ -24,6 +24,7 @@ import torch
 
 from ..errors import CheckpointError, ConfigError
 from ..selectors import ForgetSet
+from ..store import run_digest
 from ._common import ModelRef, as_model_ref, cached_scores, check_train_scores, named_index_sets
 
 
@@ -65,8 +66,10 @@ MODEL_MEMO_SIZE = 8  # loaded models kept per pipeline (least recently used drop
 
 
 def _load_ref(pipe, ref: ModelRef):
-    """A stored model (memoised per pipeline, LRU) or None when it is not stored; never trains."""
-    key = (ref.method, ref.key(pipe))
+    """A stored model (memoised per pipeline, LRU) or None when it is not stored; never trains. Memoised by the
+    content hash of the stored weights, not by the run's name: a θ_o imported meanwhile is loaded afresh."""
+    run = ref.run(pipe)
+    key = (ref.method, run["key"] if run else None, run_digest(run) if run else None)
     memo = _MODEL_MEMO.setdefault(pipe, OrderedDict())
     if key in memo:
         memo.move_to_end(key)
