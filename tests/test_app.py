@@ -213,10 +213,10 @@ def test_scores_blo_trace_reads_the_trace_fields(cache_dir):
     fig = _chart(at, lambda f: "top-m set overlap" in _titles(f))
     names = {t["name"] for t in fig["data"]}
     assert {"with the previous iteration", "with the starting / chance set", "with θ_o's lowest-loss set",
-            "with this iteration's θ_u lowest-loss set", "objective f(w)"} <= names
+            "with its response (the best set given θ_u)", "objective (mean loss on the set once unlearned)"} <= names
     overlaps = [t for t in fig["data"] if t["name"].startswith("with ")]
     assert {t["yaxis"] for t in overlaps} == {"y2"} and fig["layout"]["yaxis2"]["range"] == [0, 1.05]
-    assert next(t for t in fig["data"] if t["name"] == "objective f(w)").get("yaxis", "y") == "y"
+    assert next(t for t in fig["data"] if t["name"].startswith("objective")).get("yaxis", "y") == "y"
     assert "(nats)" in fig["layout"]["yaxis"]["title"]["text"] and "upper iteration" in _titles(fig)
     assert "sample passes (cumulative)" in next(t for t in overlaps)["hovertemplate"]
     assert next(t for t in overlaps if t["name"] == "with the previous iteration")["line"]["color"] == \
