@@ -152,7 +152,7 @@ if spec is not None:
     c2.metric("Already cached", cached)
     c3.metric("Original models", len(spec.seeds), help="one θ_o per seed (cached after the first time)")
     if status is not None:
-        # the CLI's estimate of the same grid (unlearn_core.cost.estimate_grid), before anything runs
+        # the CLI's estimate of the same grid (unlearn_core.grid_estimate.estimate_grid), before anything runs
         st.caption(md_escape(dv.estimate_text([("experiment", {"spec": spec.to_dict()})])))
     if dict(spec.setup.blo) != dict(s.blo):
         st.caption("The BLO parameters differ from the active setup's; launching makes them the active ones "

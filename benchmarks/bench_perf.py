@@ -37,7 +37,8 @@ import torch
 import torch.nn.functional as F
 
 from unlearn_core.config import Setup
-from unlearn_core.cost import estimate_grid, fmt_seconds
+from unlearn_core.cost import fmt_seconds
+from unlearn_core.grid_estimate import estimate_grid
 from unlearn_core.grid import ExperimentSpec, LocalExecutor, ProcessExecutor, run_experiment
 from unlearn_core.pipeline import Pipeline
 from unlearn_core.store import Store

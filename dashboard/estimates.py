@@ -2,7 +2,7 @@
 
 Every job kind the cost model knows (experiment, teaching demo, tune, θ_o, score, forget set, entanglement, "why
 hard") is estimated by the same code as the CLI: :func:`unlearn_core.jobs.estimate.estimate_job` on top of
-``unlearn_core.cost.estimate_grid`` (calibrated on this device, before the first run). :func:`job_text` formats it,
+``unlearn_core.grid_estimate.estimate_grid`` (calibrated on this device, before the first run). :func:`job_text` formats it,
 with the median actual/estimate ratio of this server's finished jobs when there are some (each finished job keeps
 its estimate next to its actual time). Only the coreset curves (models trained on a kept fraction, no grid unit
 for them in the cost model) still use the median times of earlier runs (:func:`coreset_estimate`)."""

@@ -368,9 +368,7 @@ def test_tuning_picks_the_smallest_avg_gap_stores_it_and_applies_it(pipe, capsys
 
 def test_job_kinds_registered():
     from unlearn_core.jobs import JOB_KINDS
-    from unlearn_core.jobs.registry import load_kinds
 
-    load_kinds()
     assert {"tune", "view_entanglement", "view_why_hard"} <= set(JOB_KINDS)
     JOB_KINDS["tune"].check({"method": "ft", "grid": {"lr": [0.01]}})
     with pytest.raises(ConfigError):

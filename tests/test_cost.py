@@ -11,11 +11,11 @@ from unlearn_core.cost import (
     Estimate,
     UnitEstimate,
     auto_workers,
-    estimate_grid,
     method_passes,
     score_passes,
 )
 from unlearn_core.grid import ExperimentSpec, run_experiment
+from unlearn_core.grid_estimate import estimate_grid
 from unlearn_core.store import Store
 from unlearn_core.training import TrainConfig
 

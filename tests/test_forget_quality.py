@@ -141,7 +141,7 @@ def test_grid_plans_bank_units_with_a_cost_and_checks_eval_models(bank_pipe):
     for bad in (2, -1, 10_000, True):
         with pytest.raises(ConfigError):
             ExperimentSpec(setup=bank_pipe.setup, eval_models=bad).validate()
-    from unlearn_core.cost import estimate_grid
+    from unlearn_core.grid_estimate import estimate_grid
 
     est = estimate_grid(spec, bank_pipe.store, bank_pipe)
     by = {u.unit_id: u for u in est.units}

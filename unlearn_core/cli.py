@@ -385,7 +385,8 @@ def cmd_compare(args) -> int:
     store = _store(args)
     # data, model size, device, every method's hyperparameters and every forget-set size, before compute
     preflight(spec, check_device=args.executor == "local")
-    from .cost import auto_workers, describe_actual, estimate_grid, fmt_seconds
+    from .cost import auto_workers, describe_actual, fmt_seconds
+    from .grid_estimate import estimate_grid
 
     from .pipeline import Pipeline
 
@@ -467,7 +468,6 @@ def cmd_reproduce(args) -> int:
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{args.dataset.replace(':', '_').replace('/', '_')[-40:]}"
         out_dir = store.root / "reports" / name
     _check_writable_dir(out_dir)
-    from .cost import auto_workers, estimate_grid  # noqa: F401 - the grids inside use the local executor
     from .grid import make_executor
 
     executor = make_executor("local", workers=1 if args.workers == "auto" else _positive_int(args.workers, "--workers"))

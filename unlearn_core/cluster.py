@@ -42,7 +42,7 @@ from .banks import chunk_config, parse_members
 from .config import Setup, config_key
 from .context import RunContext
 from .errors import ConfigError, DataNotFoundError, DivergenceError, ForgetsetError
-from .grid import GridExecutor, Unit, execute_unit, register_grid_executor
+from .grid import GridExecutor, Unit, execute_unit
 from .store import CorruptArtifact, Store, pid_alive, run_digest, sha256_bytes
 
 STAGES = ("original", "score", "forget_set", "run", "bank")
@@ -768,7 +768,6 @@ def _runs_unit(pid: int, uid: str) -> bool:
     return state != "Z" and cmd.rstrip(" \0") == f"ray::forgetset {uid}"
 
 
-register_grid_executor("ray", lambda **options: RayExecutor(**options))
 
 
 def experiment_executor(config: dict) -> dict:

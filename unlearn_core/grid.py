@@ -8,6 +8,7 @@ on its configuration and seed, and is cached in the store under a key of that co
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -19,7 +20,7 @@ import pandas as pd
 
 from .config import Setup, forget_count
 from .context import NULL_CONTEXT, RunContext
-from .errors import ConfigError
+from .errors import ConfigError, unknown_name
 from .banks import PSEUDO_METHODS, check_eval_models, member_chunks, parse_members, run_bank_unit
 from .methods import get_method, method_names
 from .scores.base import ScoreInput
@@ -470,15 +471,19 @@ def _worker_run(unit: Unit) -> dict:
     return {"result": result, "seconds": time.perf_counter() - t0}  # compute time, without the wait in the queue
 
 
-# name -> factory(**options) -> GridExecutor. Backends register themselves here (see make_executor).
+# name -> factory(**options) -> GridExecutor, or a lazy "module:attribute" entry resolved on first use: a backend
+# with optional dependencies (Ray) is named here without this module importing it (the backend imports the grid,
+# never the other way round).
 def _local(workers: int = 1, batch_models: str = "auto", **_: Any) -> GridExecutor:
     return ProcessExecutor(workers) if workers > 1 else LocalExecutor(batch_models)
 
 
-GRID_EXECUTORS: dict[str, Callable[..., GridExecutor]] = {"local": _local}
+GRID_EXECUTORS: dict[str, Callable[..., GridExecutor] | str] = {"local": _local,
+                                                                "ray": "unlearn_core.cluster:RayExecutor"}
 
 
-def register_grid_executor(name: str, factory: Callable[..., GridExecutor]) -> None:
+def register_grid_executor(name: str, factory: Callable[..., GridExecutor] | str) -> None:
+    """Add a backend: a factory, or "module:attribute" imported when the backend is first asked for."""
     GRID_EXECUTORS[name] = factory
 
 
@@ -487,17 +492,18 @@ def make_executor(name: str | GridExecutor | None = None, **options: Any) -> Gri
     if isinstance(name, GridExecutor):
         return name
     name = name or "local"
-    if name == "ray" and "ray" not in GRID_EXECUTORS:
-        try:
-            from . import cluster  # noqa: F401 - registers the Ray backend (needs the optional 'cluster' extra)
-        except ImportError as err:
-            raise ConfigError(f"The ray executor is not available here ({err}). Install the optional extra "
-                              f"(pip install 'forgetset[cluster]') or use --executor local.") from None
     if name not in GRID_EXECUTORS:
-        from .errors import unknown_name
-
-        raise unknown_name("executor", name, list(GRID_EXECUTORS) + ["ray"])
-    return GRID_EXECUTORS[name](**options)
+        raise unknown_name("executor", name, list(GRID_EXECUTORS))
+    factory = GRID_EXECUTORS[name]
+    if isinstance(factory, str):
+        module, _, attr = factory.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), attr)
+        except ImportError as err:
+            raise ConfigError(f"The {name} executor is not available here ({err}). Install the optional extra "
+                              f"(pip install 'forgetset[cluster]') or use --executor local.") from None
+        GRID_EXECUTORS[name] = factory
+    return factory(**options)
 
 
 def preflight(spec: ExperimentSpec, check_device: bool = True):
@@ -526,7 +532,7 @@ def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CO
                    executor: str | GridExecutor | None = None, estimate=None) -> pd.DataFrame:
     """Run the grid; returns one row per unlearning run (Retrain included) with per-seed gaps. Cached units are
     served from the store. ``executor`` says where units run (default: here, one after the other); an
-    ``estimate`` (:func:`unlearn_core.cost.estimate_grid`) makes progress proportional to the expected time."""
+    ``estimate`` (:func:`unlearn_core.grid_estimate.estimate_grid`) makes progress proportional to the expected time."""
     from .results import with_gaps
 
     ex = make_executor(executor)

@@ -19,7 +19,7 @@ artefact of that set. The protocol here:
    unlearning run; :func:`annotate_tuned` labels any results frame's rows whose (setup, method, params) match a
    tuning's chosen values ("tuned on random 10% · seeds 0,1,2").
 
-The grid's time is estimated before it starts (:func:`estimate_tuning`, from ``cost.estimate_grid``).
+The grid's time is estimated before it starts (:func:`estimate_tuning`, from ``grid_estimate.estimate_grid``).
 CLI: ``python -m unlearn_core tune --method ft``; dashboard: the ``tune`` job kind.
 """
 from __future__ import annotations
@@ -180,7 +180,7 @@ class TuningEstimate:
 def estimate_tuning(ts: TuneSpec, store: Store, pipe=None) -> TuningEstimate:
     """The protocol's time before it starts: the grid (every candidate on the tuning sets, Retrain once) and the
     application (tuned — costed like the preset — and preset on the ``apply_to`` sets); cached units cost 0."""
-    from .cost import estimate_grid
+    from .grid_estimate import estimate_grid
     from .pipeline import Pipeline
 
     pipe = pipe or Pipeline(store, ts.setup)

@@ -8,8 +8,13 @@ re-created from its record ("re-run") and its results outlive it.
 """
 from __future__ import annotations
 
-from .registry import JOB_KINDS, JobEnv, JobKind, execute_job, get_job_kind, load_kinds, register_job_kind
+from . import demo, kinds
+from .registry import JOB_KINDS, JobEnv, JobKind, execute_job, get_job_kind, register_job_kind
 from .runtime import ACTIVE, TERMINAL, Executor, JobHandle, JobManager, LocalThreadExecutor
 
-__all__ = ["JOB_KINDS", "JobEnv", "JobKind", "execute_job", "get_job_kind", "load_kinds", "register_job_kind",
+# The project's job kinds, registered once, here: the registry knows no kind, the kinds know the registry.
+kinds.register_all()
+demo.register()
+
+__all__ = ["JOB_KINDS", "JobEnv", "JobKind", "execute_job", "get_job_kind", "register_job_kind",
            "ACTIVE", "TERMINAL", "Executor", "JobHandle", "JobManager", "LocalThreadExecutor"]

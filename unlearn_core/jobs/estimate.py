@@ -1,6 +1,6 @@
 """Time estimates of jobs, from the one cost model (:mod:`unlearn_core.cost`), for every job kind that computes.
 
-The CLI prints ``cost.estimate_grid(spec).summary()`` before a grid; a job gets the same number: an experiment is
+The CLI prints ``grid_estimate.estimate_grid(spec).summary()`` before a grid; a job gets the same number: an experiment is
 its grid, the teaching demo is the grids of its stages, a score / θ_o / forget-set / entanglement / "why hard" job
 is the units it would add to the store. Units already stored cost nothing. The estimate is computed before the job
 runs (calibrated on this device: a few timed batches, cached per process and in the store for a day), shown by the
@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 
 from .. import cost
+from ..grid_estimate import estimate_grid
 from ..config import Setup, forget_count
 
 ENTANGLEMENT_SET_S = 0.02  # ES of one set from stored features: a variance over its rows (measured well under 0.1 s)
@@ -66,7 +67,7 @@ def _original_seconds(pipe, cal, seed: int) -> float:
     if pipe.find_original(seed) is not None:
         return 0.0
     n = pipe.ds.n_train
-    factor, overhead = cost.loop_calibration(pipe, cal)  # as cost.estimate_grid does for its units
+    factor, overhead = cost.loop_calibration(pipe, cal)  # as estimate_grid does for its units
     return (pipe.train_cfg.epochs * n * cal.train_s_per_sample + n * cost.EVAL_PASS * cal.eval_s_per_sample * 3) * \
         factor + overhead
 
@@ -76,7 +77,7 @@ def _forward_seconds(pipe, cal) -> float:
 
 
 def grid_estimate(spec, store, pipe=None) -> JobEstimate:
-    est = cost.estimate_grid(spec, store, pipe)
+    est = estimate_grid(spec, store, pipe)
     return JobEstimate(est.seconds, est.by_stage(), est.calibration.device, sum(not u.cached for u in est.units))
 
 
@@ -94,7 +95,7 @@ def demo_estimate(config: dict, store, pipe=None) -> JobEstimate:
     pipe = _pipe(store, setup, pipe)
     spec = ExperimentSpec(setup=setup, methods=list(c["methods"]), selectors=list(c["selectors"]),
                           ratios=[ratio, *sweep], seeds=seeds)
-    est = cost.estimate_grid(spec, store, pipe)
+    est = estimate_grid(spec, store, pipe)
     cal = est.calibration
     stages = {name: 0.0 for name in ("original", "scores", "blo", "sets", "seed0", "seeds", "sweep")}
     units = 0

@@ -4,7 +4,7 @@
 Results land in the store as runs; a job's ``result`` dict is only a receipt (keys, counts) for its log and
 the Runs page. Pages read results from the store, so deleting a job never removes a result.
 
-Registered explicitly by :func:`register_all` (called once by :func:`~unlearn_core.jobs.registry.load_kinds`).
+Registered explicitly by :func:`register_all` (called once when the ``unlearn_core.jobs`` package is imported).
 """
 from __future__ import annotations
 
@@ -362,9 +362,7 @@ def _job_why_hard(config: dict, env: JobEnv) -> dict:
 
 
 def register_all() -> None:
-    """Register every job kind of the project (explicitly, in one place)."""
-    from . import demo
-
+    """Register the project's job kinds (called once by the package, ``unlearn_core/jobs/__init__.py``)."""
     register_job_kind("train_original", title="Train original model", check=_check_train,
                       describe=lambda c: ("Import checkpoint" if c.get("checkpoint") else "Train original model")
                       + f" · {setup_label(c)} · seed {c.get('seed', 0)}")(_job_train_original)
@@ -394,4 +392,3 @@ def register_all() -> None:
     register_job_kind("view_why_hard", title="Why is this set hard?", check=_check_why_hard,
                       describe=lambda c: f"Why hard · {c.get('selector')} @ {100 * float(c.get('ratio', 0.1)):g}% · "
                       f"{setup_label(c)} · seed {c.get('seed', 0)}")(_job_why_hard)
-    demo.register()

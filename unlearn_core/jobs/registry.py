@@ -3,7 +3,8 @@
 Each kind declares what it needs: ``resource="device"`` (it trains models: a GPU slot when there is one, else
 a CPU slot) or ``resource="cpu"``; an optional ``check(config)`` validates input at submit time, so bad input
 is refused before anything is queued. The project's kinds are registered explicitly by
-:func:`unlearn_core.jobs.kinds.register_all` (called once by :func:`load_kinds`); tests may register their own.
+:func:`unlearn_core.jobs.kinds.register_all` and :func:`unlearn_core.jobs.demo.register` (both called once when the
+``unlearn_core.jobs`` package is imported); tests may register their own.
 """
 from __future__ import annotations
 
@@ -70,21 +71,7 @@ def register_job_kind(name: str, *, title: str = "", describe: Callable[[dict], 
     return deco
 
 
-_LOADED = False
-
-
-def load_kinds() -> None:
-    """Register the project's job kinds (idempotent)."""
-    global _LOADED
-    if not _LOADED:
-        from . import kinds
-
-        kinds.register_all()
-        _LOADED = True
-
-
 def get_job_kind(name: str) -> JobKind:
-    load_kinds()
     if name not in JOB_KINDS:
         raise unknown_name("job kind", name, list(JOB_KINDS))
     return JOB_KINDS[name]
