@@ -1,25 +1,22 @@
-"""The reproduction report (``python -m unlearn_core reproduce``): one self-contained HTML file with a figure per
-finding, plus the same numbers as Markdown and JSON. No Streamlit here; the figures are plotly (plotly.js is
-embedded once, so the HTML opens offline)."""
+"""The reproduction report's figures (one per finding, Plotly; plotly.js embedded once, so the HTML opens offline),
+registered as the core report writer's figure renderer (entry point ``forgetset.report_figures`` in
+pyproject.toml). The writer itself, and the readers of stored reports, live in :mod:`unlearn_core.report`;
+they are re-exported here for the pages. No Streamlit here."""
 from __future__ import annotations
 
-import html
-import json
-import time
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from unlearn_core.reproduce import (FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, PARTLY, Finding, summary_frame,
-                                    verdict_kind)
-from unlearn_core.store import atomic_write_bytes
+from unlearn_core import report as core_report
+from unlearn_core.report import (VERDICT_COLOR, fmt_number, is_seconds_column, latest_report,  # noqa: F401
+                                 read_summary, verdict_counts, verdict_frame)
+from unlearn_core.reproduce import Finding, verdict_kind  # noqa: F401 - the Overview colours verdicts by kind
 
 from . import charts, style
 
-VERDICT_COLOR = {HOLDS: "#1a7f37", PARTLY: "#6e7781", FAILS: "#cf222e", INCONCLUSIVE: "#9a6700",
-                 NOT_APPLICABLE: "#57606a"}
 
 
 def _bars(t: pd.DataFrame, x: str, cols: list[str], title: str, ytitle: str) -> go.Figure:
@@ -90,119 +87,19 @@ def figure(f: Finding) -> go.Figure | None:
     return None
 
 
-def is_seconds_column(name) -> bool:
-    n = str(name).lower()
-    return n in ("seconds", "wall_s", "time", "runtime") or n.endswith(("_s", "(s)", " s", "seconds"))
+def report_figures(findings: list[Finding]) -> tuple[str, dict[int, str]]:
+    """The report's figure renderer (entry point ``forgetset.report_figures``): Plotly's script for the page head
+    and one figure per finding that has numbers to draw."""
+    import plotly.offline as po
 
-
-def fmt_number(v, seconds: bool = False) -> str:
-    """A report cell: seconds as '6 s' / '1.2 s' / '4.5 min' (never '6.000'); whole numbers without decimals;
-    other floats with 3 decimals."""
-    if v is None or v != v:
-        return "—"
-    v = float(v)
-    if seconds:
-        if v >= 90:
-            return f"{v / 60:.1f} min"
-        return f"{v:.0f} s" if v >= 10 or v == int(v) else f"{v:.1f} s"
-    return f"{v:.0f}" if v == int(v) and abs(v) < 1e15 else f"{v:.3f}"
-
-
-def _table_html(df: pd.DataFrame) -> str:
-    show = df.drop(columns=[c for c in ("runs",) if c in df], errors="ignore")
-    fmts = {c: (lambda v, sec=is_seconds_column(c): fmt_number(v, sec)) for c in show.columns
-            if pd.api.types.is_numeric_dtype(show[c]) and not pd.api.types.is_bool_dtype(show[c])}
-    return show.to_html(index=False, formatters=fmts, na_rep="—", border=0, classes="num")
+    drawn = {}
+    for f in findings:
+        fig = figure(f)
+        if fig is not None:
+            drawn[f.number] = fig.to_html(full_html=False, include_plotlyjs=False)
+    return f"<script>{po.get_plotlyjs()}</script>", drawn
 
 
 def write_report(findings: list[Finding], out_dir: str | Path, title: str, meta: dict) -> Path:
-    """Write report.html (self-contained), report.md and summary.json into ``out_dir``; returns the HTML path."""
-    import plotly.offline as po
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    parts = [f"<h1>{html.escape(title)}</h1>",
-             f"<p>{html.escape(meta.get('when', time.strftime('%Y-%m-%d %H:%M')))} · wall time "
-             f"{meta.get('wall_s', 0):.0f} s · verdicts are computed from seed-paired differences with 95% "
-             f"t-intervals: a comparison <b>holds</b> when its interval is clear of zero in the paper's direction; a "
-             f"finding <b>holds</b> when all its comparisons do, <b>partly holds</b> when some do, <b>does not "
-             f"hold</b> when none does; <b>inconclusive (n &lt; 3)</b> with fewer than three seeds; <b>not "
-             f"applicable</b> when the data lack what it needs or θ_o does not fit its training set.</p>",
-             _table_html(summary_frame(findings))]
-    md = [f"# {title}", "", f"Wall time {meta.get('wall_s', 0):.0f} s. Verdicts are computed from the numbers "
-          "(seed-paired differences with 95% t-intervals, n ≥ 3).", "", summary_frame(findings).to_markdown(index=False)
-          if _has_tabulate() else summary_frame(findings).to_string(index=False), ""]
-    for f in findings:
-        color = VERDICT_COLOR.get(verdict_kind(f.verdict), "#57606a")
-        parts.append(f"<h2>{f.number}. {html.escape(f.title)} — <span style='color:{color}'>{f.verdict}</span></h2>")
-        parts.append(f"<p><i>{html.escape(f.claim)}</i> ({html.escape(f.source)})</p>")
-        parts.append(f"<p>{html.escape(f.why)}</p>")
-        fig = figure(f)
-        if fig is not None:
-            parts.append(fig.to_html(full_html=False, include_plotlyjs=False))
-        for name, t in f.tables.items():
-            if name != "runs" and isinstance(t, pd.DataFrame) and not t.empty:
-                parts.append(f"<details><summary>{html.escape(name)}</summary>{_table_html(t)}</details>")
-        parts.append(f"<details><summary>configuration ({f.seconds:.0f} s)</summary><pre>"
-                     f"{html.escape(json.dumps(f.config, indent=1, default=str))}</pre></details>")
-        md += [f"## {f.number}. {f.title} — **{f.verdict}**", "", f"*{f.claim}* ({f.source})", "", f.why, "",
-               f"Configuration: `{json.dumps(f.config, default=str)}`", ""]
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title>"
-            "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1f2328}"
-            "table.num{border-collapse:collapse}table.num td,table.num th{padding:2px 8px;border-bottom:1px solid #ddd;"
-            "text-align:right}pre{white-space:pre-wrap;font-size:12px}</style>"
-            f"<script>{po.get_plotlyjs()}</script></head><body>" + "\n".join(parts) + "</body></html>")
-    atomic_write_bytes(out / "report.html", page.encode())
-    atomic_write_bytes(out / "report.md", "\n".join(md).encode())
-    summary = {"title": title, **meta, "findings": [{"number": f.number, "title": f.title, "verdict": f.verdict,
-                                                     "why": f.why, "source": f.source, "seconds": f.seconds,
-                                                     "config": f.config} for f in findings]}
-    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1, default=str).encode())
-    return out / "report.html"
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def latest_report(cache_root: str | Path) -> Path | None:
-    """The newest report.html under ``<cache>/reports`` (None when there is none)."""
-    root = Path(cache_root) / "reports"
-    found = sorted(root.glob("*/report.html"), key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
-    return found[0] if found else None
-
-
-def read_summary(report_dir: str | Path) -> dict | None:
-    """The report's ``summary.json`` (title, when, wall_s, setup, seeds, findings with their verdicts), or None when
-    it is missing or unreadable (a report written by hand or by an older version)."""
-    p = Path(report_dir) / "summary.json"
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("findings"), list) else None
-
-
-def verdict_frame(summary: dict) -> pd.DataFrame:
-    """One row per finding of a report summary: finding, title, verdict, why, source (plain text)."""
-    rows = []
-    for f in summary.get("findings") or []:
-        if not isinstance(f, dict):
-            continue
-        rows.append({"finding": f.get("number"), "title": str(f.get("title", "")), "verdict": str(f.get("verdict", "")),
-                     "why": str(f.get("why", "")), "source": str(f.get("source", ""))})
-    return pd.DataFrame(rows, columns=["finding", "title", "verdict", "why", "source"])
-
-
-def verdict_counts(frame: pd.DataFrame) -> str:
-    """'3 hold · 1 does not hold · 2 inconclusive' (in the order of the verdict rule)."""
-    counts = frame["verdict"].map(verdict_kind).value_counts() if len(frame) else pd.Series(dtype=int)
-    names = {HOLDS: "hold", PARTLY: "partly hold", FAILS: "do not hold", INCONCLUSIVE: INCONCLUSIVE,
-             NOT_APPLICABLE: NOT_APPLICABLE}
-    parts = [f"{int(counts[v])} {names[v] if counts[v] != 1 else v}" for v in names if v in counts]
-    parts += [f"{int(c)} {v}" for v, c in counts.items() if v not in names]
-    return " · ".join(parts)
+    """:func:`unlearn_core.report.write_report` with this package's figures."""
+    return core_report.write_report(findings, out_dir, title, meta, figures=report_figures)

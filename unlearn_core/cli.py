@@ -479,11 +479,12 @@ def cmd_reproduce(args) -> int:
     with _Bar(args.quiet, "reproduce") as bar:
         findings = reproduce(cfg, store, bar.ctx(), executor=executor, on_finding=on_finding)
     wall = time.time() - t0
-    from dashboard.report import write_report
+    from .report import report_figures, write_report
 
     title = f"Reproduction of the headline findings on {args.dataset}"
     path = write_report(findings, out_dir, title, {"wall_s": wall, "when": time.strftime("%Y-%m-%d %H:%M"),
-                                                    "setup": cfg.setup.to_dict(), "seeds": cfg.seeds})
+                                                    "setup": cfg.setup.to_dict(), "seeds": cfg.seeds},
+                        figures=report_figures())
     print(summary_frame(findings).to_string(index=False))
     print(f"wall time {wall:.0f}s · report: {path}")
     return 0
