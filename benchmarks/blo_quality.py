@@ -28,7 +28,6 @@ import re
 import time
 from pathlib import Path
 
-import _path  # noqa: F401  (lets the script run from a checkout without installing)
 import numpy as np
 import pandas as pd
 import torch
