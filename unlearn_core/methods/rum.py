@@ -149,20 +149,8 @@ def forget_hardness(inp: UnlearnInput, score: str, score_params: dict | None = N
     Scores that train models (memorization, LiRA) read the store the pipeline hands to the method; without one
     they are refused rather than silently retrained.
     """
-    from ..scores import ScoreInput, get_score
-
-    spec = get_score(score)
-    if spec.depends_on_ratio:
-        raise ConfigError(f"RUM cannot split by '{score}': it depends on the forget ratio. Use a per-sample score "
-                          f"such as memorization, le_confidence or loss.")
-    store = getattr(inp, "store", None)
-    if spec.expensive and store is None:
-        raise ConfigError(f"RUM by '{score}' needs the store holding its shadow models: run it through the pipeline "
-                          f"(CLI unlearn/compare, a dashboard job), or choose rum_score='le_confidence' or 'loss'.")
-    res = spec.fn(ScoreInput(inp.theta_o, inp.model_name, inp.ds, inp.train_cfg, seed=inp.seed, ratio=None,
-                             params=spec.resolve_params(score_params), ctx=inp.ctx.sub(0.0, 0.05), store=store))
-    vals = np.asarray(res.values, dtype=np.float64)[inp.forget_idx.detach().cpu().numpy()]
-    return vals if spec.hard_end == "high" else -vals
+    vals, _ = score_values(inp, score, score_params)
+    return vals[inp.forget_idx.detach().cpu().numpy()]
 
 
 class RUM(UnlearnMethod):
