@@ -4,7 +4,7 @@ import streamlit as st
 from dashboard import common, estimates, style
 from dashboard.charts import CORESET_CAPTION, coreset_figure
 from dashboard.safety import md_escape
-from unlearn_core.analysis.coreset import default_strategies, stored_points, stored_result
+from unlearn_core.analysis.coreset import default_strategies, stored_result
 from unlearn_core.errors import ForgetsetError
 
 common.page_guard()
@@ -25,12 +25,13 @@ with st.expander("Compute coreset curves", expanded=True):
     seeds = c3.multiselect("Seeds", [0, 1, 2, 3, 4], default=[0, 1], key="cs_seeds")
     n = len(strategies) * len(fractions) * len(seeds)
     try:
-        est = estimates.coreset_estimate(pipe, strategies, [float(f) for f in fractions], [int(x) for x in seeds],
-                                         estimates.history(common.store(), pipe), stored_points(pipe))
+        cfg = {"setup": common.setup_config(), "strategies": strategies,
+               "fractions": sorted(float(f) for f in fractions), "seeds": sorted(int(s) for s in seeds)}
+        est = common.job_estimate("view_coreset", cfg) if fractions and seeds else None
         st.caption(f"{n} points ({len(strategies)} strategies × {len(fractions)} fractions × {len(seeds)} seeds), "
                    "each a model trained from scratch on the kept samples; the worst-case strategy needs a BLO run per "
                    "kept fraction and seed, EL2N / GraNd their scores per seed. Stored points are reused. "
-                   + md_escape(est.text()))
+                   + md_escape(estimates.job_text(est, common.estimate_correction())))
     except ForgetsetError as err:
         common.error(str(err))
     if st.button("Compute coreset curves", type="primary", key="cs_go"):

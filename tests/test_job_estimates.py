@@ -43,3 +43,17 @@ def test_a_finished_job_keeps_its_estimate_and_actual_time(tmp_path):
         assert estimate_job("train_original", {"setup": SETUP, "seed": 0}, store).total_s == 0
     finally:
         mgr.shutdown(wait=True)
+
+
+def test_coreset_estimate_is_the_cost_model_s_and_scales_with_the_points(tmp_path):
+    """The coreset curves are estimated like every other job (no history of earlier runs needed): more kept fractions
+    or seeds cost more, and each point is one model trained on its kept fraction."""
+    store = Store(tmp_path)
+    one = estimate_job("view_coreset", {"setup": SETUP, "fractions": [0.5], "seeds": [0],
+                                        "strategies": ["random"]}, store)
+    more = estimate_job("view_coreset", {"setup": SETUP, "fractions": [0.5, 0.9], "seeds": [0, 1],
+                                         "strategies": ["random", "worst"]}, store)
+    assert one.units == 1 and more.units == 8
+    assert 0 < one.stages["coreset models"] < more.stages["coreset models"]
+    assert more.stages["scores"] > 0  # the worst-case strategy needs BLO per kept fraction
+    assert more.total_s == pytest.approx(sum(more.stages.values()))

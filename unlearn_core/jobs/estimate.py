@@ -153,7 +153,7 @@ def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | Non
 
         e = estimate_tuning(TuneSpec.from_dict(config), store, pipe)
         return JobEstimate(e.seconds, e.by_stage(), e.calibration.device, sum(not u.cached for u in e.units))
-    if kind not in ("train_original", "score", "forget_set", "view_entanglement", "view_why_hard"):
+    if kind not in ("train_original", "score", "forget_set", "view_entanglement", "view_why_hard", "view_coreset"):
         return None
     pipe = _pipe(store, config.get("setup"), pipe)
     cal = cost.calibrate(pipe)
@@ -174,6 +174,9 @@ def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | Non
         s = sum(_score_seconds(pipe, cal, name, seed, ratio if by_ratio else None)
                 for name, by_ratio in sel.needs_scores())
         return JobEstimate(s, device=cal.device)
+    if kind == "view_coreset":
+        return coreset_estimate(pipe, cal, [float(f) for f in config["fractions"]],
+                                [int(x) for x in (config.get("seeds") or [seed])], config.get("strategies"))
     if kind == "view_entanglement":
         from ..analysis.entanglement import entanglement_frame
 
@@ -222,3 +225,37 @@ def describe(est: dict | None, actual_s: float | None) -> str:
 
 def dumps(est: JobEstimate | None) -> str:
     return json.dumps(est.as_dict() if est else None)
+
+
+def coreset_estimate(pipe, cal, fractions: list[float], seeds: list[int], strategies: list[str] | None) -> JobEstimate:
+    """Coreset curves (Fan et al.'s Fig. 3): θ_o per seed, each missing score once (BLO per kept fraction), and one
+    model trained from scratch on the kept fraction per (strategy, fraction, seed) not stored — the same passes and
+    calibration as every other estimate."""
+    from ..analysis.coreset import default_strategies, stored_points, strategy_selector
+    from ..selectors import parse_selector
+
+    strategies = list(strategies) if strategies else list(default_strategies())
+    stored = stored_points(pipe)
+    have = ({(r.strategy, round(float(r.kept_fraction), 6), int(r.seed)) for r in stored.itertuples()}
+            if len(stored) else set())
+    factor, overhead = cost.loop_calibration(pipe, cal)
+    n, epochs = pipe.ds.n_train, pipe.train_cfg.epochs
+    originals = sum(_original_seconds(pipe, cal, s) for s in seeds)
+    scores: dict[tuple, float] = {}
+    models, model_s = 0, 0.0
+    for strat in strategies:
+        sel, _ = strategy_selector(strat)
+        for f in fractions:
+            for s in seeds:
+                if (strat, round(f, 6), s) in have:
+                    continue
+                models += 1
+                model_s += (epochs * f * n * cal.train_s_per_sample
+                            + n * cost.EVAL_PASS * cal.eval_s_per_sample) * factor + overhead
+                for name, _ in parse_selector(sel).needs_scores():
+                    ratio = round(1 - f, 10) if name == "blo" else None
+                    if (name, s, ratio) not in scores:  # θ_o is counted once above, not per score
+                        scores[(name, s, ratio)] = max(_score_seconds(pipe, cal, name, s, ratio)
+                                                       - _original_seconds(pipe, cal, s), 0.0)
+    stages = {"θ_o": originals, "scores": sum(scores.values()), "coreset models": model_s}
+    return JobEstimate(sum(stages.values()), stages, cal.device, models, note=f"{models} coreset models")
