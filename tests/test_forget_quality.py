@@ -172,3 +172,21 @@ def test_eps_hardness_score_is_each_samples_eps_in_its_fold(bank_pipe):
     want = fq.epsilons(np.stack([o["train"][idx] for o in u]), np.stack([o["train"][idx] for o in r]), "gauss")
     assert np.allclose(v[idx], want)
     assert res.extras["method"] == "ft" and len(res.extras["forget_quality_per_fold"]) == 2
+
+
+def test_ulira_is_chance_for_one_distribution_and_finds_a_shift():
+    """Hayes et al.'s U-LiRA: two banks from one distribution -> ≈ 0.5 (the attack cannot tell); a planted shift of
+    2σ on half the examples -> those examples near 0.84 (Φ(1), the Bayes accuracy), the others still ≈ 0.5; too small
+    a bank -> NaN, never a number."""
+    import numpy as np
+
+    from unlearn_core.forget_quality import ulira_accuracy
+
+    rng = np.random.default_rng(0)
+    u, r = rng.normal(size=(64, 400)), rng.normal(size=(64, 400))
+    same = ulira_accuracy(u, r)
+    assert abs(same.mean() - 0.5) < 0.03
+    u[:, :200] += 2.0
+    acc = ulira_accuracy(u, r)
+    assert abs(acc[:200].mean() - 0.84) < 0.04 and abs(acc[200:].mean() - 0.5) < 0.04
+    assert np.isnan(ulira_accuracy(u[:4], r[:4])).all()

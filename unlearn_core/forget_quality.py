@@ -95,8 +95,15 @@ FQ_METRICS: dict[str, MetricInfo] = {
     "klom_test_p95": MetricInfo(
         "KLoM P95 (test)", "As KLoM (forget), over the test set.", False,
         "Georgiev et al., Attribute-to-Delete (2024)"),
+    "ulira_forget_acc": MetricInfo(
+        "U-LiRA accuracy (forget)", "Per forget example, a likelihood-ratio attack from Gaussians fit to the "
+        "logit-scaled confidence under the 'trained then unlearned' and the 'never trained' (Retrain) bank decides, "
+        "for each held-out model of either bank, which bank it came from (leave-one-out); mean accuracy over "
+        "examples. 0.5 = the attack cannot tell (forgotten); 1 = always tells. Needs N ≥ 8.", False,
+        "Hayes et al., Inexact unlearning needs more careful evaluations to avoid a false sense of privacy (2024)"),
     "n_models": MetricInfo("n models", "Models per bank (N unlearned, N retrained).", True, ""),
 }
+ULIRA_MIN_MODELS = 8  # below this a per-example Gaussian fit from N − 1 models is too noisy to report
 FQ_COLUMNS = list(FQ_METRICS)
 
 
@@ -282,6 +289,37 @@ def p95_interval(values: np.ndarray, seed: int = 0, n_boot: int = 200) -> tuple[
     return float(np.percentile(v, 95)), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
 
 
+def ulira_accuracy(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
+    """U-LiRA (Hayes et al.) per example: (N, S) logit-scaled confidences (= margins) under each bank -> (S,)
+    leave-one-out accuracy of the Gaussian likelihood-ratio test "unlearned or retrained?" (0.5 = indistinguishable).
+
+    Each held-out model is judged by Gaussians fit to the *other* models of its own bank and all models of the
+    other bank, as the attack would be run against a model it did not fit on; NaN where N < ULIRA_MIN_MODELS."""
+    u, r = np.asarray(unlearned, np.float64), np.asarray(retrained, np.float64)
+    n = min(len(u), len(r))
+    if n < ULIRA_MIN_MODELS:
+        return np.full(u.shape[1], np.nan)
+    u, r = u[:n], r[:n]
+
+    def fit(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return a.mean(0), np.maximum(a.std(0, ddof=1), SD_FLOOR)
+
+    def loo(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # (N, S) mean and sd without row i, vectorised
+        tot, sq = a.sum(0), (a ** 2).sum(0)
+        mu = (tot - a) / (n - 1)
+        var = (sq - a ** 2 - (n - 1) * mu ** 2) / (n - 2)
+        return mu, np.sqrt(np.maximum(var, SD_FLOOR ** 2))
+
+    def logpdf(x, mu, sd):
+        return -0.5 * ((x - mu) / sd) ** 2 - np.log(sd)
+
+    (mu_u, sd_u), (mu_r, sd_r) = fit(u), fit(r)
+    (lu_mu, lu_sd), (lr_mu, lr_sd) = loo(u), loo(r)
+    right_u = logpdf(u, lu_mu, lu_sd) > logpdf(u, mu_r, sd_r)  # an unlearned model called unlearned
+    right_r = logpdf(r, lr_mu, lr_sd) > logpdf(r, mu_u, sd_u)  # a retrained model called retrained
+    return 0.5 * (right_u.mean(0) + right_r.mean(0))
+
+
 # ---------------------------------------------------------------------------------------------- one comparison
 @dataclass
 class BankComparison:
@@ -310,6 +348,10 @@ def compare_banks(u: dict[str, np.ndarray], r: dict[str, np.ndarray], acc_u: dic
            "forget_quality_threshold": f_t, "forget_quality_threshold_se": f_t_se, "score_threshold": f_t * ratio,
            "eps_mean": float(eps.mean()), "eps_threshold_mean": float(eps_t.mean()), "n_models": float(n),
            "fq_estimator": estimator}
+    ul = ulira_accuracy(u["forget"], r["forget"])
+    out["ulira_forget_acc"] = float(np.mean(ul)) if np.isfinite(ul).all() else float("nan")
+    out["ulira_forget_acc_se"] = (float(np.std(ul, ddof=1) / np.sqrt(len(ul))) if len(ul) > 1 and np.isfinite(ul).all()
+                                  else float("nan"))
     kl = {}
     for split in ("forget", "retain", "test"):
         kl[split] = klom(u[split], r[split])

@@ -38,7 +38,7 @@ METRIC_HELP = {
 STD_LABEL = "sample std over n seeds (ddof = 1)"
 # Per-example distribution tests over model banks (forget_quality.py), present when a grid ran with eval_models.
 BANK_STAT_COLUMNS = ["forget_quality", "score", "klom_forget_p95", "klom_retain_p95", "klom_test_p95", "n_models",
-                     "forget_quality_threshold"]
+                     "forget_quality_threshold", "ulira_forget_acc"]
 RUN_COLUMNS = ["dataset", "model", "selector", "method", "ratio", "seed", "UA", "RA", "TA", "MIA", "runtime_s"]
 
 
@@ -312,7 +312,8 @@ def format_table3(t3: pd.DataFrame) -> pd.DataFrame:
     if "params" in t3:
         out.insert(3, "budget", [budget_label(p) for p in t3["params"]])
     for c, label, digits in (("forget_quality", "F", 3), ("score", "score", 3), ("klom_forget_p95", "KLoM f", 2),
-                             ("klom_retain_p95", "KLoM r", 2), ("klom_test_p95", "KLoM t", 2)):
+                             ("klom_retain_p95", "KLoM r", 2), ("klom_test_p95", "KLoM t", 2),
+                             ("ulira_forget_acc", "U-LiRA", 3)):
         if f"{c}_mean" in t3:
             out[label] = [fmt_mean_std(a, s, n, digits) for a, s, n in zip(t3[f"{c}_mean"], t3[f"{c}_std"], t3["n"])]
     if "n_models_mean" in t3:
