@@ -13,6 +13,7 @@ attribute, see :func:`load_biased_digits`), ``cifar10``, ``cifar100``, ``mnist``
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import zipfile
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DataNotFoundError, unknown_name
+from .io import atomic_write_bytes
 from .limits import FOLDER_FILES_ENV, check_data_bytes, max_folder_files
 
 
@@ -395,10 +397,6 @@ def _load_tiny_imagenet(root: str, download: bool) -> ImageDataset:
         raise FileNotFoundError(f"no images under {base / 'train'} or {base / 'val'}")
     x_train, y_train = read([p for p, _ in train]), np.array([c for _, c in train], dtype=np.int64)
     x_test, y_test = read([p for p, _ in val]), np.array([c for _, c in val], dtype=np.int64)
-    import io
-
-    from .store import atomic_write_bytes
-
     buf = io.BytesIO()
     np.savez(buf, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     atomic_write_bytes(decoded, buf.getvalue())

@@ -33,7 +33,6 @@ import math
 import os
 import socket
 import sqlite3
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -45,6 +44,8 @@ import torch
 
 from .config import config_key
 from .errors import CancelledError, CheckpointError, ConfigError, ForgetsetError
+from .io import (array_digest, atomic_write_bytes, named_arrays_digest, sha256_bytes, sha256_file,  # noqa: F401
+                 weights_digest)
 from .limits import data_limit_bytes, data_limit_text, fmt_bytes
 
 SCHEMA_VERSION = 3
@@ -56,54 +57,6 @@ REMOTE_CLAIM_TIMEOUT_S = 3600.0
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("FORGETSET_CACHE_DIR", "cache"))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder + fsync + rename (atomic on POSIX)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def weights_digest(model: torch.nn.Module) -> str:
-    """Content hash of a model's weights and buffers (names, dtypes, shapes, values): names a θ_o whatever the
-    artifact format it was stored in."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        a = np.ascontiguousarray(t.detach().cpu().numpy())
-        h.update(f"{name}|{a.dtype.str}|{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:24]
-
-
-def array_digest(a: np.ndarray | torch.Tensor) -> str:
-    """Content hash of an array (dtype, shape and bytes): keys of results derived from it."""
-    arr = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
-    arr = np.ascontiguousarray(arr)
-    h = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
-    h.update(arr.tobytes())
-    return h.hexdigest()[:24]
 
 
 class CorruptArtifact(ForgetsetError):
@@ -678,12 +631,8 @@ class Store:
             arrays = {k: np.ascontiguousarray(v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
                       for k, v in value.items()}
             blob = save(arrays, metadata={"meta": json.dumps(meta or {}, default=_json_default)})
-            content = hashlib.sha256()
-            for name in sorted(arrays):
-                content.update(f"{name}|{arrays[name].dtype.str}|{arrays[name].shape}|".encode())
-                content.update(arrays[name].tobytes())
             return {"main": {**self._write(self.artifact_path(kind, key, "safetensors"), blob),
-                             "content": content.hexdigest()}}
+                             "content": named_arrays_digest(arrays)}}
         if fmt == "model":
             blob = state_dict_bytes(value.state_dict() if isinstance(value, torch.nn.Module) else value, meta)
             return {"main": self._write(self.artifact_path(kind, key, "safetensors"), blob)}
