@@ -146,9 +146,9 @@ def test_experiment_job_validates_its_executor(monkeypatch):
         check({"spec": spec, "executor": "dask"})
     with pytest.raises(ConfigError, match="only apply"):
         check({"spec": spec, "ray_address": "auto"})
-    import unlearn_core.cluster as cluster
+    import unlearn_core.cluster.options as cluster_options  # where require_ray looks it up
 
-    monkeypatch.setattr(cluster, "ray_available", lambda: False)
+    monkeypatch.setattr(cluster_options, "ray_available", lambda: False)
     with pytest.raises(ConfigError, match=r"pip install -e '\.\[cluster\]'"):
         check({"spec": spec, "executor": "ray"})
     from unlearn_core.grid import make_executor

@@ -1,138 +1,29 @@
-"""The Ray grid executor: a grid's units as Ray tasks on a cluster (optional extra: ``pip install -e .[cluster]``).
-
-``make_executor("ray", address=...)`` (CLI: ``compare --executor ray --ray-address auto``; jobs: the
-``experiment`` kind with ``"executor": "ray"``) runs :func:`~unlearn_core.grid.plan`'s units as Ray tasks, with
-the dependencies between units passed as ObjectRefs, so Ray starts a unit as soon as everything it needs exists.
-
-What travels where:
-
-- **driver → worker**: the unit (a small frozen dataclass), the setup as JSON (the device comes from the setup,
-  never from Ray's ``CUDA_VISIBLE_DEVICES``), the driver's setup identity (to refuse a worker whose data set
-  differs) and, as ObjectRefs resolved from Ray's object store, the *bundles* (``Store.export_runs``) of every
-  run the unit depends on, transitively (θ_o, scores, forget set).
-- **worker**: loads the data set from its own data root, imports the dependency bundles into a fresh store in a
-  temporary folder (or under ``worker_dir``), computes the unit there with the ordinary pipeline and returns two
-  objects: the bundle of the unit's own result (which downstream units receive) and a bundle of whatever else it
-  created (θ_o's per-sample predictions, shadow-model banks, ...), which only the driver fetches.
-- **driver**: never lets a worker near its SQLite. It checks every unit against its store first (read-only
-  ``find_*`` lookups; cached units are not recomputed, their verified bundles are shipped downstream), imports
-  each finished unit's bundles (atomically per run, checksums verified) as units finish, records a unit that
-  failed after its retries as a ``failed`` run row, and cancels every Ray task on cancel / Ctrl-C.
-
-A unit's result depends only on its configuration and seed (same keys, same thread policy, randomness through
-explicit generators), so a grid gives bit-identical results locally and on Ray on the CPU.
-"""
+"""The driver side of the Ray executor: :class:`RayExecutor` checks the driver's store, submits the units to
+compute as Ray tasks with their dependencies as ObjectRefs, imports each finished unit's bundles and records
+failures, and cancels every task on cancel / Ctrl-C (see :mod:`unlearn_core.cluster`)."""
 from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
-import os
-import re
-import shutil
+import json
 import signal
 import socket
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .banks import chunk_config, parse_members
-from .config import Setup, config_key
-from .context import RunContext
-from .errors import ConfigError, DataNotFoundError, DivergenceError, ForgetsetError
-from .grid import GridExecutor, Unit, execute_unit
-from .store import CorruptArtifact, Store, pid_alive, run_digest, sha256_bytes
+from ..banks import chunk_config, parse_members
+from ..config import Setup, config_key
+from ..context import RunContext
+from ..errors import ConfigError, ForgetsetError
+from ..grid import GridExecutor, Unit
+from ..store import CorruptArtifact, Store, run_digest
+from .options import DEFAULT_GPUS_PER_UNIT, DEFAULT_MAX_RETRIES, check_options, require_ray
+from .worker import (TransientUnitError, UnitError, code_digest, is_running_unit, progress_board_class, run_unit,
+                     sweep_stale, worker_parent)
 
-STAGES = ("original", "score", "forget_set", "run", "bank")
-# GPU fraction per unit by model when the setup may use a GPU and the caller gives none: small models share a
-# GPU (several units train at once), large ones get more of it. A model not listed gets a whole GPU.
-DEFAULT_GPUS_PER_UNIT = {"mlp": 0.125, "cnn": 0.125, "resnet18": 0.25, "resnet50": 0.5, "vgg16_bn": 0.5}
-DEFAULT_MAX_RETRIES = 2
-_ADDRESS = re.compile(r"^(auto|local|ray://[A-Za-z0-9_.\-\[\]:]+(:\d+)?|[A-Za-z0-9_.\-]+:\d+)$")
 _POLL_S = 0.25  # how often the driver looks at finished units and progress
-_PROGRESS_EVERY_S = 0.5  # a worker relays its progress at most this often
 _CANCEL_WAIT_S = 60.0
-
-
-def ray_available() -> bool:
-    """Whether Ray is installed here (the ``cluster`` extra); cheap: it does not import Ray."""
-    try:
-        return importlib.util.find_spec("ray") is not None
-    except (ImportError, ValueError, AttributeError):  # a broken or blocked entry in sys.modules
-        return False
-
-
-def require_ray() -> None:
-    """Raise a clear :class:`ConfigError` when Ray is not installed."""
-    if not ray_available():
-        raise ConfigError("The Ray executor needs Ray, which is not installed here. Install the cluster extra: "
-                          "pip install -e '.[cluster]' (or pip install 'ray[default]').")
-
-
-# ---------------------------------------------------------------------------------------------- options
-def _per_stage(value: Any, what: str, allow_none: bool) -> dict[str, float] | None:
-    """A number for every unit, or {stage: number} (``default`` for the stages not named)."""
-    if value is None:
-        if allow_none:
-            return None
-        raise ConfigError(f"{what} must be a number or {{stage: number}}.")
-    if isinstance(value, dict):
-        unknown = sorted(set(value) - set(STAGES) - {"default"})
-        if unknown:
-            raise ConfigError(f"{what}: unknown stages {unknown}; use {', '.join(STAGES)} or default.")
-        out = {k: _resource_number(v, what) for k, v in value.items()}
-        return {s: out.get(s, out.get("default", 1.0 if what == "cpus_per_unit" else 0.0)) for s in STAGES}
-    v = _resource_number(value, what)
-    return {s: v for s in STAGES}
-
-
-def _resource_number(v: Any, what: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= float(v) <= 1024:
-        raise ConfigError(f"{what} must be a number between 0 and 1024 (fractions share a device), got {v!r}.")
-    v = float(v)
-    if v > 1 and not v.is_integer():
-        raise ConfigError(f"{what}: Ray accepts fractions below 1 or whole numbers, got {v}.")
-    return v
-
-
-def check_address(address: str | None) -> str | None:
-    """``auto`` (a running cluster), ``local`` (start one in this process), ``ray://host:port`` (Ray Client),
-    ``host:port`` (a cluster's GCS address), or None (Ray's own default: $RAY_ADDRESS, a running cluster, or a
-    new local one)."""
-    if address is None or (isinstance(address, str) and not address.strip()):
-        return None
-    if not isinstance(address, str) or not _ADDRESS.match(address.strip()):
-        raise ConfigError(f"Ray address {address!r} is not one of auto, local, ray://host:port or host:port.")
-    return address.strip()
-
-
-def check_options(**options: Any) -> dict:
-    """Validate the Ray executor's options (without importing Ray); returns them normalised."""
-    known = {"address", "gpus_per_unit", "cpus_per_unit", "max_retries", "worker_dir", "worker_data_root",
-             "threads", "worker_setup", "fail_fast", "init_options", "reuse_workers", "check_code"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(f"Unknown Ray executor options {unknown}. Known: {', '.join(sorted(known))}.")
-    out = dict(options)
-    out["address"] = check_address(options.get("address"))
-    out["gpus_per_unit"] = _per_stage(options.get("gpus_per_unit"), "gpus_per_unit", allow_none=True)
-    out["cpus_per_unit"] = _per_stage(options.get("cpus_per_unit", 1), "cpus_per_unit", allow_none=False)
-    r = options.get("max_retries", DEFAULT_MAX_RETRIES)
-    if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r <= 100:
-        raise ConfigError(f"max_retries must be an integer between 0 and 100, got {r!r}.")
-    t = options.get("threads")
-    if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 1):
-        raise ConfigError(f"threads must be a positive integer, got {t!r}.")
-    for name in ("worker_dir", "worker_data_root"):
-        if options.get(name) is not None and not isinstance(options[name], (str, os.PathLike)):
-            raise ConfigError(f"{name} must be a folder path.")
-    if options.get("worker_setup") is not None and not callable(options["worker_setup"]):
-        raise ConfigError("worker_setup must be a function of the unit.")
-    if options.get("init_options") is not None and not isinstance(options["init_options"], dict):
-        raise ConfigError("init_options must be a dict of ray.init arguments.")
-    return out
 
 
 # ---------------------------------------------------------------------------------------------- connection
@@ -172,29 +63,6 @@ def _release() -> None:
             ray.shutdown()
 
 
-# ---------------------------------------------------------------------------------------------- errors
-class UnitError(ForgetsetError):
-    """A unit failed on a worker and retrying cannot help (bad input, a diverged method, missing data)."""
-
-    def __init__(self, unit_id: str, message: str):
-        super().__init__(unit_id, message)
-
-    @property
-    def unit_id(self) -> str:
-        return self.args[0]
-
-    @property
-    def message(self) -> str:
-        return self.args[1]
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class TransientUnitError(UnitError):
-    """A unit failed on a worker in a way a retry may fix (out of memory, a lost file, a CUDA error, ...)."""
-
-
 class GridUnitsFailed(ForgetsetError):
     """Some units of a grid failed after their retries; every other unit's result is in the store."""
 
@@ -206,136 +74,6 @@ class GridUnitsFailed(ForgetsetError):
         super().__init__(f"{len(failures)} of {total} units failed{skip}. {first[0]}: {first[1]}{more}")
 
 
-# ---------------------------------------------------------------------------------------------- the worker side
-@functools.lru_cache(maxsize=None)
-def code_digest() -> str:
-    """Hash of this unlearn_core's source: a worker running other code would give other results."""
-    root = Path(__file__).resolve().parent
-    blob = b"".join(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() for p in sorted(root.rglob("*.py")))
-    return sha256_bytes(blob)[:16]  # a content digest (the store's), not a configuration key
-
-
-def _worker_parent(worker_dir: str | None) -> Path:
-    """Where workers of this host put their per-unit stores."""
-    return Path(worker_dir or Path(tempfile.gettempdir()) / "forgetset-ray")
-
-
-def _sweep_stale(parent: Path, host: str) -> None:
-    """Remove unit folders left by workers of this host that were killed (SIGKILL skips their cleanup)."""
-    for d in parent.glob(f"unit-{host}-*-*"):
-        pid = d.name[len(f"unit-{host}-"):].split("-")[0]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def _run_unit(payload: dict, *deps: dict) -> tuple[dict, dict]:
-    """A Ray task: compute one unit in a fresh local store; returns (own result bundle, other created runs)."""
-    import ray
-
-    unit: Unit = payload["unit"]
-    board = payload["board"]
-    start = time.time()
-    host = socket.gethostname()
-    info = {"pid": os.getpid(), "host": host, "node": ray.get_runtime_context().get_node_id(),
-            "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "start": start}
-    # Waited for (a few ms): an attempt whose worker dies right after starting must still be on record.
-    with contextlib.suppress(Exception):
-        ray.get(board.started.remote(unit.id, info), timeout=30)
-    try:
-        main, extra, stages, device = _compute(payload, deps, host, board)
-    except (ConfigError, DivergenceError, DataNotFoundError) as err:
-        # Deterministic for this configuration (and this worker's data): a retry would fail the same way.
-        raise UnitError(unit.id, f"{type(err).__name__}: {err} (on {host})") from None
-    except Exception as err:  # noqa: BLE001 - anything else may be transient (OOM, I/O, CUDA): Ray retries it
-        raise TransientUnitError(unit.id, f"{type(err).__name__}: {err} (on {host})") from None
-    info.update(end=time.time(), device=device, stage_seconds=stages)
-    return {"unit": unit.id, "key": main["runs"][0]["key"], "bundle": main, "info": info}, {"bundle": extra}
-
-
-def _compute(payload: dict, deps: tuple[dict, ...], host: str, board) -> tuple[dict, dict, dict, str]:
-    from .pipeline import Pipeline
-    from .threads import apply_thread_policy
-
-    unit: Unit = payload["unit"]
-    apply_thread_policy(payload["threads"])  # the local policy (1 thread by default): same numbers as local runs
-    if payload.get("code") and payload["code"] != code_digest():
-        raise ConfigError(f"this worker runs another forgetset (code {code_digest()}, driver {payload['code']}); "
-                          f"install the same version on every node")
-    if payload.get("worker_setup") is not None:
-        payload["worker_setup"](unit)
-    parent = _worker_parent(payload.get("worker_dir"))
-    parent.mkdir(parents=True, exist_ok=True)
-    _sweep_stale(parent, host)
-    root = Path(tempfile.mkdtemp(prefix=f"unit-{host}-{os.getpid()}-", dir=parent))
-    try:
-        store = Store(root)
-        imported: set[str] = set()
-        for dep in deps:
-            store.import_runs(dep["bundle"])
-            imported.update(r["key"] for r in dep["bundle"]["runs"])
-        setup = Setup.from_dict(payload["setup"])
-        if payload.get("worker_data_root"):
-            setup = setup.replace(data_root=str(payload["worker_data_root"]))
-        pipe = Pipeline(store, setup)
-        if pipe.base_config != payload["base_config"]:
-            raise ConfigError(f"this worker's copy of data set '{setup.dataset}' (fingerprint "
-                              f"{pipe.base_config.get('data_fingerprint')}) or its recipe differs from the "
-                              f"driver's ({payload['base_config'].get('data_fingerprint')})")
-        last = [0.0]
-
-        def on_progress(f: float, msg: str) -> None:
-            now = time.time()
-            if now - last[0] >= _PROGRESS_EVERY_S:  # fire-and-forget calls, throttled
-                last[0] = now
-                board.progress.remote(unit.id, f, msg)
-
-        ctx = RunContext(on_progress=on_progress, on_log=lambda line: board.log.remote(unit.id, line))
-        out = execute_unit(pipe, unit, ctx)
-        key = out["key"]
-        # Everything this unit created besides its own result (predictions of a new θ_o, shadow-model banks):
-        # the driver stores it as a local run would; downstream units only need the unit's own result.
-        created = [r["key"] for r in store.list_runs(status="done") if r["key"] not in imported and r["key"] != key]
-        main, extra = store.export_runs([key]), store.export_runs(created)
-        device = str(pipe.device)
-        if pipe.device.type == "cuda":
-            import torch
-
-            torch.cuda.empty_cache()  # the worker is reused; a GPU shared by fractional units needs the memory back
-        return main, extra, dict(pipe.stage_seconds), device
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _board_class():
-    """The progress board actor's class, defined here so that Ray ships it by value: its process then needs
-    neither torch nor this project (an idle actor costs ~no memory or start-up time)."""
-
-    class ProgressBoard:
-        """Where workers post what they are doing; the driver drains it every poll."""
-
-        def __init__(self) -> None:
-            self.events: list[tuple] = []
-            self.latest: dict[str, tuple[float, str]] = {}
-
-        def started(self, uid: str, info: dict) -> None:
-            self.events.append(("start", uid, info))
-            self.latest.pop(uid, None)
-
-        def progress(self, uid: str, fraction: float, message: str) -> None:
-            self.latest[uid] = (fraction, message)  # only the newest progress of a unit matters
-
-        def log(self, uid: str, line: str) -> None:
-            if len(self.events) < 10_000:
-                self.events.append(("log", uid, line))
-
-        def drain(self) -> tuple[list[tuple], dict[str, tuple[float, str]]]:
-            events, self.events = self.events, []
-            return events, dict(self.latest)
-
-    return ProgressBoard
-
-
-# ---------------------------------------------------------------------------------------------- the driver side
 @contextlib.contextmanager
 def _defer_sigint() -> Iterator[None]:
     """Hold Ctrl-C while a bundle is imported, so an interrupted import never leaves a ``running`` row behind."""
@@ -358,8 +96,6 @@ def _defer_sigint() -> Iterator[None]:
 
 def _lookup(pipe, unit: Unit) -> dict | None:
     """The driver's finished run of a unit, through the pipeline's read-only lookups (None: compute it)."""
-    import json
-
     if unit.stage == "original":
         return pipe.find_original(unit.seed)
     if unit.stage == "score":
@@ -373,8 +109,6 @@ def _lookup(pipe, unit: Unit) -> dict | None:
 
 
 def _bank_chunk_config(pipe, unit: Unit, compute: bool) -> dict | None:
-    import json
-
     return chunk_config(pipe, unit.method, unit.selector, unit.ratio, unit.seed, json.loads(unit.params) or None,
                         parse_members(unit.members), compute)
 
@@ -382,7 +116,7 @@ def _bank_chunk_config(pipe, unit: Unit, compute: bool) -> dict | None:
 def _summary(unit: Unit, run: dict, hit: bool) -> dict:
     """What :func:`~unlearn_core.grid.execute_unit` returns for a unit, built from its run row."""
     if unit.stage == "run":
-        from .results import run_row
+        from ..results import run_row
 
         return run_row(run)
     out = {"key": run["key"], "hit": hit}
@@ -393,8 +127,6 @@ def _summary(unit: Unit, run: dict, hit: bool) -> dict:
 
 def _unit_config(pipe, unit: Unit) -> tuple[str, dict]:
     """(kind, configuration) of a unit's result, from the driver's store (its dependencies are there)."""
-    import json
-
     def digest(run: dict | None) -> str:
         if run is None:
             raise LookupError
@@ -414,7 +146,7 @@ def _unit_config(pipe, unit: Unit) -> tuple[str, dict]:
         if cfg is None:
             raise LookupError
         return "bank_chunk", cfg
-    from .methods import get_method
+    from ..methods import get_method
 
     exact = get_method(unit.method).exact
     return "unlearn", pipe.run_config(unit.method, unit.selector, unit.ratio, unit.seed,
@@ -504,8 +236,8 @@ class RayExecutor(GridExecutor):
     # ------------------------------------------------------------------ run
     def run(self, setup: Setup, units: list[Unit], store: Store, ctx: RunContext,
             on_done: Callable[[Unit, dict], None]) -> None:
-        from .pipeline import Pipeline
-        from .threads import threads_per_worker
+        from ..pipeline import Pipeline
+        from ..threads import threads_per_worker
 
         self.submitted, self.timeline, self.attempts, self.failures = [], [], {}, []
         self._stage_seconds = {}
@@ -577,10 +309,10 @@ class RayExecutor(GridExecutor):
 
         # 2. Submit every unit at once with its dependencies as ObjectRefs: Ray starts each as soon as its inputs
         #    exist and resources are free. Retries: crashed workers and TransientUnitError, max_retries times.
-        board = ray.remote(num_cpus=0)(_board_class()).remote()
-        # Wait until the board runs: a task blocked on it (see _run_unit) lends its CPU to another task meanwhile.
+        board = ray.remote(num_cpus=0)(progress_board_class()).remote()
+        # Wait until the board runs: a task blocked on it (see run_unit) lends its CPU to another task meanwhile.
         ray.get(board.drain.remote())
-        remote = ray.remote(max_calls=0 if self.reuse_workers else 1)(_run_unit)
+        remote = ray.remote(max_calls=0 if self.reuse_workers else 1)(run_unit)
         base = {"setup": setup.to_dict(), "base_config": pipe.base_config, "threads": threads, "board": board,
                 "code": code_digest() if self.check_code else None, "worker_dir": self.worker_dir,
                 "worker_data_root": self.worker_data_root, "worker_setup": self.worker_setup}
@@ -694,8 +426,6 @@ class RayExecutor(GridExecutor):
             kind, config = _unit_config(pipe, unit)
         except (LookupError, ForgetsetError, KeyError):
             return
-        from .config import config_key
-
         key = config_key(config)
         token = store.claim(key, kind, config, wait=False)
         if token is not None:
@@ -744,7 +474,7 @@ class RayExecutor(GridExecutor):
             with contextlib.suppress(Exception):
                 self._drain(board, running, by_id, ctx)
             live = [(uid, a["pid"]) for uid in uids for a in self.attempts.get(uid, [])
-                    if a["host"] == host and _runs_unit(a["pid"], uid)]
+                    if a["host"] == host and is_running_unit(a["pid"], uid)]
             if not live or time.time() > deadline:
                 break
             for ref in refs:
@@ -752,50 +482,7 @@ class RayExecutor(GridExecutor):
                     ray.cancel(ref, force=True, recursive=True)
             time.sleep(0.1)
         if not live:  # the killed workers of this host could not clean up their unit folders: do it for them
-            _sweep_stale(_worker_parent(self.worker_dir), host)
+            sweep_stale(worker_parent(self.worker_dir), host)
         ctx.log(f"cancelled {len(refs)} unfinished units" +
                 (f"; {len(not_ready)} did not confirm within {_CANCEL_WAIT_S:g}s" if not_ready else "") +
                 (f"; still running here: {live}" if live else ""))
-
-
-def _runs_unit(pid: int, uid: str) -> bool:
-    """Whether process ``pid`` on this host is a Ray worker computing unit ``uid`` (Linux; False elsewhere)."""
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z" and cmd.rstrip(" \0") == f"ray::forgetset {uid}"
-
-
-
-
-def experiment_executor(config: dict) -> dict:
-    """Validate an ``experiment`` job's executor fields; returns make_executor's options (``name`` included).
-
-    ``executor``: local (default) or ray; ``ray_address``: see :func:`check_address`; ``executor_options``:
-    the Ray executor's JSON-able options (gpus_per_unit, cpus_per_unit, max_retries, worker_dir, ...).
-    """
-    name = config.get("executor") or "local"
-    if name not in ("local", "ray"):
-        raise ConfigError(f"Unknown executor {name!r}: use local or ray.")
-    extra = {k: config[k] for k in ("ray_address", "executor_options") if config.get(k) is not None}
-    if name == "local":
-        if extra:
-            raise ConfigError(f"{', '.join(sorted(extra))} only apply with \"executor\": \"ray\".")
-        return {"name": "local"}
-    require_ray()
-    opts = config.get("executor_options") or {}
-    if not isinstance(opts, dict):
-        raise ConfigError("executor_options must be a JSON object.")
-    for k in ("worker_setup", "address"):
-        if k in opts:
-            raise ConfigError(f"executor_options cannot set {k!r}" + (" (use ray_address)" if k == "address" else
-                                                                     " (not JSON)") + ".")
-    check_options(address=config.get("ray_address"), **opts)
-    return {"name": "ray", "address": config.get("ray_address"), **opts}
-
-
-__all__ = ["RayExecutor", "UnitError", "TransientUnitError", "GridUnitsFailed", "check_options", "check_address",
-           "experiment_executor", "ray_available", "require_ray", "code_digest",
-           "DEFAULT_GPUS_PER_UNIT"]
