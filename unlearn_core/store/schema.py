@@ -3,15 +3,21 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import TYPE_CHECKING, Callable
+from pathlib import Path
+from typing import Callable, Protocol
 
 from ..io import sha256_file
 from .records import row_digest
 
-if TYPE_CHECKING:
-    from .facade import Store
-
 SCHEMA_VERSION = 3
+
+
+class MigratingStore(Protocol):
+    """What a migration needs of the store being opened (its root and artifact paths)."""
+
+    root: Path
+
+    def artifact_path(self, kind: str, key: str, ext: str) -> Path: ...
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -57,7 +63,7 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 """
 
 
-def _migrate_1_to_2(store: "Store", con: sqlite3.Connection) -> None:
+def _migrate_1_to_2(store: MigratingStore, con: sqlite3.Connection) -> None:
     """Release 1 → 2: checksums, claims and owners on runs; forget sets become runs; the catalogue goes.
 
     Original models keep their keys (the key formula is unchanged), so they are reused after their weights get a
@@ -85,7 +91,7 @@ def _migrate_1_to_2(store: "Store", con: sqlite3.Connection) -> None:
     con.execute("UPDATE runs SET status='interrupted' WHERE status='running'")
 
 
-def _migrate_2_to_3(store: "Store", con: sqlite3.Connection) -> None:
+def _migrate_2_to_3(store: MigratingStore, con: sqlite3.Connection) -> None:
     """Release 2 → 3: finished runs carry a checksum of their row (:func:`row_digest`), so a damaged database
     cell (a flipped digit in a metric) is detected instead of served. Existing finished rows are trusted once."""
     cols = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
@@ -95,4 +101,4 @@ def _migrate_2_to_3(store: "Store", con: sqlite3.Connection) -> None:
         con.execute("UPDATE runs SET digest=? WHERE key=?", (row_digest(row), row["key"]))
 
 
-MIGRATIONS: dict[int, Callable[["Store", sqlite3.Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
+MIGRATIONS: dict[int, Callable[[MigratingStore, sqlite3.Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}

@@ -1,226 +1,19 @@
-"""Reproduce the papers' headline findings on a data set, with verdicts computed from seed-paired statistics.
-
-``python -m unlearn_core reproduce`` runs, on one setup (default: digits), everything the seven findings need —
-through the same cached pipeline, grids and analyses as the dashboard — and returns one :class:`Finding` per
-claim: its configuration, its numbers and a verdict.
-
-How a finding is judged (science.md, "how findings are judged"): every claim is one or more
-:class:`Comparison` s, each a **seed-paired difference** d_s = a_s − b_s (the two quantities measured on the same
-seed, i.e. the same θ_o) with its mean and a 95% Student-t interval (``scipy.stats.t``, n − 1 degrees of
-freedom). A comparison *holds* when the interval lies entirely on the paper's side of zero; otherwise it does not
-(either the interval contains 0 — no clear difference — or it lies on the other side). Then:
-
-- **holds** — every comparison of the finding holds;
-- **partly holds** — some hold, some do not (per-method sub-verdicts are listed, e.g. "RL and SalUn hold, BS not");
-- **does not hold** — none holds;
-- **inconclusive (n < 3)** — fewer than three seeds: no interval is computed;
-- **not applicable** — the data lack what the finding needs (a group attribute for finding 4), or θ_o does not
-  fit its training set (RA < 95%: there is little memorized to forget, so the papers' claims do not apply).
-
-Nothing is written by hand; tests feed synthetic numbers to the verdict functions and check that each verdict
-flips when the numbers do. The report (HTML with figures, and Markdown) is rendered by ``dashboard.report``.
-"""
+"""The seven findings: for each, the claim (:data:`CLAIMS`), a ``judge_N`` that turns its numbers into a verdict
+(fed synthetic numbers by the tests) and a ``finding_N`` that computes those numbers through the cached pipeline."""
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .config import Setup
-from .context import NULL_CONTEXT, RunContext
-from .errors import ConfigError
-from .store import Store
+from ..config import Setup
+from ..context import RunContext
+from ..errors import ConfigError
+from ..store import Store
+from .verdicts import (NOT_APPLICABLE, PAPERS, Comparison, Finding, _fmt, _judged, _ms, _per_seed,
+                       comparisons_frame, paired, sub_verdicts)
 
-HOLDS, PARTLY, FAILS = "holds", "partly holds", "does not hold"
-INCONCLUSIVE = "inconclusive (n < 3)"
-NOT_APPLICABLE = "not applicable"
-NOT_RUN = "not run"
-VERDICTS = (HOLDS, PARTLY, FAILS, INCONCLUSIVE, NOT_APPLICABLE)
-CONFIDENCE = 0.95
-MIN_SEEDS = 3
-MIN_FIT_RA = 95.0  # θ_o must fit its training set (RA, %) for the papers' claims to apply
-N_FINDINGS = 7
-
-PAPERS = {
-    "fan": "Fan, Liu, Hero, Liu — Challenging Forgets: Unveiling the Worst-Case Forget Sets in Machine Unlearning "
-           "(ECCV 2024)",
-    "chen": "Chen et al. — Machine Unlearning in Forgetting Sequence",
-}
-
-
-def verdict_kind(verdict: str) -> str:
-    """The verdict category of a verdict text ("not applicable: θ_o does not fit …" → "not applicable")."""
-    for v in VERDICTS:
-        if verdict == v or verdict.startswith(v + ":") or verdict.startswith(v + " ("):
-            return v
-    return verdict
-
-
-# ---------------------------------------------------------------------------------------------- statistics
-@dataclass
-class Comparison:
-    """One seed-paired comparison: d_s = a_s − b_s over the seeds where both were measured; the claim is that d
-    lies on the ``expected`` side of zero (+1: a above b, −1: a below b)."""
-
-    label: str  # what d is, e.g. "Retrain UA: worst − random"
-    expected: int
-    diffs: list[float]
-    seeds: list[int]
-    group: str = ""  # sub-verdict name (e.g. a method) when a finding has several
-    mean: float = float("nan")
-    lo: float = float("nan")
-    hi: float = float("nan")
-
-    def __post_init__(self) -> None:
-        if self.expected not in (1, -1):
-            raise ValueError("expected must be +1 or -1")
-        d = np.asarray([v for v in self.diffs if v == v], dtype=float)
-        self.diffs = [float(v) for v in d]
-        if len(d):
-            self.mean = float(d.mean())
-        if len(d) >= 2:
-            self.lo, self.hi = t_interval(d)
-
-    @property
-    def n(self) -> int:
-        return len(self.diffs)
-
-    @property
-    def status(self) -> str:
-        """holds / does not hold (interval contains 0 or lies on the other side) / inconclusive (n < 3)."""
-        if self.n < MIN_SEEDS:
-            return INCONCLUSIVE
-        if (self.lo > 0 if self.expected == 1 else self.hi < 0):
-            return HOLDS
-        if (self.hi < 0 if self.expected == 1 else self.lo > 0):
-            return FAILS + " (opposite direction)"
-        return FAILS + " (interval contains 0)"
-
-    def text(self) -> str:
-        side = "> 0" if self.expected == 1 else "< 0"
-        if self.n < 2:
-            ci = "no interval"
-        else:
-            ci = f"95% CI [{self.lo:+.2f}, {self.hi:+.2f}]"
-        return f"{self.label} = {self.mean:+.2f}, {ci}, n = {self.n} (claim: {side}) → {self.status}"
-
-    def row(self) -> dict:
-        return {"group": self.group, "comparison": self.label, "claim": "> 0" if self.expected == 1 else "< 0",
-                "mean_diff": self.mean, "ci_low": self.lo, "ci_high": self.hi, "n": self.n,
-                "seeds": ",".join(map(str, self.seeds)), "status": self.status}
-
-
-def t_interval(d: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Two-sided Student-t confidence interval of the mean of ``d`` (n − 1 degrees of freedom). Differences that
-    are all equal have a zero-width interval at their value."""
-    d = np.asarray(d, dtype=float)
-    n = len(d)
-    if n < 2:
-        return float("nan"), float("nan")
-    m = float(d.mean())
-    sem = float(d.std(ddof=1)) / math.sqrt(n)
-    if sem == 0.0:
-        return m, m
-    h = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sem
-    return m - h, m + h
-
-
-def paired(label: str, a: pd.Series, b: pd.Series, expected: int, group: str = "") -> Comparison:
-    """Seed-paired comparison of two per-seed series (indexed by seed); seeds missing in either are left out."""
-    both = a.dropna().index.intersection(b.dropna().index)
-    seeds = sorted(int(s) for s in both)
-    return Comparison(label, expected, [float(a[s]) - float(b[s]) for s in seeds], seeds, group)
-
-
-def combine(comparisons: list[Comparison]) -> str:
-    """The finding's verdict from its comparisons (module docstring)."""
-    if not comparisons:
-        return INCONCLUSIVE
-    if any(c.n < MIN_SEEDS for c in comparisons):
-        return INCONCLUSIVE
-    held = [c.status == HOLDS for c in comparisons]
-    return HOLDS if all(held) else PARTLY if any(held) else FAILS
-
-
-def sub_verdicts(comparisons: list[Comparison]) -> dict[str, str]:
-    """Per group (e.g. per method): its own verdict by :func:`combine`."""
-    groups: dict[str, list[Comparison]] = {}
-    for c in comparisons:
-        groups.setdefault(c.group or "", []).append(c)
-    return {g: combine(cs) for g, cs in groups.items()}
-
-
-def verdict_sentence(comparisons: list[Comparison]) -> str:
-    """'RL, SalUn hold; BS, BE do not.' (only when the comparisons have groups)."""
-    sv = sub_verdicts(comparisons)
-    if len(sv) < 2:
-        return ""
-    hold = [g for g, v in sv.items() if v == HOLDS]
-    part = [g for g, v in sv.items() if v == PARTLY]
-    no = [g for g, v in sv.items() if v == FAILS]
-    parts = []
-    if hold:
-        parts.append(f"{', '.join(hold)} {'holds' if len(hold) == 1 else 'hold'}")
-    if part:
-        parts.append(f"{', '.join(part)} partly")
-    if no:
-        parts.append(f"{', '.join(no)} {'does' if len(no) == 1 else 'do'} not")
-    return "Sub-verdicts: " + "; ".join(parts) + "."
-
-
-def comparisons_frame(comparisons: list[Comparison]) -> pd.DataFrame:
-    return pd.DataFrame([c.row() for c in comparisons],
-                        columns=["group", "comparison", "claim", "mean_diff", "ci_low", "ci_high", "n", "seeds",
-                                 "status"])
-
-
-def _ms(v: pd.Series) -> tuple[float, float]:
-    v = v.astype(float).dropna()
-    return (float(v.mean()) if len(v) else float("nan")), (float(v.std(ddof=1)) if len(v) > 1 else float("nan"))
-
-
-def _fmt(m: float, s: float) -> str:
-    return "—" if m != m else f"{m:.2f} ± " + ("—" if s != s else f"{s:.2f}")
-
-
-def _per_seed(df: pd.DataFrame, col: str, **where) -> pd.Series:
-    """``col`` per seed among the rows matching ``where`` (one row per seed expected; the mean otherwise)."""
-    d = df
-    for k, v in where.items():
-        d = d[d[k] == v]
-    return d.groupby("seed")[col].mean().astype(float)
-
-
-@dataclass
-class Finding:
-    number: int
-    title: str
-    claim: str
-    source: str
-    verdict: str
-    why: str  # the comparisons and their intervals, in words
-    config: dict
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    seconds: float = 0.0
-    comparisons: list[Comparison] = field(default_factory=list)
-
-
-def _judged(number: int, title: str, claim: str, source: str, comparisons: list[Comparison], lead: str,
-            config: dict, tables: dict[str, pd.DataFrame]) -> Finding:
-    """A finding whose verdict and text come from its comparisons."""
-    verdict = combine(comparisons)
-    body = "; ".join(c.text() for c in comparisons)
-    why = " ".join(p for p in (lead, body + ".", verdict_sentence(comparisons)) if p)
-    tables = {"verdict": comparisons_frame(comparisons), **tables}
-    return Finding(number, title, claim, source, verdict, why, config, tables, comparisons=comparisons)
-
-
-# ---------------------------------------------------------------------------------------------- the findings
 CLAIMS: dict[int, tuple[str, str, str]] = {
     1: ("Retrain cannot 'forget' the worst-case set",
         "Retrain on the worst-case set gives UA and MIA near 0 with lower variance than random sets, with no loss "
@@ -283,7 +76,7 @@ def judge_1(df: pd.DataFrame, config: dict) -> Finding:
 
 
 def finding_1(setup: Setup, store: Store, seeds: list[int], ratio: float, ctx: RunContext, executor) -> Finding:
-    from .grid import ExperimentSpec, run_experiment
+    from ..grid import ExperimentSpec, run_experiment
 
     spec = ExperimentSpec(setup=setup, methods=["retrain"], selectors=["random", "worst"], ratios=[ratio], seeds=seeds)
     return judge_1(run_experiment(spec, store, ctx, executor=executor), spec.to_dict())
@@ -333,8 +126,8 @@ def bs_label_change(setup: Setup, store: Store, seeds: list[int], ratio: float, 
     preset bound) differs from y — BS moves only those samples."""
     import torch
 
-    from .methods.bs import fgsm_neighbour_labels
-    from .pipeline import Pipeline
+    from ..methods.bs import fgsm_neighbour_labels
+    from ..pipeline import Pipeline
 
     pipe = Pipeline(store, setup)
     out = {}
@@ -348,9 +141,9 @@ def bs_label_change(setup: Setup, store: Store, seeds: list[int], ratio: float, 
 
 
 def finding_2(setup: Setup, store: Store, seeds: list[int], ratio: float, ctx: RunContext, executor) -> Finding:
-    from .grid import ExperimentSpec, run_experiment
-    from .methods import get_method
-    from .pipeline import Pipeline
+    from ..grid import ExperimentSpec, run_experiment
+    from ..methods import get_method
+    from ..pipeline import Pipeline
 
     spec = ExperimentSpec(setup=setup, methods=["retrain", *RELABEL_FREE, *RELABELING], selectors=["worst"],
                           ratios=[ratio], seeds=seeds)
@@ -386,8 +179,8 @@ def judge_3(points: pd.DataFrame, fractions: Sequence[float], config: dict, summ
 
 
 def finding_3(setup: Setup, store: Store, seeds: list[int], fractions: list[float], ctx: RunContext) -> Finding:
-    from .analysis.coreset import coreset_curves, default_strategies
-    from .pipeline import Pipeline
+    from ..analysis.coreset import coreset_curves, default_strategies
+    from ..pipeline import Pipeline
 
     res = coreset_curves(Pipeline(store, setup), fractions, seeds, default_strategies(), ctx)
     f = judge_3(res.points, fractions, {"setup": setup.to_dict(), "fractions": fractions, "seeds": seeds,
@@ -425,8 +218,8 @@ def group_reason(ds, setup: Setup) -> str | None:
 
 
 def finding_4(setup: Setup, store: Store, seeds: list[int], ratio: float, ctx: RunContext) -> Finding:
-    from .analysis.composition import TRAIN_SET, composition
-    from .pipeline import Pipeline
+    from ..analysis.composition import TRAIN_SET, composition
+    from ..pipeline import Pipeline
 
     pipe = Pipeline(store, setup)
     config = {"setup": setup.to_dict(), "ratio": ratio, "seeds": seeds}
@@ -463,9 +256,9 @@ def finding_5(setup: Setup, store: Store, seeds: list[int], ratio: float, ctx: R
     """Uses the registered LiRA defaults, so the correlation and ``top:lira_asr`` share one shadow bank."""
     from scipy.stats import spearmanr
 
-    from .grid import ExperimentSpec, run_experiment
-    from .pipeline import Pipeline
-    from .scores import get_score
+    from ..grid import ExperimentSpec, run_experiment
+    from ..pipeline import Pipeline
+    from ..scores import get_score
 
     n_shadow = int(get_score("lira_asr").defaults["n_shadow"])
     pipe = Pipeline(store, setup)
@@ -537,9 +330,9 @@ def judge_6(fig7: pd.DataFrame, class_selector: str, config: dict, table6: pd.Da
 
 def finding_6(setup: Setup, store: Store, seeds: list[int], ratio: float, ctx: RunContext, executor,
               table6: bool = True) -> Finding:
-    from .grid import ExperimentSpec, run_experiment
-    from .methods import get_method
-    from .pipeline import Pipeline
+    from ..grid import ExperimentSpec, run_experiment
+    from ..methods import get_method
+    from ..pipeline import Pipeline
 
     ds = Pipeline(store, setup).ds
     one, staged = rsu_budgets(int(get_method("ga").default_params(ds)["epochs"]))
@@ -593,9 +386,9 @@ def judge_7(df: pd.DataFrame, config: dict, overlaps: pd.Series | None = None) -
 
 
 def finding_7(setup: Setup, store: Store, seeds: list[int], ratio: float, ctx: RunContext, executor) -> Finding:
-    from .grid import ExperimentSpec, run_experiment
-    from .pipeline import Pipeline
-    from .selectors import overlap
+    from ..grid import ExperimentSpec, run_experiment
+    from ..pipeline import Pipeline
+    from ..selectors import overlap
 
     spec = ExperimentSpec(setup=setup, methods=["retrain", *F7_METHODS], selectors=["worst", LOWEST_LOSS],
                           ratios=[ratio], seeds=seeds)
@@ -604,105 +397,3 @@ def finding_7(setup: Setup, store: Store, seeds: list[int], ratio: float, ctx: R
     ov = pd.Series({int(s): overlap(pipe.forget_set("worst", ratio, s).forget_idx,
                                     pipe.forget_set(LOWEST_LOSS, ratio, s).forget_idx) for s in seeds}, dtype=float)
     return judge_7(df, spec.to_dict(), ov)
-
-
-# ---------------------------------------------------------------------------------------------- driver
-@dataclass
-class ReproduceConfig:
-    setup: Setup = field(default_factory=Setup)
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    ratio: float = 0.1
-    fractions: list[float] = field(default_factory=lambda: [0.5, 0.7, 0.9])
-    findings: list[int] = field(default_factory=lambda: list(range(1, N_FINDINGS + 1)))
-    force: bool = False  # compute the findings even when θ_o does not fit its training set (verdicts stay n/a)
-    table6: bool = True  # finding 6: also the random-set (Table-6) analogue for GA, RL, Bad-T
-
-    def validate(self) -> "ReproduceConfig":
-        from .config import forget_count
-
-        if not self.seeds:
-            raise ConfigError("reproduce needs at least one seed (three or more for verdicts).")
-        forget_count(self.ratio, 10**9)
-        bad = [f for f in self.findings if f not in range(1, N_FINDINGS + 1)]
-        if bad or not self.findings:
-            raise ConfigError(f"Findings are numbered 1-{N_FINDINGS}, got {self.findings}.")
-        if any(not 0 < f < 1 for f in self.fractions):
-            raise ConfigError("Kept fractions must be strictly between 0 and 1.")
-        return self
-
-
-def original_fit(setup: Setup, store: Store, seeds: list[int], ctx: RunContext = NULL_CONTEXT) -> pd.Series:
-    """θ_o's accuracy on its own training set (RA, %) per seed (trains θ_o where it is not cached)."""
-    from .pipeline import Pipeline
-    from .training import accuracy
-
-    pipe = Pipeline(store, setup)
-    out = {}
-    for i, s in enumerate(seeds):
-        pipe.original(s, ctx.sub(i / len(seeds), (i + 1) / len(seeds)))
-        run = store.done_run(pipe.original_key(s)) or {}
-        ra = (run.get("metrics") or {}).get("train_acc")
-        out[int(s)] = float(ra) if ra is not None else 100 * accuracy(pipe.original(s), pipe.ds, "train")
-    return pd.Series(out, dtype=float)
-
-
-def fit_reason(ra: pd.Series) -> str | None:
-    """'θ_o does not fit its training set (RA x%)' when θ_o's mean RA is below 95%, else None."""
-    m = float(ra.mean())
-    if m < MIN_FIT_RA:
-        return f"θ_o does not fit its training set (RA {m:.1f}%, below {MIN_FIT_RA:.0f}%)"
-    return None
-
-
-def reproduce(cfg: ReproduceConfig, store: Store, ctx: RunContext = NULL_CONTEXT, executor=None,
-              on_finding: Callable[[Finding], None] | None = None) -> list[Finding]:
-    """Run the chosen findings (each cached like any other result) and return them with their verdicts.
-
-    θ_o is trained first; when it does not fit its training set (RA < 95%) every finding is "not applicable"
-    (and is not computed unless ``cfg.force``)."""
-    cfg.validate()
-    ctx.progress(0.0, "original models")
-    ra = original_fit(cfg.setup, store, cfg.seeds, ctx.sub(0, 0.05))
-    unfit = fit_reason(ra)
-    runners: dict[int, Callable[[RunContext], Finding]] = {
-        1: lambda c: finding_1(cfg.setup, store, cfg.seeds, cfg.ratio, c, executor),
-        2: lambda c: finding_2(cfg.setup, store, cfg.seeds, cfg.ratio, c, executor),
-        3: lambda c: finding_3(cfg.setup, store, cfg.seeds, cfg.fractions, c),
-        4: lambda c: finding_4(cfg.setup, store, cfg.seeds, cfg.ratio, c),
-        5: lambda c: finding_5(cfg.setup, store, cfg.seeds, cfg.ratio, c, executor),
-        6: lambda c: finding_6(cfg.setup, store, cfg.seeds, cfg.ratio, c, executor, cfg.table6),
-        7: lambda c: finding_7(cfg.setup, store, cfg.seeds, cfg.ratio, c, executor),
-    }
-    out = []
-    todo = sorted(set(cfg.findings))
-    fit_note = "θ_o's RA per seed: " + ", ".join(f"{s}: {v:.1f}%" for s, v in ra.items())
-    for i, k in enumerate(todo):
-        ctx.progress(0.05 + 0.95 * i / len(todo), f"finding {k}")
-        t0 = time.time()
-        config = {"setup": cfg.setup.to_dict(), "seeds": cfg.seeds, "ratio": cfg.ratio}
-        if unfit and not cfg.force:
-            f = not_applicable(k, unfit, config)
-            if k == 4:  # the more basic reason, when it applies, comes first
-                from .pipeline import Pipeline
-
-                reason = group_reason(Pipeline(store, cfg.setup).ds, cfg.setup)
-                f = not_applicable(4, reason, config) if reason else f
-        else:
-            f = runners[k](ctx.sub(0.05 + 0.95 * i / len(todo), 0.05 + 0.95 * (i + 1) / len(todo)))
-            if unfit and verdict_kind(f.verdict) != NOT_APPLICABLE:
-                f.why = f"(Computed with --force; the verdict would have been '{f.verdict}'.) " + f.why
-                f.verdict = f"{NOT_APPLICABLE}: {unfit}"
-        f.why = f"{f.why} {fit_note}."
-        f.tables["theta_o_fit"] = pd.DataFrame({"seed": ra.index, "RA_theta_o": ra.values})
-        f.seconds = time.time() - t0
-        out.append(f)
-        ctx.log(f"finding {k}: {f.verdict} — {f.why}")
-        if on_finding is not None:
-            on_finding(f)
-    ctx.progress(1.0, "reproduction done")
-    return out
-
-
-def summary_frame(findings: list[Finding]) -> pd.DataFrame:
-    return pd.DataFrame([{"finding": f.number, "title": f.title, "verdict": f.verdict, "source": f.source,
-                          "seconds": round(f.seconds, 1)} for f in findings])
