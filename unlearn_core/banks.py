@@ -41,8 +41,8 @@ from .context import NULL_CONTEXT, RunContext
 from .data import ImageDataset
 from .errors import ConfigError
 from .forget_quality import DEFAULT_ESTIMATOR, BankComparison, compare_banks, margins
+from .io import array_digest, weights_digest
 from .methods import UnlearnInput, get_method
-from .store import array_digest, weights_digest
 from .training import TrainConfig, auto_model_batch, predict_logits, train_ensemble, train_model
 
 ROLES = ("retrain", "unlearn", "original")
@@ -59,7 +59,7 @@ def digest_indices(idx) -> str:
     return array_digest(np.sort(np.asarray(idx, dtype=np.int64)))
 
 
-digest_weights = weights_digest  # names θ_o in a member's key (the store's one weights digest)
+digest_weights = weights_digest  # names θ_o in a member's key (io's one weights digest)
 
 
 def check_eval_models(n: Any) -> int:

@@ -51,18 +51,24 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, **dumps_kwargs: Any) ->
     atomic_write_bytes(path, json.dumps(obj, **dumps_kwargs).encode())
 
 
+def sha256_chunks(chunks: Iterable[bytes]) -> str:
+    """SHA-256 (hex) of byte strings fed in order (the same as of their concatenation): the one hashing routine
+    of file contents, arrays, rows and data sets (configurations are keyed by :func:`unlearn_core.config.config_key`)."""
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(chunk)
+    return h.hexdigest()
+
+
 def sha256_bytes(data: bytes) -> str:
     """SHA-256 (hex) of a byte string: the checksum of a stored artifact file."""
-    return hashlib.sha256(data).hexdigest()
+    return sha256_chunks((data,))
 
 
 def sha256_file(path: str | os.PathLike) -> str:
     """SHA-256 (hex) of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return sha256_chunks(iter(lambda: f.read(1 << 20), b""))
 
 
 def as_numpy(a: np.ndarray | torch.Tensor | Any) -> np.ndarray:
@@ -73,12 +79,13 @@ def as_numpy(a: np.ndarray | torch.Tensor | Any) -> np.ndarray:
 def arrays_digest(items: Iterable[tuple[str, np.ndarray]], header: str = NAMED_HEADER) -> str:
     """SHA-256 (hex) of named arrays, in the order given: for each, ``header`` (formatted with its name, dtype
     string and shape) then its raw bytes. The one content hash of arrays in forgetset; callers sort the names."""
-    h = hashlib.sha256()
-    for name, arr in items:
-        arr = as_numpy(arr)
-        h.update(header.format(name=name, dtype=arr.dtype.str, shape=arr.shape).encode())
-        h.update(arr.tobytes())
-    return h.hexdigest()
+    def chunks() -> Iterable[bytes]:
+        for name, arr in items:
+            arr = as_numpy(arr)
+            yield header.format(name=name, dtype=arr.dtype.str, shape=arr.shape).encode()
+            yield arr.tobytes()
+
+    return sha256_chunks(chunks())
 
 
 def weights_digest(model: torch.nn.Module) -> str:

@@ -14,7 +14,7 @@ from typing import Callable
 import pandas as pd
 
 from .reproduce import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, PARTLY, Finding, summary_frame, verdict_kind
-from .store import atomic_write_bytes
+from .io import atomic_write_json, atomic_write_text
 
 VERDICT_COLOR = {HOLDS: "#1a7f37", PARTLY: "#6e7781", FAILS: "#cf222e", INCONCLUSIVE: "#9a6700",
                  NOT_APPLICABLE: "#57606a"}
@@ -102,12 +102,12 @@ def write_report(findings: list[Finding], out_dir: str | Path, title: str, meta:
             "table.num{border-collapse:collapse}table.num td,table.num th{padding:2px 8px;border-bottom:1px solid #ddd;"
             "text-align:right}pre{white-space:pre-wrap;font-size:12px}</style>"
             + head + "</head><body>" + "\n".join(parts) + "</body></html>")
-    atomic_write_bytes(out / "report.html", page.encode())
-    atomic_write_bytes(out / "report.md", "\n".join(md).encode())
+    atomic_write_text(out / "report.html", page)
+    atomic_write_text(out / "report.md", "\n".join(md))
     summary = {"title": title, **meta, "findings": [{"number": f.number, "title": f.title, "verdict": f.verdict,
                                                      "why": f.why, "source": f.source, "seconds": f.seconds,
                                                      "config": f.config} for f in findings]}
-    atomic_write_bytes(out / "summary.json", json.dumps(summary, indent=1, default=str).encode())
+    atomic_write_json(out / "summary.json", summary, indent=1, default=str)
     return out / "report.html"
 
 

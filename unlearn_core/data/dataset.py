@@ -1,13 +1,13 @@
 """The in-memory data set every loader returns: uint8 NCHW image tensors and int64 labels with stable indices."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..io import sha256_chunks
 
 
 @dataclass
@@ -79,9 +79,9 @@ class ImageDataset:
 
     def fingerprint(self) -> str:
         """Content hash (labels + a strided sample of pixels): checkpoints made on other data are refused."""
-        h = hashlib.sha256()
-        h.update(self.name.encode())
-        h.update(str(tuple(self.x_train.shape)).encode())
-        h.update(self.y_train.cpu().numpy().tobytes())
-        h.update(self.x_train.reshape(-1)[:: max(1, self.x_train.numel() // 100_000)].cpu().numpy().tobytes())
-        return h.hexdigest()[:16]
+        return sha256_chunks((
+            self.name.encode(),
+            str(tuple(self.x_train.shape)).encode(),
+            self.y_train.cpu().numpy().tobytes(),
+            self.x_train.reshape(-1)[:: max(1, self.x_train.numel() // 100_000)].cpu().numpy().tobytes(),
+        ))[:16]

@@ -2,11 +2,11 @@
 keyed by the files' signature, and the default model per data set."""
 from __future__ import annotations
 
-import hashlib
 import os
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import ConfigError, unknown_name
+from ..io import sha256_chunks
 from .builtin import load_biased_digits, load_digits_dataset
 from .dataset import ImageDataset
 from .folder import load_folder
@@ -37,17 +37,18 @@ def source_signature(name: str) -> tuple:
         if kind == "npz":
             st = os.stat(path)
             return (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
-        h = hashlib.sha256()
-        for dirpath, dirnames, fnames in os.walk(path, followlinks=True):
-            dirnames.sort()
-            for f in sorted(fnames):
-                full = os.path.join(dirpath, f)
-                try:
-                    st = os.stat(full)
-                except OSError:
-                    continue
-                h.update(f"{full}|{os.path.realpath(full)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}\n".encode())
-        return (os.path.realpath(path), h.hexdigest())
+        def lines() -> Iterator[bytes]:
+            for dirpath, dirnames, fnames in os.walk(path, followlinks=True):
+                dirnames.sort()
+                for f in sorted(fnames):
+                    full = os.path.join(dirpath, f)
+                    try:
+                        st = os.stat(full)
+                    except OSError:
+                        continue
+                    yield f"{full}|{os.path.realpath(full)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}\n".encode()
+
+        return (os.path.realpath(path), sha256_chunks(lines()))
     except OSError:
         return ()  # missing: the loader says so
 

@@ -2,17 +2,17 @@
 content digest, the row checksum and the row decoder (a damaged row reads as ``corrupt``)."""
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 from ..errors import CancelledError
+from ..io import sha256_chunks
 
 RUN_STATES = ("running", "done", "failed", "cancelled", "interrupted", "legacy", "corrupt")
 
@@ -60,12 +60,13 @@ _DIGEST_FIELDS = ("key", "kind", "status", "config", "metrics", "timings", "arti
 def row_digest(row: Any) -> str:
     """SHA-256 of what a finished run's row says (key, kind, status, configuration, metrics, timings, artifact
     records), in the stored text itself: any damaged cell changes it."""
-    h = hashlib.sha256()
-    for k in _DIGEST_FIELDS:
-        v = row[k]
-        h.update(b"\x00" if v is None else str(v).encode("utf-8", "surrogatepass"))
-        h.update(b"\x1f")
-    return h.hexdigest()
+    def chunks() -> Iterator[bytes]:
+        for k in _DIGEST_FIELDS:
+            v = row[k]
+            yield b"\x00" if v is None else str(v).encode("utf-8", "surrogatepass")
+            yield b"\x1f"
+
+    return sha256_chunks(chunks())
 
 
 def fail_status(err: BaseException) -> str:
