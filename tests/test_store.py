@@ -18,8 +18,8 @@ import torch
 from unlearn_core.config import config_key
 from unlearn_core.errors import CheckpointError, ConfigError
 from unlearn_core.models import build_model
-from unlearn_core.store import (Computed, Store, atomic_write_bytes, load_weights_into, read_checkpoint,
-                                save_state_dict)
+from unlearn_core.store import (Computed, Store, atomic_write_bytes, load_state_into, load_weights_into,
+                                read_checkpoint, save_state_dict)
 
 
 def test_config_key_ignores_order():
@@ -86,6 +86,36 @@ def test_cached_computes_once_and_records_checksums(tmp_path):
     rec = run["artifacts"]["main"]
     assert len(rec["sha256"]) == 64 and rec["bytes"] == (store.root / rec["file"]).stat().st_size
     assert run["metrics"]["mean"] == 5.0 and a.digest == b.digest
+
+
+def test_content_digests_name_the_arrays_not_their_metadata_or_format(tmp_path):
+    """The one content digest (unlearn_core.io): an array artifact's digest ignores the timings stored with it
+    (derived keys stay put when a result is recomputed) but not its dtype; a model's weights digest is the same
+    after a round trip through the store's safetensors codec."""
+    from unlearn_core.io import array_digest, weights_digest
+    from unlearn_core.store import run_digest
+
+    store = Store(tmp_path)
+    values = {"values": np.arange(6, dtype=np.float32)}
+    a = store.cached("score", {"x": "a"}, lambda: Computed(values, meta={"seconds": 0.1}), fmt="arrays")
+    b = store.cached("score", {"x": "b"}, lambda: Computed(values, meta={"seconds": 9.9}), fmt="arrays")
+    c = store.cached("score", {"x": "c"}, lambda: Computed({"values": values["values"].astype(np.float64)}),
+                     fmt="arrays")
+    file_sha = [store.done_run(r.key)["artifacts"]["main"]["sha256"] for r in (a, b)]
+    assert file_sha[0] != file_sha[1]  # the files differ (their metadata) ...
+    assert a.digest == b.digest == run_digest(store.done_run(b.key))  # ... the content digest does not
+    assert c.digest != a.digest  # same values, another dtype: other content
+    assert array_digest(np.arange(3)) != array_digest(np.arange(3).astype(np.int32))
+    model = build_model("mlp", (1, 8, 8), 10)
+
+    def step():
+        return store.cached("original", {"x": "m"}, lambda: Computed(model), fmt="model",
+                            decode=lambda state, meta: load_state_into(build_model("mlp", (1, 8, 8), 10), state,
+                                                                       meta, "m"))
+
+    computed, served = step(), step()
+    assert not computed.hit and served.hit and served.value is not model
+    assert weights_digest(served.value) == weights_digest(model)
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
