@@ -25,7 +25,7 @@ from .context import NULL_CONTEXT, RunContext
 from .data import ImageDataset, family_of
 from .device import autocast
 from .errors import ConfigError, DivergenceError
-from .kernels import choose_memory_format, input_format
+from .kernels import choose_memory_format, eval_batch_size, input_format
 from .models import Classifier, build_model
 
 
@@ -387,13 +387,15 @@ def train_model(model_name: str, ds: ImageDataset, idx, cfg: TrainConfig, seed: 
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, ds: ImageDataset, split: str = "train", idx=None,
-                   batch_size: int = 2048) -> torch.Tensor:
+                   batch_size: int | None = None) -> torch.Tensor:
     """Per-sample float32 logits of ``model`` (eval mode, no augmentation, no autocast) for ``idx`` of ``split``.
 
-    One batched forward pass per chunk; results stay on the data's device.
+    One batched forward pass per chunk of ``batch_size`` (default: :func:`kernels.eval_batch_size`, measured per
+    model kind and device; other sizes change logits by float rounding only); results stay on the data's device.
     """
     x, _ = ds.split(split)
     device = x.device
+    batch_size = int(batch_size or eval_batch_size(model, device))
     idx_t = torch.arange(x.shape[0], device=device) if idx is None else as_index_tensor(idx, device)
     was_training = model.training
     fmt = input_format(model)
