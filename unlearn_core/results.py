@@ -287,7 +287,7 @@ def table3(df: pd.DataFrame, selectors: Iterable[str] | None = None, ratio: floa
                                                                                          "runtime_s_mean",
                                                                                          "superseded"]
     cols += [f"{c}_{s}" for c in BANK_STAT_COLUMNS for s in ("mean", "std")]
-    cols += ["cost_vs_retrain", "cost_vs_retrain_plan_mean"]
+    cols += ["cost_vs_retrain", "cost_vs_retrain_plan_mean", "unlearn_steps_mean"]
     order = method_order(agg["method"].unique())
     agg = agg.assign(_m=agg["method"].map({m: i for i, m in enumerate(order)}))
     sel_order = list(selectors) if selectors is not None else list(dict.fromkeys(agg["selector"]))
