@@ -26,8 +26,11 @@ from typing import Any
 PAPER_TRAIN_EPOCHS = 182
 BUDGETS = ("paper", "fixed10", "custom")
 DEFAULT_BUDGET = "paper"
-# The fewest optimizer steps of a partial-epoch budget (methods override ``min_steps``). Measured on the 10k
-# gray-28 set (4-epoch recipe, batch 64) and digits: see README "Unlearning budgets" and benchmarks/bench_perf.py.
+# The fewest optimizer steps of a partial-epoch budget (methods override ``min_steps``), measured with
+# benchmarks/budget_floor.py (random 10% sets, custom partial passes from θ_o): on the 10k gray-28 set (batch 64,
+# seed 0) RL leaves θ_o's UA/MIA (0.10/1.90) nearly as they are at 2 and 4 steps (0.20/2.70, 0.20/3.10) and acts
+# from 8 (2.70/10.70; 16: 4.90/15.00); FT moves MIA by +0.1 to +0.5 at 2–16 steps. On digits (batch 128, 3 seeds)
+# RL's MIA moves from 8 steps (+1.16 ± 1.06), FT's by +0.46 ± 0.40 at 8, nothing at 1–2. So 8 steps.
 DEFAULT_MIN_STEPS = 8
 FRACTION_DIGITS = 4  # the stored fraction is rounded, so resolving twice gives identical parameters
 
