@@ -70,6 +70,18 @@ def step_flops(model, x, y) -> float:
     return float(fc.get_total_flops())
 
 
+def legacy_cnn(shape: tuple, num_classes: int = 10):
+    """The small CNN with its earlier layers (out-of-place ReLUs, adaptive pool): same FLOPs, same numbers."""
+    from torch import nn
+
+    from unlearn_core.models import Classifier
+
+    b1 = nn.Sequential(nn.Conv2d(shape[0], 32, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(32), nn.ReLU())
+    b2 = nn.Sequential(nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.AdaptiveAvgPool2d(4))
+    fc = nn.Sequential(nn.Flatten(), nn.Linear(64 * 16, 256), nn.ReLU())
+    return Classifier(nn.Sequential(b1, b2, fc), nn.Linear(256, num_classes), groups=[b1, b2, fc])
+
+
 def trainer_gflops(model_name: str, shape: tuple, batch: int, rounds: int = 7) -> dict:
     """The trainer's step (SGD momentum, as train_loop) in both memory formats, interleaved with the matmul."""
     x = torch.randn(batch, *shape)
@@ -79,6 +91,10 @@ def trainer_gflops(model_name: str, shape: tuple, batch: int, rounds: int = 7) -
     for name, fmt in kernels.FORMATS.items():
         m = build_model(model_name, shape, 10).to(memory_format=fmt).train()
         runs[name] = (m, torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9), x.contiguous(memory_format=fmt))
+    if model_name == "cnn":  # the layers before issue 23's kernel changes, channels_last: the before/after pair
+        m = legacy_cnn(shape).to(memory_format=torch.channels_last).train()
+        runs["legacy_channels_last"] = (m, torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9),
+                                        x.contiguous(memory_format=torch.channels_last))
     flops = step_flops(runs["contiguous"][0], x, y)
     times = {k: [] for k in runs}
     mm = []
@@ -100,6 +116,25 @@ def trainer_gflops(model_name: str, shape: tuple, batch: int, rounds: int = 7) -
     out["matmul"] = ref
     out["flops"] = flops
     return out
+
+
+def eval_throughput(model_name: str, shape: tuple, n: int = 2048, rounds: int = 3) -> dict[int, float]:
+    """Images/s of eval-mode forward passes (no_grad, one thread) in the project's CPU eval batch
+    (kernels.eval_batch_size) and in batches of 2048 (the earlier default), interleaved."""
+    m = build_model(model_name, shape, 10).eval()
+    fmt = torch.channels_last if kernels.has_conv(m) else torch.contiguous_format
+    m = m.to(memory_format=fmt)
+    x = torch.randn(n, *shape).contiguous(memory_format=fmt) if len(shape) == 3 else torch.randn(n, *shape)
+    sizes = sorted({kernels.eval_batch_size(m, torch.device("cpu")), 2048})
+    ts: dict[int, list[float]] = {b: [] for b in sizes}
+    with torch.no_grad():
+        for _ in range(rounds):
+            for b in sizes:
+                t0 = time.perf_counter()
+                for s in range(0, n, b):
+                    m(x[s:s + b])
+                ts[b].append(time.perf_counter() - t0)
+    return {b: n / float(np.median(v)) for b, v in ts.items()}
 
 
 def cli(args: list[str]) -> tuple[float, str]:
@@ -171,7 +206,8 @@ def main() -> None:
     if "gflops" not in skip:  # 0
         torch.set_num_threads(1)
         models = [(pipe.model_name, tuple(ds.input_shape), cfg.batch_size)]
-        models += [m for m in (("cnn", (3, 32, 32), 64), ("cnn", (1, 28, 28), 64)) if m != models[0]]
+        models += [m for m in (("mlp", (1, 8, 8), 128), ("cnn", (3, 32, 32), 64), ("cnn", (1, 28, 28), 64))
+                   if m != models[0]]
         for name, shape, batch in models:
             r = trainer_gflops(name, shape, batch)
             chosen = kernels.choose_memory_format(name, lambda: build_model(name, shape, 10), shape, 10,
@@ -181,7 +217,13 @@ def main() -> None:
                   f"{r['contiguous'][0]:.1f} GFLOP/s ({100 * r['contiguous'][1]:.0f}% of matmul), channels_last "
                   f"{r['channels_last'][0]:.1f} GFLOP/s ({100 * r['channels_last'][1]:.0f}%); 1024² matmul "
                   f"{r['matmul']:.1f} GFLOP/s; the calibration chose {ch} → trainer at "
-                  f"{100 * r[ch][1]:.0f}% of matmul")
+                  f"{100 * r[ch][1]:.0f}% of matmul"
+                  + (f" (earlier layers, channels_last: {r['legacy_channels_last'][0]:.1f} GFLOP/s, "
+                     f"{100 * r['legacy_channels_last'][1]:.0f}%)" if "legacy_channels_last" in r else ""))
+            ev = eval_throughput(name, shape)
+            chosen_b = kernels.eval_batch_size(build_model(name, shape, 10), torch.device("cpu"))
+            print(f"    eval forward passes: batch {chosen_b} (chosen) {ev[chosen_b]:,.0f} images/s vs batch 2048 "
+                  f"{ev[2048]:,.0f} images/s ({ev[chosen_b] / ev[2048]:.2f}×)")
 
     if "trainer" not in skip:  # 1
         idx = torch.arange(ds.n_train)

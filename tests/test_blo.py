@@ -289,6 +289,37 @@ def test_blo_objective_ranks_the_planted_easy_set_below_a_random_one(planted_mod
         blo_objective(ScoreInput(model, "mlp", ds, RECIPE, seed=0), {"bad": [ds.n_train]})
 
 
+def test_lower_level_can_be_an_unlearning_method_and_is_part_of_the_key(planted_model):
+    """``lower_level``: a registered method (at its paper budget) as θ_u(S). GA ascends on S, so the sets it leaves
+    easy differ from those the built-in fine-tuning leaves easy; the choice is in the score's params (its key)."""
+    from unlearn_core.config import config_key
+
+    ds, easy, model = planted_model
+    m = len(easy)
+    p = {"max_iters": 3, "max_cost": 0, "patience": 10}
+    ft = blo_weights(ScoreInput(model, "mlp", ds, RECIPE, seed=0), m, p)
+    ga = blo_weights(ScoreInput(model, "mlp", ds, RECIPE, seed=0), m, {**p, "lower_level": "ga"})
+    top = lambda r: set(np.argsort(-r.values)[:m].tolist())
+    assert ga.extras["params"]["lower_level"] == "ga" and ft.extras["params"]["lower_level"] == "ft"
+    assert top(ga) != top(ft) and not np.allclose(ga.arrays["final_loss"], ft.arrays["final_loss"])
+    assert ga.extras["iterations"] == 3 and ga.extras["cost_sample_passes"] > EVAL_PASS_COST * ds.n_train
+    spec = get_score("blo")
+    assert config_key(spec.resolve_params({"lower_level": "ga"})) != config_key(spec.resolve_params({}))
+    # the same method and seed twice: the same result (common random numbers, a function of the set only)
+    again = blo_weights(ScoreInput(model, "mlp", ds, RECIPE, seed=0), m, {**p, "lower_level": "ga"})
+    assert np.array_equal(again.values, ga.values)
+
+
+def test_lower_level_is_validated():
+    with pytest.raises(ConfigError, match="lower_level 'nope'.*Unknown unlearning method"):
+        validate_params({"lower_level": "nope"})
+    with pytest.raises(ConfigError, match="granularity: sample"):
+        validate_params({"lower_level": "rl", "granularity": "class"})
+    with pytest.raises(ConfigError, match="lower_level"):
+        validate_params({"lower_level": 3})
+    assert validate_params({"lower_level": "rl"})["lower_level"] == "rl"
+
+
 def test_sort_verdict_in_plain_words():
     assert sort_verdict(0.95).startswith("on these data the worst case is almost exactly the lowest-loss set")
     assert sort_verdict(0.5) is None and sort_verdict(None) is None

@@ -78,3 +78,56 @@ def test_persist_first_writer_wins(private_dir):
     assert kernels._persist("k", "contiguous") == "contiguous"
     assert kernels._persist("k", "channels_last") == "contiguous"
     assert kernels._read_all() == {"k": "contiguous"}
+
+
+def reference_cnn(in_shape, num_classes: int = 10):
+    """The small CNN as it was before its kernels were tuned: out-of-place ReLUs, an adaptive 4×4 pool."""
+    from torch import nn
+
+    from unlearn_core.models import Classifier
+
+    c = in_shape[0]
+    b1 = nn.Sequential(nn.Conv2d(c, 32, 3, padding=1), nn.MaxPool2d(2), nn.BatchNorm2d(32), nn.ReLU())
+    b2 = nn.Sequential(nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.AdaptiveAvgPool2d(4))
+    fc = nn.Sequential(nn.Flatten(), nn.Linear(64 * 16, 256), nn.ReLU())
+    return Classifier(nn.Sequential(b1, b2, fc), nn.Linear(256, num_classes), groups=[b1, b2, fc])
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 28)])
+def test_tuned_cnn_kernels_give_bit_identical_outputs_and_gradients(shape):
+    """In-place ReLUs and the fixed average pool are a speed change only: logits, loss and every gradient equal the
+    reference layers' bit for bit (train and eval mode, channels_last)."""
+    import torch.nn.functional as F
+
+    from unlearn_core.models import build_model
+
+    torch.manual_seed(0)
+    ref = reference_cnn(shape).to(memory_format=torch.channels_last)
+    new = build_model("cnn", shape, 10).to(memory_format=torch.channels_last)
+    new.load_state_dict(ref.state_dict())
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(16, *shape, generator=g).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (16,), generator=g)
+    for mode in ("train", "eval"):
+        ref.train(mode == "train"), new.train(mode == "train")
+        la, lb = F.cross_entropy(ref(x), y), F.cross_entropy(new(x), y)
+        la.backward(), lb.backward()
+        assert torch.equal(la, lb)
+        assert all(torch.equal(p.grad, q.grad) for p, q in zip(ref.parameters(), new.parameters()))
+        ref.zero_grad(), new.zero_grad()
+    with torch.no_grad():
+        assert torch.equal(ref.eval()(x), new.eval()(x))
+
+
+def test_eval_batch_size_changes_logits_only_by_float_rounding_and_is_deterministic():
+    """predict_logits' CPU batch for conv nets (kernels.eval_batch_size) is a speed choice: the logits equal those
+    of any other batch size up to float rounding (oneDNN picks kernels by batch shape), and repeat bit for bit."""
+    from unlearn_core.training import new_model, predict_logits
+
+    ds = tiny_images(c=3, hw=32, n=300)
+    model = new_model("cnn", ds, 0, torch.device("cpu")).eval()
+    assert kernels.eval_batch_size(model, torch.device("cpu")) == kernels.EVAL_BATCH_CONV_CPU
+    a = predict_logits(model, ds, "train")
+    assert torch.equal(a, predict_logits(model, ds, "train"))
+    for b in (7, 2048):
+        assert torch.allclose(a, predict_logits(model, ds, "train", batch_size=b), rtol=0, atol=1e-5)

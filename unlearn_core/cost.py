@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .budget import effective_epochs
 from .config import forget_count
 from .kernels import input_format
 
@@ -198,7 +199,7 @@ def method_passes(method: str, params: dict, n_forget: int, n_retain: int, recip
     if m.exact:
         return recipe.epochs * n_retain
     base = method.split(":")[-1]
-    epochs = float(params.get("epochs", 0) or 0)
+    epochs = effective_epochs(params)  # a partial-epoch budget counts as its fraction (budget.py)
     if base in ("ga", "be", "bs"):
         return epochs * n_forget * (2.0 if base == "bs" else 1.0)  # BS: an FGSM step per sample as well
     if base in ("rl", "salun", "soft_relabel", "scrub", "grad_surgery", "dau"):

@@ -28,7 +28,7 @@ from .models import Classifier, build_model
 from .scores import ScoreInput, ScoreResult, get_score
 from .selectors import ForgetSet, check_selector_for, parse_selector, select_forget_set
 from .store import Cached, Computed, Store, load_state_into, read_checkpoint, run_digest
-from .training import TrainConfig, accuracy, new_model, predict_logits, train_model
+from .training import TrainConfig, accuracy, count_steps, new_model, predict_logits, train_model
 from .validation import check_input_file, check_seed, validate_method_params
 
 
@@ -363,12 +363,14 @@ class Pipeline:
                                ctx.sub(0.3, 0.95), fs.forget_classes)
             inp.store = self.store  # wrappers that rank D_f by a stored score (RUM: the LiRA bank) read it here
             t0 = time.time()
-            model = m.unlearn(inp, cfg["params"])
+            with count_steps() as steps:  # the budget as resolved: optimizer steps taken (unlearn_core/budget.py)
+                model = m.unlearn(inp, cfg["params"])
             if self.device.type == "cuda":
                 torch.cuda.synchronize()
             runtime = time.time() - t0
             self._add_time(f"unlearn {method}", runtime)
             metrics = self._evaluate(method, model, fs, forget_t, retain_t, test_idx, cfg["params"])
+            metrics["unlearn_steps"] = float(steps[0])
             if not m.exact and m.test_indices_used(self.ds, cfg["params"], seed) is not None:
                 metrics.update(self._retrain_on_split(selector, ratio, seed, fs, forget_t, retain_t, test_idx,
                                                       ctx.sub(0.95, 1.0)))

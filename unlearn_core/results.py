@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from .budget import budget_text
 from .config import recipe_label, setup_key
 from .errors import ForgetsetError
 from .metrics import GAP_METRICS, tug_of_war
@@ -218,7 +219,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["setup_id", "dataset", "model", "selector", "_rk", "method", "params"]
     if "superseded" in d:  # superseded rows are their own groups, never averaged with current ones nor paired
         keys.append("superseded")
-    stat_cols = [c for c in METRICS + ["ToW", "runtime_s", "cost_vs_retrain_plan"] + BANK_STAT_COLUMNS if c in d]
+    stat_cols = [c for c in METRICS + ["ToW", "runtime_s", "cost_vs_retrain_plan", "unlearn_steps"] + BANK_STAT_COLUMNS if c in d]
     out_rows = []
     retrain = d[(d["method"] == "retrain") & _pairable(d)]
     for ident, g in d.groupby(keys, sort=False, dropna=False):
@@ -286,7 +287,7 @@ def table3(df: pd.DataFrame, selectors: Iterable[str] | None = None, ratio: floa
                                                                                          "runtime_s_mean",
                                                                                          "superseded"]
     cols += [f"{c}_{s}" for c in BANK_STAT_COLUMNS for s in ("mean", "std")]
-    cols += ["cost_vs_retrain", "cost_vs_retrain_plan_mean"]
+    cols += ["cost_vs_retrain", "cost_vs_retrain_plan_mean", "unlearn_steps_mean"]
     order = method_order(agg["method"].unique())
     agg = agg.assign(_m=agg["method"].map({m: i for i, m in enumerate(order)}))
     sel_order = list(selectors) if selectors is not None else list(dict.fromkeys(agg["selector"]))
@@ -310,7 +311,9 @@ def format_table3(t3: pd.DataFrame) -> pd.DataFrame:
     out["cost vs Retrain"] = [("—" if c != c else f"{c:.2f}×") + ("" if p != p else f" (plan {p:.2f})")
                               for c, p in zip(t3.get("cost_vs_retrain", pd.Series(np.nan, t3.index)), plan)]
     if "params" in t3:
-        out.insert(3, "budget", [budget_label(p) for p in t3["params"]])
+        steps = t3["unlearn_steps_mean"] if "unlearn_steps_mean" in t3 else pd.Series(np.nan, t3.index)
+        out.insert(3, "budget", [budget_label(p) + ("" if s != s or s <= 0 else f", {s:.0f} steps")
+                                 for p, s in zip(t3["params"], steps)])
     for c, label, digits in (("forget_quality", "F", 3), ("score", "score", 3), ("klom_forget_p95", "KLoM f", 2),
                              ("klom_retain_p95", "KLoM r", 2), ("klom_test_p95", "KLoM t", 2),
                              ("ulira_forget_acc", "U-LiRA", 3)):
@@ -334,9 +337,7 @@ TABLE3_NOTES = {
 def budget_label(params: str | dict | None) -> str:
     """'paper · 2 ep' — a run's unlearning budget (unlearn_core/budget.py) and its resolved epochs; '—' if none."""
     p = json.loads(params) if isinstance(params, str) and params else (params or {})
-    if not isinstance(p, dict) or "epochs" not in p:
-        return "—"
-    return f"{p.get('budget', 'custom')} · {p['epochs']} ep"
+    return budget_text(p) if isinstance(p, dict) else "—"
 
 
 def original_fit(pipe, seeds: Iterable[int]) -> dict[str, Any]:

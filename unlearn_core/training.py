@@ -20,11 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from .budget import planned_steps
 from .context import NULL_CONTEXT, RunContext
 from .data import ImageDataset, family_of
 from .device import autocast
 from .errors import ConfigError, DivergenceError
-from .kernels import choose_memory_format, input_format
+from .kernels import choose_memory_format, eval_batch_size, input_format
 from .models import Classifier, build_model
 
 
@@ -74,6 +75,49 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class MethodTrainConfig(TrainConfig):
+    """An unlearning method's optimiser settings: a recipe plus a partial-epoch budget (unlearn_core/budget.py).
+    ``epoch_fraction`` < 1: one pass of ceil(fraction · steps per epoch) steps, at least ``min_steps``. Never stored
+    as a training recipe (the method's parameters hold the same numbers)."""
+
+    epoch_fraction: float = 1.0
+    min_steps: int = 0
+
+    def validate(self) -> "MethodTrainConfig":
+        super().validate()
+        f = self.epoch_fraction
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 < float(f) <= 1.0:
+            raise ConfigError(f"Unlearning budget: epoch_fraction must be in (0, 1], got {f!r}.")
+        if isinstance(self.min_steps, bool) or not isinstance(self.min_steps, int) or self.min_steps < 0:
+            raise ConfigError(f"Unlearning budget: min_steps must be a whole number ≥ 0, got {self.min_steps!r}.")
+        return self
+
+
+def steps_of(cfg: TrainConfig, n_samples: int) -> int:
+    """Optimizer steps ``train_loop`` takes with ``cfg`` over ``n_samples`` samples (its budget, resolved)."""
+    spe = math.ceil(int(n_samples) / cfg.batch_size)
+    return planned_steps(cfg.epochs, float(getattr(cfg, "epoch_fraction", 1.0)), spe, int(getattr(cfg, "min_steps", 0)))
+
+
+_STEP_COUNT = threading.local()
+
+
+@contextlib.contextmanager
+def count_steps() -> Iterator[list[int]]:
+    """Count the optimizer steps ``train_loop`` takes on this thread inside the block (``counter[0]``): a run's
+    resolved budget, stored with it. Nested blocks each see their own steps and pass them on to the outer one."""
+    outer = getattr(_STEP_COUNT, "counter", None)
+    counter = [0]
+    _STEP_COUNT.counter = counter
+    try:
+        yield counter
+    finally:
+        _STEP_COUNT.counter = outer
+        if outer is not None:
+            outer[0] += counter[0]
 
 
 # Training recipes. "auto" picks one by data-set family and model (RECIPE_FOR); "paper" is the papers' recipe,
@@ -293,12 +337,18 @@ def train_loop(model: nn.Module, ds: ImageDataset, idx, cfg: TrainConfig, seed: 
     gen = make_generator(seed)
     augment = wants_augmentation(ds, cfg.augment)
     opt = optimizer or make_optimizer(params if params is not None else model.parameters(), cfg)
-    steps_per_epoch = math.ceil(idx_t.numel() / cfg.batch_size)
-    sched = make_scheduler(opt, cfg, steps_per_epoch * cfg.epochs)
+    total = steps_of(cfg, idx_t.numel())
+    sched = make_scheduler(opt, cfg, total)
     fmt = input_format(model)
+    counter = getattr(_STEP_COUNT, "counter", None)
+    done = 0
     model.train()
     for epoch in range(cfg.epochs):
+        if done >= total:
+            break
         for ib in shuffled_batches(idx_t, cfg.batch_size, gen):
+            if done >= total:  # a partial-epoch budget (MethodTrainConfig.epoch_fraction) ends mid-epoch
+                break
             xb, yb = get_batch(ds, ib, augment=augment, generator=gen, memory_format=fmt)
             if labels is not None:
                 yb = labels[ib]
@@ -317,8 +367,11 @@ def train_loop(model: nn.Module, ds: ImageDataset, idx, cfg: TrainConfig, seed: 
                 after_step()
             if sched is not None:
                 sched.step()
+            done += 1
         check_finite(loss.detach().float(), what)
-        ctx.progress((epoch + 1) / max(cfg.epochs, 1), f"{what}: epoch {epoch + 1}/{cfg.epochs}")
+        ctx.progress(done / max(total, 1), f"{what}: epoch {epoch + 1}/{cfg.epochs}")
+    if counter is not None:
+        counter[0] += done
     model.eval()
     return model
 
@@ -334,13 +387,15 @@ def train_model(model_name: str, ds: ImageDataset, idx, cfg: TrainConfig, seed: 
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, ds: ImageDataset, split: str = "train", idx=None,
-                   batch_size: int = 2048) -> torch.Tensor:
+                   batch_size: int | None = None) -> torch.Tensor:
     """Per-sample float32 logits of ``model`` (eval mode, no augmentation, no autocast) for ``idx`` of ``split``.
 
-    One batched forward pass per chunk; results stay on the data's device.
+    One batched forward pass per chunk of ``batch_size`` (default: :func:`kernels.eval_batch_size`, measured per
+    model kind and device; other sizes change logits by float rounding only); results stay on the data's device.
     """
     x, _ = ds.split(split)
     device = x.device
+    batch_size = int(batch_size or eval_batch_size(model, device))
     idx_t = torch.arange(x.shape[0], device=device) if idx is None else as_index_tensor(idx, device)
     was_training = model.training
     fmt = input_format(model)

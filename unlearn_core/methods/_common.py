@@ -11,13 +11,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, DivergenceError
-from ..training import TrainConfig, get_batch, shuffled_batches
+from ..training import MethodTrainConfig, TrainConfig, get_batch, shuffled_batches
 
 
-def method_cfg(base: TrainConfig, params: dict[str, Any], schedule: str = "constant") -> TrainConfig:
-    """The method's own optimiser settings on top of the original recipe (augmentation, batch size kept)."""
+def method_cfg(base: TrainConfig, params: dict[str, Any], schedule: str = "constant") -> MethodTrainConfig:
+    """The method's own optimiser settings on top of the original recipe (augmentation, batch size kept), with its
+    budget: ``epochs`` and, for a partial pass, ``epoch_fraction`` and ``min_steps`` (unlearn_core/budget.py)."""
     return replace(
-        base,
+        MethodTrainConfig(**{k: getattr(base, k) for k in TrainConfig.__dataclass_fields__}),
+        epoch_fraction=float(params.get("epoch_fraction", 1.0)),
+        min_steps=int(params.get("min_steps", 0)),
         epochs=int(params.get("epochs", base.epochs)),
         lr=float(params.get("lr", base.lr)),
         batch_size=int(params.get("batch_size", base.batch_size)),

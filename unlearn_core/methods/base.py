@@ -20,7 +20,7 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
-from ..budget import DEFAULT_BUDGET, paper_budget_epochs
+from ..budget import DEFAULT_BUDGET, DEFAULT_MIN_STEPS, paper_budget
 from ..context import NULL_CONTEXT, RunContext
 from ..data import ImageDataset, family_of
 from ..errors import ConfigError, unknown_name
@@ -95,8 +95,10 @@ class UnlearnMethod:
     # Ranges / choices of hyperparameters beyond what validation.name_rule infers from names, e.g.
     # {"k": {"min": 1, "max": 8}, "mode": {"choices": ["a", "b"]}, "shift": {"min": None}} (see validation.Rule).
     param_rules: ClassVar[dict[str, Any]] = {}
-    # The smallest epoch count at which the method still acts under the ``paper`` budget (unlearn_core/budget.py).
-    min_epochs: ClassVar[int] = 1
+    # Floors of the ``paper`` budget (unlearn_core/budget.py): whole epochs where a partial pass was measured not to
+    # act (0 = none), and the fewest optimizer steps of a partial pass.
+    min_epochs: ClassVar[int] = 0
+    min_steps: ClassVar[int] = DEFAULT_MIN_STEPS
 
     def default_params(self, ds: ImageDataset) -> dict[str, Any]:
         """The preset of the data set's family; a preset with ``epochs`` also gets ``budget`` (default paper)."""
@@ -118,16 +120,23 @@ class UnlearnMethod:
 
         defaults = self.default_params(ds)
         ov = dict(overrides or {}) if isinstance(overrides, dict) else overrides
-        if isinstance(ov, dict) and "budget" in defaults and "budget" not in ov and "epochs" in ov:
-            ov["budget"] = "custom"
+        partial: dict[str, Any] = {}
+        if isinstance(ov, dict) and "budget" in defaults:
+            partial = {k: ov.pop(k) for k in ("epoch_fraction", "min_steps") if k in ov}
+            if "budget" not in ov and ("epochs" in ov or partial):
+                ov["budget"] = "custom"
         params = check_params(f"Method '{self.name}'", ov, defaults, method_rules(self), noun="hyperparameter")
         if "budget" in params:
             budget = params["budget"]
             if budget == "paper":
                 rec = recipe if recipe is not None else preset_for(ds)
-                params["epochs"] = paper_budget_epochs(int(defaults["epochs"]), rec.epochs, self.min_epochs)
+                params["epochs"], fraction = paper_budget(int(defaults["epochs"]), rec.epochs, self.min_epochs)
+                if fraction < 1.0:
+                    params["epoch_fraction"], params["min_steps"] = fraction, int(self.min_steps)
             elif budget == "fixed10":
                 params["epochs"] = int(defaults["epochs"])
+            elif partial:
+                params.update(check_partial_pass(self.name, partial, self.min_steps))
         return params
 
     def test_indices_used(self, ds: ImageDataset, params: dict[str, Any], seed: int) -> torch.Tensor | None:
@@ -147,6 +156,19 @@ class UnlearnMethod:
             "lowers_forget_accuracy": cls.lowers_forget_accuracy, "why_not_lower": cls.why_not_lower,
             "presets": cls.presets, "preset_notes": cls.preset_notes, "uses_test_data": cls.uses_test_data,
         }
+
+
+def check_partial_pass(name: str, given: dict[str, Any], min_steps: int) -> dict[str, Any]:
+    """A custom partial-epoch budget: ``epoch_fraction`` in (0, 1] and ``min_steps`` a count ≥ 0 (unlearn_core/budget.py)."""
+    frac = given.get("epoch_fraction", 1.0)
+    steps = given.get("min_steps", min_steps)
+    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0.0 < float(frac) <= 1.0:
+        raise ConfigError(f"Method '{name}': epoch_fraction must be a number in (0, 1] (a part of one epoch), got {frac!r}.")
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= 10_000_000:
+        raise ConfigError(f"Method '{name}': min_steps must be a whole number ≥ 0, got {steps!r}.")
+    if float(frac) >= 1.0:
+        return {}
+    return {"epoch_fraction": float(frac), "min_steps": int(steps)}
 
 
 METHODS: dict[str, UnlearnMethod] = {}

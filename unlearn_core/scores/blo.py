@@ -59,12 +59,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..budget import paper_fraction
 from ..config import forget_count
 from ..context import NULL_CONTEXT, RunContext
 from ..device import autocast
 from ..errors import ConfigError, DivergenceError
+from ..methods.base import UnlearnInput, get_method
 from ..training import (
     clone_model,
+    count_steps,
     get_batch,
     make_generator,
     make_optimizer,
@@ -83,6 +86,8 @@ __all__ = ["BLO_DEFAULTS", "DEFAULT_ALPHA", "SORT_COSTS_NOTHING", "SORT_COSTS_NO
 
 BLO_DEFAULTS = {
     # --- lower level: θ_u(w) = K epochs of fine-tuning from θ_o on Σ_i (1 − w_i)·ℓ_i (+ w_i·ℓ_f,i)
+    "lower_level": "ft",  # ft: the built-in lower level below (lower, optimizer, K, beta) | the name of any registered
+    #                       unlearning method: θ_u(S) = that method run at its paper budget on S from θ_o (issue 18)
     "lower": "ft",  # ft (ℓ_f = 0: fine-tune on the (1 − w)-weighted retain objective) | ft_ga (ℓ_f = −ℓ, the paper's
     #                 text) | retrain (from a random init; learns nothing in a budget, docs/blo.md)
     "optimizer": "sign",  # sign (signSGD with step beta, the paper) | recipe (the training recipe's optimizer and lr,
@@ -160,6 +165,10 @@ def validate_params(params: dict | None) -> dict:
     for key, choices in _CHOICES.items():
         if p[key] not in choices:
             raise ConfigError(f"Unknown BLO {key} {p[key]!r} (use {', '.join(choices)}).")
+    p["lower_level"] = _lower_level_name(p["lower_level"])
+    if p["lower_level"] != BUILTIN_LOWER_LEVEL and (p["granularity"] != "sample" or p["lower_weights"] != "set"):
+        raise ConfigError(f"BLO lower_level '{p['lower_level']}' (an unlearning method) needs granularity: sample and "
+                          f"lower_weights: set (a method unlearns a set of samples).")
     if not isinstance(p["warm_start"], bool):
         raise ConfigError(f"BLO parameter 'warm_start' must be true or false, got {p['warm_start']!r}.")
     p["K"] = _number(p, "K", lo=0, lo_open=True)
@@ -177,6 +186,22 @@ def validate_params(params: dict | None) -> dict:
     p["tol_gap"] = _number(p, "tol_gap", lo=0, hi=1)
     p["n_classes"] = _number(p, "n_classes", integer=True, lo=1)
     return p
+
+
+BUILTIN_LOWER_LEVEL = "ft"
+
+
+def _lower_level_name(v) -> str:
+    """``ft`` (the built-in lower level) or a registered unlearning method's name (unknown → ConfigError listing them)."""
+    if not isinstance(v, str) or not v:
+        raise ConfigError(f"BLO parameter 'lower_level' must be 'ft' or an unlearning method's name, got {v!r}.")
+    if v == BUILTIN_LOWER_LEVEL:
+        return v
+    try:
+        get_method(v)
+    except ConfigError as e:
+        raise ConfigError(f"BLO lower_level {v!r}: {e} Use 'ft' (the built-in lower level) or a method name.") from None
+    return v
 
 
 # ------------------------------------------------------------------------------------------------ upper level
@@ -215,7 +240,8 @@ LowerFn = Callable[[torch.Tensor], torch.Tensor]
 
 def upper_loop(lower: LowerFn, n: int, m: int, p: dict, start_mask: torch.Tensor,
                lowloss_mask: torch.Tensor | None = None, cost: Callable[[], float] = lambda: 0.0,
-               ctx: RunContext = NULL_CONTEXT, iteration_cost: float = 0.0, budget: float | None = None
+               ctx: RunContext = NULL_CONTEXT, iteration_cost: float | Callable[[], float] = 0.0,
+               budget: float | None = None
                ) -> tuple[torch.Tensor, torch.Tensor, list[dict], str]:
     """The upper level: move w towards the lower level's best responses until the set is a fixed point.
 
@@ -240,7 +266,8 @@ def upper_loop(lower: LowerFn, n: int, m: int, p: dict, start_mask: torch.Tensor
     its response by ≥ ``tol_overlap`` (or swapping to the response would lower the mean estimate on the set by at
     most ``tol_gap`` × the mean loss over all samples: an ε-fixed point) AND none of those iterations lowered the
     best objective by more than ``tol_objective`` × that mean loss; "max_cost" before an iteration that would take
-    ``cost()`` above ``budget`` (``iteration_cost`` sample passes each; one iteration always runs); "max_iters" at the cap.
+    ``cost()`` above ``budget`` (``iteration_cost`` sample passes each, or a callable giving the latest estimate; one
+    iteration always runs); "max_iters" at the cap.
     Objective of an iteration: the mean loss of θ_u on the set that defined it (iteration 1: on its response).
     Returns (w, last losses, trace, stop reason).
     """
@@ -261,7 +288,8 @@ def upper_loop(lower: LowerFn, n: int, m: int, p: dict, start_mask: torch.Tensor
     for t in range(1, cap + 1):
         t0 = time.perf_counter()
         ctx.check_cancel()
-        if budget is not None and trace and cost() + iteration_cost > budget * (1 + 1e-9):
+        per_iteration = iteration_cost() if callable(iteration_cost) else iteration_cost
+        if budget is not None and trace and cost() + per_iteration > budget * (1 + 1e-9):
             reason = "max_cost"
             break
         w_in = defined.double() if (as_set and defined is not None) else w
@@ -430,6 +458,46 @@ class LowerLevel:
 SignSGDLowerLevel = LowerLevel  # older name
 
 
+class MethodLowerLevel:
+    """θ_u(S) = a registered unlearning method (``lower_level``) run from θ_o on forget set S (retain = the rest) at
+    its preset under the ``paper`` budget (unlearn_core/budget.py) for the recipe being unlearned; returns the
+    per-sample losses of the unlearned model (float64, :func:`precise_loss`). ``w`` must be a set (1_S); the
+    uniform w of the first upper iteration has no set, so that call unlearns ``start_set`` (the random set that
+    ``init: random`` would draw: the chance reference). Every call uses the same seed (common random numbers).
+    Cost: optimizer steps × batch size (counted by training.count_steps) + one eval pass, in ``sample_passes``;
+    ``iteration_cost`` is the latest call's (the cost cap's estimate)."""
+
+    def __init__(self, inp: ScoreInput, p: dict, seed: int, start_set: torch.Tensor):
+        self.inp, self.p, self.seed = inp, p, seed
+        self.method = get_method(p["lower_level"])
+        self.params = self.method.resolve_params(inp.ds, None, inp.train_cfg)
+        self.bs = p["batch_size"] or inp.train_cfg.batch_size
+        self.n_train = inp.ds.n_train
+        self.start_set = start_set
+        self.sample_passes = 0.0
+        self.iteration_cost = 0.0
+        self.by_class = False
+
+    def aggregate(self, losses: torch.Tensor) -> torch.Tensor:
+        return losses
+
+    def __call__(self, w: torch.Tensor) -> torch.Tensor:
+        ds, inp = self.inp.ds, self.inp
+        binary = bool(((w == 0) | (w == 1)).all().item())
+        forget = (w > 0.5) if binary else self.start_set
+        forget_idx = torch.nonzero(forget.to(ds.device)).squeeze(1)
+        retain_idx = torch.nonzero(~forget.to(ds.device)).squeeze(1)
+        unlearn_in = UnlearnInput(inp.original, inp.model_name, ds, forget_idx, retain_idx, inp.train_cfg, self.seed,
+                                  inp.ctx.sub(0.0, 0.0))
+        before = self.sample_passes
+        with count_steps() as steps:
+            model = self.method.unlearn(unlearn_in, self.params)
+        model.eval()
+        self.sample_passes += steps[0] * self.bs + EVAL_PASS_COST * self.n_train
+        self.iteration_cost = self.sample_passes - before
+        return precise_loss(model, ds, self.bs)
+
+
 # ------------------------------------------------------------------------------------------------ entry points
 def _one_training(inp: ScoreInput) -> float:
     return float(inp.train_cfg.epochs * inp.ds.n_train)
@@ -450,14 +518,15 @@ def blo_weights(inp: ScoreInput, m: int, params: dict | None = None) -> ScoreRes
     # The random start (pgd, init: random) or, otherwise, the set it would have drawn: the chance reference.
     start_mask = torch.zeros(n, dtype=torch.bool, device=device)
     start_mask[torch.randperm(n, generator=gen)[:m].to(device)] = True
-    lower = LowerLevel(inp, p, inp.seed + 7919, by_class)
+    lower = LowerLevel(inp, p, inp.seed + 7919, by_class) if p["lower_level"] == BUILTIN_LOWER_LEVEL \
+        else MethodLowerLevel(inp, p, inp.seed + 7919, start_mask)
     theta_o_losses = lower.aggregate(precise_loss(inp.original, ds, lower.bs))
     lower.sample_passes += EVAL_PASS_COST * ds.n_train
     lowloss_mask = _top_mask(-theta_o_losses, m)
     one_training = _one_training(inp)
     budget = p["max_cost"] * one_training if p["max_cost"] > 0 and one_training > 0 else None
     w, losses, trace, reason = upper_loop(lower, n, m, p, start_mask, lowloss_mask, cost=lambda: lower.sample_passes,
-                                          ctx=inp.ctx, iteration_cost=lower.iteration_cost, budget=budget)
+                                          ctx=inp.ctx, iteration_cost=lambda: lower.iteration_cost, budget=budget)
     values = w.double()  # w with ties broken by the latest estimates (centred ranks sum to 0: Σ values = m)
     final = _top_mask(values, m)
     extras = {
@@ -502,8 +571,9 @@ def blo_objective(inp: ScoreInput, sets: dict[str, "np.ndarray | list[int]"], pa
         idx_t = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=ds.device)
         if idx_t.numel() == 0 or int(idx_t.min()) < 0 or int(idx_t.max()) >= n:
             raise ConfigError(f"Forget set '{name}' must hold indices in 0..{n - 1}.")
-        lower = LowerLevel(inp, p, inp.seed + 7919, False)  # the seed blo_weights' lower level uses
-        w = torch.zeros(n, device=ds.device)
+        lower = LowerLevel(inp, p, inp.seed + 7919, False) if p["lower_level"] == BUILTIN_LOWER_LEVEL \
+            else MethodLowerLevel(inp, p, inp.seed + 7919, torch.zeros(n, dtype=torch.bool, device=ds.device))
+        w = torch.zeros(n, device=ds.device)  # the seed blo_weights' lower level uses
         w[idx_t] = 1.0
         losses = lower(w)
         out[name] = {"objective": float(losses[idx_t].mean().item()),
@@ -515,6 +585,7 @@ def blo_objective(inp: ScoreInput, sets: dict[str, "np.ndarray | list[int]"], pa
 # Ranges checked at submit time by the shared validation layer (validate_params re-checks when the score runs).
 BLO_PARAM_RULES = {
     **{key: {"choices": list(choices)} for key, choices in _CHOICES.items()},
+    "lower_level": {"hint": "'ft' (built-in) or an unlearning method's name"},
     "K": {"min": 0, "max": 1000, "min_open": True, "hint": "lower-level epochs per iteration (fractions allowed)"},
     "beta": {"min": 0, "max": 1e3, "min_open": True, "hint": "the signSGD step"},
     "alpha": {"min": 0, "max": 1e6, "min_open": True, "hint": "the upper-level step; null = the step scale's default"},
@@ -536,6 +607,9 @@ def blo_cost(params: dict, n: int, recipe, m: int | None) -> float:
     iters = p["upper_iters"] or p["max_iters"]
     expected = min(iters, 2 + 2 * p["patience"])
     per_iter = p["K"] * n + n / 3
+    if p["lower_level"] != BUILTIN_LOWER_LEVEL:  # a method at its paper budget: its epochs of the papers' 182, scaled
+        preset = max((int(v.get("epochs", 1)) for v in get_method(p["lower_level"]).presets.values()), default=1)
+        per_iter = max(paper_fraction(preset, recipe.epochs), 1.0 / max(n, 1)) * n + n / 3
     passes = expected * per_iter + n / 3
     if p["max_cost"] > 0:
         passes = min(passes, p["max_cost"] * recipe.epochs * n + per_iter)
