@@ -317,7 +317,7 @@ def cmd_select(args) -> int:
 
 def cmd_unlearn(args) -> int:
     from .selectors import parse_selector
-    from .validation import validate_method_params
+    from .methods import validate_method_params
 
     params = _with_budget({args.method: _json_arg(args.params)}, [args.method], args.budget)[args.method]
     validate_method_params(args.method, params)

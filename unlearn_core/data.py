@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError, DataNotFoundError, unknown_name
+from .io import atomic_write_bytes
 from .limits import FOLDER_FILES_ENV, check_data_bytes, max_folder_files
 
 
@@ -396,8 +397,6 @@ def _load_tiny_imagenet(root: str, download: bool) -> ImageDataset:
     x_train, y_train = read([p for p, _ in train]), np.array([c for _, c in train], dtype=np.int64)
     x_test, y_test = read([p for p, _ in val]), np.array([c for _, c in val], dtype=np.int64)
     import io
-
-    from .store import atomic_write_bytes
 
     buf = io.BytesIO()
     np.savez(buf, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)

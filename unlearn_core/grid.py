@@ -22,12 +22,12 @@ from .config import Setup, forget_count
 from .context import NULL_CONTEXT, RunContext
 from .errors import ConfigError, unknown_name
 from .banks import PSEUDO_METHODS, check_eval_models, member_chunks, parse_members, run_bank_unit
-from .methods import get_method, method_names
+from .methods import get_method, method_names, validate_method_params
 from .scores.base import ScoreInput
 from .scores.blo import blo_objective, sort_verdict
 from .selectors import overlap, parse_selector
 from .store import Store
-from .validation import MAX_RATIOS, MAX_SEED, check_names, check_seed_list, validate_method_params  # noqa: F401
+from .validation import MAX_RATIOS, MAX_SEED, check_names, check_seed_list  # noqa: F401
 
 DEFAULT_METHODS = ["retrain", "ft", "ga", "rl", "l1_sparse"]
 DEFAULT_SELECTORS = ["random", "worst", "bottom:loss"]  # the worst case beside its cheap rival, the sort

@@ -24,7 +24,7 @@ import numpy as np
 
 from .data import ImageDataset
 from .errors import ConfigError
-from .config import forget_count
+from .validation import forget_count
 
 ScoreFn = Callable[[str, "float | None", dict], np.ndarray]  # (score name, ratio, params) -> values (N,)
 

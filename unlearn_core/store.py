@@ -2,7 +2,7 @@
 
 This is the only module that writes SQL or artifact files. What it guarantees:
 
-- **Keys.** Every cached result is a *run* keyed by :func:`~unlearn_core.config.config_key` of its full
+- **Keys.** Every cached result is a *run* keyed by :func:`~unlearn_core.io.config_key` of its full
   configuration. :meth:`Store.cached` serves a finished run or computes, saves and records it; every step of the
   project (original models, scores, forget sets, unlearning runs, model banks, analysis results) goes through it.
 - **Claims.** A key is *claimed* (a ``running`` row with a fresh claim token and the owner ``host:pid``) before it
@@ -33,7 +33,6 @@ import math
 import os
 import socket
 import sqlite3
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from .config import config_key
+from .io import atomic_write_bytes, config_key, sha256_bytes, sha256_file, weights_digest  # noqa: F401
 from .errors import CancelledError, CheckpointError, ConfigError, ForgetsetError
 from .limits import data_limit_bytes, data_limit_text, fmt_bytes
 
@@ -56,45 +55,6 @@ REMOTE_CLAIM_TIMEOUT_S = 3600.0
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("FORGETSET_CACHE_DIR", "cache"))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder + fsync + rename (atomic on POSIX)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def weights_digest(model: torch.nn.Module) -> str:
-    """Content hash of a model's weights and buffers (names, dtypes, shapes, values): names a θ_o whatever the
-    artifact format it was stored in."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        a = np.ascontiguousarray(t.detach().cpu().numpy())
-        h.update(f"{name}|{a.dtype.str}|{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:24]
 
 
 def array_digest(a: np.ndarray | torch.Tensor) -> str:

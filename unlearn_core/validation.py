@@ -1,6 +1,8 @@
 """The one validation layer for what users type: hyperparameters, score parameters, seeds, ratios, paths.
 
-Used by the CLI (before any compute starts), by the job kinds' submit checks and, through
+This module sits at the bottom of the layers (it imports only :mod:`~unlearn_core.errors`): methods and scores
+call it, never the other way round. Used by the CLI (before any compute starts), by the job kinds' submit checks
+and, through
 :meth:`UnlearnMethod.resolve_params <unlearn_core.methods.base.UnlearnMethod.resolve_params>` and
 :meth:`ScoreSpec.resolve_params <unlearn_core.scores.base.ScoreSpec.resolve_params>`, by the dashboard forms. Every
 failure is a :class:`~unlearn_core.errors.ConfigError` whose message says what to type instead.
@@ -14,8 +16,8 @@ Parameters are typed by their default value (a preset's or a score's ``defaults`
 - ``str``: a string; ``null`` is never a value (leave a parameter out to keep its default).
 
 Ranges come from, in this order: the owner's own declaration (``UnlearnMethod.param_rules`` or
-``register_score(..., param_rules=...)``), the fallback table :data:`SCORE_PARAM_RULES` (for scores whose module
-does not declare rules yet), and the rules by parameter *name* in :func:`name_rule` (``epochs`` is 0..1000, ``lr``
+``register_score(..., param_rules=...)``: each method and score owns its rules) and the rules by parameter *name*
+in :func:`name_rule` (``epochs`` is 0..1000, ``lr``
 in (0, 1e6], ``*fraction*`` in [0, 1], ...). Anything else numeric must be non-negative and integers at most
 :data:`MAX_INT_PARAM`; a parameter that may be negative must declare it (``{"min": None}``).
 """
@@ -27,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .budget import BUDGETS, DEFAULT_BUDGET
 from .errors import ConfigError
 
 MAX_SEED = 2**32 - 1  # numpy's and torch's seed range
@@ -108,14 +109,6 @@ def name_rule(name: str) -> Rule | None:
     return None
 
 
-# Rules of the built-in scores, used until a score module declares its own (register_score(param_rules=...)).
-SCORE_PARAM_RULES: dict[str, dict[str, Rule]] = {
-    **{name: {"n_shadow": Rule(4, 4096, hint="shadow models (even)"), "variant": Rule(choices=("online", "offline"))}
-       for name in ("lira_asr", "lira_score")},
-    **{name: {"n_seeds": Rule(1, 100), "epochs": Rule(1, MAX_EPOCHS)} for name in ("el2n", "grand")},
-}
-
-
 def _kind_of(default: Any) -> str:
     if isinstance(default, bool):
         return "bool"
@@ -137,7 +130,8 @@ def _show(v: Any) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def _type_name(v: Any) -> str:
+def type_name(v: Any) -> str:
+    """'an integer', 'a string', ... (how a value's type is named in error messages)."""
     if v is None:
         return "null"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
@@ -161,11 +155,11 @@ def check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Ma
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
             return _BOOL_WORDS[value.strip().lower()]
-        raise ConfigError(f"{where} must be true or false, got {_show(value)} ({_type_name(value)}).")
+        raise ConfigError(f"{where} must be true or false, got {_show(value)} ({type_name(value)}).")
     if kind in ("int", "float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be {'an integer' if kind == 'int' else 'a number'}, got {_show(value)} "
-                              f"({_type_name(value)}). Write it without quotes, e.g. {_show(default)}.")
+                              f"({type_name(value)}). Write it without quotes, e.g. {_show(default)}.")
         if not math.isfinite(value):
             raise ConfigError(f"{where} must be a finite number, got {value}.")
         if kind == "int":
@@ -182,7 +176,7 @@ def check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Ma
         return value
     if kind == "str":
         if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {_show(value)} ({_type_name(value)})."
+            raise ConfigError(f"{where} must be a string, got {_show(value)} ({type_name(value)})."
                               + (f" Use one of: {', '.join(map(str, rule.choices))}." if rule and rule.choices else ""))
         if len(value) > MAX_STR_PARAM or "\x00" in value:
             raise ConfigError(f"{where} is not a usable string (at most {MAX_STR_PARAM} characters).")
@@ -192,11 +186,11 @@ def check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Ma
     if kind in ("list", "dict"):
         want = list if kind == "list" else dict
         if not isinstance(value, (list, tuple) if want is list else dict):
-            raise ConfigError(f"{where} must be {_type_name(want())}, got {_show(value)} ({_type_name(value)}).")
+            raise ConfigError(f"{where} must be {type_name(want())}, got {_show(value)} ({type_name(value)}).")
         return value
     # A parameter whose default is None takes any JSON scalar.
     if isinstance(value, (dict, list, tuple)):
-        raise ConfigError(f"{where} must be a single value, got {_type_name(value)}.")
+        raise ConfigError(f"{where} must be a single value, got {type_name(value)}.")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{where} must be a finite number, got {value}.")
     if rule is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -227,7 +221,7 @@ def check_params(owner: str, overrides: Mapping[str, Any] | None, defaults: Mapp
         overrides = {}
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"{owner}: parameters must be a JSON object such as {{\"epochs\": 5}}, got "
-                          f"{_type_name(overrides)}.")
+                          f"{type_name(overrides)}.")
     params = dict(defaults)
     rules = rules or {}
     for k, v in overrides.items():
@@ -241,52 +235,55 @@ def check_params(owner: str, overrides: Mapping[str, Any] | None, defaults: Mapp
     return params
 
 
-# ---------------------------------------------------------------------------------------------- methods, scores
-def method_rules(method: Any) -> dict[str, Any]:
-    """A method's declared parameter rules (``param_rules`` on the class or instance; wrappers add the inner's)."""
-    rules: dict[str, Any] = {}
-    inner = getattr(method, "inner", None)
-    if inner is not None:
-        rules.update(getattr(inner, "param_rules", None) or {})
-    rules.update(getattr(method, "param_rules", None) or {})
-    rules.setdefault("budget", {"choices": list(BUDGETS)})
-    return rules
+# ---------------------------------------------------------------------------------------------- forget ratios
+class Ratio(float):
+    """A forget ratio r with 0 < r < 1, checked once when built (``Ratio(0.1)``, ``Ratio.parse("10%")``).
+
+    A ``float`` subclass, so it serialises, hashes and compares exactly like the plain number (config keys do not
+    change); layers that receive a :class:`Ratio` trust it and never re-check the range."""
+
+    def __new__(cls, value: Any, field: str = "ratio") -> "Ratio":
+        if isinstance(value, Ratio):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not 0 < value < 1:
+            raise ConfigError(f"Forget ratio must be strictly between 0 and 1, got {value}.", field=field,
+                              hint="e.g. 0.1 for 10%")
+        return super().__new__(cls, float(value))
+
+    @classmethod
+    def parse(cls, value: Any, field: str = "ratio") -> "Ratio":
+        """A ratio typed by a user: '0.1', '10%' or a number."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return cls(value, field)
+        try:
+            s = str(value).strip()
+            r = float(s[:-1]) / 100 if s.endswith("%") else float(s)
+        except ValueError:
+            raise ConfigError(f"Forget ratio '{value}' is not a number.", field=field,
+                              hint="use e.g. 0.1 or 10%") from None
+        return cls(r, field)
+
+    def count(self, n: int) -> int:
+        """m = round(r·N), the forget-set size on N training samples (1 <= m < N, else a ConfigError)."""
+        return forget_count(self, n)
 
 
-def score_rules(spec: Any) -> dict[str, Any]:
-    """A score's parameter rules: its own declaration, else the fallback table."""
-    return {**SCORE_PARAM_RULES.get(spec.name, {}), **(getattr(spec, "param_rules", None) or {})}
+def forget_count(ratio: float, n: int) -> int:
+    """m = round(ratio·N), validated: 0 < ratio < 1 and 1 <= m < N."""
+    r = Ratio(ratio)
+    m = int(round(r * n))
+    if m < 1:
+        raise ConfigError(f"Forget ratio {ratio} of {n} training samples gives an empty forget set.", field="ratio",
+                          hint="use a larger ratio")
+    if m >= n:
+        raise ConfigError(f"Forget ratio {ratio} would forget all {n} training samples.", field="ratio",
+                          hint="use a smaller ratio")
+    return m
 
 
-def validate_method_params(name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check a method's overrides without a data set (at submit / grid-validation time): names must exist in one of
-    its presets and values fit the type and range of that preset. Returns the overrides, normalised."""
-    from .methods import get_method
-
-    m = get_method(name)
-    if params is None:
-        return {}
-    if not isinstance(params, Mapping):
-        raise ConfigError(f"Hyperparameters of '{name}' must be a JSON object such as {{\"epochs\": 5}}, got "
-                          f"{_type_name(params)}.")
-    if getattr(m, "exact", False) and params:
-        raise ConfigError(f"'{name}' takes no hyperparameters (it retrains with the training recipe: change the recipe "
-                          f"with --epochs / the setup's training overrides instead).")
-    union: dict[str, Any] = {}
-    for preset in (getattr(m, "presets", None) or {}).values():
-        for k, v in preset.items():
-            union.setdefault(k, v)
-    if "epochs" in union:
-        union.setdefault("budget", DEFAULT_BUDGET)
-    checked = check_params(f"Method '{name}'", params, union, method_rules(m), noun="hyperparameter")
-    return {k: checked[k] for k in params}
-
-
-def validate_score_params(name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A score's parameters (defaults + overrides), validated."""
-    from .scores import get_score
-
-    return get_score(name).resolve_params(dict(params or {}))
+def parse_ratio(value: Any) -> Ratio:
+    """A forget ratio typed by a user ('0.1', '10%', 0.1), validated (0 < r < 1)."""
+    return Ratio.parse(value)
 
 
 # ---------------------------------------------------------------------------------------------- seeds, ratios
@@ -333,8 +330,6 @@ def parse_seeds(text: str) -> list[int]:
 def parse_ratios(text: str) -> list[float]:
     """CLI ``--ratios``: comma-separated forget ratios ('0.01,0.1' or '1%,10%'), each in (0, 1), at most
     :data:`MAX_RATIOS`."""
-    from .config import parse_ratio
-
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
     if not parts:
         raise ConfigError("--ratios must list at least one forget ratio, e.g. 0.1.")

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from ..store import weights_digest
+from ..io import weights_digest
 from ..training import train_model
 from .base import ScoreInput, ScoreResult, register_score
 
