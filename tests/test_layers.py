@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "unlearn_core.config": 5, "unlearn_core.selectors": 5,
     # 6: model banks, result tables, the cost model; and the two plugins that build on them:
     "unlearn_core.banks": 6, "unlearn_core.results": 6, "unlearn_core.cost": 6,
+    "unlearn_core.spec": 6,  # the typed experiment, parsed once at the edge (checks bank sizes: banks.py)
     "unlearn_core.scores.eps_hardness": 6,  # a score computed from model banks (ε per sample: banks.py)
     "unlearn_core.methods.rum": 6,  # prices its groups with cost.method_passes (each group runs another method)
     # 7: the pipeline (one setup: original models, scores, forget sets, unlearning runs, evaluation)

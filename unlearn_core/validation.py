@@ -141,6 +141,13 @@ def type_name(v: Any) -> str:
 def check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Mapping | None = None) -> Any:
     """``value`` for parameter ``name`` (typed by ``default``), validated and normalised (5.0 -> 5 for an int
     parameter, "false" -> False for a bool one); raises :class:`ConfigError` with what to type instead."""
+    try:
+        return _check_param(owner, name, value, default, rule)
+    except ConfigError as err:
+        raise err.with_field(name) from None
+
+
+def _check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Mapping | None = None) -> Any:
     rule = Rule.of(rule) if rule is not None else name_rule(name)
     where = f"{owner}: '{name}'"
     kind = _kind_of(default)
@@ -292,21 +299,29 @@ def check_seed(seed: Any, what: str = "seed") -> int:
     if isinstance(seed, float) and seed.is_integer():
         seed = int(seed)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"A {what} must be an integer between 0 and {MAX_SEED} (2^32-1), got {_show(seed)}.")
+        raise ConfigError(f"A {what} must be an integer between 0 and {MAX_SEED} (2^32-1), got {_show(seed)}.",
+                          field="seed")
     return int(seed)
 
 
 def check_seed_list(seeds: Any) -> list[int]:
     """A non-empty list of seeds (duplicates dropped, order kept), at most :data:`MAX_SEEDS` of them."""
     if not isinstance(seeds, (list, tuple)) or not seeds:
-        raise ConfigError("Choose at least one seed.")
+        raise ConfigError("Choose at least one seed.", field="seed")
     if len(seeds) > MAX_SEEDS:
-        raise ConfigError(f"{len(seeds)} seeds is more than the limit of {MAX_SEEDS}; use fewer.")
+        raise ConfigError(f"{len(seeds)} seeds is more than the limit of {MAX_SEEDS}; use fewer.", field="seed")
     return list(dict.fromkeys(check_seed(s) for s in seeds))
 
 
 def parse_seeds(text: str) -> list[int]:
     """CLI ``--seeds``: a count ('3' = seeds 0, 1, 2) or a comma list ('0,5,7'); bounded before anything is built."""
+    try:
+        return _parse_seeds(text)
+    except ConfigError as err:
+        raise err.with_field("seed") from None
+
+
+def _parse_seeds(text: str) -> list[int]:
     s = str(text).strip()
     try:
         if "," in s:
@@ -330,6 +345,13 @@ def parse_seeds(text: str) -> list[int]:
 def parse_ratios(text: str) -> list[float]:
     """CLI ``--ratios``: comma-separated forget ratios ('0.01,0.1' or '1%,10%'), each in (0, 1), at most
     :data:`MAX_RATIOS`."""
+    try:
+        return _parse_ratios(text)
+    except ConfigError as err:
+        raise err.with_field("ratio") from None
+
+
+def _parse_ratios(text: str) -> list[float]:
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
     if not parts:
         raise ConfigError("--ratios must list at least one forget ratio, e.g. 0.1.")
@@ -359,6 +381,13 @@ def check_names(values: Iterable[str], what: str, limit: int = 1000) -> list[str
 def check_output_file(path: str | os.PathLike | None, what: str = "--out") -> Path | None:
     """An output file the user named: its folder must exist and be writable, and the path must not be a folder.
     Checked before any compute starts, so a typo never costs a whole grid."""
+    try:
+        return _check_output_file(path, what)
+    except ConfigError as err:
+        raise err.with_field(what) from None
+
+
+def _check_output_file(path: str | os.PathLike | None, what: str = "--out") -> Path | None:
     if path is None:
         return None
     if not str(path).strip():
@@ -381,6 +410,13 @@ def check_output_file(path: str | os.PathLike | None, what: str = "--out") -> Pa
 
 def check_input_file(path: str | os.PathLike, what: str) -> Path:
     """A file the user named as input: it must exist, be a file and be readable."""
+    try:
+        return _check_input_file(path, what)
+    except ConfigError as err:
+        raise err.with_field(what) from None
+
+
+def _check_input_file(path: str | os.PathLike, what: str) -> Path:
     p = Path(str(path))
     if not str(path).strip():
         raise ConfigError(f"{what}: give a file path.")
