@@ -14,6 +14,7 @@ import streamlit as st
 from unlearn_core import results as res
 from unlearn_core.config import Setup
 from unlearn_core.errors import ForgetsetError
+from unlearn_core.validation import MAX_SEED  # the one seed range (numpy's and torch's: 0..2^32-1)
 from unlearn_core.jobs import ACTIVE, JobManager
 from unlearn_core.jobs.demo import DEMO_DEFAULTS, DEMO_STAGES
 from unlearn_core.pipeline import Pipeline
@@ -100,7 +101,6 @@ def manager() -> JobManager:
 # ---------------------------------------------------------------------------------------------- session setup
 DEFAULT_SETUP = Setup()
 MAX_URL_EPOCHS = 200
-MAX_SEED = 10_000
 
 
 def setup() -> Setup:

@@ -97,7 +97,9 @@ def _imported_names(name: str, path: Path) -> set[str]:
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module or ""
-            out |= {prefix} | {f"{prefix}.{a.name}" for a in node.names}
+            # ``from . import sibling`` names the sibling (a name that is no module resolves back to the package);
+            # the package itself is always imported before any of its modules, so it is no edge of its own.
+            out |= ({prefix} if node.module else set()) | {f"{prefix}.{a.name}" for a in node.names}
     return out
 
 

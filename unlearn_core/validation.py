@@ -304,6 +304,16 @@ def check_seed(seed: Any, what: str = "seed") -> int:
     return int(seed)
 
 
+def parse_seed(text: Any, what: str = "seed") -> int:
+    """A seed typed by a user ('7'): an integer in 0..2^32-1."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"A {what} must be an integer between 0 and {MAX_SEED}, got '{text}'.", field="seed") \
+            from None
+    return check_seed(value, what)
+
+
 def check_seed_list(seeds: Any) -> list[int]:
     """A non-empty list of seeds (duplicates dropped, order kept), at most :data:`MAX_SEEDS` of them."""
     if not isinstance(seeds, (list, tuple)) or not seeds:
@@ -330,6 +340,8 @@ def _parse_seeds(text: str) -> list[int]:
                 raise ConfigError(f"--seeds lists {len(parts)} seeds; the limit is {MAX_SEEDS}.")
             return check_seed_list([int(p) for p in parts])
         n = int(s)
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError(f"--seeds must be a count (3) or a comma list (0,1,2) of integers; got '{text}'.") from None
     if n < 1:
