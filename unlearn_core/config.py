@@ -20,7 +20,7 @@ from .training import TRAIN_PRESETS, TrainConfig, preset_for, preset_name_for, r
 from .validation import Ratio, forget_count, parse_ratio
 
 __all__ = ["config_key", "forget_count", "parse_ratio", "Ratio", "Setup", "ResolvedSetup", "setup_key",
-           "recipe_label", "parse_json_object"]
+           "recipe_label", "setup_name", "parse_json_object"]
 
 
 # ---------------------------------------------------------------------------------------------- the setup
@@ -171,6 +171,16 @@ class ResolvedSetup:
     @property
     def label(self) -> str:
         return recipe_label(self.setup.dataset, self.model, self.recipe.to_dict())
+
+
+def setup_name(s: Setup) -> str:
+    """'digits · default model · 30 epochs · BLO K=2' — how a setup (as chosen, before resolution) is named to users:
+    the CLI's and the jobs' labels and the dashboard all use this one. Plain text (escape before Markdown)."""
+    ep = s.train.get("epochs")
+    parts = [s.dataset, s.model or "default model"] + ([f"{ep} epochs"] if ep else [])
+    if s.blo:
+        parts.append("BLO " + ", ".join(f"{k}={v}" for k, v in sorted(s.blo.items())))
+    return " · ".join(parts)
 
 
 def recipe_label(dataset: str, model: str, train: Mapping[str, Any] | None) -> str:

@@ -373,12 +373,6 @@ def load_tuning(store: Store, key: str) -> dict | None:
     return value
 
 
-def tuned_params(store: Store, setup_id: str, method: str) -> dict | None:
-    """The newest tuning's chosen (resolved) hyperparameters of ``method`` on this setup, or None."""
-    df = find_tunings(store, setup_id, method)
-    return None if df.empty else json.loads(df.iloc[0]["chosen_params"])
-
-
 def annotate_tuned(df: pd.DataFrame, store: Store) -> pd.DataFrame:
     """``df`` (runs or aggregated rows with setup_id, method, params) with a ``tuned_on`` column: the tuning label
     where the row's (setup, method, params) are a tuning's chosen values, else "". Method names renamed by

@@ -84,7 +84,7 @@ def _outputs(*pairs: tuple[str | None, str]) -> None:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    from ..store import atomic_write_bytes
+    from ..io import atomic_write_bytes
 
     atomic_write_bytes(Path(path), text.encode())
 

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from ..config import Setup
+from ..config import Setup, setup_name
 from ..errors import ConfigError
 from ..spec import ExperimentSpec
 from ..spec import parse as parse_spec
@@ -43,9 +43,8 @@ def pipeline_for(config: dict, env: JobEnv):
 
 
 def setup_label(config: dict) -> str:
-    s = setup_of(config)
-    ep = s.train.get("epochs")
-    return f"{s.dataset} · {s.model or 'default model'}" + (f" ({ep} epochs)" if ep else "")
+    """The job's setup named to users (config.setup_name)."""
+    return setup_name(setup_of(config))
 
 
 def check_seed(seed) -> int:
