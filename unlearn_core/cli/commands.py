@@ -126,7 +126,8 @@ def cmd_train(args) -> int:
 
 
 def _selector_ratio(args) -> None:
-    """--ratio defaults to 0.1; given to a class-wise selector (which takes whole classes) it is refused."""
+    """--selector parsed (a bad one is refused before anything loads); --ratio defaults to 0.1; given to a
+    class-wise selector (which takes whole classes) it is refused."""
     from ..errors import ConfigError
     from ..selectors import parse_selector
 
@@ -166,10 +167,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from ..selectors import parse_selector
-
     _outputs((args.out, "--out"))
-    parse_selector(args.selector)
     _selector_ratio(args)
     pipe = _pipeline(args)
     with _Bar(args.quiet, f"select {args.selector}") as bar:
@@ -183,12 +181,10 @@ def cmd_select(args) -> int:
 
 
 def cmd_unlearn(args) -> int:
-    from ..selectors import parse_selector
     from ..methods import validate_method_params
 
     params = _with_budget({args.method: _json_arg(args.params)}, [args.method], args.budget)[args.method]
     validate_method_params(args.method, params)
-    parse_selector(args.selector)
     _selector_ratio(args)
     pipe = _pipeline(args)
     with _Bar(args.quiet, f"unlearn {args.method}") as bar:
