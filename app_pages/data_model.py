@@ -59,7 +59,7 @@ with st.expander("Choose data set, model and training recipe", expanded=st.sessi
                                               for k, v in TRAIN_PRESETS.items()))
         epochs = c3.number_input("Epochs (0 = preset)", min_value=0, max_value=1000,
                                  value=int(s.train.get("epochs") or 0))
-        seed_v = c4.number_input("Seed", min_value=0, max_value=10_000, value=common.seed())
+        seed_v = c4.number_input("Seed", min_value=0, max_value=common.MAX_SEED, value=common.seed())
         applied = st.form_submit_button("Use this setup", type="primary")
     if applied:
         new, err_text = None, ""

@@ -13,7 +13,9 @@ import streamlit as st
 
 from unlearn_core import results as res
 from unlearn_core.config import Setup
+from unlearn_core.config import setup_name as config_setup_name
 from unlearn_core.errors import ForgetsetError
+from unlearn_core.validation import MAX_SEED  # the one seed range (numpy's and torch's: 0..2^32-1)
 from unlearn_core.jobs import ACTIVE, JobManager
 from unlearn_core.jobs.demo import DEMO_DEFAULTS, DEMO_STAGES
 from unlearn_core.pipeline import Pipeline
@@ -100,7 +102,6 @@ def manager() -> JobManager:
 # ---------------------------------------------------------------------------------------------- session setup
 DEFAULT_SETUP = Setup()
 MAX_URL_EPOCHS = 200
-MAX_SEED = 10_000
 
 
 def setup() -> Setup:
@@ -117,13 +118,8 @@ def set_setup(**changes) -> None:
 
 
 def setup_name(s: Setup | None = None) -> str:
-    """'digits · default model · 30 epochs' — how a setup is named to users (plain text, escape before Markdown)."""
-    s = s or setup()
-    ep = s.train.get("epochs")
-    parts = [s.dataset, s.model or "default model"] + ([f"{ep} epochs"] if ep else [])
-    if s.blo:
-        parts.append("BLO " + ", ".join(f"{k}={v}" for k, v in sorted(s.blo.items())))
-    return " · ".join(parts)
+    """The session's (or ``s``'s) setup named to users: :func:`unlearn_core.config.setup_name`."""
+    return config_setup_name(s or setup())
 
 
 def use_setup(new: Setup, seed: int | None = None, why: str = "") -> None:

@@ -26,16 +26,6 @@ BLO = {"upper_iters": 3, "K": 2}
 FT = {"epochs": 2}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The 8x8 MLPs here are faster on one thread; with two, a busy machine makes them several times slower
-    (each op waits for a descheduled peer thread). Restored afterwards for the other test modules."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     return Store(tmp_path_factory.mktemp("views_store"))

@@ -24,14 +24,6 @@ CFG = TrainConfig(epochs=20, batch_size=32, lr=0.05)
 MEM_CFG = TrainConfig(epochs=30, batch_size=16, lr=0.1, weight_decay=0.0, schedule="constant")  # fits the outliers
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 def blobs(n_train=160, n_test=60, n_outliers=8, seed=0):
     """Two Gaussian blobs; ``n_outliers`` training points carry the other class's label (only memorisable)."""
     rng, xtr, ytr, xte, yte = blob_arrays(n_train, n_test, seed)

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 
 from unlearn_core import results
 from unlearn_core.analysis import coreset
-from unlearn_core.config import Setup, setup_key
+from unlearn_core.config import Setup, config_key, setup_key
 from unlearn_core.errors import ConfigError
 from unlearn_core.grid import ExperimentSpec, grid_status, run_experiment
 from unlearn_core.pipeline import Pipeline
@@ -77,9 +79,9 @@ def test_every_module_computes_the_same_setup_key(tmp_path):
 
 
 def test_no_other_module_hashes_a_configuration():
-    """config.config_key is the one hashing function: no module imports hashlib to hash configurations
+    """io.config_key is the one hashing function: no module imports hashlib to hash configurations
     (hashes of file contents and index sets are content digests, listed here)."""
-    allowed = {"config.py", "io.py", "analysis/_common.py", "scores/lira.py"}
+    allowed = {"io.py", "analysis/_common.py", "scores/lira.py"}
     offenders = []
     for path in (ROOT / "unlearn_core").rglob("*.py"):
         tree = ast.parse(path.read_text())
@@ -105,3 +107,62 @@ def test_user_facing_registry_text_cites_papers_by_authors():
         meta = get_method(m).metadata()
         texts += [meta["description"], str(meta.get("preset_notes", ""))]
     assert not [t for t in texts if re.search(r"\bseeds? 00[0-3]\b", t)]
+
+
+# ---------------------------------------------------------------------------------------------- parse once
+BAD_INPUTS = [  # (field, compare's flags, the same in a job's / a typed spec's JSON)
+    ("ratio", ["--ratios", "1.5"], {"ratios": [1.5]}),
+    ("selector", ["--selectors", "top:nosuch"], {"selectors": ["top:nosuch"]}),
+    ("seed", ["--seeds", "4294967296,"], {"seeds": [2**32]}),
+]
+
+
+@pytest.mark.parametrize("field, flags, json_fields", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_a_bad_value_is_one_error_naming_its_field_at_every_edge(field, flags, json_fields):
+    """The CLI, a job's JSON and the typed spec all refuse it the same way: a ConfigError whose ``field`` names it."""
+    from unlearn_core.cli.grids import experiment_from_args
+    from unlearn_core.cli.parser import build_parser
+    from unlearn_core.jobs.registry import get_job_kind
+    from unlearn_core.spec import ExperimentSpec, parse
+
+    errors = []
+    args = build_parser().parse_args(["compare", "--epochs", "2", *flags])
+    for attempt in (lambda: experiment_from_args(args),
+                    lambda: get_job_kind("experiment").check({"spec": json_fields}),
+                    lambda: ExperimentSpec(**json_fields),
+                    lambda: parse(json.dumps(json_fields))):
+        with pytest.raises(ConfigError) as err:
+            attempt()
+        errors.append(err.value)
+    assert [e.field for e in errors] == [field] * 4, [(e.field, str(e)) for e in errors]
+    assert all(type(e) is ConfigError and str(e) for e in errors)
+
+
+def test_the_spec_is_frozen_and_parsing_is_idempotent():
+    from unlearn_core.spec import ExperimentSpec, parse
+    from unlearn_core.validation import Ratio
+
+    raw = {"setup": {"train": {"epochs": 2}}, "selectors": [" random", "worst", "random"], "methods": ["ga"],
+           "ratios": [0.1, 0.05, 0.1], "seeds": [2, 0, 2.0]}
+    spec = parse(raw)
+    assert parse(spec) is spec  # a parsed spec is trusted as is
+    assert parse(spec.to_dict()) == spec and parse(json.dumps(spec.to_dict())) == spec
+    assert spec.selectors == ("random", "worst") and spec.seeds == (2, 0) and spec.ratios == (0.1, 0.05)
+    assert all(type(r) is Ratio for r in spec.ratios) and spec.selector("worst").score_requests[0].score == "blo"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.seeds = (1,)
+    with pytest.raises(ConfigError) as err:
+        spec.replace(ratios=[0.0])  # a changed copy is parsed again
+    assert err.value.field == "ratio"
+
+
+def test_a_ratio_keys_runs_exactly_like_its_float():
+    """Ratio is a float: configurations holding one hash to the same key, so cached runs stay found."""
+    from unlearn_core.validation import Ratio
+
+    for r in (0.1, 1 / 3, 0.05, 1e-3):
+        assert config_key({"ratio": Ratio(r)}) == config_key({"ratio": r}) and json.dumps(Ratio(r)) == json.dumps(r)
+    assert Ratio.parse("10%") == 0.1 and Ratio(Ratio(0.2)) == 0.2
+    for bad in (0, 1, -0.5, float("nan"), True, "0.1"):
+        with pytest.raises(ConfigError):
+            Ratio(bad)

@@ -33,16 +33,6 @@ def blobs(n_train: int = 160, n_test: int = 60, n_outliers: int = 8, seed: int =
     return _from_numpy("blobs", xtr, ytr, xte, yte, ["left", "right"]), out
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny models: intra-op threads only add synchronisation, and on a shared, loaded CPU OpenMP spin-waiting made
-    # a 100-step training 100x slower with 2 threads than with 1 (measured). Restored afterwards.
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 @pytest.fixture(scope="module")
 def problem():
     ds, outliers = blobs()

@@ -44,21 +44,9 @@ def state_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module", autouse=True)
-def single_thread():
-    """Tiny models run faster on one thread (and much faster on a shared, busy CPU); restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
-def world(single_thread):
-    torch.manual_seed(0)
-    ds = load_dataset("digits")
-    cfg = TrainConfig(epochs=12, batch_size=128, lr=0.05)
-    original = train_model("mlp", ds, torch.arange(ds.n_train), cfg, seed=0)
+def world(digits_mlp):
+    ds, cfg, original = digits_mlp.ds, digits_mlp.cfg, digits_mlp.original
     g = torch.Generator().manual_seed(0)
     perm = torch.randperm(ds.n_train, generator=g)
     f, r = perm[:72].sort().values, perm[72:].sort().values

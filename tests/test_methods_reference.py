@@ -18,7 +18,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from test_methods import make_input, run_method, single_thread, state_of, world  # noqa: E402,F401
+from test_methods import make_input, run_method, state_of, world  # noqa: E402,F401
 
 from unlearn_core.data import ImageDataset  # noqa: E402
 from unlearn_core.methods import get_method  # noqa: E402

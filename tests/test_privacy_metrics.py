@@ -20,15 +20,6 @@ from _synthetic import blob_arrays
 CFG = TrainConfig(epochs=30, batch_size=32, lr=0.05, weight_decay=0.0)  # memorises the mislabeled points
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny models: extra intra-op threads only add synchronisation (and spin-waiting on a loaded shared CPU).
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 def blobs(n_train: int = 160, n_test: int = 60, seed: int = 0):
     """Two Gaussian blobs as 8x8 uint8 images; labels 0 (bright left half) / 1 (bright right half)."""
     _, xtr, ytr, xte, yte = blob_arrays(n_train, n_test, seed)

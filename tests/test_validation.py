@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from unlearn_core.errors import ConfigError
+from unlearn_core.methods import validate_method_params
 from unlearn_core.validation import (Rule, check_output_file, check_param, check_params, check_seed, parse_ratios,
-                                     parse_seeds, validate_method_params)
+                                     parse_seeds)
 
 
 @pytest.mark.parametrize("value, default, expected", [

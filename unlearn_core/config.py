@@ -1,35 +1,26 @@
-"""Typed configuration objects and the one place that hashes them.
+"""Typed configuration objects: the :class:`Setup` (data set, model, recipe, BLO parameters) and its key.
 
-Every cached result is keyed by :func:`config_key` of its full configuration; nothing else in the project
-hashes a configuration.
+Every cached result is keyed by :func:`~unlearn_core.io.config_key` of its full configuration (re-exported here);
+nothing else in the project hashes a configuration. A setup resolves names through the data, model, training and
+score registries, so this module sits above them in the layers (tests/test_layers.py).
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
+from .data import DATASETS, default_model_for, load_dataset
+from .device import check_device_name
 from .errors import ConfigError, unknown_name
+from .io import config_key
+from .models import MODELS, check_model_fits
+from .scores import get_score
+from .training import TRAIN_PRESETS, TrainConfig, preset_for, preset_name_for, recipe_with
+from .validation import Ratio, forget_count, parse_ratio
 
-
-def config_key(config: dict) -> str:
-    """Stable hash of a JSON-serialisable configuration (key order does not matter)."""
-    blob = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def forget_count(ratio: float, n: int) -> int:
-    """m = round(ratio·N), validated: 0 < ratio < 1 and 1 <= m < N."""
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or math.isnan(ratio) or not 0 < ratio < 1:
-        raise ConfigError(f"Forget ratio must be strictly between 0 and 1 (e.g. 0.1 for 10%), got {ratio}.")
-    m = int(round(ratio * n))
-    if m < 1:
-        raise ConfigError(f"Forget ratio {ratio} of {n} training samples gives an empty forget set; use a larger ratio.")
-    if m >= n:
-        raise ConfigError(f"Forget ratio {ratio} would forget all {n} training samples.")
-    return m
+__all__ = ["config_key", "forget_count", "parse_ratio", "Ratio", "Setup", "ResolvedSetup", "setup_key",
+           "recipe_label", "setup_name", "parse_json_object"]
 
 
 # ---------------------------------------------------------------------------------------------- the setup
@@ -126,12 +117,6 @@ class Setup:
     def validate(self) -> "Setup":
         """Everything checkable without loading the data: names (model, preset, device, data set), the training
         overrides' types and ranges and the BLO parameters. Raises :class:`ConfigError`; returns self."""
-        from .data import DATASETS
-        from .device import check_device_name
-        from .models import MODELS
-        from .scores import get_score
-        from .training import TRAIN_PRESETS, TrainConfig, recipe_with
-
         if not (self.dataset in DATASETS or self.dataset.startswith(("npz:", "folder:"))):
             raise unknown_name("data set", self.dataset, list(DATASETS) + ["npz:PATH", "folder:PATH"])
         if self.model is not None and self.model not in MODELS:
@@ -146,11 +131,6 @@ class Setup:
     def resolve(self) -> "ResolvedSetup":
         """Load the data set (memoised per process) and resolve the model, the recipe and the BLO parameters;
         a model too deep for the images is refused here, before anything trains."""
-        from .data import default_model_for, load_dataset
-        from .models import check_model_fits
-        from .scores import get_score
-        from .training import preset_for, preset_name_for, recipe_with
-
         self.validate()
         ds = load_dataset(self.dataset, root=self.data_root, download=self.download)
         model = self.model or default_model_for(ds)
@@ -193,6 +173,16 @@ class ResolvedSetup:
         return recipe_label(self.setup.dataset, self.model, self.recipe.to_dict())
 
 
+def setup_name(s: Setup) -> str:
+    """'digits · default model · 30 epochs · BLO K=2' — how a setup (as chosen, before resolution) is named to users:
+    the CLI's and the jobs' labels and the dashboard all use this one. Plain text (escape before Markdown)."""
+    ep = s.train.get("epochs")
+    parts = [s.dataset, s.model or "default model"] + ([f"{ep} epochs"] if ep else [])
+    if s.blo:
+        parts.append("BLO " + ", ".join(f"{k}={v}" for k, v in sorted(s.blo.items())))
+    return " · ".join(parts)
+
+
 def recipe_label(dataset: str, model: str, train: Mapping[str, Any] | None) -> str:
     """'digits · mlp · 30 ep sgd lr 0.05 bs 128' — how a setup is named to users."""
     t = train or {}
@@ -228,14 +218,3 @@ def parse_json_object(text: str | None, what: str, max_depth: int = 4) -> dict:
 
     depth(v)
     return v
-
-
-def parse_ratio(value: Any) -> float:
-    """A forget ratio typed by a user ('0.1', '10%', 0.1), validated (0 < r < 1)."""
-    try:
-        s = str(value).strip()
-        r = float(s[:-1]) / 100 if s.endswith("%") else float(s)
-    except ValueError:
-        raise ConfigError(f"Forget ratio '{value}' is not a number; use e.g. 0.1 or 10%.") from None
-    forget_count(r, 10**9)
-    return r

@@ -1,6 +1,6 @@
 """Experiment grids: setup × selector × method × ratio × seed, split into independent units of work.
 
-:class:`ExperimentSpec` is the typed grid (the CLI's ``compare``, the dashboard's Experiments page, the
+:class:`~unlearn_core.spec.ExperimentSpec` is the typed grid (the CLI's ``compare``, the dashboard's Experiments page, the
 teaching demo). :func:`plan` splits it into :class:`Unit` s with their dependencies — the original model per
 seed → the scores a selector needs → forget sets → Retrain and each method per forget set — so an executor can
 run independent units in any order or in parallel (locally or on a cluster): every unit's result depends only
@@ -12,120 +12,23 @@ import importlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from .config import Setup, forget_count
+from .config import Setup
 from .context import NULL_CONTEXT, RunContext
 from .errors import ConfigError, unknown_name
-from .banks import PSEUDO_METHODS, check_eval_models, member_chunks, parse_members, run_bank_unit
-from .methods import get_method, method_names
+from .banks import PSEUDO_METHODS, member_chunks, parse_members, run_bank_unit
+from .methods import get_method
 from .scores.base import ScoreInput
 from .scores.blo import blo_objective, sort_verdict
 from .selectors import overlap, parse_selector
+from .spec import DEFAULT_METHODS, DEFAULT_SELECTORS, ExperimentSpec  # noqa: F401 - re-exported
 from .store import Store
-from .validation import MAX_RATIOS, MAX_SEED, check_names, check_seed_list, validate_method_params  # noqa: F401
-
-DEFAULT_METHODS = ["retrain", "ft", "ga", "rl", "l1_sparse"]
-DEFAULT_SELECTORS = ["random", "worst", "bottom:loss"]  # the worst case beside its cheap rival, the sort
-MAX_GRID_RUNS = 20_000  # a bound on a typed grid (a typo like --seeds 100000 must be refused, not planned)
-
-
-@dataclass
-class ExperimentSpec:
-    """A grid over one setup. ``method_params`` maps a method to its hyperparameter overrides."""
-
-    setup: Setup = field(default_factory=Setup)
-    selectors: list[str] = field(default_factory=lambda: list(DEFAULT_SELECTORS))
-    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
-    ratios: list[float] = field(default_factory=lambda: [0.1])
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    method_params: dict[str, dict] = field(default_factory=dict)
-    # Models per bank for the per-example distribution tests (forget_quality.py, banks.py); 0 = off.
-    eval_models: int = 0
-
-    def validate(self) -> "ExperimentSpec":
-        """Everything checkable without the data: names, seeds (0..2^32-1, at most MAX_SEEDS), ratios, every
-        method's hyperparameters (types and ranges of its presets), the setup and the grid's size."""
-        if not isinstance(self.setup, Setup):
-            raise ConfigError("The grid's setup must be a Setup.")
-        self.setup.validate()
-        for name in ("selectors", "methods", "ratios", "seeds"):
-            if not isinstance(getattr(self, name), (list, tuple)):
-                raise ConfigError(f"The grid's {name} must be a list.")
-        if not self.methods:
-            raise ConfigError("Choose at least one unlearning method.")
-        if not self.selectors:
-            raise ConfigError("Choose at least one forget-set selector.")
-        if not self.seeds:
-            raise ConfigError("Choose at least one seed.")
-        if list(self.methods) == ["all"]:
-            self.methods = method_names()
-        self.methods = check_names(self.methods, "methods")
-        self.selectors = check_names(self.selectors, "selectors")
-        if not self.methods or not self.selectors:
-            raise ConfigError("Choose at least one unlearning method and one forget-set selector.")
-        self.seeds = check_seed_list(self.seeds)
-        if not self.ratios and not all(parse_selector(s).class_wise for s in self.selectors):
-            raise ConfigError("Choose at least one forget ratio.")
-        if len(self.ratios) > MAX_RATIOS:
-            raise ConfigError(f"{len(self.ratios)} forget ratios is more than the limit of {MAX_RATIOS}.")
-        for m in self.methods:
-            get_method(m)
-        for s in self.selectors:
-            parse_selector(s)
-        for r in self.ratios:
-            forget_count(r, 10**9)  # range check only; the size check happens with the data set
-        self.ratios = list(dict.fromkeys(float(r) for r in self.ratios))
-        if not isinstance(self.method_params, dict):
-            raise ConfigError("Method hyperparameters must be a JSON object {method: {name: value}}.")
-        for m, p in self.method_params.items():
-            if m not in self.methods:
-                raise ConfigError(f"Hyperparameters given for '{m}', which is not among the chosen methods.")
-            if not isinstance(p, dict):
-                raise ConfigError(f"Hyperparameters of '{m}' must be a JSON object such as {{\"epochs\": 5}}, "
-                                  f"got {json.dumps(p)}.")
-            self.method_params[m] = validate_method_params(m, p)
-        check_eval_models(self.eval_models)
-        if self.n_runs() > MAX_GRID_RUNS:
-            raise ConfigError(f"This grid has {self.n_runs()} runs; the limit is {MAX_GRID_RUNS}. Split it.")
-        return self
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["setup"] = self.setup.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "ExperimentSpec":
-        """From JSON; also reads the older flat form (dataset, model, train_overrides, blo_params, ... inline)."""
-        d = dict(d or {})
-        flat = {k: d.pop(k) for k in ("dataset", "model", "device", "train_preset", "train_overrides", "data_root",
-                                      "download", "blo_params") if k in d}
-        setup = d.pop("setup", None)
-        if isinstance(setup, Setup):
-            pass
-        elif setup is not None or flat:
-            setup = Setup.from_dict({**(setup or {}), **flat})
-        else:
-            setup = Setup()
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(f"Unknown experiment fields {unknown}.")
-        return cls(setup=setup, **d)
-
-    def n_runs(self) -> int:
-        """Number of unlearning runs in the grid (Retrain always runs: the gaps need it)."""
-        methods = set(self.methods) | {"retrain"}
-        n_sets = sum(1 if parse_selector(s).class_wise else len(self.ratios) for s in self.selectors)
-        return len(methods) * n_sets * len(self.seeds)
-
-    def forget_sets(self) -> list[tuple[str, float | None]]:
-        return [(s, r) for s in self.selectors for r in ([None] if parse_selector(s).class_wise else self.ratios)]
-
+from .validation import MAX_SEED  # noqa: F401 - re-exported
 
 # ---------------------------------------------------------------------------------------------- units
 @dataclass(frozen=True)
@@ -174,7 +77,6 @@ class Unit:
 
 def plan(spec: ExperimentSpec) -> list[Unit]:
     """The grid's units in a dependency-respecting order (Retrain first among the runs of a forget set)."""
-    spec.validate()
     methods = ["retrain"] + [m for m in spec.methods if m != "retrain"]
     units: dict[str, Unit] = {}
 
@@ -514,7 +416,6 @@ def preflight(spec: ExperimentSpec, check_device: bool = True):
     from .device import resolve_device
     from .selectors import check_selector_for
 
-    spec.validate()
     resolved = spec.setup.resolve()
     if check_device:
         resolve_device(spec.setup.device)

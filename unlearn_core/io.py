@@ -24,6 +24,12 @@ WEIGHTS_HEADER = "{name}|{dtype}|{shape}"  # a model's weights and buffers (:fun
 ARRAY_HEADER = "{dtype}{shape}"  # one unnamed array (:func:`array_digest`)
 
 
+def config_key(config: dict) -> str:
+    """Stable hash of a JSON-serialisable configuration (key order does not matter): the key of every cached run."""
+    blob = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write via a temporary file in the same folder + fsync + rename (atomic on POSIX)."""
     path = Path(path)
@@ -53,7 +59,7 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, **dumps_kwargs: Any) ->
 
 def sha256_chunks(chunks: Iterable[bytes]) -> str:
     """SHA-256 (hex) of byte strings fed in order (the same as of their concatenation): the one hashing routine
-    of file contents, arrays, rows and data sets (configurations are keyed by :func:`unlearn_core.config.config_key`)."""
+    of file contents, arrays, rows and data sets (configurations are keyed by :func:`config_key`)."""
     h = hashlib.sha256()
     for chunk in chunks:
         h.update(chunk)

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .config import config_key
+from .io import config_key
 
 MIN_SPEEDUP = 1.05  # channels_last only when clearly faster
 CALIBRATION_BATCH = 64

@@ -22,14 +22,14 @@ from .context import NULL_CONTEXT, RunContext
 from .cost import method_passes
 from .device import resolve_device
 from .errors import CheckpointError, ConfigError, DivergenceError, ForgetsetError
-from .methods import UnlearnInput, get_method
+from .methods import UnlearnInput, get_method, validate_method_params
 from .metrics import evaluate
 from .models import Classifier, build_model
 from .scores import ScoreInput, ScoreResult, get_score
 from .selectors import ForgetSet, check_selector_for, parse_selector, select_forget_set
 from .store import Cached, Computed, Store, load_state_into, read_checkpoint, run_digest
 from .training import TrainConfig, accuracy, count_steps, new_model, predict_logits, train_model
-from .validation import check_input_file, check_seed, validate_method_params
+from .validation import check_input_file, check_seed
 
 
 class Pipeline:

@@ -18,13 +18,15 @@ Append ``+strat`` (e.g. ``random+strat``, ``top:loss+strat``) to select per clas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from .data import ImageDataset
 from .errors import ConfigError
-from .config import forget_count
+from .scores import score_names
+from .scores.memorization import MEM_GROUPS, memorization_groups, mix_sizes
+from .validation import forget_count
 
 ScoreFn = Callable[[str, "float | None", dict], np.ndarray]  # (score name, ratio, params) -> values (N,)
 
@@ -57,8 +59,24 @@ class ForgetSet:
 
 
 @dataclass(frozen=True)
+class ScoreRequest:
+    """A score a selector reads: its name, whether it is computed per forget ratio (BLO's sample-level weights),
+    and the parameters the selector fixes (the class-level BLO of ``worst_class:k``, the bank size of ``mem:G:S``)."""
+
+    score: str
+    by_ratio: bool = False
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def params_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
 class SelectorSpec:
-    kind: str  # random | worst | easiest | top | bottom | class | worst_class | mixed
+    """A parsed selector (built by :func:`parse_selector`; a SelectorSpec that exists is valid)."""
+
+    kind: str  # random | worst | easiest | top | bottom | class | worst_class | mixed | mem
     arg: str | None = None
     stratified: bool = False
 
@@ -66,29 +84,45 @@ class SelectorSpec:
     def class_wise(self) -> bool:
         return self.kind in ("class", "worst_class")
 
-    def needs_scores(self) -> list[tuple[str, bool]]:
-        """(score name, depends on ratio) pairs this selector needs."""
+    @property
+    def name(self) -> str:
+        """The canonical selector name ('worst', 'top:loss+strat', 'class:1,7', ...)."""
+        return self.kind + (f":{self.arg}" if self.arg is not None else "") + ("+strat" if self.stratified else "")
+
+    @property
+    def score_requests(self) -> tuple[ScoreRequest, ...]:
+        """The scores this selector reads, with the parameters it fixes (the one place they are written)."""
         if self.kind in ("worst", "easiest", "mixed"):
-            return [("blo", True)]
+            return (ScoreRequest("blo", True),)
         if self.kind in ("top", "bottom"):
-            return [(self.arg, False)]
+            return (ScoreRequest(self.arg, False),)
         if self.kind == "worst_class":
-            return [("blo", False)]
+            return (ScoreRequest("blo", False, (("granularity", "class"), ("n_classes", int(self.arg)))),)
         if self.kind == "mem":
-            return [("memorization", False)]
-        return []
+            shadows = (("n_shadow", int(self.arg.split(":")[1])),) if ":" in (self.arg or "") else ()
+            return (ScoreRequest("memorization", False, shadows),)
+        return ()
+
+    def needs_scores(self) -> list[tuple[str, bool]]:
+        """(score name, depends on ratio) pairs this selector needs (see :attr:`score_requests`)."""
+        return [(r.score, r.by_ratio) for r in self.score_requests]
 
     def score_params(self) -> dict:
-        """Parameters of the score the selector reads (the shadow-bank size of ``mem:G:S``)."""
-        if self.kind == "worst_class":
-            return {"granularity": "class", "n_classes": int(self.arg)}
-        if self.kind == "mem" and ":" in (self.arg or ""):
-            return {"n_shadow": int(self.arg.split(":")[1])}
-        return {}
+        """Parameters of the score the selector reads (see :attr:`score_requests`)."""
+        return self.score_requests[0].params_dict if self.score_requests else {}
 
 
-def parse_selector(name: str) -> SelectorSpec:
-    """Parse and validate a selector name (see module docstring)."""
+def parse_selector(name: "str | SelectorSpec") -> SelectorSpec:
+    """Parse and validate a selector name (see module docstring); a :class:`SelectorSpec` is returned as is."""
+    if isinstance(name, SelectorSpec):
+        return name
+    try:
+        return _parse_selector(name)
+    except ConfigError as err:
+        raise err.with_field("selector") from None
+
+
+def _parse_selector(name: str) -> SelectorSpec:
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("A selector name is required (e.g. random, worst, easiest, top:loss, class:3).")
     raw = name.strip()
@@ -102,8 +136,6 @@ def parse_selector(name: str) -> SelectorSpec:
             raise ConfigError(f"Selector '{name}' takes no argument.")
         return SelectorSpec(kind, None, stratified)
     if kind in ("top", "bottom"):
-        from .scores import score_names
-
         if arg not in score_names():
             raise ConfigError(f"Selector '{name}': unknown score '{arg}'. Known scores: {', '.join(score_names())}.")
         return SelectorSpec(kind, arg, stratified)
@@ -139,7 +171,7 @@ def parse_selector(name: str) -> SelectorSpec:
     raise ConfigError(f"Unknown selector '{name}'. Use one of: {', '.join(SELECTOR_HELP)}.")
 
 
-def check_selector_for(selector: str, ds: ImageDataset, ratio: float | None) -> SelectorSpec:
+def check_selector_for(selector: "str | SelectorSpec", ds: ImageDataset, ratio: float | None) -> SelectorSpec:
     """Everything about a selector that can be checked against the data set before any score is computed: class
     ids in range, k below the number of classes, and the ratio giving a forget set of 1..N-1 samples."""
     spec = parse_selector(selector)
@@ -178,22 +210,23 @@ def _stratified(pick: Callable[[np.ndarray, int], np.ndarray], y: np.ndarray, m:
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
-def select_forget_set(selector: str, ds: ImageDataset, ratio: float | None, seed: int, score_fn: ScoreFn) -> ForgetSet:
+def select_forget_set(selector: "str | SelectorSpec", ds: ImageDataset, ratio: float | None, seed: int, score_fn: ScoreFn) -> ForgetSet:
     """Build the forget set for ``selector`` at ``ratio`` (ignored for class-wise selectors)."""
     spec = parse_selector(selector)
+    selector = selector if isinstance(selector, str) else spec.name
     n = ds.n_train
     y = ds.y_train.cpu().numpy()
     rng = np.random.default_rng(seed + 104729)
     info: dict = {"selector_kind": spec.kind}
     classes: list[int] | None = None
 
-    check_selector_for(selector, ds, ratio)
+    check_selector_for(spec, ds, ratio)
     if spec.kind == "class":
         classes = [int(c) for c in spec.arg.split(",")]
         idx = np.flatnonzero(np.isin(y, classes))
     elif spec.kind == "worst_class":
         k = int(spec.arg)
-        w = score_fn("blo", None, {"granularity": "class", "n_classes": k})
+        w = score_fn("blo", None, spec.score_params())
         classes = sorted(int(c) for c in np.argsort(-w, kind="stable")[:k])
         idx = np.flatnonzero(np.isin(y, classes))
         info["class_weights"] = [float(v) for v in w]
@@ -210,8 +243,6 @@ def select_forget_set(selector: str, ds: ImageDataset, ratio: float | None, seed
             values = score_fn(spec.arg, None, {})
             idx = _top_m(values, m, highest=spec.kind == "top", y=strat_y, rng=rng)
         elif spec.kind == "mem":
-            from .scores.memorization import MEM_GROUPS, memorization_groups, mix_sizes
-
             if spec.stratified:
                 raise ConfigError(f"Selector '{selector}': memorization groups are data-set-level (no +strat).")
             group = spec.arg.split(":")[0]

@@ -34,10 +34,19 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .config import Setup, forget_count, setup_key
+from .config import Setup, setup_key
 from .context import NULL_CONTEXT, RunContext
+from .cost import fmt_seconds
 from .errors import ConfigError
-from .store import Computed, Store
+from .grid import run_experiment
+from .grid_estimate import estimate_grid
+from .methods import get_method
+from .pipeline import Pipeline
+from .results import METRICS, aggregate, table3
+from .selectors import parse_selector, selector_label
+from .spec import ExperimentSpec
+from .store import Computed, CorruptArtifact, Store
+from .validation import Ratio, check_seed_list
 
 KIND = "tuning"
 MAX_CANDIDATES = 64
@@ -49,8 +58,6 @@ def default_grid(method: str, ds) -> dict[str, list]:
     stay what the budget resolves them to (``paper``: the papers' fraction of the recipe; unlearn_core/budget.py),
     so the search tunes the step size for the cost the method is allowed, not a larger budget. A method without an
     lr tunes its epochs {⌈E/2⌉, E} instead (with budget ``custom``)."""
-    from .methods import get_method
-
     preset = get_method(method).default_params(ds)
     grid: dict[str, list] = {}
     if isinstance(preset.get("lr"), (int, float)) and not isinstance(preset.get("lr"), bool):
@@ -92,10 +99,6 @@ class TuneSpec:
         return d
 
     def validate(self, ds=None) -> "TuneSpec":
-        from .grid import MAX_SEED
-        from .methods import get_method
-        from .selectors import parse_selector
-
         m = get_method(str(self.method))
         if m.exact:
             raise ConfigError("Retrain has nothing to tune (it is the reference the gaps are measured to).")
@@ -109,14 +112,11 @@ class TuneSpec:
             raise ConfigError("Fixed hyperparameters must be a JSON object.")
         if parse_selector(self.selector).class_wise:
             raise ConfigError("Tune on sample-wise forget sets (e.g. random); class-wise sets have no ratio.")
-        forget_count(self.ratio, 10**9)
-        self.ratio = float(self.ratio)
+        self.ratio = Ratio(self.ratio)
         if not self.seeds:
-            raise ConfigError("Choose at least one seed (three or more: the objective is a mean over seeds).")
-        for s in self.seeds:
-            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
-                raise ConfigError(f"Seeds must be integers between 0 and 2^32-1, got {s!r}.")
-        self.seeds = sorted(dict.fromkeys(int(s) for s in self.seeds))
+            raise ConfigError("Choose at least one seed (three or more: the objective is a mean over seeds).",
+                              field="seed")
+        self.seeds = sorted(check_seed_list(self.seeds))
         if isinstance(self.apply_to, str):
             self.apply_to = [x.strip() for x in self.apply_to.split(",") if x.strip()]
         for s in self.apply_to:
@@ -140,8 +140,6 @@ class TuneSpec:
 
     def candidates(self, ds) -> list[dict]:
         """Every combination of the grid (grid order), then the preset ({}) unless it is already among them."""
-        from .methods import get_method
-
         g = self.resolved_grid(ds)
         keys = list(g)
         cands = [dict(zip(keys, vals)) for vals in itertools.product(*(g[k] for k in keys))]
@@ -153,10 +151,8 @@ class TuneSpec:
 
 
 def _spec(ts: TuneSpec, selectors: list[str], params: dict):
-    from .grid import ExperimentSpec
-
     return ExperimentSpec(setup=ts.setup, selectors=list(selectors), methods=[ts.method], ratios=[ts.ratio],
-                          seeds=list(ts.seeds), method_params={ts.method: dict(params)} if params else {}).validate()
+                          seeds=list(ts.seeds), method_params={ts.method: dict(params)} if params else {})
 
 
 # ---------------------------------------------------------------------------------------------- estimate
@@ -169,8 +165,6 @@ class TuningEstimate:
     device: str
 
     def summary(self) -> str:
-        from .cost import fmt_seconds
-
         where = "GPU" if self.device.startswith("cuda") else "CPU"
         parts = ", ".join(f"{k} {fmt_seconds(v)}" for k, v in self.by_part.items())
         return (f"≈ {fmt_seconds(self.seconds)} on this {where}: {self.n_candidates} candidates, {self.n_runs} "
@@ -180,9 +174,6 @@ class TuningEstimate:
 def estimate_tuning(ts: TuneSpec, store: Store, pipe=None) -> TuningEstimate:
     """The protocol's time before it starts: the grid (every candidate on the tuning sets, Retrain once) and the
     application (tuned — costed like the preset — and preset on the ``apply_to`` sets); cached units cost 0."""
-    from .grid_estimate import estimate_grid
-    from .pipeline import Pipeline
-
     pipe = pipe or Pipeline(store, ts.setup)
     ts.validate(pipe.ds)
     seen: set = set()
@@ -209,9 +200,6 @@ def estimate_tuning(ts: TuneSpec, store: Store, pipe=None) -> TuningEstimate:
 
 # ---------------------------------------------------------------------------------------------- search
 def tuning_config(pipe, ts: TuneSpec, ctx: RunContext = NULL_CONTEXT) -> dict:
-    from .methods import get_method
-    from .selectors import parse_selector
-
     return {"kind": KIND, **pipe.base_config, "method": ts.method, "grid": ts.resolved_grid(pipe.ds),
             "base_params": get_method(ts.method).resolve_params(pipe.ds, dict(ts.base_params), pipe.train_cfg),
             "selector": ts.selector, "ratio": ts.ratio, "seeds": list(ts.seeds),
@@ -220,8 +208,6 @@ def tuning_config(pipe, ts: TuneSpec, ctx: RunContext = NULL_CONTEXT) -> dict:
 
 
 def _candidate_row(df: pd.DataFrame, method: str) -> dict:
-    from .results import METRICS, aggregate
-
     agg = aggregate(df)
     row = agg[agg["method"] == method]
     if row.empty:
@@ -239,10 +225,6 @@ def _candidate_row(df: pd.DataFrame, method: str) -> dict:
 def run_search(ts: TuneSpec, store: Store, ctx: RunContext = NULL_CONTEXT, executor=None,
                on_log: Callable[[str], None] | None = None) -> tuple[dict, str, bool]:
     """Steps 1-3: (the tuning record, its store key, whether it came from the cache)."""
-    from .grid import run_experiment
-    from .methods import get_method
-    from .pipeline import Pipeline
-
     pipe = Pipeline(store, ts.setup)
     ts.validate(pipe.ds)
     cfg = tuning_config(pipe, ts, ctx.sub(0, 0.05))
@@ -286,9 +268,6 @@ def apply_tuning(ts: TuneSpec, record: dict, store: Store, ctx: RunContext = NUL
                  ) -> pd.DataFrame:
     """Step 4: the method with the chosen values and with its preset on the ``apply_to`` sets (Retrain included);
     returns Table 3 (``results.table3``) with a ``variant`` column (tuned | preset)."""
-    from .grid import run_experiment
-    from .results import table3
-
     if not ts.apply_to:
         return pd.DataFrame()
     chosen = dict(record["chosen"]["params"])
@@ -350,8 +329,6 @@ def candidates_frame(record: dict) -> pd.DataFrame:
 
 def tuning_label(record: dict) -> str:
     """'tuned on random 10% · seeds 0,1,2 (Avg. gap 1.23)' — how Compare names tuned values."""
-    from .selectors import selector_label
-
     seeds = ",".join(str(s) for s in record["seeds"])
     return (f"tuned on {selector_label(record['selector'])} {100 * record['ratio']:g}% · seeds {seeds} "
             f"(Avg. gap {record['chosen']['avg_gap']:.2f})")
@@ -386,8 +363,6 @@ def find_tunings(store: Store, setup_id: str | None = None, method: str | None =
 
 def load_tuning(store: Store, key: str) -> dict | None:
     """The record of a finished tuning run (None if missing or corrupt)."""
-    from .store import CorruptArtifact
-
     run = store.done_run(key)
     if run is None or run["kind"] != KIND:
         return None
@@ -396,12 +371,6 @@ def load_tuning(store: Store, key: str) -> dict | None:
     except CorruptArtifact:
         return None
     return value
-
-
-def tuned_params(store: Store, setup_id: str, method: str) -> dict | None:
-    """The newest tuning's chosen (resolved) hyperparameters of ``method`` on this setup, or None."""
-    df = find_tunings(store, setup_id, method)
-    return None if df.empty else json.loads(df.iloc[0]["chosen_params"])
 
 
 def annotate_tuned(df: pd.DataFrame, store: Store) -> pd.DataFrame:

@@ -1,6 +1,8 @@
 """The one validation layer for what users type: hyperparameters, score parameters, seeds, ratios, paths.
 
-Used by the CLI (before any compute starts), by the job kinds' submit checks and, through
+This module sits at the bottom of the layers (it imports only :mod:`~unlearn_core.errors`): methods and scores
+call it, never the other way round. Used by the CLI (before any compute starts), by the job kinds' submit checks
+and, through
 :meth:`UnlearnMethod.resolve_params <unlearn_core.methods.base.UnlearnMethod.resolve_params>` and
 :meth:`ScoreSpec.resolve_params <unlearn_core.scores.base.ScoreSpec.resolve_params>`, by the dashboard forms. Every
 failure is a :class:`~unlearn_core.errors.ConfigError` whose message says what to type instead.
@@ -14,8 +16,8 @@ Parameters are typed by their default value (a preset's or a score's ``defaults`
 - ``str``: a string; ``null`` is never a value (leave a parameter out to keep its default).
 
 Ranges come from, in this order: the owner's own declaration (``UnlearnMethod.param_rules`` or
-``register_score(..., param_rules=...)``), the fallback table :data:`SCORE_PARAM_RULES` (for scores whose module
-does not declare rules yet), and the rules by parameter *name* in :func:`name_rule` (``epochs`` is 0..1000, ``lr``
+``register_score(..., param_rules=...)``: each method and score owns its rules) and the rules by parameter *name*
+in :func:`name_rule` (``epochs`` is 0..1000, ``lr``
 in (0, 1e6], ``*fraction*`` in [0, 1], ...). Anything else numeric must be non-negative and integers at most
 :data:`MAX_INT_PARAM`; a parameter that may be negative must declare it (``{"min": None}``).
 """
@@ -27,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .budget import BUDGETS, DEFAULT_BUDGET
 from .errors import ConfigError
 
 MAX_SEED = 2**32 - 1  # numpy's and torch's seed range
@@ -108,14 +109,6 @@ def name_rule(name: str) -> Rule | None:
     return None
 
 
-# Rules of the built-in scores, used until a score module declares its own (register_score(param_rules=...)).
-SCORE_PARAM_RULES: dict[str, dict[str, Rule]] = {
-    **{name: {"n_shadow": Rule(4, 4096, hint="shadow models (even)"), "variant": Rule(choices=("online", "offline"))}
-       for name in ("lira_asr", "lira_score")},
-    **{name: {"n_seeds": Rule(1, 100), "epochs": Rule(1, MAX_EPOCHS)} for name in ("el2n", "grand")},
-}
-
-
 def _kind_of(default: Any) -> str:
     if isinstance(default, bool):
         return "bool"
@@ -137,7 +130,8 @@ def _show(v: Any) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
-def _type_name(v: Any) -> str:
+def type_name(v: Any) -> str:
+    """'an integer', 'a string', ... (how a value's type is named in error messages)."""
     if v is None:
         return "null"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
@@ -147,6 +141,13 @@ def _type_name(v: Any) -> str:
 def check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Mapping | None = None) -> Any:
     """``value`` for parameter ``name`` (typed by ``default``), validated and normalised (5.0 -> 5 for an int
     parameter, "false" -> False for a bool one); raises :class:`ConfigError` with what to type instead."""
+    try:
+        return _check_param(owner, name, value, default, rule)
+    except ConfigError as err:
+        raise err.with_field(name) from None
+
+
+def _check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Mapping | None = None) -> Any:
     rule = Rule.of(rule) if rule is not None else name_rule(name)
     where = f"{owner}: '{name}'"
     kind = _kind_of(default)
@@ -161,11 +162,11 @@ def check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Ma
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
             return _BOOL_WORDS[value.strip().lower()]
-        raise ConfigError(f"{where} must be true or false, got {_show(value)} ({_type_name(value)}).")
+        raise ConfigError(f"{where} must be true or false, got {_show(value)} ({type_name(value)}).")
     if kind in ("int", "float"):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be {'an integer' if kind == 'int' else 'a number'}, got {_show(value)} "
-                              f"({_type_name(value)}). Write it without quotes, e.g. {_show(default)}.")
+                              f"({type_name(value)}). Write it without quotes, e.g. {_show(default)}.")
         if not math.isfinite(value):
             raise ConfigError(f"{where} must be a finite number, got {value}.")
         if kind == "int":
@@ -182,7 +183,7 @@ def check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Ma
         return value
     if kind == "str":
         if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {_show(value)} ({_type_name(value)})."
+            raise ConfigError(f"{where} must be a string, got {_show(value)} ({type_name(value)})."
                               + (f" Use one of: {', '.join(map(str, rule.choices))}." if rule and rule.choices else ""))
         if len(value) > MAX_STR_PARAM or "\x00" in value:
             raise ConfigError(f"{where} is not a usable string (at most {MAX_STR_PARAM} characters).")
@@ -192,11 +193,11 @@ def check_param(owner: str, name: str, value: Any, default: Any, rule: Rule | Ma
     if kind in ("list", "dict"):
         want = list if kind == "list" else dict
         if not isinstance(value, (list, tuple) if want is list else dict):
-            raise ConfigError(f"{where} must be {_type_name(want())}, got {_show(value)} ({_type_name(value)}).")
+            raise ConfigError(f"{where} must be {type_name(want())}, got {_show(value)} ({type_name(value)}).")
         return value
     # A parameter whose default is None takes any JSON scalar.
     if isinstance(value, (dict, list, tuple)):
-        raise ConfigError(f"{where} must be a single value, got {_type_name(value)}.")
+        raise ConfigError(f"{where} must be a single value, got {type_name(value)}.")
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{where} must be a finite number, got {value}.")
     if rule is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -227,7 +228,7 @@ def check_params(owner: str, overrides: Mapping[str, Any] | None, defaults: Mapp
         overrides = {}
     if not isinstance(overrides, Mapping):
         raise ConfigError(f"{owner}: parameters must be a JSON object such as {{\"epochs\": 5}}, got "
-                          f"{_type_name(overrides)}.")
+                          f"{type_name(overrides)}.")
     params = dict(defaults)
     rules = rules or {}
     for k, v in overrides.items():
@@ -241,52 +242,55 @@ def check_params(owner: str, overrides: Mapping[str, Any] | None, defaults: Mapp
     return params
 
 
-# ---------------------------------------------------------------------------------------------- methods, scores
-def method_rules(method: Any) -> dict[str, Any]:
-    """A method's declared parameter rules (``param_rules`` on the class or instance; wrappers add the inner's)."""
-    rules: dict[str, Any] = {}
-    inner = getattr(method, "inner", None)
-    if inner is not None:
-        rules.update(getattr(inner, "param_rules", None) or {})
-    rules.update(getattr(method, "param_rules", None) or {})
-    rules.setdefault("budget", {"choices": list(BUDGETS)})
-    return rules
+# ---------------------------------------------------------------------------------------------- forget ratios
+class Ratio(float):
+    """A forget ratio r with 0 < r < 1, checked once when built (``Ratio(0.1)``, ``Ratio.parse("10%")``).
+
+    A ``float`` subclass, so it serialises, hashes and compares exactly like the plain number (config keys do not
+    change); layers that receive a :class:`Ratio` trust it and never re-check the range."""
+
+    def __new__(cls, value: Any, field: str = "ratio") -> "Ratio":
+        if isinstance(value, Ratio):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not 0 < value < 1:
+            raise ConfigError(f"Forget ratio must be strictly between 0 and 1, got {value}.", field=field,
+                              hint="e.g. 0.1 for 10%")
+        return super().__new__(cls, float(value))
+
+    @classmethod
+    def parse(cls, value: Any, field: str = "ratio") -> "Ratio":
+        """A ratio typed by a user: '0.1', '10%' or a number."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return cls(value, field)
+        try:
+            s = str(value).strip()
+            r = float(s[:-1]) / 100 if s.endswith("%") else float(s)
+        except ValueError:
+            raise ConfigError(f"Forget ratio '{value}' is not a number.", field=field,
+                              hint="use e.g. 0.1 or 10%") from None
+        return cls(r, field)
+
+    def count(self, n: int) -> int:
+        """m = round(r·N), the forget-set size on N training samples (1 <= m < N, else a ConfigError)."""
+        return forget_count(self, n)
 
 
-def score_rules(spec: Any) -> dict[str, Any]:
-    """A score's parameter rules: its own declaration, else the fallback table."""
-    return {**SCORE_PARAM_RULES.get(spec.name, {}), **(getattr(spec, "param_rules", None) or {})}
+def forget_count(ratio: float, n: int) -> int:
+    """m = round(ratio·N), validated: 0 < ratio < 1 and 1 <= m < N."""
+    r = Ratio(ratio)
+    m = int(round(r * n))
+    if m < 1:
+        raise ConfigError(f"Forget ratio {ratio} of {n} training samples gives an empty forget set.", field="ratio",
+                          hint="use a larger ratio")
+    if m >= n:
+        raise ConfigError(f"Forget ratio {ratio} would forget all {n} training samples.", field="ratio",
+                          hint="use a smaller ratio")
+    return m
 
 
-def validate_method_params(name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check a method's overrides without a data set (at submit / grid-validation time): names must exist in one of
-    its presets and values fit the type and range of that preset. Returns the overrides, normalised."""
-    from .methods import get_method
-
-    m = get_method(name)
-    if params is None:
-        return {}
-    if not isinstance(params, Mapping):
-        raise ConfigError(f"Hyperparameters of '{name}' must be a JSON object such as {{\"epochs\": 5}}, got "
-                          f"{_type_name(params)}.")
-    if getattr(m, "exact", False) and params:
-        raise ConfigError(f"'{name}' takes no hyperparameters (it retrains with the training recipe: change the recipe "
-                          f"with --epochs / the setup's training overrides instead).")
-    union: dict[str, Any] = {}
-    for preset in (getattr(m, "presets", None) or {}).values():
-        for k, v in preset.items():
-            union.setdefault(k, v)
-    if "epochs" in union:
-        union.setdefault("budget", DEFAULT_BUDGET)
-    checked = check_params(f"Method '{name}'", params, union, method_rules(m), noun="hyperparameter")
-    return {k: checked[k] for k in params}
-
-
-def validate_score_params(name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A score's parameters (defaults + overrides), validated."""
-    from .scores import get_score
-
-    return get_score(name).resolve_params(dict(params or {}))
+def parse_ratio(value: Any) -> Ratio:
+    """A forget ratio typed by a user ('0.1', '10%', 0.1), validated (0 < r < 1)."""
+    return Ratio.parse(value)
 
 
 # ---------------------------------------------------------------------------------------------- seeds, ratios
@@ -295,21 +299,39 @@ def check_seed(seed: Any, what: str = "seed") -> int:
     if isinstance(seed, float) and seed.is_integer():
         seed = int(seed)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"A {what} must be an integer between 0 and {MAX_SEED} (2^32-1), got {_show(seed)}.")
+        raise ConfigError(f"A {what} must be an integer between 0 and {MAX_SEED} (2^32-1), got {_show(seed)}.",
+                          field="seed")
     return int(seed)
+
+
+def parse_seed(text: Any, what: str = "seed") -> int:
+    """A seed typed by a user ('7'): an integer in 0..2^32-1."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise ConfigError(f"A {what} must be an integer between 0 and {MAX_SEED}, got '{text}'.", field="seed") \
+            from None
+    return check_seed(value, what)
 
 
 def check_seed_list(seeds: Any) -> list[int]:
     """A non-empty list of seeds (duplicates dropped, order kept), at most :data:`MAX_SEEDS` of them."""
     if not isinstance(seeds, (list, tuple)) or not seeds:
-        raise ConfigError("Choose at least one seed.")
+        raise ConfigError("Choose at least one seed.", field="seed")
     if len(seeds) > MAX_SEEDS:
-        raise ConfigError(f"{len(seeds)} seeds is more than the limit of {MAX_SEEDS}; use fewer.")
+        raise ConfigError(f"{len(seeds)} seeds is more than the limit of {MAX_SEEDS}; use fewer.", field="seed")
     return list(dict.fromkeys(check_seed(s) for s in seeds))
 
 
 def parse_seeds(text: str) -> list[int]:
     """CLI ``--seeds``: a count ('3' = seeds 0, 1, 2) or a comma list ('0,5,7'); bounded before anything is built."""
+    try:
+        return _parse_seeds(text)
+    except ConfigError as err:
+        raise err.with_field("seed") from None
+
+
+def _parse_seeds(text: str) -> list[int]:
     s = str(text).strip()
     try:
         if "," in s:
@@ -318,6 +340,8 @@ def parse_seeds(text: str) -> list[int]:
                 raise ConfigError(f"--seeds lists {len(parts)} seeds; the limit is {MAX_SEEDS}.")
             return check_seed_list([int(p) for p in parts])
         n = int(s)
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError(f"--seeds must be a count (3) or a comma list (0,1,2) of integers; got '{text}'.") from None
     if n < 1:
@@ -333,8 +357,13 @@ def parse_seeds(text: str) -> list[int]:
 def parse_ratios(text: str) -> list[float]:
     """CLI ``--ratios``: comma-separated forget ratios ('0.01,0.1' or '1%,10%'), each in (0, 1), at most
     :data:`MAX_RATIOS`."""
-    from .config import parse_ratio
+    try:
+        return _parse_ratios(text)
+    except ConfigError as err:
+        raise err.with_field("ratio") from None
 
+
+def _parse_ratios(text: str) -> list[float]:
     parts = [p.strip() for p in str(text).split(",") if p.strip()]
     if not parts:
         raise ConfigError("--ratios must list at least one forget ratio, e.g. 0.1.")
@@ -364,6 +393,13 @@ def check_names(values: Iterable[str], what: str, limit: int = 1000) -> list[str
 def check_output_file(path: str | os.PathLike | None, what: str = "--out") -> Path | None:
     """An output file the user named: its folder must exist and be writable, and the path must not be a folder.
     Checked before any compute starts, so a typo never costs a whole grid."""
+    try:
+        return _check_output_file(path, what)
+    except ConfigError as err:
+        raise err.with_field(what) from None
+
+
+def _check_output_file(path: str | os.PathLike | None, what: str = "--out") -> Path | None:
     if path is None:
         return None
     if not str(path).strip():
@@ -386,6 +422,13 @@ def check_output_file(path: str | os.PathLike | None, what: str = "--out") -> Pa
 
 def check_input_file(path: str | os.PathLike, what: str) -> Path:
     """A file the user named as input: it must exist, be a file and be readable."""
+    try:
+        return _check_input_file(path, what)
+    except ConfigError as err:
+        raise err.with_field(what) from None
+
+
+def _check_input_file(path: str | os.PathLike, what: str) -> Path:
     p = Path(str(path))
     if not str(path).strip():
         raise ConfigError(f"{what}: give a file path.")

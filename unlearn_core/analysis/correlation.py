@@ -9,6 +9,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ..errors import ConfigError
+from ..stats import sample_std
 
 
 def _as_1d(name: str, v) -> np.ndarray:
@@ -85,6 +86,6 @@ def binned_relation(x_scores, y_scores, bins: int = 10, strategy: str = "quantil
                      "centre": float((edges[b] + edges[b + 1]) / 2), "count": n,
                      "x_mean": float(x[sel].mean()) if n else np.nan,
                      "y_mean": float(yb.mean()) if n else np.nan,
-                     "y_std": float(yb.std(ddof=1)) if n > 1 else np.nan,
-                     "y_sem": float(yb.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan})
+                     "y_std": sample_std(yb),
+                     "y_sem": sample_std(yb) / np.sqrt(n) if n > 1 else np.nan})
     return pd.DataFrame(rows)

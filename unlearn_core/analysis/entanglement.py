@@ -33,6 +33,7 @@ import pandas as pd
 from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..selectors import ForgetSet
+from ..stats import mean_std
 from ..store import Computed, run_digest
 from ._common import index_digest, penultimate_features
 
@@ -199,8 +200,9 @@ def entanglement_for_results(pipe, df: pd.DataFrame, compute_if_missing: bool = 
     for sel, ratio, seeds in zip(out["selector"], out["ratio"], out["seeds"]):
         vals = [es_of(sel, ratio, int(s)) for s in str(seeds).split(",") if s != ""]
         vals = [v for v in vals if v == v]
-        means.append(float(np.mean(vals)) if vals else np.nan)
-        stds.append(float(np.std(vals, ddof=1)) if len(vals) > 1 else np.nan)
+        mean, std = mean_std(vals)
+        means.append(mean)
+        stds.append(std)
     out["ES"], out["ES_std"] = means, stds
     return out
 

@@ -38,7 +38,7 @@ def _spec(c: dict, seeds: list[int], ratios: list[float]) -> ExperimentSpec:
 
 def _check_demo(config: dict) -> None:
     c = demo_config(config)
-    _spec(c, list(c["seeds"]), [c["ratio"], *c["sweep_ratios"]]).validate()
+    _spec(c, list(c["seeds"]), [c["ratio"], *c["sweep_ratios"]])  # built = validated
 
 
 def _job_teaching_demo(config: dict, env: JobEnv) -> dict:
@@ -69,7 +69,7 @@ def _job_teaching_demo(config: dict, env: JobEnv) -> dict:
 
     def grid(name: str, grid_seeds: list[int], ratios: list[float]) -> int:
         spec = _spec(c, grid_seeds, ratios)
-        spec.setup = spec.setup.replace(device=str(pipe.device))
+        spec = spec.replace(setup=spec.setup.replace(device=str(pipe.device)))
 
         def on_row(row: dict) -> None:
             ctx.log(f"{row['method']} · {row['selector']} · {row['ratio']} · seed {row['seed']}: UA {row['UA']:.2f} "

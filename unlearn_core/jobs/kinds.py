@@ -12,9 +12,11 @@ import os
 
 import numpy as np
 
-from ..config import Setup, forget_count
+from ..config import Setup, setup_name
 from ..errors import ConfigError
-from ..validation import MAX_SEED, check_input_file, check_seed_list  # noqa: F401 - MAX_SEED re-exported
+from ..spec import ExperimentSpec
+from ..spec import parse as parse_spec
+from ..validation import MAX_SEED, Ratio, check_input_file, check_seed_list  # noqa: F401 - MAX_SEED re-exported
 from ..validation import check_seed as _check_seed
 from .registry import JobEnv, register_job_kind
 
@@ -41,9 +43,8 @@ def pipeline_for(config: dict, env: JobEnv):
 
 
 def setup_label(config: dict) -> str:
-    s = setup_of(config)
-    ep = s.train.get("epochs")
-    return f"{s.dataset} · {s.model or 'default model'}" + (f" ({ep} epochs)" if ep else "")
+    """The job's setup named to users (config.setup_name)."""
+    return setup_name(setup_of(config))
 
 
 def check_seed(seed) -> int:
@@ -57,10 +58,7 @@ def check_seeds(config: dict, default=(0,)) -> list[int]:
 
 def check_ratio(config: dict, default: float | None = 0.1) -> float | None:
     r = config.get("ratio", default)
-    if r is None:
-        return None
-    forget_count(r, 10**9)
-    return float(r)
+    return None if r is None else Ratio(r)
 
 
 def _check_setup(config: dict) -> None:
@@ -143,10 +141,9 @@ def _job_forget_set(config: dict, env: JobEnv) -> dict:
     return {"key": res.key, "size": fs.size, "classes": fs.forget_classes}
 
 
-def spec_of(config: dict):
-    from ..grid import ExperimentSpec
-
-    return ExperimentSpec.from_dict(config.get("spec"))
+def spec_of(config: dict) -> ExperimentSpec:
+    """The job's grid, parsed (and so validated) once: :func:`unlearn_core.spec.parse`."""
+    return parse_spec(config.get("spec"))
 
 
 def executor_of(config: dict) -> dict:
@@ -158,7 +155,7 @@ def executor_of(config: dict) -> dict:
 
 
 def _check_experiment(config: dict) -> None:
-    spec_of(config).validate()
+    spec_of(config)
     executor_of(config)
 
 
@@ -174,10 +171,10 @@ def _describe_experiment(c: dict) -> str:
 def _job_experiment(config: dict, env: JobEnv) -> dict:
     from ..grid import run_experiment
 
-    spec = spec_of(config).validate()
+    spec = spec_of(config)
     ex = executor_of(config)
     if env.device.startswith("cuda") and ex["name"] == "local":
-        spec.setup = spec.setup.replace(device=env.device)  # the GPU slot the manager assigned (Ray assigns its own)
+        spec = spec.replace(setup=spec.setup.replace(device=env.device))  # the GPU slot the manager assigned (Ray assigns its own)
     env.ctx.log(f"{spec.n_runs()} unlearning runs (Retrain included) on device {spec.setup.device}")
     keys: list[str] = []
 

@@ -15,18 +15,21 @@ Wrappers: a method may be wrapped by a *method wrapper* registered under a prefi
 from __future__ import annotations
 
 import copy
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 
-from ..budget import DEFAULT_BUDGET, DEFAULT_MIN_STEPS, paper_budget
+from ..budget import BUDGETS, DEFAULT_BUDGET, DEFAULT_MIN_STEPS, paper_budget
 from ..context import NULL_CONTEXT, RunContext
 from ..data import ImageDataset, family_of
 from ..errors import ConfigError, unknown_name
 from ..models import Classifier
 from ..training import TrainConfig, preset_for
-
+from ..validation import check_params, type_name
 
 
 @dataclass
@@ -116,8 +119,6 @@ class UnlearnMethod:
         ``epochs`` is resolved by the budget (:mod:`unlearn_core.budget`) against ``recipe``, the training recipe of
         the model being unlearned (default: the data set's automatic recipe). Resolving resolved parameters again
         gives the same parameters."""
-        from ..validation import check_params, method_rules
-
         defaults = self.default_params(ds)
         ov = dict(overrides or {}) if isinstance(overrides, dict) else overrides
         partial: dict[str, Any] = {}
@@ -125,7 +126,7 @@ class UnlearnMethod:
             partial = {k: ov.pop(k) for k in ("epoch_fraction", "min_steps") if k in ov}
             if "budget" not in ov and ("epochs" in ov or partial):
                 ov["budget"] = "custom"
-        params = check_params(f"Method '{self.name}'", ov, defaults, method_rules(self), noun="hyperparameter")
+        params = check_params(f"Method '{self.name}'", ov, defaults, self.rules(), noun="hyperparameter")
         if "budget" in params:
             budget = params["budget"]
             if budget == "paper":
@@ -138,6 +139,41 @@ class UnlearnMethod:
             elif partial:
                 params.update(check_partial_pass(self.name, partial, self.min_steps))
         return params
+
+    def rules(self) -> dict[str, Any]:
+        """The declared parameter rules (:attr:`param_rules`; a wrapper adds its inner method's) plus ``budget``."""
+        rules: dict[str, Any] = {}
+        inner = getattr(self, "inner", None)
+        if inner is not None:
+            rules.update(getattr(inner, "param_rules", None) or {})
+        rules.update(self.param_rules or {})
+        rules.setdefault("budget", {"choices": list(BUDGETS)})
+        return rules
+
+    def check_overrides(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Check overrides without a data set (at submit / grid-validation time): names must exist in one of the
+        presets and values fit the type and range of that preset. Returns the overrides, normalised."""
+        if params is None:
+            return {}
+        if not isinstance(params, Mapping):
+            raise ConfigError(f"Hyperparameters of '{self.name}' must be a JSON object such as {{\"epochs\": 5}}, "
+                              f"got {type_name(params)}.", field="method_params")
+        if self.exact and params:
+            raise ConfigError(f"'{self.name}' takes no hyperparameters (it retrains with the training recipe).",
+                              field="method_params",
+                              hint="change the recipe with --epochs / the setup's training overrides instead")
+        union: dict[str, Any] = {}
+        for preset in (self.presets or {}).values():
+            for k, v in preset.items():
+                union.setdefault(k, v)
+        if "epochs" in union:
+            union.setdefault("budget", DEFAULT_BUDGET)
+        given = dict(params)
+        partial = {k: given.pop(k) for k in ("epoch_fraction", "min_steps") if k in given} if "epochs" in union else {}
+        checked = check_params(f"Method '{self.name}'", given, union, self.rules(), noun="hyperparameter")
+        if partial:  # a custom partial-epoch budget (unlearn_core/budget.py), checked like any other value
+            checked.update(check_partial_pass(self.name, partial, self.min_steps) or partial)
+        return {k: checked[k] for k in params}
 
     def test_indices_used(self, ds: ImageDataset, params: dict[str, Any], seed: int) -> torch.Tensor | None:
         """Test-split indices the method trains or tunes on (None = none). Evaluation leaves them out of TA and
@@ -208,9 +244,27 @@ def register_wrapper(prefix: str, factory: Callable[[str, UnlearnMethod], Unlear
     WRAPPERS[prefix] = factory
 
 
-def get_method(name: str) -> UnlearnMethod:
-    from . import load_all
+_LOADED = False
 
+
+def load_all() -> None:
+    """Import every method module of this package (discovery: each registers itself with @register_method)."""
+    global _LOADED
+    if _LOADED:
+        return
+    package = __name__.rpartition(".")[0]
+    for mod in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+        if mod.name != "base" and not mod.name.startswith("_"):
+            importlib.import_module(f"{package}.{mod.name}")
+    _LOADED = True
+
+
+def validate_method_params(name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``get_method(name).check_overrides(params)``: a method's overrides checked without a data set."""
+    return get_method(name).check_overrides(params)
+
+
+def get_method(name: str) -> UnlearnMethod:
     load_all()
     if name in METHODS:
         return METHODS[name]
@@ -234,8 +288,6 @@ def method_names() -> list[str]:
 
     Any ``PREFIX:METHOD`` combination (e.g. ``rsu:fisher``) also works with :func:`get_method` but is not listed.
     """
-    from . import load_all
-
     load_all()
     rank = {n: i for i, n in enumerate(DISPLAY_ORDER)}
     names = list(METHODS)

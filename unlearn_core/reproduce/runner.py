@@ -10,6 +10,7 @@ import pandas as pd
 from ..config import Setup
 from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
+from ..validation import Ratio
 from ..store import Store
 from .findings import (finding_1, finding_2, finding_3, finding_4, finding_5, finding_6, finding_7, group_reason,
                        not_applicable)
@@ -26,11 +27,9 @@ class ReproduceConfig:
     table6: bool = True  # finding 6: also the random-set (Table-6) analogue for GA, RL, Bad-T
 
     def validate(self) -> "ReproduceConfig":
-        from ..config import forget_count
-
         if not self.seeds:
-            raise ConfigError("reproduce needs at least one seed (three or more for verdicts).")
-        forget_count(self.ratio, 10**9)
+            raise ConfigError("reproduce needs at least one seed (three or more for verdicts).", field="seed")
+        Ratio(self.ratio)
         bad = [f for f in self.findings if f not in range(1, N_FINDINGS + 1)]
         if bad or not self.findings:
             raise ConfigError(f"Findings are numbered 1-{N_FINDINGS}, got {self.findings}.")

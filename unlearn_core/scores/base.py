@@ -7,7 +7,10 @@ loss: Chen et al., Forgetting Sequence; "high" for BLO weights: Fan et al., Chal
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -18,6 +21,7 @@ from ..data import ImageDataset
 from ..errors import unknown_name
 from ..models import Classifier
 from ..training import TrainConfig
+from ..validation import check_params
 
 
 @dataclass
@@ -63,9 +67,7 @@ class ScoreSpec:
     def resolve_params(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults updated with validated overrides (unknown names, wrong types and out-of-range values are a
         ConfigError before anything is computed)."""
-        from ..validation import check_params, score_rules
-
-        return check_params(f"Score '{self.name}'", overrides, self.defaults, score_rules(self))
+        return check_params(f"Score '{self.name}'", overrides, self.defaults, self.param_rules)
 
 
 SCORES: dict[str, ScoreSpec] = {}
@@ -78,8 +80,7 @@ def register_score(name: str, *, label: str, description: str, hard_end: str, de
     """Register a score function. ``cost(params, n_train, recipe, m)`` = sample passes of one computation (see
     :mod:`unlearn_core.cost`; None = one evaluation pass). ``param_rules`` declares ranges / choices of its
     parameters, e.g. ``{"K": {"min": 1, "max": 1000}, "lower": {"choices": ["ft", "ft_ga"]}}`` (validation.Rule
-    fields); until a score declares its own, :data:`unlearn_core.validation.SCORE_PARAM_RULES` holds the built-in
-    scores' rules."""
+    fields); each score owns its rules."""
     if hard_end not in ("low", "high"):
         raise ValueError("hard_end must be 'low' or 'high'")
 
@@ -93,9 +94,22 @@ def register_score(name: str, *, label: str, description: str, hard_end: str, de
     return deco
 
 
-def get_score(name: str) -> ScoreSpec:
-    from . import load_all
+_LOADED = False
 
+
+def load_all() -> None:
+    """Import every score module of this package (discovery: each registers itself with @register_score)."""
+    global _LOADED
+    if _LOADED:
+        return
+    package = __name__.rpartition(".")[0]
+    for mod in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+        if mod.name != "base" and not mod.name.startswith("_"):
+            importlib.import_module(f"{package}.{mod.name}")
+    _LOADED = True
+
+
+def get_score(name: str) -> ScoreSpec:
     load_all()
     if name not in SCORES:
         raise unknown_name("score", name, list(SCORES))
@@ -103,8 +117,6 @@ def get_score(name: str) -> ScoreSpec:
 
 
 def score_names() -> list[str]:
-    from . import load_all
-
     load_all()
     return list(SCORES)
 

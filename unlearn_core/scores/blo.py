@@ -60,7 +60,6 @@ import torch
 import torch.nn.functional as F
 
 from ..budget import paper_fraction
-from ..config import forget_count
 from ..context import NULL_CONTEXT, RunContext
 from ..device import autocast
 from ..errors import ConfigError, DivergenceError
@@ -77,6 +76,7 @@ from ..training import (
     wants_augmentation,
     with_overrides,
 )
+from ..validation import forget_count
 from ._projection import project_capped_simplex
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 

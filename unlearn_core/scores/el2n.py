@@ -24,6 +24,7 @@ from ..training import new_model, predict_logits
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 from ..training import auto_model_batch, train_ensemble
 
+EARLY_PARAM_RULES = {"n_seeds": {"min": 1, "max": 100}, "epochs": {"min": 1, "max": 1000}}
 EARLY_DEFAULTS: dict[str, Any] = {
     "epochs": 3,  # epochs of the original recipe before the score is taken ("early in training")
     "n_seeds": 3,  # independent training runs averaged
@@ -100,6 +101,7 @@ def early_cost(params: dict, n: int, recipe, m: int | None) -> float:
 
 
 @register_score("el2n", label="EL2N", hard_end="low", defaults=EARLY_DEFAULTS, expensive=True, cost=early_cost,
+                param_rules=EARLY_PARAM_RULES,
                 description="Error L2 norm ||softmax − onehot|| early in training (Paul et al. 2021), mean over "
                             "seeds. High = hard/important to LEARN (coreset baselines keep the top); as a loss-like "
                             "score, low = hard to forget (Chen et al.'s orientation).")

@@ -21,7 +21,7 @@ from ..data import ImageDataset
 from ..errors import ConfigError
 from ..training import as_index_tensor, get_batch
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
-from .el2n import EARLY_DEFAULTS, early_models
+from .el2n import EARLY_DEFAULTS, EARLY_PARAM_RULES, early_models
 
 GRAND_DEFAULTS: dict[str, Any] = {**EARLY_DEFAULTS, "params": "all", "chunk_size": 0}
 
@@ -73,6 +73,7 @@ def grand_cost(params: dict, n: int, recipe, m: int | None) -> float:
 
 
 @register_score("grand", label="GraNd", hard_end="low", defaults=GRAND_DEFAULTS, expensive=True, cost=grand_cost,
+                param_rules=EARLY_PARAM_RULES,
                 description="Per-sample gradient norm ||∇θ loss|| early in training (Paul et al. 2021), mean over "
                             "seeds. High = important to LEARN (coreset baselines keep the top); low = hard to forget "
                             "(loss-like, Chen et al.'s orientation).")

@@ -61,11 +61,13 @@ import torch
 
 from ..data import ImageDataset
 from ..errors import ConfigError
-from ..config import config_key
+from ..io import config_key
 from ..training import (TrainConfig, auto_model_batch, get_batch, new_model, train_ensemble, train_model,
                         wants_augmentation, with_overrides)
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 
+LIRA_PARAM_RULES = {"n_shadow": {"min": 4, "max": 4096, "hint": "shadow models (even)"},
+                    "variant": {"choices": ["online", "offline"]}}
 LIRA_DEFAULTS: dict[str, Any] = {
     "n_shadow": 16,  # even, >= 4; 16 is a usable minimum, 64+ research grade
     "epochs": 0,  # shadow training epochs; 0 = the original recipe's
@@ -407,6 +409,7 @@ def lira_cost(params: dict, n: int, recipe, m: int | None) -> float:
 
 
 @register_score("lira_asr", label="LiRA ASR", hard_end="low", defaults=LIRA_DEFAULTS, expensive=True, cost=lira_cost,
+                param_rules=LIRA_PARAM_RULES,
                 description="Per-sample attack success rate of LiRA over shadow models (Chen et al., Eq. 1; Carlini et "
                             "al. 2022), leave-one-model-out. High ASR = privacy-exposed, and EASIER to forget "
                             "(Chen et al.). Trains n_shadow shadow models (checkpointed, resumable).")
@@ -416,7 +419,7 @@ def lira_asr_score(inp: ScoreInput) -> ScoreResult:
 
 
 @register_score("lira_score", label="LiRA score of θ_o", hard_end="low", defaults=LIRA_DEFAULTS, expensive=True,
-                cost=lira_cost,
+                cost=lira_cost, param_rules=LIRA_PARAM_RULES,
                 description="LiRA membership score (log-likelihood ratio, online; log one-sided p, offline) of the "
                             "original model on each sample, from the same shadow models as lira_asr. High = "
                             "memorised / exposed, easier to forget (Chen et al.).")

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import config_key
+from ..io import config_key
 from ..errors import ConfigError
 from ..training import new_model, predict_logits, with_overrides
 from .base import ScoreInput, ScoreResult, register_score

@@ -3,7 +3,7 @@
 This package is the only code that writes SQL or artifact files; :class:`Store` (``facade``) is its one entry point.
 What it guarantees:
 
-- **Keys.** Every cached result is a *run* keyed by :func:`~unlearn_core.config.config_key` of its full
+- **Keys.** Every cached result is a *run* keyed by :func:`~unlearn_core.io.config_key` of its full
   configuration. :meth:`Store.cached` serves a finished run or computes, saves and records it; every step of the
   project (original models, scores, forget sets, unlearning runs, model banks, analysis results) goes through it.
 - **Claims.** A key is *claimed* (a ``running`` row with a fresh claim token and the owner ``host:pid``) before it
@@ -34,7 +34,7 @@ live one layer down, in :mod:`unlearn_core.io`.
 """
 from __future__ import annotations
 
-from ..io import array_digest, atomic_write_bytes, sha256_bytes, sha256_file, weights_digest
+from ..io import array_digest, atomic_write_bytes, config_key, sha256_bytes, sha256_file, weights_digest
 from .artifacts import state_dict_bytes
 from .checkpoints import check_weights, load_state_into, load_weights_into, read_checkpoint, save_state_dict
 from .circumstances import CorruptArtifact, StoreUnavailable, circumstance_message, db_circumstance, db_damage

@@ -2,7 +2,7 @@
 worker computed in its own store, shipped back to the driver's)."""
 from __future__ import annotations
 
-from ..config import config_key
+from ..io import config_key
 from ..errors import ConfigError
 from ..io import atomic_write_bytes, sha256_bytes
 from .circumstances import CorruptArtifact

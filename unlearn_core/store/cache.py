@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ..config import config_key
+from ..io import config_key
 from ..errors import CheckpointError, ConfigError
 from .circumstances import CorruptArtifact
 from .records import Cached, Computed, fail_status
