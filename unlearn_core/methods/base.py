@@ -135,6 +135,15 @@ class UnlearnMethod:
         of the MIA's non-member set, so a method never gets credit for samples it has seen."""
         return None
 
+    def cost_passes(self, params: dict[str, Any], n_forget: int, n_retain: int, recipe: TrainConfig) -> float:
+        """Sample passes (forward + backward of one sample = 1; :mod:`unlearn_core.cost`) of one run with the
+        resolved ``params``; evaluation is counted separately. Default: ``epochs`` over D_r (a fine-tuning method);
+        an exact method (Retrain) trains the recipe's epochs on D_r. A method that trains on other sets or does more
+        per step overrides this next to its ``unlearn``."""
+        if self.exact:
+            return recipe.epochs * n_retain
+        return float(params.get("epochs", 0) or 0) * n_retain
+
     def unlearn(self, inp: UnlearnInput, params: dict[str, Any]) -> Classifier:  # pragma: no cover
         raise NotImplementedError
 

@@ -52,6 +52,10 @@ class BoundaryExpanding(UnlearnMethod):
     preset_notes = ("Trains on D_f only; lr chosen on digits random 10% sets (too large a step drags retain "
                     "samples into the shadow class too). The image preset follows the reference code's small lr.")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """BE trains on D_f only (relabelled to the shadow class): ``epochs`` passes over the forget set."""
+        return float(params.get("epochs", 0) or 0) * n_forget * 1.0
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         model = inp.copy_original()
         k = inp.ds.num_classes

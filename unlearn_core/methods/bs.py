@@ -81,6 +81,10 @@ class BoundaryShrinking(UnlearnMethod):
                     "poison_epoch. Image lr 1e-4: SalUn's code runs BS with its unlearn_lr (Chen et al. use SGD 1e-5). "
                     "Small: 5 epochs, lr 0.001 chosen on digits random 10% sets.")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """BS trains on D_f only, with an FGSM step per sample as well: 2 × ``epochs`` passes over the forget set."""
+        return float(params.get("epochs", 0) or 0) * n_forget * 2.0
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         attacker = copy.deepcopy(inp.theta_o).eval()
         for p in attacker.parameters():

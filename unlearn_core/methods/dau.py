@@ -165,6 +165,10 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
                     "over D_r (the attacker is the run-time bottleneck on a CPU), class_lr 0.01 (0.02 costs ~1 point "
                     "of RA on digits class-wise sets).")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """DAU: the model, its attacker and the adversarial samples per step: 3 × ``epochs`` over D_f + D_r."""
+        return 3.0 * float(params.get("epochs", 0) or 0) * (n_forget + n_retain) + 0.0
+
     def test_indices_used(self, ds, params, seed):
         return validation_indices(ds, float(params["val_fraction"]), seed)
 

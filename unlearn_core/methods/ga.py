@@ -23,6 +23,10 @@ class GradientAscent(UnlearnMethod):
                     "UA ≈ Retrain's on average but with a TA spread of ±3 points over seeds; 0.05 drops TA to ~84%). "
                     "GA is sharp: on class-wise sets even 0.01 collapses RA. Image: Chen et al., Forgetting Sequence's range [1e-4, 0.01].")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """GA ascends on D_f only: ``epochs`` passes over the forget set."""
+        return float(params.get("epochs", 0) or 0) * n_forget * 1.0
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         model = inp.copy_original()
         cfg = method_cfg(inp.train_cfg, params)

@@ -82,6 +82,10 @@ class GradientSurgery(UnlearnMethod):
                     "TA; the clip keeps class-wise runs finite), descent SGD with a cosine schedule and l1 1e-5 (Σ|w|) / "
                     "l2 5e-4.")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """Gradient surgery: a forget and a retain gradient per step (projected): 1.5 × ``epochs`` over D_f + D_r."""
+        return 1.5 * float(params.get("epochs", 0) or 0) * (n_forget + n_retain) + 0.0
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         opt_name, schedule = str(params["optimizer"]), str(params["schedule"])
         l1_red = str(params["l1_reduction"])

@@ -59,6 +59,10 @@ class SalUn(UnlearnMethod):
                     "epochs, lr 0.013 (the README's CIFAR-10 10% example); small: lr 0.02 as RL, chosen on digits "
                     "random 10% sets.")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """SalUn: RL's ``epochs`` passes over D_f + D_r, plus the saliency map (2 passes over D_f)."""
+        return 1.0 * float(params.get("epochs", 0) or 0) * (n_forget + n_retain) + 2.0 * n_forget
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         frac = float(params["sparsity"])
         if not 0.0 <= frac <= 1.0:

@@ -44,6 +44,10 @@ class Scrub(UnlearnMethod):
                     "0.02 already collapse RA to 70-80%), and at the stable setting it leaves random D_f untouched "
                     "(UA ≈ 0), as Fan et al., Challenging Forgets reports for SCRUB's high variance on random sets.")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """SCRUB: max steps on D_f and min steps on D_r with a teacher forward each: 1.5 × ``epochs`` over both."""
+        return 1.5 * float(params.get("epochs", 0) or 0) * (n_forget + n_retain) + 0.0
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         student = inp.copy_original()
         teacher = inp.frozen_original()

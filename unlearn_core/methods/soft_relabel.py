@@ -69,6 +69,10 @@ class SoftRelabel(UnlearnMethod):
                     "twice Retrain's). The reference code's targets: space original_logits, similarity neg_l2, tau 1, "
                     "exclude_same_class false.")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """Soft relabeling fine-tunes on D_f (soft targets) + D_r: ``epochs`` passes over both."""
+        return 1.0 * float(params.get("epochs", 0) or 0) * (n_forget + n_retain) + 0.0
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         model = inp.copy_original()
         is_f = forget_mask(inp.ds.n_train, inp.forget_idx)
