@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import forget_count
 from .kernels import input_format
 from .methods import get_method
 from .passes import EVAL_PASS
@@ -303,10 +302,6 @@ def auto_workers(est: Estimate, max_workers: int | None = None) -> int:
         return 1
     widest = max(sum(1 for u in todo if u.stage == st) for st in {u.stage for u in todo})
     return max(1, min(cores, widest))
-
-
-def stage_of(unit_id: str) -> str:
-    return unit_id.split("/", 1)[0]
 
 
 def describe_actual(estimate: Estimate, actual_s: float, workers: int = 1) -> str:
