@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .config import Setup, config_key
+from .config import Setup
 from .context import RunContext
 from .errors import ConfigError, DataNotFoundError, DivergenceError, ForgetsetError
 from .grid_executors import GridExecutor
