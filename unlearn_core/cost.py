@@ -208,6 +208,8 @@ class UnitEstimate:
     seconds: float
     cached: bool
     deps: tuple[str, ...] = ()  # units that must finish first (grid.plan)
+    seed: int | None = None  # the unit's seed and forget ratio (None: not ratio-dependent), for grouping
+    ratio: float | None = None
 
 
 # A worker process imports torch and loads the data before its first unit (measured 2-4 s on a CPU).

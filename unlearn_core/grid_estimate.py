@@ -18,7 +18,7 @@ def estimate_grid(spec, store, pipe=None) -> Estimate:
     for u in plan(spec):
         c = get_stage(u.stage).cost(pipe, u, cal)
         units.append(UnitEstimate(u.id, u.stage, u.label, float(c.passes), float(c.seconds), bool(c.cached),
-                                  tuple(u.deps)))
+                                  tuple(u.deps), u.seed, u.ratio))
     if any(not u.cached and get_stage(u.stage).loop_factor for u in units):
         factor, overhead = loop_calibration(pipe, cal)  # the real loop and a unit's fixed cost on this device
         for u in units:

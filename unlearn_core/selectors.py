@@ -193,7 +193,7 @@ def select_forget_set(selector: str, ds: ImageDataset, ratio: float | None, seed
         idx = np.flatnonzero(np.isin(y, classes))
     elif spec.kind == "worst_class":
         k = int(spec.arg)
-        w = score_fn("blo", None, {"granularity": "class", "n_classes": k})
+        w = score_fn("blo", None, spec.score_params())  # the request the grid and the pipeline make
         classes = sorted(int(c) for c in np.argsort(-w, kind="stable")[:k])
         idx = np.flatnonzero(np.isin(y, classes))
         info["class_weights"] = [float(v) for v in w]

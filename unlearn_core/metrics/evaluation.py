@@ -12,7 +12,7 @@ import torch
 from ..data import ImageDataset
 from ..errors import ConfigError
 from ..training import as_index_tensor, predict_logits
-from . import registry
+from .registry import get as get_metric, names as metric_names
 from .mia import DEFAULT_MIA, MIA_VARIANTS
 
 
@@ -32,7 +32,7 @@ class EvalView:
 
     def value(self, name: str) -> float:
         if name not in self._values:
-            self._values[name] = float(registry.get(name).fn(self))
+            self._values[name] = float(get_metric(name).fn(self))
         return self._values[name]
 
 
@@ -65,7 +65,7 @@ def evaluate(model: torch.nn.Module, ds: ImageDataset, forget_idx, retain_idx, s
     view = eval_view(model, ds, forget_idx, retain_idx, seed, test_idx)
     skip = {f"MIA_{v}" for v in MIA_VARIANTS if v not in mia_variants}
     out: dict[str, float] = {}
-    for name in registry.names("model"):
+    for name in metric_names("model"):
         if name in skip:
             continue
         if name == "MIA" and f"MIA_{DEFAULT_MIA}" in skip:
