@@ -133,8 +133,8 @@ def format_table3(t3: pd.DataFrame) -> pd.DataFrame:
     for m in METRICS:
         out[m] = [fmt_mean_std(a, s, n) + ("" if g != g else f" ({g:.2f})")
                   for a, s, n, g in zip(t3[f"{m}_mean"], t3[f"{m}_std"], t3["n"], t3[f"gap_{m}"])]
-    out["Avg. gap"] = t3["avg_gap"].map(lambda v: "—" if v != v else f"{v:.2f}")
-    out["ToW"] = [fmt_mean_std(a, s, n, 3) for a, s, n in zip(t3["ToW_mean"], t3["ToW_std"], t3["n"])]
+    out[metric_registry.get("avg_gap").label] = t3["avg_gap"].map(lambda v: "—" if v != v else f"{v:.2f}")
+    out[metric_registry.get("ToW").label] = [fmt_mean_std(a, s, n, 3) for a, s, n in zip(t3["ToW_mean"], t3["ToW_std"], t3["n"])]
     out["time (s)"] = t3["runtime_s_mean"].map(lambda v: "—" if v != v else f"{v:.2f}")
     plan = t3["cost_vs_retrain_plan_mean"] if "cost_vs_retrain_plan_mean" in t3 else pd.Series(np.nan, t3.index)
     out["cost vs Retrain"] = [("—" if c != c else f"{c:.2f}×") + ("" if p != p else f" (plan {p:.2f})")
@@ -224,7 +224,8 @@ def gap_long(df: pd.DataFrame, ratio: float | None) -> pd.DataFrame:
     for _, r in agg.iterrows():
         for k in METRICS + ["avg_gap"]:
             col = f"gap_{k}" if k != "avg_gap" else "avg_gap"
-            rows.append({"selector": r["selector"], "method": r["method"], "metric": k if k != "avg_gap" else "Avg. gap",
+            rows.append({"selector": r["selector"], "method": r["method"],
+                         "metric": k if k != "avg_gap" else metric_registry.get("avg_gap").label,
                          "gap": r[col], "n": r["n"], "seeds": r["seeds"]})
     return pd.DataFrame(rows)
 
