@@ -144,6 +144,12 @@ def test_executors_are_registered_with_their_own_option_checks(monkeypatch):
             return {"lanes": lanes}
 
     assert make_executor("throwaway", lanes=3).lanes == 3
+    from unlearn_core.jobs.kinds import executor_of  # an experiment job can ask for it, options checked at submit
+
+    assert executor_of({"executor": "throwaway", "executor_options": {"lanes": 2}}) == {"name": "throwaway",
+                                                                                         "lanes": 2}
+    with pytest.raises(ConfigError, match="lanes"):
+        executor_of({"executor": "throwaway", "executor_options": {"lanes": -1}})
     with pytest.raises(ConfigError, match="lanes"):
         make_executor("throwaway", lanes=0)
     with pytest.raises(ConfigError, match="lanes"):

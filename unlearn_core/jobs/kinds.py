@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from ..errors import ConfigError
+from ..grid_executors import check_executor_options, executor_names
 from ..validation import MAX_SEED, check_input_file  # noqa: F401 - MAX_SEED re-exported
 from .job_config import (check_ratio, check_seed, check_seeds, check_setup, pipeline_for,  # noqa: F401 (re-exported)
                          setup_label, setup_of)
@@ -114,10 +115,20 @@ def spec_of(config: dict):
 
 def executor_of(config: dict) -> dict:
     """The grid executor an ``experiment`` job asks for: ``"executor": "local" | "ray"``, ``"ray_address"``
-    and ``"executor_options"`` (Ray only); validated at submit time (a clear error when Ray is not installed)."""
-    from ..cluster import experiment_executor
+    and ``"executor_options"`` (Ray only); validated at submit time (a clear error when Ray is not installed). Any
+    other registered backend (:func:`unlearn_core.grid_executors.register_grid_executor`) takes its
+    ``executor_options``, checked by its own option check."""
+    name = config.get("executor") or "local"
+    if name in ("local", "ray"):
+        from ..cluster import experiment_executor
 
-    return experiment_executor(config)
+        return experiment_executor(config)
+    if name not in executor_names():
+        raise ConfigError(f"Unknown executor {name!r}: use one of {', '.join(executor_names())}.")
+    opts = config.get("executor_options") or {}
+    if not isinstance(opts, dict):
+        raise ConfigError("executor_options must be a JSON object.")
+    return {"name": name, **check_executor_options(name, **opts)}
 
 
 def _check_experiment(config: dict) -> None:

@@ -167,7 +167,7 @@ def store_runs_frame(store: Store) -> pd.DataFrame:
     prov = Provenance(store)
     for r in store.list_runs():
         c = r["config"]
-        what = c.get("method") or c.get("score") or c.get("selector") or c.get("model")
+        what = c.get("method") or c.get("score") or c.get("selector") or c.get("model") or c.get("metric")
         rows.append({"kind": r["kind"], "status": r["status"], "what": what, "dataset": c.get("dataset"),
                      "selector": c.get("selector"), "ratio": c.get("ratio"), "seed": c.get("seed"),
                      "created": pd.to_datetime(r["created"], unit="s"),
