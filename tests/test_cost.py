@@ -66,3 +66,38 @@ def test_estimate_of_a_grid_counts_only_what_is_not_cached(tmp_path):
     run_experiment(spec, store)
     again = estimate_grid(spec, store)
     assert all(u.cached for u in again.units) and again.seconds == 0 and again.wall_seconds(2) == 0
+
+
+GOLDEN = __import__("pathlib").Path(__file__).parent / "cost_passes_golden.json"
+
+
+def test_cost_passes_of_every_method_and_score_match_the_pre_hook_table():
+    """Pass counts now come from each method's / score's ``cost_passes``; the table was written by the code before
+    that change (cost.py's hard-coded per-method formulas; tests/cost_passes_golden.json), for every registered
+    method, RSU/RUM wrapper, preset variant and score: every number must be the same float."""
+    import json
+
+    from dataclasses import replace
+
+    rows = json.loads(GOLDEN.read_text())
+    recipe = Setup().resolve().recipe
+    assert len(rows) > 200
+    for row in rows:
+        if "method" in row:
+            got = method_passes(row["method"], row["params"], row["n_forget"], row["n_retain"],
+                                replace(recipe, epochs=row["recipe_epochs"]))
+        else:
+            assert row["recipe"] == recipe.to_dict()  # the digits recipe the table was written with
+            got = score_passes(row["score"], row["params"], row["n"], recipe, row["m"])
+        assert got == row["passes"], row
+
+
+def test_every_method_and_score_has_a_documented_cost_passes():
+    from unlearn_core.methods import get_method, method_names
+    from unlearn_core.scores import get_score, score_names
+
+    for name in method_names():
+        fn = get_method(name).cost_passes
+        assert callable(fn) and (fn.__doc__ or "").strip(), name
+    for name in score_names():
+        assert (get_score(name).cost_passes.__doc__ or "").strip(), name

@@ -387,3 +387,26 @@ def test_auto_batching_never_stacks_on_a_cpu(tmp_path, monkeypatch):
     store = Store(tmp_path)
     run_experiment(spec, store, executor=LocalExecutor(batch_models="auto"))
     assert not any(r["metrics"].get("batched") for r in store.list_runs("original", "done"))
+
+
+def test_job_kinds_are_found_by_discovery_and_registered_by_decorator(tmp_path):
+    """The project's kinds register themselves (``@register_job_kind`` in the modules of unlearn_core/jobs, imported
+    by discovery); a new kind is one decorated function."""
+    from unlearn_core.context import NULL_CONTEXT
+    from unlearn_core.jobs import registry
+    from unlearn_core.store import Store
+
+    assert {"train_original", "score", "forget_set", "experiment", "tune", "teaching_demo", "view_why_hard"} <= set(
+        registry.JOB_KINDS)
+
+    @registry.register_job_kind("throwaway_kind", resource="cpu", check=lambda c: None)
+    def throwaway(config, env):
+        return {"echo": config["x"]}
+
+    try:
+        assert not registry.get_job_kind("throwaway_kind").uses_device
+        assert registry.execute_job("throwaway_kind", {"x": 3}, Store(tmp_path), NULL_CONTEXT) == {"echo": 3}
+        with pytest.raises(ValueError, match="twice"):
+            registry.register_job_kind("throwaway_kind")(throwaway)
+    finally:
+        registry.JOB_KINDS.pop("throwaway_kind", None)

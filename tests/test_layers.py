@@ -19,7 +19,7 @@ UI = ("streamlit", "plotly", "dashboard", "app_pages")
 LAYERS: dict[str, int] = {
     # 0: the bottom: the package's __init__, errors, atomic writes and digests, parameter rules, devices, threads, budgets, plain math
     "unlearn_core": 0, "unlearn_core.errors": 0, "unlearn_core.io": 0, "unlearn_core.validation": 0,
-    "unlearn_core.budget": 0, "unlearn_core.limits": 0, "unlearn_core.threads": 0, "unlearn_core.device": 0,
+    "unlearn_core.budget": 0, "unlearn_core.passes": 0, "unlearn_core.limits": 0, "unlearn_core.threads": 0, "unlearn_core.device": 0,
     "unlearn_core.context": 0, "unlearn_core.forget_quality": 0, "unlearn_core.stats": 0,
     # 1: data sets, model architectures, compute kernels
     "unlearn_core.data": 1, "unlearn_core.models": 1, "unlearn_core.kernels": 1,
@@ -39,7 +39,7 @@ LAYERS: dict[str, int] = {
     # 7: the pipeline (one setup: original models, scores, forget sets, unlearning runs, evaluation)
     "unlearn_core.pipeline": 7,
     # 8: grids and their executors, analyses, tuning, reproduction of the papers' claims
-    "unlearn_core.grid": 8, "unlearn_core.grid_estimate": 8, "unlearn_core.cluster": 8, "unlearn_core.tuning": 8,
+    "unlearn_core.grid": 8, "unlearn_core.grid_stages": 8, "unlearn_core.grid_executors": 8, "unlearn_core.grid_estimate": 8, "unlearn_core.cluster": 8, "unlearn_core.tuning": 8,
     "unlearn_core.analysis": 8, "unlearn_core.reproduce": 8,
     # 9: background jobs
     "unlearn_core.jobs": 9,

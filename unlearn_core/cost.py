@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .budget import effective_epochs
-from .config import forget_count
 from .kernels import input_format
+from .methods import get_method
+from .passes import EVAL_PASS
+from .scores import get_score
 
-EVAL_PASS = 1.0 / 3.0  # a forward pass costs about a third of forward + backward
 CALIBRATION_MAX_AGE_S = 24 * 3600
 
 
@@ -183,45 +183,14 @@ def loop_calibration(pipe, cal: Calibration, store_result: bool = True) -> tuple
 
 # ---------------------------------------------------------------------------------------------- pass counts
 def method_passes(method: str, params: dict, n_forget: int, n_retain: int, recipe) -> float:
-    """Sample passes of one unlearning run (the method's own training; evaluation is counted separately).
-
-    Each method may define ``cost_passes(params, n_forget, n_retain, recipe)``; otherwise the pass count follows
-    from its ``epochs`` and the set it trains on: methods that ascend on or relabel the forget set only (GA, BE,
-    BS) train on D_f; relabeling methods that also fine-tune (RL, SalUn, soft relabeling) on D_f + D_r; the rest on
-    D_r. A method without epochs (Fisher, influence) costs a few passes over its sample budget.
-    """
-    from .methods import get_method
-
-    m = get_method(method)
-    own = getattr(m, "cost_passes", None)
-    if callable(own):
-        return float(own(params, n_forget, n_retain, recipe))
-    if m.exact:
-        return recipe.epochs * n_retain
-    base = method.split(":")[-1]
-    epochs = effective_epochs(params)  # a partial-epoch budget counts as its fraction (budget.py)
-    if base in ("ga", "be", "bs"):
-        return epochs * n_forget * (2.0 if base == "bs" else 1.0)  # BS: an FGSM step per sample as well
-    if base in ("rl", "salun", "soft_relabel", "scrub", "grad_surgery", "dau"):
-        factor = {"scrub": 1.5, "dau": 3.0, "grad_surgery": 1.5}.get(base, 1.0)
-        return factor * epochs * (n_forget + n_retain) + (2.0 * n_forget if base == "salun" else 0.0)
-    if base in ("fisher", "influence"):
-        budget = float(params.get("max_samples") or params.get("hessian_samples") or n_retain)
-        return 4.0 * min(budget, n_retain) + 2.0 * n_forget  # per-sample gradients cost a few passes each
-    if base == "bad_t":
-        return epochs * (n_forget + float(params.get("retain_fraction", 1.0)) * n_retain) * (1 + 2 * EVAL_PASS)
-    return epochs * n_retain
+    """Sample passes of one unlearning run (the method's own training; evaluation is counted separately): the
+    method's :meth:`~unlearn_core.methods.base.UnlearnMethod.cost_passes`."""
+    return float(get_method(method).cost_passes(params, n_forget, n_retain, recipe))
 
 
 def score_passes(name: str, params: dict, n: int, recipe, m: int | None) -> float:
-    """Sample passes of one score. A score may declare ``cost(params, n, recipe, m)``; else one evaluation pass."""
-    from .scores import get_score
-
-    spec = get_score(name)
-    own = getattr(spec, "cost", None)
-    if callable(own):
-        return float(own(params, n, recipe, m))
-    return n * EVAL_PASS
+    """Sample passes of one score: its :meth:`~unlearn_core.scores.base.ScoreSpec.cost_passes`."""
+    return float(get_score(name).cost_passes(params, n, recipe, m))
 
 
 def eval_passes(n_train: int, n_test: int) -> float:
@@ -239,6 +208,8 @@ class UnitEstimate:
     seconds: float
     cached: bool
     deps: tuple[str, ...] = ()  # units that must finish first (grid.plan)
+    seed: int | None = None  # the unit's seed and forget ratio (None: not ratio-dependent), for grouping
+    ratio: float | None = None
 
 
 # A worker process imports torch and loads the data before its first unit (measured 2-4 s on a CPU).
@@ -333,10 +304,6 @@ def auto_workers(est: Estimate, max_workers: int | None = None) -> int:
         return 1
     widest = max(sum(1 for u in todo if u.stage == st) for st in {u.stage for u in todo})
     return max(1, min(cores, widest))
-
-
-def stage_of(unit_id: str) -> str:
-    return unit_id.split("/", 1)[0]
 
 
 def describe_actual(estimate: Estimate, actual_s: float, workers: int = 1) -> str:

@@ -23,11 +23,12 @@ from .cost import method_passes
 from .device import resolve_device
 from .errors import CheckpointError, ConfigError, DivergenceError, ForgetsetError
 from .methods import UnlearnInput, get_method, validate_method_params
-from .metrics import evaluate
+from .metrics import compute_metrics, eval_view, evaluate, registry as metric_registry
 from .models import Classifier, build_model
 from .scores import ScoreInput, ScoreResult, get_score
+from .results.runs import run_row
 from .selectors import ForgetSet, check_selector_for, parse_selector, select_forget_set
-from .store import Cached, Computed, Store, load_state_into, read_checkpoint, run_digest
+from .store import Cached, Computed, CorruptArtifact, Store, load_state_into, read_checkpoint, run_digest
 from .training import TrainConfig, accuracy, count_steps, new_model, predict_logits, train_model
 from .validation import check_input_file, check_seed
 
@@ -311,8 +312,6 @@ class Pipeline:
 
     def load_forget_set(self, run: dict) -> ForgetSet | None:
         """The forget set of a finished forget-set run (None if its artifact is corrupt)."""
-        from .store import CorruptArtifact
-
         try:
             arrays, meta = self.store.decode("arrays", run)
         except CorruptArtifact:
@@ -426,7 +425,53 @@ class Pipeline:
         n_f, n_r = int(forget_t.numel()), int(retain_t.numel())
         metrics["cost_vs_retrain_plan"] = (method_passes(method, params or {}, n_f, n_r, self.train_cfg)
                                            / max(self.train_cfg.epochs * n_r, 1))
+        metrics.update(metric_registry.versions_record(metrics))  # nothing while every metric is at version 1
         return metrics
+
+    # ------------------------------------------------------------------ metrics of cached runs
+    def run_metrics(self, run: dict, ctx: RunContext = NULL_CONTEXT) -> dict[str, float]:
+        """The registered model metrics of a finished unlearning run that its row does not hold at their current
+        version (a metric registered after the run, or whose version was raised), computed now from the run's
+        stored model and stored as metric records (key: run key, metric, version; ``metrics.registry``). A record
+        computed before is read, not recomputed; the run's own stored values are never touched. Empty when the
+        row is complete (every run of today). A run stored without its weights is recomputed (deterministic:
+        the same numbers) to get them."""
+        stored = run.get("metrics") or {}
+        todo = [n for n in metric_registry.names("model") if not metric_registry.is_current(n, stored)]
+        out: dict[str, float] = {}
+        missing = []
+        for name in todo:
+            got = self.store.lookup("metric", metric_registry.metric_record_config(run["key"], name), "json")
+            if got is None:
+                missing.append(name)
+            else:
+                out[name] = float(got[0]["value"])
+        if not missing:
+            return out
+        view = self._run_view(run, ctx)
+        for name in missing:
+            def compute(name: str = name) -> Computed:
+                value = compute_metrics(view, [name])[name]
+                return Computed({"value": value}, {name: value})
+
+            res = self.store.cached("metric", metric_registry.metric_record_config(run["key"], name), compute,
+                                    fmt="json", on_log=ctx.log, cancel=ctx.check_cancel)
+            out[name] = float(res.value["value"])
+        return out
+
+    def _run_view(self, run: dict, ctx: RunContext):
+        """θ_u's evaluation view of a finished run: its stored model on its forget set's split (as at its end)."""
+        cfg = run["config"]
+        method, selector, ratio, seed = cfg["method"], cfg["selector"], cfg["ratio"], int(cfg["seed"])
+        m = get_method(method)
+        try:
+            state, meta = self.store.decode("model", run)
+            model = self._build(state, meta, f"Cached unlearned model {run['key'][:10]}")
+        except (CorruptArtifact, CheckpointError):
+            model = self.unlearned_model(method, selector, ratio, seed, cfg.get("params") or None, ctx)
+        fs = self.forget_set(selector, ratio, seed, ctx)
+        forget_t, retain_t, test_idx = self._split(fs, m, cfg.get("params") or {}, seed)
+        return eval_view(model, self.ds, forget_t, retain_t, seed=fs.seed, test_idx=test_idx)
 
     # ------------------------------------------------------------------ results trained elsewhere (batched)
     def record_original(self, seed: int, model: Classifier, train_s: float) -> None:
@@ -455,9 +500,7 @@ class Pipeline:
             ctx: RunContext = NULL_CONTEXT, keep_model: bool = True) -> dict:
         """Unlearn with ``method`` on the (selector, ratio, seed) forget set and evaluate; cached. Returns a row."""
         res = self._run_cached(method, selector, ratio, seed, params, ctx, keep_model, need_model=False)
-        from .results import run_row
-
-        return run_row(res.run)
+        return run_row(res.run, self.run_metrics(res.run, ctx))
 
     def unlearned_model(self, method: str, selector: str, ratio: float | None, seed: int,
                         params: dict | None = None, ctx: RunContext = NULL_CONTEXT) -> Classifier:

@@ -226,7 +226,7 @@ def select_forget_set(selector: "str | SelectorSpec", ds: ImageDataset, ratio: f
         idx = np.flatnonzero(np.isin(y, classes))
     elif spec.kind == "worst_class":
         k = int(spec.arg)
-        w = score_fn("blo", None, spec.score_params())
+        w = score_fn("blo", None, spec.score_params())  # the request the grid and the pipeline make
         classes = sorted(int(c) for c in np.argsort(-w, kind="stable")[:k])
         idx = np.flatnonzero(np.isin(y, classes))
         info["class_weights"] = [float(v) for v in w]

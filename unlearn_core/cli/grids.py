@@ -65,7 +65,8 @@ def cmd_compare(args) -> int:
     store = _store(args)
     # data, model size, device, every method's hyperparameters and every forget-set size, before compute
     preflight(spec, check_device=args.executor == "local")
-    from ..cost import auto_workers, describe_actual, fmt_seconds, stage_of
+    from ..cost import auto_workers, describe_actual, fmt_seconds
+    from ..grid_stages import stage_of
     from ..grid_estimate import estimate_grid
     from ..pipeline import Pipeline
 

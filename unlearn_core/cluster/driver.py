@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import signal
 import socket
 import threading
 import time
 from typing import Any, Callable, Iterator
 
-from ..banks import chunk_config, parse_members
-from ..config import Setup, config_key
+from ..config import Setup
+from ..io import config_key
 from ..context import RunContext
 from ..errors import ConfigError, ForgetsetError
-from ..grid import GridExecutor, Unit
-from ..store import CorruptArtifact, Store, run_digest
+from ..grid_executors import GridExecutor
+from ..grid_stages import Unit, get_stage
+from ..store import CorruptArtifact, Store
 from .options import DEFAULT_GPUS_PER_UNIT, DEFAULT_MAX_RETRIES, check_options, require_ray
 from .worker import (TransientUnitError, UnitError, code_digest, is_running_unit, progress_board_class, run_unit,
                      sweep_stale, worker_parent)
@@ -96,63 +96,17 @@ def _defer_sigint() -> Iterator[None]:
 
 def _lookup(pipe, unit: Unit) -> dict | None:
     """The driver's finished run of a unit, through the pipeline's read-only lookups (None: compute it)."""
-    if unit.stage == "original":
-        return pipe.find_original(unit.seed)
-    if unit.stage == "score":
-        return pipe.find_score(unit.score, unit.seed, unit.ratio, json.loads(unit.params))
-    if unit.stage == "forget_set":
-        return pipe.find_forget_set(unit.selector, unit.ratio, unit.seed)
-    if unit.stage == "bank":
-        cfg = _bank_chunk_config(pipe, unit, compute=False)
-        return None if cfg is None else pipe.store.done_run(config_key(cfg))
-    return pipe.find_run(unit.method, unit.selector, unit.ratio, unit.seed, json.loads(unit.params) or None)
-
-
-def _bank_chunk_config(pipe, unit: Unit, compute: bool) -> dict | None:
-    return chunk_config(pipe, unit.method, unit.selector, unit.ratio, unit.seed, json.loads(unit.params) or None,
-                        parse_members(unit.members), compute)
+    return get_stage(unit.stage).find(pipe, unit)
 
 
 def _summary(unit: Unit, run: dict, hit: bool) -> dict:
-    """What :func:`~unlearn_core.grid.execute_unit` returns for a unit, built from its run row."""
-    if unit.stage == "run":
-        from ..results import run_row
-
-        return run_row(run)
-    out = {"key": run["key"], "hit": hit}
-    if unit.stage == "forget_set":
-        out["size"] = int((run.get("metrics") or {}).get("size", 0))
-    return out
+    """What :func:`~unlearn_core.grid_stages.execute_unit` returns for a unit, built from its run row."""
+    return get_stage(unit.stage).summary(unit, run, hit)
 
 
 def _unit_config(pipe, unit: Unit) -> tuple[str, dict]:
     """(kind, configuration) of a unit's result, from the driver's store (its dependencies are there)."""
-    def digest(run: dict | None) -> str:
-        if run is None:
-            raise LookupError
-        return run_digest(run)
-
-    if unit.stage == "original":
-        return "original", pipe.original_config(unit.seed)
-    if unit.stage == "score":
-        return "score", pipe.score_config(unit.score, unit.seed, unit.ratio, json.loads(unit.params),
-                                          digest(pipe.find_original(unit.seed)))
-    if unit.stage == "forget_set":
-        inputs = pipe._selector_inputs(  # the same score digests the worker's pipeline put in the key
-            unit.selector, unit.ratio, unit.seed, lambda n, r, p: digest(pipe.find_score(n, unit.seed, r, p)))
-        return "forget_set", pipe.forget_set_config(unit.selector, unit.ratio, unit.seed, inputs)
-    if unit.stage == "bank":
-        cfg = _bank_chunk_config(pipe, unit, compute=False)
-        if cfg is None:
-            raise LookupError
-        return "bank_chunk", cfg
-    from ..methods import get_method
-
-    exact = get_method(unit.method).exact
-    return "unlearn", pipe.run_config(unit.method, unit.selector, unit.ratio, unit.seed,
-                                      json.loads(unit.params) or None,
-                                      digest(pipe.find_forget_set(unit.selector, unit.ratio, unit.seed)),
-                                      None if exact else digest(pipe.find_original(unit.seed)))
+    return get_stage(unit.stage).config(pipe, unit)
 
 
 class RayExecutor(GridExecutor):

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..config import Setup
 from ..context import RunContext
 from ..errors import ConfigError, DataNotFoundError, DivergenceError, ForgetsetError
-from ..grid import Unit, execute_unit
+from ..grid_stages import Unit, execute_unit
 from ..io import sha256_bytes
 from ..store import Store, pid_alive
 

@@ -8,13 +8,10 @@ re-created from its record ("re-run") and its results outlive it.
 """
 from __future__ import annotations
 
-from . import demo, kinds
-from .registry import JOB_KINDS, JobEnv, JobKind, execute_job, get_job_kind, register_job_kind
-from .runtime import ACTIVE, TERMINAL, Executor, JobHandle, JobManager, LocalThreadExecutor
+from .registry import JOB_KINDS, JobEnv, JobKind, execute_job, get_job_kind, load_all, register_job_kind
+from .runtime import ACTIVE, TERMINAL, JobExecutor, JobHandle, JobManager, LocalThreadExecutor
 
-# The project's job kinds, registered once, here: the registry knows no kind, the kinds know the registry.
-kinds.register_all()
-demo.register()
+load_all()  # the project's job kinds: every module of this package that registers one (discovery)
 
 __all__ = ["JOB_KINDS", "JobEnv", "JobKind", "execute_job", "get_job_kind", "register_job_kind",
-           "ACTIVE", "TERMINAL", "Executor", "JobHandle", "JobManager", "LocalThreadExecutor"]
+           "load_all", "ACTIVE", "TERMINAL", "JobExecutor", "JobHandle", "JobManager", "LocalThreadExecutor"]

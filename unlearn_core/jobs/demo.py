@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..context import RunContext
 from ..grid import ExperimentSpec, run_experiment
-from .kinds import pipeline_for, setup_label, setup_of
+from .job_config import pipeline_for, setup_label, setup_of
 from .registry import JobEnv, register_job_kind
 
 DEMO_STAGES = [  # (name, what it does, progress range)
@@ -41,6 +41,8 @@ def _check_demo(config: dict) -> None:
     _spec(c, list(c["seeds"]), [c["ratio"], *c["sweep_ratios"]])  # built = validated
 
 
+@register_job_kind("teaching_demo", title="Teaching demo", check=_check_demo,
+                   describe=lambda c: f"Teaching demo · {setup_label(demo_config(c))}")
 def _job_teaching_demo(config: dict, env: JobEnv) -> dict:
     c = demo_config(config)
     pipe = pipeline_for(c, env)
@@ -87,8 +89,3 @@ def _job_teaching_demo(config: dict, env: JobEnv) -> dict:
     stages_done.append("sweep")
     ctx.progress(1.0, "teaching demo done")
     return {"stages": stages_done, "n_runs": n, "original_key": pipe.original_key(seeds[0])}
-
-
-def register() -> None:
-    register_job_kind("teaching_demo", title="Teaching demo", check=_check_demo,
-                      describe=lambda c: f"Teaching demo · {setup_label(demo_config(c))}")(_job_teaching_demo)

@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass, field
 
 from .. import cost
+from ..config import Setup
 from ..grid_estimate import estimate_grid
-from ..config import Setup, forget_count
+from ..grid_stages import Unit, get_stage
 
 ENTANGLEMENT_SET_S = 0.02  # ES of one set from stored features: a variance over its rows (measured well under 0.1 s)
 
@@ -37,6 +38,11 @@ class JobEstimate:
                 + (f"; {self.units} units to compute" if self.units else "") + (f"; {self.note}" if self.note else "")
                 + ")")
 
+    @classmethod
+    def of(cls, est: cost.Estimate) -> "JobEstimate":
+        """A job's view of a grid's estimate (:class:`unlearn_core.cost.Estimate`, per unit): its total, per stage."""
+        return cls(est.seconds, est.by_stage(), est.calibration.device, sum(not u.cached for u in est.units))
+
     def as_dict(self) -> dict:
         return {"total_s": float(self.total_s), "stages": {k: float(v) for k, v in self.stages.items()},
                 "device": self.device, "units": int(self.units), "summary": self.summary()}
@@ -52,24 +58,22 @@ def _pipe(store, setup: dict | Setup | None, pipe=None):
 
 
 def _score_seconds(pipe, cal, name: str, seed: int, ratio: float | None, params: dict | None = None) -> float:
-    """Seconds of one score (0 when stored), with θ_o's training when that is missing too."""
-    if pipe.find_score(name, seed, ratio, params or {}) is not None:
+    """Seconds of one score (0 when stored), with θ_o's training when that is missing too: the grid's score stage."""
+    unit = Unit("score", seed, score=name, ratio=ratio, params=json.dumps(params or {}, sort_keys=True))
+    c = get_stage("score").cost(pipe, unit, cal)
+    if c.cached:
         return 0.0
-    n = pipe.ds.n_train
-    m = forget_count(ratio, n) if ratio is not None else None
-    p = pipe._score_params(name, params or {})
     factor, _ = cost.loop_calibration(pipe, cal)
-    return (cost.score_passes(name, p, n, pipe.train_cfg, m) * cal.train_s_per_sample * factor
-            + _original_seconds(pipe, cal, seed))
+    return c.seconds * factor + _original_seconds(pipe, cal, seed)
 
 
 def _original_seconds(pipe, cal, seed: int) -> float:
-    if pipe.find_original(seed) is not None:
+    """Seconds of θ_o (0 when stored): the grid's original stage, with the loop factor and unit overhead."""
+    c = get_stage("original").cost(pipe, Unit("original", seed), cal)
+    if c.cached:
         return 0.0
-    n = pipe.ds.n_train
     factor, overhead = cost.loop_calibration(pipe, cal)  # as estimate_grid does for its units
-    return (pipe.train_cfg.epochs * n * cal.train_s_per_sample + n * cost.EVAL_PASS * cal.eval_s_per_sample * 3) * \
-        factor + overhead
+    return c.seconds * factor + overhead
 
 
 def _forward_seconds(pipe, cal) -> float:
@@ -77,8 +81,7 @@ def _forward_seconds(pipe, cal) -> float:
 
 
 def grid_estimate(spec, store, pipe=None) -> JobEstimate:
-    est = estimate_grid(spec, store, pipe)
-    return JobEstimate(est.seconds, est.by_stage(), est.calibration.device, sum(not u.cached for u in est.units))
+    return JobEstimate.of(estimate_grid(spec, store, pipe))
 
 
 def demo_estimate(config: dict, store, pipe=None) -> JobEstimate:
@@ -103,9 +106,7 @@ def demo_estimate(config: dict, store, pipe=None) -> JobEstimate:
         if u.cached:
             continue
         units += 1
-        uid = u.unit_id
-        seed = _unit_seed(uid)
-        r = _unit_ratio(uid)
+        seed, r = u.seed, u.ratio
         at_ratio = r is None or abs(r - ratio) < 1e-9
         if seed == seeds[0] and at_ratio and u.stage in ("original", "score", "forget_set"):
             stage = {"original": "original", "score": "blo", "forget_set": "sets"}[u.stage]
@@ -122,23 +123,6 @@ def demo_estimate(config: dict, store, pipe=None) -> JobEstimate:
     return JobEstimate(sum(stages.values()), stages, cal.device, units)
 
 
-def _unit_seed(unit_id: str) -> int:
-    """Seed of a grid unit (grid.Unit.id ends with '/<seed>')."""
-    return int(unit_id.rsplit("/", 1)[1])
-
-
-def _unit_ratio(unit_id: str) -> float | None:
-    """Forget ratio of a grid unit ('score/<name>/<ratio>/…', 'forget_set/<sel>/<ratio>/…', 'run/<m>/<sel>/<ratio>/…')."""
-    parts = unit_id.split("/")
-    pos = {"score": 2, "forget_set": 2, "run": 3}.get(parts[0])
-    if pos is None:
-        return None
-    try:
-        return float(parts[pos])
-    except ValueError:  # 'None': a score that does not depend on the ratio, a class-wise set
-        return None
-
-
 def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | None:
     """The cost model's estimate of a job (None for kinds it does not model: checkpoint import, embeddings…)."""
     config = config or {}
@@ -151,8 +135,7 @@ def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | Non
     if kind == "tune":
         from ..tuning import TuneSpec, estimate_tuning
 
-        e = estimate_tuning(TuneSpec.from_dict(config), store, pipe)
-        return JobEstimate(e.seconds, e.by_stage(), e.calibration.device, sum(not u.cached for u in e.units))
+        return JobEstimate.of(estimate_tuning(TuneSpec.from_dict(config), store, pipe))
     if kind not in ("train_original", "score", "forget_set", "view_entanglement", "view_why_hard", "view_coreset"):
         return None
     pipe = _pipe(store, config.get("setup"), pipe)

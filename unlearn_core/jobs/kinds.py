@@ -4,7 +4,7 @@
 Results land in the store as runs; a job's ``result`` dict is only a receipt (keys, counts) for its log and
 the Runs page. Pages read results from the store, so deleting a job never removes a result.
 
-Registered explicitly by :func:`register_all` (called once when the ``unlearn_core.jobs`` package is imported).
+Each registers itself with ``@register_job_kind``; the registry finds this module by discovery.
 """
 from __future__ import annotations
 
@@ -12,62 +12,19 @@ import os
 
 import numpy as np
 
-from ..config import Setup, setup_name
 from ..errors import ConfigError
+from ..grid_executors import check_executor_options, executor_names
 from ..spec import ExperimentSpec
 from ..spec import parse as parse_spec
-from ..validation import MAX_SEED, Ratio, check_input_file, check_seed_list  # noqa: F401 - MAX_SEED re-exported
-from ..validation import check_seed as _check_seed
+from ..validation import MAX_SEED, check_input_file  # noqa: F401 - MAX_SEED re-exported
+from .job_config import (check_ratio, check_seed, check_seeds, check_setup, pipeline_for,  # noqa: F401 (re-exported)
+                         setup_label, setup_of)
 from .registry import JobEnv, register_job_kind
-
-
-# ---------------------------------------------------------------------------------------------- shared checks
-def setup_of(config: dict) -> Setup:
-    """The job's setup (``config["setup"]``, a Setup dict); validated (names, recipe overrides, BLO parameters)."""
-    if not isinstance(config, dict):
-        raise ConfigError("A job's configuration must be a JSON object.")
-    s = config.get("setup")
-    if s is not None and not isinstance(s, dict):
-        raise ConfigError("The job's setup must be a JSON object.")
-    return Setup.from_dict(s).validate()
-
-
-def pipeline_for(config: dict, env: JobEnv):
-    """The Pipeline of a job's setup, on the device slot the manager assigned."""
-    from ..pipeline import Pipeline
-
-    setup = setup_of(config)
-    if env.device and env.device != "auto":
-        setup = setup.replace(device=env.device)
-    return Pipeline(env.store, setup)
-
-
-def setup_label(config: dict) -> str:
-    """The job's setup named to users (config.setup_name)."""
-    return setup_name(setup_of(config))
-
-
-def check_seed(seed) -> int:
-    """A job's seed (validation.check_seed: an integer in 0..2^32-1)."""
-    return _check_seed(seed)
-
-
-def check_seeds(config: dict, default=(0,)) -> list[int]:
-    return check_seed_list(config.get("seeds", list(default)))
-
-
-def check_ratio(config: dict, default: float | None = 0.1) -> float | None:
-    r = config.get("ratio", default)
-    return None if r is None else Ratio(r)
-
-
-def _check_setup(config: dict) -> None:
-    setup_of(config)
 
 
 # ---------------------------------------------------------------------------------------------- core kinds
 def _check_train(config: dict) -> None:
-    _check_setup(config)
+    check_setup(config)
     check_seed(config.get("seed", 0))
     ck = config.get("checkpoint")
     if ck is not None:
@@ -79,6 +36,9 @@ def _check_train(config: dict) -> None:
         raise ConfigError("confirm_dataset must be the name of the data set the checkpoint was trained on.")
 
 
+@register_job_kind("train_original", title="Train original model", check=_check_train,
+                   describe=lambda c: ("Import checkpoint" if c.get("checkpoint") else "Train original model")
+                   + f" · {setup_label(c)} · seed {c.get('seed', 0)}")
 def _job_train_original(config: dict, env: JobEnv) -> dict:
     pipe = pipeline_for(config, env)
     seed = int(config.get("seed", 0))
@@ -108,6 +68,10 @@ def _check_score(config: dict) -> None:
         check_ratio(config)
 
 
+@register_job_kind("score", title="Compute score", check=_check_score,
+                   describe=lambda c: f"Score {c['score']}" + (f" @ {100 * c['ratio']:g}%" if c.get("ratio")
+                   is not None else "")
+                   + f" · {setup_label(c)} · seed {c.get('seed', 0)}")
 def _job_score(config: dict, env: JobEnv) -> dict:
     from ..scores import get_score
 
@@ -125,13 +89,17 @@ def _job_score(config: dict, env: JobEnv) -> dict:
 def _check_forget_set(config: dict) -> None:
     from ..selectors import parse_selector
 
-    _check_setup(config)
+    check_setup(config)
     check_seed(config.get("seed", 0))
     spec = parse_selector(str(config.get("selector", "")))
     if not spec.class_wise:
         check_ratio(config)
 
 
+@register_job_kind("forget_set", title="Build forget set", check=_check_forget_set,
+                   describe=lambda c: f"Forget set {c['selector']}"
+                   + (f" @ {100 * c['ratio']:g}%" if c.get("ratio") is not None else "")
+                   + f" · {setup_label(c)} · seed {c.get('seed', 0)}")
 def _job_forget_set(config: dict, env: JobEnv) -> dict:
     pipe = pipeline_for(config, env)
     sel, ratio, seed = config["selector"], config.get("ratio"), int(config.get("seed", 0))
@@ -148,10 +116,20 @@ def spec_of(config: dict) -> ExperimentSpec:
 
 def executor_of(config: dict) -> dict:
     """The grid executor an ``experiment`` job asks for: ``"executor": "local" | "ray"``, ``"ray_address"``
-    and ``"executor_options"`` (Ray only); validated at submit time (a clear error when Ray is not installed)."""
-    from ..cluster import experiment_executor
+    and ``"executor_options"`` (Ray only); validated at submit time (a clear error when Ray is not installed). Any
+    other registered backend (:func:`unlearn_core.grid_executors.register_grid_executor`) takes its
+    ``executor_options``, checked by its own option check."""
+    name = config.get("executor") or "local"
+    if name in ("local", "ray"):
+        from ..cluster import experiment_executor
 
-    return experiment_executor(config)
+        return experiment_executor(config)
+    if name not in executor_names():
+        raise ConfigError(f"Unknown executor {name!r}: use one of {', '.join(executor_names())}.")
+    opts = config.get("executor_options") or {}
+    if not isinstance(opts, dict):
+        raise ConfigError("executor_options must be a JSON object.")
+    return {"name": name, **check_executor_options(name, **opts)}
 
 
 def _check_experiment(config: dict) -> None:
@@ -168,6 +146,8 @@ def _describe_experiment(c: dict) -> str:
             f"{len(s.methods)} methods × {ratios} × {len(s.seeds)} seed{'s' if len(s.seeds) > 1 else ''}")
 
 
+@register_job_kind("experiment", title="Experiment grid", check=_check_experiment,
+                   describe=_describe_experiment)
 def _job_experiment(config: dict, env: JobEnv) -> dict:
     from ..grid import run_experiment
 
@@ -193,7 +173,7 @@ def _job_experiment(config: dict, env: JobEnv) -> dict:
 def _check_coreset(config: dict) -> None:
     from ..analysis.coreset import strategy_selector
 
-    _check_setup(config)
+    check_setup(config)
     check_seeds(config)
     fr = config.get("fractions") or []
     if not isinstance(fr, (list, tuple)) or not fr:
@@ -211,6 +191,9 @@ def _check_coreset(config: dict) -> None:
             strategy_selector(str(s))
 
 
+@register_job_kind("view_coreset", title="Coreset curves", check=_check_coreset,
+                   describe=lambda c: "Coreset curves · keep " + ", ".join(f"{100 * f:g}%" for f in c.get("fractions", []))
+                   + f" · {setup_label(c)} · {len(c.get('seeds', [0]))} seed(s)")
 def _job_coreset(config: dict, env: JobEnv) -> dict:
     from ..analysis.coreset import coreset_curves
 
@@ -226,7 +209,7 @@ def _job_coreset(config: dict, env: JobEnv) -> dict:
 def _check_composition(config: dict) -> None:
     from ..selectors import parse_selector
 
-    _check_setup(config)
+    check_setup(config)
     check_seeds(config)
     check_ratio(config)
     sels = config.get("selectors") or []
@@ -236,6 +219,8 @@ def _check_composition(config: dict) -> None:
         parse_selector(str(s))
 
 
+@register_job_kind("view_composition", title="Group composition", check=_check_composition,
+                   describe=lambda c: f"Composition · {' / '.join(c.get('selectors', []))} · {setup_label(c)}")
 def _job_composition(config: dict, env: JobEnv) -> dict:
     from ..analysis.composition import composition
 
@@ -257,7 +242,7 @@ def model_from_config(config: dict):
 def _check_embedding(config: dict) -> None:
     from ..analysis.embeddings import _resolve_params
 
-    _check_setup(config)
+    check_setup(config)
     _resolve_params(str(config.get("reducer", "umap")), config.get("params"))
     m = config.get("model", "original")
     if m not in (None, "original") and (not isinstance(m, (list, tuple)) or not 3 <= len(m) <= 4):
@@ -273,6 +258,8 @@ def _describe_embedding(c: dict) -> str:
     return f"Embedding {str(c.get('reducer', 'umap')).upper()} · {what} · {setup_label(c)} · seed {c.get('seed', 0)}"
 
 
+@register_job_kind("view_embedding", title="Embedding (UMAP/PCA)", check=_check_embedding,
+                   describe=_describe_embedding)
 def _job_embedding(config: dict, env: JobEnv) -> dict:
     from ..analysis.embeddings import embedding
 
@@ -304,6 +291,8 @@ def _describe_tune(c: dict) -> str:
     return f"Tune {ts.method} on {where}{apply} · {setup_label(c)} · {len(ts.seeds)} seed(s)"
 
 
+@register_job_kind("tune", title="Tune a method (random sets → worst case)", check=_check_tune,
+                   describe=_describe_tune)
 def _job_tune(config: dict, env: JobEnv) -> dict:
     from ..tuning import estimate_tuning, tune
 
@@ -319,11 +308,14 @@ def _job_tune(config: dict, env: JobEnv) -> dict:
 
 
 def _check_entanglement(config: dict) -> None:
-    _check_setup(config)
+    check_setup(config)
     if config.get("seed") is not None:
         check_seed(config["seed"])
 
 
+@register_job_kind("view_entanglement", title="Entanglement of forget sets", check=_check_entanglement,
+                   describe=lambda c: f"Entanglement of every forget set · {setup_label(c)}"
+                   + (f" · seed {c['seed']}" if c.get("seed") is not None else ""))
 def _job_entanglement(config: dict, env: JobEnv) -> dict:
     from ..analysis.entanglement import entanglement_frame
 
@@ -337,12 +329,15 @@ def _job_entanglement(config: dict, env: JobEnv) -> dict:
 def _check_why_hard(config: dict) -> None:
     from ..selectors import parse_selector
 
-    _check_setup(config)
+    check_setup(config)
     check_seed(config.get("seed", 0))
     parse_selector(str(config.get("selector", "")))
     check_ratio(config)
 
 
+@register_job_kind("view_why_hard", title="Why is this set hard?", check=_check_why_hard,
+                   describe=lambda c: f"Why hard · {c.get('selector')} @ {100 * float(c.get('ratio', 0.1)):g}% · "
+                   f"{setup_label(c)} · seed {c.get('seed', 0)}")
 def _job_why_hard(config: dict, env: JobEnv) -> dict:
     """Computes what the "Why is it hard?" panel reads: the set, memorization (LiRA bank), loss, LiRA ASR, the
     learning-event proxies, the BLO weight, and the entanglement of the set and of random reference sets."""
@@ -356,36 +351,3 @@ def _job_why_hard(config: dict, env: JobEnv) -> dict:
         env.ctx.log(f"{r.quantity}: set mean {r.set_mean:.4g} vs training {r.train_mean:.4g} "
                     f"(mean percentile {r.set_mean_percentile:.0f}: leans {r.leans})")
     return {"name": w.name, "missing": w.missing}
-
-
-def register_all() -> None:
-    """Register the project's job kinds (called once by the package, ``unlearn_core/jobs/__init__.py``)."""
-    register_job_kind("train_original", title="Train original model", check=_check_train,
-                      describe=lambda c: ("Import checkpoint" if c.get("checkpoint") else "Train original model")
-                      + f" · {setup_label(c)} · seed {c.get('seed', 0)}")(_job_train_original)
-    register_job_kind("score", title="Compute score", check=_check_score,
-                      describe=lambda c: f"Score {c['score']}" + (f" @ {100 * c['ratio']:g}%" if c.get("ratio")
-                                                                  is not None else "")
-                      + f" · {setup_label(c)} · seed {c.get('seed', 0)}")(_job_score)
-    register_job_kind("forget_set", title="Build forget set", check=_check_forget_set,
-                      describe=lambda c: f"Forget set {c['selector']}"
-                      + (f" @ {100 * c['ratio']:g}%" if c.get("ratio") is not None else "")
-                      + f" · {setup_label(c)} · seed {c.get('seed', 0)}")(_job_forget_set)
-    register_job_kind("experiment", title="Experiment grid", check=_check_experiment,
-                      describe=_describe_experiment)(_job_experiment)
-    register_job_kind("view_coreset", title="Coreset curves", check=_check_coreset,
-                      describe=lambda c: "Coreset curves · keep " + ", ".join(f"{100 * f:g}%" for f in c.get("fractions", []))
-                      + f" · {setup_label(c)} · {len(c.get('seeds', [0]))} seed(s)")(_job_coreset)
-    register_job_kind("view_composition", title="Group composition", check=_check_composition,
-                      describe=lambda c: f"Composition · {' / '.join(c.get('selectors', []))} · {setup_label(c)}")(
-        _job_composition)
-    register_job_kind("view_embedding", title="Embedding (UMAP/PCA)", check=_check_embedding,
-                      describe=_describe_embedding)(_job_embedding)
-    register_job_kind("tune", title="Tune a method (random sets → worst case)", check=_check_tune,
-                      describe=_describe_tune)(_job_tune)
-    register_job_kind("view_entanglement", title="Entanglement of forget sets", check=_check_entanglement,
-                      describe=lambda c: f"Entanglement of every forget set · {setup_label(c)}"
-                      + (f" · seed {c['seed']}" if c.get("seed") is not None else ""))(_job_entanglement)
-    register_job_kind("view_why_hard", title="Why is this set hard?", check=_check_why_hard,
-                      describe=lambda c: f"Why hard · {c.get('selector')} @ {100 * float(c.get('ratio', 0.1)):g}% · "
-                      f"{setup_label(c)} · seed {c.get('seed', 0)}")(_job_why_hard)

@@ -2,12 +2,14 @@
 
 Each kind declares what it needs: ``resource="device"`` (it trains models: a GPU slot when there is one, else
 a CPU slot) or ``resource="cpu"``; an optional ``check(config)`` validates input at submit time, so bad input
-is refused before anything is queued. The project's kinds are registered explicitly by
-:func:`unlearn_core.jobs.kinds.register_all` and :func:`unlearn_core.jobs.demo.register` (both called once when the
-``unlearn_core.jobs`` package is imported); tests may register their own.
+is refused before anything is queued. A kind is a function decorated with ``@register_job_kind`` in any module of
+this package; :func:`load_all` imports them (discovery), so adding a kind is one module (or one function in
+:mod:`.kinds`) plus a test. Tests may register their own.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
@@ -71,7 +73,25 @@ def register_job_kind(name: str, *, title: str = "", describe: Callable[[dict], 
     return deco
 
 
+# Modules of this package that define no job kind (everything else is imported by load_all).
+_NOT_KINDS = {"registry", "runtime", "estimate", "job_config"}
+_LOADED = False
+
+
+def load_all() -> None:
+    """Import every module of this package that may register job kinds (discovery)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    package = __name__.rpartition(".")[0]
+    for mod in sorted(pkgutil.iter_modules(importlib.import_module(package).__path__), key=lambda m: m.name):
+        if mod.name not in _NOT_KINDS and not mod.name.startswith("_"):
+            importlib.import_module(f"{package}.{mod.name}")
+
+
 def get_job_kind(name: str) -> JobKind:
+    load_all()
     if name not in JOB_KINDS:
         raise unknown_name("job kind", name, list(JOB_KINDS))
     return JOB_KINDS[name]

@@ -1,7 +1,7 @@
 """The job runtime: a manager (queue + resource slots + persisted records) and pluggable executors.
 
-- :class:`Executor`: *where* a job body runs. :class:`LocalThreadExecutor` (default) runs it on a daemon thread in
-  this process. A cluster backend implements :meth:`Executor.start` by shipping ``(kind, config, device)`` to a
+- :class:`JobExecutor`: *where* a job body runs. :class:`LocalThreadExecutor` (default) runs it on a daemon thread in
+  this process. A cluster backend implements :meth:`JobExecutor.start` by shipping ``(kind, config, device)`` to a
   worker that calls :func:`~unlearn_core.jobs.registry.execute_job` and relays progress / the outcome through the
   :class:`JobHandle` callbacks; cancellation reaches it through ``handle.cancel_event``.
 - :class:`JobManager`: *when* a job runs. A FIFO queue and resource slots: one slot per CUDA device for jobs that
@@ -53,7 +53,7 @@ def _gpu_ids() -> list[int]:
 
 # ---------------------------------------------------------------------------------------------- executors
 class JobHandle:
-    """The manager's view of one started job, handed to an :class:`Executor`.
+    """The manager's view of one started job, handed to a :class:`JobExecutor`.
 
     ``execute()`` runs the body here and reports through the callbacks; a remote executor calls
     ``report_progress`` / ``report_log`` / ``finish`` / ``fail`` itself instead.
@@ -99,7 +99,7 @@ class JobHandle:
             self.finish(result)
 
 
-class Executor(ABC):
+class JobExecutor(ABC):
     """Where job bodies run. Must not block in :meth:`start`."""
 
     name = "executor"
@@ -112,7 +112,7 @@ class Executor(ABC):
         pass
 
 
-class LocalThreadExecutor(Executor):
+class LocalThreadExecutor(JobExecutor):
     """Runs each job on its own daemon thread in this process (the manager bounds how many run at once)."""
 
     name = "local-threads"
@@ -182,7 +182,7 @@ class JobManager:
     Use :meth:`shared` in a server (one manager per store root per process); construct directly in tests.
     """
 
-    def __init__(self, store: Store | None = None, executor: Executor | None = None, *,
+    def __init__(self, store: Store | None = None, executor: JobExecutor | None = None, *,
                  max_cpu_workers: int | None = None, gpu_ids: list[int] | None = None,
                  jobs_per_gpu: int | None = None, persist_interval: float = 1.0):
         self.store = store if store is not None else Store()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from ..budget import effective_epochs
+from ..passes import EVAL_PASS
 from ..models import Classifier
 from ..training import new_model, train_loop
 from ._common import forget_mask, fp32_logits, kl_to_teacher, method_cfg
@@ -38,6 +40,12 @@ class BadTeacher(UnlearnMethod):
                     "reference code's (vikram2000b/bad-teaching-unlearning, unlearn.py blindspot_unlearner) Adam "
                     "without weight decay, KL temperature 1 and 30% of D_r. Small: lr 2e-4 chosen on digits random 10% "
                     "sets (3e-4: UA ≈ Retrain's but RA −1.3). Image: lr 1e-4 (the reference notebook's).")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """Bad-T: ``epochs`` over D_f + ``retain_fraction`` of D_r, each step with two teacher forwards (competent
+        and incompetent) on top of the student's forward + backward."""
+        epochs = effective_epochs(params)
+        return epochs * (n_forget + float(params.get("retain_fraction", 1.0)) * n_retain) * (1 + 2 * EVAL_PASS)
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         student = inp.copy_original()

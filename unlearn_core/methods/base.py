@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 
-from ..budget import BUDGETS, DEFAULT_BUDGET, DEFAULT_MIN_STEPS, paper_budget
+from ..budget import BUDGETS, DEFAULT_BUDGET, DEFAULT_MIN_STEPS, effective_epochs, paper_budget
 from ..context import NULL_CONTEXT, RunContext
 from ..data import ImageDataset, family_of
 from ..errors import ConfigError, unknown_name
@@ -179,6 +179,15 @@ class UnlearnMethod:
         """Test-split indices the method trains or tunes on (None = none). Evaluation leaves them out of TA and
         of the MIA's non-member set, so a method never gets credit for samples it has seen."""
         return None
+
+    def cost_passes(self, params: dict[str, Any], n_forget: int, n_retain: int, recipe: TrainConfig) -> float:
+        """Sample passes (forward + backward of one sample = 1; :mod:`unlearn_core.cost`) of one run with the
+        resolved ``params``; evaluation is counted separately. Default: ``epochs`` over D_r (a fine-tuning method);
+        an exact method (Retrain) trains the recipe's epochs on D_r. A method that trains on other sets or does more
+        per step overrides this next to its ``unlearn``."""
+        if self.exact:
+            return recipe.epochs * n_retain
+        return effective_epochs(params) * n_retain
 
     def unlearn(self, inp: UnlearnInput, params: dict[str, Any]) -> Classifier:  # pragma: no cover
         raise NotImplementedError

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..budget import effective_epochs
 from ..models import Classifier
 from ..training import seeded_init, train_loop
 from ._common import method_cfg
@@ -51,6 +52,10 @@ class BoundaryExpanding(UnlearnMethod):
     presets = {"small": {"epochs": 5, "lr": 0.002}, "image": {"epochs": 10, "lr": 1e-4}}
     preset_notes = ("Trains on D_f only; lr chosen on digits random 10% sets (too large a step drags retain "
                     "samples into the shadow class too). The image preset follows the reference code's small lr.")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """BE trains on D_f only (relabelled to the shadow class): ``epochs`` passes over the forget set."""
+        return effective_epochs(params) * n_forget * 1.0
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         model = inp.copy_original()

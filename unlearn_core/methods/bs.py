@@ -22,6 +22,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
+from ..budget import effective_epochs
 from ..models import Classifier
 from ..training import get_batch, shuffled_batches, train_loop
 from ._common import fp32_logits, from_pixels, full_precision, method_cfg, to_pixels
@@ -80,6 +81,10 @@ class BoundaryShrinking(UnlearnMethod):
                     "adv_generator.FGSM, SalUn's boundary_sh.FGSM_perturb). 10 epochs on D_f: Chen et al.'s "
                     "poison_epoch. Image lr 1e-4: SalUn's code runs BS with its unlearn_lr (Chen et al. use SGD 1e-5). "
                     "Small: 5 epochs, lr 0.001 chosen on digits random 10% sets.")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """BS trains on D_f only, with an FGSM step per sample as well: 2 × ``epochs`` passes over the forget set."""
+        return effective_epochs(params) * n_forget * 2.0
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         attacker = copy.deepcopy(inp.theta_o).eval()

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..budget import effective_epochs
 from ..device import autocast
 from ..models import Classifier
 from ..training import (check_finite, get_batch, make_generator, make_optimizer, make_scheduler, seeded_init,
@@ -164,6 +165,10 @@ class DiscriminativeAdversarialUnlearning(UnlearnMethod):
                     "for all 8 (UA 100, as Retrain) at the same RA/TA. Small family: 200 pre-training steps, 5 epochs "
                     "over D_r (the attacker is the run-time bottleneck on a CPU), class_lr 0.01 (0.02 costs ~1 point "
                     "of RA on digits class-wise sets).")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """DAU: the model, its attacker and the adversarial samples per step: 3 × ``epochs`` over D_f + D_r."""
+        return 3.0 * effective_epochs(params) * (n_forget + n_retain) + 0.0
 
     def test_indices_used(self, ds, params, seed):
         return validation_indices(ds, float(params["val_fraction"]), seed)

@@ -121,6 +121,12 @@ class FisherForgetting(UnlearnMethod):
                     "K backward passes) instead of all of D_r. The 'true' (per-sample) Fisher is 20-40× smaller than "
                     "the reference estimate on digits, so α must be re-chosen when switching estimators.")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """No epochs: per-sample gradients of the retain budget (``max_samples``, else ``hessian_samples``, else D_r)
+        cost about 4 passes each, plus 2 per forget sample."""
+        budget = float(params.get("max_samples") or params.get("hessian_samples") or n_retain)
+        return 4.0 * min(budget, n_retain) + 2.0 * n_forget
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         from ..errors import ConfigError
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
+from ..budget import effective_epochs
 from ..models import Classifier
 from ..training import train_loop
 from ._common import method_cfg
@@ -22,6 +23,10 @@ class GradientAscent(UnlearnMethod):
     preset_notes = ("Small: lr 0.02 chosen on digits random 10% sets (0.005 leaves D_f untouched, UA 0; 0.03 gives "
                     "UA ≈ Retrain's on average but with a TA spread of ±3 points over seeds; 0.05 drops TA to ~84%). "
                     "GA is sharp: on class-wise sets even 0.01 collapses RA. Image: Chen et al., Forgetting Sequence's range [1e-4, 0.01].")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """GA ascends on D_f only: ``epochs`` passes over the forget set."""
+        return effective_epochs(params) * n_forget * 1.0
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         model = inp.copy_original()

@@ -26,6 +26,7 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
+from ..budget import effective_epochs
 from ..device import autocast
 from ..errors import ConfigError
 from ..models import Classifier
@@ -81,6 +82,10 @@ class GradientSurgery(UnlearnMethod):
                     "D_f is tiny, so plain SGD ascent needs a large step: 0.01-0.1 change nothing, 0.5 costs 3 points of "
                     "TA; the clip keeps class-wise runs finite), descent SGD with a cosine schedule and l1 1e-5 (Σ|w|) / "
                     "l2 5e-4.")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """Gradient surgery: a forget and a retain gradient per step (projected): 1.5 × ``epochs`` over D_f + D_r."""
+        return 1.5 * effective_epochs(params) * (n_forget + n_retain) + 0.0
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         opt_name, schedule = str(params["optimizer"]), str(params["schedule"])

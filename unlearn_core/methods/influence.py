@@ -86,6 +86,12 @@ class InfluenceUnlearning(UnlearnMethod):
                     "is not comparable. The image preset reuses the values untuned. 256 per-sample retain gradients "
                     "(fewer if they do not fit grad_memory_mb).")
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """No epochs: per-sample gradients of the retain budget (``max_samples``, else ``hessian_samples``, else D_r)
+        cost about 4 passes each, plus 2 per forget sample."""
+        budget = float(params.get("max_samples") or params.get("hessian_samples") or n_retain)
+        return 4.0 * min(budget, n_retain) + 2.0 * n_forget
+
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         damping = float(params["damping"])
         if not damping > 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from ..budget import effective_epochs
 from ..models import Classifier
 from ..training import train_loop
 from ._common import ForgetRelabeler, method_cfg, relabel_loss
@@ -40,6 +41,10 @@ class RandomLabel(UnlearnMethod):
     preset_notes = ("Labels redrawn every epoch, true class allowed: the reference code (SalUn's unlearn/RL.py). "
                     "Image: 10 epochs, lr 0.01 (SalUn's unlearn_lr default; Chen et al., Forgetting Sequence: lr in [0.01, 0.1]); small: lr "
                     "0.02 chosen on digits random 10% sets.")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """RL fine-tunes on D_f (relabelled) + D_r: ``epochs`` passes over both."""
+        return 1.0 * effective_epochs(params) * (n_forget + n_retain) + 0.0
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         model = inp.copy_original()

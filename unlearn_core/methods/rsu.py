@@ -147,6 +147,14 @@ class RSU(UnlearnMethod):
     def default_params(self, ds) -> dict[str, Any]:
         return {**self.inner.default_params(ds), **self.rsu_defaults}
 
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """The wrapped method's passes with the run's parameters (the stages split its epochs over the forget set;
+        cumulative stages re-visit earlier samples, which this planning number ignores). Around an exact method
+        the wrapper counts like a fine-tuning method (``epochs`` over D_r)."""
+        if self.inner.exact:
+            return super().cost_passes(params, n_forget, n_retain, recipe)
+        return self.inner.cost_passes(params, n_forget, n_retain, recipe)
+
     @staticmethod
     def n_stages(params: dict) -> int:
         """T: ``rsu_stages`` if > 0, else one stage per epoch of the wrapped method (3 if it has no epochs)."""

@@ -303,13 +303,11 @@ class RUM(UnlearnMethod):
 
     def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
         """Sample passes for the cost model: the sum of each group's method on its share of the forget set."""
-        from ..cost import method_passes
-
         inner = {k: v for k, v in params.items() if k not in RUM_DEFAULTS}
         if self.order == "one_shot":
-            return method_passes(self.inner.name, inner, n_forget, n_retain, recipe)
+            return float(self.inner.cost_passes(inner, n_forget, n_retain, recipe))
         k = int(params["rum_groups"])
-        return float(sum(method_passes(n, p, max(1, n_forget // k), n_retain, recipe)
+        return float(sum(float(self._method(n).cost_passes(p, max(1, n_forget // k), n_retain, recipe))
                          for n, p in self._group_steps(params) if n != "none"))
 
     # ------------------------------------------------------------------ unlearning

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from ..budget import effective_epochs
 from ..models import Classifier
 from ..training import train_loop
 from ._common import batch_mean_grad, full_precision, masked_optimizer, method_cfg, restore_masked
@@ -58,6 +59,10 @@ class SalUn(UnlearnMethod):
                     "Random labels redrawn every epoch, true class allowed (reference unlearn/RL.py). Image: 10 "
                     "epochs, lr 0.013 (the README's CIFAR-10 10% example); small: lr 0.02 as RL, chosen on digits "
                     "random 10% sets.")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """SalUn: RL's ``epochs`` passes over D_f + D_r, plus the saliency map (2 passes over D_f)."""
+        return 1.0 * effective_epochs(params) * (n_forget + n_retain) + 2.0 * n_forget
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         frac = float(params["sparsity"])

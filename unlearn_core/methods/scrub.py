@@ -17,6 +17,7 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
+from ..budget import effective_epochs
 from ..context import NULL_CONTEXT
 from ..models import Classifier
 from ..training import make_optimizer, train_loop
@@ -43,6 +44,10 @@ class Scrub(UnlearnMethod):
                     "digits random 10% sets; the unbounded max-step makes SCRUB sharp in lr there (msteps 3 or lr "
                     "0.02 already collapse RA to 70-80%), and at the stable setting it leaves random D_f untouched "
                     "(UA ≈ 0), as Fan et al., Challenging Forgets reports for SCRUB's high variance on random sets.")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """SCRUB: max steps on D_f and min steps on D_r with a teacher forward each: 1.5 × ``epochs`` over both."""
+        return 1.5 * effective_epochs(params) * (n_forget + n_retain) + 0.0
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         student = inp.copy_original()

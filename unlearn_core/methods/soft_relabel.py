@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..budget import effective_epochs
 from ..errors import ConfigError
 from ..models import Classifier
 from ..training import train_loop
@@ -68,6 +69,10 @@ class SoftRelabel(UnlearnMethod):
                     "current features; forget_weight 0.5 chosen on digits random 10% sets (1.0 gives UA ~4%, about "
                     "twice Retrain's). The reference code's targets: space original_logits, similarity neg_l2, tau 1, "
                     "exclude_same_class false.")
+
+    def cost_passes(self, params: dict, n_forget: int, n_retain: int, recipe) -> float:
+        """Soft relabeling fine-tunes on D_f (soft targets) + D_r: ``epochs`` passes over both."""
+        return 1.0 * effective_epochs(params) * (n_forget + n_retain) + 0.0
 
     def unlearn(self, inp: UnlearnInput, params: dict) -> Classifier:
         model = inp.copy_original()

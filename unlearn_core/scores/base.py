@@ -20,6 +20,7 @@ from ..context import NULL_CONTEXT, RunContext
 from ..data import ImageDataset
 from ..errors import unknown_name
 from ..models import Classifier
+from ..passes import EVAL_PASS
 from ..training import TrainConfig
 from ..validation import check_params
 
@@ -63,6 +64,14 @@ class ScoreSpec:
     # come from ``defaults``; undeclared parameters get the rules by name (validation.name_rule) and the generic
     # ones (finite, >= 0). See :mod:`unlearn_core.validation`.
     param_rules: dict[str, Any] = field(default_factory=dict)
+
+    def cost_passes(self, params: dict[str, Any], n: int, recipe: Any, m: int | None = None) -> float:
+        """Sample passes of one computation on ``n`` training samples (:mod:`unlearn_core.cost`): the score's
+        declared ``cost``, else one evaluation pass over the training set. ``m`` = the forget-set size when the score
+        depends on it (BLO)."""
+        if self.cost is not None:
+            return float(self.cost(params, n, recipe, m))
+        return n * EVAL_PASS
 
     def resolve_params(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults updated with validated overrides (unknown names, wrong types and out-of-range values are a

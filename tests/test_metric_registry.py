@@ -1,0 +1,128 @@
+"""The metric registry: a metric added later appears for cached runs without re-running unlearning; raising a
+metric's version recomputes that metric only; the stored values of existing metrics are the ones the formulas give,
+bit for bit, and rows stored before versions existed read as version 1."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from unlearn_core.methods import get_method
+from unlearn_core.metrics import Metric, mia_efficacy_from_logits, registry
+from unlearn_core.pipeline import Pipeline
+from unlearn_core.results import results_frame
+from unlearn_core.store import Store
+from unlearn_core.training import predict_logits
+
+
+@pytest.fixture()
+def cached_run(tmp_path):
+    pipe = Pipeline(Store(tmp_path), dataset="digits", model="mlp", device="cpu", train={"epochs": 3})
+    row = pipe.run("ft", "random", 0.1, 0)
+    return pipe, row
+
+
+def _no_unlearning(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("unlearning ran again")
+
+    monkeypatch.setattr(type(get_method("ft")), "unlearn", boom)
+
+
+def test_registry_entries_carry_label_direction_unit_formula_version():
+    for name in ("UA", "RA", "TA", "MIA", "avg_gap", "ToW"):
+        m = registry.get(name)
+        assert m.label and m.formula and m.direction in ("higher", "lower") and m.version >= 1
+    assert registry.get("avg_gap").direction == "lower" and registry.get("UA").unit == "%"
+    assert registry.names("model")[:3] == ["UA", "RA", "TA"]  # stored column order as before the registry
+    with pytest.raises(Exception, match="metric"):
+        registry.get("no_such_metric")
+
+
+def test_a_metric_added_later_appears_for_a_cached_run_without_unlearning_again(cached_run, monkeypatch):
+    pipe, row = cached_run
+    calls = []
+
+    def margin(view) -> float:  # mean top-1 minus top-2 logit on D_f: a throwaway metric
+        calls.append(1)
+        top = view.logits_forget.float().topk(2, dim=1).values
+        return float((top[:, 0] - top[:, 1]).mean())
+
+    new = Metric("forget_margin", "forget margin", "lower", "logit", "mean(top1 − top2 logit on D_f)", 1, margin)
+    _no_unlearning(monkeypatch)
+    n_unlearn = len(pipe.store.list_runs("unlearn"))
+    with registry.replaced(new):
+        again = pipe.run("ft", "random", 0.1, 0)
+        assert again["forget_margin"] == pytest.approx(_margin_by_hand(pipe), abs=0)
+        assert again["finished"] == row["finished"]  # the run row itself is the one stored before
+        assert len(calls) == 1
+        pipe.run("ft", "random", 0.1, 0)  # the record is read, not recomputed
+        assert len(calls) == 1
+        df = results_frame(pipe.store)  # read-only views see it too
+        assert df.loc[df["method"] == "ft", "forget_margin"].iloc[0] == again["forget_margin"]
+        for name in ("UA", "RA", "TA", "MIA"):
+            assert again[name] == row[name]
+    assert len(pipe.store.list_runs("unlearn")) == n_unlearn
+    assert "forget_margin" not in results_frame(pipe.store)  # gone with its registration
+
+
+def _margin_by_hand(pipe) -> float:
+    run = pipe.find_run("ft", "random", 0.1, 0)
+    model = pipe._build(*pipe.store.decode("model", run), "test")
+    fs = pipe.forget_set("random", 0.1, 0)
+    top = predict_logits(model, pipe.ds, "train")[torch.as_tensor(fs.forget_idx)].float().topk(2, dim=1).values
+    return float((top[:, 0] - top[:, 1]).mean())
+
+
+def test_raising_a_version_recomputes_that_metric_only(cached_run, monkeypatch):
+    pipe, row = cached_run
+    counts = {n: 0 for n in registry.names("model")}
+    for name in counts:  # count every metric computation
+        m = registry.get(name)
+
+        def counted(view, _fn=m.fn, _n=name):
+            counts[_n] += 1
+            return _fn(view)
+
+        monkeypatch.setitem(registry._METRICS, name, dataclasses.replace(m, fn=counted))
+    _no_unlearning(monkeypatch)
+    ta = registry.get("TA")
+    with registry.replaced(dataclasses.replace(ta, version=2)):
+        again = pipe.run("ft", "random", 0.1, 0)
+        assert counts["TA"] == 1 and sum(counts.values()) == 1  # TA v2 only: no UA, RA, MIA recomputed
+        assert again["TA"] == row["TA"]  # same formula: the same number, now stored as a v2 record
+        rec = pipe.store.list_runs("metric", "done")
+        assert [(r["config"]["metric"], r["config"]["version"]) for r in rec] == [("TA", 2)]
+        stored = pipe.find_run("ft", "random", 0.1, 0)["metrics"]
+        assert "metric_versions" not in stored and stored["TA"] == row["TA"]  # the v1 value is kept, never lost
+    # back at version 1: the stored value is current again, nothing recomputed
+    assert pipe.run("ft", "random", 0.1, 0)["TA"] == row["TA"] and counts["TA"] == 1
+
+
+def test_a_stale_value_without_a_record_is_not_shown_as_current(cached_run):
+    pipe, row = cached_run
+    with registry.replaced(dataclasses.replace(registry.get("UA"), version=3)):
+        df = results_frame(pipe.store)  # read-only: nothing computed
+        assert df["UA"].isna().all() and (df["RA"] == row["RA"]).any()
+
+
+def test_stored_values_are_the_formulas_bit_for_bit_and_old_rows_read_as_version_1(cached_run):
+    pipe, row = cached_run
+    run = pipe.find_run("ft", "random", 0.1, 0)
+    assert "metric_versions" not in run["metrics"]  # a run of today stores exactly what it stored before
+    assert all(registry.is_current(n, run["metrics"]) for n in registry.names("model"))
+    model = pipe._build(*pipe.store.decode("model", run), "test")
+    fs = pipe.forget_set("random", 0.1, 0)
+    lt, lte = predict_logits(model, pipe.ds, "train"), predict_logits(model, pipe.ds, "test")
+    keep = np.ones(pipe.ds.n_train, dtype=bool)
+    keep[fs.forget_idx] = False
+    f, r = torch.as_tensor(fs.forget_idx), torch.as_tensor(np.flatnonzero(keep))
+    y, yt = pipe.ds.y_train, pipe.ds.y_test
+    acc = lambda lg, yy: float((lg.argmax(1) == yy).float().mean().item())  # noqa: E731
+    assert row["UA"] == 100.0 * (1.0 - acc(lt[f], y[f]))
+    assert row["RA"] == 100.0 * acc(lt[r], y[r])
+    assert row["TA"] == 100.0 * acc(lte, yt)
+    assert row["MIA"] == row["MIA_confidence"] == mia_efficacy_from_logits(lt[r], y[r], lte, yt, lt[f], y[f],
+                                                                          "confidence", 0)

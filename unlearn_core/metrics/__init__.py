@@ -1,0 +1,19 @@
+"""Unlearning metrics: a registry (:mod:`.registry`) of named, versioned metrics, one module per family.
+
+UA, RA, TA (:mod:`.accuracy`), MIA-efficacy and its feature variants (:mod:`.mia`), gaps to Retrain and ToW
+(:mod:`.retrain_gap`). All accuracies in percent. ``registry.get(name).label / direction / unit / formula``.
+"""
+from __future__ import annotations
+
+from . import registry
+
+registry.load_all()  # first: registration (= column) order is discovery order (modules alphabetically)
+
+from .evaluation import EvalView, compute_metrics, eval_view, evaluate  # noqa: E402
+from .mia import DEFAULT_MIA, MIA_VARIANTS, mia_efficacy_from_logits, mia_features  # noqa: E402
+from .registry import Metric, register_metric  # noqa: E402
+from .retrain_gap import GAP_METRICS, gap_to_retrain, tug_of_war  # noqa: E402
+
+__all__ = ["registry", "Metric", "register_metric", "EvalView", "eval_view", "evaluate", "compute_metrics",
+           "DEFAULT_MIA", "MIA_VARIANTS", "mia_efficacy_from_logits", "mia_features", "GAP_METRICS",
+           "gap_to_retrain", "tug_of_war"]

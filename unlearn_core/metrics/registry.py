@@ -1,0 +1,160 @@
+"""The metric registry: one entry per metric a run reports, registered by decorator and found by discovery.
+
+A metric is a function in a module of this package decorated with ``@register_metric(...)``; it has a name (the
+column), a label, a direction (``higher`` or ``lower`` is better), a unit, a one-line formula and a **version**.
+Two kinds:
+
+- ``model``: computed from the unlearned model on the run's sets, ``fn(view) -> float`` with an
+  :class:`~unlearn_core.metrics.evaluation.EvalView` (logits of D_f, D_r, D_t). Stored with the run.
+- ``vs_retrain``: computed when results are read, from a run's row and Retrain's on the same forget set
+  (``fn(row, retrain) -> float``); never stored, so always current.
+
+Versions: a stored value carries the version it was computed with. A run row records the versions of its model
+metrics in ``metrics["metric_versions"]`` only where they differ from 1; a row without it (every cache written before
+the registry) is read as version 1 everywhere. A metric registered later, or whose version is raised, is computed
+for cached runs on demand from the run's stored model (:meth:`unlearn_core.pipeline.Pipeline.run_metrics`) and
+stored as a record of its own under the key (run key, metric, version): the unlearning is never repeated and the
+other metrics' stored values are never touched.
+
+Adding a metric: one function with ``@register_metric`` in a module of this package (discovered), plus a test.
+Views read ``get(name).label / direction / unit / formula / help``.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from ..errors import unknown_name
+
+KINDS = ("model", "vs_retrain")
+DIRECTIONS = ("higher", "lower")
+VERSIONS_FIELD = "metric_versions"  # in a run's stored metrics: {metric: version} where version != 1
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the column name, e.g. "UA"
+    label: str  # how users see it, e.g. "UA (unlearning accuracy)"
+    direction: str  # "higher" or "lower" is better (for gaps: lower = closer to Retrain)
+    unit: str  # "%", "" (a ratio), ...
+    formula: str  # one line
+    version: int
+    fn: Callable[..., float]
+    kind: str = "model"
+    help: str = ""  # a sentence for tooltips (the formula when empty)
+    paper: str = ""  # where the definition comes from (authors, title)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "higher"
+
+    def describe(self) -> str:
+        return self.help or f"{self.label}: {self.formula}"
+
+
+_METRICS: dict[str, Metric] = {}
+_SKIP = {"registry", "evaluation"}  # modules of this package that define no metrics
+_LOADED = False
+
+
+def register_metric(name: str, *, label: str, direction: str, unit: str, formula: str, version: int = 1,
+                    kind: str = "model", help: str = "", paper: str = ""):
+    """Register ``fn`` as metric ``name`` (see the module docstring for the two kinds and the versions)."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be a positive integer, got {version!r}")
+
+    def deco(fn: Callable[..., float]) -> Callable[..., float]:
+        if name in _METRICS:
+            raise ValueError(f"metric '{name}' registered twice")
+        _METRICS[name] = Metric(name, label, direction, unit, formula, version, fn, kind, help, paper)
+        return fn
+
+    return deco
+
+
+def unregister(name: str) -> None:
+    """Remove a metric (tests register throwaway metrics for a while)."""
+    _METRICS.pop(name, None)
+
+
+@contextmanager
+def replaced(metric: Metric) -> Iterator[Metric]:
+    """Register ``metric`` (a new one, or another version of a registered one) for the duration of a block."""
+    load_all()
+    old = _METRICS.get(metric.name)
+    _METRICS[metric.name] = metric
+    try:
+        yield metric
+    finally:
+        if old is None:
+            _METRICS.pop(metric.name, None)
+        else:
+            _METRICS[metric.name] = old
+
+
+def load_all() -> None:
+    """Import every module of this package (each registers its metrics)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    package = __name__.rpartition(".")[0]
+    for mod in sorted(pkgutil.iter_modules(importlib.import_module(package).__path__), key=lambda m: m.name):
+        if mod.name not in _SKIP and not mod.name.startswith("_"):
+            importlib.import_module(f"{package}.{mod.name}")
+
+
+def get(name: str) -> Metric:
+    load_all()
+    if name not in _METRICS:
+        raise unknown_name("metric", name, list(_METRICS))
+    return _METRICS[name]
+
+
+def find(name: str) -> Metric | None:
+    """The metric, or None for a column that is not a registered metric (e.g. ``forget_size``)."""
+    load_all()
+    return _METRICS.get(name)
+
+
+def names(kind: str | None = None) -> list[str]:
+    """Registered metric names in registration order (discovery imports the modules alphabetically)."""
+    load_all()
+    return [n for n, m in _METRICS.items() if kind is None or m.kind == kind]
+
+
+def metrics(kind: str | None = None) -> list[Metric]:
+    return [_METRICS[n] for n in names(kind)]
+
+
+def stored_versions(stored: dict[str, Any]) -> dict[str, int]:
+    """{metric: version} of the model metrics stored in a run's metrics (absent from the record = version 1)."""
+    recorded = stored.get(VERSIONS_FIELD) or {}
+    return {k: int(recorded.get(k, 1)) for k in stored if k != VERSIONS_FIELD}
+
+
+def versions_record(values: dict[str, Any]) -> dict[str, Any]:
+    """What a new run stores next to ``values``: ``{VERSIONS_FIELD: {metric: version}}`` for the registered model
+    metrics among them whose version is not 1, or nothing (so a run of today stores exactly what it stored before
+    versions existed)."""
+    load_all()
+    v = {k: _METRICS[k].version for k in values if k in _METRICS and _METRICS[k].version != 1}
+    return {VERSIONS_FIELD: v} if v else {}
+
+
+def is_current(name: str, stored: dict[str, Any]) -> bool:
+    """Whether a run's stored metrics hold ``name`` at the registered version."""
+    m = find(name)
+    return m is not None and name in stored and stored_versions(stored).get(name) == m.version
+
+
+def metric_record_config(run_key: str, name: str) -> dict:
+    """The configuration (→ store key) of a metric computed for a cached run: run key, metric and its version."""
+    return {"kind": "metric", "run": run_key, "metric": name, "version": get(name).version}
