@@ -12,7 +12,8 @@ import pandas as pd
 
 from unlearn_core import results as res
 
-from .style import GLOSSARY, method_base, method_label, params_text, score_label, selector_label
+from .glossary import GLOSSARY
+from .style import method_base, method_label, params_text, score_label, selector_label
 
 METRICS = res.METRICS
 
@@ -27,7 +28,7 @@ TUNED_MARK = " · tuned"
 def tuned_labels(t3: pd.DataFrame, tuned: dict | None) -> list[str]:
     """Per Table-3 row, the tuning label ('tuned on random 10% · seeds 0,1,2 (Avg. gap 1.23)') where the row's
     method and resolved hyperparameters are a tuning's chosen values, else ''. ``tuned``: {(method, params JSON):
-    label} (:func:`dashboard.views.tuned_lookup`)."""
+    label} (:func:`dashboard.analysis_readers.tuned_lookup`)."""
     if not tuned or t3.empty or "params" not in t3:
         return [""] * len(t3)
     return [tuned.get((method_base(m), p), "") for m, p in zip(t3["method"], t3["params"])]

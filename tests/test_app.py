@@ -699,7 +699,7 @@ def test_new_sessions_start_from_the_defaults(cache_dir):
 def test_queued_jobs_say_their_place_and_why(cache_dir):
     import threading
 
-    from dashboard import common
+    from dashboard import job_widgets
     from unlearn_core.jobs import JobManager, register_job_kind
     from unlearn_core.store import Store
 
@@ -717,7 +717,7 @@ def test_queued_jobs_say_their_place_and_why(cache_dir):
         second = mgr.submit("test_block", {})
         time.sleep(0.3)
         job = mgr.get(second, with_log=False)
-        text = common.queue_text(job)
+        text = job_widgets.queue_text(job)
         assert job["status"] == "queued" and text.startswith("#1 in the queue") and "Blocking test job" in text
     finally:
         gate.set()
@@ -1063,25 +1063,25 @@ def test_blo_weights_shown_in_0_1_with_a_tie_note(cache_dir):
 def test_glossary_page_and_hover_help(cache_dir):
     """Every term the pages use has a one-line definition (hover help) and a glossary entry with its formula and
     the paper (authors and title)."""
-    from dashboard import style
+    from dashboard import glossary
 
     at = _app("app_pages/glossary.py")
     text = _texts(at)
     for term in ["θ_o", "UA", "RA", "TA", "MIA-efficacy", "ToW", "ES", "Avg. gap", "BLO weight", "ε / forget quality"]:
         assert f"#### {term}" in text, term
-        assert term in style.GLOSSARY and len(style.GLOSSARY[term]) > 20
-    assert len(at.get("latex")) == len(style.GLOSSARY_ENTRIES)
+        assert term in glossary.GLOSSARY and len(glossary.GLOSSARY[term]) > 20
+    assert len(at.get("latex")) == len(glossary.GLOSSARY_ENTRIES)
     assert "Challenging Forgets" in text and "Machine Unlearning in Forgetting Sequence" in text
     assert "seed 00" not in text  # papers by authors and title, never by internal file number
 
 
 def test_tour_ends_on_a_summary_with_this_run_s_numbers(cache_dir):
     """The tour's last step is a summary page with the numbers of the run (Retrain's UA on random vs worst etc.)."""
-    from dashboard import common
+    from dashboard import tour
     from unlearn_core import results as res
     from unlearn_core.store import Store
 
-    assert common.TOUR[-1][0] == "summary" and "Hardest / easiest" in common.TOUR[1][2]  # step 2 names the tab
+    assert tour.TOUR[-1][0] == "summary" and "Hardest / easiest" in tour.TOUR[1][2]  # step 2 names the tab
     at = AppTest.from_file(APP, default_timeout=60)
     from unlearn_core.config import Setup
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import charts, progress, safety, style, tables
+from dashboard import captions, charts, glossary, progress, safety, style, tables
 from unlearn_core.jobs.demo import DEMO_STAGES
 
 
@@ -122,7 +122,7 @@ def test_display_names():
     assert style.selector_label("worst") == "worst-case"
     assert style.ratio_label(0.05) == "5%"
     for k in ("UA", "MIA", "RA", "TA", "ToW", "BLO", "Avg. gap"):
-        assert style.GLOSSARY[k]
+        assert glossary.GLOSSARY[k]
 
 
 # ---------------------------------------------------------------------------------------------- honest tables
@@ -246,7 +246,7 @@ def test_correlation_frames_drop_quantities_missing_everywhere():
     fig = charts.correlation_heatmap(m, text, nn)
     assert fig.layout.title.text == "Spearman ρ, mean over 2 seeds (sample std)"
     assert list(fig.data[0].x) == ["Loss", "BLO worst-case weight"] and fig.data[0].zmid == 0
-    assert "n = 2 seeds" in charts.correlation_caption(nn)
+    assert "n = 2 seeds" in captions.correlation_caption(nn)
 
 
 def test_blo_trace_caption_and_figure_read_the_trace_fields():
@@ -255,19 +255,19 @@ def test_blo_trace_caption_and_figure_read_the_trace_fields():
                            "sample_passes": 100.0 * i} for i in (1, 2, 3)])
     extras = {"stop_reason": "fixed_point", "iterations": 3, "cost_vs_training": 0.091, "cost_sample_passes": 300.0,
               "seconds": 1.5, "converged": True}
-    cap = charts.blo_trace_caption(trace, extras)
+    cap = captions.blo_trace_caption(trace, extras)
     assert cap.startswith("3 upper iterations; reached a fixed point (the set is its own best response and the "
                           "objective stopped improving); cost 0.091 × one original training (300 sample passes); "
                           "took 1.5 s")
     assert "previous iteration 0.80" in cap and "vs its response 0.80" in cap
     assert "the worst case is almost exactly the lowest-loss set; the sort costs nothing" in cap  # overlap 0.9
-    assert "sort costs nothing" not in charts.blo_trace_caption(trace.assign(overlap_lowloss=0.5), extras)
+    assert "sort costs nothing" not in captions.blo_trace_caption(trace.assign(overlap_lowloss=0.5), extras)
     fig = charts.blo_trace(trace)
     overl = [t for t in fig.data if t.name.startswith("with ")]
     assert len(overl) == 4 and {t.yaxis for t in overl} == {"y2"} and tuple(fig.layout.yaxis2.range) == (0, 1.05)
     old = trace.rename(columns={"overlap_prev": "topm_overlap"}).drop(columns=["overlap_response", "seconds",
                                                                               "sample_passes"])
-    assert "previous iteration 0.80" in charts.blo_trace_caption(old, {})  # an older trace still reads
+    assert "previous iteration 0.80" in captions.blo_trace_caption(old, {})  # an older trace still reads
 
 
 def test_report_verdicts(tmp_path):
