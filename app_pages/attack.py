@@ -69,7 +69,9 @@ st.subheader("Membership signal per sample")
 c1, c2 = st.columns([1.25, 1])
 with c1:
     stat = st.segmented_control("Signal", ["scaled_logit", "confidence"], key="atk_stat",
-                                format_func=attack_charts.ATTACK_STAT_LABELS.get, default="scaled_logit") or "scaled_logit"
+                                format_func=attack_charts.ATTACK_STAT_LABELS.get, default="scaled_logit",
+                                help=glossary.term_help("logit-scaled confidence") + "\n\n"
+                                + glossary.term_help("p_y")) or "scaled_logit"
     widgets.plot(attack_charts.attack_signal(view.signal, stat), key="atk_signal")
     st.caption(f"Forget samples (vermillion) against retain (grey, {info['n_retain_shown']} shown) and test samples "
                "(blue). Under Retrain the forget set never was a member: it should look like the test set. Where the "

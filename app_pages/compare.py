@@ -205,7 +205,7 @@ else:
     c1, c2 = st.columns([1, 3])
     common.keep("cmp_metric", "UA", valid=lambda v: v if v in ["UA", "MIA", "RA", "TA", "ToW"] else "UA")
     metric = c1.selectbox("Metric", ["UA", "MIA", "RA", "TA", "ToW"], key="cmp_metric",
-                          help="\n\n".join(f"**{k}**: {glossary.GLOSSARY[k]}" for k in ["UA", "MIA", "RA", "TA", "ToW"]))
+                          help="\n\n".join(glossary.term_help(k) for k in ["UA", "MIA", "RA", "TA", "ToW"]))
     # Methods that appear after the page first drew (the demo's later stages) join the choice: only a method the
     # user removed by hand stays out (issue 22: the sweep showed Retrain / FT / GA forever, never RL).
     seen = set(st.session_state.get("_cmp_sweep_seen", []))

@@ -1,7 +1,7 @@
 """Coreset curves (Fan et al., Challenging Forgets, Fig. 3): accuracy of models trained on what is left after removing a forget set."""
 import streamlit as st
 
-from dashboard import common, estimates, glossary, job_widgets, readers, style, widgets
+from dashboard import common, estimates, glossary, job_widgets, readers, widgets
 from dashboard.captions import CORESET_CAPTION
 from dashboard.analysis_charts import coreset_figure
 from dashboard.safety import md_escape

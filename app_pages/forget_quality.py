@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import common, job_widgets, readers, widgets
+from dashboard import common, glossary, job_widgets, readers, widgets
 from dashboard import forget_quality_charts as fqc
 from dashboard.safety import md_escape
 from unlearn_core import results as res
@@ -64,7 +64,8 @@ methods = ["retrain", *PSEUDO_METHODS, *[m for m in counts if m not in ("retrain
 n_max = max(available_n(counts, m) for m in methods if m != "original")  # θ_o needs only the reference
 options = [n for n in (4, 8, 16, 32, 64, 128, 256, 512) if n <= n_max] or [n_max]
 n = int(c2.selectbox("N models per bank", options, index=len(options) - 1, key="fq_n"))
-estimator = c3.selectbox("ε estimator", ESTIMATORS, index=ESTIMATORS.index("gauss"), key="fq_est")
+estimator = c3.selectbox("ε estimator", ESTIMATORS, index=ESTIMATORS.index("gauss"), key="fq_est",
+                         help=glossary.term_help("ε"))
 st.caption(fqc.ESTIMATOR_CAPTION)
 
 
@@ -103,8 +104,8 @@ helps = {"F": FQ_METRICS["forget_quality"].definition, "score": FQ_METRICS["scor
          "KLoM forget P95": FQ_METRICS["klom_forget_p95"].definition + " [bootstrap 95% interval over examples]"}
 widgets.table(pd.DataFrame(table), key="fq_table",
              column_config={k: st.column_config.Column(help=h) for k, h in helps.items()}
-             | {c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "F (threshold test)",
-                                                                           "KLoM retain P95", "KLoM test P95")}
+             | {c: st.column_config.NumberColumn(format="%.3f", help=helps.get(c))
+                for c in ("score", "F (threshold test)", "KLoM retain P95", "KLoM test P95")}
              | {c: st.column_config.NumberColumn(format="%.2f") for c in ("UA", "MIA", "RA (bank mean)",
                                                                            "TA (bank mean)")})
 st.caption(f"{name} · {len(next(iter(got.values())).forget_idx)} forget examples · N = {n} models per bank · "

@@ -159,7 +159,8 @@ with tab_c:
         corr_seeds = k1.multiselect("Seeds (each with its own θ_o)", have_seeds, key="corr_seeds",
                                     help="The seeds whose original model is stored for this setup.")
         corr_ratio = k2.selectbox("BLO weight of the", ratio_opts, format_func=lambda r: f"{style.ratio_label(r)} set",
-                                  key="corr_ratio", index=ratio_opts.index(0.1) if 0.1 in ratio_opts else 0)
+                                  key="corr_ratio", index=ratio_opts.index(0.1) if 0.1 in ratio_opts else 0,
+                                  help=glossary.term_help("BLO weight"))
         result = dv.correlation(corr_seeds, corr_ratio) if corr_seeds else None
         if not corr_seeds:
             st.warning("Choose at least one seed.")

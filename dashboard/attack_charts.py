@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from . import style
+from . import glossary, style
 from .charts import LOG_TICKS, base_layout
 
 
@@ -40,7 +40,10 @@ def attack_signal(signal: pd.DataFrame, statistic: str, models: Sequence[str] = 
             v = signal.loc[(signal["model"] == m) & (signal["group"] == g), statistic].to_numpy(dtype=float)
             fig.add_trace(go.Histogram(x=np.clip(v, lo, hi), xbins=dict(start=lo, end=hi + size, size=size),
                                        histnorm="probability", name=f"{g} set", legendgroup=g, showlegend=j == 0,
-                                       marker_color=ATTACK_GROUP_COLORS[g], opacity=0.55), 1, j + 1)
+                                       marker_color=ATTACK_GROUP_COLORS[g], opacity=0.55,
+                                       hovertemplate=f"{g} set · {ATTACK_AXIS_LABELS[statistic]} %{{x}}: "
+                                       "%{y:.1%} of the set<br><br>" + glossary.hover_line(ATTACK_AXIS_LABELS[statistic])
+                                       + "<extra></extra>"), 1, j + 1)
         fig.update_xaxes(title_text=ATTACK_AXIS_LABELS[statistic], row=1, col=j + 1)
     fig.update_yaxes(title_text="share of the set", row=1, col=1)
     return base_layout(fig, 360, barmode="overlay", legend=dict(orientation="h", y=-0.25))
@@ -62,7 +65,8 @@ def attack_roc(roc: pd.DataFrame, summary: pd.DataFrame) -> go.Figure:
                                                                               dash="dot" if m == "original" else None),
                                  name=f"{ATTACK_MODEL_NAMES[m]} · AUC {s.at[m, 'auc']:.2f} · TPR@1%FPR "
                                       f"{100 * s.at[m, 'tpr@0.01']:.1f}%",
-                                 hovertemplate="FPR %{x:.3%} · TPR %{y:.1%}<extra></extra>"))
+                                 hovertemplate="FPR %{x:.3%} · TPR %{y:.1%}<br><br>"
+                                               + glossary.hover_line("TPR at low FPR") + "<extra></extra>"))
     grid = np.logspace(-4, 0, 50)
     fig.add_trace(go.Scatter(x=grid, y=grid, mode="lines", line=dict(color="#bbbbbb", dash="dash"), name="chance"))
     fig.add_vline(x=0.01, line=dict(color="#999999", width=1, dash="dot"))

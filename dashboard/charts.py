@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 
 from unlearn_core.analysis.composition import TRAIN_SET
 
-from . import style
+from . import glossary, style
 from .captions import correlation_title
 from .style import method_color, method_label, score_color, score_label, selector_color, selector_label
 
@@ -70,7 +70,8 @@ def headline(agg: pd.DataFrame, metrics=("UA", "MIA")) -> go.Figure:
                                  error_y=dict(type="data", array=[0 if sd != sd else sd], visible=n >= 2),
                                  marker_color=selector_color(r["selector"]), showlegend=False,
                                  hovertemplate=f"{selector_label(r['selector'])}: %{{y:.2f}}% ± {spread} "
-                                               f"(n = {n}; seeds {r['seeds']})<extra></extra>"), 1, j + 1)
+                                               f"(n = {n}; seeds {r['seeds']})<br><br>{glossary.hover_line(m)}"
+                                               "<extra></extra>"), 1, j + 1)
         fig.update_yaxes(ticksuffix="%", rangemode="tozero", row=1, col=j + 1)
     return base_layout(fig, 300)
 
@@ -102,7 +103,10 @@ def score_histograms(df: pd.DataFrame, columns: list[str], hard_ends: dict[str, 
         v = df[c].to_numpy(dtype=float)
         log = use_log10(v) and not c.startswith("blo")  # BLO weights live in [0, 1]: linear, log counts instead
         fig.add_trace(go.Histogram(x=np.log10(np.clip(v, 1e-8, None)) if log else v, nbinsx=50,
-                                   marker_color=score_color(c), showlegend=False, name=score_label(c)),
+                                   marker_color=score_color(c), showlegend=False, name=score_label(c),
+                                   hovertemplate=("log10 " if log else "") + score_label(c) + " %{x}: %{y} samples"
+                                   + (f"<br><br>{glossary.hover_line(c)}" if glossary.hover_line(c) else "")
+                                   + "<extra></extra>"),
                       r + 1, k + 1)
         fig.update_xaxes(title_text=f"log10 {score_label(c)}" if log else score_label(c), row=r + 1, col=k + 1)
         fig.update_yaxes(title_text="samples", row=r + 1, col=k + 1)
@@ -332,14 +336,16 @@ def gap_heatmap(gl: pd.DataFrame, methods: list[str]) -> go.Figure:
         order = [m for m in methods if m in sub.index]
         sub = sub.reindex(index=order, columns=metrics)
         info = g.drop_duplicates("method").set_index("method")
-        custom = [[[int(info.at[m, "n"]), str(info.at[m, "seeds"])] for _ in metrics] for m in order]
+        custom = [[[int(info.at[m, "n"]), str(info.at[m, "seeds"]), glossary.hover_line(k)] for k in metrics]
+                  for m in order]
         fig.add_trace(go.Heatmap(z=sub.values, x=metrics, y=[method_label(m) for m in order], zmin=0,
                                  zmax=max(zmax, 1e-9), colorscale=style.GAP_SCALE, customdata=custom,
                                  text=[["" if v != v else f"{v:.2f}" for v in row] for row in sub.values],
                                  texttemplate="%{text}", showscale=j == len(sels) - 1,
                                  colorbar=dict(title="gap (pp)"),
                                  hovertemplate="%{y} · %{x}: gap %{z:.2f} percentage points<br>n = %{customdata[0]} "
-                                               "(seeds %{customdata[1]})<extra>" + selector_label(sel) + "</extra>"),
+                                               "(seeds %{customdata[1]})<br><br>%{customdata[2]}<extra>" + selector_label(sel)
+                                               + "</extra>"),
                       1, j + 1)
     fig.update_yaxes(autorange="reversed")
     return base_layout(fig, 150 + 40 * max(1, len(methods)))
@@ -406,7 +412,7 @@ def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure
                 customdata=np.stack([d["method"], d["selector"], d["ratio"], d["seeds"], n, spread], -1),
                 hovertemplate=f"{method_label(m)} · {selector_label(sel)} · %{{x:g}}%: %{{y:.2f}}"
                               + ("%" if pct else "") + " ± %{customdata[5]}<br>n = %{customdata[4]} (seeds "
-                              "%{customdata[3]})<extra></extra>"), 1, j + 1)
+                              "%{customdata[3]})<br><br>" + glossary.hover_line(metric) + "<extra></extra>"), 1, j + 1)
             lo_all += list(np.nan_to_num(dn_all, nan=np.nanmin(mu)) if pct else mu - np.nan_to_num(sd))
             hi_all += list(np.nan_to_num(up_all, nan=np.nanmax(mu)) if pct else mu + np.nan_to_num(sd))
     ticks = sorted({round(100 * float(r), 6) for r in agg["ratio"].dropna()})

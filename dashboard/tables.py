@@ -9,10 +9,11 @@ import json
 
 import numpy as np
 import pandas as pd
+import streamlit as st
 
 from unlearn_core import results as res
 
-from .glossary import GLOSSARY
+from . import glossary
 from .style import method_base, method_label, params_text, score_label, selector_label
 
 METRICS = res.METRICS
@@ -128,15 +129,18 @@ def table3_wide(d: pd.DataFrame, selectors: list[str], compact: bool = False,
     return disp, gaps
 
 
-def column_help(columns) -> dict:
-    """Streamlit column_config entries whose tooltip defines each metric column (UA, MIA, …, n, seeds)."""
-    import streamlit as st
-
+def column_help(columns, formats: dict | None = None) -> dict:
+    """``st.column_config`` entries whose tooltip defines each column that names a glossary term or has a note
+    (UA, MIA, …, gap, n, seeds; :func:`dashboard.glossary.help_text`); numeric formats from ``formats``
+    ({column: '%.3f'}) are kept on the same entry."""
     out = {}
     for c in columns:
-        key = str(c).split(" · ")[-1]
-        if key in GLOSSARY:
-            out[c] = st.column_config.Column(str(c), help=GLOSSARY[key])
+        h = glossary.help_text(c)
+        fmt = (formats or {}).get(c)
+        if fmt is not None:
+            out[c] = st.column_config.NumberColumn(str(c), format=fmt, help=h)
+        elif h:
+            out[c] = st.column_config.Column(str(c), help=h)
     return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from . import style
+from . import glossary, style
 from .safety import md_escape
 
 
@@ -33,13 +33,30 @@ def table_height(n_rows: int, row_height: int = 35, max_rows: int | None = 40) -
     return 40 + row_height * max(n, 1) + 6
 
 
+def with_glossary_help(columns, column_config: dict | None) -> dict:
+    """``column_config`` with the glossary's one-line definition as the tooltip of every column that names a term
+    (UA, MIA-efficacy (%), gap RA, loss, p(true label), KLoM …) and has no tooltip of its own; a column configured
+    as hidden (None) or renamed by a plain string stays as it is."""
+    cfg = dict(column_config or {})
+    for c in columns:
+        cur = cfg.get(c, {})
+        if not isinstance(cur, dict) or cur.get("help"):
+            continue
+        h = glossary.help_text(cur.get("label") or c)
+        if h:
+            cfg[c] = {**cur, "help": h} if cur else st.column_config.Column(help=h)
+    return cfg
+
+
 def table(df: pd.DataFrame, key: str, max_rows: int | None = 40, **kw):
-    """A full-width table whose height fits its rows (no inner scrolling up to ``max_rows`` rows)."""
+    """A full-width table whose height fits its rows (no inner scrolling up to ``max_rows`` rows); every column
+    that names a glossary term defines it on hover (:func:`with_glossary_help`)."""
     kw.setdefault("hide_index", True)
     kw.setdefault("placeholder", "—")  # missing values read "—", never "None"
     rh = kw.get("row_height") or 35
-    n = len(getattr(df, "data", df))  # a Styler holds its frame in .data
-    return st.dataframe(df, key=key, width="stretch", height=table_height(n, rh, max_rows), **kw)
+    frame = getattr(df, "data", df)  # a Styler holds its frame in .data
+    kw["column_config"] = with_glossary_help(list(frame.columns), kw.get("column_config"))
+    return st.dataframe(df, key=key, width="stretch", height=table_height(len(frame), rh, max_rows), **kw)
 
 
 def plot(fig, key: str, **kw):

@@ -1070,9 +1070,62 @@ def test_glossary_page_and_hover_help(cache_dir):
     for term in ["θ_o", "UA", "RA", "TA", "MIA-efficacy", "ToW", "ES", "Avg. gap", "BLO weight", "ε / forget quality"]:
         assert f"#### {term}" in text, term
         assert term in glossary.GLOSSARY and len(glossary.GLOSSARY[term]) > 20
-    assert len(at.get("latex")) == len(glossary.GLOSSARY_ENTRIES)
+    assert len(at.get("latex")) == len(glossary.TERMS)
+    for term in ["F", "KLoM", "U-LiRA", "TPR at low FPR", "loss", "p(true label)"]:  # every term the pages use
+        assert glossary.term_of(term) in glossary.TERMS, term
     assert "Challenging Forgets" in text and "Machine Unlearning in Forgetting Sequence" in text
     assert "seed 00" not in text  # papers by authors and title, never by internal file number
+
+
+def _column_help(element) -> dict[str, str]:
+    """{column: hover text} of a st.dataframe as the browser receives it (its column configuration)."""
+    import json
+
+    cfg = json.loads(element.proto.columns or "{}")
+    return {k: v.get("help") for k, v in cfg.items() if isinstance(v, dict) and v.get("help")}
+
+
+def _assert_terms_defined(element, must: set[str]) -> None:
+    """Every column of the table that names a glossary term carries that term's one-line definition on hover, and
+    the metric columns ``must`` are among them."""
+    from dashboard import glossary
+
+    helps = _column_help(element)
+    cols = [str(c) for c in element.value.columns]
+    assert must <= set(cols), (must, cols)
+    for c in cols:
+        term = glossary.term_of(c)
+        if term is not None:
+            assert helps.get(c, "").startswith(f"**{term}** — "), (c, helps.get(c))
+            assert glossary.TERMS[term].line in helps[c]
+    for c in must:
+        assert helps.get(c), c
+
+
+def test_every_metric_column_defines_its_term_on_hover(cache_dir):
+    """Compare's Table 3 (both layouts, the per-run rows) and the inspector's tables define every metric column on
+    hover, from the one glossary (issue 22: θ_o, UA, MIA-efficacy … had no way to learn what they mean)."""
+    at = _app("app_pages/compare.py")
+    assert not at.exception
+    _assert_terms_defined(at.dataframe[0], {"UA", "MIA", "RA", "TA", "Avg. gap", "n", "seeds"})
+    at.segmented_control(key="cmp_layout").set_value("forget sets side by side").run()
+    for el in at.dataframe[:2]:
+        _assert_terms_defined(el, {"UA", "MIA", "RA", "TA", "Avg. gap", "n"})
+
+    from unlearn_core.config import Setup
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["setup"] = Setup.from_dict(_setup_cfg()).to_dict()
+    at.query_params["sample"] = "7"
+    at.run()
+    at.switch_page("app_pages/inspector.py")
+    at.run()
+    assert not at.exception
+    by_col = {c: el for el in at.dataframe for c in el.value.columns}
+    _assert_terms_defined(by_col["in its forget set"], {"loss", "p(true label)", "confidence (top class)"})
+    _assert_terms_defined(by_col["distance"], {"distance"})
+    _assert_terms_defined(by_col["holds this sample"], set())
+    _assert_terms_defined(by_col["hard-to-forget rank"], {"hard-to-forget rank", "percentile"})
 
 
 def test_tour_ends_on_a_summary_with_this_run_s_numbers(cache_dir):

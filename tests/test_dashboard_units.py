@@ -125,6 +125,45 @@ def test_display_names():
         assert glossary.GLOSSARY[k]
 
 
+# ---------------------------------------------------------------------------------------------- glossary
+def test_every_glossary_term_has_a_formula_and_a_paper_by_authors_and_title():
+    import re
+
+    for term, t in glossary.TERMS.items():
+        assert len(t.line) > 30 and t.formula.strip(), term
+        # a formula is LaTeX as typed: no tab / bell characters from an unescaped "\theta" or "\arg"
+        assert not re.search(r"[\x00-\x1f]", t.formula), (term, t.formula)
+        paper = glossary.PAPERS[t.paper]
+        authors, title = paper.split(" — ", 1)
+        assert authors and re.search(r"\*[^*]{10,}\*", title), paper  # authors — *Title*
+        assert not re.search(r"seed|\b0\d\d\b|\.txt", paper), paper  # never a file number
+    for name in ["UA", "MIA", "RA", "TA", "ToW", "ES", "Avg. gap", "θ_o", "BLO", "F", "ε", "KLoM", "U-LiRA"]:
+        assert glossary.term_of(name) in glossary.TERMS, name
+
+
+def test_table3_columns_carry_the_glossary_definitions():
+    """Every metric column of the Table-3 display (stacked and wide) and of the per-run rows maps to its glossary
+    term, and the table builders' column_config carries the definition; a 'gap X' column names both."""
+    d = _runs([(sel, m, s, 5.0 + s) for sel in ("random", "worst") for m in ("retrain", "ft") for s in (0, 1)])
+    disp, _ = tables.table3_stacked(d, ["random", "worst"])
+    wide, _ = tables.table3_wide(d, ["random", "worst"], compact=True)
+    rows = tables.run_rows(d)
+    for frame, must in ((disp, {"UA", "MIA", "RA", "TA", "Avg. gap", "n", "seeds"}),
+                        (wide, {"worst-case · UA", "random · Avg. gap", "random · n"}),
+                        (rows, {"UA", "gap RA", "Avg. gap (this seed)", "ToW"})):
+        cfg = tables.column_help(frame.columns)
+        for c in must:
+            assert c in frame.columns, (c, list(frame.columns))
+            term = glossary.term_of(c)
+            if c.endswith("seeds"):
+                assert cfg[c]["help"] == glossary.COLUMN_NOTES["seeds"]
+                continue
+            assert term is not None and cfg[c]["help"].startswith(f"**{term}**"), c
+    assert glossary.term_of("gap RA") == "gap" and glossary.TERMS["RA"].line in glossary.help_text("gap RA")
+    assert glossary.term_of("BLO worst-case weight (10% set)") == glossary.term_of("blo@0.1") == "BLO weight"
+    assert glossary.help_text("time (s)") is None  # no invented definitions
+
+
 # ---------------------------------------------------------------------------------------------- honest tables
 def _runs(rows) -> pd.DataFrame:
     out = []
