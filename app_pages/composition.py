@@ -5,7 +5,7 @@ from dashboard import common, job_widgets, readers, widgets
 from dashboard import analysis_readers as dv
 from dashboard.captions import COMPOSITION_CAPTION
 from dashboard.analysis_charts import composition_figure
-from dashboard.safety import code_span
+from dashboard.safety import code_span, md_escape
 from unlearn_core.analysis import composition
 from unlearn_core.analysis.composition import stored_choices
 
@@ -37,10 +37,12 @@ with st.expander("Compute composition", expanded=True):
     ratio = c2.selectbox("Ratio", [0.05, 0.1, 0.2], index=1, key="comp_ratio", format_func=lambda r: f"{r:.0%}")
     seeds = c3.multiselect("Seeds", [0, 1, 2], default=[seed], key="comp_seeds")
     attribute = c4.selectbox("Attribute", attrs, key="comp_attr")
+    comp_cfg = {"setup": job_widgets.setup_config(), "selectors": selectors, "ratio": float(ratio),
+                "seeds": sorted(int(s) for s in seeds), "attribute": attribute}
+    if selectors and seeds:
+        st.caption(md_escape(dv.estimate_text([("view_composition", comp_cfg)])))
     if st.button("Compute composition", type="primary", key="comp_go"):
-        jid = job_widgets.submit("view_composition", {"setup": job_widgets.setup_config(), "selectors": selectors,
-                                                 "ratio": float(ratio), "seeds": sorted(int(s) for s in seeds),
-                                                 "attribute": attribute})
+        jid = job_widgets.submit("view_composition", comp_cfg)
         if jid:
             st.session_state["comp_job"] = jid
             st.rerun()

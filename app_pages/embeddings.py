@@ -58,12 +58,13 @@ missing = [(m, t) for m, t, df in frames if df is None]
 if missing and reducer == "umap":
     st.info("UMAP takes seconds to minutes, so it runs as a job; its coordinates are cached and shown here "
             "whenever you come back.", icon=":material/info:")
+    emb_cfgs = [{"setup": job_widgets.setup_config(), "reducer": "umap", "seed": seed,
+                 "model": "original" if m == "original" else list(m[:4]), "max_points": max_points} for m, _ in missing]
+    st.caption(md_escape(dv.estimate_text([("view_embedding", c) for c in emb_cfgs])))
     if st.button(f"Compute UMAP ({', '.join(t for _, t in missing)})", type="primary", key="emb_umap_go"):
         ids = []
-        for m, _ in missing:
-            jid = job_widgets.submit("view_embedding", {"setup": job_widgets.setup_config(), "reducer": "umap", "seed": seed,
-                                                   "model": "original" if m == "original" else list(m[:4]),
-                                                   "max_points": max_points})
+        for cfg in emb_cfgs:
+            jid = job_widgets.submit("view_embedding", cfg)
             if jid:
                 ids.append(jid)
         st.session_state["emb_jobs"] = ids

@@ -1,7 +1,7 @@
 """Time estimates shown by the dashboard.
 
 Every job kind the cost model knows (experiment, teaching demo, tune, θ_o, score, forget set, entanglement, "why
-hard", coreset curves) is estimated by the same code as the CLI: :func:`unlearn_core.jobs.estimate.estimate_job` on top of
+hard", coreset curves, composition, embeddings) is estimated by the same code as the CLI: :func:`unlearn_core.jobs.estimate.estimate_job` on top of
 ``unlearn_core.grid_estimate.estimate_grid`` (calibrated on this device, before the first run). :func:`job_text` formats it,
 with the median actual/estimate ratio of this server's finished jobs when there are some (each finished job keeps
 its estimate next to its actual time)."""

@@ -841,6 +841,7 @@ def test_composition_page(cache_dir):
     txt = _texts(at)
     assert "project" in txt and "digit ≥ 5" in txt  # the UI says biased_digits is project-built from real digits
     assert _n_charts(at) == 1 and "majority" in txt
+    assert "Estimate" in txt and "cost model" in txt  # estimated before its first run, like every job kind
 
 
 def test_embeddings_page(cache_dir):
@@ -854,6 +855,7 @@ def test_embeddings_page(cache_dir):
     at.segmented_control(key="emb_reducer").set_value("umap").run()
     assert not at.exception
     assert at.button(key="emb_umap_go").label.startswith("Compute UMAP")
+    assert "Estimate" in _texts(at) and "cost model" in _texts(at)  # estimated before the first run
     # the choice survives a visit to another page, and is in the address
     at.switch_page("app_pages/compare.py")
     at.run()
