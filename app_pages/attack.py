@@ -30,12 +30,14 @@ def _label(i: int) -> str:
     return f"{style.method_label(r['method'])} on {where} · seed {r['seed']}"
 
 
-# opens on the most telling run: worst-case sets first, then the method whose MIA-efficacy is furthest from 100
-pref = sorted(range(len(cands)), key=lambda i: (cands.iloc[i]["selector"] != "worst",
-                                                cands.iloc[i]["ratio"] != 0.1, -abs(100 - cands.iloc[i]["MIA"]), i))
-common.keep("atk_run", pref[0], valid=lambda v: v if isinstance(v, int) and 0 <= v < len(cands) else pref[0])
+# opens on the most telling run (issue 22): a non-uniform prediction matrix, the membership signal furthest from
+# Retrain's; the caption says why while that choice is shown
+first, why_first = dv.informative_attack_run(cands)
+common.keep("atk_run", first, valid=lambda v: v if isinstance(v, int) and 0 <= v < len(cands) else first)
 pick = st.selectbox("Run", list(range(len(cands))), format_func=_label, key="atk_run")
 common.remember("atk_run")
+if pick == first:
+    st.caption(md_escape(why_first))
 r = cands.iloc[pick]
 try:
     with st.spinner("Three forward passes and three SVC fits…"):

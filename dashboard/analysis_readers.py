@@ -390,6 +390,8 @@ def attack_candidates(pipe) -> pd.DataFrame:
     runs = active_results(pipe)
     if runs.empty:
         return runs
+    retrain = {(r.selector, None if r.ratio != r.ratio else round(float(r.ratio), 9), int(r.seed)): r
+               for r in runs[runs["method"] == "retrain"].itertuples()}
     out = []
     for r in runs[runs["method"] != "retrain"].itertuples():
         ratio = None if r.ratio != r.ratio else float(r.ratio)
@@ -400,10 +402,33 @@ def attack_candidates(pipe) -> pd.DataFrame:
                   and ModelRef(seed=int(r.seed)).is_available(pipe))
         except Exception:  # noqa: BLE001 - an unreadable run is left out of the menu
             ok = False
-        if ok:
+        ref = retrain.get((r.selector, None if ratio is None else round(ratio, 9), int(r.seed)))
+        if ok and ref is not None:
             out.append({"method": r.method, "selector": r.selector, "ratio": ratio, "seed": int(r.seed),
-                        "params": params, "MIA": float(r.MIA), "UA": float(r.UA)})
+                        "params": params, "MIA": float(r.MIA), "UA": float(r.UA),
+                        "MIA_retrain": float(ref.MIA), "UA_retrain": float(ref.UA)})
     return pd.DataFrame(out)
+
+
+def informative_attack_run(cands: pd.DataFrame) -> tuple[int, str]:
+    """(row of ``cands``, why) of the run the attack view opens on: among the runs whose prediction matrix is not
+    uniform (some forget sample is misclassified by the unlearned model or by Retrain: UA > 0 for either, so the
+    matrix shows who gets what right), the one whose membership signal differs most from Retrain's on the same set
+    (|MIA-efficacy − Retrain's|); the first run when all matrices are uniform. A worst-case set that every model
+    still classifies right draws a one-colour matrix and identical histograms: nothing to read."""
+    gap = (cands["MIA"] - cands["MIA_retrain"]).abs().to_numpy()
+    mixed = ((cands["UA"] > 0) | (cands["UA_retrain"] > 0)).to_numpy()
+    pool = [i for i in range(len(cands)) if mixed[i]]
+    if not pool:
+        return 0, ("Every run's forget set is classified right by the unlearned model and by Retrain alike (UA = 0): "
+                   "the prediction matrix is one colour whichever run is chosen.")
+    i = max(pool, key=lambda k: (gap[k], -k))
+    r = cands.iloc[i]
+    return i, (f"Opened on the run whose membership signal differs most from Retrain's: MIA-efficacy "
+               f"{r['MIA']:.1f}% vs Retrain's {r['MIA_retrain']:.1f}% on the same set (|gap| {gap[i]:.1f} points), "
+               f"among the {len(pool)} of {len(cands)} runs whose prediction matrix is not uniform (UA "
+               f"{r['UA']:.1f}% vs Retrain's {r['UA_retrain']:.1f}%). Runs where every model still gets every forget "
+               "sample right draw a one-colour matrix.")
 
 
 def why_one_line(rep, sets: pd.DataFrame, n: int) -> str:

@@ -332,3 +332,25 @@ def test_executor_fields_replace_the_old_ones():
     assert with_executor(cfg, {}) == {"spec": {"methods": ["ft"]}}
     assert with_executor({"spec": {}}, {"executor": "ray", "ray_address": "local", "other": 1}) == {
         "spec": {}, "executor": "ray", "ray_address": "local"}
+
+
+# ---------------------------------------------------------------------------------------------- attack view
+def test_attack_view_opens_on_a_non_uniform_matrix_with_the_largest_membership_gap():
+    """A worst-case set that every model classifies right (UA = 0 under the method and Retrain) draws a one-colour
+    prediction matrix, even when its MIA gap is the largest: the view opens on the informative run instead, and
+    says why. With only uniform matrices it opens on the first run and says that."""
+    from dashboard.analysis_readers import informative_attack_run
+
+    cands = pd.DataFrame([
+        {"method": "ft", "selector": "worst", "ratio": 0.1, "MIA": 10.0, "MIA_retrain": 90.0, "UA": 0.0,
+         "UA_retrain": 0.0},  # the largest gap, but a uniform matrix
+        {"method": "ft", "selector": "random", "ratio": 0.1, "MIA": 80.0, "MIA_retrain": 95.0, "UA": 2.0,
+         "UA_retrain": 4.0},
+        {"method": "rl", "selector": "random", "ratio": 0.1, "MIA": 40.0, "MIA_retrain": 95.0, "UA": 3.0,
+         "UA_retrain": 4.0},  # the largest gap among the informative ones
+    ])
+    i, why = informative_attack_run(cands)
+    assert i == 2 and "55.0 points" in why and "2 of 3 runs" in why
+    uniform = cands.assign(UA=0.0, UA_retrain=0.0)
+    i, why = informative_attack_run(uniform)
+    assert i == 0 and "one colour" in why
