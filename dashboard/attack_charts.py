@@ -70,8 +70,8 @@ def attack_roc(roc: pd.DataFrame, summary: pd.DataFrame) -> go.Figure:
     grid = np.logspace(-4, 0, 50)
     fig.add_trace(go.Scatter(x=grid, y=grid, mode="lines", line=dict(color="#bbbbbb", dash="dash"), name="chance"))
     fig.add_vline(x=0.01, line=dict(color="#999999", width=1, dash="dot"))
-    fig.update_xaxes(type="log", title_text="false-positive rate (test samples called members)", **LOG_TICKS)
-    fig.update_yaxes(title_text="true-positive rate (forget samples called members)", range=[0, 1.02])
+    fig.update_xaxes(type="log", title_text="FPR (test samples called members)", **LOG_TICKS)
+    fig.update_yaxes(title_text="TPR (forget samples called members)", range=[0, 1.02])
     return base_layout(fig, 380, legend=dict(orientation="h", y=-0.3))
 
 
