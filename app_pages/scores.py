@@ -78,7 +78,7 @@ df = readers.samples()
 cols = [e["column"] for e in per_sample if e["column"] in df]
 hard_ends = {e["column"]: e["hard_end"] for e in per_sample}
 st.caption(f"{len(df)} training samples · θ_o of seed {seed} · computed scores: " + ", ".join(
-    style.score_label(c) for c in cols) + ". " + glossary.GLOSSARY["BLO"])
+    style.score_label(c) for c in cols) + ". BLO weight: " + glossary.TERMS["BLO weight"].line)
 
 
 def sample_panel(idx: int, key: str) -> None:

@@ -60,14 +60,16 @@ def cell(sel: str, method: str, metric: str) -> str:
     r = row.get((sel, method))
     if r is None:
         return "—"
-    return res.fmt_mean_std(getattr(r, f"{metric}_mean"), getattr(r, f"{metric}_std"), int(r.n))
+    text = res.fmt_mean_std(getattr(r, f"{metric}_mean"), getattr(r, f"{metric}_std"), int(r.n))
+    mean, _, spread = text.partition(" ± ")  # '9.03% ± —', never '9.03 ± —%'
+    return f"{mean}% ± {spread}" if spread else text
 
 
 if ("worst", "retrain") in row and ("random", "retrain") in row:
     lower = row[("worst", "retrain")].UA_mean < row[("random", "retrain")].UA_mean
-    points.append(f"**Retrain** (the gold standard) on the random set: UA {cell('random', 'retrain', 'UA')}%, MIA "
-                  f"{cell('random', 'retrain', 'MIA')}%; on the worst-case set: UA {cell('worst', 'retrain', 'UA')}%, "
-                  f"MIA {cell('worst', 'retrain', 'MIA')}% — "
+    points.append(f"**Retrain** (the gold standard) on the random set: UA {cell('random', 'retrain', 'UA')}, MIA "
+                  f"{cell('random', 'retrain', 'MIA')}; on the worst-case set: UA {cell('worst', 'retrain', 'UA')}, "
+                  f"MIA {cell('worst', 'retrain', 'MIA')} — "
                   + ("lower on the worst case: even a model that never saw those samples classifies them right, so "
                      "they are predictable from the rest and there is little to 'forget'." if lower else
                      "not lower on the worst case in this run, unlike Fan et al.'s finding."))
@@ -83,8 +85,8 @@ if gaps["worst"]:
                   f"({gaps['worst'][far]:.2f}; on the random set {gaps['random'].get(far, float('nan')):.2f}).")
 if ("worst", "rl") in row:
     r_w, r_r = row[("worst", "rl")], row.get(("random", "rl"))
-    points.append(f"**RL** (relabeling) on the worst case: MIA {cell('worst', 'rl', 'MIA')}% against Retrain's "
-                  f"{cell('worst', 'retrain', 'MIA')}% (gap {r_w.gap_MIA:.2f} points"
+    points.append(f"**RL** (relabeling) on the worst case: MIA {cell('worst', 'rl', 'MIA')} against Retrain's "
+                  f"{cell('worst', 'retrain', 'MIA')} (gap {r_w.gap_MIA:.2f} points"
                   + (f"; on the random set {r_r.gap_MIA:.2f}" if r_r is not None else "") + ") — Fan et al. report "
                   "that relabeling methods drift away from Retrain in MIA on worst-case sets. Judge from these numbers.")
 

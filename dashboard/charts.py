@@ -215,17 +215,19 @@ def why_hard_entanglement(ent: pd.DataFrame, selector: str | None = None) -> go.
     if len(ref):
         fig.add_trace(go.Scatter(x=ref["es"], y=["random sets, same size"] * len(ref), mode="markers",
                                  name="random sets of the same size", marker=dict(size=10, color=style.TRAINING_SET_COLOR),
-                                 hovertemplate="random draw: ES %{x:.4g}<extra></extra>"))
+                                 hovertemplate="random draw: ES %{x:.4g}<br><br>" + glossary.hover_line("ES")
+                                 + "<extra></extra>"))
     if len(own):
         fig.add_trace(go.Scatter(x=own["es"], y=["this set"] * len(own), mode="markers", name="this set",
                                  marker=dict(size=16, symbol="diamond",
                                              color=selector_color(selector) if selector else style.SELECTOR_COLORS["worst"]),
-                                 hovertemplate="this set: ES %{x:.4g}<extra></extra>"))
+                                 hovertemplate="this set: ES %{x:.4g}<br><br>" + glossary.hover_line("ES")
+                                 + "<extra></extra>"))
     vals = ent["es"].to_numpy(dtype=float)
     vals = vals[np.isfinite(vals) & (vals > 0)]
     log = len(vals) > 1 and vals.max() / vals.min() > 20
-    fig.update_xaxes(title_text="entanglement score ES (within- / between-group variance, unitless; higher = more "
-                                "entangled)" + (", log axis" if log else ""), type="log" if log else None,
+    fig.update_xaxes(title_text="ES (unitless; higher = more entangled)" + (", log axis" if log else ""),
+                     type="log" if log else None,
                      **(LOG_TICKS if log else {}))
     fig.update_yaxes(type="category")
     return base_layout(fig, 220, showlegend=False, margin=dict(l=10, r=10, t=20, b=10))
