@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common, images
+from dashboard import common, images, sidebar, widgets
 
 # The icon is drawn locally: a Material-icon page icon makes the browser fetch it from a font CDN (fails offline).
 st.set_page_config(page_title="forgetset · hard-to-unlearn samples", page_icon=images.app_icon(), layout="wide")
@@ -46,9 +46,9 @@ common.mark_app_run()
 
 common.apply_query_params()
 common.manager()  # start the job manager (marks jobs of a dead server as interrupted)
-common.flash()
+widgets.flash()
 if st.session_state.get("_qp_error"):
-    common.warning(st.session_state.pop("_qp_error"))
+    widgets.warning(st.session_state.pop("_qp_error"))
 common.sync_url()  # the setup in the address bar (pages add their own choices)
-common.sidebar()
+sidebar.sidebar()
 nav.run()

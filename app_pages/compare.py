@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, common, style, tables
-from dashboard import views as dv
+from dashboard import charts, common, glossary, job_widgets, readers, style, tables, tour, widgets
+from dashboard import analysis_readers as dv
 from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
 from unlearn_core.errors import ForgetsetError
@@ -21,12 +21,12 @@ TUNE_CAPTION = (
 
 common.page_guard()
 st.title("Compare unlearning methods")
-common.tour_banner("compare")
+tour.tour_banner("compare")
 
 show_superseded = st.sidebar.toggle("Show superseded results", key="cmp_superseded",
                                     help="Runs made with a θ_o that is no longer current (e.g. before an import): "
                                          "marked 'superseded' and never paired with Retrain.")
-df_all = common.results(include_superseded=show_superseded)
+df_all = readers.results(include_superseded=show_superseded)
 if df_all.empty:
     tour = st.session_state.get("tour") or {}
     if tour.get("active"):
@@ -40,7 +40,7 @@ if df_all.empty:
 
 # ------------------------------------------------------------------ which results
 setups = res.setups_in(df_all)
-pipe, _ = common.pipeline()
+pipe, _ = readers.pipeline()
 active_id = pipe.setup_key if pipe is not None else None
 ids = list(setups["setup_id"])
 labels = {r.setup_id: f"{r.setup} · {r.n_runs} runs" + (" (active setup)" if r.setup_id == active_id else "")
@@ -68,7 +68,7 @@ if not selectors:
 
 # ------------------------------------------------------------------ Table 3
 st.subheader("Methods vs Retrain")
-st.caption(f"The layout of Table 3 in {style.PAPERS['fan']}.")
+st.caption(f"The layout of Table 3 in {glossary.PAPERS['fan']}.")
 common.keep("cmp_layout", "one row per forget set × method")
 layout = st.segmented_control("Layout", ["one row per forget set × method", "forget sets side by side"],
                               key="cmp_layout", label_visibility="collapsed")
@@ -111,10 +111,10 @@ if es is not None:
                                                              if n_no_es else ""))
     if n_no_es and e2.button("Compute their entanglement", key="cmp_ent_job", icon=":material/hub:",
                              help="A background job: θ_o's features per seed, then ES per forget set."):
-        jid = common.submit("view_entanglement", {"setup": common.setup_config()})
+        jid = job_widgets.submit("view_entanglement", {"setup": job_widgets.setup_config()})
         if jid:
             st.session_state["cmp_ent_job_id"] = jid
-    common.watch_job(st.session_state.get("cmp_ent_job_id"), "cmp_ent", "Entanglement stored.")
+    job_widgets.watch_job(st.session_state.get("cmp_ent_job_id"), "cmp_ent", "Entanglement stored.")
 else:
     st.caption("ES (entanglement of the forget sets) is shown for the active setup's results.")
 gvals = gaps.to_numpy(dtype=float)
@@ -151,10 +151,10 @@ if wide:  # one table per forget set, next to each other (short columns: nothing
         with cols[j % len(cols)]:
             st.markdown(f"**{md_escape(name)} sets**"
                         + (f" · ES {tables.es_cell(*es[sel])}" if es is not None and sel in es else ""))
-            common.table(_styled(part, gpart), key=f"cmp_table_wide_{j}", hide_index=False, max_rows=None,
+            widgets.table(_styled(part, gpart), key=f"cmp_table_wide_{j}", hide_index=False, max_rows=None,
                          column_config=tables.column_help(part.columns))
 else:
-    ev = common.table(_styled(disp, gaps), key="cmp_table_0", on_select="rerun", selection_mode="single-row",
+    ev = widgets.table(_styled(disp, gaps), key="cmp_table_0", on_select="rerun", selection_mode="single-row",
                       max_rows=None, column_config=tables.column_help(disp.columns))
     sel_rows = ev.selection.rows
     sel_here = [disp.attrs["selectors"][sel_rows[0]]] if sel_rows else []
@@ -166,7 +166,7 @@ if sel_rows:
         st.markdown(f"**{md_escape(style.method_label(method))}** on "
                     f"{md_escape(' / '.join(style.selector_label(s) for s in sel_here))} — {len(runs)} runs (seeds "
                     f"{', '.join(map(str, sorted(runs['seed'].unique())))})")
-        common.table(tables.run_rows(runs.sort_values(["selector", "seed"])), key="cmp_runs",
+        widgets.table(tables.run_rows(runs.sort_values(["selector", "seed"])), key="cmp_runs",
                      column_config={c: st.column_config.NumberColumn(format="%.2f")
                                     for c in ["UA", "MIA", "RA", "TA", "ToW", "time (s)"]})
         cfgs = res.run_configs(common.store(), runs["key"].tolist()[:1])
@@ -188,9 +188,9 @@ gl = res.gap_long(d_ratio[d_ratio["selector"].isin(selectors)], None)
 if gl.empty:
     st.info("Only Retrain has run here, so there are no gaps to show.")
 else:
-    common.plot(charts.gap_heatmap(gl, res.method_order(gl["method"].unique())), key="cmp_heatmap")
+    widgets.plot(charts.gap_heatmap(gl, res.method_order(gl["method"].unique())), key="cmp_heatmap")
     st.caption("|mean − Retrain's mean| in percentage points, each cell over the seeds of its own row (hover for n "
-               f"and the seeds; Table 3 of {style.PAPERS['fan']}). White = matches Retrain.")
+               f"and the seeds; Table 3 of {glossary.PAPERS['fan']}). White = matches Retrain.")
 
 # ------------------------------------------------------------------ ratio sweep
 st.subheader("Ratio sweep")
@@ -205,7 +205,7 @@ else:
     c1, c2 = st.columns([1, 3])
     common.keep("cmp_metric", "UA", valid=lambda v: v if v in ["UA", "MIA", "RA", "TA", "ToW"] else "UA")
     metric = c1.selectbox("Metric", ["UA", "MIA", "RA", "TA", "ToW"], key="cmp_metric",
-                          help="\n\n".join(f"**{k}**: {style.GLOSSARY[k]}" for k in ["UA", "MIA", "RA", "TA", "ToW"]))
+                          help="\n\n".join(glossary.term_help(k) for k in ["UA", "MIA", "RA", "TA", "ToW"]))
     # Methods that appear after the page first drew (the demo's later stages) join the choice: only a method the
     # user removed by hand stays out (issue 22: the sweep showed Retrain / FT / GA forever, never RL).
     seen = set(st.session_state.get("_cmp_sweep_seen", []))
@@ -216,7 +216,7 @@ else:
     st.session_state["_cmp_sweep_seen"] = lines
     methods = c2.multiselect("Methods", lines, key="cmp_sweep_methods", format_func=style.method_label)
     common.remember("cmp_sweep_methods")
-    ev2 = common.plot(charts.ratio_sweep(sweep, metric, methods), key="cmp_sweep", on_select="rerun",
+    ev2 = widgets.plot(charts.ratio_sweep(sweep, metric, methods), key="cmp_sweep", on_select="rerun",
                       selection_mode="points")
     nrange = f"{sweep['n'].min()}" if sweep["n"].nunique() == 1 else f"{sweep['n'].min()}–{sweep['n'].max()}"
     st.caption(f"One panel per forget set, one colour per method (the same colours everywhere). Lines: mean over "
@@ -226,13 +226,13 @@ else:
                + " Click a point for its runs."
                + (f" Not drawn (run at one ratio only): {', '.join(style.method_label(m) for m in single)}."
                   if single else ""))
-    pts = [cd for cd in common.selected_points(ev2) if len(cd) >= 3]
+    pts = [cd for cd in widgets.selected_points(ev2) if len(cd) >= 3]
     if pts:
         m, sel, r = pts[0][:3]
         runs = df[(df["method"] == m) & (df["selector"] == sel) & np.isclose(df["ratio"].astype(float), float(r))]
         st.markdown(f"**{md_escape(style.method_label(m))} · {md_escape(style.selector_label(sel))} · "
                     f"{style.ratio_label(r)}** — runs per seed")
-        common.table(tables.run_rows(runs), key="cmp_sweep_runs")
+        widgets.table(tables.run_rows(runs), key="cmp_sweep_runs")
 
 # ------------------------------------------------------------------ tuning protocol
 st.subheader("Tuning protocol: tune on random sets, reuse on the worst case")
@@ -245,13 +245,13 @@ else:
     tkey = st.selectbox("Tuning", list(tun["key"]), format_func=tune_labels.get, key="tune_pick")
     rec = dv.tuning_record(tkey)
     if rec is None:
-        common.error("This tuning's record cannot be read any more.")
+        widgets.error("This tuning's record cannot be read any more.")
     else:
         st.markdown(f"**Chosen for {md_escape(style.method_label(rec['method']))}:** "
                     f"{md_escape(tables.tuning_choice_text(rec))} · resolved hyperparameters "
                     f"{code_span(style.params_text(rec['chosen']['params']) or 'none')}")
         cand = tables.candidates_table(rec)
-        common.table(cand.style.apply(lambda r: ["font-weight: bold; background-color: #eef3fb" if r["chosen"]
+        widgets.table(cand.style.apply(lambda r: ["font-weight: bold; background-color: #eef3fb" if r["chosen"]
                                                  else "" for _ in r], axis=1),
                      key="tune_cands", max_rows=None,
                      column_config={c: st.column_config.NumberColumn(format="%.3f") for c in cand.columns
@@ -270,7 +270,7 @@ else:
                     "in “Apply to”).", icon=":material/info:")
         else:
             st.markdown("**Tuned vs preset on the sets the values were applied to** (Table 3 layout)")
-            common.table(applied, key="tune_applied", max_rows=None, column_config=tables.column_help(applied.columns))
+            widgets.table(applied, key="tune_applied", max_rows=None, column_config=tables.column_help(applied.columns))
             st.caption(f"Metrics in % as mean ± {res.STD_LABEL} over the n seeds of each row (— = one seed), gap to "
                        "Retrain in brackets. A gap that shrinks from preset to tuned was partly a tuning artefact.")
 
@@ -313,17 +313,17 @@ with st.expander("Tune a method", expanded=tun.empty):
                             apply_to=list(t_apply)).validate(pipe.ds).to_dict()
             est_text = dv.tuning_estimate(spec)
         except ForgetsetError as err:
-            common.error(str(err))
+            widgets.error(str(err))
             spec = None
         else:
             st.caption(f"Cost model (before anything runs): {md_escape(est_text)}. Cached runs cost nothing.")
         if st.button(f"Tune {style.method_label(t_method)}", key="tune_go", type="primary", disabled=spec is None,
                      icon=":material/tune:") and spec is not None:
-            jid = common.submit("tune", spec)
+            jid = job_widgets.submit("tune", spec)
             if jid:
                 st.session_state["tune_job"] = jid
-        common.watch_job(st.session_state.get("tune_job"), "tune", "Tuning stored: it is listed above.")
+        job_widgets.watch_job(st.session_state.get("tune_job"), "tune", "Tuning stored: it is listed above.")
 
 with st.expander("All runs of this setup"):
-    common.table(tables.run_rows(df), key="cmp_all", max_rows=25)
+    widgets.table(tables.run_rows(df), key="cmp_all", max_rows=25)
     st.caption("Training recipe of this setup: " + md_escape(json.dumps(json.loads(df["train"].iloc[0]))))

@@ -1,16 +1,17 @@
 """Group composition of forget sets on a data set with a spurious attribute (Fan et al., Challenging Forgets, Fig. 4)."""
 import streamlit as st
 
-from dashboard import common
-from dashboard import views as dv
-from dashboard.charts import COMPOSITION_CAPTION, composition_figure
-from dashboard.safety import code_span
+from dashboard import common, job_widgets, readers, widgets
+from dashboard import analysis_readers as dv
+from dashboard.captions import COMPOSITION_CAPTION
+from dashboard.analysis_charts import composition_figure
+from dashboard.safety import code_span, md_escape
 from unlearn_core.analysis import composition
 from unlearn_core.analysis.composition import stored_choices
 
 common.page_guard()
 st.title("Forget-set composition")
-pipe = common.require_pipeline()
+pipe = readers.require_pipeline()
 seed = common.seed()
 
 if not pipe.ds.attributes:
@@ -36,14 +37,16 @@ with st.expander("Compute composition", expanded=True):
     ratio = c2.selectbox("Ratio", [0.05, 0.1, 0.2], index=1, key="comp_ratio", format_func=lambda r: f"{r:.0%}")
     seeds = c3.multiselect("Seeds", [0, 1, 2], default=[seed], key="comp_seeds")
     attribute = c4.selectbox("Attribute", attrs, key="comp_attr")
+    comp_cfg = {"setup": job_widgets.setup_config(), "selectors": selectors, "ratio": float(ratio),
+                "seeds": sorted(int(s) for s in seeds), "attribute": attribute}
+    if selectors and seeds:
+        st.caption(md_escape(dv.estimate_text([("view_composition", comp_cfg)])))
     if st.button("Compute composition", type="primary", key="comp_go"):
-        jid = common.submit("view_composition", {"setup": common.setup_config(), "selectors": selectors,
-                                                 "ratio": float(ratio), "seeds": sorted(int(s) for s in seeds),
-                                                 "attribute": attribute})
+        jid = job_widgets.submit("view_composition", comp_cfg)
         if jid:
             st.session_state["comp_job"] = jid
             st.rerun()
-    common.watch_job(st.session_state.get("comp_job"), "comp", "Composition stored.")
+    job_widgets.watch_job(st.session_state.get("comp_job"), "comp", "Composition stored.")
 
 result = composition(pipe, selectors, float(ratio), sorted(int(s) for s in seeds), attribute,
                      compute_if_missing=False) if selectors and seeds else None
@@ -63,12 +66,12 @@ table = result.table
 fig = composition_figure(result)
 fig.update_layout(margin=dict(l=10, r=10, t=70, b=10))
 fig.update_yaxes(ticksuffix="%")
-common.plot(fig, key="comp_fig")
+widgets.plot(fig, key="comp_fig")
 st.caption(COMPOSITION_CAPTION)
 maj = table[table["majority"]].groupby("set", sort=False)["percent"].sum()
 st.markdown("**Share in the majority (bias-aligned) groups:** " + " · ".join(f"{k}: {v:.1f}%" for k, v in maj.items()))
 with st.expander("Table (groups × sets, % of the set)"):
     w = result.wide("percent").round(1)
-    common.table(w, key="comp_wide", hide_index=False, max_rows=None)
+    widgets.table(w, key="comp_wide", hide_index=False, max_rows=None)
     st.download_button("Download (CSV: % of each set)", w.to_csv().encode(), file_name="composition.csv",
                        mime="text/csv", key="comp_dl")

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from dashboard import charts, common, safety
+from dashboard import charts, common, job_widgets, readers, safety, tour, widgets
 from dashboard.safety import md_escape
 from unlearn_core import results as res
 from unlearn_core.errors import ForgetsetError
@@ -11,7 +11,7 @@ from unlearn_core.training import TRAIN_PRESETS
 
 common.page_guard()
 st.title("Data & model")
-common.tour_banner("data")
+tour.tour_banner("data")
 s = common.setup()
 
 # ------------------------------------------------------------------ choose the setup
@@ -80,18 +80,18 @@ with st.expander("Choose data set, model and training recipe", expanded=st.sessi
         if new is not None:
             old = s
             common.use_setup(new, seed=int(seed_v))
-            pipe, err_text = common.pipeline()
+            pipe, err_text = readers.pipeline()
             if pipe is None:
                 common.use_setup(old)
                 new = None
         if new is None:
             st.session_state["_setup_open"] = True
-            common.error(f"Cannot use this setup: {err_text}")
+            widgets.error(f"Cannot use this setup: {err_text}")
         else:
             st.session_state["_setup_open"] = False
             st.rerun()
 
-pipe = common.require_pipeline()
+pipe = readers.require_pipeline()
 seed = common.seed()
 ds = pipe.ds
 
@@ -121,7 +121,7 @@ with c1:
                 f"{pipe.train_cfg.lr:g}, batch {pipe.train_cfg.batch_size}")
     if st.button("Train original model" if run is None else "Train again (uses the cache)", type="primary",
                  key="train_btn"):
-        jid = common.submit("train_original", {"setup": common.setup_config(), "seed": seed})
+        jid = job_widgets.submit("train_original", {"setup": job_widgets.setup_config(), "seed": seed})
         if jid:
             st.session_state["train_job"] = jid
             st.rerun()
@@ -150,16 +150,16 @@ with c2:
         except ForgetsetError as err:
             err_text = str(err)
         if target is None:
-            common.error(err_text or "Upload a checkpoint file or enter its path.")
+            widgets.error(err_text or "Upload a checkpoint file or enter its path.")
         else:
-            cfg = {"setup": common.setup_config(), "seed": seed, "checkpoint": target}
+            cfg = {"setup": job_widgets.setup_config(), "seed": seed, "checkpoint": target}
             if confirm:
                 cfg["confirm_dataset"] = pipe.setup.dataset
-            jid = common.submit("train_original", cfg)
+            jid = job_widgets.submit("train_original", cfg)
             if jid:
                 st.session_state["train_job"] = jid
                 st.rerun()
-common.watch_job(st.session_state.get("train_job"), "train", "θ_o is ready.")
+job_widgets.watch_job(st.session_state.get("train_job"), "train", "θ_o is ready.")
 
 # ------------------------------------------------------------------ the data
 st.subheader(f"The data · {md_escape(pipe.dataset_name)}")
@@ -172,7 +172,7 @@ idx = np.concatenate([rng.choice(np.flatnonzero(y == c), size=min(per_class, int
                       for c in range(ds.num_classes) if (y == c).any()])
 c1, c2 = st.columns([2, 1])
 with c1:
-    st.image(common.mosaic(idx, ncols=per_class * 2 if ds.num_classes > 2 else 12, size=48),
+    st.image(readers.mosaic(idx, ncols=per_class * 2 if ds.num_classes > 2 else 12, size=48),
              caption=f"{per_class} random training images per class, each labelled with its sample number and class")
 with c2:
-    common.plot(charts.class_counts(y, ds.classes), key="class_counts")
+    widgets.plot(charts.class_counts(y, ds.classes), key="class_counts")

@@ -4,15 +4,15 @@ The choices (projection, unlearned model, points, colour) persist for the sessio
 (``?proj=umap&color=loss``), so coming back to the page — or reloading it — shows the same map."""
 import streamlit as st
 
-from dashboard import common, style
-from dashboard import views as dv
-from dashboard.charts import EMBEDDINGS_CAPTION as EMBEDDING_CAPTION
-from dashboard.charts import embedding_figure
+from dashboard import common, job_widgets, readers, style, widgets
+from dashboard import analysis_readers as dv
+from dashboard.captions import EMBEDDINGS_CAPTION as EMBEDDING_CAPTION
+from dashboard.analysis_charts import embedding_figure
 from dashboard.safety import md_escape
 
 common.page_guard()
 st.title("Feature embeddings")
-pipe = common.require_pipeline()
+pipe = readers.require_pipeline()
 seed = common.seed()
 qp = st.query_params
 
@@ -30,7 +30,7 @@ def _from_url(name: str, default, options=None):
         v = qp[name]
         if options is None or v in options:
             return v
-        common.warning(f"URL parameter {name}={v[:40]!r} is not one of the choices here; ignored.")
+        widgets.warning(f"URL parameter {name}={v[:40]!r} is not one of the choices here; ignored.")
     return default
 
 
@@ -58,18 +58,19 @@ missing = [(m, t) for m, t, df in frames if df is None]
 if missing and reducer == "umap":
     st.info("UMAP takes seconds to minutes, so it runs as a job; its coordinates are cached and shown here "
             "whenever you come back.", icon=":material/info:")
+    emb_cfgs = [{"setup": job_widgets.setup_config(), "reducer": "umap", "seed": seed,
+                 "model": "original" if m == "original" else list(m[:4]), "max_points": max_points} for m, _ in missing]
+    st.caption(md_escape(dv.estimate_text([("view_embedding", c) for c in emb_cfgs])))
     if st.button(f"Compute UMAP ({', '.join(t for _, t in missing)})", type="primary", key="emb_umap_go"):
         ids = []
-        for m, _ in missing:
-            jid = common.submit("view_embedding", {"setup": common.setup_config(), "reducer": "umap", "seed": seed,
-                                                   "model": "original" if m == "original" else list(m[:4]),
-                                                   "max_points": max_points})
+        for cfg in emb_cfgs:
+            jid = job_widgets.submit("view_embedding", cfg)
             if jid:
                 ids.append(jid)
         st.session_state["emb_jobs"] = ids
         st.rerun()
 for jid in st.session_state.get("emb_jobs", []):
-    common.watch_job(jid, f"emb_{jid}", "UMAP coordinates stored.")
+    job_widgets.watch_job(jid, f"emb_{jid}", "UMAP coordinates stored.")
 
 ready = [(m, t, df) for m, t, df in frames if df is not None]
 if not ready:
@@ -88,7 +89,7 @@ color = st.selectbox("Colour by", color_opts, key="emb_color", format_func=style
 common.sync_url(proj=reducer, after=None if after == "(none)" else after, points=max_points, color=color)
 set_selector = None
 if color.startswith("in:"):
-    cat = common.catalog()
+    cat = readers.catalog()
     hit = cat[cat["name"] == color[3:]]
     set_selector = hit["selector"].iloc[0] if len(hit) else None
 cols = st.columns(len(ready))
@@ -99,8 +100,8 @@ for i, ((model, title, df), col) in enumerate(zip(ready, cols)):
         fig = embedding_figure(df, c, title=f"{title} · {reducer.upper()}", set_selector=set_selector)
         fig.update_layout(height=520, dragmode="select", margin=dict(l=10, r=10, t=60, b=10),
                           legend=dict(orientation="h", y=-0.15))
-        ev = common.plot(fig, key=f"emb_fig_{i}", on_select="rerun", selection_mode=("box", "lasso"))
-        picked += [int(cd[0]) for cd in common.selected_points(ev)]
+        ev = widgets.plot(fig, key=f"emb_fig_{i}", on_select="rerun", selection_mode=("box", "lasso"))
+        picked += [int(cd[0]) for cd in widgets.selected_points(ev)]
         info = df.attrs.get("info") or {}
         if "explained_variance_ratio" in info:
             st.caption("PCA explained variance: " + ", ".join(f"{v:.1%}" for v in info["explained_variance_ratio"]))
@@ -109,7 +110,7 @@ st.caption(EMBEDDING_CAPTION + " Drag a box or lasso (toolbar) on a map to list 
 picked = list(dict.fromkeys(picked))
 if picked:
     st.subheader(f"{len(picked)} selected samples")
-    st.image(common.mosaic(picked[:96], ncols=16, size=40),
+    st.image(readers.mosaic(picked[:96], ncols=16, size=40),
              caption=f"first {min(len(picked), 96)} selected, row by row: sample number and class under each image")
     sel = base[base["index"].isin(picked)]
     show = ["index", "label_name", "prediction_name", "confidence"] + [c for c in sel.columns
@@ -118,7 +119,7 @@ if picked:
                                                                                     "prediction_name", "confidence")
                                                                        and not c.startswith("in:")]
     table = sel[show].copy()
-    table.insert(0, "image", common.data_uris(table["index"][:200], 32) + [None] * max(0, len(table) - 200))
+    table.insert(0, "image", readers.data_uris(table["index"][:200], 32) + [None] * max(0, len(table) - 200))
     table["inspect"] = [dv.inspector_link(i) for i in table["index"]]
     names = {c: style.column_label(c) for c in table.columns if c not in ("image", "inspect")}
     cfg = {"image": st.column_config.ImageColumn("image", width="small"),
@@ -126,7 +127,7 @@ if picked:
     for c in show:
         if c not in ("index", "label_name", "prediction_name"):
             cfg[names[c]] = st.column_config.NumberColumn(names[c], format="%.3g")
-    common.table(table.rename(columns=names), key="emb_sel_table", row_height=36, max_rows=15, column_config=cfg)
+    widgets.table(table.rename(columns=names), key="emb_sel_table", row_height=36, max_rows=15, column_config=cfg)
     means = sel.drop(columns=[c for c in ("x", "y", "index", "label", "prediction") if c in sel]).mean(numeric_only=True)
     st.caption("Mean over the selection: " + md_escape(" · ".join(f"{style.column_label(k)} {v:.3g}"
                                                                    for k, v in means.items())))

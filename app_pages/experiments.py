@@ -6,8 +6,8 @@ import json
 
 import streamlit as st
 
-from dashboard import common, style
-from dashboard import views as dv
+from dashboard import common, glossary, job_widgets, readers, style, widgets
+from dashboard import analysis_readers as dv
 from dashboard.forms import params_from_frame
 from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
@@ -22,7 +22,7 @@ common.page_guard()
 st.title("Experiments")
 st.caption("A grid of forget-set selectors × unlearning methods × forget ratios × seeds on the active setup. "
            "Retrain always runs (every gap is measured against it). Cached runs are reused.")
-pipe = common.require_pipeline()
+pipe = readers.require_pipeline()
 ds = pipe.ds
 qp = st.query_params
 all_methods = method_names()
@@ -72,7 +72,7 @@ common.keep("exp_seeds", seed_default, valid=lambda v: [s for s in (v or []) if 
 seeds = c3.multiselect("Seeds", list(range(10)), key="exp_seeds",
                        help="Each seed trains its own θ_o, BLO and forget sets; results show mean ± std over seeds.")
 for n in notes:
-    common.warning(n)
+    widgets.warning(n)
 
 # ------------------------------------------------------------------ method presets
 st.markdown("**Method hyperparameters** — the preset for this data set family; edit a value to override it.")
@@ -93,7 +93,7 @@ if editable:
                 over = params_from_frame(m, ds, edited)
             except ForgetsetError as err:
                 errors.append(str(err))
-                common.error(str(err))
+                widgets.error(str(err))
             else:
                 if over:
                     method_params[m] = over
@@ -108,7 +108,7 @@ with st.expander("Setup and BLO parameters"):
                 f"{code_span(json.dumps(pipe.train_cfg.to_dict()))} (change it on **Data & model**).")
     st.session_state.setdefault("exp_blo", json.dumps(dict(s.blo)))
     blo_txt = st.text_area("BLO parameters (JSON; part of the active setup)", key="exp_blo", height=68,
-                           help=style.GLOSSARY["BLO"] + " Defaults: " + json.dumps(BLO_DEFAULTS))
+                           help=glossary.GLOSSARY["BLO"] + " Defaults: " + json.dumps(BLO_DEFAULTS))
 
 # ------------------------------------------------------------------ validate + estimate
 spec = None
@@ -126,7 +126,7 @@ try:
     if errors:
         raise ForgetsetError(errors[0])
 except ForgetsetError as err:
-    common.error(str(err))
+    widgets.error(str(err))
     spec = None
 
 common.sync_url(methods=list(methods), selectors=list(selectors),
@@ -143,7 +143,7 @@ def _status(spec_json: str, ver: tuple):
 if spec is not None:
     n = spec.n_runs()
     try:
-        status = _status(json.dumps(spec.to_dict(), sort_keys=True), common.version())
+        status = _status(json.dumps(spec.to_dict(), sort_keys=True), readers.version())
         cached = int(status["cached"].sum())
     except ForgetsetError:
         status, cached = None, 0
@@ -159,16 +159,16 @@ if spec is not None:
                    "(you will be told).")
 
 # Where the grid's units run: this machine (the job runtime's worker) or a Ray cluster (docs/cluster.md).
-ex_fields = common.executor_choice("exp")
+ex_fields = job_widgets.executor_choice("exp")
 launch = st.button("Launch experiment", type="primary", disabled=spec is None or ex_fields is None, key="exp_launch")
 if launch and spec is not None and ex_fields is not None:
     if dict(spec.setup.blo) != dict(s.blo):
         common.use_setup(spec.setup, why="the experiment's BLO parameters")
-    jid = common.submit("experiment", {"spec": spec.to_dict(), **ex_fields})
+    jid = job_widgets.submit("experiment", {"spec": spec.to_dict(), **ex_fields})
     if jid:
         st.session_state["exp_job"] = jid
         st.rerun()
-common.watch_job(st.session_state.get("exp_job"), "exp", "Experiment finished — see Compare, or its results "
+job_widgets.watch_job(st.session_state.get("exp_job"), "exp", "Experiment finished — see Compare, or its results "
                  "table on Runs.")
 if st.session_state.get("exp_job"):
     st.page_link(common.PAGES["compare"], label="Open **Compare**", icon=":material/balance:")

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, glossary, job_widgets, readers, widgets
 from dashboard import forget_quality_charts as fqc
 from dashboard.safety import md_escape
 from unlearn_core import results as res
@@ -16,8 +16,8 @@ from unlearn_core.grid import ExperimentSpec
 common.page_guard()
 st.title("Forgetting quality")
 st.caption(fqc.FQ_CAPTION)
-pipe = common.require_pipeline()
-ver = common.version()
+pipe = readers.require_pipeline()
+ver = readers.version()
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -29,7 +29,7 @@ sets = res.forget_sets(pipe)
 banks = _banks(common.setup_json(), ver)
 rows = []
 for r in sets.itertuples():
-    idx = common.forget_idx(r.key)
+    idx = readers.forget_idx(r.key)
     if idx is None:
         continue
     counts = banks.get(digest_indices(idx), {})
@@ -50,7 +50,7 @@ with st.expander("Build model banks (an experiment job)", expanded=not rows):
     if st.button("Build banks", key="fq_build", disabled=not sel or not meths):
         spec = ExperimentSpec(setup=common.setup(), selectors=sel, methods=["retrain", *meths], ratios=[0.1],
                               seeds=[seed_new], eval_models=n_new)
-        common.submit("experiment", {"spec": spec.to_dict()})
+        job_widgets.submit("experiment", {"spec": spec.to_dict()})
 
 if not rows:
     st.info("No model banks stored for the active setup yet.", icon=":material/info:")
@@ -64,7 +64,8 @@ methods = ["retrain", *PSEUDO_METHODS, *[m for m in counts if m not in ("retrain
 n_max = max(available_n(counts, m) for m in methods if m != "original")  # θ_o needs only the reference
 options = [n for n in (4, 8, 16, 32, 64, 128, 256, 512) if n <= n_max] or [n_max]
 n = int(c2.selectbox("N models per bank", options, index=len(options) - 1, key="fq_n"))
-estimator = c3.selectbox("ε estimator", ESTIMATORS, index=ESTIMATORS.index("gauss"), key="fq_est")
+estimator = c3.selectbox("ε estimator", ESTIMATORS, index=ESTIMATORS.index("gauss"), key="fq_est",
+                         help=glossary.term_help("ε"))
 st.caption(fqc.ESTIMATOR_CAPTION)
 
 
@@ -101,10 +102,10 @@ for m, r in got.items():
                   "RA (bank mean)": v["RA_bank"], "TA (bank mean)": v["TA_bank"], "n models": int(v["n_models"])})
 helps = {"F": FQ_METRICS["forget_quality"].definition, "score": FQ_METRICS["score"].definition,
          "KLoM forget P95": FQ_METRICS["klom_forget_p95"].definition + " [bootstrap 95% interval over examples]"}
-common.table(pd.DataFrame(table), key="fq_table",
+widgets.table(pd.DataFrame(table), key="fq_table",
              column_config={k: st.column_config.Column(help=h) for k, h in helps.items()}
-             | {c: st.column_config.NumberColumn(format="%.3f") for c in ("score", "F (threshold test)",
-                                                                           "KLoM retain P95", "KLoM test P95")}
+             | {c: st.column_config.NumberColumn(format="%.3f", help=helps.get(c))
+                for c in ("score", "F (threshold test)", "KLoM retain P95", "KLoM test P95")}
              | {c: st.column_config.NumberColumn(format="%.2f") for c in ("UA", "MIA", "RA (bank mean)",
                                                                            "TA (bank mean)")})
 st.caption(f"{name} · {len(next(iter(got.values())).forget_idx)} forget examples · N = {n} models per bank · "
@@ -121,7 +122,7 @@ r = got[method]
 eps = r.comparison.eps
 order = np.argsort(-eps, kind="stable")
 with m2:
-    common.plot(fqc.eps_histogram(eps, method, EPSILON_CAP), key="fq_eps_hist")
+    widgets.plot(fqc.eps_histogram(eps, method, EPSILON_CAP), key="fq_eps_hist")
 hard = pd.DataFrame({"sample": r.forget_idx[order], "ε": eps[order],
                      "ε (threshold test)": r.comparison.eps_threshold[order],
                      "KLoM": r.comparison.klom["forget"][order],
@@ -130,7 +131,7 @@ hard = pd.DataFrame({"sample": r.forget_idx[order], "ε": eps[order],
 st.markdown(f"**Hardest to forget by ε under {md_escape(method)}**"
             " (highest ε first). A selector can use this as a score: compute `eps_hardness` on **Scores** (parameter "
             "`method`), then `top:eps_hardness`.")
-common.table(hard.head(200), key="fq_hard", max_rows=12,
+widgets.table(hard.head(200), key="fq_hard", max_rows=12,
              column_config={c: st.column_config.NumberColumn(format="%.3f") for c in hard.columns if c != "sample"})
 pos = st.selectbox("Sample", range(len(order)), key="fq_sample",
                    format_func=lambda i: f"{int(r.forget_idx[order[i]])} · ε {eps[order[i]]:.2f}")
@@ -139,7 +140,7 @@ s1, s2 = st.columns([1, 3])
 s1.metric("ε (chosen estimator)", f"{eps[j]:.2f}")
 s1.metric("ε (threshold test)", f"{r.comparison.eps_threshold[j]:.2f}")
 s1.metric("KLoM", f"{r.comparison.klom['forget'][j]:.2f}")
-s1.image(common.thumbs([int(r.forget_idx[j])], 96)[0], caption=f"sample {int(r.forget_idx[j])}")
+s1.image(readers.thumbs([int(r.forget_idx[j])], 96)[0], caption=f"sample {int(r.forget_idx[j])}")
 with s2:
-    common.plot(fqc.margin_histograms(r.unlearned["forget"][:, j], r.retrained["forget"][:, j], method,
+    widgets.plot(fqc.margin_histograms(r.unlearned["forget"][:, j], r.retrained["forget"][:, j], method,
                                       int(r.forget_idx[j])), key="fq_margins")

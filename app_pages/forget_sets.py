@@ -4,8 +4,8 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, common, style, tables
-from dashboard import views as dv
+from dashboard import captions, charts, common, glossary, job_widgets, readers, style, tables, tour, widgets
+from dashboard import analysis_readers as dv
 from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
 from unlearn_core.config import forget_count, parse_ratio
@@ -14,12 +14,12 @@ from unlearn_core.selectors import SELECTOR_HELP, parse_selector
 
 common.page_guard()
 st.title("Forget sets")
-common.tour_banner("sets")
-pipe = common.require_pipeline()
+tour.tour_banner("sets")
+pipe = readers.require_pipeline()
 seed = common.seed()
 
 # ------------------------------------------------------------------ build
-with st.expander("Build a forget set", expanded=common.catalog().empty):
+with st.expander("Build a forget set", expanded=readers.catalog().empty):
     c1, c2, c3 = st.columns([2, 2, 1])
     pick = c1.selectbox("Selector", common.COMMON_SELECTORS + ["custom…"], key="fs_pick",
                         format_func=lambda x: x if x == "custom…" else f"{style.selector_label(x)} ({x})")
@@ -38,7 +38,7 @@ with st.expander("Build a forget set", expanded=common.catalog().empty):
             if not spec.class_wise:
                 forget_count(ratio, pipe.ds.n_train)
         except ForgetsetError as err:
-            common.error(str(err))
+            widgets.error(str(err))
         else:
             missing = [n for n, _ in spec.needs_scores()
                        if pipe.find_score(n, seed, ratio if not spec.class_wise else None,
@@ -49,14 +49,14 @@ with st.expander("Build a forget set", expanded=common.catalog().empty):
             if missing:
                 st.info(f"{code_span(selector)} needs {md_escape(', '.join(missing))} first: the job computes them.",
                         icon=":material/hourglass_top:")
-            jid = common.submit("forget_set", {"setup": common.setup_config(), "selector": selector,
+            jid = job_widgets.submit("forget_set", {"setup": job_widgets.setup_config(), "selector": selector,
                                                "ratio": ratio, "seed": seed})
             if jid:
                 st.session_state["fs_job"] = jid
                 st.rerun()
-    common.watch_job(st.session_state.get("fs_job"), "fs", "Forget set stored.")
+    job_widgets.watch_job(st.session_state.get("fs_job"), "fs", "Forget set stored.")
 
-cat = common.catalog()
+cat = readers.catalog()
 if cat.empty:
     st.info("No forget sets for this setup yet. Build one above (random needs nothing; worst / easiest need the "
             "BLO score, which a job computes).", icon=":material/info:")
@@ -82,30 +82,30 @@ if not default_rows:  # random vs worst case at the active seed, 10% if built
 # stay chosen. The table's key changes with the catalogue so Streamlit never re-applies stale row numbers.
 
 cat_id = hashlib.sha1("|".join(cat["key"]).encode()).hexdigest()[:10]
-ev = common.table(view, key=f"fs_table_{cat_id}", on_select="rerun", selection_mode="multi-row", max_rows=12,
+ev = widgets.table(view, key=f"fs_table_{cat_id}", on_select="rerun", selection_mode="multi-row", max_rows=12,
                   selection_default={"selection": {"rows": default_rows}},
                   column_config={"ratio (%)": st.column_config.NumberColumn(format="%g%%"),
                                  "entanglement (ES)": st.column_config.NumberColumn(
-                                     format="%.4g", help=style.GLOSSARY["ES"])})
+                                     format="%.4g", help=glossary.GLOSSARY["ES"])})
 n_no_es = int(sum(k not in ent for k in cat["key"]))
 if n_no_es:
     e1, e2 = st.columns([1.5, 3])
     if e1.button(f"Compute the entanglement of {n_no_es} set{'s' if n_no_es != 1 else ''}", key="fs_ent_job",
                  icon=":material/hub:", help="A background job: θ_o's penultimate features of the training set "
                                              "(one forward pass per seed), then ES per set."):
-        jid = common.submit("view_entanglement", {"setup": common.setup_config()})
+        jid = job_widgets.submit("view_entanglement", {"setup": job_widgets.setup_config()})
         if jid:
             st.session_state["fs_ent_job_id"] = jid
     e2.caption("ES “—” = not computed yet. "
-               + md_escape(dv.estimate_text([("view_entanglement", {"setup": common.setup_config()})])))
-common.watch_job(st.session_state.get("fs_ent_job_id"), "fs_ent", "Entanglement stored.")
+               + md_escape(dv.estimate_text([("view_entanglement", {"setup": job_widgets.setup_config()})])))
+job_widgets.watch_job(st.session_state.get("fs_ent_job_id"), "fs_ent", "Entanglement stored.")
 rows = ev.selection.rows if ev.selection.rows else default_rows
 st.session_state["fs_selected_keys"] = [cat["key"].iloc[r] for r in rows if r < len(cat)]
 chosen = cat.iloc[rows]
 sets = {}
 set_sel = {}
 for name, key, sel in zip(chosen["name"], chosen["key"], chosen["selector"]):
-    idx = common.forget_idx(key)
+    idx = readers.forget_idx(key)
     if idx is not None:
         sets[name] = idx
         set_sel[name] = sel
@@ -113,19 +113,19 @@ st.caption(f"Comparing {len(sets)} set(s) — select rows in the table to change
 if not sets:
     st.stop()
 
-df = common.samples()
-entries = [e for e in common.score_entries() if e["per_sample"] and e["column"] in df]
+df = readers.samples()
+entries = [e for e in readers.score_entries() if e["per_sample"] and e["column"] in df]
 score_cols = [e["column"] for e in entries]
 y = pipe.ds.y_train.cpu().numpy()
 
 c1, c2 = st.columns(2)
 with c1:
     if len(sets) > 1:
-        common.plot(charts.overlap_heatmap(res.overlap_matrix(sets)), key="fs_overlap")
+        widgets.plot(charts.overlap_heatmap(res.overlap_matrix(sets)), key="fs_overlap")
     else:
         st.info("Select two or more sets to see their overlap.")
 with c2:
-    common.plot(charts.class_histogram(res.class_histogram_frame(sets, y, pipe.ds.classes), set_sel),
+    widgets.plot(charts.class_histogram(res.class_histogram_frame(sets, y, pipe.ds.classes), set_sel),
                 key="fs_classes")
 
 if score_cols:
@@ -134,13 +134,13 @@ if score_cols:
     show = st.multiselect("Scores", score_cols, default=pref or score_cols[:3], key="fs_scores",
                           format_func=style.score_label)
     if show:
-        common.plot(charts.set_score_box(res.set_score_frame(sets, df, show), set_sel), key="fs_box")
+        widgets.plot(charts.set_score_box(res.set_score_frame(sets, df, show), set_sel), key="fs_box")
 else:
     st.caption("Compute scores on the Scores page to compare the sets' score distributions.")
 
 # ------------------------------------------------------------------ why is it hard?
 st.subheader("Why is it hard?")
-st.caption(charts.WHY_HARD_CAPTION)
+st.caption(captions.WHY_HARD_CAPTION)
 # Opens on the most interesting set: the worst case first, then any other non-random one (a random set is the
 # reference, not the question).
 _why_names = list(sets)
@@ -160,7 +160,7 @@ else:
             # written here, 4 significant digits: the grid's own "%.4g" drew 3.783e-06 as "0.000003783", cut to
             # "000003783" in a narrow column (issue 22, item 5)
             why_t[c] = why_t[c].map(tables.fmt_sig)
-        common.table(why_t, key="fs_why_table",
+        widgets.table(why_t, key="fs_why_table",
                      column_config={"train mean": st.column_config.TextColumn(
                                         help="Mean of the quantity over the whole training set."),
                                     "train median": st.column_config.TextColumn(
@@ -169,21 +169,21 @@ else:
                          format="%.0f", help="Mean percentile rank of the set's samples in the whole training set "
                                              "(50 = typical). The set leans hard / easy by the quantity's hard end "
                                              "(typical when close to 50).")})
-        common.plot(charts.why_hard_distributions(why.distributions, why.summary, why_row["selector"]),
+        widgets.plot(charts.why_hard_distributions(why.distributions, why.summary, why_row["selector"]),
                     key="fs_why_dist")
         if (why.info or {}).get("blo_params"):
             st.caption(f"BLO weight: the {style.ratio_label(why.info['ratio'])} BLO of the active setup's parameters.")
     w1, w2 = st.columns([1.2, 1])
     with w1:
         if len(why.entanglement):
-            common.plot(charts.why_hard_entanglement(why.entanglement, why_row["selector"]), key="fs_why_es")
-        st.caption(charts.why_entanglement_caption(why.entanglement))
+            widgets.plot(charts.why_hard_entanglement(why.entanglement, why_row["selector"]), key="fs_why_es")
+        st.caption(captions.why_entanglement_caption(why.entanglement))
     with w2:
         if len(why.composition):
-            common.plot(charts.why_hard_composition(why.composition, why_row["selector"]), key="fs_why_comp")
+            widgets.plot(charts.why_hard_composition(why.composition, why_row["selector"]), key="fs_why_comp")
     if why.missing:
         # the set's own ES, then (once it exists) that of the random reference sets of its size
-        why_cfg = {"setup": common.setup_config(), "selector": why_row["selector"],
+        why_cfg = {"setup": job_widgets.setup_config(), "selector": why_row["selector"],
                    "ratio": None if why_row["ratio"] != why_row["ratio"] else float(why_row["ratio"]),
                    "seed": int(why_row["seed"])}
         st.caption("Not computed yet: " + ", ".join(tables.missing_label(q) for q in why.missing) + ". "
@@ -193,10 +193,10 @@ else:
         if st.button("Compute what is missing", key="fs_why_job", icon=":material/play_arrow:",
                      help="A background job (view_why_hard): the missing scores of this set's seed and the "
                           "entanglement of the set and of random sets of its size."):
-            jid = common.submit("view_why_hard", why_cfg)
+            jid = job_widgets.submit("view_why_hard", why_cfg)
             if jid:
                 st.session_state["fs_why_job_id"] = jid
-    common.watch_job(st.session_state.get("fs_why_job_id"), "fs_why", "Stored: the panel shows it.")
+    job_widgets.watch_job(st.session_state.get("fs_why_job_id"), "fs_why", "Stored: the panel shows it.")
 
 st.subheader("Images")
 order_opts = ["index"] + score_cols
@@ -211,5 +211,5 @@ for name, idx in sets.items():
     st.markdown(f"**{md_escape(name)}** · {len(idx)} samples"
                 + (f" · ordered by {style.score_label(order)}, hardest first" if order != "index" else ""))
     shown = sub["index"].to_numpy()[:n_img]
-    st.image(common.mosaic(shown, ncols=16, size=40),
+    st.image(readers.mosaic(shown, ncols=16, size=40),
              caption=f"first {len(shown)} of {len(idx)}: sample number and class under each image")

@@ -5,15 +5,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import common, style
-from dashboard import views as dv
-from dashboard.charts import INSPECTOR_CAPTION
+from dashboard import common, readers, style, widgets
+from dashboard import analysis_readers as dv
+from dashboard.captions import INSPECTOR_CAPTION
 from dashboard.safety import md_escape
 from unlearn_core import results as res
 
 common.page_guard()
 st.title("Sample inspector")
-pipe = common.require_pipeline()
+pipe = readers.require_pipeline()
 n = pipe.ds.n_train
 classes = pipe.ds.classes
 
@@ -23,16 +23,16 @@ if qp is not None and st.session_state.get("_insp_qp") != qp:
     try:
         v = int(qp)
         if not 0 <= v < n:
-            common.warning(f"URL parameter sample={v} is outside 0…{n - 1}; showing the nearest valid sample.")
+            widgets.warning(f"URL parameter sample={v} is outside 0…{n - 1}; showing the nearest valid sample.")
         st.session_state["insp_index"] = min(max(v, 0), n - 1)
     except ValueError:
-        common.warning(f"URL parameter sample={qp[:40]!r} is not a sample index; showing sample 0.")
+        widgets.warning(f"URL parameter sample={qp[:40]!r} is not a sample index; showing sample 0.")
 common.keep("insp_index", 0, valid=lambda v: min(max(int(v), 0), n - 1))
 c1, c2 = st.columns([1, 3])
 idx = int(c1.number_input(f"Training sample (0 … {n - 1})", 0, n - 1, step=1, key="insp_index"))
 st.query_params["sample"] = str(idx)
 st.session_state["_insp_qp"] = str(idx)  # the address now says what is shown: not a new request next run
-df_s = common.samples()
+df_s = readers.samples()
 hard_col = next((c for c in ("blo@0.1",) if c in df_s), next((c for c in df_s.columns if c.startswith("blo@")), None))
 if hard_col is not None:
     hardest = int(res.hardest(df_s, hard_col, "high", 1)["index"].iloc[0])  # ties (weights at the cap): lowest loss
@@ -54,7 +54,7 @@ if not dv.ModelRef(seed=common.seed()).is_available(pipe):
 models = dv.model_refs(pipe, dv.active_results(pipe))
 rep = dv.sample_report(idx, models)
 a, b = st.columns([1, 3])
-a.image(common.thumbs([idx], 160)[0], caption=f"sample #{idx} · label {classes[rep.label]}")
+a.image(readers.thumbs([idx], 160)[0], caption=f"sample #{idx} · label {classes[rep.label]}")
 with b:
     attrs = "".join(f" · {md_escape(k)} = {v}" for k, v in rep.attributes.items())
     st.markdown(f"### Sample #{rep.index} · label **{md_escape(rep.label_name)}**{attrs}")
@@ -82,7 +82,7 @@ with st.container(border=True):
         st.caption(f"{k} of {len(sets)} built forget sets hold this sample; for those, every run listed unlearned "
                    "it (Retrain never saw it). The other runs kept it in their retain set.")
         shown = sets.drop(columns=[c for c in sets.columns if c.startswith("key_")])
-        common.table(shown.style.apply(lambda r: ["background-color: #fde0cf" if r["holds this sample"] == "yes"
+        widgets.table(shown.style.apply(lambda r: ["background-color: #fde0cf" if r["holds this sample"] == "yes"
                                                   else "" for _ in r], axis=1), key="insp_sets_runs", max_rows=None,
                      column_config={"methods": st.column_config.TextColumn("methods", width="large")})
 
@@ -116,7 +116,7 @@ with st.container(border=True):
     held_rows = shown[shown["in its forget set"].astype(str).str.startswith("yes")]
     with st.expander(f"Per-model rows: {len(shown)} models, {len(held_rows)} of which unlearned it",
                      expanded=False):
-        common.table(shown.style.apply(lambda r: ["background-color: #fde0cf" if str(
+        widgets.table(shown.style.apply(lambda r: ["background-color: #fde0cf" if str(
             r["in its forget set"]).startswith("yes") else "" for _ in r], axis=1), key="insp_preds", max_rows=None,
             column_config={"p(true label)": st.column_config.NumberColumn(format="%.3f"),
                            "loss": st.column_config.NumberColumn(format="%.3g"),
@@ -134,21 +134,21 @@ with st.container(border=True):
         st.caption(f"The 8 training samples closest to #{idx} in {why} (Euclidean). Samples that look alike to the "
                    "model: if they stay in the retain set, they keep teaching the model what #{idx} taught it — "
                    "one reason a sample is hard to forget.".replace("#{idx}", f"#{idx}"))
-        st.image(common.mosaic(nn["index"], ncols=8, size=56), caption="nearest first: sample number and class")
+        st.image(readers.mosaic(nn["index"], ncols=8, size=56), caption="nearest first: sample number and class")
         cols = ["index", "class", "distance"] + (["pred", "p_y"] if "pred" in nn else []) + \
             [c for c in nn.columns if c not in ("index", "label", "class", "distance", "pred", "p_y", "correct")
              and c not in pipe.ds.attributes]
         t = nn[cols].copy()
         if "pred" in t:
             t["pred"] = [classes[int(v)] for v in t["pred"]]
-        cat = common.catalog()
+        cat = readers.catalog()
         for r in cat.itertuples() if not cat.empty else []:
             if r.seed == common.seed() and r.selector in ("worst", "random") and r.ratio == 0.1:
-                fi = common.forget_idx(r.key)
+                fi = readers.forget_idx(r.key)
                 if fi is not None:
                     t[f"in {r.name}"] = np.where(np.isin(t["index"], fi), "yes", "no")
         t["inspect"] = [dv.inspector_link(i) for i in t["index"]]
-        t.insert(0, "image", common.data_uris(t["index"], 32))
+        t.insert(0, "image", readers.data_uris(t["index"], 32))
         names = {c: style.column_label(c) for c in t.columns if c not in ("image", "inspect", "distance")
                  and not c.startswith("in ")}
         cfg = {"image": st.column_config.ImageColumn("image", width="small"),
@@ -157,7 +157,7 @@ with st.container(border=True):
         for c in cols:
             if c not in ("index", "class", "pred", "distance"):
                 cfg[names[c]] = st.column_config.NumberColumn(names[c], format="%.3g")
-        common.table(t.rename(columns=names), key="insp_nn", row_height=36, max_rows=None, column_config=cfg)
+        widgets.table(t.rename(columns=names), key="insp_nn", row_height=36, max_rows=None, column_config=cfg)
 
 with st.container(border=True):
     st.markdown("#### 4 · Its scores")
@@ -169,5 +169,5 @@ with st.container(border=True):
         sc.loc[blo_rows, "value"] = sc.loc[blo_rows, "value"].astype(float).clip(0.0, 1.0)  # weights live in [0, 1]
         sc["score"] = sc["score"].map(style.score_label)
         sc = sc.rename(columns={"hard_end": "hard end", "hard_rank": "hard-to-forget rank", "n": "of"})
-        common.table(sc, key="insp_scores", column_config={"value": st.column_config.NumberColumn(format="%.4g"),
+        widgets.table(sc, key="insp_scores", column_config={"value": st.column_config.NumberColumn(format="%.4g"),
                                                           "percentile": st.column_config.NumberColumn(format="%.1f")})

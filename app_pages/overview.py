@@ -4,7 +4,7 @@ import time
 import streamlit as st
 import streamlit.components.v1 as components
 
-from dashboard import charts, common, progress, report, style
+from dashboard import charts, common, glossary, job_widgets, progress, readers, report, style, tour, widgets
 from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
 from unlearn_core.config import Setup
@@ -16,7 +16,7 @@ st.title("Which training samples are hard to unlearn?")
 INTRO = f"""
 Machine **unlearning** removes the influence of a *forget set* of training samples from a trained model
 without retraining it from scratch. Methods are usually judged on a **random** forget set. But some samples are
-much harder to forget than others: the **worst-case forget set** ({style.PAPERS["fan"]}) is found by a bi-level
+much harder to forget than others: the **worst-case forget set** ({glossary.PAPERS["fan"]}) is found by a bi-level
 optimisation (**BLO**) that searches for the samples whose removal an unlearning step erases least — typically
 clean, confidently learned, low-loss samples.
 
@@ -28,7 +28,7 @@ compares each method with the gold standard **Retrain** (train again without the
 
 def headline_figure():
     """Retrain on random vs worst-case sets from the most recent results, or None."""
-    df = common.results()
+    df = readers.results()
     if df.empty:
         return None, ""
     setups = res.setups_in(df)
@@ -50,23 +50,23 @@ if fig is not None:
     left.markdown(INTRO)
     with right:
         st.markdown(caption)
-        common.plot(fig, key="overview_picture")
+        widgets.plot(fig, key="overview_picture")
 else:
     st.markdown(INTRO)
     st.markdown("**The pipeline** — each step is a page in the sidebar:")
-    common.plot(charts.pipeline_schematic(), key="overview_picture")
+    widgets.plot(charts.pipeline_schematic(), key="overview_picture")
 
 with st.expander("What the abbreviations mean"):
-    st.markdown(style.glossary_markdown())
-    st.caption("Papers: " + style.PAPERS["fan"] + "; " + style.PAPERS["chen"] + ".")
+    st.markdown(glossary.glossary_markdown())
+    st.caption("Papers: " + glossary.PAPERS["fan"] + "; " + glossary.PAPERS["chen"] + ".")
     st.page_link(common.PAGES["glossary"], label="Every term with its formula and paper: **Glossary**",
                  icon=":material/menu_book:")
 
 st.divider()
 st.subheader(":material/school: Teaching demo")
-variant = common.demo_variant()
-cfg = common.demo_config(variant)
-rows0, total0, src0 = common.demo_timeline(None, cfg)
+variant = tour.demo_variant()
+cfg = tour.demo_config(variant)
+rows0, total0, src0 = tour.demo_timeline(None, cfg)
 demo_setup = Setup.from_dict(cfg["setup"])
 seeds_txt = (f"seed {cfg['seeds'][0]}" if len(cfg["seeds"]) == 1
              else f"seeds {', '.join(map(str, cfg['seeds']))}")
@@ -81,38 +81,38 @@ st.markdown(
        if total0 and total0 >= 1 else "unlocks as its stage lands. Everything it computes is already stored: it "
        "finishes in seconds."))
 if variant != "full":
-    st.caption(f"Variant from the address bar: **{common.DEMO_VARIANTS[variant]['title']}**.")
+    st.caption(f"Variant from the address bar: **{tour.DEMO_VARIANTS[variant]['title']}**.")
 if demo_setup != common.setup():
     st.caption(f"Starting it switches your active setup to {md_escape(common.setup_name(demo_setup))} (you will be "
                "told; change it back on Data & model).")
 mgr = common.manager()
-demo = common.demo_job()
+demo = tour.demo_job()
 running = demo is not None and demo["status"] in ACTIVE
 c1, c2, c3, _ = st.columns([1.3, 1.3, 1, 2])
 if c1.button("Run the teaching demo", icon=":material/play_arrow:", type="primary", disabled=running, key="demo_start"):
     common.use_setup(demo_setup, seed=cfg["seeds"][0], why="the teaching demo runs on digits")
-    jid = common.submit("teaching_demo", cfg)
+    jid = job_widgets.submit("teaching_demo", cfg)
     if jid:
-        common.start_tour(jid)
+        tour.start_tour(jid)
         st.session_state["_demo_t0"] = time.time()
         st.rerun()
 if demo is not None and c2.button("Take the guided tour →", key="demo_tour"):
     common.use_setup(Setup.from_dict((demo.get("config") or {}).get("setup") or cfg["setup"]),
                      seed=((demo.get("config") or {}).get("seeds") or [0])[0],
                      why="the tour shows the demo's digits results")
-    common.start_tour(demo["id"])
+    tour.start_tour(demo["id"])
     st.switch_page(common.PAGES["data"])
 
 
-@st.fragment(run_every=common.POLL_S if running else None)
+@st.fragment(run_every=job_widgets.POLL_S if running else None)
 def demo_progress():
-    job = common.demo_job()
+    job = tour.demo_job()
     if job is None:
         st.caption(f"Not run yet. Expected: about {progress.fmt_duration(total0)} in all ({src0}).")
         rows, left, src = rows0, total0, src0
     else:
-        common.job_card(job, eta=False)  # the stage list below says what is left
-        rows, left, src = common.demo_timeline(job)
+        job_widgets.job_card(job, eta=False)  # the stage list below says what is left
+        rows, left, src = tour.demo_timeline(job)
         if job["status"] in ACTIVE:
             a, b = st.columns([1, 4])
             if a.button("Cancel the demo", key="demo_cancel", icon=":material/stop:"):
@@ -120,8 +120,8 @@ def demo_progress():
                 st.rerun(scope="fragment")
             b.caption(f"About {progress.fmt_duration(left)} left ({src}). Finished stages stay stored; you can "
                       "look at them while the rest runs." if left else "Finished stages stay stored.")
-    icons = common.STATUS_ICON
-    est_stage = common.demo_stage_estimate({**common.DEMO_DEFAULTS, **((job or {}).get("config") or cfg)}, job,
+    icons = job_widgets.STATUS_ICON
+    est_stage = tour.demo_stage_estimate({**tour.DEMO_DEFAULTS, **((job or {}).get("config") or cfg)}, job,
                                            corrected=job is None or job["status"] != "done")
     if job is not None and job["status"] == "done":
         took_all = (job["finished"] or 0) - (job["started"] or 0)
@@ -138,7 +138,7 @@ def demo_progress():
                        if r.took_s is not None else "done")
                       + (f" · est. {progress.fmt_duration(est_stage[r.name])}" if est_stage.get(r.name, 0) >= 1
                          else ""))
-            c.page_link(common.PAGES[common.STAGE_PAGE[r.name]], label="open →")
+            c.page_link(common.PAGES[tour.STAGE_PAGE[r.name]], label="open →")
         elif r.state == "running":
             b.caption(f"{100 * r.fraction:.0f}% · ~{progress.fmt_duration(r.left_s)} left" if r.left_s else "running")
         elif r.state == "pending":

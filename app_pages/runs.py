@@ -5,7 +5,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard import common, forms, progress, style, tables
+from dashboard import common, forms, job_widgets, progress, readers, style, tables, tour, widgets
 from dashboard.safety import code_span, md_escape
 from unlearn_core import results as res
 from unlearn_core.errors import ForgetsetError
@@ -13,7 +13,7 @@ from unlearn_core.jobs import ACTIVE, get_job_kind
 
 common.page_guard()
 st.title("Runs")
-common.tour_banner("runs")
+tour.tour_banner("runs")
 mgr = common.manager()
 slots = mgr.slots()
 st.caption(f"Executor: {slots['executor']} · GPU slots: {', '.join(slots['gpu_slots']) or 'none (CPU only)'} · "
@@ -51,9 +51,9 @@ def _ratio_cell(j: dict) -> float | None:
 def jobs_frame(jobs: list[dict]) -> pd.DataFrame:
     now = time.time()
     return pd.DataFrame([{
-        "status": common.STATUS_TEXT.get(j["status"], j["status"]),
+        "status": job_widgets.STATUS_TEXT.get(j["status"], j["status"]),
         "job": j["label"], "progress": float(j["progress"] or 0),
-        "now": (common.queue_text(j) if j["status"] == "queued" else (j["message"] or ""))[:100],
+        "now": (job_widgets.queue_text(j) if j["status"] == "queued" else (j["message"] or ""))[:100],
         "created": pd.to_datetime(j["created"], unit="s"),
         "took": progress.fmt_duration((j["finished"] or now) - j["started"]) if j["started"] else "—",
         "estimate": _estimate_cell(j),
@@ -64,14 +64,14 @@ def jobs_frame(jobs: list[dict]) -> pd.DataFrame:
 active = mgr.has_active()
 
 
-@st.fragment(run_every=common.POLL_S if active else None)
+@st.fragment(run_every=job_widgets.POLL_S if active else None)
 def job_list():
     jobs = mgr.list_jobs(limit=500)
     if not jobs:
         st.info("No jobs yet. Start one from Data & model, Scores, Forget sets, Experiments or the Overview demo.")
         return
     df = jobs_frame(jobs)
-    common.table(df, key="runs_live", max_rows=15,
+    widgets.table(df, key="runs_live", max_rows=15,
                  column_config={"status": st.column_config.TextColumn("status", width="small"),
                                 "job": st.column_config.TextColumn("job", width="medium"),
                                 "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1,
@@ -99,7 +99,7 @@ jobs = mgr.list_jobs(limit=500)
 if not jobs:
     st.stop()
 ids = [j["id"] for j in jobs]
-labels = {j["id"]: f"{common.STATUS_TEXT.get(j['status'], j['status'])} · {j['label']} · {j['created'] and time.strftime('%H:%M:%S', time.localtime(j['created']))}" for j in jobs}
+labels = {j["id"]: f"{job_widgets.STATUS_TEXT.get(j['status'], j['status'])} · {j['label']} · {j['created'] and time.strftime('%H:%M:%S', time.localtime(j['created']))}" for j in jobs}
 if "runs_pick_next" in st.session_state:
     st.session_state["runs_pick"] = st.session_state.pop("runs_pick_next")
 if st.session_state.get("runs_pick") not in ids:
@@ -108,13 +108,13 @@ sel = st.selectbox("Job details", ids, format_func=labels.get, key="runs_pick")
 job = mgr.get(sel)
 
 
-@st.fragment(run_every=common.POLL_S if job and job["status"] in ACTIVE else None)
+@st.fragment(run_every=job_widgets.POLL_S if job and job["status"] in ACTIVE else None)
 def job_details(job_id: str):
     j = mgr.get(job_id)
     if j is None:
         st.warning("This job was deleted.")
         return
-    common.job_card(j)
+    job_widgets.job_card(j)
     def hms(t):
         return time.strftime("%H:%M:%S", time.localtime(t)) if t else "–"
 
@@ -137,11 +137,11 @@ def job_details(job_id: str):
     if j["kind"] == "experiment":
         cfg = j["config"] or {}
         ran = (j.get("result") or {}).get("executor") or cfg.get("executor") or "local"
-        st.caption(f"Units run {common.EXECUTOR_NAMES.get(ran, md_escape(str(ran)))}"
+        st.caption(f"Units run {job_widgets.EXECUTOR_NAMES.get(ran, md_escape(str(ran)))}"
                    + (f" (Ray address {code_span(str(cfg['ray_address']))})" if cfg.get("ray_address") else "")
                    + ("." if j["status"] in ACTIVE else "; a re-run can use the other executor:"))
         if j["status"] not in ACTIVE:
-            ex_fields = common.executor_choice(f"runs_{job_id}", current=cfg)
+            ex_fields = job_widgets.executor_choice(f"runs_{job_id}", current=cfg)
     b = st.columns([1, 1, 1, 1.3, 3])
     if j["status"] in ACTIVE:
         if b[0].button("Cancel", key=f"cancel_{job_id}", type="primary"):
@@ -156,7 +156,7 @@ def job_details(job_id: str):
                 else:
                     new = mgr.rerun(job_id)
             except ForgetsetError as err:
-                common.error(str(err))
+                widgets.error(str(err))
             else:
                 st.session_state["runs_pick_next"] = new
                 st.session_state["_flash"] = f"Re-running as {new}"
@@ -165,7 +165,7 @@ def job_details(job_id: str):
             try:
                 mgr.delete(job_id)
             except ForgetsetError as err:
-                common.error(str(err))
+                widgets.error(str(err))
             else:
                 st.session_state["_flash"] = "Job record deleted (its stored results are kept)."
                 st.rerun(scope="app")
@@ -188,7 +188,7 @@ def result_tab(j: dict) -> None:
     result = j.get("result") or {}
     keys = result.get("run_keys") or []
     if j["kind"] == "experiment" and keys:
-        df = common.results()
+        df = readers.results()
         runs = df[df["key"].isin(keys)] if not df.empty else df
         if runs.empty:
             st.info("The results of this experiment are no longer in the store.")
@@ -207,7 +207,7 @@ def result_tab(j: dict) -> None:
             disp["seeds"] = t3["seeds"].astype(str).str.replace(",", ", ")
             st.caption(f"{len(d)} runs of this experiment · metrics in % as mean ± {res.STD_LABEL} (gap to Retrain) "
                        "· '—' = one seed.")
-            common.table(disp, key=f"exp_summary_{j['id']}", max_rows=None,
+            widgets.table(disp, key=f"exp_summary_{j['id']}", max_rows=None,
                          column_config=tables.column_help(disp.columns))
             st.download_button("Download the experiment's results (CSV: numbers)", res.table3_csv(t3).encode(),
                                file_name=f"experiment-{j['id']}.csv", mime="text/csv", key=f"dl_exp_{j['id']}")
@@ -219,7 +219,7 @@ def result_tab(j: dict) -> None:
         return
     rows = [{"field": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else ("—" if v is None else str(v))}
             for k, v in result.items()]
-    common.table(pd.DataFrame(rows), key=f"res_{j['id']}")
+    widgets.table(pd.DataFrame(rows), key=f"res_{j['id']}")
 
 
 if job is not None:
@@ -236,10 +236,10 @@ else:
     runs = runs.rename(columns={"seconds": "took (s)"})
     runs["kind"] = runs["kind"].map(lambda k: KIND_NAMES.get(k, k))
     summary = runs.groupby(["kind", "status"]).size().unstack(fill_value=0)
-    common.table(summary, key="store_summary", hide_index=False)
+    widgets.table(summary, key="store_summary", hide_index=False)
     bad = runs[runs["status"].isin(["failed", "interrupted", "cancelled"])]
     if not bad.empty:
         with st.expander(f"{len(bad)} failed / interrupted / cancelled runs in the store"):
-            common.table(bad, key="store_bad", max_rows=20)
+            widgets.table(bad, key="store_bad", max_rows=20)
     with st.expander("Every stored run"):
-        common.table(runs.sort_values("created", ascending=False), key="store_all", max_rows=25)
+        widgets.table(runs.sort_values("created", ascending=False), key="store_all", max_rows=25)

@@ -3,8 +3,8 @@ import json
 
 import streamlit as st
 
-from dashboard import charts, common, style, tables
-from dashboard import views as dv
+from dashboard import captions, charts, common, glossary, job_widgets, readers, style, tables, tour, widgets
+from dashboard import analysis_readers as dv
 from dashboard.safety import md_escape
 from unlearn_core import results as res
 from unlearn_core.config import parse_json_object, parse_ratio
@@ -13,8 +13,8 @@ from unlearn_core.scores import get_score, score_names
 
 common.page_guard()
 st.title("Per-sample scores")
-common.tour_banner("scores")
-pipe = common.require_pipeline()
+tour.tour_banner("scores")
+pipe = readers.require_pipeline()
 seed = common.seed()
 
 if pipe.find_original(seed) is None:
@@ -22,7 +22,7 @@ if pipe.find_original(seed) is None:
                "would train it on the way, but you can watch it on its own there.", icon=":material/warning:")
     st.page_link(common.PAGES["data"], label="Go to **Data & model**", icon=":material/dataset:")
 
-entries = common.score_entries()
+entries = readers.score_entries()
 per_sample = [e for e in entries if e["per_sample"]]
 cached_names = {e["name"] for e in entries}
 
@@ -54,11 +54,11 @@ with st.expander("Compute scores", expanded=not per_sample):
                 raise ForgetsetError("Choose at least one score.")
             ratio = parse_ratio(ratio_txt) if any(get_score(n).depends_on_ratio for n in chosen) else None
         except ForgetsetError as err:
-            common.error(str(err))
+            widgets.error(str(err))
         else:
             ids = []
             for n in chosen:
-                jid = common.submit("score", {"setup": common.setup_config(), "score": n, "seed": seed,
+                jid = job_widgets.submit("score", {"setup": job_widgets.setup_config(), "score": n, "seed": seed,
                                               "ratio": ratio if get_score(n).depends_on_ratio else None,
                                               "params": params.get(n, {})})
                 if jid:
@@ -67,18 +67,18 @@ with st.expander("Compute scores", expanded=not per_sample):
                 st.session_state["score_jobs"] = ids
                 st.rerun()
     for jid in st.session_state.get("score_jobs", []):
-        common.watch_job(jid, f"score_{jid}", "Score stored.")
+        job_widgets.watch_job(jid, f"score_{jid}", "Score stored.")
 
 if not per_sample:
     st.info("No scores for this setup yet. Compute loss, entropy and BLO above (digits: well under a minute), "
             "or run the teaching demo on the Overview page.", icon=":material/info:")
     st.stop()
 
-df = common.samples()
+df = readers.samples()
 cols = [e["column"] for e in per_sample if e["column"] in df]
 hard_ends = {e["column"]: e["hard_end"] for e in per_sample}
 st.caption(f"{len(df)} training samples · θ_o of seed {seed} · computed scores: " + ", ".join(
-    style.score_label(c) for c in cols) + ". " + style.GLOSSARY["BLO"])
+    style.score_label(c) for c in cols) + ". BLO weight: " + glossary.TERMS["BLO weight"].line)
 
 
 def sample_panel(idx: int, key: str) -> None:
@@ -86,7 +86,7 @@ def sample_panel(idx: int, key: str) -> None:
     d = res.sample_details(df, idx, cols, hard_ends)
     with st.container(border=True):
         a, b = st.columns([1, 3])
-        a.image(common.thumbs([idx], 160)[0], caption=f"sample #{idx}")
+        a.image(readers.thumbs([idx], 160)[0], caption=f"sample #{idx}")
         with b:
             pred = (f" · θ_o predicts **{md_escape(pipe.ds.classes[d['pred']])}** (p(true label) = {d['p_y']:.3f})"
                     if "pred" in d else "")
@@ -94,11 +94,11 @@ def sample_panel(idx: int, key: str) -> None:
             sc = d["scores"].copy()
             if not sc.empty:
                 sc["score"] = sc["score"].map(style.score_label)
-            common.table(sc, key=f"{key}_scores",
+            widgets.table(sc, key=f"{key}_scores",
                          column_config={"value": st.column_config.NumberColumn(format="%.4g"),
                                         "percentile": st.column_config.NumberColumn(format="%.1f")})
-            cat = common.catalog()
-            member = [n for n, k in zip(cat["name"], cat["key"]) if (common.forget_idx(k) == idx).any()] \
+            cat = readers.catalog()
+            member = [n for n, k in zip(cat["name"], cat["key"]) if (readers.forget_idx(k) == idx).any()] \
                 if not cat.empty else []
             st.caption("In forget sets: " + (md_escape(", ".join(member)) if member else "none of the built ones"))
             st.page_link(common.PAGES["inspector"], label="Why? Open it in the **Sample inspector**",
@@ -109,8 +109,8 @@ tab_h, tab_s, tab_c, tab_b, tab_g = st.tabs(["Distributions", "Score vs score", 
                                              "BLO convergence", "Hardest / easiest"])
 
 with tab_h:
-    common.plot(charts.score_histograms(df, cols, hard_ends), key="score_hist")
-    st.caption(f"Loss ({style.PAPERS['chen']}): **low** loss = hard to forget. BLO weight ({style.PAPERS['fan']}): "
+    widgets.plot(charts.score_histograms(df, cols, hard_ends), key="score_hist")
+    st.caption(f"Loss ({glossary.PAPERS['chen']}): **low** loss = hard to forget. BLO weight ({glossary.PAPERS['fan']}): "
                "**high** weight = in the worst-case set. Axes are log10 (clipped at 1e-8) when the values span "
                "orders of magnitude.")
 
@@ -124,21 +124,21 @@ with tab_s:
     logs = c4.multiselect("log", ["x", "y"], default=[a for a, c in (("x", x), ("y", y))
                                                        if charts.use_log10(df[c].to_numpy()) and not c.startswith("blo")],
                           key="sc_log")
-    event = common.plot(charts.score_scatter(df, x, y, color, "x" in logs, "y" in logs),
+    event = widgets.plot(charts.score_scatter(df, x, y, color, "x" in logs, "y" in logs),
                         key="score_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"))
-    picked = list(dict.fromkeys(int(cd[0]) for cd in common.selected_points(event)))
+    picked = list(dict.fromkeys(int(cd[0]) for cd in widgets.selected_points(event)))
     st.caption(f"Pearson r = {df[x].corr(df[y]):.3f} · Spearman ρ = {df[x].corr(df[y], method='spearman'):.3f}. "
                "Click a point (or drag a box / lasso) to see the sample.")
     if len(picked) == 1:
         sample_panel(picked[0], "scatter_one")
     elif picked:
         st.markdown(f"**{len(picked)} selected samples**")
-        st.image(common.mosaic(picked[:96], ncols=12, size=40), caption="first 96 selected: sample number and class")
+        st.image(readers.mosaic(picked[:96], ncols=12, size=40), caption="first 96 selected: sample number and class")
         sub = df[df["index"].isin(picked)]
         shown = sub.drop(columns=[c for c in ("label",) if c in sub])
         if "pred" in shown:
             shown["pred"] = [pipe.ds.classes[int(p)] for p in shown["pred"]]
-        ev = common.table(shown.rename(columns={c: style.column_label(c) for c in shown.columns}), key="scatter_table",
+        ev = widgets.table(shown.rename(columns={c: style.column_label(c) for c in shown.columns}), key="scatter_table",
                           on_select="rerun", selection_mode="single-row", max_rows=15)
         if ev.selection.rows:
             sample_panel(int(sub.iloc[ev.selection.rows[0]]["index"]), "scatter_table_one")
@@ -146,7 +146,7 @@ with tab_s:
 with tab_c:
     # Memorization, learning-event proxies, loss, LiRA ASR and the BLO weight (docs/beyond.md): how the notions of
     # "hard to forget" relate on this setup. Read-only; score jobs compute what is missing.
-    st.caption(charts.correlation_intro())
+    st.caption(captions.correlation_intro())
     have_seeds = dv.original_seeds(pipe)
     if not have_seeds:
         st.info("No original model θ_o is stored for this setup yet.")
@@ -159,25 +159,26 @@ with tab_c:
         corr_seeds = k1.multiselect("Seeds (each with its own θ_o)", have_seeds, key="corr_seeds",
                                     help="The seeds whose original model is stored for this setup.")
         corr_ratio = k2.selectbox("BLO weight of the", ratio_opts, format_func=lambda r: f"{style.ratio_label(r)} set",
-                                  key="corr_ratio", index=ratio_opts.index(0.1) if 0.1 in ratio_opts else 0)
+                                  key="corr_ratio", index=ratio_opts.index(0.1) if 0.1 in ratio_opts else 0,
+                                  help=glossary.term_help("BLO weight"))
         result = dv.correlation(corr_seeds, corr_ratio) if corr_seeds else None
         if not corr_seeds:
             st.warning("Choose at least one seed.")
         elif result is None:
-            common.error("The stored scores of this setup could not be read.")
+            widgets.error("The stored scores of this setup could not be read.")
         else:
             shown = tables.correlation_frames(result)
             if shown is None:
                 st.info("Fewer than two of these quantities are stored for the chosen seeds: compute them below.")
             else:
-                common.plot(charts.correlation_heatmap(*shown), key="corr_heatmap")
-                st.caption(charts.correlation_caption(shown[2]))
+                widgets.plot(charts.correlation_heatmap(*shown), key="corr_heatmap")
+                st.caption(captions.correlation_caption(shown[2]))
             todo = [(q, s_) for s_, qs in sorted(result.missing.items()) for q in qs]
             if todo:
                 by_q: dict = {}
                 for q, s_ in todo:
                     by_q.setdefault(q, []).append(s_)
-                est = dv.estimate_text([("score", {"setup": common.setup_config(), "score": q, "seed": int(s_),
+                est = dv.estimate_text([("score", {"setup": job_widgets.setup_config(), "score": q, "seed": int(s_),
                                                    "ratio": float(corr_ratio) if get_score(q).depends_on_ratio
                                                    else None, "params": {}}) for q, s_ in todo])
                 st.caption("Not computed yet: " + "; ".join(
@@ -188,13 +189,13 @@ with tab_c:
                     ids = []
                     for q, s_ in todo:
                         dep = get_score(q).depends_on_ratio
-                        jid = common.submit("score", {"setup": common.setup_config(), "score": q, "seed": int(s_),
+                        jid = job_widgets.submit("score", {"setup": job_widgets.setup_config(), "score": q, "seed": int(s_),
                                                       "ratio": float(corr_ratio) if dep else None, "params": {}})
                         if jid:
                             ids.append(jid)
                     st.session_state["corr_jobs"] = ids
             for jid in st.session_state.get("corr_jobs", []):
-                common.watch_job(jid, f"corr_{jid}", "Score stored.")
+                job_widgets.watch_job(jid, f"corr_{jid}", "Score stored.")
         common.remember("corr_seeds")
 
 with tab_b:
@@ -206,14 +207,14 @@ with tab_b:
         pick = st.selectbox("BLO run", blo_cols, index=res.preferred_column(blo_cols), key="blo_pick",
                             format_func=style.score_label)
         e = next(b for b in blo if b["column"] == pick)
-        trace = res.trace_frame(common.score_extras(e["key"]))
+        trace = res.trace_frame(readers.score_extras(e["key"]))
         if trace.empty:
             st.warning("This BLO result carries no convergence trace.")
         else:
-            common.plot(charts.blo_trace(trace), key="blo_trace")
-            st.caption(charts.blo_trace_caption(trace, common.score_extras(e["key"])))
+            widgets.plot(charts.blo_trace(trace), key="blo_trace")
+            st.caption(captions.blo_trace_caption(trace, readers.score_extras(e["key"])))
             with st.expander("Trace table and parameters"):
-                common.table(trace, key="blo_trace_table", max_rows=25)
+                widgets.table(trace, key="blo_trace_table", max_rows=25)
                 st.json(e["params"], expanded=False)
 
 with tab_g:
@@ -232,7 +233,7 @@ with tab_g:
                                    "weight" if gcol.startswith("blo") else "value")
         if tie:
             st.caption(":material/info: " + tie, help="BLO weights live in [0, 1] and are shown clipped there.")
-        imgs = common.thumbs(top["index"], 64)
+        imgs = readers.thumbs(top["index"], 64)
         caps = [f"#{i} label {pipe.ds.classes[l]}" + (f" → {pipe.ds.classes[p]}" if "pred" in top and p != l else "")
                 + f" · {v:.3g}" for i, l, p, v in zip(top["index"], top["label"],
                                                      top["pred"] if "pred" in top else top["label"], top[gcol])]
@@ -240,8 +241,8 @@ with tab_g:
         table = top[["index", "class"] + (["pred", "p_y"] if "pred" in top else []) + [gcol] + extra_cols].copy()
         if "pred" in table:
             table["pred"] = [pipe.ds.classes[int(p)] for p in table["pred"]]
-        table.insert(0, "image", common.data_uris(top["index"], 40))
-        ev = common.table(table.rename(columns={c: style.column_label(c) for c in table.columns if c != "image"}),
+        table.insert(0, "image", readers.data_uris(top["index"], 40))
+        ev = widgets.table(table.rename(columns={c: style.column_label(c) for c in table.columns if c != "image"}),
                           key=f"gal_{key}", on_select="rerun", selection_mode="single-row", row_height=44,
                           max_rows=None, column_config={"image": st.column_config.ImageColumn("image", width="small")})
         if ev.selection.rows:

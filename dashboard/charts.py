@@ -1,27 +1,20 @@
 """Plotly figure builders for the dashboard (pure functions of data frames; no Streamlit, no computation)."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from unlearn_core.analysis import CompositionResult, CoresetResult
 from unlearn_core.analysis.composition import TRAIN_SET
-from unlearn_core.errors import ConfigError
-from unlearn_core.scores.blo import sort_verdict
 
-from . import style
+from . import glossary, style
+from .captions import correlation_title
 from .style import method_color, method_label, score_color, score_label, selector_color, selector_label
 
-SELECTOR_COLORS = style.SELECTOR_COLORS
-PALETTE = style.CLASS_COLORS + style.TOL_MUTED
 
-
-def _layout(fig: go.Figure, height: int = 360, **kw) -> go.Figure:
+def base_layout(fig: go.Figure, height: int = 360, **kw) -> go.Figure:
     """Common layout: legend below, room at the top for titles (and for the toolbar, shown on hover)."""
     titled = "title" in kw or any(getattr(a, "text", None) for a in (fig.layout.annotations or ()))
     layout = dict(height=height, margin=dict(l=10, r=10, t=80 if "title" in kw else 60 if titled else 30, b=10),
@@ -63,7 +56,7 @@ def pipeline_schematic() -> go.Figure:
                              marker=dict(size=8, color=style.SELECTOR_COLORS["worst"])))
     fig.update_xaxes(visible=False, range=[-0.1, len(steps) * (w + gap)])
     fig.update_yaxes(visible=False, range=[-0.02, 1.05])
-    return _layout(fig, 280, plot_bgcolor="white", legend=dict(orientation="h", y=-0.02, x=0.35))
+    return base_layout(fig, 280, plot_bgcolor="white", legend=dict(orientation="h", y=-0.02, x=0.35))
 
 
 def headline(agg: pd.DataFrame, metrics=("UA", "MIA")) -> go.Figure:
@@ -77,9 +70,10 @@ def headline(agg: pd.DataFrame, metrics=("UA", "MIA")) -> go.Figure:
                                  error_y=dict(type="data", array=[0 if sd != sd else sd], visible=n >= 2),
                                  marker_color=selector_color(r["selector"]), showlegend=False,
                                  hovertemplate=f"{selector_label(r['selector'])}: %{{y:.2f}}% ± {spread} "
-                                               f"(n = {n}; seeds {r['seeds']})<extra></extra>"), 1, j + 1)
+                                               f"(n = {n}; seeds {r['seeds']})<br><br>{glossary.hover_line(m)}"
+                                               "<extra></extra>"), 1, j + 1)
         fig.update_yaxes(ticksuffix="%", rangemode="tozero", row=1, col=j + 1)
-    return _layout(fig, 300)
+    return base_layout(fig, 300)
 
 
 # Log axes: one labelled tick per decade written as a power of ten (1e-06, 0.001, 1) — Plotly's default SI prefixes
@@ -109,13 +103,16 @@ def score_histograms(df: pd.DataFrame, columns: list[str], hard_ends: dict[str, 
         v = df[c].to_numpy(dtype=float)
         log = use_log10(v) and not c.startswith("blo")  # BLO weights live in [0, 1]: linear, log counts instead
         fig.add_trace(go.Histogram(x=np.log10(np.clip(v, 1e-8, None)) if log else v, nbinsx=50,
-                                   marker_color=score_color(c), showlegend=False, name=score_label(c)),
+                                   marker_color=score_color(c), showlegend=False, name=score_label(c),
+                                   hovertemplate=("log10 " if log else "") + score_label(c) + " %{x}: %{y} samples"
+                                   + (f"<br><br>{glossary.hover_line(c)}" if glossary.hover_line(c) else "")
+                                   + "<extra></extra>"),
                       r + 1, k + 1)
         fig.update_xaxes(title_text=f"log10 {score_label(c)}" if log else score_label(c), row=r + 1, col=k + 1)
         fig.update_yaxes(title_text="samples", row=r + 1, col=k + 1)
         if c.startswith("blo"):
             fig.update_yaxes(type="log", title_text="samples (log)", row=r + 1, col=k + 1, **LOG_TICKS)
-    return _layout(fig, 300 * nrows, margin=dict(l=10, r=10, t=70, b=10))
+    return base_layout(fig, 300 * nrows, margin=dict(l=10, r=10, t=70, b=10))
 
 
 def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log_y: bool,
@@ -128,7 +125,7 @@ def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log
     if log_y:
         d[y] = np.clip(d[y].to_numpy(dtype=float), 1e-8, None)
     fig = px.scatter(d, x=x, y=y, color="_color", custom_data=["index"], hover_data=hover, log_x=log_x, log_y=log_y,
-                     opacity=0.7, color_discrete_sequence=PALETTE,
+                     opacity=0.7, color_discrete_sequence=style.CLASS_COLORS + style.TOL_MUTED,
                      labels={"_color": style.column_label(color), x: score_label(x), y: score_label(y),
                              "index": "sample", "pred": "prediction"},
                      category_orders={"_color": sorted(d["_color"].unique(), key=lambda s: (len(s), s))})
@@ -142,7 +139,7 @@ def score_scatter(df: pd.DataFrame, x: str, y: str, color: str, log_x: bool, log
         fig.add_trace(go.Scatter(x=s[x], y=s[y], mode="markers", name="selected", hoverinfo="skip",
                                  marker=dict(size=14, color="rgba(0,0,0,0)",
                                              line=dict(color=style.SELECTED_COLOR, width=2))))
-    return _layout(fig, 460, dragmode="select")
+    return base_layout(fig, 460, dragmode="select")
 
 
 def blo_trace(trace: pd.DataFrame) -> go.Figure:
@@ -173,7 +170,7 @@ def blo_trace(trace: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(title_text="upper iteration", dtick=1 if len(trace) <= 20 else None)
     fig.update_yaxes(title_text="mean loss on the set after unlearning it (nats)", row=1, col=1)
     fig.update_yaxes(title_text="|top-m ∩ other set| / m (0 … 1)", range=[0, 1.05], row=1, col=2)
-    return _layout(fig, 380, legend=dict(orientation="h", y=-0.3))
+    return base_layout(fig, 380, legend=dict(orientation="h", y=-0.3))
 
 
 def blo_overlap_lines(prev: str = "overlap_prev") -> list[tuple[str, str, str, str]]:
@@ -184,55 +181,7 @@ def blo_overlap_lines(prev: str = "overlap_prev") -> list[tuple[str, str, str, s
             ("overlap_response", "with its response (the best set given θ_u)", style.OKABE_ITO["purple"], "dashdot")]
 
 
-BLO_STOP_REASONS = {"fixed_point": "reached a fixed point (the set is its own best response and the objective "
-                                   "stopped improving)",
-                    "converged": "converged (the top-m set stopped changing; a result of the earlier BLO)",
-                    "max_cost": "stopped at its cost cap (max_cost)", "max_iters": "stopped at its iteration cap"}
-
-
-def blo_trace_caption(trace: pd.DataFrame, extras: dict) -> str:
-    """How a BLO run ended: iterations, stop reason, cost in units of one original training, time; its last
-    overlaps (plain text: no user input in it)."""
-    last = trace.iloc[-1]
-    iters = int(extras.get("iterations") or last["iteration"])
-    parts = [f"{iters} upper iteration{'s' if iters != 1 else ''}"]
-    reason = extras.get("stop_reason")
-    if reason:
-        parts.append(BLO_STOP_REASONS.get(reason, f"stopped: {reason}"))
-    elif "converged" in extras:
-        parts.append("converged" if extras["converged"] else "not converged")
-    cost = extras.get("cost_vs_training")
-    if cost is not None:
-        passes = extras.get("cost_sample_passes", last.get("sample_passes"))
-        parts.append(f"cost {float(cost):.3g} × one original training"
-                     + (f" ({float(passes):,.0f} sample passes)" if passes is not None and passes == passes else ""))
-    secs = extras.get("seconds", last.get("seconds"))
-    if secs is not None and secs == secs:
-        parts.append(f"took {float(secs):.1f} s" if float(secs) >= 0.1 else "took under 0.1 s")
-    prev = last.get("overlap_prev", last.get("topm_overlap", float("nan")))
-    text = "; ".join(parts) + (f". Last iteration: objective {float(last['objective']):.4g}, top-m overlap with the "
-                               f"previous iteration {float(prev):.2f} (1.0 = the set stopped changing)")
-    if "overlap_start" in last:
-        text += f", with the starting / chance set {float(last['overlap_start']):.2f} (≈ m/N: the start is forgotten)"
-    if "overlap_lowloss" in last:
-        text += f", with θ_o's lowest-loss set {float(last['overlap_lowloss']):.2f}"
-    if "overlap_response" in last and last["overlap_response"] is not None and last["overlap_response"] == last["overlap_response"]:
-        text += f"; the set that defined θ_u vs its response {float(last['overlap_response']):.2f} (1.0 = a fixed point)"
-    text += ". A fixed point is a set that stays the easiest after BLO's lower level unlearns it."
-    verdict = sort_verdict(extras.get("overlap_lowloss", last.get("overlap_lowloss")))
-    return text + (f" **{verdict[0].upper()}{verdict[1:]}**" if verdict else "")
-
-
 # ---------------------------------------------------------------------------------------------- why is it hard?
-WHY_HARD_CAPTION = (
-    "Is this set hard because it is **memorized**, **entangled** with the retain set, or **low-loss**? Each panel "
-    "puts the set's values (coloured) next to the whole training set's (grey). Memorization follows Feldman & Zhang "
-    "(*What neural networks memorize and why*, 2020) and comes free once LiRA's shadow-model bank exists (it reuses "
-    "those models: one prediction pass each); the learning-event confidence and the entanglement score follow Zhao "
-    "et al., *What makes unlearning hard and what to do about it* (NeurIPS 2024), who find memorized and entangled "
-    "sets harder to unlearn; loss and LiRA ASR follow Chen et al., *Machine Unlearning in Forgetting Sequence* (low "
-    "= hard); the BLO weight follows Fan et al., *Challenging Forgets* (high = in the worst case). These notions of "
-    "difficulty can disagree: the table says which way the set leans on each.")
 
 
 def why_hard_distributions(dist: pd.DataFrame, summary: pd.DataFrame | None = None,
@@ -243,7 +192,7 @@ def why_hard_distributions(dist: pd.DataFrame, summary: pd.DataFrame | None = No
     ends = dict(zip(summary["quantity"], summary["hard_end"])) if summary is not None and len(summary) else {}
     titles = [score_label(q) + (f"<br><sup>hard: {ends[q]} end</sup>" if q in ends else "") for q in qs]
     fig = make_subplots(rows=1, cols=max(len(qs), 1), subplot_titles=titles, horizontal_spacing=0.06)
-    set_color = selector_color(selector) if selector else SELECTOR_COLORS["worst"]
+    set_color = selector_color(selector) if selector else style.SELECTOR_COLORS["worst"]
     for j, q in enumerate(qs):
         d = dist[dist["quantity"] == q]
         log = q in ("loss",) and use_log10(d["value"].to_numpy(dtype=float))
@@ -255,7 +204,7 @@ def why_hard_distributions(dist: pd.DataFrame, summary: pd.DataFrame | None = No
         unit = style.score_unit(q)
         fig.update_yaxes(title_text=(unit or score_label(q)) + (" (log)" if log else ""), type="log" if log else None,
                          title_font=dict(size=11), row=1, col=j + 1, **(LOG_TICKS if log else {}))
-    return _layout(fig, 380, legend=dict(orientation="h", y=-0.08), margin=dict(l=10, r=10, t=70, b=10))
+    return base_layout(fig, 380, legend=dict(orientation="h", y=-0.08), margin=dict(l=10, r=10, t=70, b=10))
 
 
 def why_hard_entanglement(ent: pd.DataFrame, selector: str | None = None) -> go.Figure:
@@ -266,20 +215,22 @@ def why_hard_entanglement(ent: pd.DataFrame, selector: str | None = None) -> go.
     if len(ref):
         fig.add_trace(go.Scatter(x=ref["es"], y=["random sets, same size"] * len(ref), mode="markers",
                                  name="random sets of the same size", marker=dict(size=10, color=style.TRAINING_SET_COLOR),
-                                 hovertemplate="random draw: ES %{x:.4g}<extra></extra>"))
+                                 hovertemplate="random draw: ES %{x:.4g}<br><br>" + glossary.hover_line("ES")
+                                 + "<extra></extra>"))
     if len(own):
         fig.add_trace(go.Scatter(x=own["es"], y=["this set"] * len(own), mode="markers", name="this set",
                                  marker=dict(size=16, symbol="diamond",
-                                             color=selector_color(selector) if selector else SELECTOR_COLORS["worst"]),
-                                 hovertemplate="this set: ES %{x:.4g}<extra></extra>"))
+                                             color=selector_color(selector) if selector else style.SELECTOR_COLORS["worst"]),
+                                 hovertemplate="this set: ES %{x:.4g}<br><br>" + glossary.hover_line("ES")
+                                 + "<extra></extra>"))
     vals = ent["es"].to_numpy(dtype=float)
     vals = vals[np.isfinite(vals) & (vals > 0)]
     log = len(vals) > 1 and vals.max() / vals.min() > 20
-    fig.update_xaxes(title_text="entanglement score ES (within- / between-group variance, unitless; higher = more "
-                                "entangled)" + (", log axis" if log else ""), type="log" if log else None,
+    fig.update_xaxes(title_text="ES (unitless; higher = more entangled)" + (", log axis" if log else ""),
+                     type="log" if log else None,
                      **(LOG_TICKS if log else {}))
     fig.update_yaxes(type="category")
-    return _layout(fig, 220, showlegend=False, margin=dict(l=10, r=10, t=20, b=10))
+    return base_layout(fig, 220, showlegend=False, margin=dict(l=10, r=10, t=20, b=10))
 
 
 def why_hard_composition(comp: pd.DataFrame, selector: str | None = None) -> go.Figure:
@@ -291,58 +242,16 @@ def why_hard_composition(comp: pd.DataFrame, selector: str | None = None) -> go.
                          hovertemplate="class %{x}: %{y:.1f}% of the training set (%{customdata[0]} samples)"
                                        "<extra></extra>"))
     fig.add_trace(go.Bar(x=x, y=100 * comp["set_share"], name="forget set",
-                         marker_color=selector_color(selector) if selector else SELECTOR_COLORS["worst"],
+                         marker_color=selector_color(selector) if selector else style.SELECTOR_COLORS["worst"],
                          customdata=np.c_[comp["set_count"].to_numpy(), comp["over_representation"].to_numpy(float)],
                          hovertemplate="class %{x}: %{y:.1f}% of the forget set (%{customdata[0]} samples; "
                                        "%{customdata[1]:.2f}× its training share)<extra></extra>"))
     fig.update_layout(barmode="group", xaxis_title="class", yaxis_title="share of the set (%)",
                       xaxis=dict(type="category"))
-    return _layout(fig, 300, title="Composition by class", legend=dict(orientation="h", y=-0.25))
-
-
-def why_entanglement_caption(ent: pd.DataFrame) -> str:
-    """'Entanglement (ES) of this set: 930; random sets of the same size: 1720 ± 490 (mean ± sample std over 5
-    draws)…' ('—' for the spread of a single draw)."""
-    own = ent[ent["group"] == "this set"]["es"]
-    ref = ent[ent["group"] != "this set"]["es"]
-    text = f"Entanglement (ES) of this set: {own.iloc[0]:.4g}" if len(own) else "Entanglement not computed yet"
-    if len(ref):
-        spread = f"{ref.std(ddof=1):.3g}" if len(ref) > 1 else "—"
-        text += (f"; random sets of the same size: {ref.mean():.4g} ± {spread} (mean ± sample std over {len(ref)} "
-                 f"draw{'s' if len(ref) != 1 else ''})")
-        if len(own):
-            frac = float((ref < own.iloc[0]).mean())
-            text += (f". The set is {'more' if own.iloc[0] > ref.mean() else 'less'} entangled with the retain set "
-                     f"than the average random set ({100 * frac:.0f}% of the random draws lie below it)")
-    return text + (". Higher ES = the set sits inside the retain set's cloud of θ_o features (Zhao et al., NeurIPS "
-                   "2024: harder to unlearn).")
+    return base_layout(fig, 300, title="Composition by class", legend=dict(orientation="h", y=-0.25))
 
 
 # ---------------------------------------------------------------------------------------------- correlations
-def correlation_intro(quantities: Sequence[str] | None = None) -> str:
-    """What the correlation matrix shows, with the papers and each quantity's hard end (from the score registry)."""
-    from unlearn_core.analysis.hardness import CORRELATION_QUANTITIES
-    from unlearn_core.scores import get_score
-
-    qs = list(quantities or CORRELATION_QUANTITIES)
-    ends = {"high": [], "low": []}
-    for q in qs:
-        ends.setdefault(get_score(q).hard_end, []).append(score_label(q))
-    return ("Spearman rank correlations over the training samples between memorization (Feldman & Zhang, *What "
-            "neural networks memorize and why*, 2020: free once LiRA's shadow-model bank exists), the learning-event "
-            "proxies of memorization (Zhao et al., *What makes unlearning hard and what to do about it*, NeurIPS "
-            "2024), θ_o's loss and LiRA ASR (Chen et al., *Machine Unlearning in Forgetting Sequence*) and the BLO "
-            "weight (Fan et al., *Challenging Forgets*). One matrix per seed (its own θ_o); each cell shows the mean "
-            "over the seeds ± the sample std (— with one seed). Positive = the two rank the samples alike. Hard to "
-            "forget at the high end: " + (", ".join(ends["high"]) or "none") + "; at the low end: "
-            + (", ".join(ends["low"]) or "none") + ".")
-
-
-def correlation_title(n_min: int, n_max: int) -> str:
-    n = f"{n_min}" if n_min == n_max else f"{n_min}–{n_max}"
-    return f"Spearman ρ, mean over {n} seed{'s' if n_max != 1 else ''} (sample std)"
-
-
 def correlation_heatmap(mean: pd.DataFrame, text: pd.DataFrame, n: pd.DataFrame) -> go.Figure:
     """Spearman ρ between per-sample quantities: colour = mean over seeds (−1 … 1, 0 white), cell text = 'mean ±
     sample std' ('—' with one seed), hover = n. ``mean``/``text``/``n``: square frames indexed by score names."""
@@ -357,7 +266,7 @@ def correlation_heatmap(mean: pd.DataFrame, text: pd.DataFrame, n: pd.DataFrame)
                                hovertemplate="%{y} vs %{x}: ρ = %{text}<br>n = %{customdata} seed(s)<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(tickangle=-30)
-    return _layout(fig, max(COLORBAR_PX + 120, 140 + 48 * len(labels)), title=title)
+    return base_layout(fig, max(COLORBAR_PX + 120, 140 + 48 * len(labels)), title=title)
 
 
 def overlap_heatmap(m: pd.DataFrame) -> go.Figure:
@@ -366,7 +275,7 @@ def overlap_heatmap(m: pd.DataFrame) -> go.Figure:
     # a short heatmap squashed its colour bar into overlapping ticks: fixed length in pixels, three ticks
     fig.update_layout(coloraxis_colorbar=dict(title="overlap", lenmode="pixels", len=COLORBAR_PX, thickness=14,
                                               tickvals=[0, 0.5, 1], ticktext=["0", "0.5", "1"]))
-    return _layout(fig, max(COLORBAR_PX + 110, 120 + 45 * len(m)), title="Overlap |A∩B| / min(|A|,|B|)")
+    return base_layout(fig, max(COLORBAR_PX + 110, 120 + 45 * len(m)), title="Overlap |A∩B| / min(|A|,|B|)")
 
 
 def set_colors(names: list[str], selectors: dict[str, str] | None = None) -> dict[str, str]:
@@ -393,7 +302,7 @@ def class_histogram(df: pd.DataFrame, selectors: dict[str, str] | None = None) -
                  color_discrete_map=set_colors(names, selectors), hover_data=["share"],
                  labels={"count": "samples", "class": "class", "set": "forget set"})
     fig.update_xaxes(type="category", tickmode="linear")
-    return _layout(fig, 340, title="Samples per class")
+    return base_layout(fig, 340, title="Samples per class")
 
 
 def set_score_box(df: pd.DataFrame, selectors: dict[str, str] | None = None) -> go.Figure:
@@ -413,7 +322,7 @@ def set_score_box(df: pd.DataFrame, selectors: dict[str, str] | None = None) -> 
         fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
         if log:
             fig.update_yaxes(type="log", row=1, col=j + 1, **LOG_TICKS)
-    return _layout(fig, 400, title="Score distributions inside each set")
+    return base_layout(fig, 400, title="Score distributions inside each set")
 
 
 def gap_heatmap(gl: pd.DataFrame, methods: list[str]) -> go.Figure:
@@ -429,17 +338,19 @@ def gap_heatmap(gl: pd.DataFrame, methods: list[str]) -> go.Figure:
         order = [m for m in methods if m in sub.index]
         sub = sub.reindex(index=order, columns=metrics)
         info = g.drop_duplicates("method").set_index("method")
-        custom = [[[int(info.at[m, "n"]), str(info.at[m, "seeds"])] for _ in metrics] for m in order]
+        custom = [[[int(info.at[m, "n"]), str(info.at[m, "seeds"]), glossary.hover_line(k)] for k in metrics]
+                  for m in order]
         fig.add_trace(go.Heatmap(z=sub.values, x=metrics, y=[method_label(m) for m in order], zmin=0,
                                  zmax=max(zmax, 1e-9), colorscale=style.GAP_SCALE, customdata=custom,
                                  text=[["" if v != v else f"{v:.2f}" for v in row] for row in sub.values],
                                  texttemplate="%{text}", showscale=j == len(sels) - 1,
                                  colorbar=dict(title="gap (pp)"),
                                  hovertemplate="%{y} · %{x}: gap %{z:.2f} percentage points<br>n = %{customdata[0]} "
-                                               "(seeds %{customdata[1]})<extra>" + selector_label(sel) + "</extra>"),
+                                               "(seeds %{customdata[1]})<br><br>%{customdata[2]}<extra>" + selector_label(sel)
+                                               + "</extra>"),
                       1, j + 1)
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, 150 + 40 * max(1, len(methods)))
+    return base_layout(fig, 150 + 40 * max(1, len(methods)))
 
 
 def _segments(mask: np.ndarray) -> list[np.ndarray]:
@@ -503,7 +414,7 @@ def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure
                 customdata=np.stack([d["method"], d["selector"], d["ratio"], d["seeds"], n, spread], -1),
                 hovertemplate=f"{method_label(m)} · {selector_label(sel)} · %{{x:g}}%: %{{y:.2f}}"
                               + ("%" if pct else "") + " ± %{customdata[5]}<br>n = %{customdata[4]} (seeds "
-                              "%{customdata[3]})<extra></extra>"), 1, j + 1)
+                              "%{customdata[3]})<br><br>" + glossary.hover_line(metric) + "<extra></extra>"), 1, j + 1)
             lo_all += list(np.nan_to_num(dn_all, nan=np.nanmin(mu)) if pct else mu - np.nan_to_num(sd))
             hi_all += list(np.nan_to_num(up_all, nan=np.nanmax(mu)) if pct else mu + np.nan_to_num(sd))
     ticks = sorted({round(100 * float(r), 6) for r in agg["ratio"].dropna()})
@@ -517,7 +428,7 @@ def ratio_sweep(agg: pd.DataFrame, metric: str, methods: list[str]) -> go.Figure
     fig.update_yaxes(title_text=f"{ylabel} (%)" if pct else ylabel, ticksuffix="%" if pct else "", row=1, col=1)
     if pct:
         fig.update_yaxes(ticksuffix="%")
-    return _layout(fig, 440, legend=dict(orientation="h", y=-0.22, title_text="method"))
+    return base_layout(fig, 440, legend=dict(orientation="h", y=-0.22, title_text="method"))
 
 
 def _wide_ratios(agg: pd.DataFrame) -> bool:
@@ -530,291 +441,13 @@ def class_counts(y: np.ndarray, classes: list[str]) -> go.Figure:
     fig = px.bar(x=[str(c) for c in classes], y=counts, labels={"x": "class", "y": "training samples"},
                  color_discrete_sequence=[style.OKABE_ITO["blue"]])
     fig.update_xaxes(type="category", tickmode="linear")
-    return _layout(fig, 260)
-
-
-# ============================================================================ analysis pages (moved from the core)
-# ---- coreset caption
-
-CORESET_CAPTION = (
-    "Test accuracy of a model trained from scratch (the original recipe) on a coreset that keeps the given "
-    "fraction of the training set. Worst = the complement of the worst-case (hardest-to-forget) set; Random = a "
-    "random subset; EL2N / GraNd = keep the samples with the highest EL2N / GraNd score (Paul et al.). Lines are "
-    "means over seeds, bands ± one standard deviation; the dashed line is the model trained on all the data. "
-    "A curve above Random means the removed samples were redundant: if Worst tracks EL2N/GraNd and beats "
-    "Random, the worst-case forget set is the non-coreset (Fan et al., Challenging Forgets, Fig. 3)."
-)
-
-# ---- composition caption
-
-COMPOSITION_CAPTION = (
-    "Share of each (label × attribute) group in the training set and in each forget set, as a percentage of "
-    "the set (bar labels: sample counts; error bars: std over seeds). ★ marks the majority group of each label "
-    "(the attribute value most common for that label in the training set, i.e. the bias-aligned, easy-to-learn "
-    "samples). A bar higher than the training set's bar means the selector over-picks that group. Fan et al. (Challenging Forgets) "
-    "Fig. 4 finds the worst-case (hardest-to-forget) set dominated by the easy majority group (Blond + Female "
-    "on CelebA): easy, redundant samples are the ones whose removal leaves no trace."
-)
-
-# ---- embeddings caption
-
-EMBEDDINGS_CAPTION = (
-    "Each point is one sample, placed by a 2-D projection (PCA or UMAP) of the model's penultimate-layer "
-    "features, i.e. what the final linear layer sees. Points close together look alike to the model. Colour by "
-    "label to see the class clusters, by prediction/correctness to see where the model errs, by a score to see "
-    "where hard-to-forget samples lie, or by forget-set membership (highlighted on top). PCA axes are linear "
-    "directions of largest variance; UMAP distances are only meaningful locally (clusters and neighbours, not "
-    "distances between clusters). Compare the original model with an unlearned one: a forgotten sample should "
-    "move out of its class cluster the way it does under Retrain."
-)
-
-# ---- inspector caption
-
-INSPECTOR_CAPTION = (
-    "One training sample and why it is hard (or easy) to forget: (1) the built forget sets that hold it and the "
-    "unlearning runs made on each; (2) its loss (−log p(true label)) and confidence under θ_o and every stored "
-    "unlearned model, marked where the model had to forget it — forgotten well means it looks the way it does under "
-    "Retrain on the same set; (3) the training samples nearest to it in θ_o's penultimate features, which keep "
-    "teaching the model what it taught if they stay in the retain set; (4) every computed score with its rank from "
-    "the hard-to-forget end (1 = hardest, e.g. lowest loss or highest BLO weight) and its percentile."
-)
+    return base_layout(fig, 260)
 
 
 # ---- coreset
 
-_COLOURS = {"worst": style.SELECTOR_COLORS["worst"], "random": style.SELECTOR_COLORS["random"],
-            "easiest": style.SELECTOR_COLORS["easiest"], "el2n": style.SCORE_COLORS["el2n"],
-            "grand": style.SCORE_COLORS["grand"]}
-_EXTRA = list(style.TOL_MUTED)
-_rgba = style.rgba
-
-
-def coreset_figure(result: CoresetResult, title: str | None = "Coreset test accuracy"):
-    """Plotly figure: mean test accuracy vs kept fraction per strategy, ± std bands, full-data dashed line."""
-    
-    fig = go.Figure()
-    s = result.summary
-    extra = iter(_EXTRA * 4)
-    for strategy in dict.fromkeys(s["strategy"]):
-        d = s[s["strategy"] == strategy].sort_values("kept_fraction")
-        colour = _COLOURS.get(strategy) or next(extra)
-        x = (100 * d["kept_fraction"]).tolist()
-        hi = (d["test_acc_mean"] + d["test_acc_std"]).tolist()
-        lo = (d["test_acc_mean"] - d["test_acc_std"]).tolist()
-        fig.add_trace(go.Scatter(x=x + x[::-1], y=hi + lo[::-1], mode="lines", fill="toself",
-                                 fillcolor=_rgba(colour, 0.18),
-                                 line=dict(width=0), hoverinfo="skip", showlegend=False,
-                                 legendgroup=strategy, name=f"{strategy} ± std"))
-        fig.add_trace(go.Scatter(
-            x=x, y=d["test_acc_mean"], mode="lines+markers", name=d["label"].iloc[0], legendgroup=strategy,
-            line=dict(color=colour),
-            customdata=np.stack([["—" if v != v or n < 2 else f"{v:.2f}" for v, n in
-                                  zip(d["test_acc_std"], d["n_seeds"])], d["n_seeds"]], axis=1),
-            hovertemplate="keep %{x:.0f}%<br>test acc %{y:.2f}% ± %{customdata[0]} "
-                          "(n = %{customdata[1]} seeds; sample std)<extra>%{fullData.name}</extra>"))
-    if np.isfinite(result.full_acc_mean):
-        fig.add_hline(y=result.full_acc_mean, line_dash="dash", line_color="black",
-                      annotation_text=f"all training data: {result.full_acc_mean:.2f}%",
-                      annotation_position="top left")
-    fig.update_layout(title=title, xaxis_title="kept fraction of the training set (%)",
-                      yaxis_title="test accuracy (%)", hovermode="closest", legend_title_text="coreset")
-    return fig
-
 
 # ---- composition
 
-_SET_COLOURS = {TRAIN_SET: style.TRAINING_SET_COLOR, "worst": style.SELECTOR_COLORS["worst"],
-                "easiest": style.SELECTOR_COLORS["easiest"], "random": style.SELECTOR_COLORS["random"]}
-
-
-def composition_figure(result: CompositionResult, title: str | None = None):
-    """Plotly grouped bars: x = (label × attribute) group (★ = majority), one bar per set, y = % of the set."""
-    
-    t = result.table
-    fig = go.Figure()
-    extra = iter(_EXTRA * 4)
-    for name in dict.fromkeys(t["set"]):
-        d = t[t["set"] == name]
-        x = [f"{g} ★" if m else g for g, m in zip(d["group"], d["majority"])]
-        size = d["set_size"].iloc[0]
-        fig.add_trace(go.Bar(
-            x=x, y=d["percent"], name=f"{name} (n={size:.0f})",
-            marker_color=_SET_COLOURS.get(name) or next(extra),
-            error_y=dict(type="data", array=d["percent_std"], visible=bool((d["percent_std"] > 0).any())),
-            text=[f"{c:.0f}" if float(c).is_integer() else f"{c:.1f}" for c in d["count"]], textposition="outside",
-            customdata=np.stack([d["count"], d["enrichment"]], axis=1),
-            hovertemplate="%{x}<br>%{y:.1f}% of the set (%{customdata[0]:.1f} samples)<br>"
-                          "×%{customdata[1]:.2f} vs training set<extra>%{fullData.name}</extra>"))
-    ratio = f" at ratio {result.ratio:g}" if result.ratio is not None else ""
-    fig.update_layout(barmode="group", title=title or f"Group composition (label × {result.attribute}){ratio}",
-                      xaxis_title=f"label + {result.attribute} group (★ = majority group of its label)",
-                      yaxis_title="% of the set", legend_title_text="set")
-    return fig
-
 
 # ---- embeddings
-
-def embedding_figure(df: pd.DataFrame, color: str = "label", title: str | None = None,
-                     hover: Sequence[str] | None = None, marker_size: int = 6, set_selector: str | None = None):
-    """Plotly scattergl of x/y coloured by ``color``: categories (label, prediction, bool membership) get one
-    trace each (members of a forget set drawn last, on top, in the colour of the set's selector); numbers get a
-    continuous colour scale. ``set_selector``: the selector of the set an ``in:…`` column refers to."""
-    if color not in df.columns:
-        raise ConfigError(f"No column '{color}' to colour by. Columns: {', '.join(df.columns)}.")
-    hover = list(hover) if hover is not None else [c for c in ("label_name", "prediction_name", "confidence")
-                                                    if c in df.columns]
-    hover = [c for c in hover if c != color]
-    cd = df[["index"] + hover].copy()
-    for c in hover:
-        if pd.api.types.is_float_dtype(cd[c]):
-            cd[c] = cd[c].round(3)
-    custom = cd.to_numpy(dtype=object) if len(df) else None
-    clabel = style.column_label(color)
-    tmpl = "sample %{customdata[0]}<br>" + "<br>".join(
-        f"{style.column_label(c)}: %{{customdata[{i + 1}]}}" for i, c in enumerate(hover)) \
-        + f"<br>{clabel}: %{{marker.color}}"
-    col = df[color]
-    fig = go.Figure()
-    numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) \
-        and color not in ("label", "prediction") and col.nunique() > 12
-    if numeric:
-        fig.add_trace(go.Scattergl(
-            x=df["x"], y=df["y"], mode="markers", name=clabel, customdata=custom,
-            marker=dict(size=marker_size, color=col, colorscale=style.SEQUENTIAL, showscale=True,
-                        colorbar=dict(title=clabel[:24])),
-            hovertemplate=tmpl + "<extra></extra>"))
-    else:
-        cats = list(dict.fromkeys(sorted(col.unique(), key=lambda v: (str(type(v)), v))))
-        if pd.api.types.is_bool_dtype(col):
-            cats = [False, True]
-        for i, cat in enumerate(cats):
-            m = (col == cat).to_numpy()
-            if not m.any():
-                continue
-            name = value = str(cat)
-            mstyle = dict(size=marker_size, color=PALETTE[i % len(PALETTE)])
-            if pd.api.types.is_bool_dtype(col):
-                value = "yes" if cat else "no"
-                name = f"{clabel}: {value}"
-                mstyle = dict(size=marker_size, color=style.OKABE_ITO["blue"] if cat else style.OKABE_ITO["grey"])
-            elif color in ("label", "prediction") and "label_name" in df:
-                name = df.loc[m, "label_name" if color == "label" else "prediction_name"].iloc[0]
-                mstyle = dict(size=marker_size, color=style.CLASS_COLORS[int(cat) % len(style.CLASS_COLORS)])
-            if pd.api.types.is_bool_dtype(col) and color.startswith("in:"):  # forget-set members on top
-                member = style.selector_color(set_selector) if set_selector else style.SELECTOR_COLORS["worst"]
-                name = "in the set" if cat else "not in the set"
-                mstyle = dict(size=marker_size + (2 if cat else 0), color=member if cat else "#c7c7c7",
-                              opacity=1.0 if cat else 0.5)
-            fig.add_trace(go.Scattergl(
-                x=df.loc[m, "x"], y=df.loc[m, "y"], mode="markers", name=name, marker=mstyle,
-                customdata=custom[m] if custom is not None else None,
-                hovertemplate=tmpl.replace("%{marker.color}", value) + "<extra></extra>"))
-    reducer = str(df.attrs.get("reducer", "")).upper()
-    fig.update_layout(title=title or f"{reducer} of penultimate features — {df.attrs.get('model', '')}",
-                      xaxis_title=f"{reducer} 1", yaxis_title=f"{reducer} 2", legend_title_text=clabel[:40],
-                      hovermode="closest")
-    return fig
-
-
-def correlation_caption(n: pd.DataFrame) -> str:
-    """How to read the matrix: n per cell, '—' with one seed, and whether cells differ in n."""
-    vals = n.to_numpy(dtype=float)
-    vals = vals[vals > 0]
-    lo, hi = (int(vals.min()), int(vals.max())) if len(vals) else (0, 0)
-    text = (f"Colour and number: Spearman ρ, mean over the seeds ± sample std; n = {lo} seed{'s' if hi != 1 else ''}"
-            if lo == hi else f"Colour and number: Spearman ρ, mean over the seeds ± sample std; cells differ in n "
-                             f"({lo}–{hi} seeds: a quantity is missing for some seeds), hover a cell for its n")
-    if lo == 1 or hi == 1:
-        text += "; ‘—’ = one seed, no spread"
-    return text + "."
-
-
-# ---------------------------------------------------------------------------------------------- attack view
-ATTACK_MODEL_NAMES = {"original": "θ_o", "unlearned": "unlearned", "retrain": "Retrain"}
-ATTACK_GROUP_COLORS = {"forget": SELECTOR_COLORS["worst"], "retain": style.TRAINING_SET_COLOR,
-                       "test": style.OKABE_ITO["blue"]}
-ATTACK_STAT_LABELS = {"scaled_logit": "logit-scaled confidence log(p_y / (1 − p_y))", "confidence": "confidence p_y"}
-ATTACK_AXIS_LABELS = {"scaled_logit": "log(p_y / (1 − p_y))", "confidence": "p_y"}  # short: two panels side by side
-
-
-def attack_signal(signal: pd.DataFrame, statistic: str, models: Sequence[str] = ("unlearned", "retrain")) -> go.Figure:
-    """Per model (a panel each), the distribution of the membership signal of forget, retain and test samples
-    (probability-normalised histograms on shared bins)."""
-    fig = make_subplots(rows=1, cols=len(models), shared_yaxes=True, horizontal_spacing=0.05,
-                        subplot_titles=[ATTACK_MODEL_NAMES[m] for m in models])
-    v_all = signal[statistic].to_numpy(dtype=float)
-    v_all = v_all[np.isfinite(v_all)]
-    lo, hi = (np.percentile(v_all, 0.5), np.percentile(v_all, 99.5)) if len(v_all) else (0, 1)
-    size = (hi - lo) / 40 if hi > lo else 1.0
-    for j, m in enumerate(models):
-        for g in ("retain", "test", "forget"):
-            v = signal.loc[(signal["model"] == m) & (signal["group"] == g), statistic].to_numpy(dtype=float)
-            fig.add_trace(go.Histogram(x=np.clip(v, lo, hi), xbins=dict(start=lo, end=hi + size, size=size),
-                                       histnorm="probability", name=f"{g} set", legendgroup=g, showlegend=j == 0,
-                                       marker_color=ATTACK_GROUP_COLORS[g], opacity=0.55), 1, j + 1)
-        fig.update_xaxes(title_text=ATTACK_AXIS_LABELS[statistic], row=1, col=j + 1)
-    fig.update_yaxes(title_text="share of the set", row=1, col=1)
-    return _layout(fig, 360, barmode="overlay", legend=dict(orientation="h", y=-0.25))
-
-
-def attack_roc(roc: pd.DataFrame, summary: pd.DataFrame) -> go.Figure:
-    """ROC of the threshold attack (forget = positives, test = negatives) per model, log FPR axis so the low-FPR
-    end (where an attack matters) is readable; the diagonal = chance."""
-    fig = go.Figure()
-    colors = {"original": style.OKABE_ITO["grey"], "unlearned": style.OKABE_ITO["vermillion"],
-              "retrain": style.OKABE_ITO["black"]}
-    s = summary.set_index("model")
-    for m in ("original", "unlearned", "retrain"):
-        d = roc[roc["model"] == m]
-        if d.empty:
-            continue
-        fpr = np.clip(d["fpr"].to_numpy(dtype=float), 1e-4, 1)
-        fig.add_trace(go.Scatter(x=fpr, y=d["tpr"], mode="lines", line=dict(color=colors[m], width=2.2,
-                                                                              dash="dot" if m == "original" else None),
-                                 name=f"{ATTACK_MODEL_NAMES[m]} · AUC {s.at[m, 'auc']:.2f} · TPR@1%FPR "
-                                      f"{100 * s.at[m, 'tpr@0.01']:.1f}%",
-                                 hovertemplate="FPR %{x:.3%} · TPR %{y:.1%}<extra></extra>"))
-    grid = np.logspace(-4, 0, 50)
-    fig.add_trace(go.Scatter(x=grid, y=grid, mode="lines", line=dict(color="#bbbbbb", dash="dash"), name="chance"))
-    fig.add_vline(x=0.01, line=dict(color="#999999", width=1, dash="dot"))
-    fig.update_xaxes(type="log", title_text="false-positive rate (test samples called members)", **LOG_TICKS)
-    fig.update_yaxes(title_text="true-positive rate (forget samples called members)", range=[0, 1.02])
-    return _layout(fig, 380, legend=dict(orientation="h", y=-0.3))
-
-
-PATTERN_ORDER = [(True, True, True), (True, False, False), (True, False, True), (True, True, False),
-                 (False, False, False), (False, True, True), (False, False, True), (False, True, False)]
-
-
-def prediction_matrix(pm: pd.DataFrame) -> go.Figure:
-    """Forget samples (columns, grouped by their right / wrong pattern) × models (rows: θ_o, unlearned, Retrain):
-    a cell is dark when that model classifies that sample correctly."""
-    cols = [f"{m}_correct" for m in ("original", "unlearned", "retrain")]
-    key = {p: k for k, p in enumerate(PATTERN_ORDER)}
-    order = sorted(range(len(pm)), key=lambda i: (key[tuple(bool(pm[c].iloc[i]) for c in cols)],
-                                                  int(pm["index"].iloc[i])))
-    z = np.array([[float(pm[c].iloc[i]) for i in order] for c in cols])
-    idx = [int(pm["index"].iloc[i]) for i in order]
-    fig = go.Figure(go.Heatmap(z=z, x=list(range(len(idx))), y=["θ_o", "unlearned", "Retrain"], zmin=0, zmax=1,
-                               colorscale=[[0, "#f3f3f3"], [0.5, "#f3f3f3"], [0.5, "#2b6cb0"], [1, "#2b6cb0"]],
-                               showscale=False, customdata=np.array([idx] * 3), xgap=0.3, ygap=3,
-                               hovertemplate="sample #%{customdata} · %{y}: %{z:.0f} (1 = right)<extra></extra>"))
-    fig.update_xaxes(title_text="forget samples, grouped by pattern (blue = classified right)", showticklabels=False)
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, 220, margin=dict(l=10, r=10, t=20, b=40))
-
-
-def classwise_accuracy(cw: pd.DataFrame, group: str) -> go.Figure:
-    """Accuracy per class of one set (forget / retain / test) under θ_o, the unlearned model and Retrain."""
-    d = cw[cw["group"] == group]
-    fig = go.Figure()
-    colors = {"original": style.OKABE_ITO["grey"], "unlearned": style.OKABE_ITO["vermillion"],
-              "retrain": style.OKABE_ITO["black"]}
-    for m in ("original", "unlearned", "retrain"):
-        e = d[d["model"] == m]
-        fig.add_trace(go.Bar(x=e["class"].astype(str), y=e["accuracy"], name=ATTACK_MODEL_NAMES[m],
-                             marker_color=colors[m], customdata=e[["n"]].to_numpy(),
-                             hovertemplate="class %{x}: %{y:.1f}% of %{customdata[0]} samples<extra></extra>"))
-    fig.update_layout(barmode="group", xaxis=dict(type="category", title_text="class"))
-    style.percent_axis(fig, "y", f"accuracy on the {group} set (%)", range=[0, 102])
-    return _layout(fig, 320, legend=dict(orientation="h", y=-0.25))

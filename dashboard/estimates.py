@@ -1,15 +1,23 @@
 """Time estimates shown by the dashboard.
 
 Every job kind the cost model knows (experiment, teaching demo, tune, θ_o, score, forget set, entanglement, "why
-hard", coreset curves) is estimated by the same code as the CLI: :func:`unlearn_core.jobs.estimate.estimate_job` on top of
+hard", coreset curves, composition, embeddings) is estimated by the same code as the CLI: :func:`unlearn_core.jobs.estimate.estimate_job` on top of
 ``unlearn_core.grid_estimate.estimate_grid`` (calibrated on this device, before the first run). :func:`job_text` formats it,
 with the median actual/estimate ratio of this server's finished jobs when there are some (each finished job keeps
 its estimate next to its actual time)."""
 from __future__ import annotations
 
+import json
 import statistics
 
+import streamlit as st
+
+from unlearn_core.errors import ForgetsetError
+from unlearn_core.jobs.estimate import estimate_job
+
 from . import progress
+from .common import cache_root, manager, store
+from .readers import version
 
 
 def actual_vs_estimate(jobs: list[dict]) -> list[tuple[str, float, float]]:
@@ -40,3 +48,22 @@ def job_text(est, corr: tuple[float, int] = (1.0, 0)) -> str:
         text += (f"; jobs finished on this server took {k:.2f}× their estimate (median of {n}), so expect "
                  f"≈ {progress.fmt_duration(k * est.total_s)}")
     return text
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _job_estimate(root: str, kind: str, config_json: str, ver: tuple):
+    return estimate_job(kind, json.loads(config_json), store())
+
+
+def job_estimate(kind: str, config: dict):
+    """The cost model's estimate (``JobEstimate``) of a job before it is submitted — the same numbers the job logs
+    and records when it runs, and the CLI prints for a grid; None for kinds it does not model."""
+    try:
+        return _job_estimate(cache_root(), kind, json.dumps(config, sort_keys=True, default=str), version())
+    except (ForgetsetError, LookupError, OSError, ValueError):
+        return None
+
+
+def estimate_correction() -> tuple[float, int]:
+    """Median actual/estimate of this server's finished jobs (1.0, 0 when none recorded both)."""
+    return correction(manager().list_jobs(limit=100))

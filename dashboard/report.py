@@ -15,7 +15,7 @@ from unlearn_core.report import (VERDICT_COLOR, fmt_number, is_seconds_column, l
                                  read_summary, verdict_counts, verdict_frame)
 from unlearn_core.reproduce import Finding, verdict_kind  # noqa: F401 - the Overview colours verdicts by kind
 
-from . import charts, style
+from . import analysis_charts, style
 
 
 
@@ -52,12 +52,12 @@ def figure(f: Finding) -> go.Figure | None:
         full = t["full"]
         res = CoresetResult(t["points"], t["summary"], full, float(full["test_acc"].mean()),
                             float(full["test_acc"].std(ddof=1)) if len(full) > 1 else float("nan"), 0)
-        return charts.coreset_figure(res)
+        return analysis_charts.coreset_figure(res)
     if f.number == 4:
         from unlearn_core.analysis.composition import CompositionResult
 
         comp = t["composition"]
-        return charts.composition_figure(CompositionResult(comp, pd.DataFrame(), pd.DataFrame(), "", None, True))
+        return analysis_charts.composition_figure(CompositionResult(comp, pd.DataFrame(), pd.DataFrame(), "", None, True))
     if f.number == 5:
         fig = make_subplots(rows=1, cols=2, subplot_titles=["Spearman(loss, LiRA ASR) per seed",
                                                             "Retrain UA on the highest-ASR vs a random set"])

@@ -9,10 +9,12 @@ import json
 
 import numpy as np
 import pandas as pd
+import streamlit as st
 
 from unlearn_core import results as res
 
-from .style import GLOSSARY, method_base, method_label, params_text, score_label, selector_label
+from . import glossary
+from .style import method_base, method_label, params_text, score_label, selector_label
 
 METRICS = res.METRICS
 
@@ -27,7 +29,7 @@ TUNED_MARK = " · tuned"
 def tuned_labels(t3: pd.DataFrame, tuned: dict | None) -> list[str]:
     """Per Table-3 row, the tuning label ('tuned on random 10% · seeds 0,1,2 (Avg. gap 1.23)') where the row's
     method and resolved hyperparameters are a tuning's chosen values, else ''. ``tuned``: {(method, params JSON):
-    label} (:func:`dashboard.views.tuned_lookup`)."""
+    label} (:func:`dashboard.analysis_readers.tuned_lookup`)."""
     if not tuned or t3.empty or "params" not in t3:
         return [""] * len(t3)
     return [tuned.get((method_base(m), p), "") for m, p in zip(t3["method"], t3["params"])]
@@ -127,15 +129,18 @@ def table3_wide(d: pd.DataFrame, selectors: list[str], compact: bool = False,
     return disp, gaps
 
 
-def column_help(columns) -> dict:
-    """Streamlit column_config entries whose tooltip defines each metric column (UA, MIA, …, n, seeds)."""
-    import streamlit as st
-
+def column_help(columns, formats: dict | None = None) -> dict:
+    """``st.column_config`` entries whose tooltip defines each column that names a glossary term or has a note
+    (UA, MIA, …, gap, n, seeds; :func:`dashboard.glossary.help_text`); numeric formats from ``formats``
+    ({column: '%.3f'}) are kept on the same entry."""
     out = {}
     for c in columns:
-        key = str(c).split(" · ")[-1]
-        if key in GLOSSARY:
-            out[c] = st.column_config.Column(str(c), help=GLOSSARY[key])
+        h = glossary.help_text(c)
+        fmt = (formats or {}).get(c)
+        if fmt is not None:
+            out[c] = st.column_config.NumberColumn(str(c), format=fmt, help=h)
+        elif h:
+            out[c] = st.column_config.Column(str(c), help=h)
     return out
 
 

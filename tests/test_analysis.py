@@ -12,7 +12,7 @@ import torch
 
 from unlearn_core.context import RunContext
 from unlearn_core.errors import CancelledError, ConfigError
-from dashboard import charts
+from dashboard import analysis_charts, captions
 from unlearn_core import analysis as views
 from unlearn_core.analysis import coreset as coreset_mod
 from unlearn_core.analysis import embeddings as emb_mod
@@ -86,10 +86,10 @@ def test_coreset_curves_points_resume_and_figure(pipe):
     assert again.n_trained == 0
     assert np.allclose(again.points["test_acc"], pts["test_acc"])
 
-    fig = charts.coreset_figure(res)
+    fig = analysis_charts.coreset_figure(res)
     assert len(fig.data) == 2 * len(strategies)  # a std band + a mean line per strategy
     assert any(s.line.dash == "dash" for s in fig.layout.shapes)  # the full-data line
-    assert charts.CORESET_CAPTION
+    assert captions.CORESET_CAPTION
     stored = coreset_mod.stored_result(pipe)  # what the page draws: read from the store, no job payload
     assert len(stored.points) == len(pts) and np.allclose(sorted(stored.points["test_acc"]), sorted(pts["test_acc"]))
 
@@ -133,7 +133,7 @@ def test_composition_counts_and_cache(biased):
                                                                      (0,)).table)
     assert views.composition(biased, ("worst",), ratio=0.2, seeds=(0,), compute_if_missing=False) is None
     assert res.wide().shape == (4, 4)
-    fig = charts.composition_figure(res)
+    fig = analysis_charts.composition_figure(res)
     assert len(fig.data) == 4
 
 
@@ -171,10 +171,10 @@ def test_embeddings_pca_umap_cached(pipe, monkeypatch):
     with pytest.raises(AssertionError):  # other parameters are another cache entry
         views.embedding(pipe, "original", "umap", max_points=300, params={"n_neighbors": 5})
 
-    fig = charts.embedding_figure(df, "label")
+    fig = analysis_charts.embedding_figure(df, "label")
     assert len(fig.data) == 10 and all(tr.type == "scattergl" for tr in fig.data)
-    assert len(charts.embedding_figure(df, "loss").data) == 1
-    assert len(charts.embedding_figure(df, "in:random").data) == 2
+    assert len(analysis_charts.embedding_figure(df, "loss").data) == 1
+    assert len(analysis_charts.embedding_figure(df, "in:random").data) == 2
 
 
 def test_embedding_of_unlearned_model(pipe):

@@ -384,7 +384,7 @@ def test_forget_sets_why_hard_panel(cache_dir):
     from dashboard import style
 
     assert colors == {"training set": style.TRAINING_SET_COLOR, "forget set": style.SELECTOR_COLORS["worst"]}
-    es = _chart(at, lambda f: "entanglement score ES" in _titles(f))
+    es = _chart(at, lambda f: "ES (unitless; higher = more entangled)" in _titles(f))
     assert {t["name"] for t in es["data"]} == {"this set", "random sets of the same size"}
     assert "random sets of the same size:" in _texts(at) and "mean ± sample std over 5 draws" in _texts(at)
     _chart(at, lambda f: "Composition by class" in _titles(f))
@@ -699,7 +699,7 @@ def test_new_sessions_start_from_the_defaults(cache_dir):
 def test_queued_jobs_say_their_place_and_why(cache_dir):
     import threading
 
-    from dashboard import common
+    from dashboard import job_widgets
     from unlearn_core.jobs import JobManager, register_job_kind
     from unlearn_core.store import Store
 
@@ -717,7 +717,7 @@ def test_queued_jobs_say_their_place_and_why(cache_dir):
         second = mgr.submit("test_block", {})
         time.sleep(0.3)
         job = mgr.get(second, with_log=False)
-        text = common.queue_text(job)
+        text = job_widgets.queue_text(job)
         assert job["status"] == "queued" and text.startswith("#1 in the queue") and "Blocking test job" in text
     finally:
         gate.set()
@@ -841,6 +841,7 @@ def test_composition_page(cache_dir):
     txt = _texts(at)
     assert "project" in txt and "digit ≥ 5" in txt  # the UI says biased_digits is project-built from real digits
     assert _n_charts(at) == 1 and "majority" in txt
+    assert "Estimate" in txt and "cost model" in txt  # estimated before its first run, like every job kind
 
 
 def test_embeddings_page(cache_dir):
@@ -854,6 +855,7 @@ def test_embeddings_page(cache_dir):
     at.segmented_control(key="emb_reducer").set_value("umap").run()
     assert not at.exception
     assert at.button(key="emb_umap_go").label.startswith("Compute UMAP")
+    assert "Estimate" in _texts(at) and "cost model" in _texts(at)  # estimated before the first run
     # the choice survives a visit to another page, and is in the address
     at.switch_page("app_pages/compare.py")
     at.run()
@@ -963,17 +965,27 @@ def test_attack_view_page(cache_dir):
     assert at.title[0].value == "Attack view"
     summ = next(d.value for d in at.dataframe if "MIA-efficacy (%)" in d.value.columns)
     assert list(summ["model"]) == ["θ_o", "FT", "Retrain"]
-    from unlearn_core import results as res
     from unlearn_core.store import Store
 
-    df = res.results_frame(Store(cache_dir))
-    run = df[(df["method"] == "ft") & (df["selector"] == "worst") & (df["ratio"] == 0.1)].iloc[0]
-    assert float(summ["MIA-efficacy (%)"].iloc[1]) == pytest.approx(float(run["MIA"]), abs=1e-9)  # opens on worst 10%
+    # it opens on the run whose MIA-efficacy is furthest from Retrain's on the same set, among the runs whose
+    # prediction matrix is not one colour (issue 22: it opened on a worst-case set every model gets right)
+    from dashboard import analysis_readers
+    from unlearn_core.config import Setup
+    from unlearn_core.pipeline import Pipeline
+
+    cands = analysis_readers.attack_candidates(Pipeline(Store(cache_dir), Setup.from_dict(at.session_state["setup"])))
+    mixed = cands[(cands["UA"] > 0) | (cands["UA_retrain"] > 0)]
+    assert len(mixed), "the fixture has a run with a non-uniform prediction matrix"
+    best = mixed.loc[(mixed["MIA"] - mixed["MIA_retrain"]).abs().idxmax()]
+    assert float(summ["MIA-efficacy (%)"].iloc[1]) == pytest.approx(float(best["MIA"]), abs=1e-9)
+    assert float(summ["MIA-efficacy (%)"].iloc[2]) == pytest.approx(float(best["MIA_retrain"]), abs=1e-9)
     assert _n_charts(at) >= 4  # signal, ROC, prediction matrix, class-wise accuracy
     txt = _texts(at)
     assert "Prediction matrix" in txt and "Class-wise accuracy" in txt and "agrees with Retrain on" in txt
+    assert "membership signal differs most from Retrain" in txt.replace("\\", "")  # the caption says why
     patterns = next(d.value for d in at.dataframe if "samples" in d.value.columns and "share (%)" in d.value.columns)
-    assert int(patterns["samples"].sum()) == int(round(0.1 * 1437))
+    assert int(patterns["samples"].sum()) == int(round(best["ratio"] * 1437))
+    assert len(patterns) >= 2  # more than one pattern: the matrix is not uniform
 
 
 def test_compare_sweep_adds_methods_that_land_later(cache_dir, tmp_path, monkeypatch):
@@ -1063,25 +1075,78 @@ def test_blo_weights_shown_in_0_1_with_a_tie_note(cache_dir):
 def test_glossary_page_and_hover_help(cache_dir):
     """Every term the pages use has a one-line definition (hover help) and a glossary entry with its formula and
     the paper (authors and title)."""
-    from dashboard import style
+    from dashboard import glossary
 
     at = _app("app_pages/glossary.py")
     text = _texts(at)
     for term in ["θ_o", "UA", "RA", "TA", "MIA-efficacy", "ToW", "ES", "Avg. gap", "BLO weight", "ε / forget quality"]:
         assert f"#### {term}" in text, term
-        assert term in style.GLOSSARY and len(style.GLOSSARY[term]) > 20
-    assert len(at.get("latex")) == len(style.GLOSSARY_ENTRIES)
+        assert term in glossary.GLOSSARY and len(glossary.GLOSSARY[term]) > 20
+    assert len(at.get("latex")) == len(glossary.TERMS)
+    for term in ["F", "KLoM", "U-LiRA", "TPR at low FPR", "loss", "p(true label)"]:  # every term the pages use
+        assert glossary.term_of(term) in glossary.TERMS, term
     assert "Challenging Forgets" in text and "Machine Unlearning in Forgetting Sequence" in text
     assert "seed 00" not in text  # papers by authors and title, never by internal file number
 
 
+def _column_help(element) -> dict[str, str]:
+    """{column: hover text} of a st.dataframe as the browser receives it (its column configuration)."""
+    import json
+
+    cfg = json.loads(element.proto.columns or "{}")
+    return {k: v.get("help") for k, v in cfg.items() if isinstance(v, dict) and v.get("help")}
+
+
+def _assert_terms_defined(element, must: set[str]) -> None:
+    """Every column of the table that names a glossary term carries that term's one-line definition on hover, and
+    the metric columns ``must`` are among them."""
+    from dashboard import glossary
+
+    helps = _column_help(element)
+    cols = [str(c) for c in element.value.columns]
+    assert must <= set(cols), (must, cols)
+    for c in cols:
+        term = glossary.term_of(c)
+        if term is not None:
+            assert helps.get(c, "").startswith(f"**{term}** — "), (c, helps.get(c))
+            assert glossary.TERMS[term].line in helps[c]
+    for c in must:
+        assert helps.get(c), c
+
+
+def test_every_metric_column_defines_its_term_on_hover(cache_dir):
+    """Compare's Table 3 (both layouts, the per-run rows) and the inspector's tables define every metric column on
+    hover, from the one glossary (issue 22: θ_o, UA, MIA-efficacy … had no way to learn what they mean)."""
+    at = _app("app_pages/compare.py")
+    assert not at.exception
+    _assert_terms_defined(at.dataframe[0], {"UA", "MIA", "RA", "TA", "Avg. gap", "n", "seeds"})
+    at.segmented_control(key="cmp_layout").set_value("forget sets side by side").run()
+    for el in at.dataframe[:2]:
+        _assert_terms_defined(el, {"UA", "MIA", "RA", "TA", "Avg. gap", "n"})
+
+    from unlearn_core.config import Setup
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["setup"] = Setup.from_dict(_setup_cfg()).to_dict()
+    at.query_params["sample"] = "7"
+    at.run()
+    at.switch_page("app_pages/inspector.py")
+    at.run()
+    assert not at.exception
+    by_col = {c: el for el in at.dataframe for c in el.value.columns}
+    _assert_terms_defined(by_col["in its forget set"], {"loss", "p(true label)", "confidence (top class)"})
+    _assert_terms_defined(by_col["distance"], {"distance"})
+    _assert_terms_defined(by_col["holds this sample"], set())
+    _assert_terms_defined(by_col["hard-to-forget rank"], {"hard-to-forget rank", "percentile"})
+
+
 def test_tour_ends_on_a_summary_with_this_run_s_numbers(cache_dir):
     """The tour's last step is a summary page with the numbers of the run (Retrain's UA on random vs worst etc.)."""
-    from dashboard import common
+    from dashboard import tour
     from unlearn_core import results as res
     from unlearn_core.store import Store
 
-    assert common.TOUR[-1][0] == "summary" and "Hardest / easiest" in common.TOUR[1][2]  # step 2 names the tab
+    assert tour.TOUR[-1][0] == "summary" and "Hardest / easiest" in tour.TOUR[1][2]  # step 2 names the tab
     at = AppTest.from_file(APP, default_timeout=60)
     from unlearn_core.config import Setup
 
@@ -1096,7 +1161,9 @@ def test_tour_ends_on_a_summary_with_this_run_s_numbers(cache_dir):
     t3 = res.table3(res.results_frame(Store(cache_dir)), ["random", "worst"], 0.1)
     w = t3[(t3["selector"] == "worst") & (t3["method"] == "retrain")].iloc[-1]  # the row the page reads
     ua_worst = res.fmt_mean_std(w["UA_mean"], w["UA_std"], int(w["n"]))  # other tests may add seeds to the store
-    assert "What we saw" in text and f"UA {ua_worst}%" in text and "median loss under θ_o" in text
+    mean, _, spread = ua_worst.partition(" ± ")
+    assert "What we saw" in text and f"UA {mean}% ± {spread}" in text and "median loss under θ_o" in text
+    assert "± —%" not in text  # the unit follows the mean, not the missing spread
     assert "Teaching demo — Step 6" in text
 
 

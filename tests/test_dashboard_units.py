@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import charts, progress, safety, style, tables
+from dashboard import captions, charts, glossary, progress, safety, style, tables
 from unlearn_core.jobs.demo import DEMO_STAGES
 
 
@@ -122,7 +122,46 @@ def test_display_names():
     assert style.selector_label("worst") == "worst-case"
     assert style.ratio_label(0.05) == "5%"
     for k in ("UA", "MIA", "RA", "TA", "ToW", "BLO", "Avg. gap"):
-        assert style.GLOSSARY[k]
+        assert glossary.GLOSSARY[k]
+
+
+# ---------------------------------------------------------------------------------------------- glossary
+def test_every_glossary_term_has_a_formula_and_a_paper_by_authors_and_title():
+    import re
+
+    for term, t in glossary.TERMS.items():
+        assert len(t.line) > 30 and t.formula.strip(), term
+        # a formula is LaTeX as typed: no tab / bell characters from an unescaped "\theta" or "\arg"
+        assert not re.search(r"[\x00-\x1f]", t.formula), (term, t.formula)
+        paper = glossary.PAPERS[t.paper]
+        authors, title = paper.split(" — ", 1)
+        assert authors and re.search(r"\*[^*]{10,}\*", title), paper  # authors — *Title*
+        assert not re.search(r"seed|\b0\d\d\b|\.txt", paper), paper  # never a file number
+    for name in ["UA", "MIA", "RA", "TA", "ToW", "ES", "Avg. gap", "θ_o", "BLO", "F", "ε", "KLoM", "U-LiRA"]:
+        assert glossary.term_of(name) in glossary.TERMS, name
+
+
+def test_table3_columns_carry_the_glossary_definitions():
+    """Every metric column of the Table-3 display (stacked and wide) and of the per-run rows maps to its glossary
+    term, and the table builders' column_config carries the definition; a 'gap X' column names both."""
+    d = _runs([(sel, m, s, 5.0 + s) for sel in ("random", "worst") for m in ("retrain", "ft") for s in (0, 1)])
+    disp, _ = tables.table3_stacked(d, ["random", "worst"])
+    wide, _ = tables.table3_wide(d, ["random", "worst"], compact=True)
+    rows = tables.run_rows(d)
+    for frame, must in ((disp, {"UA", "MIA", "RA", "TA", "Avg. gap", "n", "seeds"}),
+                        (wide, {"worst-case · UA", "random · Avg. gap", "random · n"}),
+                        (rows, {"UA", "gap RA", "Avg. gap (this seed)", "ToW"})):
+        cfg = tables.column_help(frame.columns)
+        for c in must:
+            assert c in frame.columns, (c, list(frame.columns))
+            term = glossary.term_of(c)
+            if c.endswith("seeds"):
+                assert cfg[c]["help"] == glossary.COLUMN_NOTES["seeds"]
+                continue
+            assert term is not None and cfg[c]["help"].startswith(f"**{term}**"), c
+    assert glossary.term_of("gap RA") == "gap" and glossary.TERMS["RA"].line in glossary.help_text("gap RA")
+    assert glossary.term_of("BLO worst-case weight (10% set)") == glossary.term_of("blo@0.1") == "BLO weight"
+    assert glossary.help_text("time (s)") is None  # no invented definitions
 
 
 # ---------------------------------------------------------------------------------------------- honest tables
@@ -246,7 +285,7 @@ def test_correlation_frames_drop_quantities_missing_everywhere():
     fig = charts.correlation_heatmap(m, text, nn)
     assert fig.layout.title.text == "Spearman ρ, mean over 2 seeds (sample std)"
     assert list(fig.data[0].x) == ["Loss", "BLO worst-case weight"] and fig.data[0].zmid == 0
-    assert "n = 2 seeds" in charts.correlation_caption(nn)
+    assert "n = 2 seeds" in captions.correlation_caption(nn)
 
 
 def test_blo_trace_caption_and_figure_read_the_trace_fields():
@@ -255,19 +294,19 @@ def test_blo_trace_caption_and_figure_read_the_trace_fields():
                            "sample_passes": 100.0 * i} for i in (1, 2, 3)])
     extras = {"stop_reason": "fixed_point", "iterations": 3, "cost_vs_training": 0.091, "cost_sample_passes": 300.0,
               "seconds": 1.5, "converged": True}
-    cap = charts.blo_trace_caption(trace, extras)
+    cap = captions.blo_trace_caption(trace, extras)
     assert cap.startswith("3 upper iterations; reached a fixed point (the set is its own best response and the "
                           "objective stopped improving); cost 0.091 × one original training (300 sample passes); "
                           "took 1.5 s")
     assert "previous iteration 0.80" in cap and "vs its response 0.80" in cap
     assert "the worst case is almost exactly the lowest-loss set; the sort costs nothing" in cap  # overlap 0.9
-    assert "sort costs nothing" not in charts.blo_trace_caption(trace.assign(overlap_lowloss=0.5), extras)
+    assert "sort costs nothing" not in captions.blo_trace_caption(trace.assign(overlap_lowloss=0.5), extras)
     fig = charts.blo_trace(trace)
     overl = [t for t in fig.data if t.name.startswith("with ")]
     assert len(overl) == 4 and {t.yaxis for t in overl} == {"y2"} and tuple(fig.layout.yaxis2.range) == (0, 1.05)
     old = trace.rename(columns={"overlap_prev": "topm_overlap"}).drop(columns=["overlap_response", "seconds",
                                                                               "sample_passes"])
-    assert "previous iteration 0.80" in charts.blo_trace_caption(old, {})  # an older trace still reads
+    assert "previous iteration 0.80" in captions.blo_trace_caption(old, {})  # an older trace still reads
 
 
 def test_report_verdicts(tmp_path):
@@ -293,3 +332,25 @@ def test_executor_fields_replace_the_old_ones():
     assert with_executor(cfg, {}) == {"spec": {"methods": ["ft"]}}
     assert with_executor({"spec": {}}, {"executor": "ray", "ray_address": "local", "other": 1}) == {
         "spec": {}, "executor": "ray", "ray_address": "local"}
+
+
+# ---------------------------------------------------------------------------------------------- attack view
+def test_attack_view_opens_on_a_non_uniform_matrix_with_the_largest_membership_gap():
+    """A worst-case set that every model classifies right (UA = 0 under the method and Retrain) draws a one-colour
+    prediction matrix, even when its MIA gap is the largest: the view opens on the informative run instead, and
+    says why. With only uniform matrices it opens on the first run and says that."""
+    from dashboard.analysis_readers import informative_attack_run
+
+    cands = pd.DataFrame([
+        {"method": "ft", "selector": "worst", "ratio": 0.1, "MIA": 10.0, "MIA_retrain": 90.0, "UA": 0.0,
+         "UA_retrain": 0.0},  # the largest gap, but a uniform matrix
+        {"method": "ft", "selector": "random", "ratio": 0.1, "MIA": 80.0, "MIA_retrain": 95.0, "UA": 2.0,
+         "UA_retrain": 4.0},
+        {"method": "rl", "selector": "random", "ratio": 0.1, "MIA": 40.0, "MIA_retrain": 95.0, "UA": 3.0,
+         "UA_retrain": 4.0},  # the largest gap among the informative ones
+    ])
+    i, why = informative_attack_run(cands)
+    assert i == 2 and "55.0 points" in why and "2 of 3 runs" in why
+    uniform = cands.assign(UA=0.0, UA_retrain=0.0)
+    i, why = informative_attack_run(uniform)
+    assert i == 0 and "one colour" in why

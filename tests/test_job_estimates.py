@@ -57,3 +57,39 @@ def test_coreset_estimate_is_the_cost_model_s_and_scales_with_the_points(tmp_pat
     assert 0 < one.stages["coreset models"] < more.stages["coreset models"]
     assert more.stages["scores"] > 0  # the worst-case strategy needs BLO per kept fraction
     assert more.total_s == pytest.approx(sum(more.stages.values()))
+
+
+def test_composition_and_embedding_are_estimated_before_the_first_run(tmp_path):
+    """Every job kind has an estimate before it first runs (issue 22): a composition costs the forget sets it needs
+    (a random set only θ_o; the worst case adds BLO), an embedding θ_o + one forward pass + its projection (UMAP
+    grows with the points, PCA is free); both cost nothing once stored."""
+    from unlearn_core.analysis.embeddings import embedding
+    from unlearn_core.jobs import estimate as E
+    from unlearn_core.pipeline import Pipeline
+
+    store = Store(tmp_path)
+    setup = {"dataset": "biased_digits", "train": {"epochs": 2}}
+    theta = estimate_job("train_original", {"setup": setup, "seed": 0}, store).total_s
+    comp = {"setup": setup, "selectors": ["random"], "ratio": 0.1, "seeds": [0]}
+    one = estimate_job("view_composition", comp, store)
+    both = estimate_job("view_composition", {**comp, "selectors": ["worst", "random"], "seeds": [0, 1]}, store)
+    assert theta > 0 and one.total_s == pytest.approx(theta)  # a random set needs θ_o only
+    assert both.total_s > 2 * theta and set(both.stages) == {"seed 0", "seed 1"}  # BLO for the worst case, 2 seeds
+
+    emb = {"setup": setup, "seed": 0, "model": "original"}
+    pca = estimate_job("view_embedding", {**emb, "reducer": "pca", "max_points": 300}, store)
+    small = estimate_job("view_embedding", {**emb, "reducer": "umap", "max_points": 300}, store)
+    big = estimate_job("view_embedding", {**emb, "reducer": "umap", "max_points": 900}, store)
+    assert pca.stages["θ_o"] == pytest.approx(theta) and pca.stages["projection"] == 0 and pca.stages["features"] > 0
+    first = 0.0 if "umap" in __import__("sys").modules else E.UMAP_FIRST_PROBES
+    ratio = (big.stages["projection"] / small.stages["projection"])
+    assert ratio == pytest.approx((E.UMAP_PER_POINT_PROBES * 900 ** E.UMAP_EXPONENT + first)
+                                  / (E.UMAP_PER_POINT_PROBES * 300 ** E.UMAP_EXPONENT + first), rel=0.05)
+    assert big.total_s > small.total_s > pca.total_s
+
+    pipe = Pipeline(store, Setup.from_dict(setup))
+    embedding(pipe, "original", "pca", seed=0, max_points=300)  # trains θ_o, stores the projection
+    assert estimate_job("view_embedding", {**emb, "reducer": "pca", "max_points": 300}, store).total_s == 0
+    after = estimate_job("view_embedding", {**emb, "reducer": "umap", "max_points": 300}, store)
+    assert after.stages["θ_o"] == 0 and after.total_s > 0
+    assert estimate_job("view_composition", comp, store).total_s == 0  # θ_o stored; a random set is free to build

@@ -97,8 +97,8 @@ def test_import_while_the_server_runs_reaches_every_page(tmp_path, monkeypatch):
     loss = torch.nn.functional.cross_entropy(logits, fresh.ds.y_train[7:8]).item()
     assert row["loss"] == pytest.approx(loss, rel=1e-4, abs=1e-5)
     # the server's own long-lived pipeline serves the imported θ_o too
-    from dashboard import common
+    from dashboard import readers
 
-    pipe = common._pipeline(str(cache.resolve()), setup.to_json())
+    pipe = readers._pipeline(str(cache.resolve()), setup.to_json())
     assert weights_digest(pipe.original(0)) == weights_digest(new)
     JobManager.shared(Store(cache)).shutdown(wait=True, timeout=30)

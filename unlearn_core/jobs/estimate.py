@@ -9,14 +9,24 @@ dashboard before the first run, logged when the job starts and stored with its r
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 
 from .. import cost
-from ..config import Setup
+from ..analysis.composition import composition
+from ..analysis.embeddings import embedding
+from ..config import Setup, forget_count
 from ..grid_estimate import estimate_grid
 from ..grid_stages import Unit, get_stage
+from ..selectors import parse_selector
 
 ENTANGLEMENT_SET_S = 0.02  # ES of one set from stored features: a variance over its rows (measured well under 0.1 s)
+# UMAP of n points costs UMAP_PER_POINT_PROBES · n^UMAP_EXPONENT CPU probes (one probe = the cost model's RBF SVC fit,
+# ``cost.Calibration.svc_s_per_kpair``, timed on this device when the estimate is made), plus UMAP_FIRST_PROBES for
+# the first UMAP of a process (import + numba compilation). Measured side by side by benchmarks/embedding_cost.py.
+UMAP_EXPONENT = 1.35
+UMAP_PER_POINT_PROBES = 0.0152  # median over n = 500, 1000, 1437 (ratios 0.0183, 0.0125, 0.0152)
+UMAP_FIRST_PROBES = 1400.0  # 46.8 s at a 0.0333 s probe on the 2-core development box under load
 
 
 @dataclass
@@ -124,7 +134,7 @@ def demo_estimate(config: dict, store, pipe=None) -> JobEstimate:
 
 
 def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | None:
-    """The cost model's estimate of a job (None for kinds it does not model: checkpoint import, embeddings…)."""
+    """The cost model's estimate of a job (None for kinds it does not model: checkpoint import, test kinds)."""
     config = config or {}
     if kind == "experiment":
         from ..grid import ExperimentSpec
@@ -136,7 +146,8 @@ def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | Non
         from ..tuning import TuneSpec, estimate_tuning
 
         return JobEstimate.of(estimate_tuning(TuneSpec.from_dict(config), store, pipe))
-    if kind not in ("train_original", "score", "forget_set", "view_entanglement", "view_why_hard", "view_coreset"):
+    if kind not in ("train_original", "score", "forget_set", "view_entanglement", "view_why_hard", "view_coreset",
+                    "view_composition", "view_embedding"):
         return None
     pipe = _pipe(store, config.get("setup"), pipe)
     cal = cost.calibrate(pipe)
@@ -157,6 +168,10 @@ def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | Non
         s = sum(_score_seconds(pipe, cal, name, seed, ratio if by_ratio else None)
                 for name, by_ratio in sel.needs_scores())
         return JobEstimate(s, device=cal.device)
+    if kind == "view_composition":
+        return composition_estimate(pipe, cal, config)
+    if kind == "view_embedding":
+        return embedding_estimate(pipe, cal, config)
     if kind == "view_coreset":
         return coreset_estimate(pipe, cal, [float(f) for f in config["fractions"]],
                                 [int(x) for x in (config.get("seeds") or [seed])], config.get("strategies"))
@@ -242,3 +257,52 @@ def coreset_estimate(pipe, cal, fractions: list[float], seeds: list[int], strate
                                                        - _original_seconds(pipe, cal, s), 0.0)
     stages = {"θ_o": originals, "scores": sum(scores.values()), "coreset models": model_s}
     return JobEstimate(sum(stages.values()), stages, cal.device, models, note=f"{models} coreset models")
+
+
+def _forget_set_seconds(pipe, cal, selector: str, ratio: float | None, seed: int) -> float:
+    """Seconds to build one forget set (0 when stored): θ_o once, then each score it needs that is missing."""
+    sel = parse_selector(selector)
+    ratio = None if sel.class_wise else ratio
+    if pipe.find_forget_set(selector, ratio, seed) is not None:
+        return 0.0
+    theta = _original_seconds(pipe, cal, seed)
+    scores = sum(max(_score_seconds(pipe, cal, name, seed, ratio if by_ratio else None) - theta, 0.0)
+                 for name, by_ratio in sel.needs_scores())
+    return theta + scores
+
+
+def composition_estimate(pipe, cal, config: dict) -> JobEstimate:
+    """Group composition (Fan et al.'s Fig. 4): the forget sets it needs (θ_o per seed, the scores, e.g. BLO for
+    the worst case) — counting the groups afterwards is a bincount, free next to them. 0 when stored."""
+    selectors = [str(s) for s in config.get("selectors") or []]
+    seeds = [int(s) for s in (config.get("seeds") or [int(config.get("seed", 0) or 0)])]
+    ratio = config.get("ratio", 0.1)
+    ratio = None if ratio is None else float(ratio)
+    if composition(pipe, selectors, ratio, seeds, config.get("attribute"), compute_if_missing=False) is not None:
+        return JobEstimate(0.0, device=cal.device)
+    stages: dict[str, float] = {}
+    for seed in seeds:
+        theta = _original_seconds(pipe, cal, seed)
+        sets = sum(max(_forget_set_seconds(pipe, cal, sel, ratio, seed) - theta, 0.0) for sel in selectors)
+        stages[f"seed {seed}"] = theta + sets
+    return JobEstimate(sum(stages.values()), stages, cal.device, note=f"{len(selectors) * len(seeds)} forget sets")
+
+
+def embedding_estimate(pipe, cal, config: dict) -> JobEstimate:
+    """A 2-D projection of a model's penultimate features: θ_o if it is the model and missing, one forward pass
+    over the points, then PCA (negligible) or UMAP (CPU probes, see UMAP_PER_POINT_PROBES). 0 when stored."""
+    reducer = str(config.get("reducer", "umap"))
+    seed = int(config.get("seed", 0) or 0)
+    m = config.get("model", "original")
+    model = "original" if m in (None, "original") else tuple(m)  # as the job reads it (kinds.model_from_config)
+    max_points = config.get("max_points", 10000)
+    if embedding(pipe, model, reducer, "train", seed, config.get("params") or None, max_points,
+                 compute_if_missing=False) is not None:
+        return JobEstimate(0.0, device=cal.device)
+    n = pipe.ds.n_train if max_points is None else min(int(max_points), pipe.ds.n_train)
+    stages = {"θ_o": _original_seconds(pipe, cal, seed) if model == "original" else 0.0,
+              "features": n * cal.eval_s_per_sample, "projection": 0.0}
+    if reducer == "umap":
+        first = 0.0 if "umap" in sys.modules else UMAP_FIRST_PROBES  # a process compiles UMAP once
+        stages["projection"] = cal.svc_s_per_kpair * (UMAP_PER_POINT_PROBES * n ** UMAP_EXPONENT + first)
+    return JobEstimate(sum(stages.values()), stages, cal.device, note=f"{reducer.upper()} of {n} points")

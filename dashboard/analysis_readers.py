@@ -1,4 +1,4 @@
-"""Streamlit glue of the analysis-view pages (issue 6): cached readers of finished view results.
+"""Cached readers of the analysis pages (issue 6): finished coreset / composition / embedding / attack results, the
 
 Nothing here trains or builds anything: the coreset / composition / UMAP views run as jobs
 (``unlearn_core.views.jobs``); these helpers only read what the store already holds. PCA of a *stored* model is
@@ -15,9 +15,10 @@ import streamlit as st
 
 from unlearn_core import results as res
 from unlearn_core.analysis import ModelRef, embedding, inspect_sample
+from unlearn_core.jobs.estimate import JobEstimate
 from unlearn_core.store import run_digest
 
-from . import common, style
+from . import common, estimates, readers, style
 from .safety import md_escape
 
 SPURIOUS_DATASETS = ("biased_digits", "celeba")
@@ -31,7 +32,7 @@ BIASED_DIGITS_NOTE = (
 
 def active_results(pipe) -> pd.DataFrame:
     """Finished unlearning runs of the active setup (data set + model + recipe)."""
-    df = common.results()
+    df = readers.results()
     if df.empty:
         return df
     return res.results_for_setup(df, pipe.setup_key)
@@ -69,7 +70,7 @@ def model_label(ref) -> str:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _embedding(root: str, setup_js: str, model: tuple | str, reducer: str, seed: int, max_points: int | None,
                ver: tuple) -> pd.DataFrame | None:
-    pipe = common._pipeline(root, setup_js)
+    pipe = readers._pipeline(root, setup_js)
     m = model if model == "original" else tuple(model)
     # PCA of a stored model is cheap (well under a second on digits): computed here and stored. UMAP is only
     # read from the store (a view_embedding job computes it).
@@ -78,7 +79,7 @@ def _embedding(root: str, setup_js: str, model: tuple | str, reducer: str, seed:
 
 def embedding_frame(model, reducer: str, max_points: int | None = 10000):
     """Coordinates of ``model`` (``"original"`` or a tuple) from the store, or None when a job must compute them."""
-    pipe, _ = common.pipeline()
+    pipe, _ = readers.pipeline()
     if pipe is None:
         return None
     ref = ModelRef(seed=common.seed()) if model == "original" else ModelRef(*model[:3], int(model[3]),
@@ -87,32 +88,32 @@ def embedding_frame(model, reducer: str, max_points: int | None = 10000):
         return None
     m = "original" if model == "original" else tuple(model)
     return _embedding(common.cache_root(), common.setup_json(), m, reducer, common.seed(), max_points,
-                      common.version())
+                      readers.version())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _sample_report(root: str, setup_js: str, index: int, seed: int, sets: tuple, models: tuple, ver: tuple):
-    pipe = common._pipeline(root, setup_js)
-    fs = {name: common._forget_idx(root, key) for name, key in sets}
+    pipe = readers._pipeline(root, setup_js)
+    fs = {name: readers._forget_idx(root, key) for name, key in sets}
     fs = {k: v for k, v in fs.items() if v is not None}
     return inspect_sample(pipe, index, seed, forget_sets=fs, models=list(models), include_retrain=False)
 
 
 def sample_report(index: int, models: dict[str, tuple]):
     """The inspector's report of one training sample (scores, built forget sets, stored models' predictions)."""
-    cat = common.catalog()
+    cat = readers.catalog()
     sets = tuple(zip(cat["name"], cat["key"])) if not cat.empty else ()
     return _sample_report(common.cache_root(), common.setup_json(), int(index), common.seed(), sets,
-                          tuple(models.values()), common.version())
+                          tuple(models.values()), readers.version())
 
 
 def membership(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` (with an ``index`` column) plus an ``in:<set>`` bool column per catalogued forget set."""
-    cat = common.catalog()
+    cat = readers.catalog()
     out = frame.copy()
     out.attrs.update(frame.attrs)
     for name, key in zip(cat["name"], cat["key"]) if not cat.empty else []:
-        idx = common.forget_idx(key)
+        idx = readers.forget_idx(key)
         if idx is not None:
             out[f"in:{name}"] = np.isin(out["index"].to_numpy(), idx)
     return out
@@ -120,8 +121,8 @@ def membership(frame: pd.DataFrame) -> pd.DataFrame:
 
 def with_scores(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` joined with the per-sample score columns of the active setup (by sample index)."""
-    s = common.samples()
-    cols = [e["column"] for e in common.score_entries() if e["per_sample"] and e["column"] in s]
+    s = readers.samples()
+    cols = [e["column"] for e in readers.score_entries() if e["per_sample"] and e["column"] in s]
     cols = [c for c in cols if c not in frame]
     if not cols:
         return frame
@@ -143,7 +144,7 @@ def _features(root: str, setup_js: str, seed: int, digest: str):
     """θ_o's penultimate features of every training sample (one batched forward pass of the stored model)."""
     from unlearn_core.analysis._common import penultimate_features
 
-    pipe = common._pipeline(root, setup_js)
+    pipe = readers._pipeline(root, setup_js)
     model = ModelRef(seed=seed).load(pipe, train_if_missing=False)
     if model is None:
         return None
@@ -179,7 +180,7 @@ def neighbours(pipe, index: int, k: int = 8) -> tuple[pd.DataFrame | None, str]:
     d = np.linalg.norm(feats - feats[row], axis=1)
     d[row] = np.inf
     near = np.argsort(d, kind="stable")[:k]
-    s = common.samples()
+    s = readers.samples()
     out = s.set_index("index").loc[pos[near]].reset_index()
     out.insert(1, "distance", d[near])
     out.attrs["space"] = space
@@ -189,13 +190,13 @@ def neighbours(pipe, index: int, k: int = 8) -> tuple[pd.DataFrame | None, str]:
 def runs_on_sets(pipe, index: int) -> pd.DataFrame:
     """Every built forget set of the active setup: whether it holds sample ``index`` and the unlearning runs (methods
     and their count) stored for it."""
-    cat = common.catalog()
+    cat = readers.catalog()
     if cat.empty:
         return pd.DataFrame(columns=["forget set", "holds this sample", "size", "runs on it", "methods"])
     runs = active_results(pipe)
     rows = []
     for r in cat.itertuples():
-        idx = common.forget_idx(r.key)
+        idx = readers.forget_idx(r.key)
         holds = bool(idx is not None and np.isin(int(index), idx))
         if not runs.empty:
             same_ratio = (runs["ratio"].isna() if r.ratio is None or r.ratio != r.ratio
@@ -228,12 +229,12 @@ def _quiet(fn, default):
 def _entanglement_frame(root: str, setup_js: str, ver: tuple) -> pd.DataFrame:
     from unlearn_core.analysis.entanglement import entanglement_frame
 
-    return entanglement_frame(common._pipeline(root, setup_js), compute_if_missing=False)
+    return entanglement_frame(readers._pipeline(root, setup_js), compute_if_missing=False)
 
 
 def entanglement_by_key() -> dict[str, float]:
     """{forget-set key: ES} of the active setup's stored sets whose entanglement is stored (others are absent)."""
-    df = _quiet(lambda: _entanglement_frame(common.cache_root(), common.setup_json(), common.version()), None)
+    df = _quiet(lambda: _entanglement_frame(common.cache_root(), common.setup_json(), readers.version()), None)
     if df is None or df.empty:
         return {}
     return {k: float(v) for k, v in zip(df["key"], df["es"]) if v == v}
@@ -243,12 +244,12 @@ def entanglement_by_key() -> dict[str, float]:
 def _why_hard(root: str, setup_js: str, key: str, ver: tuple):
     from unlearn_core.analysis.hardness import why_hard as _why
 
-    return _why(common._pipeline(root, setup_js), key, compute_if_missing=False)
+    return _why(readers._pipeline(root, setup_js), key, compute_if_missing=False)
 
 
 def why_hard(key: str):
     """The "Why is it hard?" frames (``WhyHard``) of a stored forget set, read-only; None if the set is gone."""
-    return _quiet(lambda: _why_hard(common.cache_root(), common.setup_json(), key, common.version()), None)
+    return _quiet(lambda: _why_hard(common.cache_root(), common.setup_json(), key, readers.version()), None)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -256,7 +257,7 @@ def _set_entanglement(root: str, setup_js: str, rows_json: str, ver: tuple) -> p
     from unlearn_core.analysis.entanglement import entanglement_for_results
 
     rows = pd.DataFrame(json.loads(rows_json), columns=["selector", "ratio", "seed"])
-    return entanglement_for_results(common._pipeline(root, setup_js), rows, compute_if_missing=False)
+    return entanglement_for_results(readers._pipeline(root, setup_js), rows, compute_if_missing=False)
 
 
 def set_entanglement(runs: pd.DataFrame, selectors: list[str]) -> pd.DataFrame:
@@ -268,7 +269,7 @@ def set_entanglement(runs: pd.DataFrame, selectors: list[str]) -> pd.DataFrame:
     if not rows:
         return empty
     return _quiet(lambda: _set_entanglement(common.cache_root(), common.setup_json(), json.dumps(rows),
-                                            common.version()), empty)
+                                            readers.version()), empty)
 
 
 def original_seeds(pipe) -> list[int]:
@@ -285,28 +286,24 @@ def original_seeds(pipe) -> list[int]:
 def _correlation(root: str, setup_js: str, seeds: tuple, ratio: float | None, ver: tuple):
     from unlearn_core.analysis.hardness import hardness_correlation
 
-    return hardness_correlation(common._pipeline(root, setup_js), list(seeds), ratio=ratio, compute_if_missing=False)
+    return hardness_correlation(readers._pipeline(root, setup_js), list(seeds), ratio=ratio, compute_if_missing=False)
 
 
 def correlation(seeds: list[int], ratio: float | None):
     """Spearman matrices of memorization, the learning-event proxies, loss, LiRA ASR and the BLO weight (at
     ``ratio``) over ``seeds`` (``CorrelationResult``), read-only; None when the store cannot answer."""
     return _quiet(lambda: _correlation(common.cache_root(), common.setup_json(), tuple(int(s) for s in seeds), ratio,
-                                       common.version()), None)
+                                       readers.version()), None)
 
 
 def estimate_text(jobs: list[tuple[str, dict]]) -> str:
     """'Estimate: ≈ 40 s on this CPU (cost model …)' for one or more jobs about to be submitted."""
-    from unlearn_core.jobs.estimate import JobEstimate
-
-    from . import estimates
-
-    parts = [common.job_estimate(k, c) for k, c in jobs]
+    parts = [estimates.job_estimate(k, c) for k, c in jobs]
     parts = [p for p in parts if p is not None]
     if not parts:
         return "No estimate available."
     total = JobEstimate(sum(p.total_s for p in parts), device=parts[0].device, units=sum(p.units for p in parts))
-    return "Estimate: " + estimates.job_text(total, common.estimate_correction()) + "."
+    return "Estimate: " + estimates.job_text(total, estimates.estimate_correction()) + "."
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -318,7 +315,7 @@ def _tunings(root: str, setup_id: str, ver: tuple) -> pd.DataFrame:
 
 def tunings(setup_id: str) -> pd.DataFrame:
     """Finished tunings of a setup, newest first (``unlearn_core.tuning.find_tunings``)."""
-    found = _quiet(lambda: _tunings(common.cache_root(), setup_id, common.version()), None)
+    found = _quiet(lambda: _tunings(common.cache_root(), setup_id, readers.version()), None)
     return found if found is not None else pd.DataFrame(columns=["key", "setup_id", "method", "chosen_params",
                                                                  "label"])
 
@@ -348,7 +345,7 @@ def tuning_record(key: str) -> dict | None:
 def _tuning_estimate(root: str, setup_js: str, spec_json: str, ver: tuple) -> str:
     from unlearn_core.tuning import TuneSpec, estimate_tuning
 
-    pipe = common._pipeline(root, setup_js)
+    pipe = readers._pipeline(root, setup_js)
     ts = TuneSpec.from_dict(json.loads(spec_json))
     return estimate_tuning(ts, pipe.store, pipe).summary()
 
@@ -357,7 +354,7 @@ def tuning_estimate(spec: dict) -> str:
     """The cost model's estimate of a tuning (``estimate_tuning(...).summary()``); raises ForgetsetError for a bad
     spec (the page shows it)."""
     return _tuning_estimate(common.cache_root(), common.setup_json(), json.dumps(spec, sort_keys=True),
-                            common.version())
+                            readers.version())
 
 
 def _why_n_reference() -> int:
@@ -377,7 +374,7 @@ def _attack(root: str, setup_js: str, method: str, selector: str, ratio: float |
             ver: tuple):
     from unlearn_core.analysis.attack import attack_view
 
-    return attack_view(common._pipeline(root, setup_js), method, selector, ratio, seed,
+    return attack_view(readers._pipeline(root, setup_js), method, selector, ratio, seed,
                        json.loads(params_js) or None)
 
 
@@ -385,7 +382,7 @@ def attack(method: str, selector: str, ratio: float | None, seed: int, params: d
     """The attack view (``unlearn_core.analysis.attack.AttackView``) of a stored run and Retrain on its set;
     raises ConfigError when a model is missing."""
     return _attack(common.cache_root(), common.setup_json(), method, selector, ratio, int(seed),
-                   json.dumps(params or {}, sort_keys=True), common.version())
+                   json.dumps(params or {}, sort_keys=True), readers.version())
 
 
 def attack_candidates(pipe) -> pd.DataFrame:
@@ -393,6 +390,8 @@ def attack_candidates(pipe) -> pd.DataFrame:
     runs = active_results(pipe)
     if runs.empty:
         return runs
+    retrain = {(r.selector, None if r.ratio != r.ratio else round(float(r.ratio), 9), int(r.seed)): r
+               for r in runs[runs["method"] == "retrain"].itertuples()}
     out = []
     for r in runs[runs["method"] != "retrain"].itertuples():
         ratio = None if r.ratio != r.ratio else float(r.ratio)
@@ -403,10 +402,33 @@ def attack_candidates(pipe) -> pd.DataFrame:
                   and ModelRef(seed=int(r.seed)).is_available(pipe))
         except Exception:  # noqa: BLE001 - an unreadable run is left out of the menu
             ok = False
-        if ok:
+        ref = retrain.get((r.selector, None if ratio is None else round(ratio, 9), int(r.seed)))
+        if ok and ref is not None:
             out.append({"method": r.method, "selector": r.selector, "ratio": ratio, "seed": int(r.seed),
-                        "params": params, "MIA": float(r.MIA), "UA": float(r.UA)})
+                        "params": params, "MIA": float(r.MIA), "UA": float(r.UA),
+                        "MIA_retrain": float(ref.MIA), "UA_retrain": float(ref.UA)})
     return pd.DataFrame(out)
+
+
+def informative_attack_run(cands: pd.DataFrame) -> tuple[int, str]:
+    """(row of ``cands``, why) of the run the attack view opens on: among the runs whose prediction matrix is not
+    uniform (some forget sample is misclassified by the unlearned model or by Retrain: UA > 0 for either, so the
+    matrix shows who gets what right), the one whose membership signal differs most from Retrain's on the same set
+    (|MIA-efficacy − Retrain's|); the first run when all matrices are uniform. A worst-case set that every model
+    still classifies right draws a one-colour matrix and identical histograms: nothing to read."""
+    gap = (cands["MIA"] - cands["MIA_retrain"]).abs().to_numpy()
+    mixed = ((cands["UA"] > 0) | (cands["UA_retrain"] > 0)).to_numpy()
+    pool = [i for i in range(len(cands)) if mixed[i]]
+    if not pool:
+        return 0, ("Every run's forget set is classified right by the unlearned model and by Retrain alike (UA = 0): "
+                   "the prediction matrix is one colour whichever run is chosen.")
+    i = max(pool, key=lambda k: (gap[k], -k))
+    r = cands.iloc[i]
+    return i, (f"Opened on the run whose membership signal differs most from Retrain's: MIA-efficacy "
+               f"{r['MIA']:.1f}% vs Retrain's {r['MIA_retrain']:.1f}% on the same set (|gap| {gap[i]:.1f} points), "
+               f"among the {len(pool)} of {len(cands)} runs whose prediction matrix is not uniform (UA "
+               f"{r['UA']:.1f}% vs Retrain's {r['UA_retrain']:.1f}%). Runs where every model still gets every forget "
+               "sample right draw a one-colour matrix.")
 
 
 def why_one_line(rep, sets: pd.DataFrame, n: int) -> str:
