@@ -79,6 +79,7 @@ def table3_stacked(d: pd.DataFrame, selectors: list[str], tuned: dict | None = N
     disp.attrs["runtime_s"] = list(t3["runtime_s_mean"])
     disp.attrs["selectors"] = list(t3["selector"])
     disp.attrs["methods"] = list(t3["method"])
+    disp.attrs["params"] = list(t3["params"]) if "params" in t3 else ["{}"] * len(t3)
     disp.attrs["tuned"] = labels
     return disp, gaps
 
@@ -136,6 +137,8 @@ def column_help(columns) -> dict:
         key = str(c).split(" · ")[-1]
         if key in GLOSSARY:
             out[c] = st.column_config.Column(str(c), help=GLOSSARY[key])
+        elif key in BANK_HELP:
+            out[c] = st.column_config.Column(str(c), help=BANK_HELP[key])
     return out
 
 
@@ -162,6 +165,73 @@ def table3_export(d: pd.DataFrame, selectors: list[str]) -> str:
     t3 = t3.assign(method_name=[method_label(m) for m in t3["method"]],
                    selector_name=[selector_label(s) for s in t3["selector"]])
     return res.table3_csv(t3)
+
+
+# ---------------------------------------------------------------------------------------------- model banks
+# Per-example distribution tests over model banks (unlearn_core/banks.py, forget_quality.py) as Table-3 columns.
+BANK_COLUMNS = {"forget_quality": ("F", 3), "score": ("score", 3), "klom_forget_p95": ("KLoM forget P95", 2),
+                "klom_retain_p95": ("KLoM retain P95", 2), "klom_test_p95": ("KLoM test P95", 2)}
+BANK_HELP = {
+    "F": "Forgetting quality (Triantafillou et al., Are we making progress in unlearning?, 2024): per forget "
+         "example, ε of the best test telling N unlearned models from N retrained ones; points 1, ½, ¼ … per 0.5 of "
+         "ε, averaged over the forget set. 1 = indistinguishable from Retrain. Retrain's row is Retrain against an "
+         "independent retrain bank (the control: near 1); original = θ_o unchanged (the floor, 0). Mean ± sample "
+         "std over seeds.",
+    "score": "F × (RA / RA_Retrain) × (TA / TA_Retrain), accuracies averaged over each bank (Triantafillou et al.).",
+    "KLoM forget P95": "KLoM (Georgiev et al., Attribute-to-Delete, 2024): 95th percentile over the forget set of "
+                       "the KL divergence between 20-bin histograms of an example's margin under the unlearned and "
+                       "the retrained bank. 0 = identical; with N models a floor of ≈ (1/N)·log((1/N)/1e-5) per "
+                       "lone model.",
+    "KLoM retain P95": "KLoM's 95th percentile over a fixed random sample of 1,000 retain examples.",
+    "KLoM test P95": "KLoM's 95th percentile over the test set (≤ 2,000 examples).",
+    "n models": "N: models per bank (N unlearned runs from θ_o, N retrained models; Retrain's control uses 2N) and "
+                "the seeds whose banks the bank columns average.",
+}
+NOT_COMPUTED = "not computed"
+ORIGINAL_ROW = "original (θ_o unchanged)"
+
+
+def with_bank_columns(disp: pd.DataFrame, gaps: pd.DataFrame, summary: dict[tuple, dict],
+                      original_row: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 3 (:func:`table3_stacked`) with the bank columns F, score, KLoM forget / retain / test P95 and n models
+    ('mean ± std' over the seeds whose banks are stored; 'not computed' where none is), and, per forget set with a
+    bank, a row ``original`` (θ_o unchanged; no one-model metrics). ``summary``: :func:`unlearn_core.banks.
+    summarise_bank_rows`. Rows, gaps and attrs stay aligned (new rows have no gaps)."""
+    if disp.empty:
+        return disp, gaps
+    sels, meths = disp.attrs["selectors"], disp.attrs["methods"]
+    params = disp.attrs.get("params") or ["{}"] * len(disp)
+    attrs = {k: list(v) for k, v in disp.attrs.items()}
+    out_rows, gap_rows, new_attrs = [], [], {k: [] for k in attrs}
+
+    def bank_cells(s: dict | None) -> dict:
+        if s is None:
+            return {**{lab: NOT_COMPUTED for lab, _ in BANK_COLUMNS.values()}, "n models": "—"}
+        cells = {lab: res.fmt_mean_std(*s[m], digits) for m, (lab, digits) in BANK_COLUMNS.items()}
+        cells["n models"] = f"{s['n_models']} · seeds {','.join(map(str, s['seeds']))}"
+        return cells
+
+    for i in range(len(disp)):
+        row = disp.iloc[i].to_dict()
+        out_rows.append({**row, **bank_cells(summary.get((sels[i], meths[i], params[i])))})
+        gap_rows.append(gaps.iloc[i].to_dict())
+        for k in attrs:
+            new_attrs[k].append(attrs[k][i] if i < len(attrs[k]) else None)
+        last_of_set = i == len(disp) - 1 or sels[i + 1] != sels[i]
+        orig = summary.get((sels[i], "original", "{}"))
+        if original_row and last_of_set and orig is not None:
+            blank = {c: "—" for c in disp.columns}
+            blank.update({"forget set": row.get("forget set", ""), "method": ORIGINAL_ROW, "n": len(orig["seeds"]),
+                          "seeds": ",".join(map(str, orig["seeds"]))})
+            out_rows.append({**blank, **bank_cells(orig)})
+            gap_rows.append({c: np.nan for c in gaps.columns})
+            for k in attrs:
+                new_attrs[k].append({"selectors": sels[i], "methods": "original", "params": "{}"}.get(
+                    k, 0.0 if k == "runtime_s" else "" if k == "tuned" else None))
+    new = pd.DataFrame(out_rows, columns=[*disp.columns, *[lab for lab, _ in BANK_COLUMNS.values()], "n models"])
+    new_gaps = pd.DataFrame(gap_rows, columns=gaps.columns, index=new.index)
+    new.attrs.update(new_attrs)
+    return new, new_gaps
 
 
 # ---------------------------------------------------------------------------------------------- entanglement

@@ -72,3 +72,48 @@ def test_page_with_no_banks_says_what_to_do(tmp_path, monkeypatch):
     at.switch_page("app_pages/forget_quality.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+
+
+def _compare(root, monkeypatch) -> AppTest:
+    from unlearn_core.config import Setup
+
+    monkeypatch.setenv("FORGETSET_CACHE_DIR", str(root))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["setup"] = Setup(train={"epochs": EPOCHS}).to_dict()
+    at.run()
+    at.switch_page("app_pages/compare.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_compare_table_shows_bank_columns_with_the_controls_as_rows(bank_cache, monkeypatch):
+    at = _compare(bank_cache[0], monkeypatch)
+    table = at.dataframe[0].value
+    for col in ("F", "score", "KLoM forget P95", "KLoM retain P95", "KLoM test P95", "n models"):
+        assert col in table.columns, col
+    by = table.set_index("method")
+    # Retrain's row is the control (vs an independent bank), GA's its bank, θ_o unchanged a row of its own at F = 0
+    assert {"Retrain", "GA", "original (θ_o unchanged)"} <= set(by.index)
+    assert by.loc["original (θ_o unchanged)", "F"].startswith("0.000")
+    assert by.loc["original (θ_o unchanged)", "UA"] == "—"
+    f_retrain = float(by.loc["Retrain", "F"].split(" ")[0])
+    assert f_retrain > 0.5  # the control: an independent retrain bank looks like the reference
+    assert by.loc["GA", "n models"].startswith("4")
+    assert not any("not computed" in str(c.value) for c in at.caption)  # every shown method has its bank
+
+
+def test_compare_without_banks_offers_to_build_them(tmp_path_factory, monkeypatch):
+    from unlearn_core.config import Setup
+    from unlearn_core.grid import ExperimentSpec, run_experiment
+    from unlearn_core.store import Store
+
+    root = tmp_path_factory.mktemp("fq_nobank")
+    run_experiment(ExperimentSpec(setup=Setup(train={"epochs": EPOCHS}), selectors=["random"],
+                                  methods=["retrain", "ga"], seeds=[0]), Store(root))
+    at = _compare(root, monkeypatch)
+    table = at.dataframe[0].value
+    assert "F" not in table.columns  # nothing made up
+    note = [c.value for c in at.caption if "not computed" in str(c.value)]
+    assert note and "build a bank of 32 models" in note[0] and "Estimate" in note[0], note
+    assert any(b.key == "cmp_bank_job" for b in at.button)

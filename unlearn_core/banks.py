@@ -430,3 +430,65 @@ def forget_quality_table(pipe, selector: str, ratio: float | None, seed: int, n:
         if res is not None:
             rows.append({"method": m, **res.comparison.metrics})
     return rows
+
+
+# ---------------------------------------------------------------------------------------------- tables of many sets
+TABLE_METRICS = ("forget_quality", "score", "klom_forget_p95", "klom_retain_p95", "klom_test_p95")
+N_LADDER = (4, 8, 16, 32, 64, 128, 256, 512)
+
+
+def forget_set_banks(pipe, forget_sets: Sequence[tuple[str, float | None, int]]) -> dict[tuple, dict[str, int]]:
+    """{(selector, ratio, seed): {bank: members stored} (:func:`stored_banks`)} for the stored forget sets among
+    ``forget_sets`` (a set that is not stored is left out; ``original_seeds`` is the same bank for every set)."""
+    have = stored_banks(pipe)
+    shared = have.get("*", {})
+    out: dict[tuple, dict[str, int]] = {}
+    for sel, ratio, seed in forget_sets:
+        fs = _forget(pipe, sel, ratio, int(seed), False)
+        if fs is None:
+            continue
+        out[(sel, ratio, int(seed))] = {**have.get(digest_indices(fs.forget_idx), {}), **shared}
+    return out
+
+
+def n_choices(counts: Sequence[dict[str, int]], methods: Sequence[str]) -> list[int]:
+    """The N (of ``N_LADDER``) at which at least one of ``methods`` (not ``original``, which needs only the
+    reference) can be compared on at least one of the forget sets with these stored counts; ascending."""
+    best = [available_n(c, m) for c in counts for m in methods if m != "original"]
+    return [n for n in N_LADDER if any(b >= n for b in best)]
+
+
+def bank_table_rows(pipe, forget_sets: Sequence[tuple[str, float | None, int]],
+                    methods: Sequence[tuple[str, dict | None]], n: int, estimator: str = DEFAULT_ESTIMATOR,
+                    ) -> list[dict]:
+    """One row per (forget set, method) with N stored models: identity (selector, ratio, seed, method, params as
+    JSON) and the bank metrics (``BankComparison.metrics``). ``methods``: (method, parameters) pairs, ``retrain``
+    (evaluated against an independent retrain bank: the control) and ``original`` (θ_o unchanged) included as the
+    caller wants them. Reads stored banks only; a pair without N stored models is left out."""
+    check_eval_models(n)
+    rows = []
+    for sel, ratio, seed in forget_sets:
+        for method, params in methods:
+            res = bank_comparison(pipe, method, sel, ratio, int(seed), n, params or None, estimator=estimator)
+            if res is not None:
+                rows.append({"selector": sel, "ratio": ratio, "seed": int(seed), "method": method,
+                             "params": json_params(params), **res.comparison.metrics})
+    return rows
+
+
+def summarise_bank_rows(rows: Sequence[dict], metrics: Sequence[str] = TABLE_METRICS) -> dict[tuple, dict]:
+    """{(selector, method, params JSON): {metric: (mean, sample std (ddof = 1; NaN for one seed), n seeds)},
+    "seeds": sorted seeds, "n_models": N}} over the seeds of :func:`bank_table_rows`."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["selector"], r["method"], r["params"]), []).append(r)
+    out = {}
+    for key, g in groups.items():
+        s = {}
+        for m in metrics:
+            v = np.array([float(r[m]) for r in g], dtype=float)
+            s[m] = (float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan"), len(v))
+        s["seeds"] = sorted(int(r["seed"]) for r in g)
+        s["n_models"] = int(g[0]["n_models"])
+        out[key] = s
+    return out
