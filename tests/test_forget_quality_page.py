@@ -117,3 +117,32 @@ def test_compare_without_banks_offers_to_build_them(tmp_path_factory, monkeypatc
     note = [c.value for c in at.caption if "not computed" in str(c.value)]
     assert note and "build a bank of 32 models" in note[0] and "Estimate" in note[0], note
     assert any(b.key == "cmp_bank_job" for b in at.button)
+
+
+def test_inspector_shows_a_forgotten_samples_eps_and_its_two_margin_histograms(bank_cache, monkeypatch):
+    from unlearn_core.config import Setup
+    from unlearn_core.pipeline import Pipeline
+    from unlearn_core.store import Store
+
+    root = bank_cache[0]
+    pipe = Pipeline(Store(root), Setup(train={"epochs": EPOCHS}))
+    forget = pipe.load_forget_set(pipe.find_forget_set("random", 0.1, 0)).forget_idx
+    inside, outside = int(forget[0]), int(next(i for i in range(pipe.ds.n_train) if i not in set(forget)))
+    monkeypatch.setenv("FORGETSET_CACHE_DIR", str(root))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["setup"] = Setup(train={"epochs": EPOCHS}).to_dict()
+    at.run()
+    at.switch_page("app_pages/inspector.py")
+    at.session_state["insp_index"] = inside
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    eps = next(d.value for d in at.dataframe if "ε" in d.value.columns)
+    assert any(m.startswith("Retrain (control") for m in eps["method"]) and "ga" in set(eps["method"])
+    assert ((eps["ε"] >= 0) & (eps["ε"] <= 50)).all() and (eps["N"] == 4).all()
+    hist = at.get("plotly_chart")[-1]
+    assert "margin" in hist.proto.spec and "retrained" in hist.proto.spec  # unlearned vs retrained
+    # a sample no forget set holds has no ε: the page says how to get one instead of a number
+    at.session_state["insp_index"] = outside
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("ε is defined only while a sample is forgotten" in i.value for i in at.info)

@@ -40,7 +40,7 @@ from .config import config_key
 from .context import NULL_CONTEXT, RunContext
 from .data import ImageDataset
 from .errors import ConfigError
-from .forget_quality import DEFAULT_ESTIMATOR, BankComparison, compare_banks, margins
+from .forget_quality import DEFAULT_ESTIMATOR, BankComparison, compare_banks, epsilons, klom, margins
 from .methods import UnlearnInput, get_method
 from .store import array_digest, weights_digest
 from .training import TrainConfig, auto_model_batch, predict_logits, train_ensemble, train_model
@@ -354,15 +354,13 @@ def bank_comparison(pipe, method: str, selector: str, ratio: float | None, seed:
         if role != "copies":
             got, _ = ensure_members(bc, role, list(members), fs.forget_idx, method if role == "unlearn" else None,
                                     params, original, ctx.sub(0.5, 1.0))
+        if role == "copies":
+            got = [member_outputs(original, pipe.ds)] * n
     else:
-        ref = find_members(bc, rrole, list(rmembers), fs.forget_idx)
-        got = None if role == "copies" else find_members(
-            bc, role, list(members), fs.forget_idx, method if role == "unlearn" else None, params,
-            digest_weights(original) if role == "unlearn" else None)
-        if ref is None or (got is None and role != "copies"):
+        found = _stored_pair(pipe, method, fs.forget_idx, seed, n, params)
+        if found is None:
             return None
-    if role == "copies":
-        got = [member_outputs(original, pipe.ds)] * n
+        got, ref = found
     ds = pipe.ds
     forget_idx = np.sort(np.asarray(fs.forget_idx, dtype=np.int64))
     r_idx = retain_sample(ds.n_train, forget_idx, seed)
@@ -373,6 +371,59 @@ def bank_comparison(pipe, method: str, selector: str, ratio: float | None, seed:
     comp.metrics.update({"UA_bank": 100 * (1 - float(au["forget"].mean())), "RA_bank": 100 * float(au["retain"].mean()),
                          "TA_bank": 100 * float(au["test"].mean())})
     return BankResult(comp, forget_idx, r_idx, t_idx, mu, mr, n)
+
+
+def _stored_pair(pipe, method: str, forget_idx, seed: int, n: int,
+                 params: dict | None = None) -> tuple[list[dict], list[dict]] | None:
+    """(outputs of ``method``'s N models, outputs of the N reference retrained models) on this forget set, read from
+    the store; None when a member (or θ_o, for a method or ``original``) is missing."""
+    bc = BankContext.of(pipe)
+    (role, members), (rrole, rmembers) = bank_roles(method, n)
+    original = None
+    if role in ("unlearn", "copies"):
+        if pipe.find_original(seed) is None:
+            return None
+        original = pipe.original(seed)
+    ref = find_members(bc, rrole, list(rmembers), forget_idx)
+    if ref is None:
+        return None
+    if role == "copies":
+        return [member_outputs(original, pipe.ds)] * n, ref
+    got = find_members(bc, role, list(members), forget_idx, method if role == "unlearn" else None, params,
+                       digest_weights(original) if role == "unlearn" else None)
+    return None if got is None else (got, ref)
+
+
+def sample_in_banks(pipe, sample: int, forget_sets: Sequence[tuple[str, float | None, int, Any]],
+                    estimator: str = DEFAULT_ESTIMATOR) -> list[dict]:
+    """One training sample under every stored bank of the forget sets that hold it: per (forget set, method with
+    a bank — ``retrain`` = the control, ``original_seeds``, the preset-hyperparameter banks of the methods), at the
+    largest N stored, the sample's ε (``estimator`` and the threshold test), its KLoM, and its margin under each
+    unlearned and each retrained model (``unlearned``, ``retrained``: (N,) arrays). ``forget_sets``: (selector,
+    ratio, seed, forget indices). Reads stored banks only; ``original`` (θ_o unchanged: ε at the cap) is left out."""
+    have = stored_banks(pipe)
+    rows = []
+    for sel, ratio, seed, idx in forget_sets:
+        idx = np.sort(np.asarray(idx, dtype=np.int64))
+        if not np.isin(sample, idx):
+            continue
+        counts = {**have.get(digest_indices(idx), {}), **have.get("*", {})}
+        methods = ["retrain", "original_seeds", *sorted(m for m in counts if m not in ("retrain", "original_seeds"))]
+        for m in methods:
+            n = max([k for k in N_LADDER if k <= available_n(counts, m)], default=0)
+            if n < 4:
+                continue
+            found = _stored_pair(pipe, m, idx, int(seed), n)
+            if found is None:
+                continue
+            u = np.array([o["train"][sample] for o in found[0]], dtype=np.float64)
+            r = np.array([o["train"][sample] for o in found[1]], dtype=np.float64)
+            rows.append({"selector": sel, "ratio": ratio, "seed": int(seed), "method": m, "n_models": n,
+                         "eps": float(epsilons(u[:, None], r[:, None], estimator)[0]),
+                         "eps_threshold": float(epsilons(u[:, None], r[:, None], "threshold")[0]),
+                         "klom": float(klom(u[:, None], r[:, None])[0]), "estimator": estimator,
+                         "unlearned": u, "retrained": r})
+    return rows
 
 
 def json_params(params: dict | None) -> str:
