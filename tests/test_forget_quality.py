@@ -190,3 +190,51 @@ def test_ulira_is_chance_for_one_distribution_and_finds_a_shift():
     acc = ulira_accuracy(u, r)
     assert abs(acc[:200].mean() - 0.84) < 0.04 and abs(acc[200:].mean() - 0.5) < 0.04
     assert np.isnan(ulira_accuracy(u[:4], r[:4])).all()
+
+
+# ---------------------------------------------------------------------------------------------- ε as a score
+def test_selector_grammar_takes_the_method_an_eps_score_is_measured_under():
+    from unlearn_core.errors import ConfigError
+    from unlearn_core.selectors import ForgetSet, parse_selector, select_forget_set, selector_label
+
+    spec = parse_selector("top:eps_hardness:ga")
+    assert (spec.kind, spec.arg, spec.score_params()) == ("top", "eps_hardness", {"method": "ga"})
+    assert parse_selector("top:eps_hardness").score_params() == {}  # the score's default method
+    assert parse_selector("bottom:eps_hardness:rsu:ga").score_params() == {"method": "rsu:ga"}
+    assert selector_label("top:eps_hardness:ga") == "highest eps_hardness under ga"
+    with pytest.raises(ConfigError, match="takes no method"):
+        parse_selector("top:loss:ga")
+
+    class _DS:  # what select_forget_set reads of a data set
+        n_train, num_classes = 40, 2
+        y_train = torch.arange(40) % 2
+
+    asked = []
+    planted = np.random.default_rng(0).permutation(40).astype(float)
+
+    def score_fn(name, ratio, params):
+        asked.append((name, params))
+        return planted
+
+    fs = select_forget_set("top:eps_hardness:ga", _DS(), 0.1, 0, score_fn)
+    assert isinstance(fs, ForgetSet) and asked == [("eps_hardness", {"method": "ga"})]
+    assert set(fs.forget_idx) == set(np.argsort(-planted)[:4])  # the 4 highest ε under GA
+
+
+def test_eps_under_a_method_is_a_selector_input_and_a_why_is_it_hard_quantity(bank_pipe):
+    from unlearn_core.analysis.hardness import why_hard
+
+    inputs = bank_pipe._selector_inputs("top:eps_hardness:ga", 0.1, 0, lambda n, r, p: f"{n}{sorted(p.items())}")
+    assert inputs == {"eps_hardness[method=ga]": "eps_hardness[('method', 'ga')]"}  # the forget set's key names it
+    params = {"method": "ga", "n_models": 4, "folds": 2}
+    eps = np.asarray(bank_pipe.score("eps_hardness", 0, params=params).values)
+    bank_pipe.forget_set("random", 0.1, 0)
+    why = why_hard(bank_pipe, ("random", 0.1, 0))
+    col = "eps_hardness folds=2,method=ga,n_models=4"
+    assert col in set(why.summary["quantity"])
+    row = why.summary.set_index("quantity").loc[col]
+    idx = bank_pipe.forget_set("random", 0.1, 0).forget_idx
+    assert row["hard_end"] == "high" and np.isclose(row["set_mean"], eps[idx].mean())
+    from dashboard.style import score_label
+
+    assert score_label(col) == "hardest to forget by ε under GA (folds=2, n_models=4)"

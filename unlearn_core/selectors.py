@@ -6,6 +6,8 @@ Selector names (strings, so the CLI and dashboard share one syntax):
 - ``worst``                  top-m of the BLO weights w (worst case, Fan et al., Challenging Forgets)
 - ``easiest``                bottom-m of w (the easiest set)
 - ``top:SCORE`` / ``bottom:SCORE``   m samples with the highest / lowest value of any registered score
+- ``top:SCORE:METHOD``       the same for a score measured under an unlearning method (its ``method`` parameter), e.g.
+  ``top:eps_hardness:ga`` = the samples hardest to forget by ε under GA (``scores/eps_hardness.py``)
 - ``class:C1,C2``            every training sample of the listed classes (class-wise forgetting; ratio ignored)
 - ``worst_class[:k]``        the k worst-case classes by class-level BLO (w over classes)
 - ``mixed:F``                the worst-case set with a fraction F of it replaced by random samples (Fan et al., Challenging Forgets App. C.7)
@@ -61,6 +63,7 @@ class SelectorSpec:
     kind: str  # random | worst | easiest | top | bottom | class | worst_class | mixed
     arg: str | None = None
     stratified: bool = False
+    score_method: str | None = None  # top:SCORE:METHOD: the method the score is measured under
 
     @property
     def class_wise(self) -> bool:
@@ -84,6 +87,8 @@ class SelectorSpec:
             return {"granularity": "class", "n_classes": int(self.arg)}
         if self.kind == "mem" and ":" in (self.arg or ""):
             return {"n_shadow": int(self.arg.split(":")[1])}
+        if self.score_method:
+            return {"method": self.score_method}
         return {}
 
 
@@ -102,10 +107,16 @@ def parse_selector(name: str) -> SelectorSpec:
             raise ConfigError(f"Selector '{name}' takes no argument.")
         return SelectorSpec(kind, None, stratified)
     if kind in ("top", "bottom"):
-        from .scores import score_names
+        from .scores import get_score, score_names
 
+        arg, _, method = arg.partition(":")
         if arg not in score_names():
             raise ConfigError(f"Selector '{name}': unknown score '{arg}'. Known scores: {', '.join(score_names())}.")
+        if method:
+            if "method" not in get_score(arg).defaults:
+                raise ConfigError(f"Selector '{name}': score '{arg}' takes no method (only scores measured under "
+                                  f"an unlearning method do, e.g. top:eps_hardness:ga).")
+            return SelectorSpec(kind, arg, stratified, method)
         return SelectorSpec(kind, arg, stratified)
     if kind == "class":
         try:
@@ -207,7 +218,7 @@ def select_forget_set(selector: str, ds: ImageDataset, ratio: float | None, seed
             w = score_fn("blo", ratio, {})
             idx = _top_m(w, m, highest=spec.kind == "worst", y=strat_y, rng=rng)
         elif spec.kind in ("top", "bottom"):
-            values = score_fn(spec.arg, None, {})
+            values = score_fn(spec.arg, None, spec.score_params())
             idx = _top_m(values, m, highest=spec.kind == "top", y=strat_y, rng=rng)
         elif spec.kind == "mem":
             from .scores.memorization import MEM_GROUPS, memorization_groups, mix_sizes
@@ -255,7 +266,7 @@ def selector_label(selector: str) -> str:
         return str(selector)
     base = SELECTOR_NAMES.get(spec.kind, spec.kind)
     if spec.kind in ("top", "bottom"):
-        base = f"{base} {spec.arg}"
+        base = f"{base} {spec.arg}" + (f" under {spec.score_method}" if spec.score_method else "")
     elif spec.kind == "class":
         base = ("classes " if "," in spec.arg else "class ") + spec.arg.replace(",", ", ")
     elif spec.kind == "worst_class":
