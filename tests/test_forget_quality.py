@@ -238,3 +238,36 @@ def test_eps_under_a_method_is_a_selector_input_and_a_why_is_it_hard_quantity(ba
     from dashboard.style import score_label
 
     assert score_label(col) == "hardest to forget by ε under GA (folds=2, n_models=4)"
+
+
+# ---------------------------------------------------------------------------------------------- the report
+def test_report_section_reads_the_banks_or_says_how_to_get_them(bank_pipe, tmp_path):
+    from unlearn_core.analysis.fq_question import question_tables
+    from unlearn_core.banks import bank_comparison
+    from unlearn_core.report import write_report
+    from unlearn_core.reproduce import forget_quality_section
+
+    ga = bank_comparison(bank_pipe, "ga", "random", 0.1, 0, 8, compute_if_missing=True).comparison.metrics
+    loss = np.asarray(bank_pipe.score("loss", 0).values)  # the one θ_o quantity computed here (cheap)
+    q = question_tables(bank_pipe, [0], 0.1, n=8, kinds=("random",), methods=("ga",))
+    by = q.table.set_index("method")
+    assert {"retrain", "original", "original_seeds", "ga"} <= set(by.index)
+    assert np.isclose(by.at["ga", "F"], ga["forget_quality"]) and by.at["original", "F"] == 0.0
+    assert by.at["retrain", "F"] > by.at["original_seeds", "F"]  # the control on top
+    rho = q.rho.set_index("quantity")
+    assert set(rho.index) == {"loss"}  # only what is stored: BLO and memorization are not
+    res = bank_comparison(bank_pipe, "ga", "random", 0.1, 0, 8)
+    from scipy import stats
+
+    assert np.isclose(rho.at["loss", "rho_mean"], stats.spearmanr(res.comparison.eps, loss[res.forget_idx]).statistic)
+
+    # the reproduction report: this store has no worst-case / lowest-loss banks for seed 1 -> how to get them and
+    # the documented digits numbers, never made-up ones
+    sec = forget_quality_section(bank_pipe.setup, bank_pipe.store, [1], 0.1)
+    assert sec.text.startswith("Not computed") and "--eval-models" in sec.text and not sec.tables
+    assert "The product's question" in sec.markdown and "| worst |" in sec.markdown
+    sec0 = forget_quality_section(bank_pipe.setup, bank_pipe.store, [0], 0.1)
+    assert "N = 8" in sec0.text and "F, score, KLoM P95 per set and method" in sec0.tables
+    write_report([], tmp_path, "t", {"wall_s": 1.0}, sections=[sec0, sec])
+    md = (tmp_path / "report.md").read_text()
+    assert "Forgetting quality over model banks" in md and "klom_forget_p95" in md and "Not computed" in md
