@@ -6,6 +6,8 @@
 3. Stacked vs one at a time: the same Retrain bank members trained with ``model_batch`` = all vs 1.
 4. The metrics' KLoM: all examples at once (``forget_quality.klom``) vs the per-example histograms (``klom_one``),
    on the margins of step 1 (the same numbers; the time of one comparison's three splits).
+5. Store writes: a GA bank of N members into an empty store with each member stored in line vs on the writer
+   thread while the next one runs (``ensure_members(background_writes=...)``).
 
     PYTHONPATH=. python benchmarks/bench_banks.py [--n 32] [--stack-k 16] [--cache-dir /tmp/bench-banks]
 
@@ -105,6 +107,18 @@ def main() -> None:
     same = all(np.array_equal(loop[s], vec[s]) for s in loop)
     print(f"\n4. KLoM of {sum(v.size for v in vec.values())} examples: per example {t_loop:.2f} s · all at once "
           f"{t_vec:.3f} s · speed-up {t_loop / max(t_vec, 1e-9):.1f}× · identical: {same}")
+    # 5. store writes in line vs on the writer thread (GA: its runs are short, so the writes are most of it)
+    times = {}
+    for bg in (False, True):
+        p2 = Pipeline(Store(tempfile.mkdtemp(prefix="bench-writes-")), dataset="digits", device="cpu")
+        th2, fs2 = p2.original(0), p2.forget_set("random", 0.1, 0)
+        t0 = time.perf_counter()
+        ensure_members(BankContext.of(p2), "unlearn", list(range(n)), fs2.forget_idx, "ga", None, th2,
+                       background_writes=bg)
+        times[bg] = time.perf_counter() - t0
+        shutil.rmtree(p2.store.root, ignore_errors=True)
+    print(f"\n5. GA bank of {n} into an empty store: writes in line {times[False]:.2f} s · on the writer thread "
+          f"{times[True]:.2f} s · speed-up {times[False] / times[True]:.2f}×")
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     if args.cache_dir is None:
         shutil.rmtree(root, ignore_errors=True)

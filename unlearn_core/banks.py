@@ -130,11 +130,13 @@ def _put(bc: BankContext, cfg: dict, arrays: dict[str, np.ndarray], seconds: flo
 
 def ensure_members(bc: BankContext, role: str, members: Sequence[int], forget_idx=None, method: str | None = None,
                    params: dict | None = None, original: torch.nn.Module | None = None,
-                   ctx: RunContext = NULL_CONTEXT, model_batch: int = 0) -> tuple[list[dict], int]:
+                   ctx: RunContext = NULL_CONTEXT, model_batch: int = 0,
+                   background_writes: bool = True) -> tuple[list[dict], int]:
     """The outputs of bank members ``members`` (trained and stored where missing); returns (outputs, n_trained).
 
     ``model_batch``: models trained at once for retrain / original members; 0 = measured (auto_model_batch),
-    1 = one at a time."""
+    1 = one at a time. ``background_writes``: store members on a writer thread while the next trains (False: in
+    line, the benchmark's rival)."""
     ds = bc.ds
     fdig = digest_indices(forget_idx) if role != "original" else None
     m = None
@@ -161,13 +163,21 @@ def ensure_members(bc: BankContext, role: str, members: Sequence[int], forget_id
     # Store writes (three short SQLite transactions and an fsync'd artifact per member: 30–45 ms each, profiled as
     # ~10% of a cold bank on digits) run on one writer thread while the next member trains; every write has
     # finished (or raised) before this function returns, also when training fails (the stored members resume).
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bank-writer")
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bank-writer") if background_writes else None
     pending: list = []
+
+    def put(*a) -> None:
+        if writer is None:
+            _put(bc, *a)
+        else:
+            pending.append(writer.submit(_put, bc, *a))
+
     try:
         _train_members(bc, role, members, todo, outs, cfgs, m, method, params, original, forget_t, retain_t,
-                       train_idx, ctx, model_batch, lambda *a: pending.append(writer.submit(_put, bc, *a)))
+                       train_idx, ctx, model_batch, put)
     finally:
-        writer.shutdown(wait=True)
+        if writer is not None:
+            writer.shutdown(wait=True)
     for f in pending:
         f.result()  # a failed write raises here
     return outs, len(todo)  # type: ignore[return-value]
