@@ -213,7 +213,7 @@ def with_bank_columns(disp: pd.DataFrame, gaps: pd.DataFrame, summary: dict[tupl
 
     for i in range(len(disp)):
         row = disp.iloc[i].to_dict()
-        out_rows.append({**row, **bank_cells(summary.get((sels[i], meths[i], params[i])))})
+        out_rows.append({**row, **bank_cells(summary.get((sels[i], method_base(meths[i]), params[i])))})
         gap_rows.append(gaps.iloc[i].to_dict())
         for k in attrs:
             new_attrs[k].append(attrs[k][i] if i < len(attrs[k]) else None)
