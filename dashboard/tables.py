@@ -223,6 +223,9 @@ def with_bank_columns(disp: pd.DataFrame, gaps: pd.DataFrame, summary: dict[tupl
             blank = {c: "—" for c in disp.columns}
             blank.update({"forget set": row.get("forget set", ""), "method": ORIGINAL_ROW, "n": len(orig["seeds"]),
                           "seeds": ",".join(map(str, orig["seeds"]))})
+            for m in ("UA", "RA", "TA"):  # θ_o's own accuracies (its N "unlearned models" are θ_o); no MIA here
+                if m in blank and f"{m}_bank" in orig:
+                    blank[m] = res.fmt_mean_std(*orig[f"{m}_bank"])
             out_rows.append({**blank, **bank_cells(orig)})
             gap_rows.append({c: np.nan for c in gaps.columns})
             for k in attrs:

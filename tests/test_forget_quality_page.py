@@ -96,7 +96,10 @@ def test_compare_table_shows_bank_columns_with_the_controls_as_rows(bank_cache, 
     # Retrain's row is the control (vs an independent bank), GA's its bank, θ_o unchanged a row of its own at F = 0
     assert {"Retrain", "GA", "original (θ_o unchanged)"} <= set(by.index)
     assert by.loc["original (θ_o unchanged)", "F"].startswith("0.000")
-    assert by.loc["original (θ_o unchanged)", "UA"] == "—"
+    assert by.loc["original (θ_o unchanged)", "MIA"] == "—"  # no one-model attack on θ_o here: not made up
+    grid = bank_cache[1].set_index("method")  # the CLI's row of θ_o, evaluated directly
+    for m in ("UA", "TA"):
+        assert by.loc["original (θ_o unchanged)", m] == f"{grid.loc['original', m]:.2f} ± —", m
     f_retrain = float(by.loc["Retrain", "F"].split(" ")[0])
     assert f_retrain > 0.5  # the control: an independent retrain bank looks like the reference
     assert by.loc["GA", "n models"].startswith("4")

@@ -560,14 +560,15 @@ def bank_table_rows(pipe, forget_sets: Sequence[tuple[str, float | None, int]],
 
 def summarise_bank_rows(rows: Sequence[dict], metrics: Sequence[str] = TABLE_METRICS) -> dict[tuple, dict]:
     """{(selector, method, params JSON): {metric: (mean, sample std (ddof = 1; NaN for one seed), n seeds)},
-    "seeds": sorted seeds, "n_models": N}} over the seeds of :func:`bank_table_rows`."""
+    "seeds": sorted seeds, "n_models": N}} over the seeds of :func:`bank_table_rows` (also the bank-mean accuracies
+    ``UA_bank``, ``RA_bank``, ``TA_bank`` in %, where every row has them)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["selector"], r["method"], r["params"]), []).append(r)
     out = {}
     for key, g in groups.items():
         s = {}
-        for m in metrics:
+        for m in [*metrics, *(k for k in ("UA_bank", "RA_bank", "TA_bank") if all(k in r for r in g))]:
             v = np.array([float(r[m]) for r in g], dtype=float)
             s[m] = (float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan"), len(v))
         s["seeds"] = sorted(int(r["seed"]) for r in g)
