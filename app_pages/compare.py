@@ -148,12 +148,15 @@ if es_here:
         n_bank = int(b1.selectbox("Models per bank (F, score, KLoM)", n_opts, index=len(n_opts) - 1, key="cmp_bank_n",
                                   help=tables.BANK_HELP["n models"]))
         summary = _bank_summary(common.cache_root(), common.setup_json(), tuple(bank_sets), tuple(bank_pairs), n_bank, common.version())
-        if not wide:
+        if wide:
+            disp = tables.with_bank_columns_wide(disp, selectors, summary)
+        else:
             disp, gaps = tables.with_bank_columns(disp, gaps, summary)
         b2.caption(f"F / score / KLoM: N = {n_bank} unlearned vs N retrained models per forget set "
                    "(Triantafillou et al. 2024; Georgiev et al. 2024); Retrain's row is the control (Retrain vs an "
                    "independent retrain bank: near F = 1), **original** = θ_o unchanged (the floor). "
-                   + ("Shown in the one-row-per-set layout." if wide else "Hover a column title for its definition.")
+                   + ("F and KLoM forget P95 here; score, KLoM retain / test and the original rows in the "
+                      "one-row-per-set layout." if wide else "Hover a column title for its definition.")
                    + " Per-example views: **Forgetting quality** page.")
         missing_pairs = [(m, p) for m, p in bank_pairs
                          if not all((s, m, p) in summary for s in selectors)]

@@ -237,6 +237,33 @@ def with_bank_columns(disp: pd.DataFrame, gaps: pd.DataFrame, summary: dict[tupl
     return new, new_gaps
 
 
+def with_bank_columns_wide(disp: pd.DataFrame, selectors: list[str], summary: dict[tuple, dict],
+                           ) -> pd.DataFrame:
+    """The side-by-side layout (:func:`table3_wide`) with '<forget set> · F' and '<forget set> · KLoM forget P95'
+    per selector (compact 'mean±std'; '—' where no bank is stored). Methods run with several hyperparameter
+    settings take the first stored bank."""
+    if disp.empty:
+        return disp
+    out = disp.copy()
+    meths = disp.attrs["methods"]
+    for sel in selectors:
+        name = selector_label(sel)
+        by_method: dict[str, dict] = {}
+        for (s_, m, _), v in summary.items():
+            if s_ == sel:
+                by_method.setdefault(m, v)
+        for metric, label, digits in (("forget_quality", "F", 3), ("klom_forget_p95", "KLoM forget P95", 1)):
+            cells = []
+            for m in meths:
+                v = by_method.get(method_base(m))
+                mean, std, n = v[metric] if v is not None else (np.nan, np.nan, 0)
+                cells.append("—" if mean != mean else f"{mean:.{digits}f}±" + ("—" if n < 2 or std != std
+                                                                              else f"{std:.{digits}f}"))
+            out[f"{name} · {label}"] = cells
+    out.attrs.update(disp.attrs)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- entanglement
 def entanglement_summary(per_seed: pd.DataFrame) -> dict[str, tuple[float, float, int]]:
     """{selector: (mean, sample std, n)} of the ES of each selector's forget sets over their seeds (``per_seed``:

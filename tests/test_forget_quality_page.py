@@ -104,6 +104,12 @@ def test_compare_table_shows_bank_columns_with_the_controls_as_rows(bank_cache, 
     assert f_retrain > 0.5  # the control: an independent retrain bank looks like the reference
     assert by.loc["GA", "n models"].startswith("4")
     assert not any("not computed" in str(c.value) for c in at.caption)  # every shown method has its bank
+    at.session_state["cmp_layout"] = "forget sets side by side"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    wide = at.dataframe[0].value
+    assert {"F", "KLoM forget P95"} <= set(wide.columns)  # the random sets' table, beside UA–MIA
+    assert wide.loc["GA", "F"] == by.loc["GA", "F"].replace(" ± ", "±")
 
 
 def test_compare_without_banks_offers_to_build_them(tmp_path_factory, monkeypatch):
