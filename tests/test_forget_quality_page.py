@@ -155,3 +155,24 @@ def test_inspector_shows_a_forgotten_samples_eps_and_its_two_margin_histograms(b
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("ε is defined only while a sample is forgotten" in i.value for i in at.info)
+
+
+def test_why_is_it_hard_shows_the_eps_score_under_each_method(bank_cache, monkeypatch):
+    """Once ε under a method is stored (the ``eps_hardness`` score), "Why is it hard?" lists it as one of its
+    quantities, named by the method."""
+    from unlearn_core.config import Setup
+    from unlearn_core.pipeline import Pipeline
+    from unlearn_core.store import Store
+
+    root = bank_cache[0]
+    pipe = Pipeline(Store(root), Setup(train={"epochs": EPOCHS}))
+    pipe.score("eps_hardness", 0, params={"method": "scrub", "n_models": 4, "folds": 2})
+    monkeypatch.setenv("FORGETSET_CACHE_DIR", str(root))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["setup"] = Setup(train={"epochs": EPOCHS}).to_dict()
+    at.run()
+    at.switch_page("app_pages/forget_sets.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    summary = next(d.value for d in at.dataframe if "the set leans" in d.value.columns)
+    assert "hardest to forget by ε under SCRUB (folds=2, n_models=4)" in set(summary["quantity"])

@@ -221,6 +221,9 @@ def _train_members(bc: BankContext, role: str, members: Sequence[int], todo: lis
                 raise ConfigError(f"{method}: bank member {members[i]} diverged (non-finite weights). Lower its "
                                   f"learning rate.")
             outs[i] = member_outputs(model, ds)
+            if not (np.isfinite(outs[i]["train"]).all() and np.isfinite(outs[i]["test"]).all()):
+                raise ConfigError(f"{method}: bank member {members[i]} diverged (non-finite outputs). Lower its "
+                                  f"learning rate.")
             put(cfgs[i], outs[i], time.perf_counter() - t0)
             done += 1
             ctx.progress(done / len(todo), f"{method} bank: {done}/{len(todo)} runs")
