@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from unlearn_core import results as res
+from unlearn_core.forget_quality import FQ_METRICS
 
 from .style import GLOSSARY, method_base, method_label, params_text, score_label, selector_label
 
@@ -171,22 +172,12 @@ def table3_export(d: pd.DataFrame, selectors: list[str]) -> str:
 # Per-example distribution tests over model banks (unlearn_core/banks.py, forget_quality.py) as Table-3 columns.
 BANK_COLUMNS = {"forget_quality": ("F", 3), "score": ("score", 3), "klom_forget_p95": ("KLoM forget P95", 2),
                 "klom_retain_p95": ("KLoM retain P95", 2), "klom_test_p95": ("KLoM test P95", 2)}
-BANK_HELP = {
-    "F": "Forgetting quality (Triantafillou et al., Are we making progress in unlearning?, 2024): per forget "
-         "example, ε of the best test telling N unlearned models from N retrained ones; points 1, ½, ¼ … per 0.5 of "
-         "ε, averaged over the forget set. 1 = indistinguishable from Retrain. Retrain's row is Retrain against an "
-         "independent retrain bank (the control: near 1); original = θ_o unchanged (the floor, 0). Mean ± sample "
-         "std over seeds.",
-    "score": "F × (RA / RA_Retrain) × (TA / TA_Retrain), accuracies averaged over each bank (Triantafillou et al.).",
-    "KLoM forget P95": "KLoM (Georgiev et al., Attribute-to-Delete, 2024): 95th percentile over the forget set of "
-                       "the KL divergence between 20-bin histograms of an example's margin under the unlearned and "
-                       "the retrained bank. 0 = identical; with N models a floor of ≈ (1/N)·log((1/N)/1e-5) per "
-                       "lone model.",
-    "KLoM retain P95": "KLoM's 95th percentile over a fixed random sample of 1,000 retain examples.",
-    "KLoM test P95": "KLoM's 95th percentile over the test set (≤ 2,000 examples).",
-    "n models": "N: models per bank (N unlearned runs from θ_o, N retrained models; Retrain's control uses 2N) and "
-                "the seeds whose banks the bank columns average.",
-}
+CONTROL_NOTE = (" Retrain's row is Retrain against an independent retrain bank (the control: near 1); original = θ_o "
+                "unchanged (the floor). Mean ± sample std over the seeds whose banks are stored.")
+BANK_HELP = {label: f"{FQ_METRICS[m].definition} ({FQ_METRICS[m].reference})"
+             + (CONTROL_NOTE if m == "forget_quality" else "") for m, (label, _) in BANK_COLUMNS.items()}
+BANK_HELP["n models"] = ("N: models per bank (N unlearned runs from θ_o, N retrained models; Retrain's control uses "
+                         "2N) and the seeds whose banks the bank columns average.")
 NOT_COMPUTED = "not computed"
 ORIGINAL_ROW = "original (θ_o unchanged)"
 

@@ -78,9 +78,10 @@ class MetricInfo:
 FQ_METRICS: dict[str, MetricInfo] = {
     "forget_quality": MetricInfo(
         "F (forgetting quality)", "Mean over the forget set of the points of each example's ε (1 for ε < 0.5, "
-        "½ for [0.5, 1), ¼ ...), ε from the best single/double threshold test between N unlearned and N retrained "
-        "models' logit-scaled confidence (δ = 1e-5). 1 = indistinguishable from Retrain. ± = std error over "
-        "examples.", True,
+        "½ for [0.5, 1), ¼ ...), ε of the best single/double threshold test between N unlearned and N retrained "
+        "models' logit-scaled confidence (δ = 1e-5), estimated from a per-example Gaussian fit (the default; the "
+        "empirical test, biased upwards at small N, is forget_quality_threshold). 1 = indistinguishable from "
+        "Retrain. ± = std error over examples.", True,
         "Triantafillou et al., Are we making progress in unlearning? (2024)"),
     "score": MetricInfo(
         "final score", "F × (RA_u / RA_r) × (TA_u / TA_r), accuracies averaged over each bank's models.", True,
