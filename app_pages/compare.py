@@ -9,8 +9,10 @@ import streamlit as st
 from dashboard import charts, common, glossary, job_widgets, readers, style, tables, tour, widgets
 from dashboard import analysis_readers as dv
 from dashboard.safety import code_span, md_escape
+from unlearn_core import banks
 from unlearn_core import results as res
 from unlearn_core.errors import ForgetsetError
+from unlearn_core.grid import ExperimentSpec
 
 TUNE_CAPTION = (
     "Fan et al. (*Challenging Forgets*) and Chen et al. (*Machine Unlearning in Forgetting Sequence*) tune each "
@@ -66,6 +68,19 @@ if not selectors:
     st.warning("Choose at least one selector.")
     st.stop()
 
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _bank_counts(root: str, setup_js: str, sets: tuple, ver: tuple) -> dict:
+    return banks.forget_set_banks(pipe, list(sets))
+
+
+@st.cache_data(show_spinner="Comparing model banks…", max_entries=8)
+def _bank_summary(root: str, setup_js: str, sets: tuple, pairs: tuple, n: int, ver: tuple) -> dict:
+    rows = banks.bank_table_rows(pipe, list(sets), [*((m, json.loads(p)) for m, p in pairs), ("original", None)], n)
+    return banks.summarise_bank_rows(rows)
+
+
 # ------------------------------------------------------------------ Table 3
 st.subheader("Methods vs Retrain")
 st.caption(f"The layout of Table 3 in {glossary.PAPERS['fan']}.")
@@ -117,6 +132,54 @@ if es is not None:
     job_widgets.watch_job(st.session_state.get("cmp_ent_job_id"), "cmp_ent", "Entanglement stored.")
 else:
     st.caption("ES (entanglement of the forget sets) is shown for the active setup's results.")
+# ------------------------------------------------------------------ model banks: F / score / KLoM (issue 19)
+# Per-example distribution tests over N unlearned vs N retrained models (unlearn_core/banks.py), read from the
+# stored banks of the shown forget sets, as columns of the table; rows ``original`` (θ_o unchanged) per set.
+if es_here:
+    bank_sets = sorted({(s, None if ratio == "class-wise" else float(ratio), int(sd)) for s, sd in
+                        d_ratio[d_ratio["selector"].isin(selectors)][["selector", "seed"]].itertuples(index=False)},
+                       key=lambda t: (selectors.index(t[0]), t[2]))
+    shown = d_ratio[d_ratio["selector"].isin(selectors)]
+    bank_pairs = list(dict.fromkeys((style.method_base(m), p) for m, p in zip(shown["method"], shown["params"])))
+    bank_counts = _bank_counts(common.cache_root(), common.setup_json(), tuple(bank_sets), readers.version())
+    n_opts = banks.n_choices(list(bank_counts.values()), [m for m, _ in bank_pairs])
+    b1, b2 = st.columns([1, 3])
+    if n_opts:
+        n_bank = int(b1.selectbox("Models per bank (F, score, KLoM)", n_opts, index=len(n_opts) - 1, key="cmp_bank_n",
+                                  help=tables.BANK_HELP["n models"]))
+        summary = _bank_summary(common.cache_root(), common.setup_json(), tuple(bank_sets), tuple(bank_pairs), n_bank, readers.version())
+        if wide:
+            disp = tables.with_bank_columns_wide(disp, selectors, summary)
+        else:
+            disp, gaps = tables.with_bank_columns(disp, gaps, summary)
+        b2.caption(f"F / score / KLoM: N = {n_bank} unlearned vs N retrained models per forget set "
+                   "(Triantafillou et al. 2024; Georgiev et al. 2024); Retrain's row is the control (Retrain vs an "
+                   "independent retrain bank: near F = 1), **original** = θ_o unchanged (the floor). "
+                   + ("F and KLoM forget P95 here; score, KLoM retain / test and the original rows in the "
+                      "one-row-per-set layout." if wide else "Hover a column title for its definition.")
+                   + " Per-example views: **Forgetting quality** page.")
+        missing_pairs = [(m, p) for m, p in bank_pairs
+                         if not all((s, m, p) in summary for s in selectors)]
+    else:
+        n_bank, missing_pairs = 32, bank_pairs
+    if missing_pairs and ratio != "class-wise":
+        miss_methods = list(dict.fromkeys(m for m, _ in missing_pairs))
+        n_new = int(b1.selectbox("Build banks of N models", [8, 16, 32, 64], index=2, key="cmp_bank_n_new",
+                                 help="N unlearned runs per method, 2N retrained models (a reference and the "
+                                      "control), N models of θ_o's recipe; per shown forget set and seed."))
+        bank_spec = ExperimentSpec(setup=common.setup(), selectors=list(selectors),
+                                   methods=list(dict.fromkeys(["retrain", *miss_methods])), ratios=[float(ratio)],
+                                   seeds=sorted({int(t[2]) for t in bank_sets}), eval_models=n_new)
+        est = dv.estimate_text([("experiment", {"spec": bank_spec.to_dict()})])
+        b2.caption(f"F / score / KLoM **not computed** for {md_escape(', '.join(map(style.method_label, miss_methods)))}"
+                   f" on these sets — build a bank of {n_new} models per method ({md_escape(est)})")
+        if b2.button(f"Build model banks (N = {n_new})", key="cmp_bank_job", icon=":material/stacks:",
+                     help="A background experiment job with eval_models = N: the runs already stored are reused; "
+                          "only the missing bank members are trained."):
+            jid = job_widgets.submit("experiment", {"spec": bank_spec.to_dict()})
+            if jid:
+                st.session_state["cmp_bank_job_id"] = jid
+    job_widgets.watch_job(st.session_state.get("cmp_bank_job_id"), "cmp_bank", "Model banks stored.")
 gvals = gaps.to_numpy(dtype=float)
 gmax = float(np.nanmax(gvals)) if np.isfinite(gvals).any() else 1.0
 method_ids = disp.attrs["methods"]

@@ -21,7 +21,7 @@ ver = readers.version()
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _banks(setup_js: str, _ver: tuple) -> dict:
+def _banks(setup_js: str, ver: tuple) -> dict:
     return stored_banks(pipe)
 
 
@@ -70,7 +70,7 @@ st.caption(fqc.ESTIMATOR_CAPTION)
 
 
 @st.cache_data(show_spinner="Comparing banks…", max_entries=16)
-def _compare(setup_js: str, selector: str, ratio, seed: int, n: int, methods: tuple, estimator: str, _ver: tuple):
+def _compare(setup_js: str, selector: str, ratio, seed: int, n: int, methods: tuple, estimator: str, ver: tuple):
     out = {}
     for m in methods:
         r = bank_comparison(pipe, m, selector, ratio, seed, n, estimator=estimator)

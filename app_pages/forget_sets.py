@@ -43,7 +43,7 @@ with st.expander("Build a forget set", expanded=readers.catalog().empty):
             missing = [n for n, _ in spec.needs_scores()
                        if pipe.find_score(n, seed, ratio if not spec.class_wise else None,
                                           {"granularity": "class", "n_classes": int(spec.arg)}
-                                          if spec.kind == "worst_class" else None) is None]
+                                          if spec.kind == "worst_class" else spec.score_params() or None) is None]
             if pipe.find_original(seed) is None:
                 missing.insert(0, "the original model")
             if missing:

@@ -7,9 +7,23 @@ import streamlit as st
 
 from dashboard import common, readers, style, widgets
 from dashboard import analysis_readers as dv
+from dashboard import forget_quality_charts as fqc
 from dashboard.captions import INSPECTOR_CAPTION
 from dashboard.safety import md_escape
 from unlearn_core import results as res
+from unlearn_core.banks import sample_in_banks
+
+
+
+@st.cache_data(show_spinner="Reading model banks…", max_entries=16)
+def _sample_banks(root: str, setup_js: str, sample: int, ver: tuple) -> list[dict]:
+    sets = []
+    for r in res.forget_sets(pipe).itertuples():
+        fi = readers.forget_idx(r.key)
+        if fi is not None:
+            sets.append((r.selector, None if r.ratio is None or r.ratio != r.ratio else float(r.ratio), int(r.seed), fi))
+    return sample_in_banks(pipe, sample, sets)
+
 
 common.page_guard()
 st.title("Sample inspector")
@@ -171,3 +185,29 @@ with st.container(border=True):
         sc = sc.rename(columns={"hard_end": "hard end", "hard_rank": "hard-to-forget rank", "n": "of"})
         widgets.table(sc, key="insp_scores", column_config={"value": st.column_config.NumberColumn(format="%.4g"),
                                                           "percentile": st.column_config.NumberColumn(format="%.1f")})
+
+# ------------------------------------------------------------------ its ε under the model banks (issue 19)
+with st.container(border=True):
+    st.markdown("#### 5 · Is it still distinguishable after unlearning? Its ε over model banks")
+    bank_rows = _sample_banks(common.cache_root(), common.setup_json(), idx, readers.version())
+    if not bank_rows:
+        st.info("No forget set with stored model banks holds this sample. ε is defined only while a sample is "
+                "forgotten: build banks on **Forgetting quality** (or Compare), or compute the score "
+                f"“{style.score_label('eps_hardness')}” on **Scores** (every sample gets its ε, fold by fold).",
+                icon=":material/info:")
+    else:
+        st.caption(fqc.SAMPLE_EPS_CAPTION)
+        eps_t = pd.DataFrame([{"forget set": f"{style.selector_label(r['selector'])} · seed {r['seed']}",
+                               "method": fqc.bank_method_label(r["method"]), "N": r["n_models"], "ε": r["eps"],
+                               "ε (threshold test)": r["eps_threshold"], "KLoM": r["klom"],
+                               "mean margin unlearned": float(r["unlearned"].mean()),
+                               "mean margin retrained": float(r["retrained"].mean())} for r in bank_rows])
+        widgets.table(eps_t, key="insp_eps", max_rows=None,
+                     column_config={c: st.column_config.NumberColumn(format="%.2f") for c in eps_t.columns
+                                    if c not in ("forget set", "method", "N")})
+        pick = st.selectbox("Margin histograms of", range(len(bank_rows)), key="insp_eps_pick",
+                            format_func=lambda i: f"{eps_t['method'][i]} · {eps_t['forget set'][i]} · "
+                                                  f"ε {eps_t['ε'][i]:.2f}")
+        r = bank_rows[pick]
+        widgets.plot(fqc.margin_histograms(r["unlearned"], r["retrained"], fqc.bank_method_label(r["method"]), idx),
+                    key="insp_eps_hist")

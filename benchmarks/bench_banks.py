@@ -4,6 +4,10 @@
    10% forget set, into an empty store (target: within 3 minutes on 2 cores).
 2. Reuse: the metrics of a second method once the Retrain bank is stored (no retraining: 0 Retrain models trained).
 3. Stacked vs one at a time: the same Retrain bank members trained with ``model_batch`` = all vs 1.
+4. The metrics' KLoM: all examples at once (``forget_quality.klom``) vs the per-example histograms (``klom_one``),
+   on the margins of step 1 (the same numbers; the time of one comparison's three splits).
+5. Store writes: a GA bank of N members into an empty store with each member stored in line vs on the writer
+   thread while the next one runs (``ensure_members(background_writes=...)``).
 
     PYTHONPATH=. python benchmarks/bench_banks.py [--n 32] [--stack-k 16] [--cache-dir /tmp/bench-banks]
 
@@ -89,6 +93,32 @@ def main() -> None:
     print(f"\n3. {k} Retrain models: one at a time {t_one:.1f} s · stacked (vmap) {t_stacked:.1f} s · "
           f"speed-up {t_one / t_stacked:.2f}× · auto_model_batch chooses {auto} · max |Δ margin| between the two "
           f"{diff:.2e}")
+    # 4. KLoM vectorised vs per example, on the stored banks of step 1 (FT vs Retrain: forget, retain, test)
+    from unlearn_core.forget_quality import klom, klom_one
+
+    r = bank_comparison(pipe, "ft", "random", 0.1, 0, n)
+    t0 = time.perf_counter()
+    loop = {s: np.array([klom_one(r.unlearned[s][:, j], r.retrained[s][:, j]) for j in range(r.unlearned[s].shape[1])])
+            for s in r.unlearned}
+    t_loop = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    vec = {s: klom(r.unlearned[s], r.retrained[s]) for s in r.unlearned}
+    t_vec = time.perf_counter() - t0
+    same = all(np.array_equal(loop[s], vec[s]) for s in loop)
+    print(f"\n4. KLoM of {sum(v.size for v in vec.values())} examples: per example {t_loop:.2f} s · all at once "
+          f"{t_vec:.3f} s · speed-up {t_loop / max(t_vec, 1e-9):.1f}× · identical: {same}")
+    # 5. store writes in line vs on the writer thread (GA: its runs are short, so the writes are most of it)
+    times = {}
+    for bg in (False, True):
+        p2 = Pipeline(Store(tempfile.mkdtemp(prefix="bench-writes-")), dataset="digits", device="cpu")
+        th2, fs2 = p2.original(0), p2.forget_set("random", 0.1, 0)
+        t0 = time.perf_counter()
+        ensure_members(BankContext.of(p2), "unlearn", list(range(n)), fs2.forget_idx, "ga", None, th2,
+                       background_writes=bg)
+        times[bg] = time.perf_counter() - t0
+        shutil.rmtree(p2.store.root, ignore_errors=True)
+    print(f"\n5. GA bank of {n} into an empty store: writes in line {times[False]:.2f} s · on the writer thread "
+          f"{times[True]:.2f} s · speed-up {times[False] / times[True]:.2f}×")
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     if args.cache_dir is None:
         shutil.rmtree(root, ignore_errors=True)

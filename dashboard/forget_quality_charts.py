@@ -43,3 +43,18 @@ def eps_histogram(eps: np.ndarray, method: str, cap: float) -> go.Figure:
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10), title=f"ε per forget example under {method}",
                       xaxis_title="ε (capped)", yaxis_title="examples")
     return fig
+
+
+SAMPLE_EPS_CAPTION = (
+    "Per forget set holding this sample and per bank stored on it: the sample's ε (Triantafillou et al. 2024; "
+    "gauss estimator — the threshold test beside it) between N unlearned and N retrained models, and its KLoM "
+    "(Georgiev et al. 2024). ε near 0 = forgotten like Retrain; high = the unlearned models still tell it apart. "
+    "**Retrain (control)** = Retrain against an independent retrain bank (the noise level); **original_seeds** = "
+    "θ_o's recipe over N seeds (nothing unlearned). Pick a row for its two margin histograms.")
+
+
+def bank_method_label(method: str) -> str:
+    """How a bank is named in tables: the control and the baselines say what they are."""
+    return {"retrain": "Retrain (control: vs an independent retrain bank)",
+            "original_seeds": "original_seeds (θ_o's recipe over N seeds)",
+            "original": "original (θ_o unchanged)"}.get(method, method)

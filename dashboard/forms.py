@@ -40,7 +40,7 @@ EXECUTOR_FIELDS = ("executor", "ray_address", "executor_options")
 
 def with_executor(config: dict, fields: dict) -> dict:
     """An ``experiment`` job's config with its executor fields (executor, ray_address, executor_options) replaced
-    by ``fields`` (``{}`` = this machine; from ``common.executor_choice``)."""
+    by ``fields`` (``{}`` = this machine; from ``job_widgets.executor_choice``)."""
     out = {k: v for k, v in config.items() if k not in EXECUTOR_FIELDS}
     out.update({k: v for k, v in fields.items() if k in EXECUTOR_FIELDS})
     return out

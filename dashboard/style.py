@@ -135,6 +135,11 @@ def score_label(column: str) -> str:
         label = get_score(name).label
     except (ForgetsetError, KeyError, ValueError):
         return col
+    if "METHOD" in label:  # a score measured under a method (eps_hardness): name it, default or 'method=…'
+        got = re.search(r"(?:^|,)method=([^,]+)", extra or "")
+        label = label.replace("METHOD", method_label(got.group(1) if got else
+                                                     str(get_score(name).defaults.get("method", "METHOD"))))
+        extra = re.sub(r"(?:^|,)method=[^,]+", "", extra or "").strip(",") or None
     if ratio:
         label += f" ({100 * float(ratio):g}% set)"
     if k:

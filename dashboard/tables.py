@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from unlearn_core import results as res
+from unlearn_core.forget_quality import FQ_METRICS
 
 from . import glossary
 from .style import method_base, method_label, params_text, score_label, selector_label
@@ -81,6 +82,7 @@ def table3_stacked(d: pd.DataFrame, selectors: list[str], tuned: dict | None = N
     disp.attrs["runtime_s"] = list(t3["runtime_s_mean"])
     disp.attrs["selectors"] = list(t3["selector"])
     disp.attrs["methods"] = list(t3["method"])
+    disp.attrs["params"] = list(t3["params"]) if "params" in t3 else ["{}"] * len(t3)
     disp.attrs["tuned"] = labels
     return disp, gaps
 
@@ -135,7 +137,7 @@ def column_help(columns, formats: dict | None = None) -> dict:
     ({column: '%.3f'}) are kept on the same entry."""
     out = {}
     for c in columns:
-        h = glossary.help_text(c)
+        h = glossary.help_text(c) or BANK_HELP.get(str(c).split(" · ")[-1])
         fmt = (formats or {}).get(c)
         if fmt is not None:
             out[c] = st.column_config.NumberColumn(str(c), format=fmt, help=h)
@@ -167,6 +169,93 @@ def table3_export(d: pd.DataFrame, selectors: list[str]) -> str:
     t3 = t3.assign(method_name=[method_label(m) for m in t3["method"]],
                    selector_name=[selector_label(s) for s in t3["selector"]])
     return res.table3_csv(t3)
+
+
+# ---------------------------------------------------------------------------------------------- model banks
+# Per-example distribution tests over model banks (unlearn_core/banks.py, forget_quality.py) as Table-3 columns.
+BANK_COLUMNS = {"forget_quality": ("F", 3), "score": ("score", 3), "klom_forget_p95": ("KLoM forget P95", 2),
+                "klom_retain_p95": ("KLoM retain P95", 2), "klom_test_p95": ("KLoM test P95", 2)}
+CONTROL_NOTE = (" Retrain's row is Retrain against an independent retrain bank (the control: near 1); original = θ_o "
+                "unchanged (the floor). Mean ± sample std over the seeds whose banks are stored.")
+BANK_HELP = {label: f"{FQ_METRICS[m].definition} ({FQ_METRICS[m].reference})"
+             + (CONTROL_NOTE if m == "forget_quality" else "") for m, (label, _) in BANK_COLUMNS.items()}
+BANK_HELP["n models"] = ("N: models per bank (N unlearned runs from θ_o, N retrained models; Retrain's control uses "
+                         "2N) and the seeds whose banks the bank columns average.")
+NOT_COMPUTED = "not computed"
+ORIGINAL_ROW = "original (θ_o unchanged)"
+
+
+def with_bank_columns(disp: pd.DataFrame, gaps: pd.DataFrame, summary: dict[tuple, dict],
+                      original_row: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 3 (:func:`table3_stacked`) with the bank columns F, score, KLoM forget / retain / test P95 and n models
+    ('mean ± std' over the seeds whose banks are stored; 'not computed' where none is), and, per forget set with a
+    bank, a row ``original`` (θ_o unchanged; no one-model metrics). ``summary``: :func:`unlearn_core.banks.
+    summarise_bank_rows`. Rows, gaps and attrs stay aligned (new rows have no gaps)."""
+    if disp.empty:
+        return disp, gaps
+    sels, meths = disp.attrs["selectors"], disp.attrs["methods"]
+    params = disp.attrs.get("params") or ["{}"] * len(disp)
+    attrs = {k: list(v) for k, v in disp.attrs.items()}
+    out_rows, gap_rows, new_attrs = [], [], {k: [] for k in attrs}
+
+    def bank_cells(s: dict | None) -> dict:
+        if s is None:
+            return {**{lab: NOT_COMPUTED for lab, _ in BANK_COLUMNS.values()}, "n models": "—"}
+        cells = {lab: res.fmt_mean_std(*s[m], digits) for m, (lab, digits) in BANK_COLUMNS.items()}
+        cells["n models"] = f"{s['n_models']} · seeds {','.join(map(str, s['seeds']))}"
+        return cells
+
+    for i in range(len(disp)):
+        row = disp.iloc[i].to_dict()
+        out_rows.append({**row, **bank_cells(summary.get((sels[i], method_base(meths[i]), params[i])))})
+        gap_rows.append(gaps.iloc[i].to_dict())
+        for k in attrs:
+            new_attrs[k].append(attrs[k][i] if i < len(attrs[k]) else None)
+        last_of_set = i == len(disp) - 1 or sels[i + 1] != sels[i]
+        orig = summary.get((sels[i], "original", "{}"))
+        if original_row and last_of_set and orig is not None:
+            blank = {c: "—" for c in disp.columns}
+            blank.update({"forget set": row.get("forget set", ""), "method": ORIGINAL_ROW, "n": len(orig["seeds"]),
+                          "seeds": ",".join(map(str, orig["seeds"]))})
+            for m in ("UA", "RA", "TA"):  # θ_o's own accuracies (its N "unlearned models" are θ_o); no MIA here
+                if m in blank and f"{m}_bank" in orig:
+                    blank[m] = res.fmt_mean_std(*orig[f"{m}_bank"])
+            out_rows.append({**blank, **bank_cells(orig)})
+            gap_rows.append({c: np.nan for c in gaps.columns})
+            for k in attrs:
+                new_attrs[k].append({"selectors": sels[i], "methods": "original", "params": "{}"}.get(
+                    k, 0.0 if k == "runtime_s" else "" if k == "tuned" else None))
+    new = pd.DataFrame(out_rows, columns=[*disp.columns, *[lab for lab, _ in BANK_COLUMNS.values()], "n models"])
+    new_gaps = pd.DataFrame(gap_rows, columns=gaps.columns, index=new.index)
+    new.attrs.update(new_attrs)
+    return new, new_gaps
+
+
+def with_bank_columns_wide(disp: pd.DataFrame, selectors: list[str], summary: dict[tuple, dict],
+                           ) -> pd.DataFrame:
+    """The side-by-side layout (:func:`table3_wide`) with '<forget set> · F' and '<forget set> · KLoM forget P95'
+    per selector (compact 'mean±std'; '—' where no bank is stored). Methods run with several hyperparameter
+    settings take the first stored bank."""
+    if disp.empty:
+        return disp
+    out = disp.copy()
+    meths = disp.attrs["methods"]
+    for sel in selectors:
+        name = selector_label(sel)
+        by_method: dict[str, dict] = {}
+        for (s_, m, _), v in summary.items():
+            if s_ == sel:
+                by_method.setdefault(m, v)
+        for metric, label, digits in (("forget_quality", "F", 3), ("klom_forget_p95", "KLoM forget P95", 1)):
+            cells = []
+            for m in meths:
+                v = by_method.get(method_base(m))
+                mean, std, n = v[metric] if v is not None else (np.nan, np.nan, 0)
+                cells.append("—" if mean != mean else f"{mean:.{digits}f}±" + ("—" if n < 2 or std != std
+                                                                              else f"{std:.{digits}f}"))
+            out[f"{name} · {label}"] = cells
+    out.attrs.update(disp.attrs)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- entanglement

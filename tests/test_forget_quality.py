@@ -190,3 +190,96 @@ def test_ulira_is_chance_for_one_distribution_and_finds_a_shift():
     acc = ulira_accuracy(u, r)
     assert abs(acc[:200].mean() - 0.84) < 0.04 and abs(acc[200:].mean() - 0.5) < 0.04
     assert np.isnan(ulira_accuracy(u[:4], r[:4])).all()
+
+
+# ---------------------------------------------------------------------------------------------- ε as a score
+def test_selector_grammar_takes_the_method_an_eps_score_is_measured_under():
+    from unlearn_core.errors import ConfigError
+    from unlearn_core.selectors import ForgetSet, parse_selector, select_forget_set, selector_label
+
+    spec = parse_selector("top:eps_hardness:ga")
+    assert (spec.kind, spec.arg, spec.score_params()) == ("top", "eps_hardness", {"method": "ga"})
+    assert parse_selector("top:eps_hardness").score_params() == {}  # the score's default method
+    assert parse_selector("bottom:eps_hardness:rsu:ga").score_params() == {"method": "rsu:ga"}
+    assert selector_label("top:eps_hardness:ga") == "highest eps_hardness under ga"
+    with pytest.raises(ConfigError, match="takes no method"):
+        parse_selector("top:loss:ga")
+
+    class _DS:  # what select_forget_set reads of a data set
+        n_train, num_classes = 40, 2
+        y_train = torch.arange(40) % 2
+
+    asked = []
+    planted = np.random.default_rng(0).permutation(40).astype(float)
+
+    def score_fn(name, ratio, params):
+        asked.append((name, params))
+        return planted
+
+    fs = select_forget_set("top:eps_hardness:ga", _DS(), 0.1, 0, score_fn)
+    assert isinstance(fs, ForgetSet) and asked == [("eps_hardness", {"method": "ga"})]
+    assert set(fs.forget_idx) == set(np.argsort(-planted)[:4])  # the 4 highest ε under GA
+
+
+def test_eps_under_a_method_is_a_selector_input_and_a_why_is_it_hard_quantity(bank_pipe):
+    from unlearn_core.analysis.hardness import why_hard
+
+    inputs = bank_pipe._selector_inputs("top:eps_hardness:ga", 0.1, 0, lambda n, r, p: f"{n}{sorted(p.items())}")
+    assert inputs == {"eps_hardness[method=ga]": "eps_hardness[('method', 'ga')]"}  # the forget set's key names it
+    params = {"method": "ga", "n_models": 4, "folds": 2}
+    eps = np.asarray(bank_pipe.score("eps_hardness", 0, params=params).values)
+    bank_pipe.forget_set("random", 0.1, 0)
+    why = why_hard(bank_pipe, ("random", 0.1, 0))
+    col = "eps_hardness folds=2,method=ga,n_models=4"
+    assert col in set(why.summary["quantity"])
+    row = why.summary.set_index("quantity").loc[col]
+    idx = bank_pipe.forget_set("random", 0.1, 0).forget_idx
+    assert row["hard_end"] == "high" and np.isclose(row["set_mean"], eps[idx].mean())
+    from dashboard.style import score_label
+
+    assert score_label(col) == "hardest to forget by ε under GA (folds=2, n_models=4)"
+
+
+# ---------------------------------------------------------------------------------------------- the report
+def test_report_section_reads_the_banks_or_says_how_to_get_them(bank_pipe, tmp_path):
+    from unlearn_core.analysis.fq_question import question_tables
+    from unlearn_core.banks import bank_comparison
+    from unlearn_core.report import write_report
+    from unlearn_core.reproduce import forget_quality_section
+
+    ga = bank_comparison(bank_pipe, "ga", "random", 0.1, 0, 8, compute_if_missing=True).comparison.metrics
+    loss = np.asarray(bank_pipe.score("loss", 0).values)  # the one θ_o quantity computed here (cheap)
+    q = question_tables(bank_pipe, [0], 0.1, n=8, kinds=("random",), methods=("ga",))
+    by = q.table.set_index("method")
+    assert {"retrain", "original", "original_seeds", "ga"} <= set(by.index)
+    assert np.isclose(by.at["ga", "F"], ga["forget_quality"]) and by.at["original", "F"] == 0.0
+    assert by.at["retrain", "F"] > by.at["original_seeds", "F"]  # the control on top
+    rho = q.rho.set_index("quantity")
+    assert set(rho.index) == {"loss"}  # only what is stored: BLO and memorization are not
+    res = bank_comparison(bank_pipe, "ga", "random", 0.1, 0, 8)
+    from scipy import stats
+
+    assert np.isclose(rho.at["loss", "rho_mean"], stats.spearmanr(res.comparison.eps, loss[res.forget_idx]).statistic)
+
+    # the reproduction report: this store has no worst-case / lowest-loss banks for seed 1 -> how to get them and
+    # the documented digits numbers, never made-up ones
+    sec = forget_quality_section(bank_pipe.setup, bank_pipe.store, [1], 0.1)
+    assert sec.text.startswith("Not computed") and "--eval-models" in sec.text and not sec.tables
+    assert "The product's question" in sec.markdown and "| worst |" in sec.markdown
+    sec0 = forget_quality_section(bank_pipe.setup, bank_pipe.store, [0], 0.1)
+    assert "N = 8" in sec0.text and "F, score, KLoM P95 per set and method" in sec0.tables
+    write_report([], tmp_path, "t", {"wall_s": 1.0}, sections=[sec0, sec])
+    md = (tmp_path / "report.md").read_text()
+    assert "Forgetting quality over model banks" in md and "klom_forget_p95" in md and "Not computed" in md
+
+
+def test_klom_of_all_examples_at_once_equals_the_per_example_histograms():
+    """The vectorised KLoM (speed) against its rival, np.histogram per example: bitwise equal, also with ties on
+    bin edges, a constant column and values beyond the clip."""
+    rng = np.random.default_rng(5)
+    u = np.round(rng.normal(2, 3, (16, 60)), 1)
+    r = np.round(rng.normal(2.5, 2, (16, 60)), 1)
+    u[:, 0] = r[:, 0] = 1.0
+    u[:3, 1] = 500.0
+    want = np.array([fq.klom_one(u[:, s], r[:, s]) for s in range(u.shape[1])])
+    assert np.array_equal(fq.klom(u, r), want)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -40,7 +41,7 @@ from .config import config_key
 from .context import NULL_CONTEXT, RunContext
 from .data import ImageDataset
 from .errors import ConfigError
-from .forget_quality import DEFAULT_ESTIMATOR, BankComparison, compare_banks, margins
+from .forget_quality import DEFAULT_ESTIMATOR, BankComparison, compare_banks, epsilons, klom, margins
 from .io import array_digest, weights_digest
 from .methods import UnlearnInput, get_method
 from .training import TrainConfig, auto_model_batch, predict_logits, train_ensemble, train_model
@@ -129,11 +130,13 @@ def _put(bc: BankContext, cfg: dict, arrays: dict[str, np.ndarray], seconds: flo
 
 def ensure_members(bc: BankContext, role: str, members: Sequence[int], forget_idx=None, method: str | None = None,
                    params: dict | None = None, original: torch.nn.Module | None = None,
-                   ctx: RunContext = NULL_CONTEXT, model_batch: int = 0) -> tuple[list[dict], int]:
+                   ctx: RunContext = NULL_CONTEXT, model_batch: int = 0,
+                   background_writes: bool = True) -> tuple[list[dict], int]:
     """The outputs of bank members ``members`` (trained and stored where missing); returns (outputs, n_trained).
 
     ``model_batch``: models trained at once for retrain / original members; 0 = measured (auto_model_batch),
-    1 = one at a time."""
+    1 = one at a time. ``background_writes``: store members on a writer thread while the next trains (False: in
+    line, the benchmark's rival)."""
     ds = bc.ds
     fdig = digest_indices(forget_idx) if role != "original" else None
     m = None
@@ -157,6 +160,35 @@ def ensure_members(bc: BankContext, role: str, members: Sequence[int], forget_id
         keep[forget_t] = False
         retain_t = torch.nonzero(keep).squeeze(1)
     train_idx = torch.arange(ds.n_train, device=ds.device) if role == "original" else retain_t
+    # Store writes (three short SQLite transactions and an fsync'd artifact per member: 30–45 ms each, profiled as
+    # ~10% of a cold bank on digits) run on one writer thread while the next member trains; every write has
+    # finished (or raised) before this function returns, also when training fails (the stored members resume).
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bank-writer") if background_writes else None
+    pending: list = []
+
+    def put(*a) -> None:
+        if writer is None:
+            _put(bc, *a)
+        else:
+            pending.append(writer.submit(_put, bc, *a))
+
+    try:
+        _train_members(bc, role, members, todo, outs, cfgs, m, method, params, original, forget_t, retain_t,
+                       train_idx, ctx, model_batch, put)
+    finally:
+        if writer is not None:
+            writer.shutdown(wait=True)
+    for f in pending:
+        f.result()  # a failed write raises here
+    return outs, len(todo)  # type: ignore[return-value]
+
+
+def _train_members(bc: BankContext, role: str, members: Sequence[int], todo: list[int], outs: list, cfgs: list[dict],
+                   m, method: str | None, params: dict | None, original, forget_t, retain_t, train_idx,
+                   ctx: RunContext, model_batch: int, put) -> None:
+    """Train the ``todo`` members of :func:`ensure_members` into ``outs``; ``put(cfg, outputs, seconds)`` stores
+    one."""
+    ds = bc.ds
     done = 0
     if role in ("retrain", "original"):
         seed0 = RETRAIN_SEED0 if role == "retrain" else 0
@@ -175,7 +207,7 @@ def ensure_members(bc: BankContext, role: str, members: Sequence[int], forget_id
             sec = (time.perf_counter() - t0) / len(group)
             for i, model in zip(group, models):
                 outs[i] = member_outputs(model, ds)
-                _put(bc, cfgs[i], outs[i], sec)
+                put(cfgs[i], outs[i], sec)
             done += len(group)
             ctx.progress(done / len(todo), f"{role} bank: {done}/{len(todo)} models trained")
     else:
@@ -189,10 +221,12 @@ def ensure_members(bc: BankContext, role: str, members: Sequence[int], forget_id
                 raise ConfigError(f"{method}: bank member {members[i]} diverged (non-finite weights). Lower its "
                                   f"learning rate.")
             outs[i] = member_outputs(model, ds)
-            _put(bc, cfgs[i], outs[i], time.perf_counter() - t0)
+            if not (np.isfinite(outs[i]["train"]).all() and np.isfinite(outs[i]["test"]).all()):
+                raise ConfigError(f"{method}: bank member {members[i]} diverged (non-finite outputs). Lower its "
+                                  f"learning rate.")
+            put(cfgs[i], outs[i], time.perf_counter() - t0)
             done += 1
             ctx.progress(done / len(todo), f"{method} bank: {done}/{len(todo)} runs")
-    return outs, len(todo)  # type: ignore[return-value]
 
 
 def find_members(bc: BankContext, role: str, members: Sequence[int], forget_idx=None, method: str | None = None,
@@ -354,15 +388,13 @@ def bank_comparison(pipe, method: str, selector: str, ratio: float | None, seed:
         if role != "copies":
             got, _ = ensure_members(bc, role, list(members), fs.forget_idx, method if role == "unlearn" else None,
                                     params, original, ctx.sub(0.5, 1.0))
+        if role == "copies":
+            got = [member_outputs(original, pipe.ds)] * n
     else:
-        ref = find_members(bc, rrole, list(rmembers), fs.forget_idx)
-        got = None if role == "copies" else find_members(
-            bc, role, list(members), fs.forget_idx, method if role == "unlearn" else None, params,
-            digest_weights(original) if role == "unlearn" else None)
-        if ref is None or (got is None and role != "copies"):
+        found = _stored_pair(pipe, method, fs.forget_idx, seed, n, params)
+        if found is None:
             return None
-    if role == "copies":
-        got = [member_outputs(original, pipe.ds)] * n
+        got, ref = found
     ds = pipe.ds
     forget_idx = np.sort(np.asarray(fs.forget_idx, dtype=np.int64))
     r_idx = retain_sample(ds.n_train, forget_idx, seed)
@@ -373,6 +405,59 @@ def bank_comparison(pipe, method: str, selector: str, ratio: float | None, seed:
     comp.metrics.update({"UA_bank": 100 * (1 - float(au["forget"].mean())), "RA_bank": 100 * float(au["retain"].mean()),
                          "TA_bank": 100 * float(au["test"].mean())})
     return BankResult(comp, forget_idx, r_idx, t_idx, mu, mr, n)
+
+
+def _stored_pair(pipe, method: str, forget_idx, seed: int, n: int,
+                 params: dict | None = None) -> tuple[list[dict], list[dict]] | None:
+    """(outputs of ``method``'s N models, outputs of the N reference retrained models) on this forget set, read from
+    the store; None when a member (or θ_o, for a method or ``original``) is missing."""
+    bc = BankContext.of(pipe)
+    (role, members), (rrole, rmembers) = bank_roles(method, n)
+    original = None
+    if role in ("unlearn", "copies"):
+        if pipe.find_original(seed) is None:
+            return None
+        original = pipe.original(seed)
+    ref = find_members(bc, rrole, list(rmembers), forget_idx)
+    if ref is None:
+        return None
+    if role == "copies":
+        return [member_outputs(original, pipe.ds)] * n, ref
+    got = find_members(bc, role, list(members), forget_idx, method if role == "unlearn" else None, params,
+                       digest_weights(original) if role == "unlearn" else None)
+    return None if got is None else (got, ref)
+
+
+def sample_in_banks(pipe, sample: int, forget_sets: Sequence[tuple[str, float | None, int, Any]],
+                    estimator: str = DEFAULT_ESTIMATOR) -> list[dict]:
+    """One training sample under every stored bank of the forget sets that hold it: per (forget set, method with
+    a bank — ``retrain`` = the control, ``original_seeds``, the preset-hyperparameter banks of the methods), at the
+    largest N stored, the sample's ε (``estimator`` and the threshold test), its KLoM, and its margin under each
+    unlearned and each retrained model (``unlearned``, ``retrained``: (N,) arrays). ``forget_sets``: (selector,
+    ratio, seed, forget indices). Reads stored banks only; ``original`` (θ_o unchanged: ε at the cap) is left out."""
+    have = stored_banks(pipe)
+    rows = []
+    for sel, ratio, seed, idx in forget_sets:
+        idx = np.sort(np.asarray(idx, dtype=np.int64))
+        if not np.isin(sample, idx):
+            continue
+        counts = {**have.get(digest_indices(idx), {}), **have.get("*", {})}
+        methods = ["retrain", "original_seeds", *sorted(m for m in counts if m not in ("retrain", "original_seeds"))]
+        for m in methods:
+            n = max([k for k in N_LADDER if k <= available_n(counts, m)], default=0)
+            if n < 4:
+                continue
+            found = _stored_pair(pipe, m, idx, int(seed), n)
+            if found is None:
+                continue
+            u = np.array([o["train"][sample] for o in found[0]], dtype=np.float64)
+            r = np.array([o["train"][sample] for o in found[1]], dtype=np.float64)
+            rows.append({"selector": sel, "ratio": ratio, "seed": int(seed), "method": m, "n_models": n,
+                         "eps": float(epsilons(u[:, None], r[:, None], estimator)[0]),
+                         "eps_threshold": float(epsilons(u[:, None], r[:, None], "threshold")[0]),
+                         "klom": float(klom(u[:, None], r[:, None])[0]), "estimator": estimator,
+                         "unlearned": u, "retrained": r})
+    return rows
 
 
 def json_params(params: dict | None) -> str:
@@ -430,3 +515,66 @@ def forget_quality_table(pipe, selector: str, ratio: float | None, seed: int, n:
         if res is not None:
             rows.append({"method": m, **res.comparison.metrics})
     return rows
+
+
+# ---------------------------------------------------------------------------------------------- tables of many sets
+TABLE_METRICS = ("forget_quality", "score", "klom_forget_p95", "klom_retain_p95", "klom_test_p95")
+N_LADDER = (4, 8, 16, 32, 64, 128, 256, 512)
+
+
+def forget_set_banks(pipe, forget_sets: Sequence[tuple[str, float | None, int]]) -> dict[tuple, dict[str, int]]:
+    """{(selector, ratio, seed): {bank: members stored} (:func:`stored_banks`)} for the stored forget sets among
+    ``forget_sets`` (a set that is not stored is left out; ``original_seeds`` is the same bank for every set)."""
+    have = stored_banks(pipe)
+    shared = have.get("*", {})
+    out: dict[tuple, dict[str, int]] = {}
+    for sel, ratio, seed in forget_sets:
+        fs = _forget(pipe, sel, ratio, int(seed), False)
+        if fs is None:
+            continue
+        out[(sel, ratio, int(seed))] = {**have.get(digest_indices(fs.forget_idx), {}), **shared}
+    return out
+
+
+def n_choices(counts: Sequence[dict[str, int]], methods: Sequence[str]) -> list[int]:
+    """The N (of ``N_LADDER``) at which at least one of ``methods`` (not ``original``, which needs only the
+    reference) can be compared on at least one of the forget sets with these stored counts; ascending."""
+    best = [available_n(c, m) for c in counts for m in methods if m != "original"]
+    return [n for n in N_LADDER if any(b >= n for b in best)]
+
+
+def bank_table_rows(pipe, forget_sets: Sequence[tuple[str, float | None, int]],
+                    methods: Sequence[tuple[str, dict | None]], n: int, estimator: str = DEFAULT_ESTIMATOR,
+                    ) -> list[dict]:
+    """One row per (forget set, method) with N stored models: identity (selector, ratio, seed, method, params as
+    JSON) and the bank metrics (``BankComparison.metrics``). ``methods``: (method, parameters) pairs, ``retrain``
+    (evaluated against an independent retrain bank: the control) and ``original`` (θ_o unchanged) included as the
+    caller wants them. Reads stored banks only; a pair without N stored models is left out."""
+    check_eval_models(n)
+    rows = []
+    for sel, ratio, seed in forget_sets:
+        for method, params in methods:
+            res = bank_comparison(pipe, method, sel, ratio, int(seed), n, params or None, estimator=estimator)
+            if res is not None:
+                rows.append({"selector": sel, "ratio": ratio, "seed": int(seed), "method": method,
+                             "params": json_params(params), **res.comparison.metrics})
+    return rows
+
+
+def summarise_bank_rows(rows: Sequence[dict], metrics: Sequence[str] = TABLE_METRICS) -> dict[tuple, dict]:
+    """{(selector, method, params JSON): {metric: (mean, sample std (ddof = 1; NaN for one seed), n seeds)},
+    "seeds": sorted seeds, "n_models": N}} over the seeds of :func:`bank_table_rows` (also the bank-mean accuracies
+    ``UA_bank``, ``RA_bank``, ``TA_bank`` in %, where every row has them)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["selector"], r["method"], r["params"]), []).append(r)
+    out = {}
+    for key, g in groups.items():
+        s = {}
+        for m in [*metrics, *(k for k in ("UA_bank", "RA_bank", "TA_bank") if all(k in r for r in g))]:
+            v = np.array([float(r[m]) for r in g], dtype=float)
+            s[m] = (float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan"), len(v))
+        s["seeds"] = sorted(int(r["seed"]) for r in g)
+        s["n_models"] = int(g[0]["n_models"])
+        out[key] = s
+    return out

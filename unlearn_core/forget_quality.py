@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.stats import norm
+from scipy.special import ndtr
 
 DELTA = 1e-5
 EPSILON_CAP = 50.0
@@ -78,9 +78,10 @@ class MetricInfo:
 FQ_METRICS: dict[str, MetricInfo] = {
     "forget_quality": MetricInfo(
         "F (forgetting quality)", "Mean over the forget set of the points of each example's ε (1 for ε < 0.5, "
-        "½ for [0.5, 1), ¼ ...), ε from the best single/double threshold test between N unlearned and N retrained "
-        "models' logit-scaled confidence (δ = 1e-5). 1 = indistinguishable from Retrain. ± = std error over "
-        "examples.", True,
+        "½ for [0.5, 1), ¼ ...), ε of the best single/double threshold test between N unlearned and N retrained "
+        "models' logit-scaled confidence (δ = 1e-5), estimated from a per-example Gaussian fit (the default; the "
+        "empirical test, biased upwards at small N, is forget_quality_threshold). 1 = indistinguishable from "
+        "Retrain. ± = std error over examples.", True,
         "Triantafillou et al., Are we making progress in unlearning? (2024)"),
     "score": MetricInfo(
         "final score", "F × (RA_u / RA_r) × (TA_u / TA_r), accuracies averaged over each bank's models.", True,
@@ -196,18 +197,29 @@ def _gauss_rates_eps(mu_u: float, sd_u: float, mu_r: float, sd_r: float, n: int,
     def snap(x):
         return np.where(x < floor, 0.0, x)
 
-    fpr_s = snap(norm.sf(t, mn, sn))
-    fnr_s = snap(norm.cdf(t, mp, sp))
+    # Φ through scipy.special.ndtr directly: the same values as scipy.stats.norm.cdf / .sf (which compute
+    # ndtr((t − μ)/σ) and ndtr(−(t − μ)/σ)) without its per-call argument handling (profiled: most of the time)
+    fpr_s = snap(ndtr(-((t - mn) / sn)))
+    fnr_s = snap(ndtr((t - mp) / sp))
     (mk, sk), (mo, so) = ((mp, sp), (mn, sn)) if sp < sn else ((mn, sn), (mp, sp))
-    i, j = np.triu_indices(grid, 1)
-    tpr_d = norm.cdf(t[j], mk, sk) - norm.cdf(t[i], mk, sk)
-    fpr_d = snap(norm.cdf(t[j], mo, so) - norm.cdf(t[i], mo, so))
+    i, j = _triu(grid)
+    ck, co = ndtr((t - mk) / sk), ndtr((t - mo) / so)  # Φ at each grid point, indexed below (not recomputed)
+    tpr_d = ck[j] - ck[i]
+    fpr_d = snap(co[j] - co[i])
     fnr_d = snap(1.0 - tpr_d)
     e = _eps_of_rates(np.concatenate([fpr_s, fpr_d]), np.concatenate([fnr_s, fnr_d]), delta)
     return 0.0 if math.isnan(e) else float(min(e, EPSILON_CAP))
 
 
 SD_FLOOR = 1e-6
+_TRIU: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _triu(grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.triu_indices(grid, 1), built once per grid size."""
+    if grid not in _TRIU:
+        _TRIU[grid] = np.triu_indices(grid, 1)
+    return _TRIU[grid]
 
 
 def epsilon_gauss_one(u: np.ndarray, r: np.ndarray, delta: float = DELTA, z: float = 1.96) -> float:
@@ -275,10 +287,31 @@ def klom_one(u: np.ndarray, r: np.ndarray, bins: int = KLOM_BINS, clip: float = 
     return float(np.sum(p[m] * np.log(p[m] / np.maximum(q[m], KLOM_EPS))))
 
 
-def klom(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
-    """(S,) KLoM per example from (N_u, S) and (N_r, S) margins."""
-    u, r = np.asarray(unlearned), np.asarray(retrained)
-    return np.array([klom_one(u[:, s], r[:, s]) for s in range(u.shape[1])])
+def klom(unlearned: np.ndarray, retrained: np.ndarray, bins: int = KLOM_BINS, clip: float = KLOM_CLIP) -> np.ndarray:
+    """(S,) KLoM per example from (N_u, S) and (N_r, S) margins: :func:`klom_one` on every column at once (the same
+    edges, np.linspace per column, and the same bin rule as np.histogram: [e_k, e_k+1), the last bin closed)."""
+    u = np.clip(np.asarray(unlearned, np.float64), -clip, clip)
+    r = np.clip(np.asarray(retrained, np.float64), -clip, clip)
+    s = u.shape[1]
+    if s == 0:
+        return np.zeros(0)
+    lo = np.minimum(u.min(0), r.min(0))
+    hi = np.maximum(u.max(0), r.max(0))
+    hi = np.where(hi <= lo, lo + 1.0, hi)
+    edges = np.linspace(lo, hi, bins + 1, axis=1)  # (S, bins + 1)
+
+    def hist(x: np.ndarray) -> np.ndarray:  # (N, S) -> (S, bins) fractions
+        k = (x.T[:, :, None] >= edges[:, None, 1:bins]).sum(2)  # bin of each value: inner edges at or below it
+        counts = np.zeros((s, bins))
+        np.add.at(counts, (np.repeat(np.arange(s), x.shape[0]), k.ravel()), 1)
+        return counts / x.shape[0]
+
+    p, q = hist(u), hist(r)
+    out = np.empty(s)
+    for c in range(s):  # summed per example exactly as klom_one (only the p > 0 bins, in order)
+        m = p[c] > 0
+        out[c] = float(np.sum(p[c][m] * np.log(p[c][m] / np.maximum(q[c][m], KLOM_EPS))))
+    return out
 
 
 def p95_interval(values: np.ndarray, seed: int = 0, n_boot: int = 200) -> tuple[float, float, float]:

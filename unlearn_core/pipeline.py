@@ -244,7 +244,8 @@ class Pipeline:
             params = spec.score_params()
             r = ratio if (by_ratio and not spec.class_wise) else None
             label = name + (f"@{r:g}" if r is not None else "") + (
-                "[class]" if spec.kind == "worst_class" else f"[n_shadow={params['n_shadow']}]" if params else "")
+                "[class]" if spec.kind == "worst_class" else f"[n_shadow={params['n_shadow']}]" if "n_shadow" in params
+                else "".join(f"[{k}={v}]" for k, v in sorted(params.items())))
             inputs[label] = digest_of(name, r, params)
         return inputs
 

@@ -13,7 +13,8 @@ from typing import Callable
 
 import pandas as pd
 
-from .reproduce import FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, PARTLY, Finding, summary_frame, verdict_kind
+from .reproduce import (FAILS, HOLDS, INCONCLUSIVE, NOT_APPLICABLE, PARTLY, Finding, Section, summary_frame,
+                        verdict_kind)
 from .io import atomic_write_json, atomic_write_text
 
 VERDICT_COLOR = {HOLDS: "#1a7f37", PARTLY: "#6e7781", FAILS: "#cf222e", INCONCLUSIVE: "#9a6700",
@@ -61,10 +62,11 @@ def _table_html(df: pd.DataFrame) -> str:
 
 
 def write_report(findings: list[Finding], out_dir: str | Path, title: str, meta: dict,
-                 figures: FigureRenderer | None = None) -> Path:
+                 figures: FigureRenderer | None = None, sections: list[Section] | None = None) -> Path:
     """Write report.html (self-contained), report.md and summary.json into ``out_dir``; returns the HTML path.
     ``figures`` draws one figure per finding (see :func:`report_figures`); without it the report has no figures and
-    says how to get them."""
+    says how to get them. ``sections`` (e.g. :func:`unlearn_core.reproduce.forget_quality_section`) follow the
+    findings."""
     head, drawn = figures(findings) if figures is not None else ("", {})
 
     out = Path(out_dir)
@@ -97,6 +99,15 @@ def write_report(findings: list[Finding], out_dir: str | Path, title: str, meta:
                      f"{html.escape(json.dumps(f.config, indent=1, default=str))}</pre></details>")
         md += [f"## {f.number}. {f.title} — **{f.verdict}**", "", f"*{f.claim}* ({f.source})", "", f.why, "",
                f"Configuration: `{json.dumps(f.config, default=str)}`", ""]
+    for sec in sections or []:
+        parts.append(f"<h2>{html.escape(sec.title)}</h2><p>{html.escape(sec.text)}</p>")
+        md += [f"## {sec.title}", "", sec.text, ""]
+        for name, t in sec.tables.items():
+            parts.append(f"<h3>{html.escape(name)}</h3>{_table_html(t)}")
+            md += [f"### {name}", "", t.to_markdown(index=False) if _has_tabulate() else t.to_string(index=False), ""]
+        if sec.markdown:
+            parts.append(f"<pre>{html.escape(sec.markdown)}</pre>")
+            md += [sec.markdown, ""]
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title>"
             "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#1f2328}"
             "table.num{border-collapse:collapse}table.num td,table.num th{padding:2px 8px;border-bottom:1px solid #ddd;"
@@ -106,7 +117,8 @@ def write_report(findings: list[Finding], out_dir: str | Path, title: str, meta:
     atomic_write_text(out / "report.md", "\n".join(md))
     summary = {"title": title, **meta, "findings": [{"number": f.number, "title": f.title, "verdict": f.verdict,
                                                      "why": f.why, "source": f.source, "seconds": f.seconds,
-                                                     "config": f.config} for f in findings]}
+                                                     "config": f.config} for f in findings],
+               "sections": [{"title": sec.title, "text": sec.text} for sec in sections or []]}
     atomic_write_json(out / "summary.json", summary, indent=1, default=str)
     return out / "report.html"
 

@@ -6,6 +6,8 @@ Selector names (strings, so the CLI and dashboard share one syntax):
 - ``worst``                  top-m of the BLO weights w (worst case, Fan et al., Challenging Forgets)
 - ``easiest``                bottom-m of w (the easiest set)
 - ``top:SCORE`` / ``bottom:SCORE``   m samples with the highest / lowest value of any registered score
+- ``top:SCORE:METHOD``       the same for a score measured under an unlearning method (its ``method`` parameter), e.g.
+  ``top:eps_hardness:ga`` = the samples hardest to forget by ε under GA (``scores/eps_hardness.py``)
 - ``class:C1,C2``            every training sample of the listed classes (class-wise forgetting; ratio ignored)
 - ``worst_class[:k]``        the k worst-case classes by class-level BLO (w over classes)
 - ``mixed:F``                the worst-case set with a fraction F of it replaced by random samples (Fan et al., Challenging Forgets App. C.7)
@@ -24,7 +26,7 @@ import numpy as np
 
 from .data import ImageDataset
 from .errors import ConfigError
-from .scores import score_names
+from .scores import get_score, score_names
 from .scores.memorization import MEM_GROUPS, memorization_groups, mix_sizes
 from .validation import forget_count
 
@@ -79,6 +81,7 @@ class SelectorSpec:
     kind: str  # random | worst | easiest | top | bottom | class | worst_class | mixed | mem
     arg: str | None = None
     stratified: bool = False
+    score_method: str | None = None  # top:SCORE:METHOD: the method the score is measured under
 
     @property
     def class_wise(self) -> bool:
@@ -87,15 +90,16 @@ class SelectorSpec:
     @property
     def name(self) -> str:
         """The canonical selector name ('worst', 'top:loss+strat', 'class:1,7', ...)."""
-        return self.kind + (f":{self.arg}" if self.arg is not None else "") + ("+strat" if self.stratified else "")
+        return (self.kind + (f":{self.arg}" if self.arg is not None else "")
+                + (f":{self.score_method}" if self.score_method else "") + ("+strat" if self.stratified else ""))
 
     @property
     def score_requests(self) -> tuple[ScoreRequest, ...]:
         """The scores this selector reads, with the parameters it fixes (the one place they are written)."""
         if self.kind in ("worst", "easiest", "mixed"):
             return (ScoreRequest("blo", True),)
-        if self.kind in ("top", "bottom"):
-            return (ScoreRequest(self.arg, False),)
+        if self.kind in ("top", "bottom"):  # top:SCORE:METHOD: the score measured under that unlearning method
+            return (ScoreRequest(self.arg, False, (("method", self.score_method),) if self.score_method else ()),)
         if self.kind == "worst_class":
             return (ScoreRequest("blo", False, (("granularity", "class"), ("n_classes", int(self.arg)))),)
         if self.kind == "mem":
@@ -136,8 +140,14 @@ def _parse_selector(name: str) -> SelectorSpec:
             raise ConfigError(f"Selector '{name}' takes no argument.")
         return SelectorSpec(kind, None, stratified)
     if kind in ("top", "bottom"):
+        arg, _, method = arg.partition(":")
         if arg not in score_names():
             raise ConfigError(f"Selector '{name}': unknown score '{arg}'. Known scores: {', '.join(score_names())}.")
+        if method:
+            if "method" not in get_score(arg).defaults:
+                raise ConfigError(f"Selector '{name}': score '{arg}' takes no method (only scores measured under "
+                                  f"an unlearning method do, e.g. top:eps_hardness:ga).")
+            return SelectorSpec(kind, arg, stratified, method)
         return SelectorSpec(kind, arg, stratified)
     if kind == "class":
         try:
@@ -240,7 +250,7 @@ def select_forget_set(selector: "str | SelectorSpec", ds: ImageDataset, ratio: f
             w = score_fn("blo", ratio, {})
             idx = _top_m(w, m, highest=spec.kind == "worst", y=strat_y, rng=rng)
         elif spec.kind in ("top", "bottom"):
-            values = score_fn(spec.arg, None, {})
+            values = score_fn(spec.arg, None, spec.score_params())
             idx = _top_m(values, m, highest=spec.kind == "top", y=strat_y, rng=rng)
         elif spec.kind == "mem":
             if spec.stratified:
@@ -286,7 +296,7 @@ def selector_label(selector: str) -> str:
         return str(selector)
     base = SELECTOR_NAMES.get(spec.kind, spec.kind)
     if spec.kind in ("top", "bottom"):
-        base = f"{base} {spec.arg}"
+        base = f"{base} {spec.arg}" + (f" under {spec.score_method}" if spec.score_method else "")
     elif spec.kind == "class":
         base = ("classes " if "," in spec.arg else "class ") + spec.arg.replace(",", ", ")
     elif spec.kind == "worst_class":

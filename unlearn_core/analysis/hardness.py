@@ -51,9 +51,11 @@ def _ensure_scores(pipe, seed: int, names: Sequence[str], ratio: float | None, c
 
 
 def score_values(pipe, seed: int, names: Sequence[str] = CORRELATION_QUANTITIES, ratio: float | None = 0.1,
-                 compute_if_missing: bool = False, ctx: RunContext = NULL_CONTEXT) -> pd.DataFrame:
+                 compute_if_missing: bool = False, ctx: RunContext = NULL_CONTEXT,
+                 every_variant: bool = False) -> pd.DataFrame:
     """One row per training sample: index, label, class, and one column per requested score that is available
-    (named by the score; BLO as ``blo``), read from the store (computed first with ``compute_if_missing``)."""
+    (named by the score; BLO as ``blo``), read from the store (computed first with ``compute_if_missing``).
+    ``every_variant``: every stored column of the score instead (named as stored, e.g. "eps_hardness method=ga")."""
     from ..results import sample_frame
 
     if compute_if_missing:
@@ -61,6 +63,10 @@ def score_values(pipe, seed: int, names: Sequence[str] = CORRELATION_QUANTITIES,
     df = sample_frame(pipe, seed)
     out = df[["index", "label", "class"]].copy()
     for name in names:
+        if every_variant:
+            for c in [c for c in df.columns if c == name or str(c).startswith(name + " ")]:
+                out[c] = df[c].to_numpy(dtype=float)
+            continue
         col = _column_for(list(df.columns), name, ratio)
         if col is not None:
             out[name] = df[col].to_numpy(dtype=float)
@@ -193,9 +199,10 @@ def why_hard(pipe, forget: Any, quantities: Sequence[str] = WHY_QUANTITIES, n_re
     n = ds.n_train
     vals = score_values(pipe, seed, quantities, ratio, compute_if_missing, ctx.sub(0, 0.8))
     optional = [q for q in WHY_OPTIONAL if q not in quantities]
-    if optional:
-        got = score_values(pipe, seed, optional, ratio)
-        vals = vals.assign(**{q: got[q].to_numpy() for q in optional if q in got})
+    if optional:  # every stored column of each (e.g. ε under FT and under GA: "eps_hardness method=ga")
+        got = score_values(pipe, seed, optional, ratio, every_variant=True)
+        optional = [c for c in got.columns if c.split(" ")[0] in optional]
+        vals = vals.assign(**{c: got[c].to_numpy(dtype=float) for c in optional})
     in_set = np.zeros(n, dtype=bool)
     in_set[idx] = True
     present = [q for q in [*quantities, *optional] if q in vals]
@@ -203,7 +210,7 @@ def why_hard(pipe, forget: Any, quantities: Sequence[str] = WHY_QUANTITIES, n_re
     rows, parts = [], []
     for q in present:
         v = vals[q].to_numpy(dtype=float)
-        spec = get_score(q)
+        spec = get_score(q.split(" ")[0])  # a column with non-default parameters: "eps_hardness method=ga"
         pct = percentile_ranks(v)
         set_pct = float(pct[in_set].mean())
         hard_side = set_pct > 50 if spec.hard_end == "high" else set_pct < 50

@@ -159,11 +159,13 @@ def cmd_reproduce(args) -> int:
         findings = reproduce(cfg, store, bar.ctx(), executor=executor, on_finding=on_finding)
     wall = time.time() - t0
     from ..report import report_figures, write_report
+    from ..reproduce import forget_quality_section
 
     title = f"Reproduction of the headline findings on {args.dataset}"
     path = write_report(findings, out_dir, title, {"wall_s": wall, "when": time.strftime("%Y-%m-%d %H:%M"),
                                                     "setup": cfg.setup.to_dict(), "seeds": cfg.seeds},
-                        figures=report_figures())
+                        figures=report_figures(),
+                        sections=[forget_quality_section(cfg.setup, store, cfg.seeds, cfg.ratio)])
     print(summary_frame(findings).to_string(index=False))
     print(f"wall time {wall:.0f}s · report: {path}")
     return 0

@@ -21,7 +21,7 @@ Nothing is written by hand; tests feed synthetic numbers to the verdict function
 flips when the numbers do. The report (HTML with figures, and Markdown) is rendered by ``dashboard.report``.
 
 Modules: ``verdicts`` (comparisons, intervals, verdicts, :class:`Finding`), ``findings`` (the seven claims: a
-``judge_N`` and a ``finding_N`` each), ``runner`` (:func:`reproduce` and its configuration).
+``judge_N`` and a ``finding_N`` each), ``runner`` (:func:`reproduce` and its configuration), ``quality`` (the report's forgetting-quality section).
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from .findings import (CLAIMS, F7_METHODS, LABELS, LOWEST_LOSS, ORDERS, RELABEL_
                        bs_label_change, finding_1, finding_2, finding_3, finding_4, finding_5, finding_6, finding_7,
                        group_reason, judge_1, judge_2, judge_3, judge_4, judge_5, judge_6, judge_7, not_applicable,
                        rsu_budgets)
+from .quality import FQ_DOC, Section, documented_question, forget_quality_section
 from .runner import ReproduceConfig, fit_reason, original_fit, reproduce, summary_frame
 from .verdicts import (CONFIDENCE, FAILS, HOLDS, INCONCLUSIVE, MIN_FIT_RA, MIN_SEEDS, N_FINDINGS, NOT_APPLICABLE,
                        NOT_RUN, PAPERS, PARTLY, VERDICTS, Comparison, Finding, combine, comparisons_frame, paired,
@@ -38,7 +39,7 @@ from .verdicts import (CONFIDENCE, FAILS, HOLDS, INCONCLUSIVE, MIN_FIT_RA, MIN_S
 __all__ = [
     "bs_label_change", "CLAIMS", "combine", "Comparison", "comparisons_frame", "CONFIDENCE", "F7_METHODS", "FAILS",
     "Finding", "finding_1", "finding_2", "finding_3", "finding_4", "finding_5", "finding_6", "finding_7",
-    "fit_reason", "group_reason", "HOLDS", "INCONCLUSIVE", "judge_1", "judge_2", "judge_3", "judge_4", "judge_5",
+    "fit_reason", "forget_quality_section", "documented_question", "FQ_DOC", "Section", "group_reason", "HOLDS", "INCONCLUSIVE", "judge_1", "judge_2", "judge_3", "judge_4", "judge_5",
     "judge_6", "judge_7", "LABELS", "LOWEST_LOSS", "MIN_FIT_RA", "MIN_SEEDS", "N_FINDINGS", "not_applicable",
     "NOT_APPLICABLE", "NOT_RUN", "ORDERS", "original_fit", "paired", "PAPERS", "PARTLY", "RELABEL_FREE",
     "RELABELING", "reproduce", "ReproduceConfig", "rsu_budgets", "RSU_METHODS", "Setup", "sub_verdicts",

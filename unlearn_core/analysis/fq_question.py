@@ -1,0 +1,135 @@
+"""The product's question under the per-example distribution tests (issue 19; docs/forget_quality.md): is the worst
+case still the hardest to forget when forgetting is measured by F / score / KLoM over model banks, and which samples
+are hardest by ε?
+
+Reads what a grid stored (``compare --eval-models N``): per forget-set kind (random, worst-case, lowest-loss =
+``bottom:loss``) and method, F, score and KLoM P95 (mean ± sample std over the seeds whose banks are stored; the
+controls ``retrain`` = Retrain against an independent retrain bank, ``original`` = θ_o unchanged, and
+``original_seeds``); seed-paired differences of F between the kinds with 95% t-intervals; Spearman ρ between a
+forget example's ε (Triantafillou et al. 2024) and θ_o's BLO weight, loss and memorization within each set (mean ±
+std over sets), and between a set's F and its entanglement score (Zhao et al.; a set-level quantity, so across
+sets). Nothing is trained here (``compute_if_missing`` computes the cheap scores and entanglement: the benchmark
+script, not the report).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..banks import bank_comparison, forget_set_banks, n_choices
+from .entanglement import entanglement
+from .hardness import score_values
+
+KINDS = ("random", "worst", "bottom:loss")
+METHODS = ("ft", "ga", "rl", "salun", "scrub")
+BASELINES = ("retrain", "original", "original_seeds")
+RHO_QUANTITIES = ("blo", "loss", "memorization")
+PAIRS = (("worst", "random"), ("worst", "bottom:loss"), ("bottom:loss", "random"))
+FQ_KEYS = ("forget_quality", "forget_quality_threshold", "score", "klom_forget_p95", "klom_retain_p95",
+           "klom_test_p95", "eps_mean")
+
+
+@dataclass
+class QuestionTables:
+    """The answer's numbers (empty frames where nothing is stored); ``n`` = models per bank (0: no bank)."""
+
+    n: int
+    per_seed: pd.DataFrame = field(default_factory=pd.DataFrame)  # selector, method, seed, es, FQ_KEYS
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)  # mean ± sample std over seeds
+    paired: pd.DataFrame = field(default_factory=pd.DataFrame)  # F differences between kinds, 95% t-intervals
+    rho: pd.DataFrame = field(default_factory=pd.DataFrame)  # method × quantity: ρ(ε, quantity) mean, std, sets
+    rho_entanglement: pd.DataFrame = field(default_factory=pd.DataFrame)  # method: ρ(F of a set, ES of the set)
+
+
+def t_interval(d: Sequence[float]) -> tuple[float, float, float]:
+    """(mean, 95% t-interval low, high) of paired differences; NaN bounds for fewer than 2."""
+    d = np.asarray(d, float)
+    if d.size < 2:
+        return (float(d.mean()) if d.size else np.nan), np.nan, np.nan
+    half = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return np.nan
+    return float(stats.spearmanr(a[ok], b[ok]).statistic)
+
+
+def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | None = None,
+                    kinds: Sequence[str] = KINDS, methods: Sequence[str] = METHODS,
+                    compute_if_missing: bool = False) -> QuestionTables:
+    """The tables of the product's question from the stored banks of ``kinds`` × ``seeds`` (``n``: models per
+    bank; None = the largest N any method has). ``compute_if_missing`` computes θ_o's loss / BLO / memorization
+    scores and the sets' entanglement where missing (never a bank)."""
+    sets = [(k, float(ratio), int(s)) for s in seeds for k in kinds]
+    counts = forget_set_banks(pipe, sets)
+    if n is None:
+        choices = n_choices(list(counts.values()), [*methods, "retrain", "original_seeds"])
+        n = choices[-1] if choices else 0
+    if not n:
+        return QuestionTables(0)
+    rows, rho_rows = [], []
+    for seed in seeds:
+        if compute_if_missing:
+            for q in RHO_QUANTITIES:
+                pipe.score(q, seed, ratio if q == "blo" else None)
+        quantities = score_values(pipe, seed, RHO_QUANTITIES, ratio)
+        for sel in kinds:
+            if (sel, float(ratio), int(seed)) not in counts:
+                continue
+            fs = pipe.forget_set(sel, ratio, seed) if compute_if_missing else pipe.load_forget_set(
+                pipe.find_forget_set(sel, ratio, seed))
+            ent = entanglement(pipe, fs.forget_idx, seed=seed, compute_if_missing=compute_if_missing)
+            es = float(ent["es"]) if ent is not None else np.nan
+            for m in [*BASELINES, *methods]:
+                r = bank_comparison(pipe, m, sel, ratio, seed, n)
+                if r is None:
+                    continue
+                v = r.comparison.metrics
+                rows.append({"selector": sel, "method": m, "seed": int(seed), "es": es,
+                             **{k: float(v[k]) for k in FQ_KEYS}})
+                if m in methods:
+                    for q in RHO_QUANTITIES:
+                        if q in quantities:
+                            rho_rows.append({"method": m, "selector": sel, "seed": int(seed), "quantity": q,
+                                             "rho": _spearman(r.comparison.eps,
+                                                              quantities[q].to_numpy(float)[r.forget_idx])})
+    out = QuestionTables(n, pd.DataFrame(rows))
+    if out.per_seed.empty:
+        return out
+    df = out.per_seed
+    out.table = df.groupby(["selector", "method"], sort=False).agg(
+        F=("forget_quality", "mean"), F_std=("forget_quality", "std"),
+        F_threshold=("forget_quality_threshold", "mean"), score=("score", "mean"), score_std=("score", "std"),
+        klom_forget_p95=("klom_forget_p95", "mean"), klom_forget_p95_std=("klom_forget_p95", "std"),
+        klom_retain_p95=("klom_retain_p95", "mean"), klom_test_p95=("klom_test_p95", "mean"),
+        seeds=("seed", "count")).reset_index()
+    diffs = []
+    for m in [*methods, "original_seeds"]:
+        piv = df[df["method"] == m].pivot(index="seed", columns="selector", values="forget_quality")
+        for a, b in PAIRS:
+            if a in piv and b in piv:
+                d = (piv[a] - piv[b]).dropna().to_numpy()
+                if d.size:
+                    mean, lo, hi = t_interval(d)
+                    diffs.append({"method": m, "difference": f"F({a}) − F({b})", "mean": mean, "ci_low": lo,
+                                  "ci_high": hi, "n": int(d.size)})
+    out.paired = pd.DataFrame(diffs)
+    if rho_rows:
+        rr = pd.DataFrame(rho_rows)
+        out.rho = rr.groupby(["method", "quantity"]).agg(rho_mean=("rho", "mean"), rho_std=("rho", "std"),
+                                                         sets=("rho", "count")).reset_index()
+    ent = []
+    for m in methods:
+        s = df[(df["method"] == m) & df["es"].notna()]
+        if len(s) >= 3:
+            ent.append({"method": m, "rho_F_vs_entanglement": _spearman(s["forget_quality"].to_numpy(float),
+                                                                         s["es"].to_numpy(float)), "sets": len(s)})
+    out.rho_entanglement = pd.DataFrame(ent)
+    return out
