@@ -64,6 +64,9 @@ class ScoreSpec:
     # come from ``defaults``; undeclared parameters get the rules by name (validation.name_rule) and the generic
     # ones (finite, >= 0). See :mod:`unlearn_core.validation`.
     param_rules: dict[str, Any] = field(default_factory=dict)
+    # Parameters added after results were cached, at the value that reproduces the earlier behaviour: left out of
+    # the resolved parameters (hence of every cache key) when they have that value, so old results stay valid.
+    key_neutral: dict[str, Any] = field(default_factory=dict)
 
     def cost_passes(self, params: dict[str, Any], n: int, recipe: Any, m: int | None = None) -> float:
         """Sample passes of one computation on ``n`` training samples (:mod:`unlearn_core.cost`): the score's
@@ -75,8 +78,9 @@ class ScoreSpec:
 
     def resolve_params(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults updated with validated overrides (unknown names, wrong types and out-of-range values are a
-        ConfigError before anything is computed)."""
-        return check_params(f"Score '{self.name}'", overrides, self.defaults, self.param_rules)
+        ConfigError before anything is computed); a :attr:`key_neutral` parameter at its neutral value is left out."""
+        p = check_params(f"Score '{self.name}'", overrides, self.defaults, self.param_rules)
+        return {k: v for k, v in p.items() if not (k in self.key_neutral and v == self.key_neutral[k])}
 
 
 SCORES: dict[str, ScoreSpec] = {}
@@ -85,11 +89,12 @@ SCORES: dict[str, ScoreSpec] = {}
 def register_score(name: str, *, label: str, description: str, hard_end: str, defaults: dict[str, Any] | None = None,
                    depends_on_ratio: bool = False, expensive: bool = False,
                    cost: Callable[[dict, int, Any, "int | None"], float] | None = None,
-                   param_rules: dict[str, Any] | None = None):
+                   param_rules: dict[str, Any] | None = None, key_neutral: dict[str, Any] | None = None):
     """Register a score function. ``cost(params, n_train, recipe, m)`` = sample passes of one computation (see
     :mod:`unlearn_core.cost`; None = one evaluation pass). ``param_rules`` declares ranges / choices of its
     parameters, e.g. ``{"K": {"min": 1, "max": 1000}, "lower": {"choices": ["ft", "ft_ga"]}}`` (validation.Rule
-    fields); each score owns its rules."""
+    fields); each score owns its rules. ``key_neutral`` = parameters added later, left out of cache keys at the
+    value that reproduces the earlier behaviour."""
     if hard_end not in ("low", "high"):
         raise ValueError("hard_end must be 'low' or 'high'")
 
@@ -97,7 +102,7 @@ def register_score(name: str, *, label: str, description: str, hard_end: str, de
         if name in SCORES:
             raise ValueError(f"score '{name}' registered twice")
         SCORES[name] = ScoreSpec(name, fn, label, description, hard_end, dict(defaults or {}), depends_on_ratio,
-                                 expensive, cost, dict(param_rules or {}))
+                                 expensive, cost, dict(param_rules or {}), dict(key_neutral or {}))
         return fn
 
     return deco

@@ -617,7 +617,7 @@ def blo_cost(params: dict, n: int, recipe, m: int | None) -> float:
 
 
 @register_score("blo", label="BLO worst-case weight", hard_end="high", defaults=BLO_DEFAULTS, depends_on_ratio=True,
-                cost=blo_cost, param_rules=BLO_PARAM_RULES,
+                cost=blo_cost, param_rules=BLO_PARAM_RULES, key_neutral={"lower_level": BUILTIN_LOWER_LEVEL},
                 description="Bi-level optimisation weight w_i (Fan et al., Challenging Forgets): top-m = worst-case "
                             "(hardest to forget) set, bottom-m = easiest set. Depends on the forget ratio (m = ratio·N).")
 def blo_score(inp: ScoreInput) -> ScoreResult:
