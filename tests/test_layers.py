@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     # 1: data sets, model architectures, compute kernels
     "unlearn_core.data": 1, "unlearn_core.models": 1, "unlearn_core.kernels": 1,
     # 2: training and evaluation
-    "unlearn_core.training": 2, "unlearn_core.metrics": 2, "unlearn_core.privacy_metrics": 2,
+    "unlearn_core.training": 2, "unlearn_core.ensemble": 2, "unlearn_core.metrics": 2, "unlearn_core.privacy_metrics": 2,
     # 3: the store (persistence only; expensive scores keep their resumable parts in it: LiRA shadows, early models)
     "unlearn_core.store": 3,
     # 4: scores and methods, each owning its parameter rules

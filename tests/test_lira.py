@@ -15,7 +15,7 @@ from unlearn_core.store import Store
 from unlearn_core.scores import ScoreInput, get_score
 from unlearn_core.scores.grand import per_sample_grad_norms
 from unlearn_core.scores.lira import membership_statistic, shadow_mask
-from unlearn_core.training import train_ensemble
+from unlearn_core.ensemble import train_ensemble
 
 from _synthetic import blob_arrays
 from unlearn_core.training import TrainConfig, get_batch, train_model

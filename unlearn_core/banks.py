@@ -19,8 +19,8 @@ Roles and seeds
                  ε and F = 0 — the floor) and ``original_seeds`` = this bank (nothing unlearned, but with the same
                  training randomness as the retrain bank: how far membership alone moves the outputs).
 
-Retrain and original members are trained several at once (``training.train_ensemble``) where stacking is measured
-faster on this device (``training.auto_model_batch``: the MLP on a CPU; never the small CNN on a CPU), else one at
+Retrain and original members are trained several at once (``ensemble.train_ensemble``) where stacking is measured
+faster on this device (``ensemble.auto_model_batch``: the MLP on a CPU; never the small CNN on a CPU), else one at
 a time; unlearned members run one at a time (each method has its own loop).
 
 This module sits at the level of the methods and scores (a LiRA-like score uses it); everything that needs the
@@ -44,7 +44,8 @@ from .errors import ConfigError
 from .forget_quality import DEFAULT_ESTIMATOR, BankComparison, compare_banks, epsilons, klom, margins
 from .io import array_digest, weights_digest
 from .methods import UnlearnInput, get_method
-from .training import TrainConfig, auto_model_batch, predict_logits, train_ensemble, train_model
+from .ensemble import auto_model_batch, train_ensemble
+from .training import TrainConfig, predict_logits, train_model
 
 ROLES = ("retrain", "unlearn", "original")
 PSEUDO_METHODS = ("original", "original_seeds")  # evaluated from banks like methods; not unlearning methods

@@ -27,7 +27,7 @@ from .pipeline import Pipeline
 from .selectors import parse_selector
 from .store import Store
 from .threads import apply_thread_policy
-from .training import auto_model_batch, train_ensemble
+from .ensemble import auto_model_batch, train_ensemble
 
 # ---------------------------------------------------------------------------------------------- the registry
 # name -> an executor class (``from_options``, ``check_options``), or a lazy "module:attribute" entry resolved on
@@ -180,7 +180,7 @@ def progress_bounds(units: list[Unit], weights: dict[str, float] | None = None) 
 
 def _train_stacked(pipe, units: list[Unit], force: bool, ctx: RunContext) -> None:
     """Train the grid's original models (one per seed) and its Retrain models (one per θ_o-independent forget set)
-    as stacked ensembles, where measured faster on this device (``training.auto_model_batch``; ``force`` skips
+    as stacked ensembles, where measured faster on this device (``ensemble.auto_model_batch``; ``force`` skips
     the measurement), and store them under the keys the sequential path uses. Stacked training follows each
     model's own recipe and random stream; results equal one-at-a-time training up to floating-point summation
     order (within tolerance, not bit-identical), so it is only chosen where it pays (GPUs, small models)."""

@@ -2,7 +2,7 @@
 for a model f_t early in training (after ``epochs`` epochs of the original recipe), averaged over ``n_seeds`` runs.
 
 "Early in training" means the weights after the first ``epochs`` epochs of the *full* recipe: the learning-rate
-schedule is that of ``train_cfg.epochs`` and training stops early (:func:`training.train_ensemble`'s
+schedule is that of ``train_cfg.epochs`` and training stops early (:func:`ensemble.train_ensemble`'s
 ``stop_after_epochs``), rather than a compressed schedule that would anneal the LR to zero within those epochs.
 The seeds' models are trained together as a vmapped ensemble and stored (runs of kind ``early_model``, keyed by
 data, model, recipe, epochs and seed), which GraNd reuses (same defaults = same models).
@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..models import Classifier
 from ..training import new_model, predict_logits
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
-from ..training import auto_model_batch, train_ensemble
+from ..ensemble import auto_model_batch, train_ensemble
 
 EARLY_PARAM_RULES = {"n_seeds": {"min": 1, "max": 100}, "epochs": {"min": 1, "max": 1000}}
 EARLY_DEFAULTS: dict[str, Any] = {

@@ -41,7 +41,7 @@ Efficiency and resuming
     ``torch.func.stack_module_state`` + ``vmap(functional_call)``; every model keeps its own data order, and
     the optimizer acts element-wise on the stacked parameters, so each model follows exactly the recipe of
     ``training.train_loop``). BatchNorm works under vmap (running statistics are stacked buffers).
-    Whether to stack them is measured per model and device (``training.auto_model_batch``): otherwise they are
+    Whether to stack them is measured per model and device (``ensemble.auto_model_batch``): otherwise they are
     trained one at a time with ``training.train_model``. ``model_batch`` overrides (1 = one at a time).
     Each shadow model is stored (a run of kind ``lira_shadow`` in the store, with its statistics as a
     ``lira_stats`` run) as soon as its group finishes, keyed by the shadow-training configuration only, so
@@ -62,8 +62,8 @@ import torch
 from ..data import ImageDataset
 from ..errors import ConfigError
 from ..io import config_key
-from ..training import (TrainConfig, auto_model_batch, get_batch, new_model, train_ensemble, train_model,
-                        wants_augmentation, with_overrides)
+from ..ensemble import auto_model_batch, train_ensemble
+from ..training import TrainConfig, get_batch, new_model, train_model, wants_augmentation, with_overrides
 from .base import ScoreInput, ScoreResult, register_score, to_numpy
 
 LIRA_PARAM_RULES = {"n_shadow": {"min": 4, "max": 4096, "hint": "shadow models (even)"},
