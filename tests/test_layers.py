@@ -35,7 +35,6 @@ LAYERS: dict[str, int] = {
     "unlearn_core.banks": 6, "unlearn_core.results": 6, "unlearn_core.cost": 6,
     "unlearn_core.spec": 6,  # the typed experiment, parsed once at the edge (checks bank sizes: banks.py)
     "unlearn_core.scores.eps_hardness": 6,  # a score computed from model banks (ε per sample: banks.py)
-    "unlearn_core.methods.rum": 6,  # prices its groups with cost.method_passes (each group runs another method)
     # 7: the pipeline (one setup: original models, scores, forget sets, unlearning runs, evaluation)
     "unlearn_core.pipeline": 7,
     # 8: grids and their executors, analyses, tuning, reproduction of the papers' claims
