@@ -18,24 +18,8 @@ from unlearn_core.jobs import JobManager
 from unlearn_core.store import Store, default_cache_dir
 
 from . import safety
+from .pages import PAGES  # noqa: F401 - re-exported: links use common.PAGES[key]
 
-PAGES = {
-    "overview": "app_pages/overview.py",
-    "data": "app_pages/data_model.py",
-    "scores": "app_pages/scores.py",
-    "sets": "app_pages/forget_sets.py",
-    "experiments": "app_pages/experiments.py",
-    "compare": "app_pages/compare.py",
-    "runs": "app_pages/runs.py",
-    "coreset": "app_pages/coreset.py",
-    "composition": "app_pages/composition.py",
-    "embeddings": "app_pages/embeddings.py",
-    "inspector": "app_pages/inspector.py",
-    "forget_quality": "app_pages/forget_quality.py",
-    "attack": "app_pages/attack.py",
-    "glossary": "app_pages/glossary.py",
-    "summary": "app_pages/tour_summary.py",
-}
 COMMON_SELECTORS = ["random", "worst", "easiest", "top:loss", "bottom:loss", "random+strat", "mixed:0.5", "class:3",
                     "worst_class:1"]
 

@@ -354,3 +354,16 @@ def test_attack_view_opens_on_a_non_uniform_matrix_with_the_largest_membership_g
     uniform = cands.assign(UA=0.0, UA_retrain=0.0)
     i, why = informative_attack_run(uniform)
     assert i == 0 and "one colour" in why
+
+
+def test_every_page_is_in_the_one_page_table_and_every_row_has_a_page():
+    """Adding a page = its file + one row in dashboard/pages.py: app.py's navigation and the links come from it."""
+    from pathlib import Path
+
+    from dashboard.pages import NAV, PAGES
+
+    root = Path(__file__).resolve().parents[1]
+    files = sorted(str(p.relative_to(root)) for p in (root / "app_pages").glob("*.py"))
+    assert sorted(p.file for p in NAV) == files
+    assert len(PAGES) == len(NAV) and sum(p.default for p in NAV) == 1
+    assert len({p.url_path for p in NAV if not p.default}) == len(NAV) - 1  # unique addresses
