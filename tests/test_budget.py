@@ -101,3 +101,16 @@ def test_custom_partial_budget_is_validated(digits):
     for bad in ({"epoch_fraction": 0}, {"epoch_fraction": 1.5}, {"epoch_fraction": "x"}, {"min_steps": -1}):
         with pytest.raises(ConfigError):
             ft.resolve_params(digits, bad, TRAIN_PRESETS["small"])
+
+
+def test_staged_wrappers_keep_the_inner_methods_floor_and_explicit_stage_epochs():
+    """RSU around GA keeps GA's measured 3-epoch floor at the papers' budget (a 0.82-epoch partial pass of GA does
+    not act), and explicit per-stage epochs (finding 6's equal budgets) are whole epochs, never a partial pass."""
+    from unlearn_core.config import Setup
+    from unlearn_core.methods import get_method
+
+    r = Setup().resolve()
+    ga = get_method("ga")
+    for name in ("rsu:ga", "rsu_reverse:ga"):
+        p = get_method(name).resolve_params(r.ds, {"rsu_stages": 3, "rsu_stage_epochs": 2}, r.recipe)
+        assert p["epochs"] == ga.min_epochs >= 3 and "epoch_fraction" not in p

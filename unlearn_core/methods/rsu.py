@@ -127,6 +127,8 @@ class RSU(UnlearnMethod):
         self.partial_update, self.uses_lambda = inner.partial_update, inner.uses_lambda
         self.lowers_forget_accuracy, self.why_not_lower = inner.lowers_forget_accuracy, inner.why_not_lower
         self.uses_test_data = inner.uses_test_data
+        # the inner method's measured budget floors (GA: 3 whole epochs) hold for its staged runs too
+        self.min_epochs, self.min_steps = inner.min_epochs, inner.min_steps
         self.presets = {fam: {**p, **self.rsu_defaults} for fam, p in inner.presets.items()}
         self.preset_notes = (f"The wrapped method's preset; RSU: θ_o loss ranking, 3 nested stages of ⌈E/3⌉ epochs. "
                              f"{inner.preset_notes}")
@@ -184,6 +186,9 @@ class RSU(UnlearnMethod):
         if "epochs" in inner_params and n_st > 1:
             se = int(params["rsu_stage_epochs"])
             inner_params["epochs"] = se if se > 0 else max(1, math.ceil(int(inner_params["epochs"]) / n_st))
+            if se > 0:  # explicit whole epochs per stage (e.g. finding 6's equal budgets): no partial pass
+                inner_params.pop("epoch_fraction", None)
+                inner_params.pop("min_steps", None)
         model = inp.original
         for t, stage_idx in enumerate(plan):
             # Start from the previous stage's model; θ_o stays the teacher / anchor (UnlearnInput.theta_o).
