@@ -7,6 +7,9 @@ import sys
 import time
 from pathlib import Path
 
+from ..methods import method_names
+from ..spec import ExperimentSpec
+from ..validation import parse_ratios, parse_seeds
 from .commands import _check_writable_dir, _outputs, _setup, _store, _warn_model, _with_budget, _write_atomic
 from .inputs import _csv_list, _eval_models, _findings, _json_arg, _positive_int, _ratio
 from .progress import _Bar
@@ -30,13 +33,9 @@ def _print_worst_vs_lowloss(spec, store) -> None:
             print(rep["verdict"])
 
 
-def experiment_from_args(args) -> "ExperimentSpec":
+def experiment_from_args(args) -> ExperimentSpec:
     """The grid ``compare`` asks for, parsed once (:class:`~unlearn_core.spec.ExperimentSpec`): a bad ratio,
     selector, seed, method or hyperparameter is a ConfigError naming its field, before anything is loaded."""
-    from ..methods import method_names
-    from ..spec import ExperimentSpec
-    from ..validation import parse_ratios, parse_seeds
-
     methods = _csv_list(args.methods)
     if methods == ["all"]:
         methods = method_names()
