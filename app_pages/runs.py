@@ -71,9 +71,12 @@ def job_list():
         st.info("No jobs yet. Start one from Data & model, Scores, Forget sets, Experiments or the Overview demo.")
         return
     df = jobs_frame(jobs)
+    if (df["error"] == "—").all():  # no failed job: the column would only take the width the job names need
+        df = df.drop(columns="error")
     widgets.table(df, key="runs_live", max_rows=15,
                  column_config={"status": st.column_config.TextColumn("status", width="small"),
-                                "job": st.column_config.TextColumn("job", width="medium"),
+                                # large: a job's name (kind · data set · model · epochs) is not cut at 1400 px
+                                "job": st.column_config.TextColumn("job", width="large"),
                                 "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1,
                                                                             width="small"),
                                 "now": st.column_config.TextColumn("now / queue", width="small",
@@ -83,10 +86,10 @@ def job_list():
                                                                            width="small"),
                                 "took": st.column_config.TextColumn("took", width="small"),
                 "estimate": st.column_config.TextColumn(
-                    "estimate", help="The cost model's estimate when the job started (the same the CLI prints for "
+                    "estimate", width="small", help="The cost model's estimate when the job started (the same the CLI prints for "
                                      "a grid; calibrated on this device)."),
                 "actual / estimate": st.column_config.NumberColumn(
-                    "actual / estimate", format="%.2f", help="Actual time of the job's work over its estimate "
+                    "actual / estimate", width="small", format="%.2f", help="Actual time of the job's work over its estimate "
                                                             "(1 = exact; > 1 = it took longer)."),
                                 "error": st.column_config.TextColumn("error", width="small")})
     # when the last job ends the sidebar's job list redraws the page

@@ -204,6 +204,7 @@ def test_demo_tour_to_summary_sweep_why_hard_attack_and_inspector(server):
         expect(page.get_by_text("Teaching demo — Step 5").first).to_be_visible(timeout=30_000)
         expect(page.get_by_text("actual / estimate").first).to_be_attached(timeout=30_000)
         _shot(page, "07_tour_step5_runs_estimate_vs_actual", full_page=True)
+        assert not _cut_tables(page), _cut_tables(page)  # item 5: the jobs table fits at 1400 px (no sideways scroll)
         btn = page.locator("button:enabled", has_text="Next: What we saw →").first
         expect(btn).to_be_enabled(timeout=30_000)
         btn.click()

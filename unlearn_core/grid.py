@@ -27,7 +27,7 @@ from .results.runs import with_gaps
 from .methods import get_method
 from .scores.base import ScoreInput
 from .scores.blo import blo_objective, sort_verdict
-from .selectors import check_selector_for, overlap, parse_selector
+from .selectors import check_selector_for, overlap
 from .spec import DEFAULT_METHODS, DEFAULT_SELECTORS, ExperimentSpec  # noqa: F401 - re-exported
 from .store import Store
 from .validation import MAX_SEED  # noqa: F401 - re-exported
@@ -45,10 +45,10 @@ def plan(spec: ExperimentSpec) -> list[Unit]:
 
     for seed in spec.seeds:
         needs_original = any(not get_method(m).exact for m in methods) or any(
-            parse_selector(s).needs_scores() for s in spec.selectors)
+            spec.selector(s).needs_scores() for s in spec.selectors)
         o = add(Unit("original", seed)) if needs_original else None
         for sel, ratio in spec.forget_sets():
-            sspec = parse_selector(sel)
+            sspec = spec.selector(sel)  # parsed once, when the spec was built
             score_ids = []
             for name, by_ratio in sspec.needs_scores():
                 params = sspec.score_params()
