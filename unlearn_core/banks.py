@@ -43,6 +43,7 @@ from .data import ImageDataset
 from .errors import ConfigError
 from .forget_quality import DEFAULT_ESTIMATOR, BankComparison, compare_banks, epsilons, klom, margins
 from .io import array_digest, weights_digest
+from .stats import sample_std
 from .methods import UnlearnInput, get_method
 from .ensemble import auto_model_batch, train_ensemble
 from .training import TrainConfig, predict_logits, train_model
@@ -574,7 +575,7 @@ def summarise_bank_rows(rows: Sequence[dict], metrics: Sequence[str] = TABLE_MET
         s = {}
         for m in [*metrics, *(k for k in ("UA_bank", "RA_bank", "TA_bank") if all(k in r for r in g))]:
             v = np.array([float(r[m]) for r in g], dtype=float)
-            s[m] = (float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan"), len(v))
+            s[m] = (float(v.mean()), sample_std(v), len(v))
         s["seeds"] = sorted(int(r["seed"]) for r in g)
         s["n_models"] = int(g[0]["n_models"])
         out[key] = s

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..budget import budget_text
+from ..stats import mean_std
 from ..methods import method_names
 from ..metrics import GAP_METRICS, registry as metric_registry
 from .runs import SAME_SPLIT, _pairable
@@ -182,9 +183,7 @@ def original_fit(pipe, seeds: Iterable[int]) -> dict[str, Any]:
             ta.append(float(run["metrics"]["test_acc"]))
             got.append(int(s))
 
-    def stat(v):
-        return (float(np.mean(v)) if v else np.nan, float(np.std(v, ddof=1)) if len(v) > 1 else np.nan)
-    (ra_m, ra_s), (ta_m, ta_s) = stat(ra), stat(ta)
+    (ra_m, ra_s), (ta_m, ta_s) = mean_std(ra), mean_std(ta)
     return {"RA_mean": ra_m, "RA_std": ra_s, "TA_mean": ta_m, "TA_std": ta_s, "n": len(got), "seeds": got}
 
 
