@@ -248,7 +248,9 @@ def why_hard_composition(comp: pd.DataFrame, selector: str | None = None) -> go.
                                        "%{customdata[1]:.2f}× its training share)<extra></extra>"))
     fig.update_layout(barmode="group", xaxis_title="class", yaxis_title="share of the set (%)",
                       xaxis=dict(type="category"))
-    return base_layout(fig, 300, title="Composition by class", legend=dict(orientation="h", y=-0.25))
+    # the legend sits below the class axis' title (at y=-0.25 the two overlapped; issue 22's screenshots)
+    return base_layout(fig, 340, title="Composition by class", legend=dict(orientation="h", y=-0.42),
+                       margin=dict(l=10, r=10, t=80, b=40))
 
 
 # ---------------------------------------------------------------------------------------------- correlations
