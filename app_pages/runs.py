@@ -71,25 +71,27 @@ def job_list():
         st.info("No jobs yet. Start one from Data & model, Scores, Forget sets, Experiments or the Overview demo.")
         return
     df = jobs_frame(jobs)
+    df = df.drop(columns="created")  # the time is in "Job details" below: the room goes to the job's name
     if (df["error"] == "—").all():  # no failed job: the column would only take the width the job names need
         df = df.drop(columns="error")
     widgets.table(df, key="runs_live", max_rows=15,
                  column_config={"status": st.column_config.TextColumn("status", width="small"),
-                                # large: a job's name (kind · data set · model · epochs) is not cut at 1400 px
-                                "job": st.column_config.TextColumn("job", width="large"),
+                                # widths in pixels that add up to the 1400 px layout's ~930 px (issue 22: nothing
+                                # cut): the job's name (kind · data set · model · epochs · BLO) gets the room
+                                "job": st.column_config.TextColumn("job", width=500),
                                 "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=1,
                                                                             width="small"),
-                                "now": st.column_config.TextColumn("now / queue", width="small",
+                                "now": st.column_config.TextColumn("now", width=70,
                                                                    help="The running job's current step, or a "
                                                                         "queued job's place and why it waits."),
                                 "created": st.column_config.DatetimeColumn("created", format="HH:mm:ss",
                                                                            width="small"),
-                                "took": st.column_config.TextColumn("took", width="small"),
+                                "took": st.column_config.TextColumn("took", width=55),
                 "estimate": st.column_config.TextColumn(
-                    "estimate", width="small", help="The cost model's estimate when the job started (the same the CLI prints for "
+                    "estimate", width=65, help="The cost model's estimate when the job started (the same the CLI prints for "
                                      "a grid; calibrated on this device)."),
                 "actual / estimate": st.column_config.NumberColumn(
-                    "actual / estimate", width="small", format="%.2f", help="Actual time of the job's work over its estimate "
+                    "act./est.", width=70, format="%.2f", help="actual / estimate: actual time of the job's work over its estimate "
                                                             "(1 = exact; > 1 = it took longer)."),
                                 "error": st.column_config.TextColumn("error", width="small")})
     # when the last job ends the sidebar's job list redraws the page

@@ -143,7 +143,7 @@ TOUR = [
      "from your numbers, not from the paper. Rows fill in as the demo's later seeds and ratios land."),
     ("runs", "Step 5 · Every step was a job",
      "Each computation ran as a background job with progress, a log, cancel and re-run, and its time estimate "
-     "next to the time it took (columns estimate and actual / estimate). Results are cached: re-running the demo "
+     "next to the time it took (columns estimate and act./est. = actual / estimate). Results are cached: re-running the demo "
      "reuses them."),
     ("summary", "Step 6 · What we saw",
      "The demo in a few sentences, with the numbers of this run."),
