@@ -87,7 +87,7 @@ def main() -> None:
     stacked, _ = ensure_members(nostore, "retrain", members, fs.forget_idx, model_batch=k)
     t_stacked = time.perf_counter() - t0
     diff = max(float(np.abs(a["train"] - b["train"]).max()) for a, b in zip(one, stacked))
-    from unlearn_core.training import auto_model_batch
+    from unlearn_core.ensemble import auto_model_batch
 
     auto = auto_model_batch(pipe.model_name, pipe.ds, k, pipe.train_cfg)
     print(f"\n3. {k} Retrain models: one at a time {t_one:.1f} s · stacked (vmap) {t_stacked:.1f} s · "

@@ -45,7 +45,8 @@ from unlearn_core.store import Store
 from unlearn_core.threads import apply_thread_policy, cpu_count
 from unlearn_core import kernels
 from unlearn_core.models import build_model
-from unlearn_core.training import ensemble_speedup, make_generator, new_model, train_loop
+from unlearn_core.ensemble import ensemble_speedup
+from unlearn_core.training import make_generator, new_model, train_loop
 
 
 def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
