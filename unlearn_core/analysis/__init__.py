@@ -12,13 +12,13 @@ pandas DataFrames / numpy arrays. Figures, captions and colours live in the dash
 """
 from __future__ import annotations
 
-from ._common import ModelRef, cached_scores, penultimate_features
+from ._common import ModelRef, load_cached_scores, penultimate_features
 from .correlation import binned_relation, score_correlation
 from .composition import CompositionResult, composition
 from .coreset import CoresetResult, coreset_curves, default_strategies
 from .embeddings import embedding
 from .inspector import SampleReport, inspect_sample
 
-__all__ = ["ModelRef", "cached_scores", "penultimate_features", "coreset_curves", "default_strategies",
+__all__ = ["ModelRef", "load_cached_scores", "penultimate_features", "coreset_curves", "default_strategies",
            "CoresetResult", "composition", "CompositionResult", "embedding", "inspect_sample", "SampleReport",
            "binned_relation", "score_correlation"]

@@ -17,6 +17,7 @@ import torch
 from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..models import Classifier
+from ..results import cached_scores, forget_set_name, load_score
 from ..selectors import ForgetSet, parse_selector
 from ..training import as_index_tensor, get_batch
 
@@ -142,7 +143,7 @@ def named_index_sets(forget_sets: "Mapping[str, Any] | Sequence[ForgetSet] | Non
     if isinstance(forget_sets, Mapping):
         items = list(forget_sets.items())
     else:
-        items = [(forget_set_name(fs), fs) for fs in forget_sets]
+        items = [(forget_set_name(fs.selector, fs.ratio, fs.seed), fs) for fs in forget_sets]
     out: dict[str, np.ndarray] = {}
     for name, fs in items:
         idx = np.asarray(fs.forget_idx if isinstance(fs, ForgetSet) else fs, dtype=np.int64).reshape(-1)
@@ -150,12 +151,6 @@ def named_index_sets(forget_sets: "Mapping[str, Any] | Sequence[ForgetSet] | Non
             raise ConfigError(f"Forget set '{name}' holds indices outside 0..{n - 1}.")
         out[str(name)] = idx
     return out
-
-
-def forget_set_name(fs: ForgetSet) -> str:
-    from ..results import forget_set_name as name
-
-    return name(fs.selector, fs.ratio, fs.seed)
 
 
 def check_train_scores(scores: Mapping[str, np.ndarray] | None, n: int) -> dict[str, np.ndarray]:
@@ -182,13 +177,11 @@ class CachedScore:
     extras: dict = field(default_factory=dict)
 
 
-def cached_scores(pipe, seed: int = 0) -> dict[str, CachedScore]:
-    """Every per-sample score of θ_o (``seed``) already in the store, by column name (see
-    :func:`unlearn_core.results.cached_scores`, which names them); nothing is computed."""
-    from ..results import cached_scores as entries, load_score
-
+def load_cached_scores(pipe, seed: int = 0) -> dict[str, CachedScore]:
+    """The values of every per-sample score of θ_o (``seed``) already in the store, by column name (the entries
+    :func:`unlearn_core.results.cached_scores` lists and names); nothing is computed."""
     found: dict[str, CachedScore] = {}
-    for e in entries(pipe, seed):
+    for e in cached_scores(pipe, seed):
         if not e["per_sample"]:
             continue
         loaded = load_score(pipe.store, e["run"])

@@ -1,7 +1,7 @@
 """One training sample under the microscope: label, scores with ranks, forget-set membership, predictions.
 
 Nothing expensive is computed here: score values come from the arrays the caller passes or from the scores
-already cached in the pipeline's store (:func:`~unlearn_core.views._common.cached_scores`); models are loaded
+already cached in the pipeline's store (:func:`~unlearn_core.analysis._common.load_cached_scores`); models are loaded
 only when they are already stored (θ_o, Retrain and the given unlearning runs), and a model that is not stored
 is listed as unavailable rather than trained. Each model is loaded once per pipeline (memoised), so stepping
 through samples costs one forward pass of one image per model.
@@ -25,7 +25,8 @@ import torch
 from ..errors import CheckpointError, ConfigError
 from ..selectors import ForgetSet
 from ..store import run_digest
-from ._common import ModelRef, as_model_ref, cached_scores, check_train_scores, named_index_sets
+from ..results import forget_set_name
+from ._common import ModelRef, as_model_ref, check_train_scores, load_cached_scores, named_index_sets
 
 
 
@@ -114,7 +115,7 @@ def inspect_sample(pipe, index: int, seed: int = 0, scores: Mapping[str, Any] | 
     load_all()
     entries: dict[str, tuple[np.ndarray, str | None]] = {}
     if use_cached_scores:
-        for lab, cs in cached_scores(pipe, seed).items():
+        for lab, cs in load_cached_scores(pipe, seed).items():
             entries[lab] = (cs.values, cs.hard_end)
     for name, values in check_train_scores(scores, n).items():
         spec = SCORES.get(re.split(r"[@ \[]", name)[0])
@@ -177,10 +178,8 @@ def inspect_sample(pipe, index: int, seed: int = 0, scores: Mapping[str, Any] | 
 
 
 def _iter_sets(forget_sets) -> list[tuple[str, ForgetSet]]:
-    from ._common import forget_set_name
-
     if not forget_sets:
         return []
     if isinstance(forget_sets, Mapping):
         return [(k, v) for k, v in forget_sets.items() if isinstance(v, ForgetSet)]
-    return [(forget_set_name(fs), fs) for fs in forget_sets if isinstance(fs, ForgetSet)]
+    return [(forget_set_name(fs.selector, fs.ratio, fs.seed), fs) for fs in forget_sets if isinstance(fs, ForgetSet)]
