@@ -14,6 +14,7 @@ from unlearn_core import report as core_report
 from unlearn_core.report import (VERDICT_COLOR, fmt_number, is_seconds_column, latest_report,  # noqa: F401
                                  read_summary, verdict_counts, verdict_frame)
 from unlearn_core.reproduce import Finding, verdict_kind  # noqa: F401 - the Overview colours verdicts by kind
+from unlearn_core.stats import sample_std
 
 from . import analysis_charts, style
 
@@ -51,7 +52,7 @@ def figure(f: Finding) -> go.Figure | None:
 
         full = t["full"]
         res = CoresetResult(t["points"], t["summary"], full, float(full["test_acc"].mean()),
-                            float(full["test_acc"].std(ddof=1)) if len(full) > 1 else float("nan"), 0)
+                            sample_std(full["test_acc"].dropna()), 0)
         return analysis_charts.coreset_figure(res)
     if f.number == 4:
         from unlearn_core.analysis.composition import CompositionResult

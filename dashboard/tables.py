@@ -13,6 +13,7 @@ import streamlit as st
 
 from unlearn_core import results as res
 from unlearn_core.forget_quality import FQ_METRICS
+from unlearn_core.stats import mean_std
 
 from . import glossary
 from .style import method_base, method_label, params_text, score_label, selector_label
@@ -268,7 +269,7 @@ def entanglement_summary(per_seed: pd.DataFrame) -> dict[str, tuple[float, float
     for sel, g in per_seed.groupby("selector", sort=False):
         v = g.drop_duplicates("seed")["ES"].to_numpy(dtype=float)
         v = v[np.isfinite(v)]
-        out[sel] = (float(v.mean()) if len(v) else np.nan, float(v.std(ddof=1)) if len(v) > 1 else np.nan, len(v))
+        out[sel] = (*mean_std(v), len(v))
     return out
 
 

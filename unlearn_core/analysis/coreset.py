@@ -29,6 +29,7 @@ from ..scores import score_names
 from ..selectors import parse_selector
 from ..store import Computed
 from ..training import accuracy, train_model
+from ..stats import sample_std
 from ._common import index_digest
 
 
@@ -117,7 +118,7 @@ def coreset_curves(pipe, fractions: Sequence[float] = DEFAULT_FRACTIONS, seeds: 
     points = pd.DataFrame(rows)
     full = pd.DataFrame(full_rows)
     return CoresetResult(points, summarize(points), full, float(full["test_acc"].mean()),
-                         float(full["test_acc"].std(ddof=1)) if len(full) > 1 else float("nan"), n_trained)
+                         sample_std(full["test_acc"].dropna()), n_trained)
 
 
 def _point(pipe, strategy: str, selector: str, label: str, frac: float, seed: int,
@@ -180,7 +181,7 @@ def stored_result(pipe, seeds: Sequence[int] | None = None) -> CoresetResult | N
             full_rows.append({"seed": int(seed), "test_acc": float(run["metrics"]["test_acc"])})
     full = pd.DataFrame(full_rows, columns=["seed", "test_acc"])
     return CoresetResult(points, summarize(points), full, float(full["test_acc"].mean()),
-                         float(full["test_acc"].std(ddof=1)) if len(full) > 1 else float("nan"), 0)
+                         sample_std(full["test_acc"].dropna()), 0)
 
 
 def summarize(points: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..stats import mean_std
+
 HOLDS, PARTLY, FAILS = "holds", "partly holds", "does not hold"
 INCONCLUSIVE = "inconclusive (n < 3)"
 NOT_APPLICABLE = "not applicable"
@@ -154,7 +156,7 @@ def comparisons_frame(comparisons: list[Comparison]) -> pd.DataFrame:
 
 def _ms(v: pd.Series) -> tuple[float, float]:
     v = v.astype(float).dropna()
-    return (float(v.mean()) if len(v) else float("nan")), (float(v.std(ddof=1)) if len(v) > 1 else float("nan"))
+    return mean_std(v)
 
 
 def _fmt(m: float, s: float) -> str:

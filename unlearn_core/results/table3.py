@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..budget import budget_text
-from ..stats import mean_std
+from ..stats import mean_std, sample_std
 from ..methods import method_names
 from ..metrics import GAP_METRICS, registry as metric_registry
 from .runs import SAME_SPLIT, _pairable
@@ -62,7 +62,7 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         for c in stat_cols:
             v = g[c].astype(float)
             row[f"{c}_mean"] = float(v.mean())
-            row[f"{c}_std"] = float(v.std(ddof=1)) if len(v) > 1 else np.nan
+            row[f"{c}_std"] = sample_std(v.dropna())
         for m in METRICS:
             col = f"gap_{m}"
             row[f"paired_{col}"] = float(g[col].mean()) if col in g and g[col].notna().any() else np.nan
