@@ -13,6 +13,7 @@ import streamlit as st
 
 from unlearn_core import results as res
 from unlearn_core.forget_quality import FQ_METRICS
+from unlearn_core.metrics import registry as metric_registry
 from unlearn_core.stats import mean_std
 
 from . import glossary
@@ -138,7 +139,7 @@ def column_help(columns, formats: dict | None = None) -> dict:
     ({column: '%.3f'}) are kept on the same entry."""
     out = {}
     for c in columns:
-        h = glossary.help_text(c) or BANK_HELP.get(str(c).split(" · ")[-1])
+        h = glossary.help_text(c) or BANK_HELP.get(str(c).split(" · ")[-1]) or _metric_help(str(c))
         fmt = (formats or {}).get(c)
         if fmt is not None:
             out[c] = st.column_config.NumberColumn(str(c), format=fmt, help=h)
@@ -147,10 +148,18 @@ def column_help(columns, formats: dict | None = None) -> dict:
     return out
 
 
+def _metric_help(column: str) -> str | None:
+    """A registered metric's own definition (label: formula, or its help) for a column named after it."""
+    m = metric_registry.find(column)
+    return m.describe() if m is not None else None
+
+
 def run_rows(runs: pd.DataFrame) -> pd.DataFrame:
     """Per-seed runs for display: readable names, numbers kept numeric."""
-    show = ["selector", "method", "ratio", "seed", "UA", "MIA", "RA", "TA", "gap_UA", "gap_MIA", "gap_RA", "gap_TA",
-            "avg_gap", "ToW", "runtime_s", "forget_size", "params", "key"]
+    # the papers' four, then any model metric registered since (unlearn_core/metrics: adding one shows it here)
+    more = [n for n in metric_registry.names("model") if n not in res.METRICS and not n.startswith("MIA_")]
+    show = ["selector", "method", "ratio", "seed", "UA", "MIA", "RA", "TA", *more, "gap_UA", "gap_MIA", "gap_RA",
+            "gap_TA", "avg_gap", "ToW", "runtime_s", "forget_size", "params", "key"]
     out = runs[[c for c in show if c in runs]].copy()
     if "selector" in out:
         out["selector"] = out["selector"].map(selector_label)

@@ -367,3 +367,23 @@ def test_every_page_is_in_the_one_page_table_and_every_row_has_a_page():
     assert sorted(p.file for p in NAV) == files
     assert len(PAGES) == len(NAV) and sum(p.default for p in NAV) == 1
     assert len({p.url_path for p in NAV if not p.default}) == len(NAV) - 1  # unique addresses
+
+
+def test_a_metric_registered_later_shows_in_the_per_seed_runs_table_with_its_definition():
+    """Adding a metric = one registered function: Compare's per-seed table shows its column, with its formula on hover."""
+    import pandas as pd
+
+    from dashboard import tables
+    from unlearn_core.metrics import registry
+
+    def forget_margin(view) -> float:
+        return 0.0
+
+    metric = registry.Metric("forget_margin", "forget margin", "higher", "", "mean margin on D_f", 1, forget_margin)
+    runs = pd.DataFrame([{"selector": "random", "method": "ft", "ratio": 0.1, "seed": 0, "UA": 1.0, "MIA": 2.0,
+                          "RA": 99.0, "TA": 97.0, "forget_margin": 0.5}])
+    with registry.replaced(metric):
+        out = tables.run_rows(runs)
+        assert "forget_margin" in out.columns and list(out.columns).index("forget_margin") > list(out.columns).index("TA")
+        assert "mean margin on D_f" in (tables._metric_help("forget_margin") or "")
+    assert "forget_margin" not in tables.run_rows(runs).columns
