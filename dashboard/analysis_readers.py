@@ -142,7 +142,7 @@ MAX_FEATURE_SAMPLES = 20_000  # above this, neighbours come from a stored 2-D em
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _features(root: str, setup_js: str, seed: int, digest: str):
     """θ_o's penultimate features of every training sample (one batched forward pass of the stored model)."""
-    from unlearn_core.analysis._common import penultimate_features
+    from unlearn_core.analysis._inputs import penultimate_features
 
     pipe = readers._pipeline(root, setup_js)
     model = ModelRef(seed=seed).load(pipe, train_if_missing=False)

@@ -77,7 +77,7 @@ def test_a_partial_epoch_budget_takes_the_papers_fraction_in_steps_with_a_floor(
 
 
 def test_train_loop_stops_after_the_planned_steps_mid_epoch(digits):
-    from unlearn_core.methods._common import method_cfg
+    from unlearn_core.methods._building_blocks import method_cfg
     from unlearn_core.training import count_steps, new_model, steps_of, train_loop
 
     idx = torch.arange(600)

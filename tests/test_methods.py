@@ -244,7 +244,7 @@ def test_bs_relabels_to_fgsm_neighbour_class(world):
 
 
 def test_bad_teacher_moves_student_towards_incompetent_teacher(world):
-    from unlearn_core.methods._common import kl_to_teacher
+    from unlearn_core.methods._building_blocks import kl_to_teacher
     from unlearn_core.methods.bad_t import incompetent_teacher
 
     model = run_method(world, "bad_t")
@@ -289,7 +289,7 @@ def test_act_prune_sites_on_conv_nets():
 
 
 def test_fisher_per_sample_grads_and_classwise_head(world):
-    from unlearn_core.methods._common import per_sample_grads
+    from unlearn_core.methods._building_blocks import per_sample_grads
     from unlearn_core.training import get_batch
 
     model = copy.deepcopy(world.original).eval()

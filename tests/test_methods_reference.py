@@ -40,7 +40,7 @@ def rgb_dataset(n: int = 32, seed: int = 0) -> ImageDataset:
 
 # ------------------------------------------------------------------------------------------------------ BS
 def test_pixel_space_round_trip():
-    from unlearn_core.methods._common import from_pixels, to_pixels
+    from unlearn_core.methods._building_blocks import from_pixels, to_pixels
 
     ds = rgb_dataset()
     xb, _ = get_batch(ds, torch.arange(8))
@@ -50,7 +50,7 @@ def test_pixel_space_round_trip():
 
 @pytest.mark.parametrize("discretize", [False, True])
 def test_bs_fgsm_bound_is_in_pixel_units_and_images_stay_in_range(discretize):
-    from unlearn_core.methods._common import to_pixels
+    from unlearn_core.methods._building_blocks import to_pixels
     from unlearn_core.methods.bs import fgsm_neighbours
 
     ds = rgb_dataset()
@@ -88,7 +88,7 @@ def test_bs_labels_are_argmax_of_the_attacker_on_the_neighbour(world):
 
 # ------------------------------------------------------------------------------------------------ RL / SalUn
 def test_rl_labels_redrawn_each_epoch_true_class_allowed():
-    from unlearn_core.methods._common import ForgetRelabeler
+    from unlearn_core.methods._building_blocks import ForgetRelabeler
 
     n, k = 2000, 10
     y = torch.arange(n) % k
@@ -314,7 +314,7 @@ def _same(a, b, path="") -> None:
 def test_per_sample_quantities_are_float32_under_bf16_autocast(world):
     """Saliency, Fisher, influence gradients, FGSM neighbours/labels, activation means, RSU losses, teacher logits
     and DAU attacker inputs are bit-identical whether or not the caller runs under (CPU) bf16 autocast."""
-    from unlearn_core.methods._common import fp32_features, fp32_logits, per_sample_grads
+    from unlearn_core.methods._building_blocks import fp32_features, fp32_logits, per_sample_grads
     from unlearn_core.methods.act_prune import find_sites, mean_site_activations
     from unlearn_core.methods.bs import fgsm_neighbour_labels, fgsm_neighbours
     from unlearn_core.methods.dau import attacker_features

@@ -26,7 +26,7 @@ def _neighbours(at: AppTest):
 
 
 def _expected_neighbours(model, ds, index: int, k: int = 8) -> list[int]:
-    from unlearn_core.analysis._common import penultimate_features
+    from unlearn_core.analysis._inputs import penultimate_features
 
     feats, _ = penultimate_features(model, ds, "train")
     d = np.linalg.norm(feats - feats[index], axis=1)

@@ -12,7 +12,7 @@ pandas DataFrames / numpy arrays. Figures, captions and colours live in the dash
 """
 from __future__ import annotations
 
-from ._common import ModelRef, load_cached_scores, penultimate_features
+from ._inputs import ModelRef, load_cached_scores, penultimate_features
 from .correlation import binned_relation, score_correlation
 from .composition import CompositionResult, composition
 from .coreset import CoresetResult, coreset_curves, default_strategies

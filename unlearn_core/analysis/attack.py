@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from ..metrics import DEFAULT_MIA, mia_features
 from ..privacy_metrics import output_statistic
 from ..training import as_index_tensor, predict_logits
-from ._common import ModelRef
+from ._inputs import ModelRef
 
 LOW_FPRS = (0.01, 0.001)
 MODELS = ("original", "unlearned", "retrain")  # θ_o, the run's model, Retrain on the same set

@@ -24,7 +24,7 @@ from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..selectors import parse_selector
 from ..store import Computed, run_digest
-from ._common import attribute_value_name, index_digest
+from ._inputs import attribute_value_name, index_digest
 
 
 TRAIN_SET = "training set"

@@ -30,7 +30,7 @@ from ..selectors import parse_selector
 from ..store import Computed
 from ..training import accuracy, train_model
 from ..stats import sample_std
-from ._common import index_digest
+from ._inputs import index_digest
 
 
 DEFAULT_FRACTIONS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)

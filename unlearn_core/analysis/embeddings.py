@@ -19,7 +19,7 @@ from ..context import NULL_CONTEXT, RunContext
 from ..errors import ConfigError
 from ..selectors import ForgetSet
 from ..store import Computed, run_digest
-from ._common import (ModelRef, as_model_ref, check_train_scores, named_index_sets,
+from ._inputs import (ModelRef, as_model_ref, check_train_scores, named_index_sets,
                       penultimate_features)
 
 

@@ -35,7 +35,7 @@ from ..errors import ConfigError
 from ..selectors import ForgetSet
 from ..stats import mean_std
 from ..store import Computed, run_digest
-from ._common import index_digest, penultimate_features
+from ._inputs import index_digest, penultimate_features
 
 KIND = "view_entanglement"
 

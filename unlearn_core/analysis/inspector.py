@@ -1,7 +1,7 @@
 """One training sample under the microscope: label, scores with ranks, forget-set membership, predictions.
 
 Nothing expensive is computed here: score values come from the arrays the caller passes or from the scores
-already cached in the pipeline's store (:func:`~unlearn_core.analysis._common.load_cached_scores`); models are loaded
+already cached in the pipeline's store (:func:`~unlearn_core.analysis._inputs.load_cached_scores`); models are loaded
 only when they are already stored (θ_o, Retrain and the given unlearning runs), and a model that is not stored
 is listed as unavailable rather than trained. Each model is loaded once per pipeline (memoised), so stepping
 through samples costs one forward pass of one image per model.
@@ -26,7 +26,7 @@ from ..errors import CheckpointError, ConfigError
 from ..selectors import ForgetSet
 from ..store import run_digest
 from ..results import forget_set_name
-from ._common import ModelRef, as_model_ref, check_train_scores, load_cached_scores, named_index_sets
+from ._inputs import ModelRef, as_model_ref, check_train_scores, load_cached_scores, named_index_sets
 
 
 

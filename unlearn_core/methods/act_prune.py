@@ -30,7 +30,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..models import Classifier
 from ..training import get_batch, shuffled_batches, train_loop
-from ._common import full_precision, masked_optimizer, method_cfg, restore_masked
+from ._building_blocks import full_precision, masked_optimizer, method_cfg, restore_masked
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.ELU, nn.Tanh, nn.Hardswish)

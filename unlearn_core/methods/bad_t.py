@@ -13,7 +13,7 @@ from ..budget import effective_epochs
 from ..passes import EVAL_PASS
 from ..models import Classifier
 from ..training import new_model, train_loop
-from ._common import forget_mask, fp32_logits, kl_to_teacher, method_cfg
+from ._building_blocks import forget_mask, fp32_logits, kl_to_teacher, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

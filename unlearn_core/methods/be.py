@@ -13,7 +13,7 @@ from torch import nn
 from ..budget import effective_epochs
 from ..models import Classifier
 from ..training import seeded_init, train_loop
-from ._common import method_cfg
+from ._building_blocks import method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

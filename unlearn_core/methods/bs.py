@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ..budget import effective_epochs
 from ..models import Classifier
 from ..training import get_batch, shuffled_batches, train_loop
-from ._common import fp32_logits, from_pixels, full_precision, method_cfg, to_pixels
+from ._building_blocks import fp32_logits, from_pixels, full_precision, method_cfg, to_pixels
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..models import Classifier
 from ..training import train_loop
-from ._common import PartialTrain, all_trainable, last_k_groups, method_cfg, train_only
+from ._building_blocks import PartialTrain, all_trainable, last_k_groups, method_cfg, train_only
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

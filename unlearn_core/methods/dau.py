@@ -45,7 +45,7 @@ from ..models import Classifier
 from ..training import (check_finite, get_batch, make_generator, make_optimizer, make_scheduler, seeded_init,
                         shuffled_batches)
 from ..training import wants_augmentation
-from ._common import cycle_batches, full_precision, method_cfg
+from ._building_blocks import cycle_batches, full_precision, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

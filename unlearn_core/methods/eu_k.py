@@ -10,7 +10,7 @@ from torch import nn
 
 from ..models import Classifier
 from ..training import seeded_init, train_loop
-from ._common import PartialTrain, all_trainable, last_k_groups, method_cfg, train_only
+from ._building_blocks import PartialTrain, all_trainable, last_k_groups, method_cfg, train_only
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

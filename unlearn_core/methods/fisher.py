@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from ..models import Classifier
 from ..training import get_batch, shuffled_batches
-from ._common import check_model_finite, check_outputs_finite, full_precision, per_sample_grads
+from ._building_blocks import check_model_finite, check_outputs_finite, full_precision, per_sample_grads
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

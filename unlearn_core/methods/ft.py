@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..models import Classifier
 from ..training import train_loop
-from ._common import method_cfg
+from ._building_blocks import method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

@@ -31,7 +31,7 @@ from ..device import autocast
 from ..errors import ConfigError
 from ..models import Classifier
 from ..training import check_finite, get_batch, make_generator, shuffled_batches, train_loop, wants_augmentation
-from ._common import cycle_batches, method_cfg
+from ._building_blocks import cycle_batches, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

@@ -37,7 +37,7 @@ import torch
 from ..errors import ConfigError
 from ..models import Classifier
 from ..training import get_batch, shuffled_batches
-from ._common import (add_flat_, batch_mean_grad, check_model_finite, check_outputs_finite, flat_grads_of,
+from ._building_blocks import (add_flat_, batch_mean_grad, check_model_finite, check_outputs_finite, flat_grads_of,
                       per_sample_grads)
 from .base import UnlearnInput, UnlearnMethod, register_method
 

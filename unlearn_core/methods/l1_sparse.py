@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..models import Classifier
 from ..training import train_loop
-from ._common import method_cfg
+from ._building_blocks import method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

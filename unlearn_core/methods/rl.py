@@ -13,7 +13,7 @@ import torch
 from ..budget import effective_epochs
 from ..models import Classifier
 from ..training import train_loop
-from ._common import ForgetRelabeler, method_cfg, relabel_loss
+from ._building_blocks import ForgetRelabeler, method_cfg, relabel_loss
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..models import Classifier
 from ..training import get_batch, shuffled_batches
-from ._common import fp32_logits
+from ._building_blocks import fp32_logits
 from . import bad_t as _bad_t, ga as _ga, rl as _rl  # noqa: F401  (the featured inner methods must be registered)
 from .base import METHODS, UnlearnInput, UnlearnMethod, register_instance, register_wrapper
 

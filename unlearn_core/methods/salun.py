@@ -15,7 +15,7 @@ import torch
 from ..budget import effective_epochs
 from ..models import Classifier
 from ..training import train_loop
-from ._common import batch_mean_grad, full_precision, masked_optimizer, method_cfg, restore_masked
+from ._building_blocks import batch_mean_grad, full_precision, masked_optimizer, method_cfg, restore_masked
 from .base import UnlearnInput, UnlearnMethod, register_method
 from .rl import rl_loss
 

@@ -21,7 +21,7 @@ from ..budget import effective_epochs
 from ..context import NULL_CONTEXT
 from ..models import Classifier
 from ..training import make_optimizer, train_loop
-from ._common import fp32_logits, kl_to_teacher, method_cfg
+from ._building_blocks import fp32_logits, kl_to_teacher, method_cfg
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 

@@ -29,7 +29,7 @@ from ..budget import effective_epochs
 from ..errors import ConfigError
 from ..models import Classifier
 from ..training import train_loop
-from ._common import forget_mask, fp32_features, fp32_logits, method_cfg, soft_cross_entropy
+from ._building_blocks import forget_mask, fp32_features, fp32_logits, method_cfg, soft_cross_entropy
 from .base import UnlearnInput, UnlearnMethod, register_method
 
 
