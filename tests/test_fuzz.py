@@ -93,7 +93,7 @@ def test_every_failure_becomes_one_line(monkeypatch, capsys, tmp_path, exc, mess
         raise exc
 
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    monkeypatch.setattr(cli.commands, "cmd_list", boom)  # build_parser binds cmd_list when main() builds the parser
+    monkeypatch.setattr(cli.parser, "cmd_list", boom)  # build_parser binds the parser module's cmd_list when main() builds it
     got, _, err = run_in_process(["list"], capsys)
     assert got == code and message in err and "Traceback" not in err
     if isinstance(exc, ValueError):  # a bug: the traceback is saved, and the message says where

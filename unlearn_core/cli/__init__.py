@@ -18,7 +18,6 @@ import contextlib
 import os
 import sys
 
-from . import commands, grids  # noqa: F401 - the command modules (the parser binds their cmd_* functions)
 from .errors import explain
 from .parser import build_parser
 

@@ -1,10 +1,11 @@
 """The argument parser: one sub-command per command, the options every setup shares, and the defaults. Commands are
-looked up on their modules when the parser is built (``commands.cmd_list``, ...)."""
+looked up on their modules when the parser is built (``cmd_list``, ...)."""
 from __future__ import annotations
 
 import argparse
 
-from . import commands, grids
+from .commands import cmd_list, cmd_runs, cmd_score, cmd_select, cmd_train, cmd_unlearn
+from .grids import cmd_compare, cmd_reproduce, cmd_tune
 from .inputs import _arg_type, _epochs, _ratio, _seed
 
 DESCRIPTION = "forgetset compute core: which training samples are hard to unlearn?"
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="import weights (.safetensors or .pt state dict) as θ_o")
     p.add_argument("--confirm-dataset", default=None, metavar="NAME",
                    help="a checkpoint without forgetset metadata is only used when this names the data set")
-    p.set_defaults(fn=commands.cmd_train)
+    p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("score", help="compute a per-sample score (loss, entropy, blo, ...)")
     _common(p)
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--params", default=None, help="score parameters as JSON")
     p.add_argument("--out", default=None, help="write index,score CSV")
-    p.set_defaults(fn=commands.cmd_score)
+    p.set_defaults(fn=cmd_score)
 
     p = sub.add_parser("select", help="build a forget set")
     _common(p)
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ratio", type=ratio, default=None, help="forget ratio (default 0.1; not for class-wise selectors)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default=None, help="write the forget indices, one per line")
-    p.set_defaults(fn=commands.cmd_select)
+    p.set_defaults(fn=cmd_select)
 
     p = sub.add_parser("unlearn", help="run one unlearning method on one forget set and evaluate it")
     _common(p)
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"epochs": 5}\'')
     _budget_arg(p)
-    p.set_defaults(fn=commands.cmd_unlearn)
+    p.set_defaults(fn=cmd_unlearn)
 
     p = sub.add_parser("compare", help="grid of selectors × methods × ratios × seeds (default: the demo)")
     _common(p)
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local worker processes: a number, or auto (all cores when the grid is long enough to gain)")
     p.add_argument("--ray-address", default=None,
                    help="with --executor ray: auto (a running cluster), ray://host:port, or local (start one here)")
-    p.set_defaults(fn=grids.cmd_compare)
+    p.set_defaults(fn=cmd_compare)
 
     p = sub.add_parser("reproduce", help="run the papers' headline findings (seven) and write a report with verdicts")
     _common(p)
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="finding 6: skip the random-set (Chen et al. Table-6) analogue for GA, RL and Bad-T")
     p.add_argument("--workers", default="1", help="worker processes for the grids (default 1)")
     p.add_argument("--out", default=None, help="report folder (default CACHE/reports/<time>-<data set>)")
-    p.set_defaults(fn=grids.cmd_reproduce)
+    p.set_defaults(fn=cmd_reproduce)
 
     p = sub.add_parser("tune", help="tune a method on random forget sets (min Avg. gap to Retrain), apply it elsewhere")
     _common(p)
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default=None, help="fixed hyperparameters every candidate shares (JSON)")
     _budget_arg(p)
     p.add_argument("--workers", default="1", help="local worker processes (default 1)")
-    p.set_defaults(fn=grids.cmd_tune)
+    p.set_defaults(fn=cmd_tune)
 
     p = sub.add_parser("runs", help="list runs in the store")
     p.add_argument("--cache-dir", default=None)
@@ -133,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", default=None, choices=("done", "running", "failed", "cancelled", "interrupted",
                                                       "legacy", "corrupt"))
     p.add_argument("--mark-interrupted", action="store_true", help="mark runs left 'running' as interrupted")
-    p.set_defaults(fn=commands.cmd_runs)
+    p.set_defaults(fn=cmd_runs)
 
     p = sub.add_parser("list", help="list data sets, models, selectors, scores and methods")
-    p.set_defaults(fn=commands.cmd_list)
+    p.set_defaults(fn=cmd_list)
     return ap
