@@ -8,14 +8,13 @@ this package; :func:`load_all` imports them (discovery), so adding a kind is one
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
 from ..context import RunContext
 from ..errors import unknown_name
 from ..store import Store
+from ..discovery import import_submodules
 
 RESOURCES = ("device", "cpu")
 
@@ -84,10 +83,7 @@ def load_all() -> None:
     if _LOADED:
         return
     _LOADED = True
-    package = __name__.rpartition(".")[0]
-    for mod in sorted(pkgutil.iter_modules(importlib.import_module(package).__path__), key=lambda m: m.name):
-        if mod.name not in _NOT_KINDS and not mod.name.startswith("_"):
-            importlib.import_module(f"{package}.{mod.name}")
+    import_submodules(__name__.rpartition(".")[0], _NOT_KINDS)
 
 
 def get_job_kind(name: str) -> JobKind:

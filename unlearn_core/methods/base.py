@@ -15,10 +15,7 @@ Wrappers: a method may be wrapped by a *method wrapper* registered under a prefi
 from __future__ import annotations
 
 import copy
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 import torch
@@ -30,6 +27,7 @@ from ..errors import ConfigError, unknown_name
 from ..models import Classifier
 from ..training import TrainConfig, preset_for
 from ..validation import check_params, type_name
+from ..discovery import import_submodules
 
 
 @dataclass
@@ -261,10 +259,7 @@ def load_all() -> None:
     global _LOADED
     if _LOADED:
         return
-    package = __name__.rpartition(".")[0]
-    for mod in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
-        if mod.name != "base" and not mod.name.startswith("_"):
-            importlib.import_module(f"{package}.{mod.name}")
+    import_submodules(__name__.rpartition(".")[0], {"base"})
     _LOADED = True
 
 

@@ -21,13 +21,12 @@ Views read ``get(name).label / direction / unit / formula / help``.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from ..errors import unknown_name
+from ..discovery import import_submodules
 
 KINDS = ("model", "vs_retrain")
 DIRECTIONS = ("higher", "lower")
@@ -105,10 +104,7 @@ def load_all() -> None:
     if _LOADED:
         return
     _LOADED = True
-    package = __name__.rpartition(".")[0]
-    for mod in sorted(pkgutil.iter_modules(importlib.import_module(package).__path__), key=lambda m: m.name):
-        if mod.name not in _SKIP and not mod.name.startswith("_"):
-            importlib.import_module(f"{package}.{mod.name}")
+    import_submodules(__name__.rpartition(".")[0], _SKIP)
 
 
 def get(name: str) -> Metric:

@@ -7,10 +7,7 @@ loss: Chen et al., Forgetting Sequence; "high" for BLO weights: Fan et al., Chal
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -23,6 +20,7 @@ from ..models import Classifier
 from ..passes import EVAL_PASS
 from ..training import TrainConfig
 from ..validation import check_params
+from ..discovery import import_submodules
 
 
 @dataclass
@@ -116,10 +114,7 @@ def load_all() -> None:
     global _LOADED
     if _LOADED:
         return
-    package = __name__.rpartition(".")[0]
-    for mod in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
-        if mod.name != "base" and not mod.name.startswith("_"):
-            importlib.import_module(f"{package}.{mod.name}")
+    import_submodules(__name__.rpartition(".")[0], {"base"})
     _LOADED = True
 
 
