@@ -44,7 +44,7 @@ def _score(view: BankView, estimator: str) -> Estimate:
 
 
 @register_metric("forget_quality", label="F (forgetting quality)", direction="higher", unit="", kind="bank",
-                 formula="mean over D_f of 2^−⌊ε/0.5⌋ (0 from ε ≥ ⌈log(N − 1)⌉), ε by the Gaussian fit",
+                 formula="mean over D_f of 2^−⌊ε/0.5⌋ (0 from ε ≥ ⌈log(N − 1)⌉); ε: Gaussian fit",
                  help=f"Mean over the forget set of the points of each example's ε (1 for ε < 0.5, ½ for [0.5, 1), "
                       f"¼ ...), {EPS_TEST}, estimated from a per-example Gaussian fit (the default; the empirical "
                       f"test, biased upwards at small N, is forget_quality_threshold). 1 = indistinguishable from "
