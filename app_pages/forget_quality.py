@@ -10,7 +10,8 @@ from dashboard import forget_quality_charts as fqc
 from dashboard.safety import md_escape
 from unlearn_core import results as res
 from unlearn_core.banks import (PSEUDO_METHODS, available_n, bank_comparison, digest_indices, stored_banks)
-from unlearn_core.forget_quality import EPSILON_CAP, ESTIMATORS, FQ_METRICS
+from unlearn_core.forget_quality import EPSILON_CAP, ESTIMATORS
+from unlearn_core.metrics import registry as metric_registry
 from unlearn_core.grid import ExperimentSpec
 
 common.page_guard()
@@ -100,8 +101,10 @@ for m, r in got.items():
                   "UA": float(g["UA"].iloc[0]) if len(g) else np.nan,
                   "MIA": float(g["MIA"].iloc[0]) if len(g) else np.nan,
                   "RA (bank mean)": v["RA_bank"], "TA (bank mean)": v["TA_bank"], "n models": int(v["n_models"])})
-helps = {"F": FQ_METRICS["forget_quality"].definition, "score": FQ_METRICS["score"].definition,
-         "KLoM forget P95": FQ_METRICS["klom_forget_p95"].definition + " [bootstrap 95% interval over examples]"}
+helps = {col: metric_registry.get(m).cited()  # the registry's one description per measure
+         for col, m in (("F", "forget_quality"), ("score", "score"), ("F (threshold test)", "forget_quality_threshold"),
+                        ("KLoM forget P95", "klom_forget_p95"), ("KLoM retain P95", "klom_retain_p95"),
+                        ("KLoM test P95", "klom_test_p95"), ("n models", "n_models"))}
 widgets.table(pd.DataFrame(table), key="fq_table",
              column_config={k: st.column_config.Column(help=h) for k, h in helps.items()}
              | {c: st.column_config.NumberColumn(format="%.3f", help=helps.get(c))

@@ -12,7 +12,6 @@ import pandas as pd
 import streamlit as st
 
 from unlearn_core import results as res
-from unlearn_core.forget_quality import FQ_METRICS
 from unlearn_core.metrics import registry as metric_registry
 from unlearn_core.stats import mean_std
 
@@ -187,10 +186,10 @@ BANK_COLUMNS = {"forget_quality": ("F", 3), "score": ("score", 3), "klom_forget_
                 "klom_retain_p95": ("KLoM retain P95", 2), "klom_test_p95": ("KLoM test P95", 2)}
 CONTROL_NOTE = (" Retrain's row is Retrain against an independent retrain bank (the control: near 1); original = θ_o "
                 "unchanged (the floor). Mean ± sample std over the seeds whose banks are stored.")
-BANK_HELP = {label: f"{FQ_METRICS[m].definition} ({FQ_METRICS[m].reference})"
+BANK_HELP = {label: metric_registry.get(m).cited()
              + (CONTROL_NOTE if m == "forget_quality" else "") for m, (label, _) in BANK_COLUMNS.items()}
-BANK_HELP["n models"] = ("N: models per bank (N unlearned runs from θ_o, N retrained models; Retrain's control uses "
-                         "2N) and the seeds whose banks the bank columns average.")
+BANK_HELP["n models"] = (f"{metric_registry.get('n_models').describe()} Retrain's control uses 2N; the seeds are "
+                         "those whose banks the bank columns average.")
 NOT_COMPUTED = "not computed"
 ORIGINAL_ROW = "original (θ_o unchanged)"
 

@@ -41,10 +41,11 @@ from .config import config_key
 from .context import NULL_CONTEXT, RunContext
 from .data import ImageDataset
 from .errors import ConfigError
-from .forget_quality import DEFAULT_ESTIMATOR, BankComparison, compare_banks, epsilons, klom, margins
+from .forget_quality import DEFAULT_ESTIMATOR, epsilons, klom, margins
 from .io import array_digest, weights_digest
 from .stats import sample_std
 from .methods import UnlearnInput, get_method
+from .metrics.bank_evaluation import BankComparison, compare_banks
 from .ensemble import auto_model_batch, train_ensemble
 from .training import TrainConfig, predict_logits, train_model
 

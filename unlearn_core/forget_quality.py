@@ -44,11 +44,14 @@ data-unlearning-bench)
     with p > 0. Reported: the 95th percentile of KLoM over each split (forget, a retain sample, test), with a
     bootstrap 95% interval over examples. (The last bin includes its right edge; the reference's digitize drops
     values equal to the maximum.)
+
+These are the numeric kernels. The measures built on them (F, score, KLoM P95 per split, U-LiRA accuracy, each with
+its standard error or interval) are registered metrics of kind ``bank`` (:mod:`unlearn_core.metrics.bank_quality`),
+computed together by :func:`unlearn_core.metrics.bank_evaluation.compare_banks`.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -64,48 +67,7 @@ KLOM_CLIP = 100.0
 KLOM_EPS = 1e-5
 ESTIMATORS = ("threshold", "gauss")
 DEFAULT_ESTIMATOR = "gauss"
-
-
-@dataclass(frozen=True)
-class MetricInfo:
-    label: str
-    definition: str
-    higher_is_better: bool
-    reference: str
-
-
-# The registered metrics (columns of a run row when banks are evaluated; the dashboard's help texts).
-FQ_METRICS: dict[str, MetricInfo] = {
-    "forget_quality": MetricInfo(
-        "F (forgetting quality)", "Mean over the forget set of the points of each example's ε (1 for ε < 0.5, "
-        "½ for [0.5, 1), ¼ ...), ε of the best single/double threshold test between N unlearned and N retrained "
-        "models' logit-scaled confidence (δ = 1e-5), estimated from a per-example Gaussian fit (the default; the "
-        "empirical test, biased upwards at small N, is forget_quality_threshold). 1 = indistinguishable from "
-        "Retrain. ± = std error over examples.", True,
-        "Triantafillou et al., Are we making progress in unlearning? (2024)"),
-    "score": MetricInfo(
-        "final score", "F × (RA_u / RA_r) × (TA_u / TA_r), accuracies averaged over each bank's models.", True,
-        "Triantafillou et al., Are we making progress in unlearning? (2024)"),
-    "klom_forget_p95": MetricInfo(
-        "KLoM P95 (forget)", "95th percentile over the forget set of KL(unlearned ‖ retrained) between 20-bin "
-        "histograms of the margin z_y − logsumexp(z_others) under N models each. 0 = identical.", False,
-        "Georgiev et al., Attribute-to-Delete (2024)"),
-    "klom_retain_p95": MetricInfo(
-        "KLoM P95 (retain)", "As KLoM (forget), over a fixed random sample of the retain set.", False,
-        "Georgiev et al., Attribute-to-Delete (2024)"),
-    "klom_test_p95": MetricInfo(
-        "KLoM P95 (test)", "As KLoM (forget), over the test set.", False,
-        "Georgiev et al., Attribute-to-Delete (2024)"),
-    "ulira_forget_acc": MetricInfo(
-        "U-LiRA accuracy (forget)", "Per forget example, a likelihood-ratio attack from Gaussians fit to the "
-        "logit-scaled confidence under the 'trained then unlearned' and the 'never trained' (Retrain) bank decides, "
-        "for each held-out model of either bank, which bank it came from (leave-one-out); mean accuracy over "
-        "examples. 0.5 = the attack cannot tell (forgotten); 1 = always tells. Needs N ≥ 8.", False,
-        "Hayes et al., Inexact unlearning needs more careful evaluations to avoid a false sense of privacy (2024)"),
-    "n_models": MetricInfo("n models", "Models per bank (N unlearned, N retrained).", True, ""),
-}
 ULIRA_MIN_MODELS = 8  # below this a per-example Gaussian fit from N − 1 models is too noisy to report
-FQ_COLUMNS = list(FQ_METRICS)
 
 
 # ---------------------------------------------------------------------------------------------- statistic
@@ -351,43 +313,3 @@ def ulira_accuracy(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
     right_u = logpdf(u, lu_mu, lu_sd) > logpdf(u, mu_r, sd_r)  # an unlearned model called unlearned
     right_r = logpdf(r, lr_mu, lr_sd) > logpdf(r, mu_u, sd_u)  # a retrained model called retrained
     return 0.5 * (right_u.mean(0) + right_r.mean(0))
-
-
-# ---------------------------------------------------------------------------------------------- one comparison
-@dataclass
-class BankComparison:
-    """Everything measured between an unlearned bank and a retrained bank of the same forget set."""
-
-    eps: np.ndarray  # (S,) per forget example (the chosen estimator)
-    eps_threshold: np.ndarray  # (S,) the competition's threshold test, always reported
-    klom: dict[str, np.ndarray]  # split -> (n_split,) per example
-    metrics: dict[str, float]
-
-
-def compare_banks(u: dict[str, np.ndarray], r: dict[str, np.ndarray], acc_u: dict[str, np.ndarray],
-                  acc_r: dict[str, np.ndarray], estimator: str = DEFAULT_ESTIMATOR) -> BankComparison:
-    """Metrics of one unlearned bank against one retrained bank.
-
-    ``u``/``r``: split ("forget", "retain", "test") -> (N, n_split) margins; ``acc_u``/``acc_r``: split -> (N,)
-    accuracies in [0, 1] (retain and test over the whole split)."""
-    n = min(u["forget"].shape[0], r["forget"].shape[0])
-    eps_t = epsilons(u["forget"], r["forget"], "threshold")
-    eps = eps_t if estimator == "threshold" else epsilons(u["forget"], r["forget"], estimator)
-    f, f_se = forget_quality(eps, n)
-    f_t, f_t_se = forget_quality(eps_t, n)
-    ratio = (acc_u["retain"].mean() / max(acc_r["retain"].mean(), 1e-12)) * \
-        (acc_u["test"].mean() / max(acc_r["test"].mean(), 1e-12))
-    out = {"forget_quality": f, "forget_quality_se": f_se, "score": f * ratio, "score_se": f_se * ratio,
-           "forget_quality_threshold": f_t, "forget_quality_threshold_se": f_t_se, "score_threshold": f_t * ratio,
-           "eps_mean": float(eps.mean()), "eps_threshold_mean": float(eps_t.mean()), "n_models": float(n),
-           "fq_estimator": estimator}
-    ul = ulira_accuracy(u["forget"], r["forget"])
-    out["ulira_forget_acc"] = float(np.mean(ul)) if np.isfinite(ul).all() else float("nan")
-    out["ulira_forget_acc_se"] = (float(np.std(ul, ddof=1) / np.sqrt(len(ul))) if len(ul) > 1 and np.isfinite(ul).all()
-                                  else float("nan"))
-    kl = {}
-    for split in ("forget", "retain", "test"):
-        kl[split] = klom(u[split], r[split])
-        p, lo, hi = p95_interval(kl[split])
-        out[f"klom_{split}_p95"], out[f"klom_{split}_p95_lo"], out[f"klom_{split}_p95_hi"] = p, lo, hi
-    return BankComparison(eps, eps_t, kl, out)

@@ -126,8 +126,8 @@ def run_experiment(spec: ExperimentSpec, store: Store, ctx: RunContext = NULL_CO
 
 
 def with_bank_metrics(df: pd.DataFrame, spec: ExperimentSpec, pipe) -> pd.DataFrame:
-    """The run rows with the bank metrics (forget_quality.FQ_COLUMNS and their intervals) of each run's method on
-    its forget set, plus, per forget set, rows of two baselines with θ_o's UA/RA/TA/MIA: ``original`` (θ_o
+    """The run rows with the bank metrics (the registry's kind ``bank``, with their errors / intervals) of each run's
+    method on its forget set, plus, per forget set, rows of two baselines with θ_o's UA/RA/TA/MIA: ``original`` (θ_o
     unchanged, N times) and ``original_seeds`` (θ_o's recipe over N seeds; see banks.py). Reads stored banks only."""
     n = spec.eval_models
     out = []

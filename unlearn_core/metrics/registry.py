@@ -2,12 +2,21 @@
 
 A metric is a function in a module of this package decorated with ``@register_metric(...)``; it has a name (the
 column), a label, a direction (``higher`` or ``lower`` is better), a unit, a one-line formula and a **version**.
-Two kinds:
+Three kinds:
 
 - ``model``: computed from the unlearned model on the run's sets, ``fn(view) -> float`` with an
   :class:`~unlearn_core.metrics.evaluation.EvalView` (logits of D_f, D_r, D_t). Stored with the run.
 - ``vs_retrain``: computed when results are read, from a run's row and Retrain's on the same forget set
   (``fn(row, retrain) -> float``); never stored, so always current.
+- ``bank``: computed from a bank of N unlearned models against a bank of N retrained models of the same forget set
+  (per-example distribution tests: F, score, KLoM P95, U-LiRA; :mod:`.bank_quality`), ``fn(view) -> Estimate``
+  with a :class:`~unlearn_core.metrics.bank_evaluation.BankView` (per-split margins and accuracies of both banks,
+  the ε estimator, N; shared intermediates such as per-example ε computed once). An
+  :class:`~unlearn_core.metrics.bank_evaluation.Estimate` is the value with its uncertainty: a standard error
+  (column ``<name>_se``) or a 95% interval (``<name>_lo``, ``<name>_hi``). Computed from the stored banks when
+  results are read (:func:`~unlearn_core.metrics.bank_evaluation.compare_banks`, one column per registered bank
+  metric); never stored with a run, so they are not model metrics and are never computed by
+  ``Pipeline.run_metrics``.
 
 Versions: a stored value carries the version it was computed with. A run row records the versions of its model
 metrics in ``metrics["metric_versions"]`` only where they differ from 1; a row without it (every cache written before
@@ -16,8 +25,9 @@ for cached runs on demand from the run's stored model (:meth:`unlearn_core.pipel
 stored as a record of its own under the key (run key, metric, version): the unlearning is never repeated and the
 other metrics' stored values are never touched.
 
-Adding a metric: one function with ``@register_metric`` in a module of this package (discovered), plus a test.
-Views read ``get(name).label / direction / unit / formula / help``.
+Adding a metric: one function with ``@register_metric`` in a module of this package (discovered), plus a test; a
+bank metric (``kind="bank"``) goes in :mod:`.bank_quality` and appears in every bank table (``compare_banks``).
+Views read ``get(name).label / direction / unit / formula / help / paper``.
 """
 from __future__ import annotations
 
@@ -28,7 +38,7 @@ from typing import Any, Callable, Iterator
 from ..errors import unknown_name
 from ..discovery import import_submodules
 
-KINDS = ("model", "vs_retrain")
+KINDS = ("model", "vs_retrain", "bank")
 DIRECTIONS = ("higher", "lower")
 VERSIONS_FIELD = "metric_versions"  # in a run's stored metrics: {metric: version} where version != 1
 
@@ -41,7 +51,7 @@ class Metric:
     unit: str  # "%", "" (a ratio), ...
     formula: str  # one line
     version: int
-    fn: Callable[..., float]
+    fn: Callable[..., Any]  # model: EvalView -> float; vs_retrain: (row, retrain) -> float; bank: BankView -> Estimate
     kind: str = "model"
     help: str = ""  # a sentence for tooltips (the formula when empty)
     paper: str = ""  # where the definition comes from (authors, title)
@@ -53,15 +63,19 @@ class Metric:
     def describe(self) -> str:
         return self.help or f"{self.label}: {self.formula}"
 
+    def cited(self) -> str:
+        """:meth:`describe` and the paper the definition comes from (users see papers by authors and title)."""
+        return self.describe() + (f" ({self.paper})" if self.paper else "")
+
 
 _METRICS: dict[str, Metric] = {}
-_SKIP = {"registry", "evaluation"}  # modules of this package that define no metrics
+_SKIP = {"registry", "evaluation", "bank_evaluation"}  # modules of this package that define no metrics
 _LOADED = False
 
 
 def register_metric(name: str, *, label: str, direction: str, unit: str, formula: str, version: int = 1,
                     kind: str = "model", help: str = "", paper: str = ""):
-    """Register ``fn`` as metric ``name`` (see the module docstring for the two kinds and the versions)."""
+    """Register ``fn`` as metric ``name`` (see the module docstring for the three kinds and the versions)."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     if kind not in KINDS:
@@ -141,7 +155,8 @@ def versions_record(values: dict[str, Any]) -> dict[str, Any]:
     metrics among them whose version is not 1, or nothing (so a run of today stores exactly what it stored before
     versions existed)."""
     load_all()
-    v = {k: _METRICS[k].version for k in values if k in _METRICS and _METRICS[k].version != 1}
+    v = {k: _METRICS[k].version for k in values
+         if k in _METRICS and _METRICS[k].kind == "model" and _METRICS[k].version != 1}
     return {VERSIONS_FIELD: v} if v else {}
 
 
