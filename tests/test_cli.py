@@ -34,6 +34,18 @@ def test_compare_writes_csv_and_is_served_from_cache(tmp_path, capsys):
     assert code == 0
     assert len(Store(cache).list_runs()) == n_rows_before
     assert pd.read_csv(csv)["UA"].tolist() == df["UA"].tolist()
+    # Only the confidence MIA comes with a run; the other variants are computed when asked for, from the stored
+    # models (no unlearning again, the same run keys), and kept as metric records.
+    assert not [c for c in df.columns if c.startswith("MIA_") and c != "MIA_confidence"]
+    code, _, err = run_cli(capsys, *args, "--mia-variants", "entropy,prob")
+    assert code == 0, err
+    asked = pd.read_csv(csv)
+    assert asked["key"].tolist() == df["key"].tolist() and asked["MIA"].tolist() == df["MIA"].tolist()
+    assert asked[["MIA_entropy", "MIA_prob"]].apply(lambda c: c.between(0, 100)).all().all()
+    store = Store(cache)
+    assert len(store.list_runs("unlearn")) == len([r for r in store.list_runs() if r["kind"] == "unlearn"]) == 8
+    assert sorted({r["config"]["metric"] for r in store.list_runs("metric", "done")}) == ["MIA_entropy", "MIA_prob"]
+    assert len(store.list_runs()) == n_rows_before + 2 * 8
 
 
 @pytest.mark.parametrize("args, message", [
@@ -53,6 +65,7 @@ def test_compare_writes_csv_and_is_served_from_cache(tmp_path, capsys):
     (["--device", "tpu"], "Unknown device"),
     (["--seeds", "0"], "--seeds 1 runs seed 0"),
     (["--params", '{"ft": {"nosuch": 1}}', "--methods", "ft"], "no hyperparameter 'nosuch'"),
+    (["--mia-variants", "entropy,bogus"], "Unknown MIA feature variant 'bogus'"),
 ])
 def test_bad_input_gives_clear_error(tmp_path, capsys, args, message):
     code, out, err = run_cli(capsys, "compare", "--cache-dir", str(tmp_path), "--quiet", "--epochs", "2", *args)
