@@ -33,6 +33,13 @@ from .training import TrainConfig, accuracy, count_steps, new_model, predict_log
 from .validation import check_input_file, check_seed
 
 
+def setup_of_run(config: dict, device: str = "auto") -> Setup:
+    """The setup a stored run was made in (data set, model, its resolved recipe, its BLO parameters): a Pipeline
+    of it has the run's setup key and finds the run's forget set (worst-case sets are keyed by the BLO parameters)."""
+    return Setup(dataset=config["dataset"], model=config["model"], train=dict(config.get("train") or {}),
+                 blo=dict(config.get("blo") or {}), device=device)
+
+
 class Pipeline:
     """One setup; each step cached in ``store``. ``Pipeline(store, setup)`` or ``Pipeline(store, dataset=...)``."""
 
@@ -476,7 +483,12 @@ class Pipeline:
             model = self._build(state, meta, f"Cached unlearned model {run['key'][:10]}")
         except (CorruptArtifact, CheckpointError):
             model = self.unlearned_model(method, selector, ratio, seed, cfg.get("params") or None, ctx)
-        fs = self.forget_set(selector, ratio, seed, ctx)
+        fs_res = self.forget_set_cached(selector, ratio, seed, ctx)
+        if cfg.get("forget_set") and fs_res.digest != cfg["forget_set"]:
+            raise ConfigError(f"Run {run['key'][:10]} was made on another forget set than this setup's {selector} set "
+                              f"(other BLO parameters?); compute its metrics in a setup made from the run "
+                              f"(pipeline.setup_of_run).")
+        fs = fs_res.value
         forget_t, retain_t, test_idx = self._split(fs, m, cfg.get("params") or {}, seed)
         return eval_view(model, self.ds, forget_t, retain_t, seed=fs.seed, test_idx=test_idx)
 

@@ -64,6 +64,23 @@ def mark_not_computed(df: pd.DataFrame, columns) -> pd.DataFrame:
     return out
 
 
+def on_demand_todo(store: Store, runs: pd.DataFrame, columns) -> tuple[int, float | None]:
+    """(number of on-demand metric values ``columns`` the ``runs`` lack, the seconds computing them should take):
+    per run, its missing count times the seconds its own confidence MIA SVC fit took when it was made (stored in
+    its timings as ``mia_svc_s``; each variant is one SVC fit of the same size). None when a run lacking one has no
+    such timing (made before it was recorded)."""
+    n, seconds = 0, 0.0
+    for _, row in runs.iterrows():
+        k = sum(1 for c in columns if c not in row or row[c] is None or row[c] != row[c])
+        if not k:
+            continue
+        n += k
+        r = store.get_run(str(row["key"]))
+        t = ((r or {}).get("timings") or {}).get("mia_svc_s")
+        seconds = None if seconds is None or t is None else seconds + k * float(t)
+    return n, seconds
+
+
 def results_frame(store: Store, setup_id: str | None = None, include_superseded: bool = False) -> pd.DataFrame:
     """Every finished unlearning run, one row each (the newest of identical configurations made with the same θ_o
     and forget set), with per-seed gaps paired by content (:func:`with_gaps`).
