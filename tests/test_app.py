@@ -1,6 +1,7 @@
 """Smoke tests of every dashboard page with streamlit.testing.v1.AppTest on a small pre-computed store."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -1194,7 +1195,8 @@ def test_compare_mia_variants_say_not_computed_until_the_job_computes_them(cache
     table = next(d.value for d in at.dataframe if "MIA (the prediction entropy)" in d.value.columns)
     assert (table["MIA (the prediction entropy)"] == "not computed").all()
     assert table["MIA (the confidence p_y)"].str.match(r"^\d+\.\d\d$").all()
-    assert f"{4 * len(keys)} values not computed (Estimate: ≈" in _texts(at).replace("\\", "")
+    assert re.search(rf"{4 * len(table)} values not computed \(Estimate: (≈ \d|under a second)",
+                     _texts(at).replace("\\", ""))
     at.button(key="cmp_mia_job").click().run()
     assert not at.exception and not at.error
     assert JobManager.shared(store).wait(at.session_state["cmp_mia_job_id"], 120)["status"] == "done"
