@@ -400,7 +400,7 @@ with st.expander("MIA-efficacy per feature variant (Song & Mittal)"):
                "CLI: `compare ... --mia-variants all`.")
     widgets.table(tables.mia_variant_rows(df), key="cmp_mia_variants", max_rows=25)
     mia_extra = metric_registry.on_demand_names()
-    n_mia_missing, _ = res.on_demand_todo(common.store(), df, mia_extra)
+    n_mia_missing, _ = readers.on_demand_todo(df["key"].tolist(), mia_extra)
     if n_mia_missing:
         mia_cfg = {"run_keys": df["key"].tolist(), "metrics": mia_extra}
         st.caption(f"{n_mia_missing} values not computed "

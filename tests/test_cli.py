@@ -139,3 +139,14 @@ def test_progress_to_a_file_has_no_carriage_returns(tmp_path, capsys):
     assert list(t.columns)[:3] == ["selector", "ratio", "method"] and len(t) == 2
     meta = json.loads((tmp_path / "table3.csv.json").read_text())
     assert "sample std" in meta["notes"]["std"] and meta["seeds"] == [0]
+
+
+def test_unlearn_prints_the_mia_variants_asked_for(tmp_path, capsys):
+    args = ["unlearn", "--method", "ft", "--epochs", "2", "--cache-dir", str(tmp_path), "--quiet"]
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "MIA_entropy" not in out
+    code, out2, err = run_cli(capsys, *args, "--mia-variants", "entropy")
+    assert code == 0, err
+    assert out2.splitlines()[0] == out.splitlines()[0]  # the run itself is the cached one, the same numbers
+    assert out2.splitlines()[1].startswith("MIA feature variants: MIA_entropy ")

@@ -211,3 +211,16 @@ def test_a_missing_variant_reads_not_computed_and_a_bad_name_is_a_config_error(c
         pipe.on_demand_metrics(["0" * 64], ["MIA_entropy"])
     assert parse_mia_variants("all") == MIA_VARIANTS and parse_mia_variants("none") == ()
     assert parse_mia_variants("MIA_prob, entropy") == ("entropy", "prob")
+
+
+def test_the_run_metrics_job_refuses_bad_input_at_submit_time():
+    from unlearn_core.jobs import get_job_kind
+
+    check = get_job_kind("run_metrics").check
+    check({"run_keys": ["a" * 64], "metrics": ["MIA_entropy"]})
+    with pytest.raises(ConfigError, match="MIA_bogus"):
+        check({"run_keys": ["a" * 64], "metrics": ["MIA_bogus"]})
+    with pytest.raises(ConfigError, match="run keys"):
+        check({"run_keys": [], "metrics": ["MIA_entropy"]})
+    with pytest.raises(ConfigError, match="model metric 'avg_gap'"):
+        check({"run_keys": ["a" * 64], "metrics": ["avg_gap"]})  # computed when results are read, never stored
