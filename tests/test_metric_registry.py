@@ -224,3 +224,21 @@ def test_the_run_metrics_job_refuses_bad_input_at_submit_time():
         check({"run_keys": [], "metrics": ["MIA_entropy"]})
     with pytest.raises(ConfigError, match="model metric 'avg_gap'"):
         check({"run_keys": ["a" * 64], "metrics": ["avg_gap"]})  # computed when results are read, never stored
+
+
+def test_a_worst_case_run_is_evaluated_on_its_own_forget_set_never_on_another_blo_s(tmp_path):
+    from unlearn_core.pipeline import setup_of_run
+
+    store = Store(tmp_path)
+    pipe = Pipeline(store, dataset="digits", model="mlp", device="cpu", train={"epochs": 2},
+                    blo={"upper_iters": 2, "K": 1})
+    row = pipe.run("ft", "worst", 0.1, 0)
+    other = Pipeline(store, dataset="digits", model="mlp", device="cpu", train={"epochs": 2},
+                     blo={"upper_iters": 3, "K": 1})
+    n_sets = len(store.list_runs("forget_set"))
+    with pytest.raises(ConfigError, match="another forget set"):
+        other.on_demand_metrics([row["key"]], ["MIA_entropy"])
+    assert len(store.list_runs("forget_set")) == n_sets  # refused before a BLO of other parameters ran
+    own = Pipeline(store, setup_of_run(pipe.find_run("ft", "worst", 0.1, 0)["config"], "cpu"))
+    assert own.setup_key == pipe.setup_key
+    assert own.on_demand_metrics([row["key"]], ["MIA_entropy"]) == pipe.on_demand_metrics([row["key"]], ["MIA_entropy"])

@@ -483,11 +483,14 @@ class Pipeline:
             model = self._build(state, meta, f"Cached unlearned model {run['key'][:10]}")
         except (CorruptArtifact, CheckpointError):
             model = self.unlearned_model(method, selector, ratio, seed, cfg.get("params") or None, ctx)
+        other = ConfigError(f"Run {run['key'][:10]} was made on another forget set than this setup's {selector} set "
+                            f"(other BLO parameters?); compute its metrics in a setup made from the run "
+                            f"(pipeline.setup_of_run).")
+        if cfg.get("blo") is not None and cfg["blo"] != self.blo_params:
+            raise other  # before a BLO of other parameters is computed
         fs_res = self.forget_set_cached(selector, ratio, seed, ctx)
         if cfg.get("forget_set") and fs_res.digest != cfg["forget_set"]:
-            raise ConfigError(f"Run {run['key'][:10]} was made on another forget set than this setup's {selector} set "
-                              f"(other BLO parameters?); compute its metrics in a setup made from the run "
-                              f"(pipeline.setup_of_run).")
+            raise other
         fs = fs_res.value
         forget_t, retain_t, test_idx = self._split(fs, m, cfg.get("params") or {}, seed)
         return eval_view(model, self.ds, forget_t, retain_t, seed=fs.seed, test_idx=test_idx)
