@@ -7,9 +7,9 @@ on-demand metrics now). Measured side by side in one run; on a shared machine on
    of each variant's SVC fit, and a check that ``MIA`` is bitwise the same number both ways.
 2. ``--grid``: the default digits ``compare`` (retrain, ft, ga, rl, l1_sparse × random, worst, bottom:loss × 3
    seeds), cold, one process (``LocalExecutor``), each time in a fresh cache under ``--grid-cache``, after one
-   discarded warm-up grid four times in the order now, before, before, now (before = every variant computed with every run: the old evaluation, patched
-   in); then the four variants computed on demand for every run of the last grid (``Pipeline.on_demand_metrics``):
-   what asking costs.
+   discarded warm-up grid four times in the order now, before, before, now (before = every variant computed with
+   every run: the old evaluation, patched in); then the four variants computed on demand for every run of the last
+   grid (``Pipeline.on_demand_metrics``): what asking costs.
 
     python benchmarks/make_gray28.py --out /tmp/mia-gray28.npz --n-train 10000 --n-test 2000
     OMP_NUM_THREADS=1 python benchmarks/bench_mia_variants.py --datasets digits,npz:/tmp/mia-gray28.npz \\
