@@ -13,6 +13,7 @@ from unlearn_core import banks
 from unlearn_core import results as res
 from unlearn_core.errors import ForgetsetError
 from unlearn_core.grid import ExperimentSpec
+from unlearn_core.metrics import registry as metric_registry
 
 TUNE_CAPTION = (
     "Fan et al. (*Challenging Forgets*) and Chen et al. (*Machine Unlearning in Forgetting Sequence*) tune each "
@@ -390,3 +391,25 @@ with st.expander("Tune a method", expanded=tun.empty):
 with st.expander("All runs of this setup"):
     widgets.table(tables.run_rows(df), key="cmp_all", max_rows=25)
     st.caption("Training recipe of this setup: " + md_escape(json.dumps(json.loads(df["train"].iloc[0]))))
+
+with st.expander("MIA-efficacy per feature variant (Song & Mittal)"):
+    # Every run computes the confidence variant (= MIA, what the papers report); the four others are computed on
+    # demand from the runs' stored models (each is one more SVC fit) and then read like any stored metric.
+    st.caption("MIA-efficacy with the SVC trained on other features of θ_u's outputs. Runs compute only the "
+               "confidence variant (= MIA); the others are computed on request from each run's stored model and kept. "
+               "CLI: `compare ... --mia-variants all`.")
+    widgets.table(tables.mia_variant_rows(df), key="cmp_mia_variants", max_rows=25)
+    mia_extra = metric_registry.on_demand_names()
+    n_mia_missing, _ = readers.on_demand_todo(df["key"].tolist(), mia_extra)
+    if n_mia_missing:
+        mia_cfg = {"run_keys": df["key"].tolist(), "metrics": mia_extra}
+        st.caption(f"{n_mia_missing} values not computed "
+                   f"({md_escape(dv.estimate_text([('run_metrics', mia_cfg)]))})")
+        if st.button(f"Compute the {n_mia_missing} missing MIA variants", key="cmp_mia_job",
+                     icon=":material/calculate:",
+                     help="A background job: each run's stored model, one SVC fit per missing variant; nothing is "
+                          "unlearned again and the runs' keys and stored numbers do not change."):
+            jid = job_widgets.submit("run_metrics", mia_cfg)
+            if jid:
+                st.session_state["cmp_mia_job_id"] = jid
+    job_widgets.watch_job(st.session_state.get("cmp_mia_job_id"), "cmp_mia", "MIA variants stored.")

@@ -55,6 +55,18 @@ def results(include_superseded: bool = False):
     return _results(cache_root(), version(), include_superseded)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _on_demand_todo(root: str, ver: tuple, keys: tuple, names: tuple) -> tuple[int, float | None]:
+    df = _results(root, ver, True)
+    return res.on_demand_todo(_store(root), df[df["key"].isin(keys)] if len(df) else df, list(names))
+
+
+def on_demand_todo(keys: list[str], names: list[str]) -> tuple[int, float | None]:
+    """(values of the on-demand metrics ``names`` the runs ``keys`` lack, seconds to compute them): read once per
+    store version (:func:`unlearn_core.results.on_demand_todo`)."""
+    return _on_demand_todo(cache_root(), version(), tuple(keys), tuple(names))
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _score_entries(root: str, setup_js: str, seed_: int, ver: tuple) -> list[dict]:
     return [{k: v for k, v in e.items() if k != 'run'} | {'run_key': e['key']}

@@ -16,7 +16,7 @@ from unlearn_core.metrics import registry as metric_registry
 from unlearn_core.stats import mean_std
 
 from . import glossary
-from .style import method_base, method_label, params_text, score_label, selector_label
+from .style import method_base, method_label, params_text, ratio_label, score_label, selector_label
 
 METRICS = res.METRICS
 
@@ -169,6 +169,21 @@ def run_rows(runs: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"selector": "forget set", "ratio": "ratio (%)", "runtime_s": "time (s)",
                                "forget_size": "forget-set size", "avg_gap": "Avg. gap (this seed)",
                                "gap_UA": "gap UA", "gap_MIA": "gap MIA", "gap_RA": "gap RA", "gap_TA": "gap TA"})
+
+
+def mia_variant_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-seed runs with MIA-efficacy on each feature variant (Song & Mittal): the confidence one every run
+    computes (= MIA) and the on-demand ones, which read "not computed" until a job (or ``compare --mia-variants``)
+    computed them: never a blank that passes for a number. Values as text with two decimals."""
+    names = [n for n in metric_registry.names("model") if n.startswith("MIA_")]
+    shown = res.mark_not_computed(runs, names)
+    out = pd.DataFrame({"forget set": [selector_label(s) for s in runs["selector"]],
+                        "ratio": [ratio_label(r) for r in runs["ratio"]],
+                        "method": [method_label(m) for m in runs["method"]],
+                        "seed": runs["seed"].astype(int).to_numpy()})
+    for n in names:
+        out[metric_registry.get(n).label] = [v if isinstance(v, str) else f"{float(v):.2f}" for v in shown[n]]
+    return out
 
 
 def table3_export(d: pd.DataFrame, selectors: list[str]) -> str:

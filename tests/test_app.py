@@ -1,6 +1,7 @@
 """Smoke tests of every dashboard page with streamlit.testing.v1.AppTest on a small pre-computed store."""
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -1179,3 +1180,27 @@ def test_runs_show_estimate_vs_actual(cache_dir):
     live = next(d.value for d in at.dataframe if "estimate" in d.value.columns)
     assert "actual / estimate" in live.columns
     assert "Estimate vs actual:" in _texts(at)
+
+
+def test_compare_mia_variants_say_not_computed_until_the_job_computes_them(cache_dir):
+    """Runs store only the confidence MIA; the Compare page shows the other feature variants as 'not computed' (never
+    a blank number) with an estimate and a button; the job computes them from the stored models (no unlearning, the
+    same run keys) and the table then shows numbers."""
+    from unlearn_core.jobs import JobManager
+    from unlearn_core.store import Store
+
+    store = Store(cache_dir)
+    keys = sorted(r["key"] for r in store.list_runs("unlearn", "done"))
+    at = _app("app_pages/compare.py")
+    table = next(d.value for d in at.dataframe if "MIA (the prediction entropy)" in d.value.columns)
+    assert (table["MIA (the prediction entropy)"] == "not computed").all()
+    assert table["MIA (the confidence p_y)"].str.match(r"^\d+\.\d\d$").all()
+    assert re.search(rf"{4 * len(table)} values not computed \(Estimate: (≈ \d|under a second)",
+                     _texts(at).replace("\\", ""))
+    at.button(key="cmp_mia_job").click().run()
+    assert not at.exception and not at.error
+    assert JobManager.shared(store).wait(at.session_state["cmp_mia_job_id"], 120)["status"] == "done"
+    at = _app("app_pages/compare.py")
+    table = next(d.value for d in at.dataframe if "MIA (the prediction entropy)" in d.value.columns)
+    assert not (table == "not computed").any().any() and not _has_button(at, "cmp_mia_job")
+    assert sorted(r["key"] for r in store.list_runs("unlearn", "done")) == keys

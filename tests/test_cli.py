@@ -34,6 +34,18 @@ def test_compare_writes_csv_and_is_served_from_cache(tmp_path, capsys):
     assert code == 0
     assert len(Store(cache).list_runs()) == n_rows_before
     assert pd.read_csv(csv)["UA"].tolist() == df["UA"].tolist()
+    # Only the confidence MIA comes with a run; the other variants are computed when asked for, from the stored
+    # models (no unlearning again, the same run keys), and kept as metric records.
+    assert not [c for c in df.columns if c.startswith("MIA_") and c != "MIA_confidence"]
+    code, _, err = run_cli(capsys, *args, "--mia-variants", "entropy,prob")
+    assert code == 0, err
+    asked = pd.read_csv(csv)
+    assert asked["key"].tolist() == df["key"].tolist() and asked["MIA"].tolist() == df["MIA"].tolist()
+    assert asked[["MIA_entropy", "MIA_prob"]].apply(lambda c: c.between(0, 100)).all().all()
+    store = Store(cache)
+    assert len(store.list_runs("unlearn")) == len([r for r in store.list_runs() if r["kind"] == "unlearn"]) == 8
+    assert sorted({r["config"]["metric"] for r in store.list_runs("metric", "done")}) == ["MIA_entropy", "MIA_prob"]
+    assert len(store.list_runs()) == n_rows_before + 2 * 8
 
 
 @pytest.mark.parametrize("args, message", [
@@ -53,6 +65,7 @@ def test_compare_writes_csv_and_is_served_from_cache(tmp_path, capsys):
     (["--device", "tpu"], "Unknown device"),
     (["--seeds", "0"], "--seeds 1 runs seed 0"),
     (["--params", '{"ft": {"nosuch": 1}}', "--methods", "ft"], "no hyperparameter 'nosuch'"),
+    (["--mia-variants", "entropy,bogus"], "Unknown MIA feature variant 'bogus'"),
 ])
 def test_bad_input_gives_clear_error(tmp_path, capsys, args, message):
     code, out, err = run_cli(capsys, "compare", "--cache-dir", str(tmp_path), "--quiet", "--epochs", "2", *args)
@@ -126,3 +139,14 @@ def test_progress_to_a_file_has_no_carriage_returns(tmp_path, capsys):
     assert list(t.columns)[:3] == ["selector", "ratio", "method"] and len(t) == 2
     meta = json.loads((tmp_path / "table3.csv.json").read_text())
     assert "sample std" in meta["notes"]["std"] and meta["seeds"] == [0]
+
+
+def test_unlearn_prints_the_mia_variants_asked_for(tmp_path, capsys):
+    args = ["unlearn", "--method", "ft", "--epochs", "2", "--cache-dir", str(tmp_path), "--quiet"]
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "MIA_entropy" not in out
+    code, out2, err = run_cli(capsys, *args, "--mia-variants", "entropy")
+    assert code == 0, err
+    assert out2.splitlines()[0] == out.splitlines()[0]  # the run itself is the cached one, the same numbers
+    assert out2.splitlines()[1].startswith("MIA feature variants: MIA_entropy ")

@@ -23,7 +23,6 @@ from unlearn_core.config import Setup
 from unlearn_core.context import RunContext
 from unlearn_core.errors import CancelledError, ConfigError
 from unlearn_core.grid import ExperimentSpec, plan, run_experiment
-from unlearn_core.metrics import MIA_VARIANTS
 from unlearn_core.store import Store
 
 
@@ -39,7 +38,7 @@ RAY = _ray_importable()
 needs_ray = pytest.mark.skipif(not RAY, reason="Ray is not importable (pip install -e '.[cluster]')")
 
 SETUP = Setup(device="cpu", train={"epochs": 3}, blo={"upper_iters": 2, "K": 1})  # short recipe: a fast grid
-METRICS = ["UA", "RA", "TA", "MIA", *(f"MIA_{v}" for v in MIA_VARIANTS), "forget_size"]
+METRICS = ["UA", "RA", "TA", "MIA", "MIA_confidence", "forget_size"]  # the other MIA variants are on demand
 
 
 def small_spec(**kw) -> ExperimentSpec:

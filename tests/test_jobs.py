@@ -257,7 +257,7 @@ def test_shared_manager_is_one_per_store_root(store):
 
 
 def _grid_metrics(store) -> dict:
-    cols = ("UA", "RA", "TA", "MIA", "MIA_entropy")
+    cols = ("UA", "RA", "TA", "MIA", "MIA_confidence")
     return {(r["config"]["method"], r["config"]["selector"], r["config"]["seed"]): tuple(r["metrics"][c] for c in cols)
             for r in store.list_runs("unlearn", "done")}
 
@@ -302,7 +302,7 @@ def test_parallel_worker_processes_give_the_sequential_numbers(tmp_path):
                           methods=["retrain", "ft"], selectors=["random", "worst"], seeds=[0, 1])
     seq = run_experiment(spec, Store(tmp_path / "seq"), executor=LocalExecutor())
     par = run_experiment(spec, Store(tmp_path / "par"), executor=ProcessExecutor(2))
-    cols = ["method", "selector", "seed", "UA", "RA", "TA", "MIA", "MIA_entropy", "MIA_prob"]
+    cols = ["method", "selector", "seed", "UA", "RA", "TA", "MIA", "MIA_confidence"]
     assert seq[cols].equals(par[cols])  # bit-identical, same order
 
 

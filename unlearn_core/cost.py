@@ -206,6 +206,11 @@ def score_passes(name: str, params: dict, n: int, recipe, m: int | None) -> floa
     return float(get_score(name).cost_passes(params, n, recipe, m))
 
 
+def mia_svc_seconds(cal: Calibration, n_train: int, n_test: int) -> float:
+    """One MIA SVC fit (one feature variant) of a run: its training set is 2·min(n_test, n_train) samples."""
+    return cal.svc_s_per_kpair * (2 * min(n_test, n_train) / 1000) ** 2
+
+
 def eval_passes(n_train: int, n_test: int) -> float:
     """Evaluation of one run: logits of every training and test sample."""
     return (n_train + n_test) * EVAL_PASS

@@ -25,7 +25,7 @@ from typing import Iterable
 from .banks import chunk_config, parse_members, run_bank_unit
 from .config import config_key, forget_count
 from .context import NULL_CONTEXT, RunContext
-from .cost import Calibration, eval_passes, method_passes, score_passes
+from .cost import Calibration, eval_passes, method_passes, mia_svc_seconds, score_passes
 from .errors import ConfigError, unknown_name
 from .methods import get_method
 from .passes import EVAL_PASS
@@ -272,7 +272,7 @@ class RunStage(Stage):
         n_f = forget_size(pipe, unit.selector, unit.ratio)
         mp = get_method(unit.method).resolve_params(pipe.ds, unit.overrides or None, pipe.train_cfg)
         passes = method_passes(unit.method, mp, n_f, n - n_f, pipe.train_cfg)
-        svc = 5 * cal.svc_s_per_kpair * (2 * min(n_test, n) / 1000) ** 2  # five MIA feature variants per run
+        svc = mia_svc_seconds(cal, n, n_test)  # the confidence MIA only: the other variants are on demand
         seconds = passes * cal.train_s_per_sample + eval_passes(n, n_test) * cal.eval_s_per_sample * 3 + svc
         return UnitCost(passes, seconds, self.find(pipe, unit) is not None)
 

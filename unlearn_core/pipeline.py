@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import ResolvedSetup, Setup, config_key, forget_count
+from .config import ResolvedSetup, Setup, config_key, forget_count, setup_key as run_setup_key
 from .context import NULL_CONTEXT, RunContext
 from .cost import method_passes
 from .device import resolve_device
 from .errors import CheckpointError, ConfigError, DivergenceError, ForgetsetError
 from .methods import UnlearnInput, get_method, validate_method_params
-from .metrics import compute_metrics, eval_view, evaluate, registry as metric_registry
+from .metrics import DEFAULT_MIA, compute_metrics, eval_view, evaluate_view, registry as metric_registry, variant_metric
 from .models import Classifier, build_model
 from .scores import ScoreInput, ScoreResult, get_score
 from .results.runs import run_row
@@ -31,6 +31,13 @@ from .selectors import ForgetSet, check_selector_for, parse_selector, select_for
 from .store import Cached, Computed, CorruptArtifact, Store, load_state_into, read_checkpoint, run_digest
 from .training import TrainConfig, accuracy, count_steps, new_model, predict_logits, train_model
 from .validation import check_input_file, check_seed
+
+
+def setup_of_run(config: dict, device: str = "auto") -> Setup:
+    """The setup a stored run was made in (data set, model, its resolved recipe, its BLO parameters): a Pipeline
+    of it has the run's setup key and finds the run's forget set (worst-case sets are keyed by the BLO parameters)."""
+    return Setup(dataset=config["dataset"], model=config["model"], train=dict(config.get("train") or {}),
+                 blo=dict(config.get("blo") or {}), device=device)
 
 
 class Pipeline:
@@ -369,14 +376,14 @@ class Pipeline:
                 torch.cuda.synchronize()
             runtime = time.time() - t0
             self._add_time(f"unlearn {method}", runtime)
-            metrics = self._evaluate(method, model, fs, forget_t, retain_t, test_idx, cfg["params"])
+            metrics, svc_s = self._evaluate(method, model, fs, forget_t, retain_t, test_idx, cfg["params"])
             metrics["unlearn_steps"] = float(steps[0])
             if not m.exact and m.test_indices_used(self.ds, cfg["params"], seed) is not None:
                 metrics.update(self._retrain_on_split(selector, ratio, seed, fs, forget_t, retain_t, test_idx,
                                                       ctx.sub(0.95, 1.0)))
             ctx.progress(1.0, f"{method} on {selector} done")
             value = model if keep_model or need_model else {"metrics": metrics}
-            return Computed(value, metrics, {"runtime_s": runtime}, self._checkpoint_meta())
+            return Computed(value, metrics, {"runtime_s": runtime, "mia_svc_s": svc_s}, self._checkpoint_meta())
 
         fmt = "model" if keep_model or need_model else "json"
         return self.store.cached("unlearn", cfg, compute, fmt=fmt, on_log=ctx.log, cancel=ctx.check_cancel,
@@ -389,7 +396,7 @@ class Pipeline:
         (DAU's D_v) is evaluated on, stored with that method's run as ``retrain_same_split_<metric>``: its gap to
         Retrain compares TA and MIA on the same samples (``results.with_gaps``)."""
         retrain = self.unlearned_model("retrain", selector, ratio, seed, None, ctx)
-        rm = self._evaluate("retrain", retrain, fs, forget_t, retain_t, test_idx)
+        rm, _ = self._evaluate("retrain", retrain, fs, forget_t, retain_t, test_idx)
         n_test = int(self.ds.x_test.shape[0])
         out = {f"retrain_same_split_{k}": float(rm[k]) for k in ("UA", "MIA", "RA", "TA")}
         out["test_split_size"] = float(n_test if test_idx is None else len(test_idx))
@@ -411,12 +418,15 @@ class Pipeline:
         return forget_t, retain_t, (None if keep_test.all() else np.flatnonzero(keep_test))
 
     def _evaluate(self, method: str, model, fs: ForgetSet, forget_t, retain_t, test_idx,
-                  params: dict | None = None) -> dict:
+                  params: dict | None = None) -> tuple[dict, float]:
+        """The run-time metrics of θ_u (the on-demand MIA variants are not computed) and the seconds its MIA SVC
+        fit took (stored with the run's timings: what the dashboard's estimate for the other variants reads)."""
         if not all(torch.isfinite(p).all() for p in model.parameters()):
             raise DivergenceError(f"{method}: the unlearned model has non-finite weights (diverged). "
                                   f"Lower its learning rate.")
         t_eval = time.time()
-        metrics = evaluate(model, self.ds, forget_t, retain_t, seed=fs.seed, test_idx=test_idx)
+        view = eval_view(model, self.ds, forget_t, retain_t, seed=fs.seed, test_idx=test_idx)
+        metrics = evaluate_view(view)
         self._add_time("evaluation", time.time() - t_eval)
         if not all(np.isfinite(v) for v in metrics.values()):
             raise DivergenceError(f"{method}: evaluation gave non-finite metrics {metrics}.")
@@ -427,18 +437,21 @@ class Pipeline:
         metrics["cost_vs_retrain_plan"] = (method_passes(method, params or {}, n_f, n_r, self.train_cfg)
                                            / max(self.train_cfg.epochs * n_r, 1))
         metrics.update(metric_registry.versions_record(metrics))  # nothing while every metric is at version 1
-        return metrics
+        return metrics, float(view.seconds.get(variant_metric(DEFAULT_MIA), 0.0))
 
     # ------------------------------------------------------------------ metrics of cached runs
-    def run_metrics(self, run: dict, ctx: RunContext = NULL_CONTEXT) -> dict[str, float]:
+    def run_metrics(self, run: dict, ctx: RunContext = NULL_CONTEXT, extra=()) -> dict[str, float]:
         """The registered model metrics of a finished unlearning run that its row does not hold at their current
         version (a metric registered after the run, or whose version was raised), computed now from the run's
         stored model and stored as metric records (key: run key, metric, version; ``metrics.registry``). A record
-        computed before is read, not recomputed; the run's own stored values are never touched. Empty when the
-        row is complete (every run of today). A run stored without its weights is recomputed (deterministic:
-        the same numbers) to get them."""
+        computed before is read, not recomputed; the run's own stored values are never touched. On-demand metrics
+        (the non-default MIA variants) are included only when named in ``extra`` (a ConfigError names an unknown
+        one). Empty when the row is complete (every run of today, ``extra`` empty). A run stored without its
+        weights is recomputed (deterministic: the same numbers) to get them."""
         stored = run.get("metrics") or {}
-        todo = [n for n in metric_registry.names("model") if not metric_registry.is_current(n, stored)]
+        asked = set(metric_registry.check_model_metrics(extra))
+        todo = [n for n in metric_registry.names("model")
+                if (n in asked or not metric_registry.get(n).on_demand) and not metric_registry.is_current(n, stored)]
         out: dict[str, float] = {}
         missing = []
         for name in todo:
@@ -470,7 +483,15 @@ class Pipeline:
             model = self._build(state, meta, f"Cached unlearned model {run['key'][:10]}")
         except (CorruptArtifact, CheckpointError):
             model = self.unlearned_model(method, selector, ratio, seed, cfg.get("params") or None, ctx)
-        fs = self.forget_set(selector, ratio, seed, ctx)
+        other = ConfigError(f"Run {run['key'][:10]} was made on another forget set than this setup's {selector} set "
+                            f"(other BLO parameters?); compute its metrics in a setup made from the run "
+                            f"(pipeline.setup_of_run).")
+        if cfg.get("blo") is not None and cfg["blo"] != self.blo_params:
+            raise other  # before a BLO of other parameters is computed
+        fs_res = self.forget_set_cached(selector, ratio, seed, ctx)
+        if cfg.get("forget_set") and fs_res.digest != cfg["forget_set"]:
+            raise other
+        fs = fs_res.value
         forget_t, retain_t, test_idx = self._split(fs, m, cfg.get("params") or {}, seed)
         return eval_view(model, self.ds, forget_t, retain_t, seed=fs.seed, test_idx=test_idx)
 
@@ -493,15 +514,40 @@ class Pipeline:
         cfg = self.run_config("retrain", selector, ratio, seed, None, fs_res.digest, None)
         forget_t, retain_t, test_idx = self._split(fs_res.value, m, {}, seed)
         self._add_time("unlearn retrain", runtime)
-        metrics = self._evaluate("retrain", model.to(self.device).eval(), fs_res.value, forget_t, retain_t, test_idx)
-        self.store.put("unlearn", cfg, model, fmt="model", metrics=metrics, timings={"runtime_s": runtime},
+        metrics, svc_s = self._evaluate("retrain", model.to(self.device).eval(), fs_res.value, forget_t, retain_t,
+                                        test_idx)
+        self.store.put("unlearn", cfg, model, fmt="model", metrics=metrics,
+                       timings={"runtime_s": runtime, "mia_svc_s": svc_s},
                        meta=self._checkpoint_meta())
 
     def run(self, method: str, selector: str, ratio: float | None, seed: int, params: dict | None = None,
-            ctx: RunContext = NULL_CONTEXT, keep_model: bool = True) -> dict:
-        """Unlearn with ``method`` on the (selector, ratio, seed) forget set and evaluate; cached. Returns a row."""
+            ctx: RunContext = NULL_CONTEXT, keep_model: bool = True, extra_metrics=()) -> dict:
+        """Unlearn with ``method`` on the (selector, ratio, seed) forget set and evaluate; cached. Returns a row
+        (with the on-demand metrics named in ``extra_metrics``, computed after the run from its stored model)."""
         res = self._run_cached(method, selector, ratio, seed, params, ctx, keep_model, need_model=False)
-        return run_row(res.run, self.run_metrics(res.run, ctx))
+        return run_row(res.run, self.run_metrics(res.run, ctx, extra_metrics))
+
+    def on_demand_metrics(self, run_keys, names, ctx: RunContext = NULL_CONTEXT) -> dict[str, dict[str, float]]:
+        """{run key: {metric: value}} of the on-demand (or any model) metrics ``names`` for finished unlearning runs
+        of this setup: read where the run or a metric record holds them, else computed from the run's stored model
+        (:meth:`run_metrics`). A ConfigError names an unknown metric or a key that is not a finished run here."""
+        names = metric_registry.check_model_metrics(names)
+        runs = []
+        for key in run_keys:
+            run = self.store.done_run(str(key))
+            if run is None or run.get("kind") != "unlearn":
+                raise ConfigError(f"No finished unlearning run with key {str(key)[:12]} in this store.")
+            if self.resolved.key != run_setup_key(run["config"]):
+                raise ConfigError(f"Run {str(key)[:12]} belongs to another setup than this pipeline's.")
+            runs.append(run)
+        out: dict[str, dict[str, float]] = {}
+        for i, run in enumerate(runs):
+            ctx.check_cancel()
+            stored = run.get("metrics") or {}
+            later = self.run_metrics(run, ctx.sub(i / len(runs), (i + 1) / len(runs)), names)
+            out[run["key"]] = {n: float(later[n]) if n in later else float(stored[n]) for n in names}
+            ctx.progress((i + 1) / len(runs), f"{i + 1}/{len(runs)} runs")
+        return out
 
     def unlearned_model(self, method: str, selector: str, ratio: float | None, seed: int,
                         params: dict | None = None, ctx: RunContext = NULL_CONTEXT) -> Classifier:

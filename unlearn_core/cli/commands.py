@@ -183,14 +183,19 @@ def cmd_select(args) -> int:
 def cmd_unlearn(args) -> int:
     from ..methods import validate_method_params
 
+    from ..metrics import parse_mia_variants, variant_metric
+
     params = _with_budget({args.method: _json_arg(args.params)}, [args.method], args.budget)[args.method]
     validate_method_params(args.method, params)
+    extra = [variant_metric(v) for v in parse_mia_variants(args.mia_variants)]
     _selector_ratio(args)
     pipe = _pipeline(args)
     with _Bar(args.quiet, f"unlearn {args.method}") as bar:
-        row = pipe.run(args.method, args.selector, args.ratio, args.seed, params, bar.ctx())
+        row = pipe.run(args.method, args.selector, args.ratio, args.seed, params, bar.ctx(), extra_metrics=extra)
     print(f"{args.method} on {args.selector} @ {args.ratio} seed {args.seed}: UA {row['UA']:.2f}  "
           f"RA {row['RA']:.2f}  TA {row['TA']:.2f}  MIA {row['MIA']:.2f}  ({row['runtime_s']:.2f}s)")
+    if extra:
+        print("MIA feature variants: " + "  ".join(f"{n} {row[n]:.2f}" for n in extra))
     return 0
 
 

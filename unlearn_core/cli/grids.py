@@ -50,7 +50,8 @@ def cmd_compare(args) -> int:
 
     from ..errors import ConfigError
     from ..grid import make_executor, preflight, run_experiment
-    from ..results import RUN_COLUMNS, STD_LABEL, format_table3, table3
+    from ..metrics import parse_mia_variants, registry as metric_registry, variant_metric
+    from ..results import RUN_COLUMNS, STD_LABEL, format_table3, mark_not_computed, on_demand_columns, table3
 
     _outputs((args.out, "--out"), (args.table_out, "--table-out"))
     if args.out and args.table_out and Path(args.out).resolve() == Path(args.table_out).resolve():
@@ -58,6 +59,9 @@ def cmd_compare(args) -> int:
     if args.ray_address and args.executor != "ray":
         raise ConfigError("--ray-address only applies with --executor ray.")
     spec = experiment_from_args(args)
+    # the on-demand MIA variants asked for (the confidence one comes with every run)
+    extra = [n for n in (variant_metric(v) for v in parse_mia_variants(args.mia_variants))
+             if n in metric_registry.on_demand_names()]
     workers = None if args.workers == "auto" else _positive_int(args.workers, "--workers")
     if workers is not None and args.executor != "local":
         raise ConfigError("--workers only applies with --executor local (Ray schedules its own workers).")
@@ -82,8 +86,16 @@ def cmd_compare(args) -> int:
     with _Bar(args.quiet, "compare") as bar:
         df = run_experiment(spec, store, bar.ctx(), executor=executor, estimate=est)
     elapsed = time.time() - t0
+    if extra:
+        t_extra = time.time()
+        with _Bar(args.quiet, "MIA variants") as bar:
+            got = pipe.on_demand_metrics([k for k in df["key"] if k], extra, bar.ctx())  # "": θ_o baselines
+        for n in extra:
+            df[n] = [got[k][n] if k in got else float("nan") for k in df["key"]]
+        print(f"MIA feature variants {', '.join(extra)} for {len(df)} runs (read where stored, else computed from "
+              f"the stored models): {time.time() - t_extra:.1f}s", file=sys.stderr)
     rest = [c for c in df.columns if c not in RUN_COLUMNS]
-    out = df[RUN_COLUMNS + rest]
+    out = mark_not_computed(df[RUN_COLUMNS + rest], on_demand_columns(df, extra))
     t3 = table3(df, spec.selectors)
     print(f"{spec.setup.dataset} / {out['model'].iloc[0]} · seeds {','.join(map(str, spec.seeds))} · metrics in % "
           f"· mean ± {STD_LABEL}, (gap to Retrain = |mean − Retrain's mean|) · MIA = confidence-feature SVC efficacy")

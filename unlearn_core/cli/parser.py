@@ -20,6 +20,13 @@ def _budget_arg(p: argparse.ArgumentParser) -> None:
                         "recipe) or fixed10 (the presets' fixed 10 epochs, GA 5)")
 
 
+def _mia_variants_arg(p: argparse.ArgumentParser, where: str) -> None:
+    p.add_argument("--mia-variants", default="", help="MIA-efficacy feature variants to compute besides the "
+                   "confidence one every run computes (MIA = MIA_confidence): all, or a comma list of confidence, "
+                   "correctness, entropy, m_entropy, prob. Computed from the stored model of each run (new or cached) "
+                   f"and kept for next time; {where}")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (default), biased_digits, cifar10, cifar100, mnist, "
                    "fashion_mnist, svhn, celeba, npz:PATH or folder:PATH")
@@ -75,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--params", default=None, help='method hyperparameters as JSON, e.g. \'{"epochs": 5}\'')
     _budget_arg(p)
+    _mia_variants_arg(p, "printed after the run's metrics")
     p.set_defaults(fn=cmd_unlearn)
 
     p = sub.add_parser("compare", help="grid of selectors × methods × ratios × seeds (default: the demo)")
@@ -91,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(N retrained, N unlearned per method and forget set; adds forget_quality, score, KLoM P95 and "
                    "n_models columns, and rows for the baselines original and original_seeds); 0 = off (default)")
     _budget_arg(p)
+    _mia_variants_arg(p, "added as MIA_<variant> columns to --out (a run without one reads 'not computed')")
     p.add_argument("--executor", default="local", help="where the grid's units run: local (default) or ray")
     p.add_argument("--workers", default="auto",
                    help="local worker processes: a number, or auto (all cores when the grid is long enough to gain)")

@@ -146,6 +146,8 @@ def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | Non
         from ..tuning import TuneSpec, estimate_tuning
 
         return JobEstimate.of(estimate_tuning(TuneSpec.from_dict(config), store, pipe))
+    if kind == "run_metrics":
+        return run_metrics_estimate(config, store)
     if kind not in ("train_original", "score", "forget_set", "view_entanglement", "view_why_hard", "view_coreset",
                     "view_composition", "view_embedding"):
         return None
@@ -197,6 +199,22 @@ def estimate_job(kind: str, config: dict, store, pipe=None) -> JobEstimate | Non
         else:
             s += _score_seconds(pipe, cal, q, seed, ratio if q == "blo" else None)
     return JobEstimate(s, device=cal.device, note=f"missing: {', '.join(why.missing)}" if why.missing else "")
+
+
+def run_metrics_estimate(config: dict, store) -> JobEstimate | None:
+    """On-demand metrics of stored runs (the MIA variants): one SVC fit per missing value, each as long as the
+    run's own confidence fit took when it was made (``results.on_demand_todo``); None where a run lacks that timing."""
+    import pandas as pd
+
+    from ..results import metric_records, on_demand_todo, run_row
+
+    later = metric_records(store)
+    runs = [r for r in (store.done_run(k) for k in config.get("run_keys") or []) if r is not None]
+    frame = pd.DataFrame([run_row(r, later.get(r["key"])) for r in runs])
+    n, seconds = on_demand_todo(store, frame, list(config.get("metrics") or [])) if len(frame) else (0, 0.0)
+    if seconds is None:
+        return None
+    return JobEstimate(seconds, note=f"{n} SVC fits, each timed by its run's own MIA fit")
 
 
 def _set_key(pipe, config: dict) -> str | None:

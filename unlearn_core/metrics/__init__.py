@@ -12,11 +12,13 @@ from . import registry
 registry.load_all()  # first: registration (= column) order is discovery order (modules alphabetically)
 
 from .bank_evaluation import BankComparison, BankView, Estimate, compare_banks  # noqa: E402
-from .evaluation import EvalView, compute_metrics, eval_view, evaluate  # noqa: E402
-from .mia import DEFAULT_MIA, MIA_VARIANTS, mia_efficacy_from_logits, mia_features  # noqa: E402
+from .evaluation import EvalView, compute_metrics, eval_view, evaluate, evaluate_view  # noqa: E402
+from .mia import (DEFAULT_MIA, MIA_VARIANTS, mia_efficacy_from_logits, mia_features, parse_mia_variants,  # noqa: E402
+                  variant_metric)
 from .registry import Metric, register_metric  # noqa: E402
 from .retrain_gap import GAP_METRICS, gap_to_retrain, tug_of_war  # noqa: E402
 
-__all__ = ["registry", "Metric", "register_metric", "EvalView", "eval_view", "evaluate", "compute_metrics",
-           "DEFAULT_MIA", "MIA_VARIANTS", "mia_efficacy_from_logits", "mia_features", "GAP_METRICS",
-           "gap_to_retrain", "tug_of_war", "BankView", "Estimate", "BankComparison", "compare_banks"]
+__all__ = ["registry", "Metric", "register_metric", "EvalView", "eval_view", "evaluate", "evaluate_view",
+           "compute_metrics", "DEFAULT_MIA", "MIA_VARIANTS", "mia_efficacy_from_logits", "mia_features",
+           "parse_mia_variants", "variant_metric", "GAP_METRICS", "gap_to_retrain", "tug_of_war", "BankView",
+           "Estimate", "BankComparison", "compare_banks"]

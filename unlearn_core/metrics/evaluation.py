@@ -5,6 +5,7 @@ chosen few from the same view (a metric added later, for a cached run).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -12,14 +13,15 @@ import torch
 from ..data import ImageDataset
 from ..errors import ConfigError
 from ..training import as_index_tensor, predict_logits
-from .registry import get as get_metric, names as metric_names
-from .mia import DEFAULT_MIA, MIA_VARIANTS
+from .registry import get as get_metric, run_time_names
+from .mia import DEFAULT_MIA, variant_metric
 
 
 @dataclass
 class EvalView:
     """θ_u's logits and labels on the forget (f), retain (r) and test (t) sets of one run; ``seed`` draws the MIA's
-    member sample. ``value(name)`` computes a registered model metric once per view."""
+    member sample. ``value(name)`` computes a registered model metric once per view; ``seconds[name]`` is the wall
+    time of that computation (the metrics it reads through ``value`` included)."""
 
     logits_forget: torch.Tensor
     y_forget: torch.Tensor
@@ -29,10 +31,13 @@ class EvalView:
     y_test: torch.Tensor
     seed: int = 0
     _values: dict[str, float] = field(default_factory=dict, repr=False)
+    seconds: dict[str, float] = field(default_factory=dict, repr=False)
 
     def value(self, name: str) -> float:
         if name not in self._values:
+            t0 = time.perf_counter()
             self._values[name] = float(get_metric(name).fn(self))
+            self.seconds[name] = time.perf_counter() - t0
         return self._values[name]
 
 
@@ -57,19 +62,26 @@ def compute_metrics(view: EvalView, names: list[str]) -> dict[str, float]:
     return {n: view.value(n) for n in names}
 
 
-def evaluate(model: torch.nn.Module, ds: ImageDataset, forget_idx, retain_idx, seed: int = 0,
-             test_idx=None, mia_variants: tuple[str, ...] = MIA_VARIANTS) -> dict[str, float]:
-    """Every registered model metric of θ_u: UA, RA, TA, MIA-efficacy per feature variant (``MIA_<variant>``;
-    ``MIA`` = the confidence variant the papers report), and any metric registered since. ``mia_variants`` limits
-    the MIA variants computed (``MIA`` is NaN when the confidence variant is left out)."""
-    view = eval_view(model, ds, forget_idx, retain_idx, seed, test_idx)
-    skip = {f"MIA_{v}" for v in MIA_VARIANTS if v not in mia_variants}
+def evaluate_view(view: EvalView, mia_variants: tuple[str, ...] = (DEFAULT_MIA,)) -> dict[str, float]:
+    """The run-time model metrics of θ_u (UA, RA, TA, ``MIA`` = MIA-efficacy on the confidence p_y as the papers
+    report it, ``MIA_confidence``, and any metric registered since that is not on demand), plus the on-demand MIA
+    feature variants named in ``mia_variants`` (``MIA_<variant>``). Leaving the confidence variant out of
+    ``mia_variants`` makes ``MIA`` and ``MIA_confidence`` NaN (no SVC fitted)."""
+    conf = variant_metric(DEFAULT_MIA)
     out: dict[str, float] = {}
-    for name in metric_names("model"):
-        if name in skip:
-            continue
-        if name == "MIA" and f"MIA_{DEFAULT_MIA}" in skip:
+    for name in run_time_names():
+        if name in ("MIA", conf) and DEFAULT_MIA not in mia_variants:
             out[name] = float("nan")
             continue
         out[name] = view.value(name)
+    for v in mia_variants:
+        out.setdefault(variant_metric(v), view.value(variant_metric(v)))
     return out
+
+
+def evaluate(model: torch.nn.Module, ds: ImageDataset, forget_idx, retain_idx, seed: int = 0,
+             test_idx=None, mia_variants: tuple[str, ...] = (DEFAULT_MIA,)) -> dict[str, float]:
+    """:func:`evaluate_view` of θ_u on the run's sets (:func:`eval_view`): what a run stores. By default only the
+    confidence MIA variant; ``mia_variants=MIA_VARIANTS`` adds the four on-demand ones (what every run computed
+    before they became on-demand metrics)."""
+    return evaluate_view(eval_view(model, ds, forget_idx, retain_idx, seed, test_idx), mia_variants)

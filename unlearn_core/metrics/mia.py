@@ -3,6 +3,12 @@
 MIA = 100·(fraction of D_f an SVC predicts as non-member), the SVC (RBF, C=3, gamma="auto") trained on a feature of
 θ_u's outputs with members = retain samples (as many as the test set) and non-members = the test set. Five feature
 variants, each a registered metric ``MIA_<variant>``; ``MIA`` is the confidence (p_y) variant the papers report.
+
+Only the confidence variant (``MIA`` = ``MIA_confidence``) is computed with every run. The four others are
+on-demand metrics (``metrics.registry``): each is one more RBF SVC fit, O(n²) in the test-set size (four of them
+cost about twice an FT run on a gray-28 grid), so they are computed from a run's stored model only when asked for
+(``compare --mia-variants``, the dashboard's MIA-variants panel) and stored as metric records. The value does not
+depend on when it is computed: each variant draws its members with its own generator seeded by the run's seed.
 """
 from __future__ import annotations
 
@@ -15,6 +21,27 @@ from .registry import register_metric
 
 MIA_VARIANTS = ("confidence", "correctness", "entropy", "m_entropy", "prob")
 DEFAULT_MIA = "confidence"
+
+
+def variant_metric(variant: str) -> str:
+    return f"MIA_{variant}"
+
+
+def parse_mia_variants(text: str | None) -> tuple[str, ...]:
+    """``--mia-variants``: ``all``, ``none`` / empty, or a comma list of variants (or their metric names
+    ``MIA_<variant>``) -> the variants, in ``MIA_VARIANTS`` order. A ConfigError names an unknown one."""
+    text = (text or "").strip()
+    if text.lower() in ("", "none"):
+        return ()
+    if text.lower() == "all":
+        return MIA_VARIANTS
+    asked = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in asked if t.removeprefix("MIA_") not in MIA_VARIANTS]
+    if bad:
+        raise ConfigError(f"Unknown MIA feature variant {', '.join(repr(b) for b in bad)}. Choose 'all', 'none' or a "
+                          f"comma list of: {', '.join(MIA_VARIANTS)}.", field="mia_variants")
+    got = {t.removeprefix("MIA_") for t in asked}
+    return tuple(v for v in MIA_VARIANTS if v in got)
 
 
 def mia_features(logits: torch.Tensor, y: torch.Tensor, variant: str) -> np.ndarray:
@@ -72,9 +99,10 @@ def _register_variant(variant: str, what: str) -> None:
         return mia_efficacy_from_logits(view.logits_retain, view.y_retain, view.logits_test, view.y_test,
                                         view.logits_forget, view.y_forget, variant, view.seed)
 
-    register_metric(f"MIA_{variant}", label=f"MIA ({what})", direction="higher", unit="%",
+    register_metric(variant_metric(variant), label=f"MIA ({what})", direction="higher", unit="%",
                     formula=f"100 · share of D_f an RBF SVC on {what} calls non-member (members D_r, non-members D_t)",
-                    paper="Song & Mittal, Systematic Evaluation of Privacy Risks of Machine Learning Models")(fn)
+                    paper="Song & Mittal, Systematic Evaluation of Privacy Risks of Machine Learning Models",
+                    on_demand=variant != DEFAULT_MIA)(fn)
 
 
 for _variant, _what in (("confidence", "the confidence p_y"), ("correctness", "correctness"),

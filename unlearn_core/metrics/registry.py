@@ -25,6 +25,12 @@ for cached runs on demand from the run's stored model (:meth:`unlearn_core.pipel
 stored as a record of its own under the key (run key, metric, version): the unlearning is never repeated and the
 other metrics' stored values are never touched.
 
+On demand: a ``model`` metric registered with ``on_demand=True`` (the four non-default MIA feature variants) is not
+computed when a run is made, only when someone names it (:meth:`~unlearn_core.pipeline.Pipeline.run_metrics` with
+``extra``; CLI ``compare --mia-variants``; the dashboard's MIA-variants panel); it is then stored as a metric record
+like a metric registered later. A cached run that stored it with the run keeps it (read, never recomputed). Views
+show a missing on-demand value as ``NOT_COMPUTED``, never as a blank number.
+
 Adding a metric: one function with ``@register_metric`` in a module of this package (discovered), plus a test; a
 bank metric (``kind="bank"``) goes in :mod:`.bank_quality` and appears in every bank table (``compare_banks``).
 Views read ``get(name).label / direction / unit / formula / help / paper``.
@@ -41,6 +47,7 @@ from ..discovery import import_submodules
 KINDS = ("model", "vs_retrain", "bank")
 DIRECTIONS = ("higher", "lower")
 VERSIONS_FIELD = "metric_versions"  # in a run's stored metrics: {metric: version} where version != 1
+NOT_COMPUTED = "not computed"  # how views and CSVs show an on-demand metric a run has not computed
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class Metric:
     kind: str = "model"
     help: str = ""  # a sentence for tooltips (the formula when empty)
     paper: str = ""  # where the definition comes from (authors, title)
+    on_demand: bool = False  # computed only when asked for, not with every run (module docstring)
 
     @property
     def higher_is_better(self) -> bool:
@@ -74,7 +82,7 @@ _LOADED = False
 
 
 def register_metric(name: str, *, label: str, direction: str, unit: str, formula: str, version: int = 1,
-                    kind: str = "model", help: str = "", paper: str = ""):
+                    kind: str = "model", help: str = "", paper: str = "", on_demand: bool = False):
     """Register ``fn`` as metric ``name`` (see the module docstring for the three kinds and the versions)."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -82,11 +90,14 @@ def register_metric(name: str, *, label: str, direction: str, unit: str, formula
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"version must be a positive integer, got {version!r}")
+    if on_demand and kind != "model":
+        raise ValueError("only model metrics can be computed on demand")
 
     def deco(fn: Callable[..., float]) -> Callable[..., float]:
         if name in _METRICS:
             raise ValueError(f"metric '{name}' registered twice")
-        _METRICS[name] = Metric(name, label, direction, unit, formula, version, fn, kind, help, paper)
+        _METRICS[name] = Metric(name, label, direction, unit, formula, version, fn, kind, help, paper,
+                                on_demand)
         return fn
 
     return deco
@@ -138,6 +149,27 @@ def names(kind: str | None = None) -> list[str]:
     """Registered metric names in registration order (discovery imports the modules alphabetically)."""
     load_all()
     return [n for n, m in _METRICS.items() if kind is None or m.kind == kind]
+
+
+def run_time_names() -> list[str]:
+    """The model metrics every run computes when it is made (all but the on-demand ones), registration order."""
+    return [n for n in names("model") if not _METRICS[n].on_demand]
+
+
+def on_demand_names() -> list[str]:
+    """The model metrics computed only when asked for (registration order)."""
+    return [n for n in names("model") if _METRICS[n].on_demand]
+
+
+def check_model_metrics(requested) -> list[str]:
+    """``requested`` as a list of registered model-metric names (a ConfigError names an unknown one)."""
+    out = []
+    for n in requested:
+        m = get(str(n))
+        if m.kind != "model":
+            raise unknown_name("model metric", str(n), names("model"))
+        out.append(m.name)
+    return out
 
 
 def metrics(kind: str | None = None) -> list[Metric]:

@@ -13,8 +13,8 @@ from .catalog import dataset_options, method_param_frame
 from .forget_sets import (class_histogram_frame, forget_idx_of, forget_set_name, forget_sets, overlap_matrix,
                           set_score_frame)
 from .provenance import Provenance
-from .runs import (RUN_COLUMNS, SAME_SPLIT, metric_records, results_for_setup, results_frame, run_configs, run_row,
-                   setups_in, store_runs_frame, with_gaps)
+from .runs import (RUN_COLUMNS, SAME_SPLIT, mark_not_computed, metric_records, on_demand_columns, on_demand_todo,
+                   results_for_setup, results_frame, run_configs, run_row, setups_in, store_runs_frame, with_gaps)
 from .samples import (cached_scores, hard_ranks, hardest, hardness_order, load_score, original_predictions,
                       preferred_column, sample_details, sample_frame, trace_frame)
 from .table3 import (BANK_STAT_COLUMNS, METRIC_HELP, METRICS, STD_LABEL, TABLE3_NOTES, aggregate, budget_label,
@@ -23,7 +23,8 @@ from .table3 import (BANK_STAT_COLUMNS, METRIC_HELP, METRICS, STD_LABEL, TABLE3_
 
 __all__ = ["dataset_options", "method_param_frame", "class_histogram_frame", "forget_idx_of", "forget_set_name",
            "forget_sets", "overlap_matrix", "set_score_frame", "Provenance", "RUN_COLUMNS", "SAME_SPLIT",
-           "metric_records", "results_for_setup", "results_frame", "run_configs", "run_row", "setups_in",
+           "mark_not_computed", "metric_records", "on_demand_columns", "on_demand_todo", "results_for_setup",
+           "results_frame", "run_configs", "run_row", "setups_in",
            "store_runs_frame", "with_gaps", "cached_scores", "hard_ranks", "hardest", "hardness_order", "load_score",
            "original_predictions", "preferred_column", "sample_details", "sample_frame", "trace_frame",
            "BANK_STAT_COLUMNS", "METRIC_HELP", "METRICS", "STD_LABEL", "TABLE3_NOTES", "aggregate", "budget_label",

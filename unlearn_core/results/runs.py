@@ -46,6 +46,41 @@ def run_row(run: dict, later_metrics: dict[str, float] | None = None) -> dict:
     return row
 
 
+def on_demand_columns(df: pd.DataFrame, asked=()) -> list[str]:
+    """The on-demand metrics (``metrics.registry``: the non-default MIA variants) a run table should show: those
+    ``asked`` for and those any of its runs holds (a cache made when every run computed them), registration order."""
+    asked = set(asked)
+    return [n for n in metric_registry.on_demand_names() if n in asked or (n in df and df[n].notna().any())]
+
+
+def mark_not_computed(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """``df`` with the on-demand metric ``columns`` present, a run that has not computed one reading
+    ``NOT_COMPUTED`` ("not computed") instead of a blank that would pass for a number."""
+    out = df.copy()
+    for c in columns:
+        vals = out[c] if c in out else pd.Series(np.nan, index=out.index)
+        out[c] = [metric_registry.NOT_COMPUTED if v is None or (isinstance(v, float) and v != v) else v
+                  for v in vals]
+    return out
+
+
+def on_demand_todo(store: Store, runs: pd.DataFrame, columns) -> tuple[int, float | None]:
+    """(number of on-demand metric values ``columns`` the ``runs`` lack, the seconds computing them should take):
+    per run, its missing count times the seconds its own confidence MIA SVC fit took when it was made (stored in
+    its timings as ``mia_svc_s``; each variant is one SVC fit of the same size). None when a run lacking one has no
+    such timing (made before it was recorded)."""
+    n, seconds = 0, 0.0
+    for _, row in runs.iterrows():
+        k = sum(1 for c in columns if c not in row or row[c] is None or row[c] != row[c])
+        if not k:
+            continue
+        n += k
+        r = store.get_run(str(row["key"]))
+        t = ((r or {}).get("timings") or {}).get("mia_svc_s")
+        seconds = None if seconds is None or t is None else seconds + k * float(t)
+    return n, seconds
+
+
 def results_frame(store: Store, setup_id: str | None = None, include_superseded: bool = False) -> pd.DataFrame:
     """Every finished unlearning run, one row each (the newest of identical configurations made with the same θ_o
     and forget set), with per-seed gaps paired by content (:func:`with_gaps`).
