@@ -28,6 +28,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache-dir", required=True)
     ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--model", default=None, help="the grid's --model (default: the data set's default model)")
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--ratio", type=float, default=0.1)
@@ -35,7 +36,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
-    pipe = Pipeline(Store(args.cache_dir), dataset=args.dataset, device="cpu")
+    pipe = Pipeline(Store(args.cache_dir), dataset=args.dataset, device="cpu",
+                    **({"model": args.model} if args.model else {}))
     q = question_tables(pipe, seeds, args.ratio, args.n, compute_if_missing=True)
     print(f"{args.dataset} · N = {q.n} models per bank · {len(seeds)} seeds · ratio {args.ratio:g} · "
           f"mean ± sample std over seeds\n")
