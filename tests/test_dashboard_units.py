@@ -97,6 +97,7 @@ def test_history_from_earlier_runs_skips_cached_stages():
 
 def test_fmt_duration():
     assert progress.fmt_duration(42) == "42 s"
+    assert progress.fmt_duration(2.64) == "2.6 s"  # short jobs (the quick demo): no rounding to whole seconds
     assert progress.fmt_duration(150) == "2.5 min"
     assert progress.fmt_duration(3900) == "1 h 5 min"
 
