@@ -125,12 +125,11 @@ if es is not None:
                "(— = one seed); higher = more entangled." + (f" {n_no_es} of these sets "
                                                              f"{'has' if n_no_es == 1 else 'have'} no ES yet (—)."
                                                              if n_no_es else ""))
-    if n_no_es and e2.button("Compute their entanglement", key="cmp_ent_job", icon=":material/hub:",
-                             help="A background job: θ_o's features per seed, then ES per forget set."):
-        jid = job_widgets.submit("view_entanglement", {"setup": job_widgets.setup_config()})
-        if jid:
-            st.session_state["cmp_ent_job_id"] = jid
-    job_widgets.watch_job(st.session_state.get("cmp_ent_job_id"), "cmp_ent", "Entanglement stored.")
+    if n_no_es:
+        job_widgets.job_button(e2, "Compute their entanglement", "view_entanglement",
+                               {"setup": job_widgets.setup_config()}, "cmp_ent", icon=":material/hub:",
+                               help="A background job: θ_o's features per seed, then ES per forget set.")
+    job_widgets.watch_key("cmp_ent", "Entanglement stored.")
 else:
     st.caption("ES (entanglement of the forget sets) is shown for the active setup's results.")
 # ------------------------------------------------------------------ model banks: F / score / KLoM (issue 19)
@@ -174,13 +173,11 @@ if es_here:
         est = dv.estimate_text([("experiment", {"spec": bank_spec.to_dict()})])
         b2.caption(f"F / score / KLoM **not computed** for {md_escape(', '.join(map(style.method_label, miss_methods)))}"
                    f" on these sets — build a bank of {n_new} models per method ({md_escape(est)})")
-        if b2.button(f"Build model banks (N = {n_new})", key="cmp_bank_job", icon=":material/stacks:",
-                     help="A background experiment job with eval_models = N: the runs already stored are reused; "
-                          "only the missing bank members are trained."):
-            jid = job_widgets.submit("experiment", {"spec": bank_spec.to_dict()})
-            if jid:
-                st.session_state["cmp_bank_job_id"] = jid
-    job_widgets.watch_job(st.session_state.get("cmp_bank_job_id"), "cmp_bank", "Model banks stored.")
+        job_widgets.job_button(b2, f"Build model banks (N = {n_new})", "experiment", {"spec": bank_spec.to_dict()},
+                               "cmp_bank", icon=":material/stacks:",
+                               help="A background experiment job with eval_models = N: the runs already stored are "
+                                    "reused; only the missing bank members are trained.")
+    job_widgets.watch_key("cmp_bank", "Model banks stored.")
 gvals = gaps.to_numpy(dtype=float)
 gmax = float(np.nanmax(gvals)) if np.isfinite(gvals).any() else 1.0
 method_ids = disp.attrs["methods"]
@@ -405,11 +402,8 @@ with st.expander("MIA-efficacy per feature variant (Song & Mittal)"):
         mia_cfg = {"run_keys": df["key"].tolist(), "metrics": mia_extra}
         st.caption(f"{n_mia_missing} values not computed "
                    f"({md_escape(dv.estimate_text([('run_metrics', mia_cfg)]))})")
-        if st.button(f"Compute the {n_mia_missing} missing MIA variants", key="cmp_mia_job",
-                     icon=":material/calculate:",
-                     help="A background job: each run's stored model, one SVC fit per missing variant; nothing is "
-                          "unlearned again and the runs' keys and stored numbers do not change."):
-            jid = job_widgets.submit("run_metrics", mia_cfg)
-            if jid:
-                st.session_state["cmp_mia_job_id"] = jid
-    job_widgets.watch_job(st.session_state.get("cmp_mia_job_id"), "cmp_mia", "MIA variants stored.")
+        job_widgets.job_button(st, f"Compute the {n_mia_missing} missing MIA variants", "run_metrics", mia_cfg,
+                               "cmp_mia", icon=":material/calculate:",
+                               help="A background job: each run's stored model, one SVC fit per missing variant; "
+                                    "nothing is unlearned again and the runs' keys and stored numbers do not change.")
+    job_widgets.watch_key("cmp_mia", "MIA variants stored.")

@@ -190,13 +190,11 @@ else:
                    + md_escape(dv.estimate_text([("view_why_hard", why_cfg)])),
                    help="Memorization and LiRA ASR share one bank of shadow models: whichever comes first trains "
                         "it, the other reuses it.")
-        if st.button("Compute what is missing", key="fs_why_job", icon=":material/play_arrow:",
-                     help="A background job (view_why_hard): the missing scores of this set's seed and the "
-                          "entanglement of the set and of random sets of its size."):
-            jid = job_widgets.submit("view_why_hard", why_cfg)
-            if jid:
-                st.session_state["fs_why_job_id"] = jid
-    job_widgets.watch_job(st.session_state.get("fs_why_job_id"), "fs_why", "Stored: the panel shows it.")
+        job_widgets.job_button(st, "Compute what is missing", "view_why_hard", why_cfg, "fs_why",
+                               icon=":material/play_arrow:",
+                               help="A background job (view_why_hard): the missing scores of this set's seed and the "
+                                    "entanglement of the set and of random sets of its size.")
+    job_widgets.watch_key("fs_why", "Stored: the panel shows it.")
 
 st.subheader("Images")
 order_opts = ["index"] + score_cols

@@ -36,6 +36,20 @@ def submit(kind: str, config: dict, label: str | None = None) -> str | None:
     return jid
 
 
+def job_button(where, label: str, kind: str, config: dict, key: str, **button_kw) -> None:
+    """A button (in ``where``: ``st`` or a column) that submits a ``kind`` job with ``config``. Its widget key is
+    ``{key}_job`` and the job's id is kept in ``st.session_state[f"{key}_job_id"]``, where :func:`watch_key` reads it."""
+    if where.button(label, key=f"{key}_job", **button_kw):
+        jid = submit(kind, config)
+        if jid:
+            st.session_state[f"{key}_job_id"] = jid
+
+
+def watch_key(key: str, done_text: str = "Finished.") -> None:
+    """:func:`watch_job` for the job a :func:`job_button` with the same ``key`` started (nothing before a click)."""
+    watch_job(st.session_state.get(f"{key}_job_id"), key, done_text)
+
+
 def _fmt_dur(a: float | None, b: float | None) -> str:
     if not a:
         return ""

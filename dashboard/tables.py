@@ -205,7 +205,7 @@ BANK_HELP = {label: metric_registry.get(m).cited()
              + (CONTROL_NOTE if m == "forget_quality" else "") for m, (label, _) in BANK_COLUMNS.items()}
 BANK_HELP["n models"] = (f"{metric_registry.get('n_models').describe()} Retrain's control uses 2N; the seeds are "
                          "those whose banks the bank columns average.")
-NOT_COMPUTED = "not computed"
+NOT_COMPUTED = metric_registry.NOT_COMPUTED  # one wording for every "not computed" cell
 ORIGINAL_ROW = "original (θ_o unchanged)"
 
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..forget_quality import DEFAULT_ESTIMATOR, ESTIMATORS, epsilons, forget_quality, klom, ulira_accuracy
-from . import registry
+from .registry import metrics as registered_metrics
 
 SPLITS = ("forget", "retain", "test")
 
@@ -144,7 +144,7 @@ def compare_banks(u: Mapping[str, np.ndarray], r: Mapping[str, np.ndarray], acc_
     view = BankView(u, r, acc_u, acc_r, estimator)
     out: dict[str, Any] = {}
     notes: dict[str, str] = {}
-    for m in registry.metrics("bank"):
+    for m in registered_metrics("bank"):
         est = m.fn(view)
         if not isinstance(est, Estimate):
             raise TypeError(f"bank metric '{m.name}' returned {type(est).__name__}, not an Estimate")
