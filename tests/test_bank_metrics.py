@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from unlearn_core import forget_quality as fq
 from unlearn_core.metrics import Metric, bank_evaluation, registry
 from unlearn_core.metrics.bank_evaluation import BankView, Estimate, compare_banks
+from unlearn_core.results import table3
 
 SPLITS = ("forget", "retain", "test")
 
@@ -184,6 +186,12 @@ def test_a_registered_bank_metric_appears_in_compare_banks_and_leaves_with_its_r
         want = np.abs(same["forget"].mean(0) - r["forget"].mean(0))
         assert got["forget_margin_gap"] == pytest.approx(want.mean()) and "forget_margin_gap_se" in got
         assert "forget_margin_gap" not in registry.names("model")
+        # ... and in Table 3's statistics over seeds, with no list to update (results.table3.bank_stat_columns)
+        rows = pd.DataFrame([{"dataset": "digits", "model": "mlp", "selector": "random", "ratio": 0.1, "seed": s,
+                              "method": "ft", "UA": 1.0, "forget_margin_gap": g} for s, g in ((0, 0.2), (1, 0.4))])
+        t3 = table3(rows)
+        assert t3.loc[0, "forget_margin_gap_mean"] == pytest.approx(0.3)
+        assert t3.loc[0, "forget_margin_gap_std"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
     finally:
         registry.unregister("forget_margin_gap")
     assert "forget_margin_gap" not in compare_banks(same, r, acc_same, acc_r).metrics

@@ -96,9 +96,10 @@ def _imported_names(name: str, path: Path) -> set[str]:
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module or ""
-            # ``from . import sibling`` names the sibling (a name that is no module resolves back to the package);
-            # the package itself is always imported before any of its modules, so it is no edge of its own.
-            out |= ({prefix} if node.module else set()) | {f"{prefix}.{a.name}" for a in node.names}
+            # ``from . import sibling`` names the sibling and also runs the package's ``__init__`` (an edge to the
+            # package): a module of a package whose ``__init__`` imports it back is a cycle, as the workplace's
+            # import-cycle tool counts it (``from .registry import x`` avoids it).
+            out |= {prefix} | {f"{prefix}.{a.name}" for a in node.names}
     return out
 
 
@@ -177,12 +178,18 @@ def test_the_layer_check_finds_a_planted_upward_import():
     assert rank_of("unlearn_core.nothing_like_this") is None and rank_of("elsewhere") is None
 
 
-def test_the_cycle_finder_finds_a_planted_cycle():
+def test_the_cycle_finder_finds_a_planted_cycle(tmp_path):
     """The rival: a walker that missed function-local imports would pass the test above for the wrong reason."""
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(edges) == [{"a", "b", "c"}]
     src = ROOT / "unlearn_core" / "grid.py"
     assert "unlearn_core.pipeline" in _imported_names("unlearn_core.grid", src)  # a function-local import, seen
+    # ``from . import registry`` in a module of a package whose __init__ imports that module: an edge to the package
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from . import a\n")
+    (pkg / "a.py").write_text("from . import registry\n")
+    assert "pkg" in _imported_names("pkg.a", pkg / "a.py")
 
 
 def test_core_report_without_figures(tmp_path):

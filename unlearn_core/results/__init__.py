@@ -17,7 +17,7 @@ from .runs import (RUN_COLUMNS, SAME_SPLIT, mark_not_computed, metric_records, o
                    results_for_setup, results_frame, run_configs, run_row, setups_in, store_runs_frame, with_gaps)
 from .samples import (cached_scores, hard_ranks, hardest, hardness_order, load_score, original_predictions,
                       preferred_column, sample_details, sample_frame, trace_frame)
-from .table3 import (BANK_STAT_COLUMNS, METRIC_HELP, METRICS, STD_LABEL, TABLE3_NOTES, aggregate, budget_label,
+from .table3 import (METRIC_HELP, METRICS, STD_LABEL, TABLE3_NOTES, aggregate, bank_stat_columns, budget_label,
                      fmt_mean_std, format_original_fit, format_table3, gap_long, method_order, original_fit,
                      sweep_frame, table3, table3_csv, table3_metadata)
 
@@ -27,6 +27,6 @@ __all__ = ["dataset_options", "method_param_frame", "class_histogram_frame", "fo
            "results_frame", "run_configs", "run_row", "setups_in",
            "store_runs_frame", "with_gaps", "cached_scores", "hard_ranks", "hardest", "hardness_order", "load_score",
            "original_predictions", "preferred_column", "sample_details", "sample_frame", "trace_frame",
-           "BANK_STAT_COLUMNS", "METRIC_HELP", "METRICS", "STD_LABEL", "TABLE3_NOTES", "aggregate", "budget_label",
+           "METRIC_HELP", "METRICS", "STD_LABEL", "TABLE3_NOTES", "aggregate", "bank_stat_columns", "budget_label",
            "fmt_mean_std", "format_original_fit", "format_table3", "gap_long", "method_order", "original_fit",
            "sweep_frame", "table3", "table3_csv", "table3_metadata"]

@@ -27,9 +27,11 @@ METRIC_HELP = {n: metric_registry.get(n).describe() for n in (*METRICS, "avg_gap
 STD_LABEL = "sample std over n seeds (ddof = 1)"
 
 
-# Per-example distribution tests over model banks (forget_quality.py), present when a grid ran with eval_models.
-BANK_STAT_COLUMNS = ["forget_quality", "score", "klom_forget_p95", "klom_retain_p95", "klom_test_p95", "n_models",
-                     "forget_quality_threshold", "ulira_forget_acc"]
+def bank_stat_columns() -> list[str]:
+    """The per-example distribution tests over model banks (every registered metric of kind ``bank``, registration
+    order), present when a grid ran with eval_models. Read at call time, so a bank metric registered later (one
+    function in metrics/bank_quality.py) reaches Table 3 without a list to update here."""
+    return metric_registry.names("bank")
 
 
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
@@ -50,8 +52,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     keys = ["setup_id", "dataset", "model", "selector", "_rk", "method", "params"]
     if "superseded" in d:  # superseded rows are their own groups, never averaged with current ones nor paired
         keys.append("superseded")
-    stat_cols = [c for c in METRICS + ["ToW", "runtime_s", "cost_vs_retrain_plan", "unlearn_steps"] + BANK_STAT_COLUMNS
-                 if c in d]
+    stat_cols = [c for c in METRICS + ["ToW", "runtime_s", "cost_vs_retrain_plan", "unlearn_steps"]
+                 + bank_stat_columns() if c in d]
     out_rows = []
     retrain = d[(d["method"] == "retrain") & _pairable(d)]
     for ident, g in d.groupby(keys, sort=False, dropna=False):
@@ -118,7 +120,7 @@ def table3(df: pd.DataFrame, selectors: Iterable[str] | None = None, ratio: floa
     cols += ["avg_gap", "ToW_mean", "ToW_std"] + [f"paired_gap_{m}" for m in METRICS] + ["paired_avg_gap",
                                                                                          "runtime_s_mean",
                                                                                          "superseded"]
-    cols += [f"{c}_{s}" for c in BANK_STAT_COLUMNS for s in ("mean", "std")]
+    cols += [f"{c}_{s}" for c in bank_stat_columns() for s in ("mean", "std")]
     cols += ["cost_vs_retrain", "cost_vs_retrain_plan_mean", "unlearn_steps_mean"]
     order = method_order(agg["method"].unique())
     agg = agg.assign(_m=agg["method"].map({m: i for i, m in enumerate(order)}))
