@@ -33,12 +33,19 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--ratio", type=float, default=0.1)
     ap.add_argument("--out", default=None, help="write the numbers as JSON")
+    ap.add_argument("--scores-cache", default=None,
+                    help="read θ_o's BLO / loss / memorization scores from this store (same setup, same θ_o; e.g. "
+                         "one whose LiRA shadow models give memorization for free)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
     pipe = Pipeline(Store(args.cache_dir), dataset=args.dataset, device="cpu",
                     **({"model": args.model} if args.model else {}))
-    q = question_tables(pipe, seeds, args.ratio, args.n, compute_if_missing=True)
+    score_pipe = None
+    if args.scores_cache:
+        score_pipe = Pipeline(Store(args.scores_cache), dataset=args.dataset, device="cpu",
+                              **({"model": args.model} if args.model else {}))
+    q = question_tables(pipe, seeds, args.ratio, args.n, compute_if_missing=True, score_pipe=score_pipe)
     print(f"{args.dataset} · N = {q.n} models per bank · {len(seeds)} seeds · ratio {args.ratio:g} · "
           f"mean ± sample std over seeds\n")
     with pd.option_context("display.width", 200, "display.max_columns", 20):

@@ -261,6 +261,20 @@ def test_report_section_reads_the_banks_or_says_how_to_get_them(bank_pipe, tmp_p
 
     assert np.isclose(rho.at["loss", "rho_mean"], stats.spearmanr(res.comparison.eps, loss[res.forget_idx]).statistic)
 
+    # θ_o's scores read from another store of the same setup (where LiRA's shadow models may already give
+    # memorization): the same ρ; a store of another setup (another θ_o) is refused, not silently mixed in
+    from unlearn_core.errors import ConfigError
+    from unlearn_core.pipeline import Pipeline
+    from unlearn_core.store import Store
+
+    other = Pipeline(Store(tmp_path / "scores"), dataset="digits", model="mlp", device="cpu", train={"epochs": 10})
+    other.score("loss", 0)
+    q2 = question_tables(bank_pipe, [0], 0.1, n=8, kinds=("random",), methods=("ga",), score_pipe=other)
+    assert q2.rho.set_index("quantity").at["loss", "rho_mean"] == rho.at["loss", "rho_mean"]
+    wrong = Pipeline(Store(tmp_path / "wrong"), dataset="digits", model="mlp", device="cpu", train={"epochs": 11})
+    with pytest.raises(ConfigError, match="another θ_o"):
+        question_tables(bank_pipe, [0], 0.1, n=8, kinds=("random",), methods=("ga",), score_pipe=wrong)
+
     # the reproduction report: this store has no worst-case / lowest-loss banks for seed 1 -> how to get them and
     # the documented digits numbers, never made-up ones
     sec = forget_quality_section(bank_pipe.setup, bank_pipe.store, [1], 0.1)

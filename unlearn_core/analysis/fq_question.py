@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from ..banks import bank_comparison, forget_set_banks, n_choices
+from ..errors import ConfigError
 from .entanglement import entanglement
 from .hardness import score_values
 
@@ -63,10 +64,17 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | None = None,
                     kinds: Sequence[str] = KINDS, methods: Sequence[str] = METHODS,
-                    compute_if_missing: bool = False) -> QuestionTables:
+                    compute_if_missing: bool = False, score_pipe=None) -> QuestionTables:
     """The tables of the product's question from the stored banks of ``kinds`` × ``seeds`` (``n``: models per
     bank; None = the largest N any method has). ``compute_if_missing`` computes θ_o's loss / BLO / memorization
-    scores and the sets' entanglement where missing (never a bank)."""
+    scores and the sets' entanglement where missing (never a bank). ``score_pipe``: read (and compute) θ_o's scores
+    from another store's pipeline of the same setup, e.g. one whose LiRA shadow models already give memorization;
+    refused unless its θ_o is the banks' θ_o (the same original-model key per seed)."""
+    sp = pipe if score_pipe is None else score_pipe
+    for seed in seeds:
+        if sp.original_key(seed) != pipe.original_key(seed):
+            raise ConfigError(f"the scores' store trains another θ_o than the banks' store for seed {seed} "
+                              f"({sp.original_key(seed)} vs {pipe.original_key(seed)}): use the same setup")
     sets = [(k, float(ratio), int(s)) for s in seeds for k in kinds]
     counts = forget_set_banks(pipe, sets)
     if n is None:
@@ -78,8 +86,8 @@ def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | Non
     for seed in seeds:
         if compute_if_missing:
             for q in RHO_QUANTITIES:
-                pipe.score(q, seed, ratio if q == "blo" else None)
-        quantities = score_values(pipe, seed, RHO_QUANTITIES, ratio)
+                sp.score(q, seed, ratio if q == "blo" else None)
+        quantities = score_values(sp, seed, RHO_QUANTITIES, ratio)
         for sel in kinds:
             if (sel, float(ratio), int(seed)) not in counts:
                 continue
