@@ -19,7 +19,8 @@ import json
 import pandas as pd
 import torch
 
-from unlearn_core.analysis.fq_question import question_tables
+from unlearn_core.analysis.fq_question import RESOLUTION_N, question_tables
+from unlearn_core.forget_quality import detectable_shift
 from unlearn_core.pipeline import Pipeline
 from unlearn_core.store import Store
 
@@ -54,12 +55,18 @@ def main() -> None:
         print(q.paired.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         print("\nSpearman ρ(ε of a forget example, quantity of θ_o) within each set; mean ± std over sets")
         print(q.rho.to_string(index=False, float_format=lambda x: f"{x:+.3f}"))
+        print("\nWhat N the estimator needs: per-example shift |Δμ| / σ_r of the forget examples (measured at "
+              f"N = {q.n}; Retrain = the control, noise only) and the % at or above the shift the Gaussian fit "
+              "detects at N models (" + ", ".join(f"N = {k}: {detectable_shift(k):.2f}σ" for k in RESOLUTION_N)
+              + ")")
+        print(q.resolution.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
         print("\nSpearman ρ(F of a set, entanglement score of the set) across sets")
         print(q.rho_entanglement.to_string(index=False, float_format=lambda x: f"{x:+.3f}"))
     if args.out:
         with open(args.out, "w") as f:
             json.dump({k: getattr(q, k).to_dict("records") for k in ("per_seed", "table", "paired", "rho",
-                                                                     "rho_entanglement")}, f, indent=1, default=float)
+                                                                     "rho_entanglement", "resolution")}, f, indent=1,
+                      default=float)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,24 @@ def test_threshold_test_is_biased_up_at_small_n_and_the_gaussian_fit_is_not():
         assert fq.forget_quality(fq.epsilons(shifted, r, est), n)[0] < 0.3
 
 
+def test_detectable_shift_is_where_the_gaussian_estimator_starts_to_take_points():
+    """detectable_shift(N) against the estimator itself: banks whose sample means differ by just under it give
+    ε < 0.5 (full points), just over it ε ≥ 0.5; it shrinks as N grows. standardized_shifts reads a known shift."""
+    rng = np.random.default_rng(3)
+    prev = np.inf
+    for n in (8, 16, 32, 64):
+        base = rng.normal(0, 1, n)
+        base = (base - base.mean()) / base.std(ddof=1)  # sample mean 0, sample sd 1 exactly
+        t = fq.detectable_shift(n)
+        assert t < prev
+        prev = t
+        assert fq.epsilon_gauss_one(base + t - 0.02, base) < 0.5 <= fq.epsilon_gauss_one(base + t + 0.02, base)
+    r = rng.normal(0, 2, (8, 5))
+    assert np.allclose(fq.standardized_shifts(r + 3.0, r), 3.0 / r.std(0, ddof=1))
+    with pytest.raises(ValueError, match="at least 4"):
+        fq.detectable_shift(3)
+
+
 def test_klom_is_zero_for_identical_banks_and_large_for_disjoint_ones():
     rng = np.random.default_rng(2)
     r = rng.normal(0, 1, (20, 30))
@@ -254,6 +272,12 @@ def test_report_section_reads_the_banks_or_says_how_to_get_them(bank_pipe, tmp_p
     assert {"retrain", "original", "original_seeds", "ga"} <= set(by.index)
     assert np.isclose(by.at["ga", "F"], ga["forget_quality"]) and by.at["original", "F"] == 0.0
     assert by.at["retrain", "F"] > by.at["original_seeds", "F"]  # the control on top
+    res_n = q.resolution.set_index("method")
+    assert set(res_n.index) == {"retrain", "ga"}
+    for m in res_n.index:  # a smaller detectable shift at a larger N sees at least as many examples
+        pct = [res_n.at[m, f"pct_seen_at_N{k}"] for k in (8, 16, 32, 64)]
+        assert pct == sorted(pct) and 0 <= pct[0] and pct[-1] <= 100
+    assert res_n.at["ga", "median_shift"] > res_n.at["retrain", "median_shift"]  # GA leaves more than noise
     rho = q.rho.set_index("quantity")
     assert set(rho.index) == {"loss"}  # only what is stored: BLO and memorization are not
     res = bank_comparison(bank_pipe, "ga", "random", 0.1, 0, 8)

@@ -200,6 +200,30 @@ def epsilon_gauss_one(u: np.ndarray, r: np.ndarray, delta: float = DELTA, z: flo
     return _gauss_rates_eps(mu_r + d_c, sr * math.exp(lr_c), mu_r, sr, min(nu, nr), delta)
 
 
+def detectable_shift(n_models: int, eps: float = BUCKET_WIDTH, z: float = 1.96) -> float:
+    """The smallest per-example shift of the mean, in units of the retrained models' sd (equal spreads), for which
+    the Gaussian-fit estimator at N models per bank reports ε ≥ ``eps`` (by default: the example loses points).
+
+    It is the shrinkage z·√(2/N) plus the shift d* whose ε (from the exact Gaussian rates, floored at 1/N) reaches
+    ``eps``; d* is found by bisection. What the estimator cannot see at N: a true shift below this counts as
+    forgotten. E.g. about 1.3σ at N = 8, 0.7σ at N = 32 (docs/forget_quality.md, "What N the estimator needs")."""
+    if n_models < 4:
+        raise ValueError("the ε tests need at least 4 models per bank")
+    lo, hi = 0.0, 20.0
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if _gauss_rates_eps(mid, 1.0, 0.0, 1.0, n_models, DELTA) >= eps else (mid, hi)
+    return float(z * math.sqrt(2.0 / n_models) + hi)
+
+
+def standardized_shifts(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
+    """(S,) |mean_u − mean_r| / sd_r per example (sd with ddof = 1, floored): the size of what unlearning left, in
+    units of the retrained models' seed noise. From N models it is itself noisy (sd ≈ √(2/N) when there is no
+    shift), so read its distribution over a set, not single values."""
+    u, r = np.asarray(unlearned, np.float64), np.asarray(retrained, np.float64)
+    return np.abs(u.mean(0) - r.mean(0)) / np.maximum(r.std(0, ddof=1), SD_FLOOR)
+
+
 def epsilons(unlearned: np.ndarray, retrained: np.ndarray, estimator: str = DEFAULT_ESTIMATOR,
              delta: float = DELTA) -> np.ndarray:
     """(S,) ε per example from (N_u, S) and (N_r, S) statistics."""

@@ -22,6 +22,7 @@ from scipy import stats
 
 from ..banks import bank_comparison, forget_set_banks, n_choices
 from ..errors import ConfigError
+from ..forget_quality import detectable_shift, standardized_shifts
 from .entanglement import entanglement
 from .hardness import score_values
 
@@ -32,6 +33,7 @@ RHO_QUANTITIES = ("blo", "loss", "memorization")
 PAIRS = (("worst", "random"), ("worst", "bottom:loss"), ("bottom:loss", "random"))
 FQ_KEYS = ("forget_quality", "forget_quality_threshold", "score", "klom_forget_p95", "klom_retain_p95",
            "klom_test_p95", "eps_mean")
+RESOLUTION_N = (8, 16, 32, 64)  # bank sizes at which resolution() says what the estimator would see
 
 
 @dataclass
@@ -44,6 +46,9 @@ class QuestionTables:
     paired: pd.DataFrame = field(default_factory=pd.DataFrame)  # F differences between kinds, 95% t-intervals
     rho: pd.DataFrame = field(default_factory=pd.DataFrame)  # method × quantity: ρ(ε, quantity) mean, std, sets
     rho_entanglement: pd.DataFrame = field(default_factory=pd.DataFrame)  # method: ρ(F of a set, ES of the set)
+    # method: median standardized shift of the forget examples and the % at or above what the Gaussian estimator
+    # sees at N models (RESOLUTION_N); Retrain's row (the control, against an independent bank) is the noise floor
+    resolution: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def t_interval(d: Sequence[float]) -> tuple[float, float, float]:
@@ -83,6 +88,7 @@ def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | Non
     if not n:
         return QuestionTables(0)
     rows, rho_rows = [], []
+    shifts: dict[str, list[np.ndarray]] = {}
     for seed in seeds:
         if compute_if_missing:
             for q in RHO_QUANTITIES:
@@ -100,6 +106,8 @@ def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | Non
                 if r is None:
                     continue
                 v = r.comparison.metrics
+                if m == "retrain" or m in methods:
+                    shifts.setdefault(m, []).append(standardized_shifts(r.unlearned["forget"], r.retrained["forget"]))
                 rows.append({"selector": sel, "method": m, "seed": int(seed), "es": es,
                              **{k: float(v[k]) for k in FQ_KEYS}})
                 if m in methods:
@@ -140,4 +148,21 @@ def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | Non
             ent.append({"method": m, "rho_F_vs_entanglement": _spearman(s["forget_quality"].to_numpy(float),
                                                                          s["es"].to_numpy(float)), "sets": len(s)})
     out.rho_entanglement = pd.DataFrame(ent)
+    out.resolution = resolution(shifts, n)
     return out
+
+
+def resolution(shifts: dict[str, list[np.ndarray]], n: int) -> pd.DataFrame:
+    """Per method, over all forget examples of its sets: the median standardized shift |Δμ| / σ_r measured at ``n``
+    models, and the % of examples at or above :func:`~unlearn_core.forget_quality.detectable_shift` for each N of
+    ``RESOLUTION_N`` — how many would lose points if the banks had N models. The shifts are measured with ``n``
+    models (noise ≈ √(2/n) σ), so the control row (``retrain``: two independent retrain banks, no true shift) gives
+    the rate that noise alone reaches; a method's excess over it is what a larger N would see."""
+    rows = []
+    for m, parts in shifts.items():
+        d = np.concatenate(parts)
+        row = {"method": m, "examples": int(d.size), "n_measured": int(n), "median_shift": float(np.median(d))}
+        for k in RESOLUTION_N:
+            row[f"pct_seen_at_N{k}"] = float(100 * np.mean(d >= detectable_shift(k)))
+        rows.append(row)
+    return pd.DataFrame(rows)
