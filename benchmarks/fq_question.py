@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from unlearn_core.analysis.fq_question import RESOLUTION_N, question_tables
-from unlearn_core.forget_quality import detectable_shift
+from unlearn_core.forget_quality import detectable_shift, detectable_spread_ratio
 from unlearn_core.pipeline import Pipeline
 from unlearn_core.store import Store
 
@@ -58,7 +58,9 @@ def main() -> None:
         print("\nWhat N the estimator needs: per-example shift |Δμ| / σ_r of the forget examples (measured at "
               f"N = {q.n}; Retrain = the control, noise only) and the % at or above the shift the Gaussian fit "
               "detects at N models (" + ", ".join(f"N = {k}: {detectable_shift(k):.2f}σ" for k in RESOLUTION_N)
-              + ")")
+              + "); and the spread ratio sd_u / sd_r with the % outside the band the fit resolves at N ("
+              + ", ".join(f"N = {k}: {detectable_spread_ratio(k):.2f}–{1 / detectable_spread_ratio(k):.2f}"
+                          for k in RESOLUTION_N) + ")")
         print(q.resolution.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
         print("\nSpearman ρ(F of a set, entanglement score of the set) across sets")
         print(q.rho_entanglement.to_string(index=False, float_format=lambda x: f"{x:+.3f}"))

@@ -90,6 +90,24 @@ def test_detectable_shift_is_where_the_gaussian_estimator_starts_to_take_points(
         assert fq.epsilon_gauss_one(base + t - 0.02, base) < 0.5 <= fq.epsilon_gauss_one(base + t + 0.02, base)
     r = rng.normal(0, 2, (8, 5))
     assert np.allclose(fq.standardized_shifts(r + 3.0, r), 3.0 / r.std(0, ddof=1))
+    assert np.allclose(fq.spread_ratios(0.1 * r, r), 0.1)
+
+
+def test_detectable_spread_ratio_is_where_the_fit_starts_to_see_a_narrower_bank():
+    """Equal means, the unlearned bank's sd a factor c of the retrained one's: c just above detectable_spread_ratio
+    (N) gives the fit nothing to see (ε = 0); well below it the example loses points; the band narrows with N."""
+    rng = np.random.default_rng(5)
+    prev = 0.0
+    for n in (8, 16, 32, 64):
+        base = rng.normal(0, 1, n)
+        base = (base - base.mean()) / base.std(ddof=1)
+        c = fq.detectable_spread_ratio(n)
+        assert c > prev
+        prev = c
+        assert fq.epsilon_gauss_one((c + 0.02) * base, base) == 0.0
+        assert fq.epsilon_gauss_one(0.2 * c * base, base) >= 0.5
+    with pytest.raises(ValueError, match="at least 4"):
+        fq.detectable_spread_ratio(3)
     with pytest.raises(ValueError, match="at least 4"):
         fq.detectable_shift(3)
 
@@ -278,6 +296,11 @@ def test_report_section_reads_the_banks_or_says_how_to_get_them(bank_pipe, tmp_p
         pct = [res_n.at[m, f"pct_seen_at_N{k}"] for k in (8, 16, 32, 64)]
         assert pct == sorted(pct) and 0 <= pct[0] and pct[-1] <= 100
     assert res_n.at["ga", "median_shift"] > res_n.at["retrain", "median_shift"]  # GA leaves more than noise
+    # two independent retrain banks: no true spread difference, so the median ratio of their sds is near 1
+    assert 0.75 < res_n.at["retrain", "median_sd_ratio"] < 1.33
+    for m in res_n.index:
+        pct = [res_n.at[m, f"pct_spread_seen_at_N{k}"] for k in (8, 16, 32, 64)]
+        assert pct == sorted(pct)
     rho = q.rho.set_index("quantity")
     assert set(rho.index) == {"loss"}  # only what is stored: BLO and memorization are not
     res = bank_comparison(bank_pipe, "ga", "random", 0.1, 0, 8)
@@ -306,6 +329,7 @@ def test_report_section_reads_the_banks_or_says_how_to_get_them(bank_pipe, tmp_p
     assert "The product's question" in sec.markdown and "| worst |" in sec.markdown
     sec0 = forget_quality_section(bank_pipe.setup, bank_pipe.store, [0], 0.1)
     assert "N = 8" in sec0.text and "F, score, KLoM P95 per set and method" in sec0.tables
+    assert any(k.startswith("What N the estimator needs") for k in sec0.tables)
     write_report([], tmp_path, "t", {"wall_s": 1.0}, sections=[sec0, sec])
     md = (tmp_path / "report.md").read_text()
     assert "Forgetting quality over model banks" in md and "klom_forget_p95" in md and "Not computed" in md

@@ -224,6 +224,22 @@ def standardized_shifts(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndar
     return np.abs(u.mean(0) - r.mean(0)) / np.maximum(r.std(0, ddof=1), SD_FLOOR)
 
 
+def spread_ratios(unlearned: np.ndarray, retrained: np.ndarray) -> np.ndarray:
+    """(S,) sd_u / sd_r per example (ddof = 1, floored): the other thing the Gaussian fit tells apart. N unlearned
+    runs from one θ_o can agree far more closely than N retrainings (ratio ≪ 1); the fit detects a ratio outside
+    exp(±z/√(N − 1)) (about 0.48–2.1 at N = 8) even where the means agree."""
+    u, r = np.asarray(unlearned, np.float64), np.asarray(retrained, np.float64)
+    return np.maximum(u.std(0, ddof=1), SD_FLOOR) / np.maximum(r.std(0, ddof=1), SD_FLOOR)
+
+
+def detectable_spread_ratio(n_models: int, z: float = 1.96) -> float:
+    """The spread ratio sd_u / sd_r below which the fit's shrunk Δlog σ is non-zero at N models per bank:
+    exp(−z·√(2 · 1/(2(N − 1)))) = exp(−z/√(N − 1)), from Var log σ̂ ≈ 1/(2(N − 1)) per bank."""
+    if n_models < 4:
+        raise ValueError("the ε tests need at least 4 models per bank")
+    return float(math.exp(-z / math.sqrt(n_models - 1)))
+
+
 def epsilons(unlearned: np.ndarray, retrained: np.ndarray, estimator: str = DEFAULT_ESTIMATOR,
              delta: float = DELTA) -> np.ndarray:
     """(S,) ε per example from (N_u, S) and (N_r, S) statistics."""

@@ -22,7 +22,7 @@ from scipy import stats
 
 from ..banks import bank_comparison, forget_set_banks, n_choices
 from ..errors import ConfigError
-from ..forget_quality import detectable_shift, standardized_shifts
+from ..forget_quality import detectable_shift, detectable_spread_ratio, spread_ratios, standardized_shifts
 from .entanglement import entanglement
 from .hardness import score_values
 
@@ -89,6 +89,7 @@ def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | Non
         return QuestionTables(0)
     rows, rho_rows = [], []
     shifts: dict[str, list[np.ndarray]] = {}
+    spreads: dict[str, list[np.ndarray]] = {}
     for seed in seeds:
         if compute_if_missing:
             for q in RHO_QUANTITIES:
@@ -108,6 +109,7 @@ def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | Non
                 v = r.comparison.metrics
                 if m == "retrain" or m in methods:
                     shifts.setdefault(m, []).append(standardized_shifts(r.unlearned["forget"], r.retrained["forget"]))
+                    spreads.setdefault(m, []).append(spread_ratios(r.unlearned["forget"], r.retrained["forget"]))
                 rows.append({"selector": sel, "method": m, "seed": int(seed), "es": es,
                              **{k: float(v[k]) for k in FQ_KEYS}})
                 if m in methods:
@@ -148,21 +150,32 @@ def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | Non
             ent.append({"method": m, "rho_F_vs_entanglement": _spearman(s["forget_quality"].to_numpy(float),
                                                                          s["es"].to_numpy(float)), "sets": len(s)})
     out.rho_entanglement = pd.DataFrame(ent)
-    out.resolution = resolution(shifts, n)
+    out.resolution = resolution(shifts, n, spreads)
     return out
 
 
-def resolution(shifts: dict[str, list[np.ndarray]], n: int) -> pd.DataFrame:
+def resolution(shifts: dict[str, list[np.ndarray]], n: int,
+               spreads: dict[str, list[np.ndarray]] | None = None) -> pd.DataFrame:
     """Per method, over all forget examples of its sets: the median standardized shift |Δμ| / σ_r measured at ``n``
     models, and the % of examples at or above :func:`~unlearn_core.forget_quality.detectable_shift` for each N of
     ``RESOLUTION_N`` — how many would lose points if the banks had N models. The shifts are measured with ``n``
     models (noise ≈ √(2/n) σ), so the control row (``retrain``: two independent retrain banks, no true shift) gives
-    the rate that noise alone reaches; a method's excess over it is what a larger N would see."""
+    the rate that noise alone reaches; a method's excess over it is what a larger N would see.
+
+    With ``spreads`` (sd_u / sd_r per example) also the median spread ratio and the % of examples whose ratio lies
+    outside the band the fit resolves at N (:func:`~unlearn_core.forget_quality.detectable_spread_ratio`): runs
+    from one θ_o that agree far more closely than retrainings are told apart even where the means agree."""
     rows = []
     for m, parts in shifts.items():
         d = np.concatenate(parts)
         row = {"method": m, "examples": int(d.size), "n_measured": int(n), "median_shift": float(np.median(d))}
         for k in RESOLUTION_N:
             row[f"pct_seen_at_N{k}"] = float(100 * np.mean(d >= detectable_shift(k)))
+        if spreads and m in spreads:
+            ratio = np.concatenate(spreads[m])
+            row["median_sd_ratio"] = float(np.median(ratio))
+            for k in RESOLUTION_N:
+                lo = detectable_spread_ratio(k)
+                row[f"pct_spread_seen_at_N{k}"] = float(100 * np.mean((ratio <= lo) | (ratio >= 1 / lo)))
         rows.append(row)
     return pd.DataFrame(rows)

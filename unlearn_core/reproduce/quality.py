@@ -48,7 +48,7 @@ def forget_quality_section(setup: Setup, store: Store, seeds: list[int], ratio: 
     GA, RL, SalUn, SCRUB on the random, worst-case and lowest-loss sets, with the controls, from the model banks
     stored for this setup (``compare --eval-models N``), and Spearman ρ of a forget example's ε with BLO weight,
     loss, memorization and (per set) entanglement; nothing is trained. Without banks: how to get them, and the
-    numbers measured on digits (docs/forget_quality.md)."""
+    numbers measured in docs/forget_quality.md."""
     title = "Forgetting quality over model banks (is the worst case still the hardest?)"
     q = question_tables(Pipeline(store, setup), seeds, ratio)
     if q.per_seed.empty:
@@ -59,7 +59,8 @@ def forget_quality_section(setup: Setup, store: Store, seeds: list[int], ratio: 
                               f"lowest-loss sets. `{cmd}` (same setup options) builds them; this report then shows "
                               "F, score and KLoM P95 per set and method with the controls, and the Spearman ρ of ε "
                               "with BLO weight, loss, memorization and entanglement."
-                       + (" Below: the numbers measured on digits (docs/forget_quality.md), not this run." if doc
+                       + (" Below: the numbers measured on digits, the 10k gray-28 set and the CIFAR-10 subset "
+                          "(docs/forget_quality.md), not this run." if doc
                           else ""), markdown=doc)
     t = q.table
     lines = []
@@ -74,5 +75,8 @@ def forget_quality_section(setup: Setup, store: Store, seeds: list[int], ratio: 
             "θ_o's quantities (within each set), in the tables.")
     tables = {"F, score, KLoM P95 per set and method": t, "F differences between kinds (seed-paired)": q.paired,
               "Spearman ρ(ε, BLO weight / loss / memorization) within each set": q.rho,
-              "Spearman ρ(F of a set, its entanglement) across sets": q.rho_entanglement}
+              "Spearman ρ(F of a set, its entanglement) across sets": q.rho_entanglement,
+              f"What N the estimator needs (per-example mean shift |Δμ|/σ_r and spread ratio σ_u/σ_r measured at "
+              f"N = {q.n}; % of forget examples the Gaussian fit would resolve at N models; retrain = noise floor)":
+                  q.resolution}
     return Section(title, text, {k: v for k, v in tables.items() if not v.empty})
