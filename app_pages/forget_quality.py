@@ -41,7 +41,7 @@ with st.expander("Build model banks (an experiment job)", expanded=not rows):
     st.caption("Runs the grid with N models per bank: N retrained (Retrain recipe, seeds 1000…) and 2N for the "
                "Retrain control, N runs of each method from θ_o (method seeds 0…N−1), N originals. Stored per "
                "example (margins, correctness), reused by every table and page. The CLI prints a cost estimate "
-               "first: `python -m unlearn_core compare --eval-models N ...`.")
+               "first: `python -m unlearn_core compare --eval-models N ...`. " + fqc.resolution_text(8))
     b1, b2, b3, b4 = st.columns([2, 3, 1, 1])
     sel = b1.multiselect("Forget sets", ["random", "worst", "bottom:loss"], default=["random"], key="fq_sel")
     meths = b2.multiselect("Methods", ["ft", "ga", "rl", "salun", "scrub", "l1_sparse"],
@@ -112,7 +112,8 @@ widgets.table(pd.DataFrame(table), key="fq_table",
              | {c: st.column_config.NumberColumn(format="%.2f") for c in ("UA", "MIA", "RA (bank mean)",
                                                                            "TA (bank mean)")})
 st.caption(f"{name} · {len(next(iter(got.values())).forget_idx)} forget examples · N = {n} models per bank · "
-           f"F ± standard error over examples · UA / MIA: the grid's run of seed {seed} (one model).")
+           f"F ± standard error over examples · UA / MIA: the grid's run of seed {seed} (one model). "
+           + (fqc.resolution_text(n) if n >= 4 else ""))
 
 # ------------------------------------------------------------------ one method, one sample
 st.subheader("Which samples stay distinguishable?")

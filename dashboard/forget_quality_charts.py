@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from unlearn_core.forget_quality import detectable_shift, detectable_spread_ratio
+
 FQ_CAPTION = (
     "Per-example distribution tests compare **many** unlearned models with **many** retrained ones on every forget "
     "example — the field's strongest check of whether a sample was forgotten. **F** (Triantafillou et al., *Are we "
@@ -58,3 +60,12 @@ def bank_method_label(method: str) -> str:
     return {"retrain": "Retrain (control: vs an independent retrain bank)",
             "original_seeds": "original_seeds (θ_o's recipe over N seeds)",
             "original": "original (θ_o unchanged)"}.get(method, method)
+
+
+def resolution_text(n_models: int) -> str:
+    """What the Gaussian fit can see at N models per bank (docs/forget_quality.md, "What N the estimator needs")."""
+    lo = detectable_spread_ratio(n_models)
+    return (f"At N = {n_models} the gauss estimator resolves a per-example mean shift of ≥ "
+            f"{detectable_shift(n_models):.2f}× the retrained models' sd and a spread ratio sd_u / sd_r outside "
+            f"{lo:.2f}–{1 / lo:.2f}; smaller differences count as forgotten (mean shift at N = 32: "
+            f"{detectable_shift(32):.2f}×, N = 128: {detectable_shift(128):.2f}×).")

@@ -64,6 +64,12 @@ def test_page_shows_the_table_and_a_sample(bank_cache, monkeypatch):
     methods = set(frames[0].value["method"])
     assert {"retrain", "original", "ga"} <= methods
     assert len(at.get("plotly_chart")) == 2  # ε histogram and the sample's two margin histograms
+    # the table says what its N can see (the estimator's resolution, computed, not a fixed sentence)
+    from unlearn_core.forget_quality import detectable_shift
+
+    n = int(frames[0].value["n models"].iloc[0])
+    assert any(f"At N = {n} the gauss estimator resolves" in c.value and f"{detectable_shift(n):.2f}×" in c.value
+               for c in at.caption)
 
 
 def test_page_with_no_banks_says_what_to_do(tmp_path, monkeypatch):
