@@ -10,9 +10,11 @@ from __future__ import annotations
 import _thread
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -391,16 +393,28 @@ def test_cancel_stops_every_unit_and_leaves_no_partial_result(ray_cluster, tmp_p
     cancel = threading.Event()
     started = lambda: sorted(tmp_path.glob("*.pid"))  # noqa: E731
 
-    def trigger() -> None:  # once the forget set is in the store and a run unit is computing
-        wait_for(lambda: started() and store.list_runs(kind="forget_set", status="done"), 120, "a run unit")
-        time.sleep(0.3)
-        cancel.set() if how == "cancel_event" else _thread.interrupt_main()
+    trigger_log: list[str] = []  # what the trigger thread did, so a failure says why (it once passed silently by)
 
-    threading.Thread(target=trigger, daemon=True).start()
+    def trigger() -> None:  # once the forget set is in the store and a run unit is computing
+        try:
+            wait_for(lambda: started() and store.list_runs(kind="forget_set", status="done"), 120, "a run unit")
+            time.sleep(0.3)
+        except BaseException as e:  # still stop the grid: the test must fail with this, not wait out the hooks
+            trigger_log.append(f"trigger failed after {time.time() - t0:.1f}s: {e!r}")
+        trigger_log.append(f"{how} at {time.time() - t0:.1f}s")
+        cancel.set() if how == "cancel_event" else _thread.interrupt_main()
+        main = sys._current_frames().get(threading.main_thread().ident)
+        trigger_log.append("main thread then:\n" + "".join(traceback.format_stack(main)[-6:]) if main else "")
+
     t0 = time.time()
-    with pytest.raises(CancelledError if how == "cancel_event" else KeyboardInterrupt):
-        run_experiment(spec, store, RunContext(cancel_event=cancel), executor=ex)
+    threading.Thread(target=trigger, daemon=True).start()
+    try:
+        with pytest.raises(CancelledError if how == "cancel_event" else KeyboardInterrupt):
+            run_experiment(spec, store, RunContext(cancel_event=cancel), executor=ex)
+    except pytest.fail.Exception as e:  # DID NOT RAISE: say what the trigger saw
+        pytest.fail(f"{e}; after {time.time() - t0:.1f}s; trigger: {trigger_log}")
     took = time.time() - t0
+    assert not any("trigger failed" in line for line in trigger_log), trigger_log
     # No unit is left running: the blocked workers were killed, no Ray task process remains.
     pids = [int(p.read_text()) for p in started()]
     assert pids and not any(pid_alive(p) for p in pids)
