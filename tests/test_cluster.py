@@ -432,6 +432,34 @@ def test_cancel_stops_every_unit_and_leaves_no_partial_result(ray_cluster, tmp_p
 
 
 @needs_ray
+def test_ctrl_c_that_ray_wait_swallows_still_stops_the_grid(ray_cluster, tmp_path, monkeypatch):
+    """Ray's ``ray.wait`` checks signals in its C++ wait and can drop the KeyboardInterrupt (seen in the full suite:
+    the grid then ran to the end). Here a ``ray.wait`` that swallows the interrupt it receives: the driver's own
+    Ctrl-C latch must still stop the grid, and leave the SIGINT handler as it found it."""
+    from unlearn_core.cluster import RayExecutor
+
+    real_wait = ray_cluster.wait
+    sent: list[float] = []
+
+    def swallowing_wait(*args, **kwargs):
+        if not sent:
+            sent.append(time.time())
+            try:
+                signal.raise_signal(signal.SIGINT)  # what a user's Ctrl-C does, inside Ray's wait
+            except KeyboardInterrupt:
+                pass  # ... and Ray drops it
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(ray_cluster, "wait", swallowing_wait)
+    before = signal.getsignal(signal.SIGINT)
+    store = Store(tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(small_spec(selectors=["random"], methods=["retrain", "ft"]), store, executor=RayExecutor())
+    assert sent and signal.getsignal(signal.SIGINT) is before
+    assert not store.list_runs(status="running") and not store.list_runs(kind="unlearn")
+
+
+@needs_ray
 def test_model_bank_units_on_ray_equal_a_local_run(ray_cluster, tmp_path):
     """Bank units (banks.py) run as Ray tasks: their members land in the driver's store and the bank metrics equal
     the local executor's."""

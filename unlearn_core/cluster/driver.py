@@ -94,6 +94,30 @@ def _defer_sigint() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def _sigint_latch() -> Iterator[list[bool]]:
+    """Record Ctrl-C in a flag the poll loop checks, instead of trusting the exception to surface.
+
+    Ray's ``ray.wait`` checks for signals inside its C++ wait (``PyErr_CheckSignals``) and can drop the resulting
+    KeyboardInterrupt: measured in the full test suite with Ray 2.60, an interrupt sent while the driver was in
+    ``ray.wait`` never reached Python, and the grid ran to the end. A handler that only sets a flag cannot be lost
+    that way; the loop raises KeyboardInterrupt itself. Outside the main thread (no signals there) the flag stays
+    empty and ``ctx``'s cancel event is the way to stop a grid."""
+    hit: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield hit
+        return
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *_: hit.append(True))
+    except ValueError:  # pragma: no cover - no signals here (embedded interpreter)
+        yield hit
+        return
+    try:
+        yield hit
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _lookup(pipe, unit: Unit) -> dict | None:
     """The driver's finished run of a unit, through the pipeline's read-only lookups (None: compute it)."""
     return get_stage(unit.stage).find(pipe, unit)
@@ -310,22 +334,25 @@ class RayExecutor(GridExecutor):
         skipped = 0
         last_fraction = done / total
         try:
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=_POLL_S)
-                self._drain(board, running, by_id, ctx)  # first: a unit's attempts are known when it is collected
-                for ref in sorted(ready, key=lambda r: order[pending[r]]):  # dependencies before dependents
-                    uid = pending.pop(ref)
-                    running.pop(uid, None)
-                    outcome = self._collect(by_id[uid], ref, extras.pop(uid), store, pipe, ctx, on_done)
-                    release(uid)
-                    done += 1
-                    if outcome == "skipped":
-                        skipped += 1
-                    elif outcome == "failed" and self.fail_fast:
-                        raise GridUnitsFailed(self.failures, skipped, total)
-                fraction = max(last_fraction, (done + sum(f for f, _ in running.values())) / total)
-                last_fraction = fraction
-                ctx.progress(fraction, self._message(done, total, running, by_id))  # raises when cancelled
+            with _sigint_latch() as interrupted:
+                while pending:
+                    ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=_POLL_S)
+                    if interrupted:
+                        raise KeyboardInterrupt
+                    self._drain(board, running, by_id, ctx)  # first: a unit's attempts are known when it is collected
+                    for ref in sorted(ready, key=lambda r: order[pending[r]]):  # dependencies before dependents
+                        uid = pending.pop(ref)
+                        running.pop(uid, None)
+                        outcome = self._collect(by_id[uid], ref, extras.pop(uid), store, pipe, ctx, on_done)
+                        release(uid)
+                        done += 1
+                        if outcome == "skipped":
+                            skipped += 1
+                        elif outcome == "failed" and self.fail_fast:
+                            raise GridUnitsFailed(self.failures, skipped, total)
+                    fraction = max(last_fraction, (done + sum(f for f, _ in running.values())) / total)
+                    last_fraction = fraction
+                    ctx.progress(fraction, self._message(done, total, running, by_id))  # raises when cancelled
         except BaseException:  # cancel, Ctrl-C, fail_fast, a failing callback: stop every task of the grid
             self._cancel(list(pending), list(pending.values()), board, by_id, ctx)
             raise
