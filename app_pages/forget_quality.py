@@ -9,6 +9,7 @@ from dashboard import common, glossary, job_widgets, readers, widgets
 from dashboard import forget_quality_charts as fqc
 from dashboard.safety import md_escape
 from unlearn_core import results as res
+from unlearn_core.analysis.fq_question import RESOLUTION_N, bank_resolution
 from unlearn_core.banks import (PSEUDO_METHODS, available_n, bank_comparison, digest_indices, stored_banks)
 from unlearn_core.forget_quality import EPSILON_CAP, ESTIMATORS
 from unlearn_core.metrics import registry as metric_registry
@@ -114,6 +115,14 @@ widgets.table(pd.DataFrame(table), key="fq_table",
 st.caption(f"{name} · {len(next(iter(got.values())).forget_idx)} forget examples · N = {n} models per bank · "
            f"F ± standard error over examples · UA / MIA: the grid's run of seed {seed} (one model). "
            + (fqc.resolution_text(n) if n >= 4 else ""))
+
+with st.expander("What the banks differ in: mean shift and spread, and what N resolves them"):
+    st.caption(fqc.RESOLUTION_CAPTION)
+    widgets.table(fqc.resolution_display(bank_resolution(got, n)), key="fq_resolution",
+                  column_config={"median |Δμ|/σ_r": st.column_config.NumberColumn(format="%.2f"),
+                                 "median σ_u/σ_r": st.column_config.NumberColumn(format="%.2f")}
+                  | {c: st.column_config.NumberColumn(format="%.0f") for c in
+                     [f"% {k} seen, N = {m}" for k in ("shift", "spread") for m in RESOLUTION_N]})
 
 # ------------------------------------------------------------------ one method, one sample
 st.subheader("Which samples stay distinguishable?")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from unlearn_core.forget_quality import detectable_shift, detectable_spread_ratio
@@ -69,3 +70,24 @@ def resolution_text(n_models: int) -> str:
             f"{detectable_shift(n_models):.2f}× the retrained models' sd and a spread ratio sd_u / sd_r outside "
             f"{lo:.2f}–{1 / lo:.2f}; smaller differences count as forgotten (mean shift at N = 32: "
             f"{detectable_shift(32):.2f}×, N = 128: {detectable_shift(128):.2f}×).")
+
+
+RESOLUTION_CAPTION = (
+    "What the two banks differ in, per forget example: the shift of the mean margin in units of the retrained models' "
+    "sd (|Δμ| / σ_r) and the spread ratio σ_u / σ_r, medians over the forget set, and the % of examples the gauss "
+    "estimator would resolve with N models per bank. Measured from the stored N, so **Retrain (control)** shows what "
+    "noise alone reaches; a method's excess over it is real. Runs from one θ_o often agree far more closely than "
+    "retrainings (ratio ≪ 1): the test counts that against them as much as a shifted mean.")
+
+
+def resolution_display(df: pd.DataFrame) -> pd.DataFrame:
+    """The resolution table with readable column names (shift / spread % per N)."""
+    names = {"method": "method", "median_shift": "median |Δμ|/σ_r", "median_sd_ratio": "median σ_u/σ_r"}
+    for col in df.columns:
+        if col.startswith("pct_seen_at_N"):
+            names[col] = f"% shift seen, N = {col.removeprefix('pct_seen_at_N')}"
+        elif col.startswith("pct_spread_seen_at_N"):
+            names[col] = f"% spread seen, N = {col.removeprefix('pct_spread_seen_at_N')}"
+    out = df[[c for c in df.columns if c in names]].rename(columns=names)
+    out["method"] = out["method"].map(bank_method_label)
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -296,6 +297,13 @@ def test_report_section_reads_the_banks_or_says_how_to_get_them(bank_pipe, tmp_p
         pct = [res_n.at[m, f"pct_seen_at_N{k}"] for k in (8, 16, 32, 64)]
         assert pct == sorted(pct) and 0 <= pct[0] and pct[-1] <= 100
     assert res_n.at["ga", "median_shift"] > res_n.at["retrain", "median_shift"]  # GA leaves more than noise
+    # one forget set's comparisons (what the dashboard page shows) give the same rows; θ_o unchanged is left out
+    from unlearn_core.analysis.fq_question import bank_resolution
+
+    one = {m: bank_comparison(bank_pipe, m, "random", 0.1, 0, 8) for m in ("retrain", "ga", "original")}
+    page = bank_resolution(one, 8).set_index("method")
+    assert set(page.index) == {"retrain", "ga"}
+    pd.testing.assert_frame_equal(page.loc[["retrain", "ga"]], res_n.loc[["retrain", "ga"]])
     # two independent retrain banks: no true spread difference, so the median ratio of their sds is near 1
     assert 0.75 < res_n.at["retrain", "median_sd_ratio"] < 1.33
     for m in res_n.index:

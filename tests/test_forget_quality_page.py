@@ -68,6 +68,10 @@ def test_page_shows_the_table_and_a_sample(bank_cache, monkeypatch):
     from unlearn_core.forget_quality import detectable_shift
 
     n = int(frames[0].value["n models"].iloc[0])
+    # what the banks differ in: one row per compared bank but θ_o unchanged, the control's spread ratio near 1
+    res_table = next(f.value for f in frames if "median σ_u/σ_r" in f.value.columns)
+    assert "original (θ_o unchanged)" not in set(res_table["method"])
+    assert {"Retrain (control: vs an independent retrain bank)", "ga"} <= set(res_table["method"])
     assert any(f"At N = {n} the gauss estimator resolves" in c.value and f"{detectable_shift(n):.2f}×" in c.value
                for c in at.caption)
 

@@ -154,6 +154,17 @@ def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | Non
     return out
 
 
+def bank_resolution(results: dict, n: int) -> pd.DataFrame:
+    """:func:`resolution` of one forget set's bank comparisons (``{method: BankResult}``, e.g. from
+    :func:`~unlearn_core.banks.bank_comparison`): per method, how far its forget examples' mean and spread are from
+    the retrained bank's and how many of them the Gaussian fit resolves at each N. ``original`` is left out (its N
+    models are one model: no spread to compare)."""
+    keep = {m: r for m, r in results.items() if m != "original"}
+    shifts = {m: [standardized_shifts(r.unlearned["forget"], r.retrained["forget"])] for m, r in keep.items()}
+    spreads = {m: [spread_ratios(r.unlearned["forget"], r.retrained["forget"])] for m, r in keep.items()}
+    return resolution(shifts, n, spreads)
+
+
 def resolution(shifts: dict[str, list[np.ndarray]], n: int,
                spreads: dict[str, list[np.ndarray]] | None = None) -> pd.DataFrame:
     """Per method, over all forget examples of its sets: the median standardized shift |Δμ| / σ_r measured at ``n``
