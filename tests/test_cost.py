@@ -101,3 +101,38 @@ def test_every_method_and_score_has_a_documented_cost_passes():
         assert callable(fn) and (fn.__doc__ or "").strip(), name
     for name in score_names():
         assert (get_score(name).cost_passes.__doc__ or "").strip(), name
+
+
+def test_device_timings_are_kept_per_machine_so_a_new_store_does_not_re_time_the_device(tmp_path, monkeypatch):
+    """calibrate / loop_calibration measured once are read back in a new store on the same machine (no training
+    step runs), recorded in that store too; on another machine (CPU name) they are measured again."""
+    import unlearn_core.cost as cost
+    from unlearn_core.pipeline import Pipeline
+
+    monkeypatch.setenv("FORGETSET_CALIBRATION_DIR", str(tmp_path / "machine"))
+    monkeypatch.setattr(cost, "_CALIBRATIONS", {})
+    monkeypatch.setattr(cost, "_LOOPS", {})
+    setup = Setup(train={"epochs": 3})
+    first = Pipeline(Store(tmp_path / "a"), setup)
+    cal = cost.calibrate(first)
+    loop = cost.loop_calibration(first, cal)
+
+    import unlearn_core.training as training
+
+    def no_training(*a, **k):
+        raise AssertionError("the device was timed again")
+
+    monkeypatch.setattr(training, "train_loop", no_training)
+    monkeypatch.setattr(training, "new_model", no_training)
+    monkeypatch.setattr(cost, "_CALIBRATIONS", {})
+    monkeypatch.setattr(cost, "_LOOPS", {})
+    second = Pipeline(Store(tmp_path / "b"), setup)
+    assert cost.calibrate(second) == cal and cost.loop_calibration(second, cal) == loop
+    with second.store.connect() as con:  # the store says which timing its estimates used
+        keys = [k for (k,) in con.execute("SELECT k FROM meta")]
+    assert any(k.startswith("calibration:") for k in keys) and any(k.startswith("loop_calibration:") for k in keys)
+
+    monkeypatch.setattr(cost, "_CALIBRATIONS", {})
+    monkeypatch.setattr(cost, "cpu_name", lambda: "another CPU")
+    with pytest.raises(AssertionError, match="timed again"):
+        cost.calibrate(Pipeline(Store(tmp_path / "c"), setup))

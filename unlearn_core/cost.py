@@ -3,9 +3,9 @@
 Work is counted in **sample passes**: one forward + backward of one training sample is 1; a forward pass alone
 (evaluation, a score) is ``EVAL_PASS`` of that. Each unit of a grid (:mod:`unlearn_core.grid`) has a pass count from
 its configuration (recipe epochs × samples, a method's epochs × the set it trains on, a score's own budget). A short
-**calibration** times a few training and evaluation batches of the setup's model on this device (cached per
-process, and in the store for a day) and turns passes into seconds; a per-run evaluation overhead (the MIA SVCs) is
-timed the same way. Units whose results are already stored cost nothing.
+**calibration** times a few training and evaluation batches of the setup's model on this device (cached per process,
+in the store and per machine for a day) and turns passes into seconds; a per-run evaluation overhead (the MIA SVCs)
+is timed the same way. Units whose results are already stored cost nothing.
 
 The estimate is a planning number ("≈ 6 min on this CPU"), not a promise: it is printed before a grid starts and
 compared with the actual time after it ends (both are recorded), so its error is visible.
@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .kernels import input_format
+from .io import atomic_write_json
+from .kernels import calibration_dir, cpu_name, input_format
 from .methods import get_method
 from .passes import EVAL_PASS
 from .scores import get_score
@@ -45,6 +46,42 @@ class Calibration:
 _CALIBRATIONS: dict[tuple, Calibration] = {}
 
 
+# Timings are a property of the machine, not of a store: besides the store (which keeps the one its estimates used),
+# they are kept per machine next to the memory-format choice (``FORGETSET_CALIBRATION_DIR``), so a new cache folder
+# does not re-time the device before its first grid (8.3 s of a 99.8 s cold gray-28 grid, README "Speed").
+def _machine_key(device, meta_key: str) -> str:
+    dev = torch.device(device)
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()
+    return f"{where}|torch {torch.__version__}|{meta_key}"
+
+
+def _machine_file():
+    return calibration_dir() / "cost_calibration.json"
+
+
+def _machine_get(device, meta_key: str) -> str | None:
+    try:
+        value = json.loads(_machine_file().read_text()).get(_machine_key(device, meta_key))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _machine_put(device, meta_key: str, value: str) -> None:
+    """Record a timing for this machine (last writer wins; a lost entry is only re-measured later)."""
+    try:
+        try:
+            data = json.loads(_machine_file().read_text())
+        except (OSError, ValueError):
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        data[_machine_key(device, meta_key)] = value
+        atomic_write_json(_machine_file(), data, indent=1, sort_keys=True)
+    except OSError:  # a read-only home: the store still keeps it
+        pass
+
+
 def calibrate(pipe, batches: int = 6, store_result: bool = True) -> Calibration:
     """Time a few training and evaluation batches of the pipeline's model on its device (cached)."""
     from .training import get_batch, make_optimizer, new_model
@@ -55,12 +92,15 @@ def calibrate(pipe, batches: int = 6, store_result: bool = True) -> Calibration:
         return _CALIBRATIONS[key]
     meta_key = "calibration:" + json.dumps([pipe.model_name, list(pipe.ds.input_shape), pipe.ds.num_classes,
                                             pipe.train_cfg.batch_size, str(pipe.device), threads])
-    cached = pipe.store.meta_get(meta_key)
-    if cached:
+    for cached, where in ((pipe.store.meta_get(meta_key), "store"), (_machine_get(pipe.device, meta_key), "machine")):
+        if not cached:
+            continue
         try:
             cal = Calibration(**json.loads(cached))
             if time.time() - cal.measured_at < CALIBRATION_MAX_AGE_S:
                 _CALIBRATIONS[key] = cal
+                if where == "machine" and store_result:
+                    pipe.store.meta_set(meta_key, cached)  # the store says which timing its estimates used
                 return cal
         except (TypeError, ValueError):
             pass
@@ -107,6 +147,7 @@ def calibrate(pipe, batches: int = 6, store_result: bool = True) -> Calibration:
     _CALIBRATIONS[key] = cal
     if store_result:
         pipe.store.meta_set(meta_key, json.dumps(asdict(cal)))
+        _machine_put(pipe.device, meta_key, json.dumps(asdict(cal)))
     return cal
 
 
@@ -139,7 +180,7 @@ def loop_calibration(pipe, cal: Calibration, store_result: bool = True) -> tuple
     """(loop factor, unit overhead in seconds) of the pipeline's model on this device: the real training loop's
     seconds per sample pass over ``cal.train_s_per_sample`` (≥ 1), and the seconds of one evaluation
     (:func:`unlearn_core.metrics.evaluate`: logits of every training and test sample and the MIA SVC fits) plus
-    building a model. Cached per process and in the store for a day, like :func:`calibrate`."""
+    building a model. Cached per process, in the store and per machine for a day, like :func:`calibrate`."""
     from .metrics import evaluate
     from .training import new_model, train_loop, with_overrides
 
@@ -149,12 +190,15 @@ def loop_calibration(pipe, cal: Calibration, store_result: bool = True) -> tuple
     # v2: a run's evaluation fits one MIA SVC, not five (the other feature variants are on demand); a calibration
     # stored before that would over-estimate every unit for a day.
     meta_key = "loop_calibration:v2:" + json.dumps([pipe.setup_key, str(pipe.device), cal.threads])
-    cached = pipe.store.meta_get(meta_key)
-    if cached:
+    for cached, where in ((pipe.store.meta_get(meta_key), "store"), (_machine_get(pipe.device, meta_key), "machine")):
+        if not cached:
+            continue
         try:
             d = json.loads(cached)
             if time.time() - float(d["measured_at"]) < CALIBRATION_MAX_AGE_S:
                 _LOOPS[key] = (float(d["factor"]), float(d["overhead_s"]))
+                if where == "machine" and store_result:
+                    pipe.store.meta_set(meta_key, cached)
                 return _LOOPS[key]
         except (TypeError, ValueError, KeyError):
             pass
@@ -191,8 +235,9 @@ def loop_calibration(pipe, cal: Calibration, store_result: bool = True) -> tuple
         overhead = build_s
     _LOOPS[key] = (float(factor), float(overhead))
     if store_result:
-        pipe.store.meta_set(meta_key, json.dumps({"factor": factor, "overhead_s": overhead,
-                                                  "measured_at": time.time()}))
+        value = json.dumps({"factor": factor, "overhead_s": overhead, "measured_at": time.time()})
+        pipe.store.meta_set(meta_key, value)
+        _machine_put(pipe.device, meta_key, value)
     return _LOOPS[key]
 
 
