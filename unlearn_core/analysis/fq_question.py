@@ -14,13 +14,13 @@ script, not the report).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..banks import bank_comparison, forget_set_banks, n_choices
+from ..banks import BankResult, bank_comparison, forget_set_banks, n_choices
 from ..errors import ConfigError
 from ..forget_quality import detectable_shift, detectable_spread_ratio, spread_ratios, standardized_shifts
 from .entanglement import entanglement
@@ -154,7 +154,7 @@ def question_tables(pipe, seeds: Sequence[int], ratio: float = 0.1, n: int | Non
     return out
 
 
-def bank_resolution(results: dict, n: int) -> pd.DataFrame:
+def bank_resolution(results: Mapping[str, BankResult], n: int) -> pd.DataFrame:
     """:func:`resolution` of one forget set's bank comparisons (``{method: BankResult}``, e.g. from
     :func:`~unlearn_core.banks.bank_comparison`): per method, how far its forget examples' mean and spread are from
     the retrained bank's and how many of them the Gaussian fit resolves at each N. ``original`` is left out (its N
