@@ -19,7 +19,7 @@ UI = ("streamlit", "plotly", "dashboard", "app_pages")
 LAYERS: dict[str, int] = {
     # 0: the bottom: the package's __init__, errors, atomic writes and digests, parameter rules, devices, threads, budgets, plain math
     "unlearn_core": 0, "unlearn_core.errors": 0, "unlearn_core.io": 0, "unlearn_core.validation": 0,
-    "unlearn_core.budget": 0, "unlearn_core.passes": 0, "unlearn_core.discovery": 0, "unlearn_core.limits": 0, "unlearn_core.threads": 0, "unlearn_core.device": 0,
+    "unlearn_core.budget": 0, "unlearn_core.passes": 0, "unlearn_core.discovery": 0, "unlearn_core.limits": 0, "unlearn_core.threads": 0, "unlearn_core.worker_start": 0, "unlearn_core.device": 0,
     "unlearn_core.context": 0, "unlearn_core.forget_quality": 0, "unlearn_core.stats": 0,
     # 1: data sets, model architectures, compute kernels
     "unlearn_core.data": 1, "unlearn_core.models": 1, "unlearn_core.kernels": 1,

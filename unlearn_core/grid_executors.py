@@ -12,7 +12,6 @@ import importlib
 import multiprocessing as mp
 import os
 import queue
-import threading
 import time
 from typing import Any, Callable
 
@@ -27,6 +26,7 @@ from .pipeline import Pipeline
 from .selectors import parse_selector
 from .store import Store
 from .threads import apply_thread_policy
+from .worker_start import start_worker
 from .ensemble import auto_model_batch, train_ensemble
 
 # ---------------------------------------------------------------------------------------------- the registry
@@ -249,8 +249,10 @@ class ProcessExecutor(GridExecutor):
         fraction: dict[str, float] = {}
         mctx = mp.get_context("spawn")  # never fork a process whose torch/OpenMP threads are running
         progress_q = mctx.Queue()
-        pool = cf.ProcessPoolExecutor(self.workers, mp_context=mctx, initializer=_worker_init,
-                                      initargs=(str(store.root), setup.to_dict(), progress_q, os.getpid()))
+        # The initializer is a stdlib-only module's: the driver watch starts before the worker imports torch.
+        pool = cf.ProcessPoolExecutor(self.workers, mp_context=mctx, initializer=start_worker,
+                                      initargs=(os.getpid(), f"{__name__}:_worker_init", str(store.root),
+                                                setup.to_dict(), progress_q))
         running: dict[cf.Future, str] = {}
 
         def submit_ready() -> None:
@@ -298,21 +300,8 @@ class ProcessExecutor(GridExecutor):
 _WORKER: dict = {}
 
 
-def _exit_with_parent(parent_pid: int, period_s: float = 0.5) -> None:
-    """A worker whose driver died (killed, Ctrl-C'd twice) must not go on computing a grid nobody reads: a daemon
-    thread exits the process once it is re-parented. Its unclaimed rows stay ``running`` and are recomputed."""
-    def watch() -> None:
-        while True:
-            time.sleep(period_s)
-            if os.getppid() != parent_pid:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="forgetset-parent-watch", daemon=True).start()
-
-
-def _worker_init(root: str, setup: dict, progress_q, parent_pid: int | None = None) -> None:
-    if parent_pid is not None:
-        _exit_with_parent(parent_pid)
+def _worker_init(root: str, setup: dict, progress_q) -> None:
+    """A worker's setup after :func:`~unlearn_core.worker_start.start_worker` started its driver watch."""
     apply_thread_policy()
     _WORKER["pipe"] = Pipeline(Store(root), Setup.from_dict(setup))
     _WORKER["q"] = progress_q
