@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .io import atomic_write_json
-from .kernels import calibration_dir, cpu_name, input_format
+from .kernels import calibration_dir, device_name, input_format
 from .methods import get_method
 from .passes import EVAL_PASS
 from .scores import get_score
@@ -49,34 +49,41 @@ _CALIBRATIONS: dict[tuple, Calibration] = {}
 # Timings are a property of the machine, not of a store: besides the store (which keeps the one its estimates used),
 # they are kept per machine next to the memory-format choice (``FORGETSET_CALIBRATION_DIR``), so a new cache folder
 # does not re-time the device before its first grid (8.3 s of a 99.8 s cold gray-28 grid, README "Speed").
-def _machine_key(device, meta_key: str) -> str:
-    dev = torch.device(device)
-    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()
-    return f"{where}|torch {torch.__version__}|{meta_key}"
-
-
 def _machine_file():
     return calibration_dir() / "cost_calibration.json"
 
 
-def _machine_get(device, meta_key: str) -> str | None:
+def _machine_timings() -> dict:
     try:
-        value = json.loads(_machine_file().read_text()).get(_machine_key(device, meta_key))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
-    return value if isinstance(value, str) else None
+        data = json.loads(_machine_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def _machine_put(device, meta_key: str, value: str) -> None:
-    """Record a timing for this machine (last writer wins; a lost entry is only re-measured later)."""
-    try:
+def _stored_timing(pipe, meta_key: str, store_result: bool) -> dict | None:
+    """A timing measured less than a day ago: the store's, else this machine's (then copied into the store, which
+    says which timing its estimates used). None: measure it."""
+    machine_key = f"{device_name(pipe.device)}|torch {torch.__version__}|{meta_key}"
+    for cached, where in ((pipe.store.meta_get(meta_key), "store"), (_machine_timings().get(machine_key), "machine")):
         try:
-            data = json.loads(_machine_file().read_text())
-        except (OSError, ValueError):
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
-        data[_machine_key(device, meta_key)] = value
+            d = json.loads(cached)
+            if time.time() - float(d["measured_at"]) < CALIBRATION_MAX_AGE_S:
+                if where == "machine" and store_result:
+                    pipe.store.meta_set(meta_key, cached)
+                return d
+        except (TypeError, ValueError, KeyError):  # missing, not JSON, or an old layout
+            continue
+    return None
+
+
+def _record_timing(pipe, meta_key: str, timing: dict) -> None:
+    """Keep a new timing in the store and for this machine (last writer wins; a lost entry is only re-measured)."""
+    value = json.dumps(timing)
+    pipe.store.meta_set(meta_key, value)
+    data = _machine_timings()
+    data[f"{device_name(pipe.device)}|torch {torch.__version__}|{meta_key}"] = value
+    try:
         atomic_write_json(_machine_file(), data, indent=1, sort_keys=True)
     except OSError:  # a read-only home: the store still keeps it
         pass
@@ -92,17 +99,12 @@ def calibrate(pipe, batches: int = 6, store_result: bool = True) -> Calibration:
         return _CALIBRATIONS[key]
     meta_key = "calibration:" + json.dumps([pipe.model_name, list(pipe.ds.input_shape), pipe.ds.num_classes,
                                             pipe.train_cfg.batch_size, str(pipe.device), threads])
-    for cached, where in ((pipe.store.meta_get(meta_key), "store"), (_machine_get(pipe.device, meta_key), "machine")):
-        if not cached:
-            continue
+    stored = _stored_timing(pipe, meta_key, store_result)
+    if stored is not None:
         try:
-            cal = Calibration(**json.loads(cached))
-            if time.time() - cal.measured_at < CALIBRATION_MAX_AGE_S:
-                _CALIBRATIONS[key] = cal
-                if where == "machine" and store_result:
-                    pipe.store.meta_set(meta_key, cached)  # the store says which timing its estimates used
-                return cal
-        except (TypeError, ValueError):
+            _CALIBRATIONS[key] = Calibration(**stored)
+            return _CALIBRATIONS[key]
+        except TypeError:  # another layout of the fields: measure again
             pass
     ds = pipe.ds
     bs = min(pipe.train_cfg.batch_size, ds.n_train)
@@ -146,8 +148,7 @@ def calibrate(pipe, batches: int = 6, store_result: bool = True) -> Calibration:
     cal = Calibration(train_s, eval_s, _svc_seconds_per_kpair(), str(pipe.device), pipe.model_name, threads)
     _CALIBRATIONS[key] = cal
     if store_result:
-        pipe.store.meta_set(meta_key, json.dumps(asdict(cal)))
-        _machine_put(pipe.device, meta_key, json.dumps(asdict(cal)))
+        _record_timing(pipe, meta_key, asdict(cal))
     return cal
 
 
@@ -190,18 +191,10 @@ def loop_calibration(pipe, cal: Calibration, store_result: bool = True) -> tuple
     # v2: a run's evaluation fits one MIA SVC, not five (the other feature variants are on demand); a calibration
     # stored before that would over-estimate every unit for a day.
     meta_key = "loop_calibration:v2:" + json.dumps([pipe.setup_key, str(pipe.device), cal.threads])
-    for cached, where in ((pipe.store.meta_get(meta_key), "store"), (_machine_get(pipe.device, meta_key), "machine")):
-        if not cached:
-            continue
-        try:
-            d = json.loads(cached)
-            if time.time() - float(d["measured_at"]) < CALIBRATION_MAX_AGE_S:
-                _LOOPS[key] = (float(d["factor"]), float(d["overhead_s"]))
-                if where == "machine" and store_result:
-                    pipe.store.meta_set(meta_key, cached)
-                return _LOOPS[key]
-        except (TypeError, ValueError, KeyError):
-            pass
+    stored = _stored_timing(pipe, meta_key, store_result)
+    if stored is not None and {"factor", "overhead_s"} <= stored.keys():
+        _LOOPS[key] = (float(stored["factor"]), float(stored["overhead_s"]))
+        return _LOOPS[key]
     ds = pipe.ds
     n = min(LOOP_PROBE_SAMPLES, ds.n_train)
     idx = np.arange(n)
@@ -235,9 +228,7 @@ def loop_calibration(pipe, cal: Calibration, store_result: bool = True) -> tuple
         overhead = build_s
     _LOOPS[key] = (float(factor), float(overhead))
     if store_result:
-        value = json.dumps({"factor": factor, "overhead_s": overhead, "measured_at": time.time()})
-        pipe.store.meta_set(meta_key, value)
-        _machine_put(pipe.device, meta_key, value)
+        _record_timing(pipe, meta_key, {"factor": factor, "overhead_s": overhead, "measured_at": time.time()})
     return _LOOPS[key]
 
 

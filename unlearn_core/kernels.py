@@ -51,6 +51,12 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def device_name(device) -> str:
+    """The GPU's name on CUDA, else the CPU's model name: what a per-machine measurement is keyed by."""
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+
+
 def has_conv(model: torch.nn.Module) -> bool:
     return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
@@ -58,7 +64,7 @@ def has_conv(model: torch.nn.Module) -> bool:
 def format_key(model_name: str, in_shape, num_classes: int, device: torch.device,
                probe: torch.nn.Module | None = None) -> str:
     """Model (name and, when given, a hash of its architecture), input, device, torch version, threads."""
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    where = device_name(device)
     arch = config_key({"architecture": repr(probe)})[:12] if probe is not None else ""
     return "|".join(map(str, (model_name, arch, tuple(in_shape), int(num_classes), device.type, where,
                               torch.__version__, torch.get_num_threads())))

@@ -75,26 +75,6 @@ class GridUnitsFailed(ForgetsetError):
 
 
 @contextlib.contextmanager
-def _defer_sigint() -> Iterator[None]:
-    """Hold Ctrl-C while a bundle is imported, so an interrupted import never leaves a ``running`` row behind."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    hit: list[bool] = []
-    try:
-        previous = signal.signal(signal.SIGINT, lambda *_: hit.append(True))
-    except ValueError:  # pragma: no cover - no signals here (embedded interpreter)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if hit:
-        raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
 def _sigint_latch() -> Iterator[list[bool]]:
     """Record Ctrl-C in a flag the poll loop checks, instead of trusting the exception to surface.
 
@@ -116,6 +96,15 @@ def _sigint_latch() -> Iterator[list[bool]]:
         yield hit
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _defer_sigint() -> Iterator[None]:
+    """Hold Ctrl-C while a bundle is imported, so an interrupted import never leaves a ``running`` row behind."""
+    with _sigint_latch() as hit:
+        yield
+    if hit:
+        raise KeyboardInterrupt
 
 
 def _lookup(pipe, unit: Unit) -> dict | None:
